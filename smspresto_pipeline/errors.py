@@ -43,7 +43,15 @@ class SMSPrestoError(Exception):
         api_message: the API's own ``message`` text, if any.
         action: the API action (``sendsms``, ``list-archive`` ...) the request was for.
         http_status: the HTTP status of the answer, when there was an answer.
+        sent: for a send that failed part-way through its batches, the recipients of the
+            batches the API accepted before the failure (empty otherwise).
+        not_attempted: for such a send, the recipients of the batches never requested.
+            The failed batch's own recipients are in neither: refused, or for an
+            `AmbiguousSendError` listed in its ``recipients``.
     """
+
+    sent: tuple[str, ...] = ()
+    not_attempted: tuple[str, ...] = ()
 
     def __init__(
         self,

@@ -1,0 +1,942 @@
+"""SMS Presto clients: :class:`SMSPrestoClient` (sync) and :class:`AsyncSMSPrestoClient` (async).
+
+Both are thin transports around one pure core, :class:`_Core`, which builds every request,
+reads every answer and decides every retry. A transport only sends what the core built, hands
+back what came out (an answer or an httpx error) and sleeps when told to.
+
+The rules the core applies (DESIGN.md §3):
+
+* POST by default, so that the password never sits in a URL; GET on request.
+* Reads (counters, ``list-archive``) are retried on transient failures (5xx, 429, timeouts,
+  connection errors, answers in no documented shape) with capped exponential backoff and full
+  jitter, honouring ``Retry-After``.
+* A send is retried only when the request provably never left (httpx ``ConnectError``,
+  ``ConnectTimeout``, ``PoolTimeout``) or the server refused it unprocessed (429). Any other
+  failure once the request may have left raises :class:`AmbiguousSendError`, never a resend.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import importlib.metadata
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any, Generic, Literal, Self, TypeVar
+
+import anyio
+import httpx
+
+from smspresto_pipeline.errors import (
+    AmbiguousSendError,
+    ProtocolError,
+    SMSPrestoError,
+    SMSValidationError,
+    TransientError,
+    error_for_status,
+)
+from smspresto_pipeline.models import AccountCounters, ArchiveRecord, SendResult
+from smspresto_pipeline.paging import ArchivePaginator
+from smspresto_pipeline.redaction import Redactor, install_httpx_log_filter, mask
+from smspresto_pipeline.sms import (
+    normalize_number,
+    normalize_recipients,
+    validate_message,
+    validate_sender,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "AsyncSMSPrestoClient", "SMSPrestoClient"]
+
+DEFAULT_BASE_URL = "https://smspresto.com/console/api/"
+USER_AGENT = f"smspresto-pipeline/{importlib.metadata.version('smspresto-pipeline')}"
+
+Method = Literal["POST", "GET"]
+EventHooks = Mapping[str, list[Callable[..., Any]]]
+
+_T = TypeVar("_T")
+
+_log = logging.getLogger("smspresto_pipeline")
+
+# Account counters: our name -> the API action. The first four answer a bare number, the
+# others {"TOTAL": "<digits>"}; one parser reads both.
+_COUNTER_ACTIONS: dict[str, str] = {
+    "stock": "get-stock",
+    "sent": "get-send",
+    "success": "get-success",
+    "failed": "get-failed",
+    "contacts": "get-contact-total",
+    "groups": "get-group-total",
+    "orders": "get-order-total",
+    "bills": "get-bill-total",
+    "scheduled": "get-scheduled-total",
+    "predefined": "get-predefined-total",
+}
+
+# httpx errors raised before a single byte of the request was written: the server cannot
+# have seen the request, so even a send may be retried.
+_NEVER_SENT_RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Raised before sending too, but a retry cannot help (a base URL that is not http/https).
+_NEVER_SENT_FINAL = (httpx.UnsupportedProtocol,)
+# Worth retrying for a read: the network or the server had a bad moment.
+_READ_RETRYABLE = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+    httpx.DecodingError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call(Generic[_T]):
+    """One API request to make: what to send, how to read the answer, how to treat failure."""
+
+    action: str
+    method: Method
+    params: Mapping[str, object]
+    parse: Callable[[str, httpx.Response], _T]
+    #: The recipients of a send (``None`` for a read): sends follow the stricter retry rule.
+    batch: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """The core's verdict that the call should be made again after ``delay`` seconds."""
+
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """A ``sendsms`` answer with status 0."""
+
+    message_count: int
+    api_message: str
+
+
+@dataclass(slots=True)
+class _SendPlan:
+    """The batches of one send, and how far the send got: shared by both transports."""
+
+    calls: list[_Call[_Accepted]]
+    recipients: tuple[str, ...]
+    accepted: list[_Accepted] = field(default_factory=list)
+
+    def result(self) -> SendResult:
+        return SendResult(
+            message_count=sum(a.message_count for a in self.accepted),
+            api_message=self.accepted[-1].api_message,
+            recipients=self.recipients,
+            batches=len(self.calls),
+        )
+
+    def annotate(self, exc: SMSPrestoError) -> None:
+        """Record on ``exc`` which recipients were sent and which were never attempted."""
+        done = len(self.accepted)
+        exc.sent = tuple(r for call in self.calls[:done] for r in call.batch or ())
+        exc.not_attempted = tuple(r for call in self.calls[done + 1 :] for r in call.batch or ())
+        if len(self.calls) > 1:
+            exc.args = (
+                f"{exc.args[0]} [batch {done + 1} of {len(self.calls)}: "
+                f"{len(exc.sent)} recipients sent before it, "
+                f"{len(exc.not_attempted)} not attempted]",
+            )
+
+
+class _Core:
+    """Everything both clients share: configuration, requests, parsing, retry policy."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_pass: str,
+        *,
+        max_retries: int,
+        backoff_base: float,
+        backoff_max: float,
+        batch_size: int,
+        default_region: str,
+        method: Method,
+        page_size: int,
+        logger: logging.Logger | None,
+    ) -> None:
+        for name, value in (("batch_size", batch_size), ("page_size", page_size)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        if backoff_base < 0 or backoff_max < 0:
+            raise ValueError(
+                f"backoff_base and backoff_max must not be negative, "
+                f"got {backoff_base} and {backoff_max}"
+            )
+        if method not in ("POST", "GET"):
+            raise ValueError(f"method must be 'POST' or 'GET', got {method!r}")
+        if not api_key or not api_pass:
+            raise ValueError("api_key and api_pass must not be empty")
+        self._credentials = {"user": api_key, "pass": api_pass}
+        self.redact = Redactor(api_key, api_pass)
+        self.masked_key = mask(api_key)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.batch_size = batch_size
+        self.default_region = default_region
+        self.method: Method = method
+        self.page_size = page_size
+        self.log = logger or _log
+        self._random = random.Random()  # noqa: S311 - jitter, not cryptography
+        install_httpx_log_filter()
+
+    # -- transport settings --------------------------------------------------------------
+
+    @staticmethod
+    def client_kwargs(
+        base_url: str, timeout: float | httpx.Timeout, event_hooks: EventHooks | None
+    ) -> dict[str, Any]:
+        return {
+            "base_url": base_url,
+            "timeout": timeout,
+            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json, text/plain"},
+            "limits": httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            "follow_redirects": False,
+            "event_hooks": event_hooks,
+        }
+
+    # -- building calls --------------------------------------------------------------------
+
+    def request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
+        """Keyword arguments for ``httpx.Client.build_request``: credentials added here only."""
+        fields = {**self._credentials, "action": call.action, **call.params}
+        if call.method == "GET":
+            return {"method": "GET", "url": "", "params": fields}
+        if call.action == "sendsms":
+            # The reference posts sendsms as one form field `data` holding a JSON object.
+            return {"method": "POST", "url": "", "data": {"data": json.dumps(fields)}}
+        return {"method": "POST", "url": "", "data": fields}
+
+    def count_call(self, action: str, method: Method | None = None) -> _Call[int]:
+        return _Call(action, method or self.method, {}, self.parse_count)
+
+    def archive_call(
+        self, dates: tuple[str, str], page: Mapping[str, str], method: Method | None
+    ) -> _Call[list[Mapping[str, Any]]]:
+        params = {"dateFrom": dates[0], "dateTo": dates[1], **page}
+        return _Call("list-archive", method or self.method, params, self.parse_archive)
+
+    @staticmethod
+    def archive_dates(date_from: date | str, date_to: date | str) -> tuple[str, str]:
+        """``dateFrom``/``dateTo`` as ``YYYY-MM-DD``, checked before any request."""
+        days = tuple(_as_day(value) for value in (date_from, date_to))
+        if days[0] > days[1]:
+            raise ValueError(f"date_from {days[0]} is after date_to {days[1]}")
+        return days[0].isoformat(), days[1].isoformat()
+
+    def plan_sms(
+        self, sender: str, recipients: str | Iterable[str], message: str, method: Method | None
+    ) -> _SendPlan:
+        """Validate a one-text send and split it into batches; raises before any request."""
+        problems: list[str] = []
+        sender = _checked(problems, validate_sender, sender)
+        _checked(problems, validate_message, message)
+        listed = [recipients] if isinstance(recipients, str) else recipients
+        numbers = _checked(problems, normalize_recipients, listed, self.default_region)
+        _raise_problems(problems)
+        how = method or self.method
+        calls = []
+        for batch in _batched(numbers, self.batch_size):
+            params: dict[str, object]
+            if how == "GET":
+                params = {"from": sender, "to": ",".join(batch), "message": message}
+            else:
+                to = [{"recipient": number} for number in batch]
+                params = {"from": sender, "message": message, "to": to}
+            calls.append(_Call("sendsms", how, params, self.parse_send, batch))
+        return _SendPlan(calls, numbers)
+
+    def plan_messages(self, sender: str, messages: Iterable[tuple[str, str]]) -> _SendPlan:
+        """Validate a one-text-per-recipient send and split it into batches (always POST:
+        a GET query string cannot carry a text per recipient)."""
+        pairs = list(messages)
+        problems: list[str] = []
+        sender = _checked(problems, validate_sender, sender)
+        for index, (_, text) in enumerate(pairs):
+            text_problems: list[str] = []
+            _checked(text_problems, validate_message, text)
+            problems.extend(f"message {index}: {p}" for p in text_problems)
+        _checked(problems, normalize_recipients, [raw for raw, _ in pairs], self.default_region)
+        _raise_problems(problems)
+        # Validated above: normalising again only maps each raw number to its E.164 form.
+        e164 = {raw: normalize_number(raw, self.default_region) for raw, _ in pairs}
+        resolved = [(e164[raw], text) for raw, text in pairs]
+        calls = []
+        for batch in _batched(resolved, self.batch_size):
+            to = [{"recipient": number, "message": text} for number, text in batch]
+            numbers = tuple(number for number, _ in batch)
+            calls.append(
+                _Call("sendsms", "POST", {"from": sender, "to": to}, self.parse_send, numbers)
+            )
+        return _SendPlan(calls, tuple(dict.fromkeys(number for number, _ in resolved)))
+
+    # -- reading answers ---------------------------------------------------------------------
+
+    def parse_count(self, action: str, response: httpx.Response) -> int:
+        """A counter: a bare number (text or JSON, maybe a string) or ``{"TOTAL": "<n>"}``."""
+        body = self._json_body(action, response, allow_text_number=True)
+        if isinstance(body, dict) and "TOTAL" in body:
+            body = body["TOTAL"]
+        number = _as_int(body)
+        if number is None:
+            raise self._protocol_error(action, response, "expected a number")
+        return number
+
+    def parse_send(self, action: str, response: httpx.Response) -> _Accepted:
+        """A ``sendsms`` answer: ``{"status": 0, "message": ..., "message-count": n}``."""
+        body = self._json_body(action, response)
+        count = _as_int(body.get("message-count")) if isinstance(body, dict) else None
+        if count is None:
+            raise self._protocol_error(action, response, "expected a sendsms status")
+        return _Accepted(count, str(body.get("message") or ""))
+
+    def parse_archive(self, action: str, response: httpx.Response) -> list[Mapping[str, Any]]:
+        """A ``list-archive`` page: a JSON array of rows; an empty body, ``[]`` or ``null``
+        when there is nothing (more)."""
+        if not response.content.strip():
+            self._check_http(action, response)
+            return []
+        body = self._json_body(action, response)
+        if body is None:
+            return []
+        if not isinstance(body, list) or not all(
+            isinstance(row, dict) and "IDHISTORIQUE" in row for row in body
+        ):
+            raise self._protocol_error(action, response, "expected an array of archive rows")
+        return body
+
+    def _json_body(
+        self, action: str, response: httpx.Response, *, allow_text_number: bool = False
+    ) -> Any:
+        """The decoded body of a 2xx answer, after turning error answers into exceptions."""
+        self._check_http(action, response)
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            text = response.text.strip()
+            if allow_text_number and _as_int(text) is not None:
+                return text
+            raise self._protocol_error(action, response, "not JSON") from None
+        self._raise_for_api_status(action, response, body)
+        return body
+
+    def _check_http(self, action: str, response: httpx.Response) -> None:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"SMS Presto answered {action} with HTTP {status}: "
+                f"{self.redact.excerpt(response.text)!r}",
+                retry_after=_retry_after(response) if status == 429 else None,
+                action=action,
+                http_status=status,
+            )
+        if 200 <= status < 300:
+            return
+        # A 3xx/4xx may still carry the API's own error object: prefer its code.
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+        self._raise_for_api_status(action, response, body)
+        raise self._protocol_error(action, response, f"unexpected HTTP {status}")
+
+    @staticmethod
+    def _raise_for_api_status(action: str, response: httpx.Response, body: object) -> None:
+        if not isinstance(body, dict) or "status" not in body:
+            return
+        code = _as_int(body["status"])
+        if not code:
+            return
+        message = body.get("message")
+        raise error_for_status(
+            code,
+            None if message is None else str(message),
+            action=action,
+            http_status=response.status_code,
+        )
+
+    def _protocol_error(self, action: str, response: httpx.Response, why: str) -> ProtocolError:
+        return ProtocolError(
+            f"SMS Presto answered {action} in an undocumented shape ({why}): "
+            f"{self.redact.excerpt(response.text)!r}",
+            action=action,
+            http_status=response.status_code,
+        )
+
+    # -- deciding what happens next ----------------------------------------------------------
+
+    def settle(
+        self, call: _Call[_T], attempt: int, answer: httpx.Response | httpx.HTTPError
+    ) -> _T | _Retry:
+        """Read an answer (or a transport error) into a result, a retry, or an exception.
+
+        ``attempt`` counts from 0. Raises the error the caller should see.
+        """
+        failure: SMSPrestoError
+        if isinstance(answer, httpx.Response):
+            try:
+                return call.parse(call.action, answer)
+            except (TransientError, ProtocolError) as exc:
+                failure = exc
+            status = answer.status_code
+            if 300 <= status < 500 and status != 429:
+                # Refused without an API error code (a wrong URL, a proxy): asking again
+                # would get the same answer, and for a send nothing was processed.
+                raise failure
+            if call.batch is not None and status != 429:
+                # A 5xx, or a 2xx we cannot read: the server may well have sent the SMS.
+                # (A 429 is a refusal before any processing: a send may retry it.)
+                raise self._ambiguous(call, failure) from failure
+        else:
+            failure = self._transport_failure(call, answer)
+        if attempt >= self.max_retries:
+            raise failure
+        retry_after = failure.retry_after if isinstance(failure, TransientError) else None
+        delay = self._backoff(attempt, retry_after)
+        if delay is None:
+            raise failure
+        self.log.warning(
+            "SMS Presto %s failed, retry %d of %d in %.2fs: %s",
+            call.action,
+            attempt + 1,
+            self.max_retries,
+            delay,
+            failure,
+        )
+        return _Retry(delay)
+
+    def _transport_failure(self, call: _Call[Any], error: httpx.HTTPError) -> SMSPrestoError:
+        """The error for an httpx failure, with any URL in httpx's text redacted.
+
+        Returns a retryable error; raises when no retry is allowed.
+        """
+        detail = f"{type(error).__name__}: {self.redact(str(error)) or 'no detail'}"
+        # httpx errors carry the request (its URL holds the password on GET): chain a copy
+        # that holds only the redacted text.
+        cause = type(error)(self.redact(str(error)))
+        if isinstance(error, _NEVER_SENT_FINAL):
+            final = SMSPrestoError(f"cannot send {call.action}: {detail}", action=call.action)
+            raise final from cause
+        if call.batch is not None and not isinstance(error, _NEVER_SENT_RETRYABLE):
+            raise self._ambiguous(call, SMSPrestoError(detail)) from cause
+        if call.batch is None and not isinstance(error, _READ_RETRYABLE):
+            raise SMSPrestoError(f"{call.action} failed: {detail}", action=call.action) from cause
+        failure = TransientError(f"{call.action} failed: {detail}", action=call.action)
+        failure.__cause__ = cause
+        return failure
+
+    @staticmethod
+    def _ambiguous(call: _Call[Any], failure: SMSPrestoError) -> AmbiguousSendError:
+        batch = call.batch or ()
+        return AmbiguousSendError(
+            f"sendsms to {len(batch)} recipients may or may not have been accepted "
+            f"({failure.args[0] if failure.args else failure}); check the archive before "
+            "sending again",
+            recipients=batch,
+            action=call.action,
+            http_status=failure.http_status,
+        )
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        """Full-jitter exponential backoff; ``None`` when the server asks for a longer wait
+        than ``backoff_max`` (better to fail now and let the scheduler come back later)."""
+        jitter = self._random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+        if retry_after is None:
+            return jitter
+        if retry_after > self.backoff_max:
+            return None
+        return max(retry_after, jitter)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds or an HTTP date."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _as_int(value: object) -> int | None:
+    """An API number: an int, or a string of digits (the API quotes many of its numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return None
+
+
+def _as_day(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected a date or 'YYYY-MM-DD', got {value!r}") from None
+
+
+def _batched(items: Sequence[_T], size: int) -> Iterator[tuple[_T, ...]]:
+    for start in range(0, len(items), size):
+        yield tuple(items[start : start + size])
+
+
+def _checked(problems: list[str], check: Callable[..., _T], *args: Any) -> _T:
+    """``check(*args)``, or, when it raises ``SMSValidationError``, its problems noted and a
+    placeholder returned: every problem is collected before one error is raised."""
+    try:
+        return check(*args)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+        return None  # type: ignore[return-value]
+
+
+def _raise_problems(problems: list[str]) -> None:
+    if not problems:
+        return
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise SMSValidationError(f"nothing sent: {problems[0]}{more}", problems=tuple(problems))
+
+
+class SMSPrestoClient:
+    """A synchronous SMS Presto client over ``httpx.Client`` (pooled connections).
+
+    Example:
+        .. code-block:: python
+
+            from smspresto_pipeline import SMSPrestoClient
+
+            with SMSPrestoClient(api_key="...", api_pass="...") as client:
+                client.send_sms("Oniris", ["07 08 08 14 88"], "Bonjour !")
+                for record in client.iter_archive("2024-05-01", "2024-05-01"):
+                    print(record.history_id, record.status_code)
+
+    Args:
+        api_key: the account's API key (``user``).
+        api_pass: the account's password (``pass``); never logged, shown or put in a URL
+            unless GET is chosen.
+        base_url: the API's base URL.
+        timeout: per-request timeout, seconds or an ``httpx.Timeout``; always set.
+        max_retries: retries after a transient failure (for a send: only when safe).
+        backoff_base: the first retry waits up to this many seconds; doubles each retry.
+        backoff_max: the cap of one wait; a ``Retry-After`` above it fails at once.
+        batch_size: recipients per ``sendsms`` request.
+        default_region: region for numbers written without an international prefix.
+        method: ``"POST"`` (default: nothing secret in URLs) or ``"GET"``.
+        page_size: rows asked per ``list-archive`` request.
+        transport: an httpx transport (e.g. for tests); the default opens real connections.
+        event_hooks: httpx event hooks, passed through.
+        logger: where retries are logged; defaults to the ``smspresto_pipeline`` logger.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_pass: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float | httpx.Timeout = 10.0,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        batch_size: int = 500,
+        default_region: str = "CI",
+        method: Method = "POST",
+        page_size: int = 500,
+        transport: httpx.BaseTransport | None = None,
+        event_hooks: EventHooks | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._core = _Core(
+            api_key,
+            api_pass,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            batch_size=batch_size,
+            default_region=default_region,
+            method=method,
+            page_size=page_size,
+            logger=logger,
+        )
+        self._http = httpx.Client(
+            transport=transport, **_Core.client_kwargs(base_url, timeout, event_hooks)
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return str(self._http.base_url)
+
+    def __repr__(self) -> str:
+        return f"SMSPrestoClient(base_url={self.base_url!r}, api_key={self._core.masked_key!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def _execute(self, call: _Call[_T]) -> _T:
+        attempt = 0
+        while True:
+            answer: httpx.Response | httpx.HTTPError
+            try:
+                answer = self._http.send(
+                    self._http.build_request(**self._core.request_kwargs(call))
+                )
+            except httpx.HTTPError as exc:
+                answer = exc
+            # Settled outside the except block, so no raised error chains the original httpx
+            # exception (whose request URL may hold the password).
+            outcome = self._core.settle(call, attempt, answer)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            time.sleep(outcome.delay)
+            attempt += 1
+
+    def _send(self, plan: _SendPlan) -> SendResult:
+        for call in plan.calls:
+            try:
+                plan.accepted.append(self._execute(call))
+            except SMSPrestoError as exc:
+                plan.annotate(exc)
+                raise
+        return plan.result()
+
+    def send_sms(
+        self,
+        sender: str,
+        recipients: str | Iterable[str],
+        message: str,
+        *,
+        method: Method | None = None,
+    ) -> SendResult:
+        """Send one text to every recipient, ``batch_size`` recipients per request.
+
+        Everything is validated before the first request. Raises ``SMSValidationError``
+        (nothing sent), an API error, or ``AmbiguousSendError``; an error met after earlier
+        batches went through says so in ``sent`` and ``not_attempted``.
+        """
+        return self._send(self._core.plan_sms(sender, recipients, message, method))
+
+    def send_messages(self, sender: str, messages: Iterable[tuple[str, str]]) -> SendResult:
+        """Send each ``(recipient, text)`` pair, ``batch_size`` pairs per POST request."""
+        return self._send(self._core.plan_messages(sender, messages))
+
+    def _count(self, action: str) -> int:
+        return self._execute(self._core.count_call(action))
+
+    def get_stock(self) -> int:
+        """Messages left in stock (``get-stock``)."""
+        return self._count("get-stock")
+
+    def get_sent(self) -> int:
+        """Messages sent (``get-send``)."""
+        return self._count("get-send")
+
+    def get_success(self) -> int:
+        """Messages delivered (``get-success``)."""
+        return self._count("get-success")
+
+    def get_failed(self) -> int:
+        """Messages that failed (``get-failed``)."""
+        return self._count("get-failed")
+
+    def get_contact_total(self) -> int:
+        """Contacts in the account (``get-contact-total``)."""
+        return self._count("get-contact-total")
+
+    def get_group_total(self) -> int:
+        """Contact groups (``get-group-total``)."""
+        return self._count("get-group-total")
+
+    def get_order_total(self) -> int:
+        """Orders (``get-order-total``)."""
+        return self._count("get-order-total")
+
+    def get_bill_total(self) -> int:
+        """Bills (``get-bill-total``)."""
+        return self._count("get-bill-total")
+
+    def get_scheduled_total(self) -> int:
+        """Scheduled messages (``get-scheduled-total``)."""
+        return self._count("get-scheduled-total")
+
+    def get_predefined_total(self) -> int:
+        """Predefined messages (``get-predefined-total``)."""
+        return self._count("get-predefined-total")
+
+    def get_counters(self) -> AccountCounters:
+        """All ten counters, read one after the other."""
+        taken_at = datetime.now(UTC)
+        values = {name: self._count(action) for name, action in _COUNTER_ACTIONS.items()}
+        return AccountCounters(**values, taken_at=taken_at)
+
+    def iter_archive_pages(
+        self,
+        date_from: date | str,
+        date_to: date | str,
+        page_size: int | None = None,
+        *,
+        method: Method | None = None,
+    ) -> Iterator[list[ArchiveRecord]]:
+        """The messages created from ``date_from`` to ``date_to`` (inclusive), page by page.
+
+        Each page holds only rows not seen before in this walk; empty pages are not yielded.
+        """
+        dates = self._core.archive_dates(date_from, date_to)
+        paginator = ArchivePaginator(page_size or self._core.page_size)
+        while paginator.has_next_page:
+            call = self._core.archive_call(dates, paginator.request_params(), method)
+            rows = self._execute(call)
+            page = paginator.update_state(rows)
+            if page:
+                yield page
+
+    def iter_archive(
+        self,
+        date_from: date | str,
+        date_to: date | str,
+        page_size: int | None = None,
+        *,
+        method: Method | None = None,
+    ) -> Iterator[ArchiveRecord]:
+        """The messages created from ``date_from`` to ``date_to`` (inclusive), one by one."""
+        for page in self.iter_archive_pages(date_from, date_to, page_size, method=method):
+            yield from page
+
+
+class AsyncSMSPrestoClient:
+    """The asynchronous twin of :class:`SMSPrestoClient`, over ``httpx.AsyncClient``.
+
+    Same arguments and methods, as coroutines and async iterators; ``get_counters`` reads
+    the ten counters concurrently. Runs under asyncio or trio.
+
+    Example:
+        .. code-block:: python
+
+            async with AsyncSMSPrestoClient(api_key="...", api_pass="...") as client:
+                counters = await client.get_counters()
+                async for page in client.iter_archive_pages("2024-05-01", "2024-05-01"):
+                    ...
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_pass: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float | httpx.Timeout = 10.0,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        batch_size: int = 500,
+        default_region: str = "CI",
+        method: Method = "POST",
+        page_size: int = 500,
+        transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: EventHooks | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._core = _Core(
+            api_key,
+            api_pass,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            batch_size=batch_size,
+            default_region=default_region,
+            method=method,
+            page_size=page_size,
+            logger=logger,
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport, **_Core.client_kwargs(base_url, timeout, event_hooks)
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return str(self._http.base_url)
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSMSPrestoClient(base_url={self.base_url!r}, api_key={self._core.masked_key!r})"
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def _execute(self, call: _Call[_T]) -> _T:
+        attempt = 0
+        while True:
+            answer: httpx.Response | httpx.HTTPError
+            try:
+                request = self._http.build_request(**self._core.request_kwargs(call))
+                answer = await self._http.send(request)
+            except httpx.HTTPError as exc:
+                answer = exc
+            outcome = self._core.settle(call, attempt, answer)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            await anyio.sleep(outcome.delay)
+            attempt += 1
+
+    async def _send(self, plan: _SendPlan) -> SendResult:
+        for call in plan.calls:
+            try:
+                plan.accepted.append(await self._execute(call))
+            except SMSPrestoError as exc:
+                plan.annotate(exc)
+                raise
+        return plan.result()
+
+    async def send_sms(
+        self,
+        sender: str,
+        recipients: str | Iterable[str],
+        message: str,
+        *,
+        method: Method | None = None,
+    ) -> SendResult:
+        """See :meth:`SMSPrestoClient.send_sms`."""
+        return await self._send(self._core.plan_sms(sender, recipients, message, method))
+
+    async def send_messages(self, sender: str, messages: Iterable[tuple[str, str]]) -> SendResult:
+        """See :meth:`SMSPrestoClient.send_messages`."""
+        return await self._send(self._core.plan_messages(sender, messages))
+
+    async def _count(self, action: str) -> int:
+        return await self._execute(self._core.count_call(action))
+
+    async def get_stock(self) -> int:
+        """Messages left in stock (``get-stock``)."""
+        return await self._count("get-stock")
+
+    async def get_sent(self) -> int:
+        """Messages sent (``get-send``)."""
+        return await self._count("get-send")
+
+    async def get_success(self) -> int:
+        """Messages delivered (``get-success``)."""
+        return await self._count("get-success")
+
+    async def get_failed(self) -> int:
+        """Messages that failed (``get-failed``)."""
+        return await self._count("get-failed")
+
+    async def get_contact_total(self) -> int:
+        """Contacts in the account (``get-contact-total``)."""
+        return await self._count("get-contact-total")
+
+    async def get_group_total(self) -> int:
+        """Contact groups (``get-group-total``)."""
+        return await self._count("get-group-total")
+
+    async def get_order_total(self) -> int:
+        """Orders (``get-order-total``)."""
+        return await self._count("get-order-total")
+
+    async def get_bill_total(self) -> int:
+        """Bills (``get-bill-total``)."""
+        return await self._count("get-bill-total")
+
+    async def get_scheduled_total(self) -> int:
+        """Scheduled messages (``get-scheduled-total``)."""
+        return await self._count("get-scheduled-total")
+
+    async def get_predefined_total(self) -> int:
+        """Predefined messages (``get-predefined-total``)."""
+        return await self._count("get-predefined-total")
+
+    async def get_counters(self) -> AccountCounters:
+        """All ten counters, read concurrently."""
+        taken_at = datetime.now(UTC)
+        values: dict[str, int] = {}
+
+        async def read(name: str, action: str) -> None:
+            values[name] = await self._count(action)
+
+        async with anyio.create_task_group() as group:
+            for name, action in _COUNTER_ACTIONS.items():
+                group.start_soon(read, name, action)
+        return AccountCounters(**values, taken_at=taken_at)
+
+    async def iter_archive_pages(
+        self,
+        date_from: date | str,
+        date_to: date | str,
+        page_size: int | None = None,
+        *,
+        method: Method | None = None,
+    ) -> AsyncIterator[list[ArchiveRecord]]:
+        """See :meth:`SMSPrestoClient.iter_archive_pages`."""
+        dates = self._core.archive_dates(date_from, date_to)
+        paginator = ArchivePaginator(page_size or self._core.page_size)
+        while paginator.has_next_page:
+            call = self._core.archive_call(dates, paginator.request_params(), method)
+            rows = await self._execute(call)
+            page = paginator.update_state(rows)
+            if page:
+                yield page
+
+    async def iter_archive(
+        self,
+        date_from: date | str,
+        date_to: date | str,
+        page_size: int | None = None,
+        *,
+        method: Method | None = None,
+    ) -> AsyncIterator[ArchiveRecord]:
+        """See :meth:`SMSPrestoClient.iter_archive`."""
+        async for page in self.iter_archive_pages(date_from, date_to, page_size, method=method):
+            for record in page:
+                yield record

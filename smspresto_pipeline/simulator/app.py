@@ -1,0 +1,450 @@
+"""The simulator's ASGI application: the SMS Presto protocol over one endpoint.
+
+``/console/api/`` (with or without the trailing slash) takes every action by GET (query
+parameters) and by POST (form fields; ``sendsms`` also takes a form field ``data`` holding the
+reference's JSON object, in both of its shapes). Errors are ``{"status": <code>, "message":
+...}`` with HTTP 200, like the reference. Beyond the documented codes the simulator answers:
+
+* ``104`` "Insufficient credit": the stock does not cover the send's segments (nothing is
+  stored or billed);
+* ``105`` "Unknown action": a missing or unknown ``action`` (after authentication).
+
+``list-archive`` answers ``[]`` (or ``null`` or an empty body, per configuration) for an
+invalid ``dateFrom``/``dateTo``/``from``/``to``, as it does for an empty page. Multipart
+bodies are not read (the reference posts urlencoded forms).
+"""
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from smspresto_pipeline.simulator.config import Fault, SimulatorConfig
+from smspresto_pipeline.simulator.segments import count_segments
+from smspresto_pipeline.simulator.store import NewMessage, Store
+
+__all__ = ["ARCHIVE_FIELDS", "RequestRecord", "SendRecord", "SimulatorApp"]
+
+#: The fields of a ``list-archive`` row, in the reference's order.
+ARCHIVE_FIELDS: tuple[str, ...] = (
+    "IDHISTORIQUE",
+    "HIS_DESTINATAIRE",
+    "HIS_MESSAGE",
+    "HIS_STATUT",
+    "HIS_NOMBRESMS",
+    "HIS_DATEHEURECREA",
+    "HIS_DATEHEUREENVOI",
+    "IDDATEHEURE",
+    "CPT_REF",
+    "IDSMSFILATTENTE",
+    "HIS_EXPEDITEUR",
+    "NOMCONTACT",
+)
+
+_PATHS = frozenset({"/console/api/", "/console/api"})
+_JSON = "application/json; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RECIPIENT = re.compile(r"\+\d{8,15}")
+_NUMERIC_SENDER = re.compile(r"\+?\d+")
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]*")
+# Ivorian numbers from before the 2021 move to ten digits: accepted, never delivered.
+_OLD_IVORIAN = re.compile(r"\+225\d{8}")
+_MAX_NUMERIC_SENDER = 15
+_MAX_ALPHANUMERIC_SENDER = 11
+_HTML_REASONS = {
+    200: "OK",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+_ERRORS = {
+    1: "Authentication failed",
+    10: "Invalid API key",
+    11: "Invalid password",
+    100: "Invalid sender",
+    101: "The sender's character limit is exceeded",
+    102: "Invalid recipient",
+    103: "Invalid message",
+    104: "Insufficient credit",
+    105: "Unknown action",
+}
+
+_TOTALS = {
+    "get-contact-total": "contacts",
+    "get-group-total": "groups",
+    "get-order-total": "orders",
+    "get-bill-total": "bills",
+    "get-scheduled-total": "scheduled",
+    "get-predefined-total": "predefined",
+}
+
+
+class RequestRecord(NamedTuple):
+    """One request received: its ``action`` (``""`` if none) and HTTP method."""
+
+    action: str
+    method: str
+
+
+class SendRecord(NamedTuple):
+    """One accepted ``sendsms``: the sender and its (recipient, message) pairs, in order."""
+
+    sender: str
+    messages: list[tuple[str, str]]
+
+
+@dataclasses.dataclass(slots=True)
+class _Answer:
+    status_code: int
+    body: bytes
+    media_type: str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _json(value: object) -> _Answer:
+    return _Answer(200, json.dumps(value, ensure_ascii=False).encode(), _JSON)
+
+
+def _error(code: int) -> _Answer:
+    return _json({"status": code, "message": _ERRORS[code]})
+
+
+def _html_page(status_code: int) -> _Answer:
+    title = f"{status_code} {_HTML_REASONS.get(status_code, 'Error')}"
+    page = (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+    return _Answer(status_code, page.encode(), _HTML)
+
+
+def _text(value: object) -> str | None:
+    """A JSON or form value as text (``None`` for missing, lists and objects)."""
+    if value is None or isinstance(value, list | dict):
+        return None
+    return str(value)
+
+
+class SimulatorApp:
+    """The ASGI callable; also the journal of requests, sends and armed faults.
+
+    The journal is read from other threads (the tests'), hence the lock.
+    """
+
+    def __init__(self, config: SimulatorConfig, store: Store) -> None:
+        self._config = config
+        self._store = store
+        self._zone = ZoneInfo(config.timezone)
+        self._lock = threading.Lock()
+        self._faults: list[list[Any]] = [[fault, fault.count] for fault in config.faults]
+        self._requests: list[RequestRecord] = []
+        self._sends: list[SendRecord] = []
+        self._empty_page = config.empty_page.encode()
+        self._actions: dict[str, Callable[[Mapping[str, object]], _Answer]] = {
+            "sendsms": self._send_sms,
+            "list-archive": self._list_archive,
+            "get-stock": self._get_stock,
+            "get-send": lambda _: self._delivery_counter(0),
+            "get-success": lambda _: self._delivery_counter(1),
+            "get-failed": lambda _: self._delivery_counter(2),
+        }
+        for action, name in _TOTALS.items():
+            self._actions[action] = self._total_answer(name)
+
+    # -- journal ---------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of every request received, in order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def sends(self) -> list[SendRecord]:
+        """A copy of every accepted send, in order."""
+        with self._lock:
+            return list(self._sends)
+
+    def add_fault(self, fault: Fault) -> None:
+        """Arm ``fault`` behind those already armed."""
+        with self._lock:
+            self._faults.append([fault, fault.count])
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, action: str) -> Fault | None:
+        with self._lock:
+            for armed in self._faults:
+                fault: Fault = armed[0]
+                if fault.matches(action):
+                    armed[1] -= 1
+                    if armed[1] <= 0:
+                        self._faults.remove(armed)
+                    return fault
+        return None
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request."""
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        if scope["path"] not in _PATHS:
+            await self._reply(_html_page_404(), scope, receive, send)
+            return
+        if request.method not in ("GET", "POST"):
+            answer = _Answer(405, b"Method Not Allowed", _TEXT, {"Allow": "GET, POST"})
+            await self._reply(answer, scope, receive, send)
+            return
+        params = await self._params(request)
+        action = _text(params.get("action")) or ""
+        with self._lock:
+            self._requests.append(RequestRecord(action, request.method))
+
+        fault = self._take_fault(action)
+        if fault is not None and fault.kind in ("server_error", "rate_limit", "bad_html"):
+            await self._reply(_fault_answer(fault), scope, receive, send)
+            return
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+
+        answer = self._answer(params, action)
+        if fault is not None and fault.kind == "drop_after_send":
+            await _drop_connection(send)
+            return
+        if fault is not None and fault.kind == "truncated_json":
+            answer.body = (
+                answer.body[: len(answer.body) // 2] if answer.media_type == _JSON else b""
+            )
+        await self._reply(answer, scope, receive, send)
+
+    async def _params(self, request: Request) -> dict[str, object]:
+        params: dict[str, object] = dict(
+            parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        )
+        if request.method == "POST":
+            content_type = request.headers.get("content-type", "")
+            body = await request.body()
+            if body and not content_type.startswith("multipart/"):
+                params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        data = params.get("data")
+        if isinstance(data, str):
+            try:
+                decoded = json.loads(data)
+            except ValueError:
+                decoded = None
+            if not isinstance(decoded, dict):
+                params["_malformed"] = True
+            else:
+                params.update(decoded)
+        return params
+
+    @staticmethod
+    async def _reply(answer: _Answer, scope: Scope, receive: Receive, send: Send) -> None:
+        response = Response(
+            answer.body, answer.status_code, headers=answer.headers, media_type=answer.media_type
+        )
+        await response(scope, receive, send)
+
+    # -- protocol --------------------------------------------------------------------------
+
+    def _answer(self, params: Mapping[str, object], action: str) -> _Answer:
+        code = self._authenticate(params)
+        if code:
+            return _error(code)
+        handler = self._actions.get(action)
+        if handler is None:
+            return _error(105)
+        return handler(params)
+
+    def _authenticate(self, params: Mapping[str, object]) -> int:
+        user = _text(params.get("user"))
+        password = _text(params.get("pass"))
+        if params.get("_malformed") or not user:
+            return 1
+        if not hmac.compare_digest(user.encode(), self._config.api_key.encode()):
+            return 10
+        if password is None or not hmac.compare_digest(
+            password.encode(), self._config.api_pass.encode()
+        ):
+            return 11
+        return 0
+
+    def _now_local(self) -> datetime:
+        return datetime.now(self._zone).replace(tzinfo=None, microsecond=0)
+
+    def _send_sms(self, params: Mapping[str, object]) -> _Answer:
+        sender = (_text(params.get("from")) or "").strip()
+        code = _sender_error(sender)
+        if code:
+            return _error(code)
+        pairs = _recipients(params.get("to"), _text(params.get("message")))
+        if not pairs or any(_RECIPIENT.fullmatch(recipient) is None for recipient, _ in pairs):
+            return _error(102)
+        if any(not message or not message.strip() for _, message in pairs):
+            return _error(103)
+
+        created = self._now_local()
+        stamp = time.time_ns()
+        messages: list[NewMessage] = [
+            (recipient, message, count_segments(message), self._final_status(recipient, stamp, i))
+            for i, (recipient, message) in enumerate(pairs)
+            if message is not None
+        ]
+        stored = self._store.record_send(
+            sender,
+            messages,
+            created_at=created,
+            sent_at=created + timedelta(seconds=1),
+            settle_at=stamp / 1e9 + self._config.delivery_delay,
+        )
+        if not stored:
+            return _error(104)
+        with self._lock:
+            self._sends.append(SendRecord(sender, [(m[0], m[1]) for m in messages]))
+        return _json(
+            {"status": 0, "message": "Message sent successfully.", "message-count": len(messages)}
+        )
+
+    def _final_status(self, recipient: str, stamp: int, index: int) -> str:
+        if _OLD_IVORIAN.fullmatch(recipient):
+            return "2"
+        key = f"{self._config.seed}:{stamp}:{index}:{recipient}".encode()
+        draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+        return "2" if draw < self._config.failure_rate else "1"
+
+    def _list_archive(self, params: Mapping[str, object]) -> _Answer:
+        date_from = _text(params.get("dateFrom")) or None
+        date_to = _text(params.get("dateTo")) or None
+        start = _integer(params.get("from"), default=0)
+        end = _integer(params.get("to"), default=None)
+        if (
+            any(d is not None and not _valid_day(d) for d in (date_from, date_to))
+            or start is None
+            or (end is None and params.get("to") not in (None, ""))
+        ):
+            return self._empty()
+        limit = end
+        if end is not None and self._config.paging == "range":
+            limit = max(0, end - start)
+        if self._config.max_page_size is not None:
+            limit = min(limit if limit is not None else self._config.max_page_size,
+                        self._config.max_page_size)  # fmt: skip
+        if limit == 0:
+            return self._empty()
+        rows = self._store.archive_page(
+            date_from, date_to, offset=start, limit=limit, now=time.time()
+        )
+        if not rows:
+            return self._empty()
+        return _json([dict(zip(ARCHIVE_FIELDS, row, strict=True)) for row in rows])
+
+    def _empty(self) -> _Answer:
+        return _Answer(200, self._empty_page, _JSON)
+
+    def _get_stock(self, _: Mapping[str, object]) -> _Answer:
+        return _Answer(200, str(self._store.account().stock).encode(), _TEXT)
+
+    def _delivery_counter(self, index: int) -> _Answer:
+        value = self._store.delivery_counters(time.time())[index]
+        return _Answer(200, str(value).encode(), _TEXT)
+
+    def _total_answer(self, name: str) -> Callable[[Mapping[str, object]], _Answer]:
+        def answer(_: Mapping[str, object]) -> _Answer:
+            return _json({"TOTAL": str(getattr(self._store.account(), name))})
+
+        return answer
+
+
+def _html_page_404() -> _Answer:
+    return _Answer(404, b"<html><body><h1>404 Not Found</h1></body></html>", _HTML)
+
+
+def _fault_answer(fault: Fault) -> _Answer:
+    if fault.kind == "rate_limit":
+        answer = _html_page(fault.http_status or 429)
+        answer.headers["Retry-After"] = f"{fault.retry_after:g}"
+        return answer
+    default = 503 if fault.kind == "server_error" else 200
+    return _html_page(fault.http_status or default)
+
+
+async def _drop_connection(send: Send) -> None:
+    """Close the connection without an answer.
+
+    ASGI has no message for this, so reach uvicorn's transport through its ``send`` (a bound
+    method of the request cycle), then yield until uvicorn has seen the disconnection, lest it
+    answer 500 on the app's behalf.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("drop_after_send needs uvicorn's HTTP protocol")
+    transport.close()
+    for _ in range(100):
+        if getattr(cycle, "disconnected", True):
+            return
+        await asyncio.sleep(0)
+
+
+def _sender_error(sender: str) -> int:
+    if _NUMERIC_SENDER.fullmatch(sender):
+        return 101 if len(sender.lstrip("+")) > _MAX_NUMERIC_SENDER else 0
+    if not sender or _ALPHANUMERIC_SENDER.fullmatch(sender) is None:
+        return 100
+    return 101 if len(sender) > _MAX_ALPHANUMERIC_SENDER else 0
+
+
+def _recipients(to: object, message: str | None) -> list[tuple[str, str | None]]:
+    """The (recipient, message) pairs of a send, from either shape of ``to``."""
+    if isinstance(to, str):
+        return [(part.strip(), message) for part in to.split(",") if part.strip()]
+    if not isinstance(to, list):
+        return []
+    pairs: list[tuple[str, str | None]] = []
+    for entry in to:
+        if isinstance(entry, dict):
+            own = _text(entry.get("message"))
+            pairs.append(((_text(entry.get("recipient")) or "").strip(), own or message))
+        else:
+            pairs.append(("", message))
+    return pairs
+
+
+def _integer(value: object, *, default: int | None) -> int | None:
+    text = _text(value)
+    if text is None or text == "":
+        return default
+    return int(text) if text.isdigit() else None
+
+
+def _valid_day(text: str) -> bool:
+    if _DAY.fullmatch(text) is None:
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+INSERT INTO seeded_days (day, messages, failure_rate, spike) VALUES (?, ?, ?, ?)

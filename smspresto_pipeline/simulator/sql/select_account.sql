@@ -1,0 +1,3 @@
+SELECT account_ref, stock, contacts, groups_total, orders, bills, scheduled, predefined
+FROM account
+WHERE id = 1

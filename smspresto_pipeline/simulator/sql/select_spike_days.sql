@@ -1,0 +1,1 @@
+SELECT day FROM seeded_days WHERE spike = 1 ORDER BY day

@@ -1,0 +1,58 @@
+"""The package's public surface (DESIGN.md §2) is pinned: it changes only on purpose."""
+
+import subprocess
+import sys
+
+import pytest
+
+import smspresto_pipeline
+
+PUBLIC_NAMES = [
+    "ARCHIVE_FIELDS",
+    "AccountCounters",
+    "AmbiguousSendError",
+    "ArchiveRecord",
+    "AsyncSMSPrestoClient",
+    "AuthenticationError",
+    "InvalidMessageError",
+    "InvalidRecipientError",
+    "InvalidSenderError",
+    "ProtocolError",
+    "SMSPrestoClient",
+    "SMSPrestoError",
+    "SMSPrestoResource",
+    "SMSValidationError",
+    "SendResult",
+    "TransientError",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert smspresto_pipeline.__all__ == PUBLIC_NAMES
+
+
+def test_every_public_name_resolves() -> None:
+    for name in smspresto_pipeline.__all__:
+        assert getattr(smspresto_pipeline, name) is not None, name
+
+
+def test_errors_derive_from_the_base() -> None:
+    for name in PUBLIC_NAMES:
+        obj = getattr(smspresto_pipeline, name)
+        if name.endswith("Error"):
+            assert issubclass(obj, smspresto_pipeline.SMSPrestoError), name
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        _ = smspresto_pipeline.NoSuchThing
+
+
+def test_import_does_not_load_dagster_until_the_resource_is_used() -> None:
+    code = (
+        "import sys, smspresto_pipeline\n"
+        "assert 'dagster' not in sys.modules, 'dagster imported eagerly'\n"
+        "smspresto_pipeline.SMSPrestoResource\n"
+        "assert 'dagster' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

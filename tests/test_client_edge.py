@@ -1,0 +1,418 @@
+"""Client edge cases a real server cannot be made to produce, through ``httpx.MockTransport``."""
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from smspresto_pipeline import (
+    AmbiguousSendError,
+    AsyncSMSPrestoClient,
+    AuthenticationError,
+    InvalidMessageError,
+    InvalidRecipientError,
+    InvalidSenderError,
+    ProtocolError,
+    SMSPrestoClient,
+    SMSPrestoError,
+    TransientError,
+)
+from smspresto_pipeline.redaction import Redactor, mask
+
+KEY = "SP22558371758"
+PASSWORD = "p@ss word/é&1"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def fields(request: httpx.Request) -> dict[str, Any]:
+    """The request's parameters, from the query string or the form (and its `data` JSON)."""
+    raw = request.url.query if request.method == "GET" else request.content
+    found: dict[str, Any] = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+    if "data" in found:
+        found.update(json.loads(found.pop("data")))
+    return found
+
+
+class Recorder:
+    """A MockTransport handler that records requests and replays a script of answers."""
+
+    def __init__(self, *answers: httpx.Response | Exception | Handler) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        return answer(request)
+
+
+def make_client(handler: Recorder, **options: Any) -> SMSPrestoClient:
+    settings: dict[str, Any] = {"backoff_base": 0.001, **options}
+    return SMSPrestoClient(
+        KEY, PASSWORD, "http://sms.test/console/api/", transport=httpx.MockTransport(handler),
+        **settings,
+    )  # fmt: skip
+
+
+def ok_send(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"status": "0", "message": "ok", "message-count": "1"})
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record retry delays instead of sleeping them."""
+    delays: list[float] = []
+    monkeypatch.setattr("smspresto_pipeline.client.time.sleep", delays.append)
+    return delays
+
+
+# -- answers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        (1, AuthenticationError),
+        (10, AuthenticationError),
+        ("11", AuthenticationError),
+        (100, InvalidSenderError),
+        (101, InvalidSenderError),
+        (102, InvalidRecipientError),
+        ("103", InvalidMessageError),
+        (999, SMSPrestoError),
+    ],
+)
+def test_every_error_code_maps_to_its_class(code: int | str, cls: type[SMSPrestoError]) -> None:
+    answer = httpx.Response(200, json={"status": code, "message": "Refusé"})
+    calls: list[Callable[[SMSPrestoClient], object]] = [
+        SMSPrestoClient.get_stock,
+        SMSPrestoClient.get_bill_total,
+        lambda client: client.send_sms("Oniris", ["0708081488"], "Bonjour"),
+    ]
+    for call in calls:
+        handler = Recorder(answer)
+        with make_client(handler) as client, pytest.raises(SMSPrestoError) as caught:
+            call(client)
+        assert type(caught.value) is cls
+        assert caught.value.code == int(code)
+        assert caught.value.api_message == "Refusé"
+        assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="10000"),
+        httpx.Response(200, text=" 10000\n"),
+        httpx.Response(200, json=10000),
+        httpx.Response(200, json="10000"),
+        httpx.Response(200, json={"TOTAL": "10000"}),
+        httpx.Response(200, json={"TOTAL": 10000}),
+    ],
+)
+def test_counters_accept_every_number_shape(answer: httpx.Response) -> None:
+    with make_client(Recorder(answer)) as client:
+        assert client.get_stock() == 10000
+        assert client.get_predefined_total() == 10000
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text=f"<html><body>pass={PASSWORD}</body></html>"),
+        httpx.Response(200, json={"TOTAL": "ten"}),
+        httpx.Response(200, json=[1, 2]),
+        httpx.Response(200, json=True),
+        httpx.Response(200, text='{"TOTAL": "4'),
+    ],
+)
+def test_undocumented_answers_are_protocol_errors(answer: httpx.Response) -> None:
+    handler = Recorder(answer)
+    with make_client(handler, max_retries=2) as client, pytest.raises(ProtocolError) as caught:
+        client.get_contact_total()
+    assert caught.value.action == "get-contact-total"
+    assert "get-contact-total" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+    assert len(handler.requests) == 3  # a read may repeat: the answer is often a cut connection
+
+
+def test_archive_rows_must_carry_their_id() -> None:
+    answer = httpx.Response(200, json=[{"HIS_MESSAGE": "x"}])
+    with (
+        make_client(Recorder(answer)) as client,
+        pytest.raises(ProtocolError, match="list-archive"),
+    ):
+        list(client.iter_archive("2024-05-01", "2024-05-01"))
+
+
+def test_a_refusal_by_http_status_is_not_retried() -> None:
+    handler = Recorder(httpx.Response(404, text="<h1>Not Found</h1>"))
+    with make_client(handler) as client, pytest.raises(ProtocolError) as caught:
+        client.get_stock()
+    assert caught.value.http_status == 404
+    assert len(handler.requests) == 1
+
+
+def test_an_api_error_in_a_4xx_keeps_its_code() -> None:
+    handler = Recorder(httpx.Response(401, json={"status": 11, "message": "Invalid password"}))
+    with make_client(handler) as client, pytest.raises(AuthenticationError) as caught:
+        client.get_stock()
+    assert (caught.value.code, caught.value.http_status) == (11, 401)
+
+
+# -- retries -------------------------------------------------------------------------------
+
+
+def test_backoff_is_capped_full_jitter_and_honours_retry_after(no_sleep: list[float]) -> None:
+    handler = Recorder(
+        httpx.Response(503),
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "0.5"}),
+        httpx.Response(503),
+        httpx.Response(200, text="7"),
+    )
+    with make_client(handler, backoff_base=0.1, backoff_max=0.6) as client:
+        assert client.get_stock() == 7
+    assert len(no_sleep) == 4
+    assert 0 <= no_sleep[0] <= 0.1
+    assert 0 <= no_sleep[1] <= 0.2
+    assert 0.5 <= no_sleep[2] <= 0.6
+    assert 0 <= no_sleep[3] <= 0.6  # 0.1 * 2**3 = 0.8, capped
+
+
+def test_retry_after_beyond_the_cap_fails_at_once() -> None:
+    handler = Recorder(httpx.Response(429, headers={"Retry-After": "3600"}))
+    with make_client(handler) as client, pytest.raises(TransientError) as caught:
+        client.get_stock()
+    assert caught.value.retry_after == 3600
+    assert len(handler.requests) == 1
+
+
+def test_retry_after_as_an_http_date() -> None:
+    handler = Recorder(
+        httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+        httpx.Response(200, text="5"),
+    )
+    with make_client(handler) as client:
+        assert client.get_stock() == 5
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.ReadError("reset"),
+        httpx.RemoteProtocolError("closed"),
+    ],
+)
+def test_reads_retry_network_failures(error: Exception) -> None:
+    handler = Recorder(error, httpx.Response(200, text="3"))
+    with make_client(handler) as client:
+        assert client.get_failed() == 3
+    assert len(handler.requests) == 2
+
+
+def test_reads_give_up_with_a_transient_error() -> None:
+    handler = Recorder(httpx.ReadTimeout("slow"))
+    with make_client(handler, max_retries=3) as client, pytest.raises(TransientError):
+        client.get_sent()
+    assert len(handler.requests) == 4
+
+
+# -- sends ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy")],
+)
+def test_send_that_never_left_is_retried(error: Exception) -> None:
+    handler = Recorder(error, ok_send)
+    with make_client(handler) as client:
+        assert client.send_sms("Oniris", ["0708081488"], "Bonjour").message_count == 1
+    assert len(handler.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.ReadError("reset"),
+        httpx.RemoteProtocolError("closed"),
+        httpx.WriteError("broken pipe"),
+        httpx.WriteTimeout("stuck"),
+    ],
+)
+def test_send_that_may_have_arrived_is_ambiguous_and_not_resent(error: Exception) -> None:
+    handler = Recorder(error, ok_send)
+    with make_client(handler) as client, pytest.raises(AmbiguousSendError) as caught:
+        client.send_sms("Oniris", ["0708081488"], "Bonjour")
+    assert caught.value.recipients == ("+2250708081488",)
+    assert len(handler.requests) == 1
+
+
+def test_send_refused_by_http_status_is_not_ambiguous() -> None:
+    handler = Recorder(httpx.Response(403, text="Forbidden"))
+    with make_client(handler) as client, pytest.raises(ProtocolError) as caught:
+        client.send_sms("Oniris", ["0708081488"], "Bonjour")
+    assert not isinstance(caught.value, AmbiguousSendError)
+    assert len(handler.requests) == 1
+
+
+def test_send_with_an_unusable_url_is_not_ambiguous() -> None:
+    with (
+        SMSPrestoClient(KEY, PASSWORD, "ftp://sms.test/") as client,
+        pytest.raises(SMSPrestoError) as caught,
+    ):
+        client.send_sms("Oniris", ["0708081488"], "Bonjour")
+    assert not isinstance(caught.value, AmbiguousSendError | TransientError)
+
+
+def test_send_payload_shapes() -> None:
+    handler = Recorder(ok_send)
+    with make_client(handler) as client:
+        client.send_sms("Oniris", ["0708081488", "0102030405"], "Un")
+        client.send_messages("Oniris", [("0708081488", "A"), ("0102030405", "B")])
+        client.send_sms("Oniris", ["0708081488", "0102030405"], "Deux", method="GET")
+    one, two, get = (fields(r) for r in handler.requests)
+    assert set(handler.requests[0].url.params) == set()
+    assert one == {
+        "user": KEY,
+        "pass": PASSWORD,
+        "action": "sendsms",
+        "from": "Oniris",
+        "message": "Un",
+        "to": [{"recipient": "+2250708081488"}, {"recipient": "+2250102030405"}],
+    }
+    assert two["to"] == [
+        {"recipient": "+2250708081488", "message": "A"},
+        {"recipient": "+2250102030405", "message": "B"},
+    ]
+    assert "message" not in two
+    assert get["to"] == "+2250708081488,+2250102030405"
+    assert handler.requests[2].method == "GET"
+
+
+def test_requests_carry_user_agent_and_a_timeout() -> None:
+    handler = Recorder(httpx.Response(200, text="1"))
+    with make_client(handler) as client:
+        client.get_stock()
+    request = handler.requests[0]
+    assert request.headers["User-Agent"].startswith("smspresto-pipeline/")
+    assert request.extensions["timeout"]["read"] == 10.0
+    assert PASSWORD not in str(request.url)
+
+
+# -- paging --------------------------------------------------------------------------------
+
+ROWS = [{"IDHISTORIQUE": str(i), "HIS_MESSAGE": f"m{i}"} for i in range(1, 24)]
+
+
+def paged(serve: Callable[[int, int], list[dict[str, str]]]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = fields(request)
+        return httpx.Response(200, json=serve(int(params["from"]), int(params["to"])))
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "serve",
+    [
+        lambda lo, hi: ROWS[lo : hi + 1],  # start and end, end included: page_size + 1 rows
+        lambda lo, hi: ROWS[lo:hi],  # start and end, end excluded
+        lambda lo, hi: ROWS[lo : lo + hi],  # offset and count
+        lambda lo, hi: ROWS[lo : lo + 3],  # pages capped by the server
+        lambda lo, hi: ROWS[max(0, lo - 2) : hi],  # overlapping pages
+    ],
+    ids=["inclusive-range", "exclusive-range", "limit", "capped", "overlapping"],
+)
+def test_paging_under_every_reading(serve: Callable[[int, int], list[dict[str, str]]]) -> None:
+    with make_client(Recorder(paged(serve))) as client:
+        ids = [r.history_id for r in client.iter_archive("2024-05-01", "2024-05-02", 5)]
+    assert ids == list(range(1, 24))
+
+
+def test_paging_stops_when_the_server_ignores_from_and_to() -> None:
+    handler = Recorder(httpx.Response(200, json=ROWS))
+    with make_client(handler) as client:
+        ids = [r.history_id for r in client.iter_archive("2024-05-01", "2024-05-01", 5)]
+    assert ids == list(range(1, 24))
+    assert len(handler.requests) == 2
+
+
+def test_archive_dates_are_checked_before_any_request() -> None:
+    handler = Recorder(httpx.Response(200, json=[]))
+    with make_client(handler) as client:
+        with pytest.raises(ValueError, match="after"):
+            list(client.iter_archive("2024-05-02", "2024-05-01"))
+        with pytest.raises(ValueError, match="YYYY-MM-DD"):
+            list(client.iter_archive("yesterday", "2024-05-01"))
+    assert handler.requests == []
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+
+def test_httpx_errors_holding_the_url_are_redacted() -> None:
+    def boom(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError(f"lost {request.url}", request=request)
+
+    with make_client(Recorder(boom), method="GET", max_retries=0) as client:
+        with pytest.raises(TransientError) as caught:
+            client.get_stock()
+        with pytest.raises(AmbiguousSendError) as ambiguous:
+            client.send_sms("Oniris", ["0708081488"], "Bonjour", method="GET")
+    for error in (caught.value, ambiguous.value):
+        assert error.__cause__ is not None
+        for text in (str(error), repr(error), str(error.__cause__)):
+            assert "lost" in str(error)
+            assert "p%40ss" not in text
+            assert PASSWORD not in text
+            assert "pass=***" in text or "pass=" not in text
+
+
+def test_repr_masks_the_key_and_hides_the_password() -> None:
+    with make_client(Recorder(httpx.Response(200))) as client:
+        text = repr(client)
+    assert text == "SMSPrestoClient(base_url='http://sms.test/console/api/', api_key='SP…58')"
+
+
+def test_redactor_scrubs_plain_and_encoded_secrets() -> None:
+    redact = Redactor(KEY, PASSWORD)
+    text = f"user={KEY} {PASSWORD} p%40ss%20word%2F%C3%A9%261 p%40ss+word%2F%C3%A9%261"
+    assert redact(text) == "user=*** *** *** ***"
+    assert redact.excerpt("a\n" * 200, limit=10) == "a a a a a …"
+    assert mask("short") == "***"
+
+
+# -- async ---------------------------------------------------------------------------------
+
+
+def test_async_client_shares_the_rules() -> None:
+    handler = Recorder(httpx.Response(503), httpx.Response(200, text="9"))
+
+    async def main() -> None:
+        transport = httpx.MockTransport(handler)
+        async with AsyncSMSPrestoClient(
+            KEY, PASSWORD, "http://sms.test/", transport=transport, backoff_base=0.001
+        ) as client:
+            assert await client.get_stock() == 9
+            handler.answers = [httpx.ReadTimeout("slow")]
+            with pytest.raises(AmbiguousSendError):
+                await client.send_sms("Oniris", ["0708081488"], "Bonjour")
+            handler.answers = [paged(lambda lo, hi: ROWS[lo : hi + 1])]
+            pages = [p async for p in client.iter_archive_pages("2024-05-01", "2024-05-01", 5)]
+            assert [r.history_id for page in pages for r in page] == list(range(1, 24))
+
+    asyncio.run(main())
+    assert len(handler.requests) == 2 + 1 + 5

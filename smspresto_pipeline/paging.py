@@ -54,7 +54,8 @@ class ArchivePaginator:
         self.page_size = page_size
         self.has_next_page = True
         self._offset = 0
-        self._seen: set[str] = set()
+        # Ids as the server sent them: one server always sends the same type.
+        self._seen: set[Any] = set()
 
     def request_params(self) -> dict[str, str]:
         """The ``from`` and ``to`` form fields of the next request."""
@@ -67,14 +68,21 @@ class ArchivePaginator:
             The page's rows not seen before, in the server's order.
         """
         self._offset += len(rows)
-        seen = self._seen
-        fresh = []
-        for row in rows:
-            key = str(row["IDHISTORIQUE"])
-            if key not in seen:
-                seen.add(key)
-                fresh.append(ArchiveRecord(row))
+        keys = [row["IDHISTORIQUE"] for row in rows]
+        page_keys = set(keys)
+        if len(page_keys) == len(keys) and self._seen.isdisjoint(page_keys):
+            # The usual case, kept cheap for large archives: a page of rows all new.
+            self._seen |= page_keys
+            fresh = rows
+        else:
+            fresh = [row for key, row in zip(keys, rows, strict=True) if self._first_sight(key)]
         # A page with nothing new would repeat forever on a server that ignores from/to.
         if not fresh:
             self.has_next_page = False
-        return fresh
+        return list(map(ArchiveRecord, fresh))
+
+    def _first_sight(self, key: Any) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True

@@ -1,0 +1,150 @@
+"""Rows per second of ``SMSPrestoClient.iter_archive`` against a bare httpx loop.
+
+Seeds a simulator once (``--days`` x ``--per-day`` messages, 100,000 by default) in a temporary
+directory, serves it from a separate process (so the server does not share our interpreter
+lock), then fetches the whole range alternately with the client and with a bare loop that
+sends the same POST parameters, page by page, and decodes the JSON. Prints JSON:
+``{rows, client_rows_per_s, bare_rows_per_s, ratio, ...}``; the best round of each counts.
+
+Usage::
+
+    .venv/bin/python benchmarks/archive_fetch.py [--rounds 5] [--paging range|limit]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from smspresto_pipeline import SMSPrestoClient
+
+API_KEY = "bench-key"
+API_PASS = "bench-pass"
+FIRST_DAY = date(2024, 1, 1)
+
+# Runs in the server process: seed (first start only), serve, print the base URL.
+SERVER = """
+import sys
+from datetime import date
+from pathlib import Path
+from smspresto_pipeline.simulator import SimulatorConfig, serve
+
+db, paging, first, last, per_day = sys.argv[1:6]
+config = SimulatorConfig(
+    db_path=Path(db), api_key="bench-key", api_pass="bench-pass", paging=paging,
+    history_start=date.fromisoformat(first), history_end=date.fromisoformat(last),
+    messages_per_day=int(per_day), failure_rate=0.05,
+)
+serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
+"""
+
+
+def bare_fetch(http: httpx.Client, base_url: str, first: str, last: str, page_size: int) -> int:
+    """The reference loop: same requests as the client, JSON decoded, nothing else."""
+    rows = 0
+    offset = 0
+    while True:
+        response = http.post(
+            base_url,
+            data={
+                "user": API_KEY,
+                "pass": API_PASS,
+                "action": "list-archive",
+                "dateFrom": first,
+                "dateTo": last,
+                "from": str(offset),
+                "to": str(offset + page_size),
+            },
+        )
+        response.raise_for_status()
+        page = response.json() if response.content.strip() else None
+        if not page:
+            return rows
+        rows += len(page)
+        offset += len(page)
+
+
+def client_fetch(client: SMSPrestoClient, first: str, last: str, page_size: int) -> int:
+    return sum(1 for _ in client.iter_archive(first, last, page_size))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=100)
+    parser.add_argument("--per-day", type=int, default=1000)
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--paging", choices=["range", "limit"], default="range")
+    args = parser.parse_args()
+
+    last_day = FIRST_DAY + timedelta(days=args.days - 1)
+    first, last = FIRST_DAY.isoformat(), last_day.isoformat()
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable,
+            "-c",
+            SERVER,
+            str(Path(tmp) / "sim.sqlite3"),
+            args.paging,
+            first,
+            last,
+            str(args.per_day),
+        ]
+        started = time.perf_counter()
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+            try:
+                assert server.stdout is not None
+                base_url = server.stdout.readline().strip()
+                if not base_url:
+                    raise SystemExit("the simulator did not start")
+                seed_s = time.perf_counter() - started
+                result = measure(base_url, first, last, args.page_size, args.rounds)
+            finally:
+                server.terminate()
+    result.update(seed_and_start_s=round(seed_s, 2), paging=args.paging, rounds=args.rounds)
+    print(json.dumps(result))
+
+
+def measure(base_url: str, first: str, last: str, page_size: int, rounds: int) -> dict[str, object]:
+    client_rates: list[float] = []
+    bare_rates: list[float] = []
+    counts: set[int] = set()
+    with (
+        SMSPrestoClient(API_KEY, API_PASS, base_url, timeout=60.0) as client,
+        httpx.Client(timeout=60.0) as http,
+    ):
+        # One untimed pass each warms the connection pools and the server's page cache.
+        client_fetch(client, first, last, page_size)
+        bare_fetch(http, base_url, first, last, page_size)
+        for round_ in range(rounds):
+            # Alternate which side goes first, so drift in the machine's load hits both.
+            order = ("client", "bare") if round_ % 2 == 0 else ("bare", "client")
+            for side in order:
+                start = time.perf_counter()
+                if side == "client":
+                    rows = client_fetch(client, first, last, page_size)
+                else:
+                    rows = bare_fetch(http, base_url, first, last, page_size)
+                elapsed = time.perf_counter() - start
+                counts.add(rows)
+                (client_rates if side == "client" else bare_rates).append(rows / elapsed)
+    if len(counts) != 1:
+        raise SystemExit(f"the two loops saw different row counts: {sorted(counts)}")
+    client_best, bare_best = max(client_rates), max(bare_rates)
+    return {
+        "rows": counts.pop(),
+        "page_size": page_size,
+        "client_rows_per_s": round(client_best),
+        "bare_rows_per_s": round(bare_best),
+        "ratio": round(client_best / bare_best, 3),
+    }
+
+
+if __name__ == "__main__":
+    main()

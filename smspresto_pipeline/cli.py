@@ -1,0 +1,687 @@
+"""The ``smspresto`` command: run the simulator, read counters, send, export the archive.
+
+Exit codes (every subcommand)::
+
+    0  done
+    1  the API refused or failed (or the user declined the confirmation)
+    2  bad input, caught before any request was made
+    3  a send may or may not have been accepted: check the archive before sending again
+
+Connection settings come from ``--base-url``/``--api-key``/``--api-pass`` or the environment
+(``SMSPRESTO_BASE_URL``, ``SMSPRESTO_API_KEY``, ``SMSPRESTO_API_PASS``). The password is never
+printed: not in help (no default shown), not in errors (they go through a `Redactor`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.prompt import Confirm
+from rich.table import Table
+
+from smspresto_pipeline.client import SMSPrestoClient
+from smspresto_pipeline.errors import AmbiguousSendError, SMSPrestoError, SMSValidationError
+from smspresto_pipeline.models import ARCHIVE_FIELDS, ArchiveRecord
+from smspresto_pipeline.redaction import Redactor
+from smspresto_pipeline.simulator import (
+    FAULT_KINDS,
+    Fault,
+    RunningSimulator,
+    SimulatorConfig,
+    serve,
+)
+from smspresto_pipeline.sms import (
+    describe_text,
+    normalize_recipients,
+    validate_message,
+    validate_sender,
+)
+
+__all__ = ["EXIT_AMBIGUOUS", "EXIT_API_ERROR", "EXIT_BAD_INPUT", "cli", "main"]
+
+EXIT_API_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_AMBIGUOUS = 3
+
+#: How many recipients `send` lists before summarising the rest.
+_SHOWN_RECIPIENTS = 20
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The simulator's own defaults, shown by `simulate --help`.
+_SIM = SimulatorConfig()
+
+
+def _out() -> Console:
+    # Built per call: click's test runner swaps sys.stdout between invocations.
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """Where and how to reach the API; the password stays out of the repr."""
+
+    base_url: str | None
+    api_key: str | None
+    api_pass: str | None = dataclasses.field(repr=False)
+
+    @property
+    def redact(self) -> Redactor:
+        """Scrubs the password from any text shown to the user."""
+        return Redactor(self.api_pass or "")
+
+    def client(self, *, region: str = "CI") -> SMSPrestoClient:
+        """Build a client, or exit 2 naming the missing setting."""
+        base_url, api_key, api_pass = self.base_url, self.api_key, self.api_pass
+        if not (base_url and api_key and api_pass):
+            missing = [
+                f"{flag} (or {env})"
+                for value, flag, env in (
+                    (base_url, "--base-url", "SMSPRESTO_BASE_URL"),
+                    (api_key, "--api-key", "SMSPRESTO_API_KEY"),
+                    (api_pass, "--api-pass", "SMSPRESTO_API_PASS"),
+                )
+                if not value
+            ]
+            raise click.UsageError("missing connection settings: " + ", ".join(missing))
+        return SMSPrestoClient(
+            api_key=api_key,
+            api_pass=api_pass,
+            base_url=base_url,
+            default_region=region,
+        )
+
+
+def connection_options(func: F) -> F:
+    """Add ``--base-url``, ``--api-key``, ``--api-pass`` and pass them as ``connection``."""
+
+    @click.option(
+        "--base-url",
+        envvar="SMSPRESTO_BASE_URL",
+        show_envvar=True,
+        help="API base URL, e.g. http://127.0.0.1:8000/console/api/.",
+    )
+    @click.option("--api-key", envvar="SMSPRESTO_API_KEY", show_envvar=True, help="API key.")
+    @click.option(
+        "--api-pass",
+        envvar="SMSPRESTO_API_PASS",
+        show_envvar=True,
+        show_default=False,
+        help="Account password (prefer the environment variable: it stays out of shell history).",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any, base_url: str | None, api_key: str | None, api_pass: str | None, **kw: Any
+    ) -> Any:
+        return func(*args, connection=Connection(base_url, api_key, api_pass), **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _api_errors(connection: Connection | None = None) -> Iterator[None]:
+    """Turn library errors into a redacted message on stderr and the documented exit code."""
+    redact = connection.redact if connection is not None else Redactor()
+    err = _err()
+    try:
+        yield
+    except SMSValidationError as exc:
+        err.print(f"[red]Invalid input:[/] {redact(str(exc))}")
+        for problem in exc.problems if len(exc.problems) > 1 else ():
+            err.print(f"  - {redact(problem)}")
+        raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
+    except AmbiguousSendError as exc:
+        err.print(f"[bold yellow]The send may or may not have been accepted:[/] {redact(str(exc))}")
+        if exc.recipients:
+            err.print(f"Recipients of unknown fate: {', '.join(exc.recipients)}")
+        _print_batches(err, exc)
+        err.print(
+            "Check the archive (smspresto archive --from <today> --to <today>) "
+            "before sending again, or they may receive it twice."
+        )
+        raise click.exceptions.Exit(EXIT_AMBIGUOUS) from None
+    except SMSPrestoError as exc:
+        err.print(f"[red]SMS Presto error:[/] {redact(str(exc))}")
+        _print_batches(err, exc)
+        raise click.exceptions.Exit(EXIT_API_ERROR) from None
+
+
+def _print_batches(err: Console, exc: SMSPrestoError) -> None:
+    """When a send failed part-way, say which recipients did get it and which were not tried."""
+    for attribute, label in (("sent", "Already sent to"), ("not_attempted", "Not attempted")):
+        numbers: tuple[str, ...] = getattr(exc, attribute, ())
+        if numbers:
+            err.print(f"{label} ({len(numbers)}): {', '.join(numbers)}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """SMS Presto from the command line: simulator, counters, sends, archive export."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="smspresto")
+
+
+# --- segments --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("message", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def segments(message: str | None, as_json: bool) -> None:
+    """Show how MESSAGE (or standard input) is billed: encoding, length, segments.
+
+    Characters outside GSM 03.38 switch the whole text to UCS-2 (70 characters per SMS
+    instead of 160); the output names them so they can be replaced.
+    """
+    text = sys.stdin.read() if message is None or message == "-" else message
+    info = describe_text(text)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(info), ensure_ascii=False))
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    unit = "septets" if info.encoding == "GSM-7" else "UTF-16 units"
+    table.add_row("Encoding", info.encoding)
+    table.add_row("Length", f"{info.length} {unit}")
+    table.add_row("Segments", str(info.segments))
+    table.add_row("Per segment", str(info.per_segment))
+    table.add_row("Left in last segment", str(info.characters_left_in_last_segment))
+    if info.non_gsm_chars:
+        table.add_row("Forcing UCS-2", " ".join(_show_char(ch) for ch in info.non_gsm_chars))
+    _out().print(table)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _show_char(ch: str) -> str:
+    return f"{ch!r} (U+{ord(ch):04X})"
+
+
+# --- counters --------------------------------------------------------------------------
+
+_COUNTER_LABELS: dict[str, str] = {
+    "stock": "SMS in stock",
+    "sent": "Sent",
+    "success": "Delivered",
+    "failed": "Failed",
+    "contacts": "Contacts",
+    "groups": "Groups",
+    "orders": "Orders",
+    "bills": "Bills",
+    "scheduled": "Scheduled messages",
+    "predefined": "Predefined messages",
+}
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@connection_options
+def counters(connection: Connection, as_json: bool) -> None:
+    """Show the ten account counters (stock, sent, delivered, failed, ...)."""
+    with _api_errors(connection), connection.client() as client:
+        snapshot = client.get_counters()
+    values = snapshot.as_dict()
+    if as_json:
+        click.echo(json.dumps({**values, "taken_at": snapshot.taken_at.isoformat()}))
+        return
+    _out().print(_counters_table(values, snapshot.taken_at))
+
+
+def _counters_table(values: dict[str, int], taken_at: datetime) -> Table:
+    table = Table(title=f"Account counters at {taken_at:%Y-%m-%d %H:%M:%S %Z}".rstrip())
+    table.add_column("Counter")
+    table.add_column("Name", style="dim")
+    table.add_column("Value", justify="right")
+    for name, value in values.items():
+        table.add_row(_COUNTER_LABELS.get(name, name), name, f"{value:,}")
+    return table
+
+
+# --- send ------------------------------------------------------------------------------
+
+
+def _read_numbers(stream: IO[str]) -> list[str]:
+    """Numbers from a file: one per line, or separated by commas or semicolons; ``#`` comments."""
+    numbers: list[str] = []
+    for line in stream:
+        content = line.split("#", 1)[0]
+        numbers.extend(n.strip() for n in content.replace(";", ",").split(",") if n.strip())
+    return numbers
+
+
+def _check_send(
+    sender: str, message: str, numbers: Sequence[str], region: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """Validate everything at once, so one run reports every problem."""
+    problems: list[str] = []
+    clean_sender, clean_message = sender, message
+    recipients: tuple[str, ...] = ()
+    try:
+        clean_sender = validate_sender(sender)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        clean_message = validate_message(message)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        recipients = normalize_recipients(numbers, region=region)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise SMSValidationError(
+            f"{len(problems)} {noun}, nothing sent: {problems[0]}", problems=tuple(problems)
+        )
+    return clean_sender, clean_message, recipients
+
+
+@cli.command()
+@click.argument("sender")
+@click.argument("message")
+@click.argument("recipient", nargs=-1)
+@click.option(
+    "--recipients-file",
+    type=click.File("r", encoding="utf-8"),
+    help="More recipients: one number per line (or comma-separated); '-' reads stdin.",
+)
+@click.option(
+    "--region", default="CI", show_default=True, help="Country of numbers in national form."
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Validate and count, send nothing.")
+@connection_options
+def send(
+    connection: Connection,
+    sender: str,
+    message: str,
+    recipient: tuple[str, ...],
+    recipients_file: IO[str] | None,
+    region: str,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Send MESSAGE from SENDER to each RECIPIENT (one text, many numbers).
+
+    Numbers are normalised to E.164 and de-duplicated; the command shows the cost in
+    segments and asks before sending. Exit code 3 means the send may or may not have been
+    accepted: check the archive before sending again.
+    """
+    numbers = list(recipient) + (_read_numbers(recipients_file) if recipients_file else [])
+    out = _out()
+    with _api_errors(connection):
+        sender, message, recipients = _check_send(sender, message, numbers, region)
+    # Built before anything is shown: missing settings exit 2 up front (no request yet).
+    client = None if dry_run else connection.client(region=region)
+    info = describe_text(message)
+    total = info.segments * len(recipients)
+    out.print(_send_summary(sender, recipients, info.encoding, info.segments, total))
+    if info.non_gsm_chars:
+        chars = " ".join(_show_char(ch) for ch in info.non_gsm_chars)
+        out.print(f"UCS-2 because of: {chars}")
+    if client is None:
+        out.print("Dry run: nothing sent.")
+        return
+    question = f"Send {len(recipients)} SMS ({_plural(total, 'segment')})?"
+    if not yes and not _confirm(out, question):
+        out.print("Nothing sent.")
+        client.close()
+        raise click.exceptions.Exit(EXIT_API_ERROR)
+    with _api_errors(connection), client:
+        result = client.send_sms(sender, recipients, message)
+    out.print(
+        f"[green]Sent.[/] {result.api_message} (message-count {result.message_count}, "
+        f"{_plural(result.batches, 'request')})"
+    )
+
+
+def _send_summary(
+    sender: str, recipients: Sequence[str], encoding: str, per_message: int, total: int
+) -> Table:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    shown = ", ".join(recipients[:_SHOWN_RECIPIENTS])
+    if len(recipients) > _SHOWN_RECIPIENTS:
+        shown += f" … and {len(recipients) - _SHOWN_RECIPIENTS} more"
+    table.add_row("Sender", sender)
+    table.add_row("Recipients", f"{len(recipients)}: {shown}")
+    table.add_row("Encoding", encoding)
+    table.add_row("Segments per message", str(per_message))
+    table.add_row("Total cost", _plural(total, "segment"))
+    return table
+
+
+def _confirm(console: Console, question: str) -> bool:
+    try:
+        return Confirm.ask(question, console=console, default=False)
+    except EOFError:  # no answer on a closed stdin: do not send
+        return False
+
+
+# --- archive ---------------------------------------------------------------------------
+
+
+class _Sink(Protocol):
+    def write(self, records: Sequence[ArchiveRecord]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _cell(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class _CsvSink:
+    """Archive rows as CSV: the API's field names as header, values verbatim."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(ARCHIVE_FIELDS)
+
+    def write(self, records: Sequence[ArchiveRecord]) -> None:
+        self._writer.writerows(
+            [_cell(r.raw.get(field)) or "" for field in ARCHIVE_FIELDS] for r in records
+        )
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _ParquetSink:
+    """Archive rows as Parquet: one string column per API field, one row group per page."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pa = pa
+        self._schema = pa.schema([pa.field(field, pa.string()) for field in ARCHIVE_FIELDS])
+        self._writer = pq.ParquetWriter(str(path), self._schema)
+
+    def write(self, records: Sequence[ArchiveRecord]) -> None:
+        if not records:
+            return
+        columns = {f: [_cell(r.raw.get(f)) for r in records] for f in ARCHIVE_FIELDS}
+        self._writer.write_table(self._pa.Table.from_pydict(columns, schema=self._schema))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+_SINKS: dict[str, Callable[[Path], _Sink]] = {"csv": _CsvSink, "parquet": _ParquetSink}
+_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+@cli.command()
+@click.option(
+    "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day."
+)
+@click.option(
+    "--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day (kept)."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: .csv or .parquet.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(_SINKS)),
+    help="Output format (default: from the file extension).",
+)
+@click.option(
+    "--page-size", type=click.IntRange(min=1), default=500, show_default=True, help="Rows/request."
+)
+@connection_options
+def archive(
+    connection: Connection,
+    date_from: datetime,
+    date_to: datetime,
+    output: Path,
+    fmt: Literal["csv", "parquet"] | None,
+    page_size: int,
+) -> None:
+    """Export the message history of days --from to --to (inclusive) to a CSV or Parquet file.
+
+    Days are read one at a time, page by page, and written as they come: memory stays
+    bounded whatever the volume. The file appears only once complete.
+    """
+    first, last = date_from.date(), date_to.date()
+    if first > last:
+        raise click.BadParameter(f"--from {first} is after --to {last}", param_hint="--from")
+    fmt = fmt or _EXTENSIONS.get(output.suffix.lower())  # type: ignore[assignment]
+    if fmt is None:
+        raise click.BadParameter(
+            f"cannot tell the format of {output.name!r}: use .csv or .parquet, or --format",
+            param_hint="--output",
+        )
+    days = _days(first, last)
+    client = connection.client()
+    partial = output.with_name(output.name + ".part")
+    sink = _SINKS[fmt](partial)
+    rows = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days, {task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=_err(),
+    )
+    try:
+        with _api_errors(connection), client, progress:
+            task = progress.add_task("Archive", total=len(days), rows=0)
+            for day in days:
+                progress.update(task, description=f"Archive {day}")
+                for page in client.iter_archive_pages(day, day, page_size=page_size):
+                    sink.write(page)
+                    rows += len(page)
+                    progress.update(task, rows=rows)
+                progress.advance(task)
+        sink.close()
+        os.replace(partial, output)
+    finally:
+        if partial.exists():
+            sink.close()
+            partial.unlink()
+    _out().print(f"Wrote {rows:,} rows of {len(days)} day(s) to {output} ({fmt}).")
+
+
+# --- simulate --------------------------------------------------------------------------
+
+
+def _parse_faults(
+    ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]
+) -> tuple[Fault, ...]:
+    faults = []
+    for spec in specs:
+        try:
+            faults.append(Fault.parse(spec))
+        except (ValueError, TypeError) as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return tuple(faults)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any."
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=_SIM.db_path,
+    show_default=True,
+    help="SQLite state; seeded when new, kept across runs.",
+)
+@click.option("--seed", type=int, default=_SIM.seed, show_default=True, help="History's seed.")
+@click.option(
+    "--days", type=click.IntRange(min=1), help="Days of seeded history, ending --history-end."
+)
+@click.option("--history-start", type=click.DateTime(["%Y-%m-%d"]), help="First seeded day.")
+@click.option(
+    "--history-end", type=click.DateTime(["%Y-%m-%d"]), help="Last seeded day [default: yesterday]."
+)
+@click.option(
+    "--messages-per-day",
+    type=click.IntRange(min=0),
+    default=_SIM.messages_per_day,
+    show_default=True,
+    help="Average seeded messages a day.",
+)
+@click.option(
+    "--paging",
+    type=click.Choice(["limit", "range"]),
+    default=_SIM.paging,
+    show_default=True,
+    help="What list-archive's from/to mean: offset+count or start/end indexes.",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    callback=_parse_faults,
+    metavar="KIND[:COUNT][:KEY=VALUE]",
+    help=f"Inject a fault (repeatable). Kinds: {', '.join(FAULT_KINDS)}.",
+)
+@click.option(
+    "--delivery-delay",
+    type=click.FloatRange(min=0),
+    default=_SIM.delivery_delay,
+    show_default=True,
+    help="Seconds a new send stays pending.",
+)
+@click.option("--api-key", default=_SIM.api_key, show_default=True, help="Key the server accepts.")
+@click.option(
+    "--api-pass",
+    default=_SIM.api_pass,
+    show_default=False,
+    help=f"Password the server accepts [default: the demo password, {_SIM.api_pass}].",
+)
+def simulate(
+    host: str,
+    port: int,
+    db_path: Path,
+    seed: int,
+    days: int | None,
+    history_start: datetime | None,
+    history_end: datetime | None,
+    messages_per_day: int,
+    paging: Literal["limit", "range"],
+    faults: tuple[Fault, ...],
+    delivery_delay: float,
+    api_key: str,
+    api_pass: str,
+) -> None:
+    """Run a local SMS Presto simulator (a real HTTP server) until Ctrl-C."""
+    if days is not None and history_start is not None:
+        raise click.UsageError("give --days or --history-start, not both")
+    today = datetime.now(ZoneInfo(_SIM.timezone)).date()  # the account's day, not ours
+    end = history_end.date() if history_end else today - timedelta(days=1)
+    start = history_start.date() if history_start else None
+    if days is not None:
+        start = end - timedelta(days=days - 1)
+    try:
+        config = SimulatorConfig(
+            db_path=db_path,
+            api_key=api_key,
+            api_pass=api_pass,
+            seed=seed,
+            history_start=start,
+            history_end=end if history_end or start else None,
+            messages_per_day=messages_per_day,
+            paging=paging,
+            delivery_delay=delivery_delay,
+            faults=faults,
+            host=host,
+            port=port,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    out = _out()
+
+    def ready(sim: RunningSimulator) -> None:
+        shown_pass = api_pass if api_pass == _SIM.api_pass else "<the password given to --api-pass>"
+        out.print(f"SMS Presto simulator on [bold]{sim.base_url}[/] (state: {db_path})")
+        out.print("Point the client at it:")
+        out.print(f"  export SMSPRESTO_BASE_URL={sim.base_url}", markup=False)
+        out.print(f"  export SMSPRESTO_API_KEY={api_key}", markup=False)
+        out.print(f"  export SMSPRESTO_API_PASS={shown_pass}", markup=False)
+        out.print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+
+    try:
+        serve(config, on_ready=ready)
+    except (ValueError, OSError, RuntimeError) as exc:
+        _err().print(f"[red]Cannot start the simulator:[/] {exc}")
+        raise click.exceptions.Exit(EXIT_API_ERROR) from None
+
+
+# --- demo ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Where the simulator state, DuckDB file and Dagster instance live.",
+)
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option(
+    "--messages-per-day",
+    type=click.IntRange(min=0),
+    default=_SIM.messages_per_day,
+    show_default=True,
+    help="Average seeded messages a day (when the simulator is first seeded).",
+)
+def demo(data_dir: Path, days: int, messages_per_day: int) -> None:
+    """Run the whole pipeline against the bundled simulator and print what DuckDB holds.
+
+    Starts the simulator, backfills DAYS days of history into DuckDB with Dagster, takes an
+    account snapshot, builds the analytics views, then prints a summary. Safe to run again.
+    """
+    # Imported here: Dagster is slow to import and the other commands do not need it.
+    from smspresto_pipeline.demo import run_demo
+
+    run_demo(data_dir=data_dir, days=days, messages_per_day=messages_per_day, console=_out())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""The `smspresto` command, run with click's CliRunner against a real simulator over HTTP."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START
+
+from smspresto_pipeline.cli import cli
+from smspresto_pipeline.client import SMSPrestoClient
+from smspresto_pipeline.models import ARCHIVE_FIELDS
+from smspresto_pipeline.simulator import Fault, RunningSimulator, SendRecord
+
+SMSPRESTO = Path(sys.executable).parent / "smspresto"
+
+Invoke = Callable[..., Result]
+
+
+def _env(sim: RunningSimulator | None, **overrides: str | None) -> dict[str, str | None]:
+    env: dict[str, str | None] = {
+        "SMSPRESTO_BASE_URL": sim.base_url if sim else None,
+        "SMSPRESTO_API_KEY": sim.api_key if sim else None,
+        "SMSPRESTO_API_PASS": sim.api_pass if sim else None,
+        "COLUMNS": "200",  # no folding of long lines in tables
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def invoke(simulator: RunningSimulator) -> Invoke:
+    """Run ``smspresto ARGS`` in-process with the simulator's settings in the environment."""
+
+    def run(*args: str, input: str | None = None, **env: str | None) -> Result:
+        return CliRunner().invoke(cli, list(args), input=input, env=_env(simulator, **env))
+
+    return run
+
+
+def _archive_rows(sim: RunningSimulator, first: date, last: date) -> list[dict[str, str | None]]:
+    with SMSPrestoClient(sim.api_key, sim.api_pass, sim.base_url) as client:
+        return [
+            {f: None if r.raw.get(f) is None else str(r.raw[f]) for f in ARCHIVE_FIELDS}
+            for r in client.iter_archive(first, last)
+        ]
+
+
+# --- counters ----------------------------------------------------------------------------
+
+
+def test_counters_json_are_the_simulators(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("counters", "--json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown.pop("taken_at")
+    assert shown == simulator.counters()
+
+
+def test_counters_table(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("counters")
+    assert result.exit_code == 0, result.output
+    counters = simulator.counters()
+    assert "SMS in stock" in result.stdout
+    assert f"{counters['stock']:,}" in result.stdout
+    assert f"{counters['failed']:,}" in result.stdout
+    assert "predefined" in result.stdout
+
+
+# --- send --------------------------------------------------------------------------------
+
+
+def test_send_with_yes_reaches_the_simulator(simulator: RunningSimulator, invoke: Invoke) -> None:
+    stock = simulator.counters()["stock"]
+    text = "Bonjour à tous, votre colis est arrivé."
+    result = invoke("send", "ONIRIS", text, "07 08 08 14 88", "+2250505050505", "0708081488", "-y")
+    assert result.exit_code == 0, result.output
+    assert simulator.sends == [
+        SendRecord("ONIRIS", [("+2250708081488", text), ("+2250505050505", text)])
+    ]
+    assert simulator.counters()["stock"] == stock - 2
+    assert "+2250708081488, +2250505050505" in result.stdout
+    assert "GSM-7" in result.stdout
+    assert "2 segments" in result.stdout
+    assert "Sent." in result.stdout
+
+
+def test_send_reads_a_recipients_file(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path
+) -> None:
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("# clients\n07 08 08 14 88\n0505050505, 0101020304\n\n", encoding="utf-8")
+    result = invoke("send", "Shop", "Promo", "--recipients-file", str(numbers), "--yes")
+    assert result.exit_code == 0, result.output
+    [send] = simulator.sends
+    assert [number for number, _ in send.messages] == [
+        "+2250708081488",
+        "+2250505050505",
+        "+2250101020304",
+    ]
+
+
+def test_send_shows_the_cost_of_a_ucs2_text(simulator: RunningSimulator, invoke: Invoke) -> None:
+    text = "Votre reçu est prêt. " * 4  # 84 UTF-16 units: two parts of 67
+    result = invoke("send", "Shop", text, "0708081488", "0505050505", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "UCS-2" in result.stdout
+    assert "4 segments" in result.stdout
+    assert "U+00E7" in result.stdout
+
+
+def test_dry_run_sends_nothing(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing sent." in result.stdout
+    assert simulator.requests == []
+
+
+def test_dry_run_needs_no_connection_settings() -> None:
+    result = CliRunner().invoke(
+        cli, ["send", "ONIRIS", "Bonjour", "0708081488", "--dry-run"], env=_env(None)
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_input_exits_2_before_any_request(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("send", "Société Générale", "Bonjour", "0708081488", "abc", "+22508081488")
+    assert result.exit_code == 2
+    assert "'abc' is not a phone number" in result.stderr
+    assert "today it is +2250708081488" in result.stderr
+    assert "ASCII letters" in result.stderr
+    assert simulator.requests == []
+
+
+def test_missing_settings_exit_2_before_any_request(simulator: RunningSimulator) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["send", "ONIRIS", "Bonjour", "0708081488", "--yes"],
+        env=_env(simulator, SMSPRESTO_API_PASS=None),
+    )
+    assert result.exit_code == 2
+    assert "SMSPRESTO_API_PASS" in result.output
+    assert simulator.requests == []
+
+
+@pytest.mark.parametrize("answer", ["n\n", "\n", ""])
+def test_declined_confirmation_sends_nothing(
+    simulator: RunningSimulator, invoke: Invoke, answer: str
+) -> None:
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", input=answer)
+    assert result.exit_code == 1
+    assert "Nothing sent." in result.stdout
+    assert simulator.requests == []
+
+
+def test_accepted_confirmation_sends(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Send 1 SMS (1 segment)?" in result.stdout
+    assert len(simulator.sends) == 1
+
+
+def test_ambiguous_send_exits_3_and_says_to_check_the_archive(
+    simulator: RunningSimulator, invoke: Invoke
+) -> None:
+    simulator.add_fault(Fault("drop_after_send", actions=frozenset({"sendsms"})))
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", "--yes")
+    assert result.exit_code == 3, result.output
+    assert "may or may not have been accepted" in result.stderr
+    assert "smspresto archive" in result.stderr
+    assert "+2250708081488" in result.stderr
+    assert len(simulator.sends) == 1  # it did land: resending blindly would double it
+    assert [r.action for r in simulator.requests].count("sendsms") == 1
+
+
+def test_api_refusal_exits_1(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", "--yes", SMSPRESTO_API_KEY="nope")
+    assert result.exit_code == 1
+    assert "SMS Presto error" in result.stderr
+    assert simulator.sends == []
+
+
+# --- the password ------------------------------------------------------------------------
+
+
+def test_the_password_never_shows(simulator: RunningSimulator, invoke: Invoke) -> None:
+    secret = "Tr3s-S3cret-pass"
+    outputs = [
+        invoke("counters", SMSPRESTO_API_PASS=secret),
+        invoke("counters", "--api-pass", secret),
+        invoke("send", "ONIRIS", "Bonjour", "0708081488", "-y", SMSPRESTO_API_PASS=secret),
+        invoke("counters", "--help", SMSPRESTO_API_PASS=secret),
+        invoke("send", "--help", SMSPRESTO_API_PASS=secret),
+        invoke("archive", "--help", SMSPRESTO_API_PASS=secret),
+    ]
+    assert [r.exit_code for r in outputs] == [1, 1, 1, 0, 0, 0]
+    assert "Invalid password" in outputs[0].stderr
+    for result in outputs:
+        assert secret not in result.output
+    assert simulator.api_pass not in invoke("counters", "--help").output
+
+
+# --- archive -----------------------------------------------------------------------------
+
+
+def _archive_args(output: Path, *more: str) -> list[str]:
+    return [
+        "archive",
+        "--from",
+        SIMULATOR_HISTORY_START.isoformat(),
+        "--to",
+        SIMULATOR_HISTORY_END.isoformat(),
+        "--output",
+        str(output),
+        "--page-size",
+        "7",
+        *more,
+    ]
+
+
+def test_archive_to_csv_round_trips_the_rows(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path
+) -> None:
+    output = tmp_path / "history.csv"
+    result = invoke(*_archive_args(output))
+    assert result.exit_code == 0, result.output
+    with output.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        assert tuple(reader.fieldnames or ()) == ARCHIVE_FIELDS
+        rows = list(reader)
+    expected = _archive_rows(simulator, SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END)
+    assert len(rows) == simulator.message_count(SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END)
+    assert rows == [{k: v or "" for k, v in row.items()} for row in expected]
+    assert any("é" in row["HIS_MESSAGE"] or "à" in row["HIS_MESSAGE"] for row in rows)
+    assert f"Wrote {len(rows):,} rows of 5 day(s)" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["history.parquet", "history.data"])
+def test_archive_to_parquet_round_trips_the_rows(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path, name: str
+) -> None:
+    output = tmp_path / name
+    result = invoke(*_archive_args(output, "--format", "parquet"))
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(output)
+    assert tuple(table.column_names) == ARCHIVE_FIELDS
+    assert table.to_pylist() == _archive_rows(
+        simulator, SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END
+    )
+    assert table.num_rows == simulator.message_count(SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END)
+
+
+def test_archive_of_an_empty_range_writes_an_empty_file(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path
+) -> None:
+    output = tmp_path / "empty.parquet"
+    result = invoke("archive", "--from", "2020-01-01", "--to", "2020-01-02", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(output)
+    assert table.num_rows == 0
+    assert tuple(table.column_names) == ARCHIVE_FIELDS
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2025-03-10", "--to", "2025-03-06", "-o", "x.csv"], "is after"),
+        (["--from", "2025-03-06", "--to", "2025-03-06", "-o", "x.txt"], "cannot tell the format"),
+        (["--from", "06/03/2025", "--to", "2025-03-06", "-o", "x.csv"], "06/03/2025"),
+    ],
+)
+def test_archive_bad_arguments_exit_2(
+    simulator: RunningSimulator, invoke: Invoke, args: list[str], message: str
+) -> None:
+    result = invoke("archive", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert simulator.requests == []
+
+
+def test_archive_failure_leaves_no_file(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path
+) -> None:
+    output = tmp_path / "history.csv"
+    result = invoke(*_archive_args(output), SMSPRESTO_API_KEY="wrong-key")
+    assert result.exit_code == 1
+    assert not output.exists()
+    assert list(tmp_path.glob("history.csv*")) == []
+
+
+# --- segments ----------------------------------------------------------------------------
+
+
+def test_segments_names_the_characters_forcing_ucs2() -> None:
+    result = CliRunner().invoke(cli, ["segments", "Votre reçu 😀"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "UCS-2" in result.stdout
+    assert "'ç' (U+00E7)" in result.stdout
+    assert "U+1F600" in result.stdout
+    assert "13 UTF-16 units" in result.stdout
+
+
+def test_segments_reads_stdin_and_prints_json() -> None:
+    result = CliRunner().invoke(cli, ["segments", "--json"], input="a" * 161)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "encoding": "GSM-7",
+        "length": 161,
+        "segments": 2,
+        "per_segment": 153,
+        "characters_left_in_last_segment": 145,
+        "non_gsm_chars": [],
+    }
+
+
+# --- the installed command ---------------------------------------------------------------
+
+
+def test_console_script_runs() -> None:
+    done = subprocess.run(
+        [str(SMSPRESTO), "segments", "--json", "Prix: 5€"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["length"] == 9
+    helped = subprocess.run(
+        [str(SMSPRESTO), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert helped.returncode == 0
+    for command in ("simulate", "counters", "send", "archive", "segments", "demo"):
+        assert command in helped.stdout
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``smspresto simulate`` in a subprocess on a free port; yields it and its base URL."""
+    process = subprocess.Popen(
+        [
+            str(SMSPRESTO),
+            "simulate",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "sim" / "state.sqlite3"),
+            "--days",
+            "2",
+            "--messages-per-day",
+            "5",
+            "--fault",
+            "slow:1:delay=0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert process.stdout is not None
+        base_url = ""
+        for line in process.stdout:
+            if "export SMSPRESTO_BASE_URL=" in line:
+                base_url = line.split("=", 1)[1].strip()
+                break
+        assert base_url, process.stderr.read() if process.stderr else ""
+        yield process, base_url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def test_simulate_serves_until_terminated(
+    served: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    process, base_url = served
+    result = CliRunner().invoke(
+        cli,
+        ["counters", "--json"],
+        env={
+            "SMSPRESTO_BASE_URL": base_url,
+            "SMSPRESTO_API_KEY": "demo-key",
+            "SMSPRESTO_API_PASS": "demo-pass",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stock"] > 0
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert (tmp_path / "sim" / "state.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "explode"], "unknown fault kind"),
+        (["--days", "3", "--history-start", "2025-01-01"], "not both"),
+        (["--paging", "pages"], "pages"),
+    ],
+)
+def test_simulate_bad_options_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    db = tmp_path / "never.sqlite3"
+    result = CliRunner().invoke(cli, ["simulate", "--db", str(db), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not db.exists()

@@ -189,12 +189,18 @@ def main() -> None:
 @click.argument("message", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def segments(message: str | None, as_json: bool) -> None:
-    """Show how MESSAGE (or standard input) is billed: encoding, length, segments.
+    """Show how MESSAGE (or standard input, less its final newline) is billed.
 
     Characters outside GSM 03.38 switch the whole text to UCS-2 (70 characters per SMS
     instead of 160); the output names them so they can be replaced.
     """
-    text = sys.stdin.read() if message is None or message == "-" else message
+    if message is None and sys.stdin.isatty():
+        raise click.UsageError("give MESSAGE, or pipe the text on standard input")
+    if message is None or message == "-":
+        # The newline that ends a file or an `echo` is not part of the message.
+        text = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    else:
+        text = message
     info = describe_text(text)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(info), ensure_ascii=False))

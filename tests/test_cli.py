@@ -309,7 +309,7 @@ def test_segments_names_the_characters_forcing_ucs2() -> None:
 
 
 def test_segments_reads_stdin_and_prints_json() -> None:
-    result = CliRunner().invoke(cli, ["segments", "--json"], input="a" * 161)
+    result = CliRunner().invoke(cli, ["segments", "--json"], input="a" * 161 + "\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
         "encoding": "GSM-7",

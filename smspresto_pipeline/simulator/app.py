@@ -61,7 +61,8 @@ _HTML = "text/html; charset=utf-8"
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RECIPIENT = re.compile(r"\+\d{8,15}")
 _NUMERIC_SENDER = re.compile(r"\+?\d+")
-_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]*")
+# ASCII letters and digits, words separated by single spaces.
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 # Ivorian numbers from before the 2021 move to ten digits: accepted, never delivered.
 _OLD_IVORIAN = re.compile(r"\+225\d{8}")
 _MAX_NUMERIC_SENDER = 15
@@ -120,7 +121,9 @@ class _Answer:
 
 
 def _json(value: object) -> _Answer:
-    return _Answer(200, json.dumps(value, ensure_ascii=False).encode(), _JSON)
+    # Compact and unescaped, like PHP's json_encode with JSON_UNESCAPED_UNICODE.
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _Answer(200, body.encode(), _JSON)
 
 
 def _error(code: int) -> _Answer:

@@ -78,7 +78,7 @@ _CAMPAIGNS = (
                "Répondez STOP pour ne plus recevoir."),
     ("ONIRIS", "Bonjour {name}, votre forfait arrive à échéance. Rechargez dès maintenant "
                "et bénéficiez de 10% de bonus."),
-    ("ECOLE.STJEAN", "Chers parents d'élèves, nous vous informons que la réunion du conseil "
+    ("ECOLESTJEAN", "Chers parents d'élèves, nous vous informons que la réunion du conseil "
                      "de classe aura lieu le {day} à {time} dans la grande salle. La présence "
                      "d'au moins un parent est vivement souhaitée. Merci de confirmer votre "
                      "participation auprès du secrétariat. La direction."),
@@ -212,9 +212,15 @@ def _seed_day(
     for queue_id, (at, sender, template, recipients) in enumerate(batches, start=queue_start):
         created = at.isoformat(" ")
         shared = None if "{name}" in template else _fill(template, rng, day, recipients[0])
+        shared_segments = count_segments(shared) if shared is not None else 0
         for index, who in enumerate(recipients):
-            text = shared if shared is not None else _fill(template, rng, day, who)
-            sent = (at + timedelta(seconds=1 + index // 100 + rng.randrange(3))).isoformat(" ")
+            if shared is None:
+                text = _fill(template, rng, day, who)
+                segments = count_segments(text)
+            else:
+                text, segments = shared, shared_segments
+            delay = timedelta(seconds=1 + index // 100 + int(rng.random() * 3))
+            sent = (at + delay).isoformat(" ")
             if who.number.startswith(_OLD_FORMAT_PREFIX) or rng.random() < rate:
                 status = "2"
             elif rng.random() < _UNKNOWN_STATUS_RATE:
@@ -229,7 +235,7 @@ def _seed_day(
                     created,
                     who.number,
                     text,
-                    count_segments(text),
+                    segments,
                     sender,
                     who.name,
                     queue_id,

@@ -1,5 +1,6 @@
 """Running the simulator: in a background thread (`run_simulator`) or the foreground (`serve`)."""
 
+import asyncio
 import contextlib
 import signal
 import socket
@@ -37,6 +38,10 @@ def open_store(config: SimulatorConfig) -> Store:
     now = datetime.now(ZoneInfo(config.timezone)).replace(tzinfo=None, microsecond=0)
     end = config.history_end or (now.date() - timedelta(days=1))
     start = config.history_start or (end - timedelta(days=_DEFAULT_HISTORY_DAYS - 1))
+    if end > now.date():
+        # Ids follow creation time (the archive's order relies on it): no future history.
+        store.close()
+        raise ValueError(f"history_end {end} is after today ({now.date()}, {config.timezone})")
     try:
         store.seed(
             seed=config.seed,
@@ -130,6 +135,36 @@ class RunningSimulator:
         return self._store.spike_days()
 
 
+class _BackgroundServer(uvicorn.Server):
+    """A uvicorn server that stops as soon as it is asked (uvicorn polls every 0.1 s).
+
+    Tests start and stop a simulator each: the poll would cost most of their teardown.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        """Wait for `stop`, ticking once a second (which refreshes the ``Date`` header)."""
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864_000  # uvicorn's tick count: 10 a second
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    def stop(self) -> None:
+        """Ask the server to stop, from any thread."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(wake.set)
+
+
 @contextlib.contextmanager
 def run_simulator(config: SimulatorConfig) -> Iterator[RunningSimulator]:
     """Serve the simulator in a background thread for the duration of the block.
@@ -144,7 +179,7 @@ def run_simulator(config: SimulatorConfig) -> Iterator[RunningSimulator]:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((config.host, config.port))
         port = int(sock.getsockname()[1])
-        server = uvicorn.Server(
+        server = _BackgroundServer(
             uvicorn.Config(
                 app,
                 log_level="warning",
@@ -161,13 +196,13 @@ def run_simulator(config: SimulatorConfig) -> Iterator[RunningSimulator]:
         deadline = time.monotonic() + _STARTUP_TIMEOUT
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
+                server.stop()
                 raise RuntimeError(f"the simulator did not start on {config.host}:{port}")
             time.sleep(0.01)
         try:
             yield RunningSimulator(config, store, app, port)
         finally:
-            server.should_exit = True
+            server.stop()
             thread.join(timeout=5)
             if thread.is_alive():
                 server.force_exit = True
@@ -189,7 +224,9 @@ def serve(
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    # Signal handlers can only be set from the main thread; elsewhere only `stop` ends it.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, request_stop) if in_main else None
     try:
         with run_simulator(config) as sim:
             if on_ready is not None:
@@ -198,4 +235,5 @@ def serve(
                 while not stop.wait(0.5):
                     pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

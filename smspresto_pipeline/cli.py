@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.prompt import Confirm
 from rich.table import Table
@@ -144,14 +145,17 @@ def _api_errors(connection: Connection | None = None) -> Iterator[None]:
     try:
         yield
     except SMSValidationError as exc:
-        err.print(f"[red]Invalid input:[/] {redact(str(exc))}")
+        err.print(f"[red]Invalid input:[/] {escape(redact(str(exc)))}")
         for problem in exc.problems if len(exc.problems) > 1 else ():
-            err.print(f"  - {redact(problem)}")
+            err.print(f"  - {redact(problem)}", markup=False)
         raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
     except AmbiguousSendError as exc:
-        err.print(f"[bold yellow]The send may or may not have been accepted:[/] {redact(str(exc))}")
+        err.print(
+            "[bold yellow]The send may or may not have been accepted:[/] "
+            + escape(redact(str(exc)))
+        )
         if exc.recipients:
-            err.print(f"Recipients of unknown fate: {', '.join(exc.recipients)}")
+            err.print(f"Recipients of unknown fate: {', '.join(exc.recipients)}", markup=False)
         _print_batches(err, exc)
         err.print(
             "Check the archive (smspresto archive --from <today> --to <today>) "
@@ -159,7 +163,7 @@ def _api_errors(connection: Connection | None = None) -> Iterator[None]:
         )
         raise click.exceptions.Exit(EXIT_AMBIGUOUS) from None
     except SMSPrestoError as exc:
-        err.print(f"[red]SMS Presto error:[/] {redact(str(exc))}")
+        err.print(f"[red]SMS Presto error:[/] {escape(redact(str(exc)))}")
         _print_batches(err, exc)
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 
@@ -169,7 +173,7 @@ def _print_batches(err: Console, exc: SMSPrestoError) -> None:
     for attribute, label in (("sent", "Already sent to"), ("not_attempted", "Not attempted")):
         numbers: tuple[str, ...] = getattr(exc, attribute, ())
         if numbers:
-            err.print(f"{label} ({len(numbers)}): {', '.join(numbers)}")
+            err.print(f"{label} ({len(numbers)}): {', '.join(numbers)}", markup=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -348,7 +352,7 @@ def send(
     out.print(_send_summary(sender, recipients, info.encoding, info.segments, total))
     if info.non_gsm_chars:
         chars = " ".join(_show_char(ch) for ch in info.non_gsm_chars)
-        out.print(f"UCS-2 because of: {chars}")
+        out.print(f"UCS-2 because of: {chars}", markup=False)
     if client is None:
         out.print("Dry run: nothing sent.")
         return
@@ -360,7 +364,7 @@ def send(
     with _api_errors(connection), client:
         result = client.send_sms(sender, recipients, message)
     out.print(
-        f"[green]Sent.[/] {result.api_message} (message-count {result.message_count}, "
+        f"[green]Sent.[/] {escape(result.api_message)} (message-count {result.message_count}, "
         f"{_plural(result.batches, 'request')})"
     )
 
@@ -523,7 +527,7 @@ def archive(
         if partial.exists():
             sink.close()
             partial.unlink()
-    _out().print(f"Wrote {rows:,} rows of {len(days)} day(s) to {output} ({fmt}).")
+    _out().print(f"Wrote {rows:,} rows of {len(days)} day(s) to {output} ({fmt}).", markup=False)
 
 
 # --- simulate --------------------------------------------------------------------------
@@ -643,7 +647,7 @@ def simulate(
 
     def ready(sim: RunningSimulator) -> None:
         shown_pass = api_pass if api_pass == _SIM.api_pass else "<the password given to --api-pass>"
-        out.print(f"SMS Presto simulator on [bold]{sim.base_url}[/] (state: {db_path})")
+        out.print(f"SMS Presto simulator on {sim.base_url} (state: {db_path})", markup=False)
         out.print("Point the client at it:")
         out.print(f"  export SMSPRESTO_BASE_URL={sim.base_url}", markup=False)
         out.print(f"  export SMSPRESTO_API_KEY={api_key}", markup=False)
@@ -654,7 +658,7 @@ def simulate(
     try:
         serve(config, on_ready=ready)
     except (ValueError, OSError, RuntimeError) as exc:
-        _err().print(f"[red]Cannot start the simulator:[/] {exc}")
+        _err().print(f"[red]Cannot start the simulator:[/] {escape(str(exc))}")
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 
 

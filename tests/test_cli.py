@@ -140,6 +140,13 @@ def test_bad_input_exits_2_before_any_request(simulator: RunningSimulator, invok
     assert simulator.requests == []
 
 
+def test_input_is_shown_verbatim_not_as_markup(simulator: RunningSimulator, invoke: Invoke) -> None:
+    result = invoke("send", "ONIRIS", "Bonjour", "[bold]0708[/bold]", "[red]x")
+    assert result.exit_code == 2
+    assert "'[bold]0708[/bold]' is not a phone number" in result.stderr
+    assert "'[red]x' is not a phone number" in result.stderr
+
+
 def test_missing_settings_exit_2_before_any_request(simulator: RunningSimulator) -> None:
     result = CliRunner().invoke(
         cli,

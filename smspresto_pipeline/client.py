@@ -911,13 +911,21 @@ class AsyncSMSPrestoClient:
         """All ten counters, read concurrently."""
         taken_at = datetime.now(UTC)
         values: dict[str, int] = {}
+        errors: list[SMSPrestoError] = []
 
         async def read(name: str, action: str) -> None:
-            values[name] = await self._count(action)
+            # Kept out of the task group, which would wrap them in an ExceptionGroup: the
+            # caller catches AuthenticationError, TransientError ... as from the sync client.
+            try:
+                values[name] = await self._count(action)
+            except SMSPrestoError as exc:
+                errors.append(exc)
 
         async with anyio.create_task_group() as group:
             for name, action in _COUNTER_ACTIONS.items():
                 group.start_soon(read, name, action)
+        if errors:
+            raise errors[0]
         return AccountCounters(**values, taken_at=taken_at)
 
     async def iter_archive_pages(

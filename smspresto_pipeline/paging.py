@@ -10,7 +10,10 @@ right under all of them without knowing which one the server uses:
 * stop on an empty page, or on a page that brings nothing new.
 
 Under the offset+count reading the asked count grows (``from + page_size``): pages get larger,
-never overlap, and the walk takes fewer requests. Under the index reading a page holds
+never overlap, and the walk takes fewer requests. (Switching to ``to = page_size`` once a page
+exceeds ``page_size + 1`` rows would bound them, but a server whose pages overlap can produce
+such a page under the index reading too, and the switch would then lose rows: a daily
+partition is a few pages either way, so the simple rule stays.) Under the index reading a page holds
 ``page_size`` rows (exclusive end) or ``page_size + 1`` (inclusive end); advancing by the rows
 received lands exactly after the last one. A short page is not taken as the end, since a
 server may cap its pages below what was asked: only an empty page ends the walk.

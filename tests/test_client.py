@@ -400,6 +400,16 @@ def test_async_counters_are_read_concurrently(sim: RunningSimulator) -> None:
     assert asyncio.run(main()) == sim.counters()
 
 
+def test_async_counters_raise_the_api_error_itself(sim: RunningSimulator) -> None:
+    async def main() -> None:
+        async with AsyncSMSPrestoClient(API_KEY, "Wr0ng-hush", sim.base_url) as client:
+            await client.get_counters()
+
+    with pytest.raises(AuthenticationError) as caught:
+        asyncio.run(main())
+    assert caught.value.code == 11
+
+
 @pytest.mark.parametrize("paging", ["limit", "range"])
 def test_async_archive_paging(make_sim: MakeSimulator, paging: Any) -> None:
     sim = make_sim(paging=paging)

@@ -463,7 +463,8 @@ class _Core:
     def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
         """Full-jitter exponential backoff; ``None`` when the server asks for a longer wait
         than ``backoff_max`` (better to fail now and let the scheduler come back later)."""
-        jitter = self._random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** min(attempt, 32))
+        jitter = self._random.uniform(0, ceiling)
         if retry_after is None:
             return jitter
         if retry_after > self.backoff_max:

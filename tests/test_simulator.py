@@ -755,3 +755,23 @@ def test_config_validates_its_values(tmp_path: Any) -> None:
     ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             SimulatorConfig(db_path=tmp_path / "x.sqlite3", **bad)
+
+
+def test_pages_at_any_offset_agree_with_the_whole(simulator: RunningSimulator) -> None:
+    first, last = SIMULATOR_HISTORY_START, today(simulator)
+    everything = archive(simulator, first, last)
+    # Read on page by page (the simulator remembers where pages end), with a send midway...
+    rows: list[dict[str, str]] = []
+    while page := archive(simulator, first, last, **{"from": len(rows), "to": 9}):
+        rows.extend(page)
+        if len(rows) == 18:
+            call(simulator, "sendsms", **{"from": "ONIRIS", "to": NUMBER, "message": "ok"})
+    assert rows[: len(everything)] == everything
+    assert [row["HIS_MESSAGE"] for row in rows[len(everything) :]] == ["ok"]
+    # ... then jump around: the same rows whichever way a page is reached.
+    everything = archive(simulator, first, last)
+    for offset in (27, 3, 0, 18, 50, 9, len(everything) - 2):
+        assert (
+            archive(simulator, first, last, **{"from": offset, "to": 9})
+            == (everything[offset : offset + 9])
+        ), offset

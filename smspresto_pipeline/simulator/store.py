@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date, datetime
 from importlib import resources
@@ -23,6 +24,7 @@ NewMessage = tuple[str, str, int, str]
 
 _FAR_PAST = "0000-00-00"
 _FAR_FUTURE = "9999-99-99"
+_PAGE_ENDS_KEPT = 4096
 
 
 @functools.cache
@@ -57,6 +59,7 @@ class Store:
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_sql("create_schema"))
         self._account_ref = ""
+        self._page_ends: OrderedDict[tuple[str, str, int], tuple[str, int]] = OrderedDict()
 
     def close(self) -> None:
         """Close the connection."""
@@ -131,16 +134,35 @@ class Store:
         """
         if not self._account_ref:
             self._account_ref = self.account().account_ref
-        params = {
-            "date_from": date_from or _FAR_PAST,
-            "date_to": date_to or _FAR_FUTURE,
+        date_from = date_from or _FAR_PAST
+        date_to = date_to or _FAR_FUTURE
+        params: dict[str, object] = {
+            "date_from": date_from,
+            "date_to": date_to,
             "offset": offset,
             "limit": -1 if limit is None else limit,
             "now": now,
             "account_ref": self._account_ref,
         }
         with self._lock:
-            return self._db.execute(_sql("select_archive_page"), params).fetchall()
+            after = self._page_ends.get((date_from, date_to, offset))
+            if after is None:
+                rows = self._db.execute(_sql("select_archive_page"), params).fetchall()
+            else:
+                params["after_date"], params["after_id"] = after
+                rows = self._db.execute(_sql("select_archive_page_after"), params).fetchall()
+            if rows:
+                self._remember_page_end((date_from, date_to, offset + len(rows)), rows[-1])
+        return rows
+
+    def _remember_page_end(self, key: tuple[str, str, int], last: tuple[str, ...]) -> None:
+        # Where a page ended, so the next page (from = this offset) seeks instead of skipping.
+        # Safe because positions never move: rows are never deleted, and a new row sorts
+        # after every existing one (it is created now, with the largest id).
+        self._page_ends[key] = (last[5][:10], int(last[0]))
+        self._page_ends.move_to_end(key)
+        if len(self._page_ends) > _PAGE_ENDS_KEPT:
+            self._page_ends.popitem(last=False)
 
     def count(self, date_from: str | None = None, date_to: str | None = None) -> int:
         """How many rows were created between the two days (inclusive; ``None``: open)."""

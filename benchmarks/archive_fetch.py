@@ -8,10 +8,12 @@ sends the same POST parameters, page by page, and decodes the JSON. Prints JSON:
 
 Usage::
 
-    .venv/bin/python benchmarks/archive_fetch.py [--rounds 5] [--paging range|limit]
+    .venv/bin/python benchmarks/archive_fetch.py [--rounds 7] [--paging range|limit]
 """
 
 import argparse
+import collections
+import itertools
 import json
 import subprocess
 import sys
@@ -71,7 +73,13 @@ def bare_fetch(http: httpx.Client, base_url: str, first: str, last: str, page_si
 
 
 def client_fetch(client: SMSPrestoClient, first: str, last: str, page_size: int) -> int:
-    return sum(1 for _ in client.iter_archive(first, last, page_size))
+    # Count the records at C speed (the `ilen` recipe), so the figure is the client's cost,
+    # not that of a Python-level loop the bare side does not run.
+    counter = itertools.count()
+    collections.deque(
+        zip(client.iter_archive(first, last, page_size), counter, strict=False), maxlen=0
+    )
+    return next(counter)
 
 
 def main() -> None:
@@ -79,7 +87,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--paging", choices=["range", "limit"], default="range")
     args = parser.parse_args()
 

@@ -161,6 +161,7 @@ class SimulatorApp:
         self._requests: list[RequestRecord] = []
         self._sends: list[SendRecord] = []
         self._empty_page = config.empty_page.encode()
+        self._closing = threading.Event()
         self._actions: dict[str, Callable[[Mapping[str, object]], _Answer]] = {
             "sendsms": self._send_sms,
             "list-archive": self._list_archive,
@@ -230,8 +231,9 @@ class SimulatorApp:
         if fault is not None and fault.kind in ("server_error", "rate_limit", "bad_html"):
             await self._reply(_fault_answer(fault), scope, receive, send)
             return
-        if fault is not None and fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind == "slow" and not await self._linger(fault.delay):
+            await _drop_connection(send)  # the server is stopping: no answer is due any more
+            return
 
         answer = self._answer(params, action)
         if fault is not None and fault.kind == "drop_after_send":
@@ -242,6 +244,19 @@ class SimulatorApp:
                 answer.body[: len(answer.body) // 2] if answer.media_type == _JSON else b""
             )
         await self._reply(answer, scope, receive, send)
+
+    def close(self) -> None:
+        """Cut short the answers still waiting (``slow`` faults): the server is stopping."""
+        self._closing.set()
+
+    async def _linger(self, seconds: float) -> bool:
+        """Wait ``seconds``, unless the server stops first; whether the wait ran its course."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._closing.is_set():
+                return False
+            await asyncio.sleep(min(left, 0.05))
+        return True
 
     async def _params(self, request: Request) -> dict[str, object]:
         params: dict[str, object] = dict(

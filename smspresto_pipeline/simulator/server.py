@@ -185,6 +185,7 @@ def run_simulator(config: SimulatorConfig) -> Iterator[RunningSimulator]:
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
+                proxy_headers=False,
                 timeout_graceful_shutdown=1,
                 timeout_keep_alive=30,
             )
@@ -202,6 +203,7 @@ def run_simulator(config: SimulatorConfig) -> Iterator[RunningSimulator]:
         try:
             yield RunningSimulator(config, store, app, port)
         finally:
+            app.close()
             server.stop()
             thread.join(timeout=5)
             if thread.is_alive():

@@ -6,7 +6,6 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -25,8 +24,6 @@ from smspresto_pipeline.simulator import (
     RequestRecord,
     RunningSimulator,
     SendRecord,
-    SimulatorConfig,
-    run_simulator,
 )
 
 API_KEY = "SP-test-key-0042"
@@ -50,16 +47,12 @@ MakeSimulator = Callable[..., RunningSimulator]
 
 
 @pytest.fixture
-def make_sim(tmp_path: Path) -> Iterator[MakeSimulator]:
-    """Start simulators with small seeded histories; stopped at the end of the test."""
+def make_sim(make_simulator: Callable[..., Any]) -> Iterator[MakeSimulator]:
+    """Start simulators (conftest's factory) with our credentials and a small history."""
     with contextlib.ExitStack() as stack:
-        started = 0
 
         def make(**overrides: Any) -> RunningSimulator:
-            nonlocal started
-            started += 1
             settings: dict[str, Any] = {
-                "db_path": tmp_path / f"sim{started}.sqlite3",
                 "api_key": API_KEY,
                 "api_pass": API_PASS,
                 "history_start": FIRST_DAY,
@@ -68,7 +61,8 @@ def make_sim(tmp_path: Path) -> Iterator[MakeSimulator]:
                 "delivery_delay": 0.0,
                 **overrides,
             }
-            return stack.enter_context(run_simulator(SimulatorConfig(**settings)))
+            sim: RunningSimulator = stack.enter_context(make_simulator(**settings))
+            return sim
 
         yield make
 

@@ -56,7 +56,16 @@ from smspresto_pipeline.sms import (
 __all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "AsyncSMSPrestoClient", "SMSPrestoClient"]
 
 DEFAULT_BASE_URL = "https://smspresto.com/console/api/"
-USER_AGENT = f"smspresto-pipeline/{importlib.metadata.version('smspresto-pipeline')}"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("smspresto-pipeline")
+    except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "0+unknown"
+
+
+USER_AGENT = f"smspresto-pipeline/{_version()}"
 
 Method = Literal["POST", "GET"]
 EventHooks = Mapping[str, list[Callable[..., Any]]]

@@ -19,12 +19,15 @@ from conftest import (
     simulator_config,
 )
 
+import smspresto_pipeline.simulator as simulator_package
+from smspresto_pipeline import models
 from smspresto_pipeline.simulator import (
     ARCHIVE_FIELDS,
     FAULT_KINDS,
     Fault,
     RunningSimulator,
     SimulatorConfig,
+    free_port,
     run_simulator,
     serve,
 )
@@ -775,3 +778,30 @@ def test_pages_at_any_offset_agree_with_the_whole(simulator: RunningSimulator) -
             archive(simulator, first, last, **{"from": offset, "to": 9})
             == (everything[offset : offset + 9])
         ), offset
+
+
+def test_the_archive_fields_are_the_libraries() -> None:
+    assert ARCHIVE_FIELDS == models.ARCHIVE_FIELDS
+
+
+def test_the_public_names() -> None:
+    assert sorted(simulator_package.__all__) == [
+        "ARCHIVE_FIELDS",
+        "FAULT_KINDS",
+        "Fault",
+        "FaultKind",
+        "RequestRecord",
+        "RunningSimulator",
+        "SendRecord",
+        "SimulatorConfig",
+        "free_port",
+        "run_simulator",
+        "serve",
+    ]
+
+
+def test_free_port_can_be_bound(make_simulator: MakeSimulator) -> None:
+    port = free_port()
+    with make_simulator(port=port) as sim:
+        assert sim.port == port
+        assert call(sim, "get-stock").text == "100000"

@@ -9,9 +9,23 @@ reference's JSON object, in both of its shapes). Errors are ``{"status": <code>,
   stored or billed);
 * ``105`` "Unknown action": a missing or unknown ``action`` (after authentication).
 
-``list-archive`` answers ``[]`` (or ``null`` or an empty body, per configuration) for an
-invalid ``dateFrom``/``dateTo``/``from``/``to``, as it does for an empty page. Multipart
-bodies are not read (the reference posts urlencoded forms).
+Choices where the reference is silent:
+
+* Authentication: no ``user`` (or a ``data`` field that is not a JSON object) is ``1``, an
+  unknown ``user`` ``10``, a wrong or missing ``pass`` ``11``.
+* ``sendsms``: the sender is a name of ASCII letters and digits (single inner spaces), at
+  most 11 characters, or a number of at most 15 digits (``100`` / ``101``); every recipient
+  is ``+`` and 8 to 15 digits (``102``; a ``+`` left unencoded in a URL arrives as a space
+  and is refused); every text is non-blank (``103``). ``message-count`` counts messages (one
+  per recipient); the stock is billed in segments (GSM-7 160/153, UCS-2 70/67).
+* Counters: ``get-send`` counts archive rows; ``get-success`` / ``get-failed`` count rows
+  whose status reads ``1`` / ``2`` now. They answer bare numbers as ``text/plain``.
+* Statuses: a new message reads ``0`` for ``delivery_delay`` seconds, then ``1`` or ``2``
+  (drawn from a hash, at ``failure_rate``; old eight-digit Ivorian numbers always fail).
+* ``list-archive`` answers ``[]`` (or ``null`` or an empty body, per configuration) for an
+  invalid ``dateFrom``/``dateTo``/``from``/``to``, as it does for an empty page; a missing
+  ``to`` means "to the end". Multipart bodies are not read (the reference posts urlencoded
+  forms).
 """
 
 import asyncio

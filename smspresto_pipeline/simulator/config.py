@@ -37,8 +37,8 @@ class Fault:
         ``bad_html``: HTTP ``http_status`` (default 200) with an HTML page; not processed.
 
     Example:
-        >>> Fault("rate_limit", count=2, actions=frozenset({"list-archive"}))
-        Fault(kind='rate_limit', count=2, actions=frozenset({'list-archive'}), ...)
+        >>> Fault("rate_limit", count=2, actions=frozenset({"list-archive"})).retry_after
+        1.0
         >>> Fault.parse("slow:1:delay=3:actions=get-stock,get-send").delay
         3.0
 

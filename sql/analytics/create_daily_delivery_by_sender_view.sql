@@ -1,0 +1,16 @@
+-- Per day and sender: volumes by status. failure_rate counts final messages only
+-- (delivered + failed); it is NULL while none is final, so a quiet day never reads as 0 %.
+CREATE OR REPLACE VIEW smspresto.daily_delivery_by_sender AS
+SELECT
+    partition_date,
+    coalesce(sender, '') AS sender,
+    count(*) AS messages,
+    count_if(status = 'delivered') AS delivered,
+    count_if(status = 'failed') AS failed,
+    count_if(status = 'pending') AS pending,
+    count_if(status NOT IN ('delivered', 'failed', 'pending')) AS unknown,
+    coalesce(sum(segments), 0) AS segments,
+    count_if(status = 'failed')
+        / nullif(count_if(status IN ('delivered', 'failed')), 0) AS failure_rate
+FROM smspresto.messages
+GROUP BY ALL;

@@ -1,0 +1,10 @@
+-- Segments billed per day: every segment of every message the API accepted is billed,
+-- whatever its delivery status.
+CREATE OR REPLACE VIEW smspresto.daily_segments_billed AS
+SELECT
+    partition_date,
+    count(*) AS messages,
+    coalesce(sum(segments), 0) AS segments,
+    count_if(segments > 1) AS multipart_messages
+FROM smspresto.messages
+GROUP BY ALL;

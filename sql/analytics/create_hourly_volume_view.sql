@@ -1,0 +1,11 @@
+-- Messages created per hour (account's local time).
+CREATE OR REPLACE VIEW smspresto.hourly_volume AS
+SELECT
+    date_trunc('hour', created_at) AS hour,
+    count(*) AS messages,
+    coalesce(sum(segments), 0) AS segments,
+    count_if(status = 'delivered') AS delivered,
+    count_if(status = 'failed') AS failed
+FROM smspresto.messages
+WHERE created_at IS NOT NULL
+GROUP BY ALL;

@@ -1,0 +1,15 @@
+-- Recipients with at least two failed messages: candidates for cleaning a contact list
+-- (a number that keeps failing costs segments and drags the failure rate).
+CREATE OR REPLACE VIEW smspresto.repeatedly_failing_recipients AS
+SELECT
+    recipient,
+    any_value(recipient_valid) AS recipient_valid,
+    any_value(country) AS country,
+    any_value(carrier) AS carrier,
+    count(*) AS messages,
+    count_if(status = 'failed') AS failures,
+    count_if(status = 'delivered') AS deliveries,
+    max(created_at) FILTER (WHERE status = 'failed') AS last_failure_at
+FROM smspresto.messages
+GROUP BY recipient
+HAVING count_if(status = 'failed') >= 2;

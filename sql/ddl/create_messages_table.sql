@@ -1,0 +1,23 @@
+-- One row per message of the history, typed. Times are the account's local time (naive), as
+-- the API gives them; loaded_at is UTC. recipient is E.164 when recipient_valid, else the raw
+-- number (old numbers stay in the history: DESIGN.md section 3).
+CREATE TABLE IF NOT EXISTS smspresto.messages (
+    history_id BIGINT PRIMARY KEY,
+    recipient VARCHAR NOT NULL,
+    sender VARCHAR,
+    recipient_valid BOOLEAN NOT NULL,
+    message VARCHAR,
+    status_code VARCHAR,
+    status VARCHAR NOT NULL,
+    segments INTEGER,
+    created_at TIMESTAMP,
+    sent_at TIMESTAMP,
+    queued_at TIMESTAMP,
+    account_ref VARCHAR,
+    queue_id VARCHAR,
+    contact_name VARCHAR,
+    country VARCHAR,
+    carrier VARCHAR,
+    partition_date DATE NOT NULL,
+    loaded_at TIMESTAMP NOT NULL
+);

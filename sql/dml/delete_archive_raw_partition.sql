@@ -1,0 +1,1 @@
+DELETE FROM smspresto.archive_raw WHERE partition_date = $partition_date;

@@ -1,0 +1,1 @@
+DELETE FROM smspresto.messages WHERE partition_date = $partition_date;

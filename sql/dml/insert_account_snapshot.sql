@@ -1,0 +1,13 @@
+INSERT INTO smspresto.account_snapshots BY NAME
+SELECT
+    $taken_at::TIMESTAMP AS taken_at,
+    $stock AS stock,
+    $sent AS sent,
+    $success AS success,
+    $failed AS failed,
+    $contacts AS contacts,
+    $groups AS groups,
+    $orders AS orders,
+    $bills AS bills,
+    $scheduled AS scheduled,
+    $predefined AS predefined;

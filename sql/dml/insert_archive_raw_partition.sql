@@ -1,0 +1,10 @@
+-- $spool_path: the day's pages staged as Parquet (every API field a string).
+INSERT INTO smspresto.archive_raw BY NAME
+SELECT
+    IDHISTORIQUE, HIS_DESTINATAIRE, HIS_MESSAGE, HIS_STATUT, HIS_NOMBRESMS,
+    HIS_DATEHEURECREA, HIS_DATEHEUREENVOI, IDDATEHEURE, CPT_REF, IDSMSFILATTENTE,
+    HIS_EXPEDITEUR, NOMCONTACT,
+    $partition_date::DATE AS partition_date,
+    $loaded_at::TIMESTAMP AS loaded_at
+FROM read_parquet($spool_path)
+ORDER BY row_no;

@@ -79,6 +79,8 @@ DEFAULT_STATUS_MAP: Mapping[str, str] = MappingProxyType(
 )
 
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
+_ATTACH = "ATTACH ? AS warehouse"
+_ATTACH_READ_ONLY = "ATTACH ? AS warehouse (READ_ONLY)"
 
 _DERIVED_FIELDS = (
     "norm_recipient",
@@ -109,6 +111,19 @@ _PROCESS_WRITE_LOCKS_GUARD = threading.Lock()
 def _process_write_lock(path: Path) -> threading.RLock:
     with _PROCESS_WRITE_LOCKS_GUARD:
         return _PROCESS_WRITE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
+
+
+def _attach(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    # DuckDB names a file's catalog after the file: in `smspresto.duckdb` (the default path),
+    # `smspresto.messages` would be ambiguous (catalog or schema?). Attach it under a fixed name.
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(_ATTACH_READ_ONLY if read_only else _ATTACH, [str(path)])
+        con.execute("USE warehouse")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 class WarehouseLockedError(RuntimeError):
@@ -236,6 +251,8 @@ class DaySpool:
         self._status_map = status_map
         self._region = region
         self._chunk_rows = chunk_rows
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"smspresto-{day.isoformat()}-", dir=directory))
         self.path = self._tmp / "day.parquet"
         self._buffer: list[Mapping[str, Any]] = []
@@ -568,7 +585,7 @@ class Warehouse:
         while True:
             attempts += 1
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return _attach(self.path, read_only=read_only)
             except duckdb.IOException as exc:
                 if not any(m in str(exc).lower() for m in _LOCK_MESSAGES):
                     raise

@@ -1,0 +1,441 @@
+"""The DuckDB warehouse, for real in tmp_path: schema, typed day writes, idempotence, crash
+safety, the lock, snapshots and views."""
+
+import asyncio
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from smspresto_pipeline.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord
+from smspresto_pipeline.warehouse import (
+    PartitionStats,
+    Warehouse,
+    WarehouseLockedError,
+    recipient_details,
+    sql_dir,
+)
+
+DAY = date(2025, 3, 6)
+NEXT_DAY = date(2025, 3, 7)
+
+
+def record(history_id: int | str, day: date = DAY, **fields: Any) -> ArchiveRecord:
+    """A list-archive row as the API sends it (every field a string)."""
+    raw: dict[str, Any] = {
+        "IDHISTORIQUE": str(history_id),
+        "HIS_DESTINATAIRE": "+2250708081488",
+        "HIS_MESSAGE": "Bonjour Rémi, votre reçu est prêt",
+        "HIS_STATUT": "1",
+        "HIS_NOMBRESMS": "1",
+        "HIS_DATEHEURECREA": f"{day} 10:00:00",
+        "HIS_DATEHEUREENVOI": f"{day} 10:00:03",
+        "IDDATEHEURE": f"{day} 10:00:00",
+        "CPT_REF": "SP22558371758",
+        "IDSMSFILATTENTE": str(history_id),
+        "HIS_EXPEDITEUR": "ONIRIS",
+        "NOMCONTACT": "Diarrassouba Rémi",
+    }
+    raw.update(fields)
+    return ArchiveRecord(raw)
+
+
+def day_pages(day: date, ids: range, page_size: int = 3) -> list[list[ArchiveRecord]]:
+    records = [record(i, day, HIS_STATUT=str(i % 3)) for i in ids]
+    return [records[i : i + page_size] for i in range(0, len(records), page_size)]
+
+
+def table(warehouse: Warehouse, name: str) -> list[tuple[Any, ...]]:
+    """Every row of a table, loaded_at left out, in a stable order."""
+    with warehouse.connect(read_only=True) as con:
+        columns = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'smspresto' AND table_name = ? AND column_name != "
+                "'loaded_at' ORDER BY ordinal_position",
+                [name],
+            ).fetchall()
+        ]
+        select = ", ".join(f'"{c}"' for c in columns)
+        return con.execute(f"SELECT {select} FROM smspresto.{name} ORDER BY ALL").fetchall()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool", chunk_rows=4)
+
+
+def test_schema_has_every_table(warehouse: Warehouse) -> None:
+    warehouse.ensure_schema()
+    warehouse.ensure_schema()  # idempotent
+    with warehouse.connect(read_only=True) as con:
+        tables = {
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'smspresto'"
+            ).fetchall()
+        }
+    assert tables == {"archive_raw", "messages", "account_snapshots", "outbox", "opt_outs"}
+
+
+def test_sql_dir_is_the_checkouts() -> None:
+    assert sql_dir() == Path(__file__).resolve().parent.parent / "sql"
+    assert (sql_dir() / "ddl" / "create_messages_table.sql").is_file()
+
+
+def test_day_is_typed_and_counted(warehouse: Warehouse) -> None:
+    pages = [
+        [
+            record(1),
+            record(2, HIS_STATUT="2", HIS_NOMBRESMS="3"),
+            record(3, HIS_STATUT="0", HIS_DATEHEUREENVOI="0000-00-00 00:00:00"),
+        ],
+        [record(4, HIS_STATUT="7", HIS_NOMBRESMS="", NOMCONTACT=None)],
+    ]
+    stats = warehouse.write_partition(DAY, pages)
+    assert stats == PartitionStats(
+        partition_date=DAY,
+        rows=4,
+        delivered=1,
+        failed=1,
+        pending=1,
+        unknown=1,
+        segments=5,
+        pages=2,
+        raw_rows=4,
+        table_rows=4,
+    )
+    assert stats.failure_rate == 0.5
+    with warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            "SELECT history_id, recipient, recipient_valid, sender, message, status_code, status, "
+            "segments, created_at, sent_at, queued_at, account_ref, queue_id, contact_name, "
+            "country, carrier, partition_date FROM smspresto.messages WHERE history_id = 2"
+        ).fetchone()
+        assert row == (
+            2,
+            "+2250708081488",
+            True,
+            "ONIRIS",
+            "Bonjour Rémi, votre reçu est prêt",
+            "2",
+            "failed",
+            3,
+            datetime(2025, 3, 6, 10, 0, 0),
+            datetime(2025, 3, 6, 10, 0, 3),
+            datetime(2025, 3, 6, 10, 0, 0),
+            "SP22558371758",
+            "2",
+            "Diarrassouba Rémi",
+            "CI",
+            "Orange",
+            DAY,
+        )
+        zero_date, unknown_segments = con.execute(
+            "SELECT (SELECT sent_at FROM smspresto.messages WHERE history_id = 3), "
+            "(SELECT segments FROM smspresto.messages WHERE history_id = 4)"
+        ).fetchone() or (None, None)
+        assert zero_date is None
+        assert unknown_segments is None
+        raw = con.execute(
+            "SELECT HIS_DATEHEUREENVOI, NOMCONTACT, partition_date FROM smspresto.archive_raw "
+            "WHERE IDHISTORIQUE IN ('3', '4') ORDER BY IDHISTORIQUE"
+        ).fetchall()
+    assert raw == [
+        ("0000-00-00 00:00:00", "Diarrassouba Rémi", DAY),
+        ("2025-03-06 10:00:03", None, DAY),
+    ]
+
+
+def test_recipients_old_national_and_invalid(warehouse: Warehouse) -> None:
+    pages = [
+        [
+            record(1, HIS_DESTINATAIRE="+22508081488"),  # before the 2021 renumbering
+            record(2, HIS_DESTINATAIRE="05 04 03 02 01"),  # national form
+            record(3, HIS_DESTINATAIRE="+22521234567"),  # an old fixed line: not migrated
+            record(5, HIS_DESTINATAIRE="abc"),
+            record(4, HIS_DESTINATAIRE="+33612345678"),
+        ]
+    ]
+    warehouse.write_partition(DAY, pages)
+    with warehouse.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT recipient, recipient_valid, country FROM smspresto.messages ORDER BY history_id"
+        ).fetchall()
+    assert rows == [
+        ("+2250708081488", True, "CI"),
+        ("+2250504030201", True, "CI"),
+        ("+22521234567", False, "CI"),
+        ("+33612345678", True, "FR"),
+        ("abc", False, None),
+    ]
+
+
+def test_recipient_details_are_cached() -> None:
+    recipient_details.cache_clear()
+    recipient_details("+22508081488")
+    recipient_details("+22508081488")
+    assert recipient_details.cache_info().hits == 1
+
+
+def test_status_map_is_configurable(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb", status_map={"1": "delivered", "9": "failed"})
+    stats = warehouse.write_partition(DAY, [[record(1, HIS_STATUT="9"), record(2, HIS_STATUT="2")]])
+    assert (stats.failed, stats.unknown, stats.delivered) == (1, 1, 0)
+    assert stats.failure_rate == 1.0
+
+
+def test_rewriting_a_day_gives_the_same_tables(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
+    warehouse.write_partition(NEXT_DAY, day_pages(NEXT_DAY, range(11, 15)))
+    first = (table(warehouse, "messages"), table(warehouse, "archive_raw"))
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
+    assert (table(warehouse, "messages"), table(warehouse, "archive_raw")) == first
+    assert len(first[0]) == 14
+
+
+def test_rewrite_replaces_the_day_only(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
+    warehouse.write_partition(NEXT_DAY, day_pages(NEXT_DAY, range(11, 15)))
+    stats = warehouse.write_partition(DAY, [[record(1, HIS_STATUT="2"), record(2)]])
+    assert (stats.rows, stats.failed, stats.table_rows) == (2, 1, 6)
+    with warehouse.connect(read_only=True) as con:
+        by_day = con.execute(
+            "SELECT partition_date, count(*) FROM smspresto.archive_raw GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    assert by_day == [(DAY, 2), (NEXT_DAY, 4)]
+
+
+def test_empty_day_clears_it_and_has_no_failure_rate(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 5)))
+    stats = warehouse.write_partition(DAY, [])
+    assert (stats.rows, stats.raw_rows, stats.segments, stats.pages) == (0, 0, 0, 0)
+    assert stats.failure_rate is None
+    assert table(warehouse, "messages") == []
+
+
+def test_only_pending_means_no_failure_rate() -> None:
+    assert PartitionStats(DAY, 3, 0, 0, 3, 0, 3).failure_rate is None
+
+
+def test_duplicate_and_id_less_rows(warehouse: Warehouse) -> None:
+    pages = [[record(1, HIS_STATUT="0"), record("x"), record(1, HIS_STATUT="1")]]
+    stats = warehouse.write_partition(DAY, pages)
+    assert (stats.rows, stats.raw_rows, stats.delivered) == (1, 3, 1), "last reading wins"
+
+
+def test_message_moving_to_another_day_stays_unique(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, [[record(1), record(2)]])
+    warehouse.write_partition(NEXT_DAY, [[record(2, NEXT_DAY)]])
+    with warehouse.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT history_id, partition_date FROM smspresto.messages ORDER BY 1"
+        ).fetchall()
+    assert rows == [(1, DAY), (2, NEXT_DAY)]
+
+
+def test_crash_while_reading_a_day_keeps_its_previous_contents(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
+    warehouse.write_partition(NEXT_DAY, day_pages(NEXT_DAY, range(11, 15)))
+    before = (table(warehouse, "messages"), table(warehouse, "archive_raw"))
+
+    def broken_pages() -> Iterator[list[ArchiveRecord]]:
+        yield [record(i, HIS_STATUT="2") for i in range(100, 110)]
+        yield [record(i, HIS_STATUT="2") for i in range(110, 120)]
+        raise ConnectionError("the API went away mid-day")
+
+    with pytest.raises(ConnectionError):
+        warehouse.write_partition(DAY, broken_pages())
+    assert (table(warehouse, "messages"), table(warehouse, "archive_raw")) == before
+    assert list((tmp_path / "spool").iterdir()) == [], "staged pages are cleaned up"
+
+
+def test_failed_commit_rolls_back_and_releases_the_lock(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
+    before = (table(warehouse, "messages"), table(warehouse, "archive_raw"))
+    with warehouse.spool(DAY) as spool:
+        spool.add([record(50)])
+        spool.finish().unlink()  # the statements after the day's delete will fail
+        with pytest.raises(duckdb.IOException):
+            warehouse.commit(spool)
+    assert (table(warehouse, "messages"), table(warehouse, "archive_raw")) == before
+    # Another process can write at once: nothing kept the file locked.
+    code = f"import duckdb; duckdb.connect({str(warehouse.path)!r}).execute('CHECKPOINT')"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_pages_are_staged_in_bounded_chunks(warehouse: Warehouse) -> None:
+    with warehouse.spool(DAY) as spool:
+        for page in day_pages(DAY, range(1, 12), page_size=3):
+            spool.add(page)
+        path = spool.finish()
+        parquet = pq.ParquetFile(path)
+        # chunk_rows=4: at most one chunk (and one page) is ever held in memory.
+        assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [
+            4,
+            4,
+            3,
+        ]
+        assert parquet.schema_arrow.names[: len(ARCHIVE_FIELDS)] == list(ARCHIVE_FIELDS)
+        stats = warehouse.commit(spool)
+    assert stats.rows == 11
+
+
+def test_async_write(warehouse: Warehouse) -> None:
+    async def pages() -> AsyncIterator[list[ArchiveRecord]]:
+        for page in day_pages(DAY, range(1, 8)):
+            yield page
+
+    stats = asyncio.run(warehouse.write_partition_async(DAY, pages()))
+    assert (stats.rows, stats.pages) == (7, 3)
+
+
+class _LockHolder:
+    """Another process holding the DuckDB file's write lock until released."""
+
+    def __init__(self, path: Path) -> None:
+        code = (
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(path)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "con.close()\n"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        self.process.wait(timeout=60)
+
+
+def test_lock_held_too_long_raises(warehouse: Warehouse, tmp_path: Path) -> None:
+    warehouse.ensure_schema()
+    holder = _LockHolder(warehouse.path)
+    try:
+        impatient = Warehouse(warehouse.path, lock_timeout=0.2, lock_backoff=0.05)
+        with pytest.raises(WarehouseLockedError, match="locked by another process"):
+            impatient.write_partition(DAY, [[record(1)]])
+    finally:
+        holder.release()
+
+
+def test_lock_conflict_is_waited_out(
+    warehouse: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    warehouse.ensure_schema()
+    holder = _LockHolder(warehouse.path)
+    retried = threading.Event()
+
+    class Signal(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "is locked" in record.getMessage():
+                retried.set()
+
+    logger = logging.getLogger("smspresto_pipeline.warehouse")
+    handler = Signal(level=logging.DEBUG)
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    outcome: list[PartitionStats | BaseException] = []
+
+    def write() -> None:
+        try:
+            outcome.append(warehouse.write_partition(DAY, [[record(1), record(2)]]))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    writer = threading.Thread(target=write)
+    try:
+        writer.start()
+        assert retried.wait(timeout=60), "the writer never met the lock"
+        holder.release()
+        writer.join(timeout=120)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], PartitionStats)
+    assert outcome[0].rows == 2
+
+
+def test_snapshots_append(warehouse: Warehouse) -> None:
+    counters = {
+        "stock": 100,
+        "sent": 50,
+        "success": 45,
+        "failed": 5,
+        "contacts": 400,
+        "groups": 10,
+        "orders": 15,
+        "bills": 10,
+        "scheduled": 1,
+        "predefined": 2,
+    }
+    taken = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
+    assert warehouse.insert_snapshot(AccountCounters(**counters, taken_at=taken)) == 1
+    counters["stock"] = 90
+    assert warehouse.insert_snapshot(AccountCounters(**counters, taken_at=taken)) == 2
+    rows = table(warehouse, "account_snapshots")
+    assert [r[:2] for r in rows] == [
+        (datetime(2025, 3, 6, 12, 0), 90),
+        (datetime(2025, 3, 6, 12, 0), 100),
+    ]
+
+
+def test_views(warehouse: Warehouse) -> None:
+    warehouse.write_partition(
+        DAY,
+        [
+            [
+                record(1, HIS_STATUT="2", HIS_DESTINATAIRE="+2250101010101"),
+                record(2, HIS_STATUT="2", HIS_DESTINATAIRE="+2250101010101"),
+                record(3, HIS_STATUT="1"),
+                record(4, HIS_STATUT="0", HIS_EXPEDITEUR="SHOP", HIS_NOMBRESMS="2"),
+            ]
+        ],
+    )
+    counts = warehouse.create_views()
+    assert set(counts) == {
+        "daily_delivery_by_sender",
+        "failure_rate_by_carrier",
+        "hourly_volume",
+        "daily_segments_billed",
+        "repeatedly_failing_recipients",
+    }
+    with warehouse.connect(read_only=True) as con:
+        by_sender = con.execute(
+            "SELECT sender, messages, failed, failure_rate "
+            "FROM smspresto.daily_delivery_by_sender ORDER BY sender"
+        ).fetchall()
+        assert by_sender == [("ONIRIS", 3, 2, 2 / 3), ("SHOP", 1, 0, None)]
+        carriers = con.execute(
+            "SELECT country, carrier, failed, failure_rate FROM smspresto.failure_rate_by_carrier "
+            "ORDER BY carrier"
+        ).fetchall()
+        assert carriers == [("CI", "Moov", 2, 1.0), ("CI", "Orange", 0, 0.0)]
+        assert con.execute("SELECT * FROM smspresto.daily_segments_billed").fetchall() == [
+            (DAY, 4, 5, 1)
+        ]
+        assert con.execute(
+            "SELECT recipient, failures FROM smspresto.repeatedly_failing_recipients"
+        ).fetchall() == [("+2250101010101", 2)]
+        assert con.execute("SELECT hour, messages FROM smspresto.hourly_volume").fetchall() == [
+            (datetime(2025, 3, 6, 10), 4)
+        ]

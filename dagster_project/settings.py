@@ -1,0 +1,113 @@
+"""The code location's settings, read from environment variables when it loads.
+
+Secrets are not here: the API key and password reach the resource as ``dg.EnvVar`` and are
+read by Dagster only when a run starts, so they never appear in the UI or in run config.
+
+=================================  ==========================================================
+Variable                           Meaning (default)
+=================================  ==========================================================
+``SMSPRESTO_API_KEY``              The account's API key; read at run time (required to run).
+``SMSPRESTO_API_PASS``             The account's password; read at run time (required to run).
+``SMSPRESTO_BASE_URL``             The API's base URL; read at run time when set
+                                   (``https://smspresto.com/console/api/``).
+``SMSPRESTO_DUCKDB_PATH``          The DuckDB file (``data/smspresto.duckdb``, relative to the
+                                   directory Dagster runs in).
+``SMSPRESTO_START_DATE``           First day of ``archive_messages``, ``YYYY-MM-DD``
+                                   (``2025-01-01``): set it to the start of your history.
+``SMSPRESTO_TIMEZONE``             The account's time zone; partitions and schedules follow
+                                   it (``Africa/Abidjan``).
+``SMSPRESTO_LOOKBACK_DAYS``        Days before yesterday the daily ingest re-reads, since
+                                   statuses change after sending (``3``).
+``SMSPRESTO_INGEST_HOUR``          Hour of the daily ingest, in the account's time zone (``6``).
+``SMSPRESTO_MAX_CONCURRENT_DAYS``  Days one backfill run fetches at the same time (``4``).
+``SMSPRESTO_SCHEDULES``            ``running`` or ``stopped``: the schedules' state on first
+                                   deployment (``running``). The UI's toggle wins afterwards.
+=================================  ==========================================================
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+__all__ = ["Settings"]
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The non-secret configuration of the code location.
+
+    Attributes:
+        duckdb_path: the DuckDB file.
+        start_date: first day of the archive's partitions.
+        timezone: the account's time zone.
+        lookback_days: days before yesterday that the daily ingest re-reads.
+        ingest_hour: hour of the daily ingest.
+        max_concurrent_days: days fetched at the same time in one run.
+        schedule_status: the schedules' default status.
+        base_url_from_env: whether ``SMSPRESTO_BASE_URL`` is set (then it is read at run time).
+    """
+
+    duckdb_path: str = "data/smspresto.duckdb"
+    start_date: date = date(2025, 1, 1)
+    timezone: str = "Africa/Abidjan"
+    lookback_days: int = 3
+    ingest_hour: int = 6
+    max_concurrent_days: int = 4
+    schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING
+    base_url_from_env: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        """Read the settings from ``env``; a bad value raises ``ValueError`` naming the variable."""
+        defaults = cls()
+        raw_start = env.get("SMSPRESTO_START_DATE", "").strip()
+        try:
+            start_date = date.fromisoformat(raw_start) if raw_start else defaults.start_date
+        except ValueError:
+            raise ValueError(
+                f"SMSPRESTO_START_DATE must be a date (YYYY-MM-DD), got {raw_start!r}"
+            ) from None
+        timezone = env.get("SMSPRESTO_TIMEZONE", "").strip() or defaults.timezone
+        try:
+            ZoneInfo(timezone)
+        except (ValueError, LookupError):
+            raise ValueError(
+                f"SMSPRESTO_TIMEZONE must be an IANA time zone name, got {timezone!r}"
+            ) from None
+        raw_status = env.get("SMSPRESTO_SCHEDULES", "").strip().lower() or "running"
+        statuses = {
+            "running": dg.DefaultScheduleStatus.RUNNING,
+            "stopped": dg.DefaultScheduleStatus.STOPPED,
+        }
+        if raw_status not in statuses:
+            raise ValueError(
+                f"SMSPRESTO_SCHEDULES must be 'running' or 'stopped', got {raw_status!r}"
+            )
+        return cls(
+            duckdb_path=env.get("SMSPRESTO_DUCKDB_PATH", "").strip() or defaults.duckdb_path,
+            start_date=start_date,
+            timezone=timezone,
+            lookback_days=_integer(env, "SMSPRESTO_LOOKBACK_DAYS", defaults.lookback_days, 0, 60),
+            ingest_hour=_integer(env, "SMSPRESTO_INGEST_HOUR", defaults.ingest_hour, 0, 23),
+            max_concurrent_days=_integer(
+                env, "SMSPRESTO_MAX_CONCURRENT_DAYS", defaults.max_concurrent_days, 1, 32
+            ),
+            schedule_status=statuses[raw_status],
+            base_url_from_env=bool(env.get("SMSPRESTO_BASE_URL", "").strip()),
+        )

@@ -1,0 +1,129 @@
+"""Helpers of the end-to-end tests: the code location's environment, Dagster's commands, rows.
+
+Imported explicitly by ``tests/test_e2e_*.py`` and ``tests/test_definitions.py``.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+from smspresto_pipeline import SMSPrestoClient
+from smspresto_pipeline.simulator import RunningSimulator
+from smspresto_pipeline.warehouse import Warehouse
+
+#: Where the venv's console scripts (dagster, dagster-webserver) live.
+BIN = Path(sys.executable).parent
+
+
+def base_env() -> dict[str, str]:
+    """This process's environment without any ``SMSPRESTO_*`` or ``DAGSTER_*`` variable."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SMSPRESTO_", "DAGSTER_"))
+    }
+
+
+def project_env(
+    sim: RunningSimulator | None,
+    *,
+    duckdb_path: Path,
+    dagster_home: Path,
+    start_date: date,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment the ``dagster_project`` code location runs with in a test."""
+    env = base_env()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env.update(
+        DAGSTER_HOME=str(dagster_home),
+        SMSPRESTO_DUCKDB_PATH=str(duckdb_path),
+        SMSPRESTO_START_DATE=start_date.isoformat(),
+        SMSPRESTO_TIMEZONE="Africa/Abidjan",
+        SMSPRESTO_SCHEDULES="stopped",
+    )
+    if sim is not None:
+        env.update(
+            SMSPRESTO_BASE_URL=sim.base_url,
+            SMSPRESTO_API_KEY=sim.api_key,
+            SMSPRESTO_API_PASS=sim.api_pass,
+        )
+    env.update(extra or {})
+    return env
+
+
+def materialize_command(*selection_and_partitions: str) -> list[str]:
+    """``dagster asset materialize -m dagster_project`` with the given options."""
+    return [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "dagster_project",
+        *selection_and_partitions,
+    ]
+
+
+def start(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start ``command`` in its own process group (so the whole group can be killed)."""
+    return subprocess.Popen(
+        list(command),
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float) -> tuple[int, str]:
+    """Wait for ``process`` (killing its group after ``timeout`` seconds); code and output."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        output, _ = process.communicate()
+        raise AssertionError(f"{process.args!r} did not finish in {timeout} s:\n{output}") from None
+    return process.returncode, output
+
+
+def kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL ``process`` and everything it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def run(command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 180) -> str:
+    """Run ``command`` to the end; its output. Fails the test on a non-zero exit."""
+    code, output = finish(start(command, env, cwd), timeout)
+    assert code == 0, f"{command!r} exited with {code}:\n{output[-6000:]}"
+    return output
+
+
+def warehouse_rows(path: Path, first: date, last: date) -> list[tuple[int, str | None, date]]:
+    """``(history_id, status_code, partition_date)`` of every stored message of the days."""
+    with Warehouse(path).connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT history_id, status_code, partition_date FROM smspresto.messages "
+            "WHERE partition_date BETWEEN ? AND ? ORDER BY history_id",
+            [first, last],
+        ).fetchall()
+    return [(int(h), s, d) for h, s, d in rows]
+
+
+def api_rows(sim: RunningSimulator, first: date, last: date) -> list[tuple[int, str | None, date]]:
+    """The same triples, as the simulator's API serves them now, day by day."""
+    rows: list[tuple[int, str | None, date]] = []
+    with SMSPrestoClient(api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url) as c:
+        day = first
+        while day <= last:
+            rows.extend((r.history_id, r.status_code, day) for r in c.iter_archive(day, day))
+            day = date.fromordinal(day.toordinal() + 1)
+    return sorted(rows)

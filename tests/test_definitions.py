@@ -1,0 +1,142 @@
+"""The deployable code location: what it defines, how the environment configures it."""
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from e2e_fixtures import BIN, project_env, run
+
+import dagster_project
+from dagster_project import build_definitions
+from dagster_project.settings import Settings
+from smspresto_pipeline.resource import SMSPrestoResource, WarehouseResource
+
+SECRET = "s3cr3t-never-shown"
+
+
+def resources(defs: dg.Definitions) -> Mapping[str, Any]:
+    assert defs.resources is not None
+    return defs.resources
+
+
+def schedule(defs: dg.Definitions, name: str) -> dg.ScheduleDefinition:
+    (found,) = [s for s in defs.schedules or [] if s.name == name]
+    assert isinstance(found, dg.ScheduleDefinition)
+    return found
+
+
+def test_module_exports_loadable_definitions() -> None:
+    assert isinstance(dagster_project.defs, dg.Definitions)
+    dg.Definitions.validate_loadable(dagster_project.defs)
+
+
+def test_assets_schedules_and_resources() -> None:
+    defs = build_definitions({})
+    repository = defs.get_repository_def()
+    keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert {"archive_messages", "account_snapshot"} <= keys
+    assert len(keys) > 2, "the analytics views are assets too"
+    assert {s.name for s in repository.schedule_defs} == {
+        "archive_messages_daily_ingest",
+        "account_snapshot_hourly",
+    }
+    assert {"smspresto", "warehouse"} <= set(repository.get_top_level_resources())
+    archive = defs.resolve_assets_def("archive_messages")
+    partitions = archive.partitions_def
+    assert isinstance(partitions, dg.DailyPartitionsDefinition)
+    assert partitions.start.date() == date(2025, 1, 1)
+    assert partitions.timezone == "Africa/Abidjan"
+
+
+def test_defaults_run_the_schedules() -> None:
+    defs = build_definitions({})
+    ingest = schedule(defs, "archive_messages_daily_ingest")
+    assert ingest.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert ingest.cron_schedule == "0 6 * * *"
+    assert ingest.execution_timezone == "Africa/Abidjan"
+
+
+def test_environment_configures_the_location() -> None:
+    defs = build_definitions(
+        {
+            "SMSPRESTO_START_DATE": "2024-06-01",
+            "SMSPRESTO_TIMEZONE": "Africa/Lagos",
+            "SMSPRESTO_INGEST_HOUR": "4",
+            "SMSPRESTO_SCHEDULES": "STOPPED",
+            "SMSPRESTO_DUCKDB_PATH": "/tmp/elsewhere.duckdb",
+        }
+    )
+    partitions = defs.resolve_assets_def("archive_messages").partitions_def
+    assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
+    assert partitions.start.date() == date(2024, 6, 1)
+    assert partitions.timezone == "Africa/Lagos"
+    ingest = schedule(defs, "archive_messages_daily_ingest")
+    assert ingest.cron_schedule == "0 4 * * *"
+    assert ingest.execution_timezone == "Africa/Lagos"
+    assert ingest.default_status == dg.DefaultScheduleStatus.STOPPED
+    snapshot = schedule(defs, "account_snapshot_hourly")
+    assert snapshot.default_status == dg.DefaultScheduleStatus.STOPPED
+    warehouse = resources(defs)["warehouse"]
+    assert isinstance(warehouse, WarehouseResource)
+    assert warehouse.path == "/tmp/elsewhere.duckdb"
+
+
+def test_secrets_are_env_vars_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSPRESTO_API_PASS", SECRET)
+    monkeypatch.setenv("SMSPRESTO_API_KEY", "key")
+    defs = build_definitions({"SMSPRESTO_BASE_URL": "http://127.0.0.1:1/console/api/"})
+    resource = resources(defs)["smspresto"]
+    for field, variable in [
+        ("api_key", "SMSPRESTO_API_KEY"),
+        ("api_pass", "SMSPRESTO_API_PASS"),
+        ("base_url", "SMSPRESTO_BASE_URL"),
+    ]:
+        value = getattr(resource, field)
+        assert isinstance(value, dg.EnvVar), field
+        assert value.env_var_name == variable
+
+
+def test_base_url_defaults_to_the_real_api() -> None:
+    resource = resources(build_definitions({}))["smspresto"]
+    assert isinstance(resource, SMSPrestoResource)
+    assert resource.base_url == "https://smspresto.com/console/api/"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMSPRESTO_START_DATE", "01/02/2025"),
+        ("SMSPRESTO_TIMEZONE", "Africa/Atlantis"),
+        ("SMSPRESTO_LOOKBACK_DAYS", "three"),
+        ("SMSPRESTO_INGEST_HOUR", "25"),
+        ("SMSPRESTO_MAX_CONCURRENT_DAYS", "0"),
+        ("SMSPRESTO_SCHEDULES", "sometimes"),
+    ],
+)
+def test_bad_setting_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_blank_values_mean_defaults() -> None:
+    assert Settings.from_env({"SMSPRESTO_START_DATE": " ", "SMSPRESTO_TIMEZONE": ""}) == Settings()
+
+
+def test_dagster_definitions_validate(tmp_path: Path) -> None:
+    """``dagster definitions validate -m dagster_project`` passes, with no secret set."""
+    env = project_env(
+        None,
+        duckdb_path=tmp_path / "w.duckdb",
+        dagster_home=tmp_path / "home",
+        start_date=date(2025, 3, 6),
+    )
+    output = run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "dagster_project"],
+        env,
+        cwd=tmp_path,
+    )
+    assert "dagster_project" in output
+    assert not (tmp_path / "w.duckdb").exists(), "loading must not touch the warehouse"

@@ -421,3 +421,21 @@ def test_simulate_bad_options_exit_2(tmp_path: Path, args: list[str], message: s
     assert result.exit_code == 2
     assert message in result.output
     assert not db.exists()
+
+
+@pytest.mark.slow
+def test_demo_loads_history_into_duckdb(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    done = subprocess.run(
+        [str(SMSPRESTO), "demo", "--data-dir", str(data_dir), "--days=2", "--messages-per-day=10"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "messages from" in done.stdout
+    assert (data_dir / "smspresto.duckdb").exists()
+    assert (data_dir / "simulator.sqlite3").exists()

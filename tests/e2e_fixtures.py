@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
+
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import Warehouse
@@ -56,6 +58,15 @@ def project_env(
         )
     env.update(extra or {})
     return env
+
+
+def initialise_instance(dagster_home: Path) -> None:
+    """Create the instance's SQLite storage up front, as any deployment has it.
+
+    Two processes creating it at the same moment race on its schema version (alembic).
+    """
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.upgrade()
 
 
 def materialize_command(*selection_and_partitions: str) -> list[str]:

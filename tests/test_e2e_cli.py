@@ -10,6 +10,7 @@ from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, MakeSimulat
 from e2e_fixtures import (
     api_rows,
     finish,
+    initialise_instance,
     kill_group,
     materialize_command,
     project_env,
@@ -108,6 +109,7 @@ def test_two_partition_runs_side_by_side_both_succeed(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     env = env_for(simulator, tmp_path)
+    initialise_instance(tmp_path / "dagster_home")
     middle = date(2025, 3, 8)
     runs = [
         start(

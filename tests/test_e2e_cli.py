@@ -60,24 +60,25 @@ def test_materialize_partition_range_stores_exactly_the_api_rows(
 def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
     make_simulator: MakeSimulator, tmp_path: Path
 ) -> None:
-    # Five-row pages answered slowly: a day takes several seconds, so the kill lands mid-day.
+    # Five-row pages answered slowly, one day at a time: a day takes a few seconds, so the
+    # kill lands in the middle of a day, after at least one day was committed.
     with make_simulator(max_page_size=5) as sim:
         slow = Fault("slow", count=100_000, actions=frozenset({"list-archive"}), delay=0.25)
         sim.add_fault(slow)
-        env = env_for(sim, tmp_path, SMSPRESTO_MAX_CONCURRENT_DAYS="2")
+        env = env_for(sim, tmp_path, SMSPRESTO_MAX_CONCURRENT_DAYS="1")
         process = start(
             materialize_command("--select", "archive_messages", "--partition-range", RANGE),
             env,
             cwd=tmp_path,
         )
-        # Wait (bounded) until more pages were asked than the first day holds: some day is
-        # being read, and perhaps one was committed.
-        first_day_pages = sim.message_count(FIRST, FIRST) // 5 + 1
+        # The most requests a day takes: its rows in pages of five, then the empty page.
+        days = [date.fromordinal(n) for n in range(FIRST.toordinal(), LAST.toordinal() + 1)]
+        most_pages = max(sim.message_count(day, day) for day in days) // 5 + 2
         deadline = time.monotonic() + 120
         try:
-            while archive_requests(sim) < first_day_pages + 3:
+            while archive_requests(sim) < most_pages + 2:
                 assert process.poll() is None, finish(process, 5)[1]
-                assert time.monotonic() < deadline, "the run never started reading the archive"
+                assert time.monotonic() < deadline, "the run never got past its first day"
                 time.sleep(0.05)
         finally:
             kill_group(process)
@@ -86,12 +87,12 @@ def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
 
         duckdb_path = tmp_path / "smspresto.duckdb"
         expected = api_rows(sim, FIRST, LAST)
-        if duckdb_path.exists():
-            stored = warehouse_rows(duckdb_path, FIRST, LAST)
-            stored_days = {day for _, _, day in stored}
-            assert stored_days != {day for _, _, day in expected}, "the kill came too late"
-            # Every day present is whole: exactly the API's rows of that day.
-            assert stored == [row for row in expected if row[2] in stored_days]
+        stored = warehouse_rows(duckdb_path, FIRST, LAST)
+        stored_days = {day for _, _, day in stored}
+        assert stored_days, "no day was committed before the kill"
+        assert stored_days != set(days), "the kill came after the last day"
+        # Every day present is whole: exactly the API's rows of that day.
+        assert stored == [row for row in expected if row[2] in stored_days]
 
         sim.clear_faults()
         run(

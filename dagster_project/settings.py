@@ -23,6 +23,11 @@ Variable                           Meaning (default)
 ``SMSPRESTO_SCHEDULES``            ``running`` or ``stopped``: the schedules' state on first
                                    deployment (``running``). The UI's toggle wins afterwards.
 =================================  ==========================================================
+
+The schedules run by default here, while the library's factories default to ``STOPPED``:
+deploying this code location with credentials is the opt-in, and a missed daily ingest is the
+costlier failure (days older than the lookback are not re-read by later ticks). Set
+``SMSPRESTO_SCHEDULES=stopped`` to review a deployment before it calls the API on its own.
 """
 
 import dataclasses

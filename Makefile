@@ -13,3 +13,4 @@ ui:
 bench:
 	bash scripts/bootstrap.sh
 	.venv/bin/python benchmarks/archive_fetch.py
+	.venv/bin/python benchmarks/ingest.py

@@ -10,8 +10,10 @@ Variable                           Meaning (default)
 ``SMSPRESTO_API_PASS``             The account's password; read at run time (required to run).
 ``SMSPRESTO_BASE_URL``             The API's base URL; read at run time when set
                                    (``https://smspresto.com/console/api/``).
-``SMSPRESTO_DUCKDB_PATH``          The DuckDB file (``data/smspresto.duckdb``, relative to the
-                                   directory Dagster runs in).
+``SMSPRESTO_DUCKDB_PATH``          The DuckDB file (``data/smspresto_warehouse.duckdb``,
+                                   relative to the directory Dagster runs in). Not
+                                   ``smspresto.duckdb``: that names the database like
+                                   its schema and makes ``smspresto.x`` ambiguous.
 ``SMSPRESTO_START_DATE``           First day of ``archive_messages``, ``YYYY-MM-DD``
                                    (``2025-01-01``): set it to the start of your history.
 ``SMSPRESTO_TIMEZONE``             The account's time zone; partitions and schedules follow
@@ -68,7 +70,7 @@ class Settings:
         base_url_from_env: whether ``SMSPRESTO_BASE_URL`` is set (then it is read at run time).
     """
 
-    duckdb_path: str = "data/smspresto.duckdb"
+    duckdb_path: str = "data/smspresto_warehouse.duckdb"
     start_date: date = date(2025, 1, 1)
     timezone: str = "Africa/Abidjan"
     lookback_days: int = 3

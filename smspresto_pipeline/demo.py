@@ -113,7 +113,7 @@ def _read_summary(
 def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> None:
     console.print(
         f"[bold]{summary.messages:,}[/] messages from {summary.first_day} to "
-        f"{summary.last_day} in {data_dir / 'smspresto.duckdb'}"
+        f"{summary.last_day} in {data_dir / 'smspresto_warehouse.duckdb'}"
     )
     statuses = Table("status", "messages", title="Messages per status")
     for status, count in summary.by_status.items():
@@ -181,7 +181,7 @@ def run_demo(
         "DAGSTER_HOME": str(dagster_home),
         "SMSPRESTO_API_KEY": config.api_key,
         "SMSPRESTO_API_PASS": config.api_pass,
-        "SMSPRESTO_DUCKDB_PATH": str(data_dir / "smspresto.duckdb"),
+        "SMSPRESTO_DUCKDB_PATH": str(data_dir / "smspresto_warehouse.duckdb"),
         "SMSPRESTO_START_DATE": first_day.isoformat(),
         "SMSPRESTO_TIMEZONE": _TIMEZONE,
     }

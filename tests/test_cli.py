@@ -437,5 +437,5 @@ def test_demo_loads_history_into_duckdb(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "messages from" in done.stdout
-    assert (data_dir / "smspresto.duckdb").exists()
+    assert (data_dir / "smspresto_warehouse.duckdb").exists()
     assert (data_dir / "simulator.sqlite3").exists()

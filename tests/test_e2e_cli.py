@@ -28,7 +28,7 @@ RANGE = f"{FIRST.isoformat()}...{LAST.isoformat()}"
 def env_for(sim: RunningSimulator, tmp_path: Path, **extra: str) -> dict[str, str]:
     return project_env(
         sim,
-        duckdb_path=tmp_path / "smspresto.duckdb",
+        duckdb_path=tmp_path / "smspresto_warehouse.duckdb",
         dagster_home=tmp_path / "dagster_home",
         start_date=FIRST,
         extra=extra,
@@ -49,7 +49,7 @@ def test_materialize_partition_range_stores_exactly_the_api_rows(
         cwd=tmp_path,
     )
     assert "RUN_SUCCESS" in output
-    stored = warehouse_rows(tmp_path / "smspresto.duckdb", FIRST, LAST)
+    stored = warehouse_rows(tmp_path / "smspresto_warehouse.duckdb", FIRST, LAST)
     assert stored == api_rows(simulator, FIRST, LAST)
     assert len(stored) == simulator.message_count(FIRST, LAST) > 0
     # One run for the whole range: the log names every day once, in a single run.
@@ -85,7 +85,7 @@ def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
         code, _ = finish(process, 30)
         assert code != 0
 
-        duckdb_path = tmp_path / "smspresto.duckdb"
+        duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
         expected = api_rows(sim, FIRST, LAST)
         stored = warehouse_rows(duckdb_path, FIRST, LAST)
         stored_days = {day for _, _, day in stored}
@@ -131,5 +131,5 @@ def test_two_partition_runs_side_by_side_both_succeed(
     results = [finish(process, 240) for process in runs]
     for code, output in results:
         assert code == 0, output[-6000:]
-    stored = warehouse_rows(tmp_path / "smspresto.duckdb", FIRST, LAST)
+    stored = warehouse_rows(tmp_path / "smspresto_warehouse.duckdb", FIRST, LAST)
     assert stored == api_rows(simulator, FIRST, LAST)

@@ -33,7 +33,7 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(tmp_path: Path) -> 
         first.last_day,
     ]
     assert first.messages == sum(first.by_status.values()) > 0
-    with Warehouse(data_dir / "smspresto.duckdb").connect(read_only=True) as con:
+    with Warehouse(data_dir / "smspresto_warehouse.duckdb").connect(read_only=True) as con:
         row = con.execute("SELECT count(*) FROM smspresto.account_snapshots").fetchone()
     assert row == (1,)
 

@@ -39,7 +39,7 @@ def test_late_status_change_is_picked_up_by_the_next_days_run(
 ) -> None:
     env = project_env(
         simulator,
-        duckdb_path=tmp_path / "smspresto.duckdb",
+        duckdb_path=tmp_path / "smspresto_warehouse.duckdb",
         dagster_home=tmp_path / "home",
         start_date=SIMULATOR_HISTORY_START,
     )
@@ -47,7 +47,7 @@ def test_late_status_change_is_picked_up_by_the_next_days_run(
     for name in ("SMSPRESTO_BASE_URL", "SMSPRESTO_API_KEY", "SMSPRESTO_API_PASS"):
         monkeypatch.setenv(name, env[name])
     defs = build_definitions(env)
-    duckdb_path = tmp_path / "smspresto.duckdb"
+    duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
     day_after_history = date.fromordinal(SIMULATOR_HISTORY_END.toordinal() + 1)
     with dg.instance_for_test() as instance:
         # 06:00 the day after the history ends: yesterday (the last day) and 3 days before.

@@ -42,6 +42,7 @@ class DemoSummary:
         messages: rows in ``smspresto.messages`` for those days.
         by_status: messages per status, over the whole table.
         daily: ``(day, messages, failed, failure rate or None)`` per day.
+        counters: the account counters of the snapshot the demo took.
         run_ids: the Dagster runs the demo launched (archive, snapshot, views).
     """
 
@@ -50,6 +51,7 @@ class DemoSummary:
     messages: int
     by_status: dict[str, int]
     daily: list[tuple[date, int, int, float | None]]
+    counters: dict[str, int]
     run_ids: tuple[str, ...]
 
 
@@ -91,7 +93,7 @@ def _drop_stale_simulator(config: SimulatorConfig, first: date, last: date) -> N
 
 def _read_summary(
     warehouse: Warehouse, first: date, last: date
-) -> tuple[int, dict[str, int], list[tuple[date, int, int, float | None]]]:
+) -> tuple[int, dict[str, int], list[tuple[date, int, int, float | None]], dict[str, int]]:
     reports = sql_dir() / "reports"
     with warehouse.connect(read_only=True) as con:
         by_status = {
@@ -107,7 +109,13 @@ def _read_summary(
             ).fetchall()
             if first <= day <= last
         ]
-    return sum(messages for _, messages, _, _ in daily), by_status, daily
+        snapshot = con.execute(
+            (reports / "select_latest_account_snapshot.sql").read_text(encoding="utf-8")
+        )
+        names = [column[0] for column in snapshot.description or ()]
+        row = snapshot.fetchone() or ()
+        counters = {name: int(value) for name, value in zip(names, row, strict=False)}
+    return sum(messages for _, messages, _, _ in daily), by_status, daily, counters
 
 
 def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> None:
@@ -119,6 +127,10 @@ def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> No
     for status, count in summary.by_status.items():
         statuses.add_row(status, f"{count:,}")
     console.print(statuses)
+    counters = Table("counter", "value", title="Account counters (latest snapshot)")
+    for name, value in summary.counters.items():
+        counters.add_row(name, f"{value:,}")
+    console.print(counters)
     daily = Table("day", "messages", "failed", "failure rate", title="Failure rate per day")
     for day, messages, failed, rate in summary.daily:
         shown = "-" if rate is None else f"{rate:.1%}"
@@ -214,9 +226,9 @@ def run_demo(
                     )
                 console.print(f"{title}: done (run {result.run_id[:8]})")
                 run_ids.append(result.run_id)
-    messages, by_status, daily = _read_summary(
+    messages, by_status, daily, counters = _read_summary(
         Warehouse(settings["SMSPRESTO_DUCKDB_PATH"]), first_day, last_day
     )
-    summary = DemoSummary(first_day, last_day, messages, by_status, daily, tuple(run_ids))
+    summary = DemoSummary(first_day, last_day, messages, by_status, daily, counters, tuple(run_ids))
     _print_summary(console, summary, data_dir)
     return summary

@@ -25,6 +25,20 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(tmp_path: Path) -> 
     assert "Messages per status" in printed
     assert "Failure rate per day" in printed
     assert f"{first.messages:,} messages" in printed
+    assert "Account counters" in printed
+    assert set(first.counters) == {
+        "stock",
+        "sent",
+        "success",
+        "failed",
+        "contacts",
+        "groups",
+        "orders",
+        "bills",
+        "scheduled",
+        "predefined",
+    }
+    assert first.counters["stock"] > 0
 
     assert (first.last_day - first.first_day).days == 2
     assert [day for day, _, _, _ in first.daily] == [

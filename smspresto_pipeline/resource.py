@@ -5,7 +5,7 @@
 """
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -74,35 +74,29 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         description="HTTP method. POST keeps the password out of URLs and proxy logs.",
     )
 
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "api_pass": self.api_pass,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "backoff_base": self.backoff_base,
+            "batch_size": self.batch_size,
+            "default_region": self.default_region,
+            "method": self.method,
+            "page_size": self.page_size,
+            # Retries are logged through Dagster, so they show in the run's event log.
+            "logger": dg.get_dagster_logger("smspresto_pipeline"),
+        }
+
     def get_client(self) -> SMSPrestoClient:
         """A new synchronous client; use it as a context manager."""
-        return SMSPrestoClient(
-            self.api_key,
-            self.api_pass,
-            self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            backoff_base=self.backoff_base,
-            batch_size=self.batch_size,
-            default_region=self.default_region,
-            method=self.method,
-            page_size=self.page_size,
-        )
+        return SMSPrestoClient(**self._client_kwargs())
 
     def get_async_client(self) -> AsyncSMSPrestoClient:
         """A new asynchronous client; use it as an async context manager."""
-        return AsyncSMSPrestoClient(
-            self.api_key,
-            self.api_pass,
-            self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            backoff_base=self.backoff_base,
-            batch_size=self.batch_size,
-            default_region=self.default_region,
-            method=self.method,
-            page_size=self.page_size,
-        )
+        return AsyncSMSPrestoClient(**self._client_kwargs())
 
     def status_for(self, code: str | None) -> str:
         """The status name of a ``HIS_STATUT`` code under this resource's mapping."""

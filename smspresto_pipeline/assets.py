@@ -19,7 +19,7 @@ Example:
                     api_key=dg.EnvVar("SMSPRESTO_API_KEY"),
                     api_pass=dg.EnvVar("SMSPRESTO_API_PASS"),
                 ),
-                "warehouse": WarehouseResource(path="data/smspresto.duckdb"),
+                "warehouse": WarehouseResource(path="data/smspresto_warehouse.duckdb"),
             },
         )
 """
@@ -123,15 +123,25 @@ async def _ingest_days(
     max_concurrent_days: int,
     page_size: int | None,
 ) -> list[PartitionStats | Exception]:
+    # A slot is held from the first request of a day to its commit, so at most
+    # max_concurrent_days days are staged at once; the writer commits the days that are ready
+    # together while the next ones are read.
     semaphore = asyncio.Semaphore(max_concurrent_days)
     async with smspresto.get_async_client() as client:
+        with warehouse.writer() as writer:
 
-        async def ingest(day: date) -> PartitionStats:
-            async with semaphore:
-                pages = client.iter_archive_pages(day, day, page_size)
-                return await warehouse.write_partition_async(day, pages)
+            async def ingest(day: date) -> PartitionStats:
+                async with semaphore:
+                    spool = warehouse.spool(day)
+                    try:
+                        async for page in client.iter_archive_pages(day, day, page_size):
+                            spool.add(page)
+                    except BaseException:
+                        spool.discard()
+                        raise
+                    return await writer.commit(spool)
 
-        outcomes = await asyncio.gather(*(ingest(day) for day in days), return_exceptions=True)
+            outcomes = await asyncio.gather(*(ingest(day) for day in days), return_exceptions=True)
     result: list[PartitionStats | Exception] = []
     for outcome in outcomes:
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
@@ -186,7 +196,7 @@ def build_archive_messages_asset(
                 partition_key="2025-01-02",
                 resources={
                     "smspresto": SMSPrestoResource(api_key="key", api_pass="secret"),
-                    "warehouse": WarehouseResource(path="data/smspresto.duckdb"),
+                    "warehouse": WarehouseResource(path="data/smspresto_warehouse.duckdb"),
                 },
             )
     """
@@ -293,7 +303,7 @@ def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinit
                 [build_account_snapshot_asset()],
                 resources={
                     "smspresto": SMSPrestoResource(api_key="key", api_pass="secret"),
-                    "warehouse": WarehouseResource(path="data/smspresto.duckdb"),
+                    "warehouse": WarehouseResource(path="data/smspresto_warehouse.duckdb"),
                 },
             )
     """
@@ -345,7 +355,7 @@ def build_analytics_views_asset(
 
             dg.materialize(
                 [build_analytics_views_asset()],
-                resources={"warehouse": WarehouseResource(path="data/smspresto.duckdb")},
+                resources={"warehouse": WarehouseResource(path="data/smspresto_warehouse.duckdb")},
             )
     """
     if isinstance(deps, str) or not all(isinstance(d, str) and d for d in deps):

@@ -118,12 +118,12 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             import dagster as dg
             from smspresto_pipeline.resource import WarehouseResource
 
-            warehouse = WarehouseResource(path="data/smspresto.duckdb")
+            warehouse = WarehouseResource(path="data/smspresto_warehouse.duckdb")
             # in an asset: with warehouse.get_warehouse().connect(read_only=True) as con: ...
     """
 
     path: str = Field(
-        default="data/smspresto.duckdb",
+        default="data/smspresto_warehouse.duckdb",
         description="The DuckDB file (created with its directory when missing).",
     )
     lock_timeout: float = Field(
@@ -137,14 +137,29 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     lock_backoff_max: float = Field(
         default=2.0, gt=0, description="Longest single wait between two attempts at the lock."
     )
-    chunk_rows: int = Field(
-        default=5_000,
-        ge=1,
-        description="Rows staged per batch while a day is read: bounds the memory of an ingest.",
+    spill_rows: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "Rows of one day held in memory while it is read; a larger day is staged in a "
+            "Parquet file (in spool_dir) instead. Bounds the memory of an ingest."
+        ),
     )
     spool_dir: str | None = Field(
         default=None,
-        description="Directory where days are staged before their commit (system temp if unset).",
+        description="Directory where large days are staged before their commit (system temp "
+        "if unset).",
+    )
+    memory_limit: str = Field(
+        default="256MB",
+        description="DuckDB's memory limit per connection (e.g. '256MB', '2GB'); larger "
+        "queries spill to disk.",
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="DuckDB's threads per connection. One suits ingestion (the API is the "
+        "slow part); raise it for heavy analytics.",
     )
 
     def get_warehouse(
@@ -158,6 +173,8 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             lock_backoff_max=max(self.lock_backoff_max, self.lock_backoff),
             status_map=status_map,
             default_region=default_region,
-            chunk_rows=self.chunk_rows,
+            spill_rows=self.spill_rows,
             spool_dir=self.spool_dir,
+            memory_limit=self.memory_limit,
+            threads=self.threads,
         )

@@ -1,20 +1,30 @@
 """The DuckDB warehouse: schema ``smspresto`` and idempotent, crash-safe partition writes.
 
-A day of history is written in two steps so that memory stays bounded by a few pages and the
-database's single-writer lock is held only briefly:
+A day of history is written in two steps so that memory stays bounded and the database's
+single-writer lock is held only while there is something to write:
 
-1. *Staging.* Pages are appended to a :class:`DaySpool`: every few thousand rows are turned into
-   an Arrow record batch (the API's fields verbatim as strings, plus the recipient, country,
-   carrier and status derived in Python, cached per distinct number) and written to a Parquet
-   file in a temporary directory. The database is not touched, so nothing is locked while the
-   API is being read, and a crash leaves the tables as they were.
-2. *Commit.* One short transaction per day deletes the day from ``archive_raw`` and ``messages``
-   and inserts it again from the Parquet file, typing the fields in SQL (``TRY_CAST``). Re-running
-   a day therefore gives the same table, and no reader ever sees half a day.
+1. *Staging.* Pages are appended to a :class:`DaySpool`: each page becomes an Arrow record
+   batch (the API's fields verbatim as strings, plus the recipient, country, carrier and status
+   derived in Python, once per distinct value). A day stays in memory up to ``spill_rows`` rows;
+   a larger day is spilled to a Parquet file in a temporary directory and streamed from there,
+   so memory holds at most ``spill_rows`` rows and one page of it whatever its size. The database
+   is not touched, so nothing is locked while the API is being read, and a crash leaves the
+   tables as they were.
+2. *Commit.* One transaction deletes the day from ``archive_raw`` and ``messages`` and inserts
+   it again from the staged rows, typing the fields in SQL (``TRY_CAST``). Re-running a day
+   therefore gives the same table, and no reader ever sees half a day. A :class:`DayWriter`
+   commits the days of a run from one background thread: every day finished while the previous
+   commit ran goes into the next transaction (each day whole), over one connection kept open
+   while days keep coming and closed once none came for ``idle_release`` seconds.
 
 DuckDB lets one process at a time open a file for writing. Connections are opened and closed
 here (never kept after a failed statement), and a lock held by another process is waited for
 with exponential backoff and jitter, up to ``lock_timeout`` seconds.
+
+DuckDB names a file's catalog after its name, so a file called ``smspresto.duckdb`` makes
+``smspresto.messages`` ambiguous (catalog or schema?). This module attaches the file under the
+alias ``warehouse``, and the views name their tables without a schema, so both work whatever the
+file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.smspresto.x``.
 
 SQL lives in ``sql/`` (``ddl/``, ``dml/``, ``analytics/``), read at run time with bound
 parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sql``.
@@ -34,10 +44,13 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
 import logging
+import os
+import queue
 import random
 import shutil
 import tempfile
@@ -51,6 +64,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from smspresto_pipeline.errors import SMSValidationError
@@ -61,6 +75,7 @@ __all__ = [
     "DEFAULT_STATUS_MAP",
     "SCHEMA",
     "DaySpool",
+    "DayWriter",
     "PartitionStats",
     "Warehouse",
     "WarehouseLockedError",
@@ -81,24 +96,22 @@ DEFAULT_STATUS_MAP: Mapping[str, str] = MappingProxyType(
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
 _ATTACH = "ATTACH ? AS warehouse"
 _ATTACH_READ_ONLY = "ATTACH ? AS warehouse (READ_ONLY)"
+#: Spool directories are named after the process that made them, so that the staging files of
+#: a process that was killed can be told from those of one still running.
+_SPOOL_PREFIX = "smspresto-spool-"
 
-_DERIVED_FIELDS = (
-    "norm_recipient",
-    "norm_recipient_valid",
-    "norm_country",
-    "norm_carrier",
-    "norm_status",
-)
-
+_STRING = pa.string()
+_RAW_SCHEMA = pa.schema([pa.field(name, _STRING) for name in ARCHIVE_FIELDS])
 _SPOOL_SCHEMA = pa.schema(
-    [pa.field(name, pa.string()) for name in ARCHIVE_FIELDS]
-    + [
+    [
+        *_RAW_SCHEMA,
         pa.field("row_no", pa.int64()),
-        pa.field("norm_recipient", pa.string()),
+        pa.field("partition_date", pa.date32()),
+        pa.field("norm_recipient", _STRING),
         pa.field("norm_recipient_valid", pa.bool_()),
-        pa.field("norm_country", pa.string()),
-        pa.field("norm_carrier", pa.string()),
-        pa.field("norm_status", pa.string()),
+        pa.field("norm_country", _STRING),
+        pa.field("norm_carrier", _STRING),
+        pa.field("norm_status", _STRING),
     ]
 )
 
@@ -106,6 +119,7 @@ _SPOOL_SCHEMA = pa.schema(
 # delete from the same table at once. Other processes are kept out by DuckDB's file lock.
 _PROCESS_WRITE_LOCKS: dict[str, threading.RLock] = {}
 _PROCESS_WRITE_LOCKS_GUARD = threading.Lock()
+_WARNED_PATHS: set[str] = set()
 
 
 def _process_write_lock(path: Path) -> threading.RLock:
@@ -113,10 +127,33 @@ def _process_write_lock(path: Path) -> threading.RLock:
         return _PROCESS_WRITE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
 
 
-def _attach(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    # DuckDB names a file's catalog after the file: in `smspresto.duckdb` (the default path),
-    # `smspresto.messages` would be ambiguous (catalog or schema?). Attach it under a fixed name.
-    con = duckdb.connect(":memory:")
+class _RowNumbers:
+    """Numbers every staged row in the order it was received, across the days of a process.
+
+    A history id staged twice (in one day, or in two days committed together) keeps the
+    reading with the highest number: the last one received.
+    """
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> int:
+        with self._lock:
+            first = self._next
+            self._next += count
+        return first
+
+
+_ROW_NUMBERS = _RowNumbers()
+
+
+def _attach(
+    path: Path, *, read_only: bool, config: Mapping[str, str | int]
+) -> duckdb.DuckDBPyConnection:
+    # DuckDB names a file's catalog after the file: in `smspresto.duckdb`, `smspresto.messages`
+    # would be ambiguous (catalog or schema?). Attach it under a fixed name.
+    con = duckdb.connect(":memory:", config=dict(config))
     try:
         con.execute(_ATTACH_READ_ONLY if read_only else _ATTACH, [str(path)])
         con.execute("USE warehouse")
@@ -182,6 +219,36 @@ def recipient_details(raw: str, region: str = "CI") -> tuple[str, bool, str | No
     return e164, True, country, carrier
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _remove_orphan_spools(directory: Path) -> list[Path]:
+    """Delete the spool directories in ``directory`` whose process is gone; returns them.
+
+    A process killed while staging a day leaves its directory behind; one still running (this
+    one, or another run side by side) keeps its own. Only POSIX can tell: elsewhere nothing is
+    removed.
+    """
+    if os.name != "posix":
+        return []
+    removed: list[Path] = []
+    for path in directory.glob(f"{_SPOOL_PREFIX}*"):
+        pid_text = path.name[len(_SPOOL_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+        logger.info("removed %s, left by process %s which is gone", path, pid_text)
+    return removed
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class PartitionStats:
     """What one day holds after it was written.
@@ -221,11 +288,14 @@ class PartitionStats:
 
 
 class DaySpool:
-    """One day's pages, staged as Parquet outside the database until :meth:`Warehouse.commit`.
+    """One day's pages, staged outside the database until it is committed.
 
-    Rows are buffered and written as one Arrow record batch every ``chunk_rows`` rows, so memory
-    holds at most one chunk and one page whatever the size of the day. Use it as a context
-    manager (the file is deleted on exit), or call :meth:`Warehouse.write_partition`.
+    Each page becomes one Arrow record batch at once, so the page's Python objects can go. Up
+    to ``spill_rows`` rows stay in memory; past that the day is written to a Parquet file (in a
+    directory named after this process, under ``directory`` or the system's temp dir) and
+    every later page goes straight to it, so memory holds at most ``spill_rows`` rows and one
+    page whatever the size of the day. Use it as a context manager (staged rows are dropped on
+    exit), or call :meth:`Warehouse.write_partition`.
 
     Example:
         >>> import tempfile, pathlib, datetime
@@ -242,7 +312,7 @@ class DaySpool:
         *,
         status_map: Mapping[str, str],
         region: str,
-        chunk_rows: int,
+        spill_rows: int,
         directory: Path | None = None,
     ) -> None:
         self.day = day
@@ -250,12 +320,10 @@ class DaySpool:
         self.pages = 0
         self._status_map = status_map
         self._region = region
-        self._chunk_rows = chunk_rows
-        if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f"smspresto-{day.isoformat()}-", dir=directory))
-        self.path = self._tmp / "day.parquet"
-        self._buffer: list[Mapping[str, Any]] = []
+        self._spill_rows = spill_rows
+        self._directory = directory
+        self._batches: list[pa.RecordBatch] = []
+        self._tmp: Path | None = None
         self._writer: pq.ParquetWriter | None = None
         self._finished = False
 
@@ -270,46 +338,71 @@ class DaySpool:
     ) -> None:
         self.discard()
 
+    @property
+    def path(self) -> Path | None:
+        """The Parquet file of a spilled day; ``None`` while the day is held in memory."""
+        return None if self._tmp is None else self._tmp / "day.parquet"
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows held in memory now."""
+        return sum(batch.num_rows for batch in self._batches)
+
     def add(self, page: Iterable[ArchiveRecord | Mapping[str, Any]]) -> None:
         """Stage one page of ``list-archive`` rows (records or raw mappings)."""
         if self._finished:
             raise RuntimeError(f"the spool of {self.day} was already finished")
         self.pages += 1
-        for record in page:
-            self._buffer.append(record.raw if isinstance(record, ArchiveRecord) else record)
-            if len(self._buffer) >= self._chunk_rows:
-                self._flush()
+        rows = [r.raw if isinstance(r, ArchiveRecord) else r for r in page]
+        if not rows:
+            return
+        batch = _record_batch(
+            rows, _ROW_NUMBERS.take(len(rows)), self.day, self._status_map, self._region
+        )
+        self.rows += len(rows)
+        if self._writer is not None:
+            self._writer.write_batch(batch)
+            return
+        self._batches.append(batch)
+        if self.rows > self._spill_rows:
+            self._spill()
 
-    def finish(self) -> Path:
-        """Write what is buffered and close the file; returns its path."""
+    def finish(self) -> None:
+        """End staging: no page can be added after this; a spilled file is closed."""
         if not self._finished:
-            self._flush()
-            if self._writer is None:
-                pq.write_table(_SPOOL_SCHEMA.empty_table(), self.path)
-            else:
+            if self._writer is not None:
                 self._writer.close()
                 self._writer = None
             self._finished = True
-        return self.path
+
+    def source(self) -> pa.Table | ds.Dataset:
+        """The staged rows: an Arrow table in memory, or a dataset over the spilled file."""
+        self.finish()
+        if self._tmp is None:
+            return pa.Table.from_batches(self._batches, schema=_SPOOL_SCHEMA)
+        return ds.dataset(str(self.path), format="parquet", schema=_SPOOL_SCHEMA)
 
     def discard(self) -> None:
-        """Close and delete the staged file."""
+        """Drop what was staged and delete the spilled file, if any."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._buffer.clear()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._batches = []
+        self._finished = True
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
-        batch = _record_batch(self._buffer, self.rows, self._status_map, self._region)
-        if self._writer is None:
-            # Uncompressed: the file lives for seconds, and compression costs more than it saves.
-            self._writer = pq.ParquetWriter(self.path, _SPOOL_SCHEMA, compression="none")
-        self._writer.write_batch(batch)
-        self.rows += len(self._buffer)
-        self._buffer.clear()
+    def _spill(self) -> None:
+        if self._directory is not None:
+            self._directory.mkdir(parents=True, exist_ok=True)
+        prefix = f"{_SPOOL_PREFIX}{os.getpid()}-{self.day.isoformat()}-"
+        self._tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._directory))
+        assert self.path is not None
+        # Uncompressed: the file lives for seconds, and compression costs more than it saves.
+        self._writer = pq.ParquetWriter(self.path, _SPOOL_SCHEMA, compression="none")
+        for batch in self._batches:
+            self._writer.write_batch(batch)
+        self._batches = []
 
 
 def _text(value: Any) -> str | None:
@@ -318,37 +411,114 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _raw_batch(rows: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
+    try:
+        return pa.RecordBatch.from_pylist(rows, schema=_RAW_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A server that sends numbers as JSON numbers: the raw table keeps their text.
+        columns = [[_text(row.get(name)) for row in rows] for name in ARCHIVE_FIELDS]
+        return pa.RecordBatch.from_arrays(
+            [pa.array(column, _STRING) for column in columns], schema=_RAW_SCHEMA
+        )
+
+
 def _record_batch(
     rows: Sequence[Mapping[str, Any]],
     first_row_no: int,
+    day: date,
     status_map: Mapping[str, str],
     region: str,
 ) -> pa.RecordBatch:
-    columns: dict[str, list[Any]] = {
-        field: [_text(row.get(field)) for row in rows] for field in ARCHIVE_FIELDS
+    raw = _raw_batch(rows)
+    numbers = [_text(row.get("HIS_DESTINATAIRE")) or "" for row in rows]
+    # Looked up once per distinct value of the page: a page repeats its numbers (campaigns).
+    details = {number: recipient_details(number, region) for number in dict.fromkeys(numbers)}
+    recipient, valid, country, carrier = zip(*map(details.__getitem__, numbers), strict=True)
+    codes = [_text(row.get("HIS_STATUT")) for row in rows]
+    statuses = {
+        code: "unknown" if code is None else status_map.get(code.strip(), "unknown")
+        for code in dict.fromkeys(codes)
     }
-    derived = [recipient_details(raw or "", region) for raw in columns["HIS_DESTINATAIRE"]]
-    columns["norm_recipient"] = [d[0] for d in derived]
-    columns["norm_recipient_valid"] = [d[1] for d in derived]
-    columns["norm_country"] = [d[2] for d in derived]
-    columns["norm_carrier"] = [d[3] for d in derived]
-    columns["norm_status"] = [
-        status_map.get(code.strip(), "unknown") if code is not None else "unknown"
-        for code in columns["HIS_STATUT"]
-    ]
-    arrays = [
-        pa.array(columns[name], type=_SPOOL_SCHEMA.field(name).type)
-        if name != "row_no"
-        else pa.array(range(first_row_no, first_row_no + len(rows)), type=pa.int64())
-        for name in _SPOOL_SCHEMA.names
-    ]
-    return pa.RecordBatch.from_arrays(arrays, schema=_SPOOL_SCHEMA)
+    count = len(rows)
+    return pa.RecordBatch.from_arrays(
+        [
+            *raw.columns,
+            pa.array(range(first_row_no, first_row_no + count), pa.int64()),
+            pa.repeat(pa.scalar(day, pa.date32()), count),
+            pa.array(recipient, _STRING),
+            pa.array(valid, pa.bool_()),
+            pa.array(country, _STRING),
+            pa.array(carrier, _STRING),
+            pa.array(list(map(statuses.__getitem__, codes)), _STRING),
+        ],
+        schema=_SPOOL_SCHEMA,
+    )
+
+
+def _staged(spools: Sequence[DaySpool]) -> pa.Table | ds.Dataset:
+    """The staged rows of several days as one relation, in the order they were received."""
+    sources = [spool.source() for spool in spools]
+    tables = [s for s in sources if isinstance(s, pa.Table)]
+    files = [s for s in sources if not isinstance(s, pa.Table)]
+    table = pa.concat_tables(tables) if tables else _SPOOL_SCHEMA.empty_table()
+    if not files:
+        return table
+    return ds.dataset([ds.dataset(table), *files])
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     # The error that made us roll back is the one worth raising; the connection is closed next.
     with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
+
+
+def _stats(row: tuple[Any, ...], pages: int) -> PartitionStats:
+    day, rows, delivered, failed, pending, unknown, segments, raw_rows, table_rows = row
+    return PartitionStats(
+        partition_date=day,
+        rows=rows,
+        delivered=delivered,
+        failed=failed,
+        pending=pending,
+        unknown=unknown,
+        segments=int(segments),
+        pages=pages,
+        raw_rows=raw_rows,
+        table_rows=table_rows,
+    )
+
+
+def _replace_days(
+    con: duckdb.DuckDBPyConnection, spools: Sequence[DaySpool]
+) -> list[PartitionStats]:
+    """Replace the spools' days in one transaction on ``con``; rolls back on any error."""
+    days = [spool.day for spool in spools]
+    if len(set(days)) != len(days):
+        raise ValueError(f"a day can be committed once per transaction, got {days}")
+    loaded_at = {"loaded_at": datetime.now(UTC).replace(tzinfo=None)}
+    con.register("staged", _staged(spools))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(_sql("dml/delete_archive_raw_partitions.sql"), {"days": days})
+            con.execute(_sql("dml/insert_archive_raw_staged.sql"), loaded_at)
+            con.execute(_sql("dml/delete_messages_partitions.sql"), {"days": days})
+            con.execute(_sql("dml/delete_messages_staged_ids.sql"))
+            unique = con.execute(_sql("dml/select_staged_ids_are_unique.sql")).fetchone()
+            insert = (
+                "insert_messages_staged"
+                if unique and unique[0]
+                else ("insert_messages_staged_deduplicated")
+            )
+            con.execute(_sql(f"dml/{insert}.sql"), loaded_at)
+            rows = con.execute(_sql("dml/select_partition_stats.sql"), {"days": days}).fetchall()
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+    finally:
+        con.unregister("staged")
+    return [_stats(row, spool.pages) for row, spool in zip(rows, spools, strict=True)]
 
 
 class Warehouse:
@@ -362,8 +532,11 @@ class Warehouse:
         lock_backoff_max: the longest single wait between two attempts.
         status_map: ``HIS_STATUT`` codes to status names; other codes become ``unknown``.
         default_region: the region used to read recipient numbers without a ``+``.
-        chunk_rows: rows staged per Arrow batch while a day is read.
-        spool_dir: where days are staged before their commit (the system's temp dir if None).
+        spill_rows: rows of one day held in memory while it is read; a larger day is staged
+            in a Parquet file.
+        spool_dir: where spilled days are staged (the system's temp dir if None).
+        memory_limit: DuckDB's memory limit per connection (e.g. ``"256MB"``).
+        threads: DuckDB's threads per connection.
 
     Example:
         >>> import tempfile, pathlib
@@ -382,16 +555,20 @@ class Warehouse:
         lock_backoff_max: float = 2.0,
         status_map: Mapping[str, str] | None = None,
         default_region: str = "CI",
-        chunk_rows: int = 5_000,
+        spill_rows: int = 20_000,
         spool_dir: str | Path | None = None,
+        memory_limit: str = "256MB",
+        threads: int = 1,
     ) -> None:
         if lock_timeout < 0 or lock_backoff <= 0 or lock_backoff_max < lock_backoff:
             raise ValueError(
                 "need lock_timeout >= 0 and 0 < lock_backoff <= lock_backoff_max, got "
                 f"{lock_timeout=}, {lock_backoff=}, {lock_backoff_max=}"
             )
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+        if spill_rows < 0:
+            raise ValueError(f"spill_rows must be 0 or more, got {spill_rows}")
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         self.lock_backoff = lock_backoff
@@ -400,12 +577,35 @@ class Warehouse:
             DEFAULT_STATUS_MAP if status_map is None else status_map
         )
         self.default_region = default_region
-        self.chunk_rows = chunk_rows
+        self.spill_rows = spill_rows
         self.spool_dir = None if spool_dir is None else Path(spool_dir)
+        self.duckdb_config: Mapping[str, str | int] = {
+            "memory_limit": memory_limit,
+            "threads": threads,
+        }
         self._schema_ready = False
+        self._orphans_checked = False
+        self._warn_about_catalog_name()
 
     def __repr__(self) -> str:
         return f"Warehouse(path={str(self.path)!r})"
+
+    def _warn_about_catalog_name(self) -> None:
+        if self.path.stem != SCHEMA:
+            return
+        key = str(self.path.resolve())
+        with _PROCESS_WRITE_LOCKS_GUARD:
+            if key in _WARNED_PATHS:
+                return
+            _WARNED_PATHS.add(key)
+        logger.warning(
+            "%s is named like its schema: DuckDB names the file's catalog %r too, so SQL run "
+            "directly on this file must write smspresto.smspresto.messages (smspresto.messages "
+            "is ambiguous there). This library and its views are not affected; another file "
+            "name (e.g. smspresto_warehouse.duckdb) avoids the clash.",
+            self.path,
+            SCHEMA,
+        )
 
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -438,12 +638,18 @@ class Warehouse:
         self._schema_ready = True
 
     def spool(self, day: date) -> DaySpool:
-        """A new, empty staging file for ``day``."""
+        """A new, empty staging area for ``day``.
+
+        The first call also deletes what killed processes left in the spool directory.
+        """
+        if not self._orphans_checked:
+            self._orphans_checked = True
+            _remove_orphan_spools(self.spool_dir or Path(tempfile.gettempdir()))
         return DaySpool(
             day,
             status_map=self.status_map,
             region=self.default_region,
-            chunk_rows=self.chunk_rows,
+            spill_rows=self.spill_rows,
             directory=self.spool_dir,
         )
 
@@ -453,43 +659,18 @@ class Warehouse:
         Idempotent: committing the same pages again gives the same tables (``loaded_at`` aside).
         On any error the transaction is rolled back and the connection closed.
         """
-        path = str(spool.finish())
-        params = {
-            "partition_date": spool.day,
-            "loaded_at": datetime.now(UTC).replace(tzinfo=None),
-            "spool_path": path,
-        }
-        day_only = {"partition_date": spool.day}
+        return self.commit_days([spool])[0]
+
+    def commit_days(self, spools: Sequence[DaySpool]) -> list[PartitionStats]:
+        """Replace several days (each at most once) in one transaction; their stats in order."""
+        if not spools:
+            return []
         with _process_write_lock(self.path), self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(_sql("dml/delete_archive_raw_partition.sql"), day_only)
-                con.execute(
-                    _sql("dml/insert_archive_raw_partition.sql"),
-                    {k: params[k] for k in ("partition_date", "loaded_at", "spool_path")},
-                )
-                con.execute(_sql("dml/delete_messages_partition.sql"), day_only)
-                con.execute(_sql("dml/delete_messages_by_spooled_ids.sql"), {"spool_path": path})
-                con.execute(_sql("dml/insert_messages_partition.sql"), params)
-                row = con.execute(_sql("dml/select_partition_stats.sql"), day_only).fetchone()
-                con.execute("COMMIT")
-            except BaseException:
-                _rollback(con)
-                raise
-        assert row is not None
-        rows, delivered, failed, pending, unknown, segments, raw_rows, table_rows = row
-        return PartitionStats(
-            partition_date=spool.day,
-            rows=rows,
-            delivered=delivered,
-            failed=failed,
-            pending=pending,
-            unknown=unknown,
-            segments=int(segments),
-            pages=spool.pages,
-            raw_rows=raw_rows,
-            table_rows=table_rows,
-        )
+            return _replace_days(con, spools)
+
+    def writer(self, *, idle_release: float = 0.2, max_batch_rows: int = 100_000) -> DayWriter:
+        """A :class:`DayWriter` committing days of this warehouse from a background thread."""
+        return DayWriter(self, idle_release=idle_release, max_batch_rows=max_batch_rows)
 
     def write_partition(
         self, day: date, pages: Iterable[Iterable[ArchiveRecord | Mapping[str, Any]]]
@@ -515,14 +696,9 @@ class Warehouse:
     def partition_stats(self, day: date) -> PartitionStats:
         """The figures of a day as stored now (``pages`` is 0: nothing was read)."""
         with self.connect(read_only=True) as con:
-            row = con.execute(
-                _sql("dml/select_partition_stats.sql"), {"partition_date": day}
-            ).fetchone()
+            row = con.execute(_sql("dml/select_partition_stats.sql"), {"days": [day]}).fetchone()
         assert row is not None
-        rows, delivered, failed, pending, unknown, segments, raw_rows, table_rows = row
-        return PartitionStats(
-            day, rows, delivered, failed, pending, unknown, int(segments), 0, raw_rows, table_rows
-        )
+        return _stats(row, 0)
 
     def previews(self, days: Iterable[date], *, limit: int = 5) -> dict[date, list[dict[str, Any]]]:
         """The first ``limit`` messages of each day (by creation time), as dicts, by day."""
@@ -563,16 +739,8 @@ class Warehouse:
             except BaseException:
                 _rollback(con)
                 raise
-            names = [
-                row[0]
-                for row in con.execute(
-                    "SELECT view_name FROM duckdb_views() WHERE schema_name = ? "
-                    "AND NOT internal ORDER BY view_name",
-                    [SCHEMA],
-                ).fetchall()
-            ]
             counts: dict[str, int] = {}
-            for name in names:
+            for name in _view_names(con):
                 # A view name comes from the catalog, not from input; identifiers can't be bound.
                 row = con.execute(f'SELECT count(*) FROM {SCHEMA}."{name}"').fetchone()
                 counts[name] = int(row[0]) if row else 0
@@ -585,7 +753,7 @@ class Warehouse:
         while True:
             attempts += 1
             try:
-                return _attach(self.path, read_only=read_only)
+                return _attach(self.path, read_only=read_only, config=self.duckdb_config)
             except duckdb.IOException as exc:
                 if not any(m in str(exc).lower() for m in _LOCK_MESSAGES):
                     raise
@@ -599,3 +767,193 @@ class Warehouse:
                 logger.debug("%s is locked; retrying in %.2f s", self.path, pause)
                 time.sleep(pause)
                 delay = min(delay * 2, self.lock_backoff_max)
+
+
+def _view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+            "AND schema_name = ? AND NOT internal ORDER BY view_name",
+            [SCHEMA],
+        ).fetchall()
+    ]
+
+
+@dataclasses.dataclass(slots=True)
+class _Job:
+    spool: DaySpool
+    future: concurrent.futures.Future[PartitionStats]
+
+
+class DayWriter:
+    """Commits finished days from one background thread, batching the days that are ready.
+
+    Each day goes in whole or not at all: the days waiting when a commit starts are replaced in
+    one transaction (up to ``max_batch_rows`` staged rows; a day that fails takes the others of
+    its transaction down only until they are retried, each alone). The connection, and with it
+    the file's write lock, is kept while days keep coming, and closed once none came for
+    ``idle_release`` seconds, so that other processes get their turn; a failed statement closes
+    it at once. A spool handed to the writer is the writer's: it is discarded once committed.
+
+    Example:
+        .. code-block:: python
+
+            with warehouse.writer() as writer:
+                spool = warehouse.spool(day)
+                spool.add(page)
+                stats = await writer.commit(spool)   # or writer.submit(spool).result()
+    """
+
+    def __init__(self, warehouse: Warehouse, *, idle_release: float, max_batch_rows: int) -> None:
+        if idle_release < 0:
+            raise ValueError(f"idle_release must be 0 or more, got {idle_release}")
+        if max_batch_rows < 1:
+            raise ValueError(f"max_batch_rows must be at least 1, got {max_batch_rows}")
+        self._warehouse = warehouse
+        self._idle_release = idle_release
+        self._max_batch_rows = max_batch_rows
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"smspresto-writer-{warehouse.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def __enter__(self) -> DayWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(cancel_pending=exc_type is not None)
+
+    def submit(self, spool: DaySpool) -> concurrent.futures.Future[PartitionStats]:
+        """Queue a finished day; the future gives its stats once it is committed."""
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        spool.finish()
+        future: concurrent.futures.Future[PartitionStats] = concurrent.futures.Future()
+        self._jobs.put(_Job(spool, future))
+        return future
+
+    async def commit(self, spool: DaySpool) -> PartitionStats:
+        """Queue a finished day and wait for its commit without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(spool))
+
+    def close(self, *, cancel_pending: bool = False) -> None:
+        """Commit what is queued (or cancel it), close the connection, stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        if cancel_pending:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    job = self._jobs.get_nowait()
+                    if job is not None:
+                        job.future.cancel()
+                        job.spool.discard()
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        connection: duckdb.DuckDBPyConnection | None = None
+        lock = _process_write_lock(self._warehouse.path)
+        stopping = False
+        try:
+            while not stopping:
+                try:
+                    first = self._jobs.get(
+                        timeout=None if connection is None else self._idle_release
+                    )
+                except queue.Empty:
+                    connection = self._release(connection, lock)
+                    continue
+                if first is None:
+                    break
+                batch, stopping = self._drain(first)
+                connection = self._commit_batch(batch, connection, lock)
+        finally:
+            self._release(connection, lock)
+
+    def _drain(self, first: _Job) -> tuple[list[_Job], bool]:
+        """``first`` and the days queued behind it (each day once), and whether to stop."""
+        batch, days, rows = [first], {first.spool.day}, first.spool.rows
+        while rows < self._max_batch_rows:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return batch, True
+            if job.spool.day in days:
+                self._jobs.put(job)  # the same day twice: its second reading goes next time
+                break
+            batch.append(job)
+            days.add(job.spool.day)
+            rows += job.spool.rows
+        return batch, False
+
+    def _commit_batch(
+        self,
+        batch: list[_Job],
+        connection: duckdb.DuckDBPyConnection | None,
+        lock: threading.RLock,
+    ) -> duckdb.DuckDBPyConnection | None:
+        jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        try:
+            if not jobs:
+                return connection
+            if connection is None:
+                try:
+                    connection = self._acquire(lock)
+                except BaseException as exc:
+                    for job in jobs:
+                        job.future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    return None
+            try:
+                results = _replace_days(connection, [job.spool for job in jobs])
+            except BaseException as exc:
+                self._release(connection, lock)
+                if len(jobs) == 1 or not isinstance(exc, Exception):
+                    for job in jobs:
+                        job.future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    return None
+                # One bad day must not fail the others: each is tried again alone.
+                for job in jobs:
+                    try:
+                        job.future.set_result(self._warehouse.commit(job.spool))
+                    except Exception as alone:  # handed to the caller
+                        job.future.set_exception(alone)
+                return None
+            for job, stats in zip(jobs, results, strict=True):
+                job.future.set_result(stats)
+            return connection
+        finally:
+            for job in batch:
+                job.spool.discard()
+
+    def _acquire(self, lock: threading.RLock) -> duckdb.DuckDBPyConnection:
+        if not self._warehouse._schema_ready:
+            self._warehouse.ensure_schema()
+        lock.acquire()
+        try:
+            return self._warehouse._open(read_only=False)
+        except BaseException:
+            lock.release()
+            raise
+
+    @staticmethod
+    def _release(connection: duckdb.DuckDBPyConnection | None, lock: threading.RLock) -> None:
+        if connection is not None:
+            try:
+                connection.close()
+            finally:
+                lock.release()

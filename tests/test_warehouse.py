@@ -2,7 +2,9 @@
 safety, the lock, snapshots and views."""
 
 import asyncio
+import dataclasses
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -15,8 +17,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from smspresto_pipeline import warehouse as warehouse_module
 from smspresto_pipeline.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord
 from smspresto_pipeline.warehouse import (
+    DaySpool,
     PartitionStats,
     Warehouse,
     WarehouseLockedError,
@@ -71,7 +75,7 @@ def table(warehouse: Warehouse, name: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool", chunk_rows=4)
+    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool", spill_rows=4)
 
 
 def test_schema_has_every_table(warehouse: Warehouse) -> None:
@@ -261,35 +265,83 @@ def test_crash_while_reading_a_day_keeps_its_previous_contents(
     assert list((tmp_path / "spool").iterdir()) == [], "staged pages are cleaned up"
 
 
-def test_failed_commit_rolls_back_and_releases_the_lock(warehouse: Warehouse) -> None:
+def test_failed_commit_rolls_back_and_releases_the_lock(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
     warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
     before = (table(warehouse, "messages"), table(warehouse, "archive_raw"))
+    real_sql = warehouse_module._sql
+
+    def broken_insert(relative: str) -> str:
+        # The day's rows are already deleted and re-inserted into archive_raw when this fails.
+        if relative.startswith("dml/insert_messages_staged"):
+            return "INSERT INTO smspresto.messages SELECT * FROM no_such_table"
+        return real_sql(relative)
+
+    monkeypatch.setattr(warehouse_module, "_sql", broken_insert)
     with warehouse.spool(DAY) as spool:
         spool.add([record(50)])
-        spool.finish().unlink()  # the statements after the day's delete will fail
-        with pytest.raises(duckdb.IOException):
+        with pytest.raises(duckdb.CatalogException):
             warehouse.commit(spool)
+    monkeypatch.undo()
     assert (table(warehouse, "messages"), table(warehouse, "archive_raw")) == before
     # Another process can write at once: nothing kept the file locked.
     code = f"import duckdb; duckdb.connect({str(warehouse.path)!r}).execute('CHECKPOINT')"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_pages_are_staged_in_bounded_chunks(warehouse: Warehouse) -> None:
+def test_a_small_day_stays_in_memory(warehouse: Warehouse) -> None:
     with warehouse.spool(DAY) as spool:
-        for page in day_pages(DAY, range(1, 12), page_size=3):
+        spool.add(day_pages(DAY, range(1, 4))[0])
+        assert (spool.path, spool.buffered_rows) == (None, 3)
+        stats = warehouse.commit(spool)
+    assert stats.rows == 3
+    assert not (warehouse.spool_dir and warehouse.spool_dir.exists()), "nothing written to disk"
+
+
+def test_a_large_day_is_spilled_and_memory_stays_bounded(warehouse: Warehouse) -> None:
+    # spill_rows=4: past four rows the day goes to Parquet, and each later page goes straight
+    # there: memory never holds more than spill_rows rows plus one page, whatever the day.
+    with warehouse.spool(DAY) as spool:
+        held = []
+        for page in day_pages(DAY, range(1, 15), page_size=3):
             spool.add(page)
-        path = spool.finish()
-        parquet = pq.ParquetFile(path)
-        # chunk_rows=4: at most one chunk (and one page) is ever held in memory.
+            held.append(spool.buffered_rows)
+        assert held == [3, 0, 0, 0, 0]
+        assert spool.path is not None
+        assert spool.path.parent.name.startswith(f"smspresto-spool-{os.getpid()}-")
+        spool.finish()
+        parquet = pq.ParquetFile(spool.path)
         assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [
-            4,
-            4,
             3,
+            3,
+            3,
+            3,
+            2,
         ]
         assert parquet.schema_arrow.names[: len(ARCHIVE_FIELDS)] == list(ARCHIVE_FIELDS)
         stats = warehouse.commit(spool)
-    assert stats.rows == 11
+        spilled = spool.path
+    assert (stats.rows, stats.pages) == (14, 5)
+    assert not spilled.exists()
+    with warehouse.connect(read_only=True) as con:
+        order = con.execute(
+            "SELECT IDHISTORIQUE FROM smspresto.archive_raw WHERE partition_date = ?", [DAY]
+        ).fetchall()
+    assert [int(i) for (i,) in order] == list(range(1, 15)), "kept in the order received"
+
+
+def test_numbers_sent_as_json_numbers_are_kept_as_text(warehouse: Warehouse) -> None:
+    raw = dict(record(1).raw, IDHISTORIQUE=1, HIS_STATUT=2, HIS_NOMBRESMS=3)
+    stats = warehouse.write_partition(DAY, [[raw]])
+    assert (stats.rows, stats.failed, stats.segments) == (1, 1, 3)
+    assert table(warehouse, "archive_raw")[0][:5] == (
+        "1",
+        "+2250708081488",
+        record(1).message,
+        "2",
+        "3",
+    )
 
 
 def test_async_write(warehouse: Warehouse) -> None:
@@ -439,3 +491,144 @@ def test_views(warehouse: Warehouse) -> None:
         assert con.execute("SELECT hour, messages FROM smspresto.hourly_volume").fetchall() == [
             (datetime(2025, 3, 6, 10), 4)
         ]
+
+
+def staged(warehouse: Warehouse, day: date, pages: list[list[ArchiveRecord]]) -> DaySpool:
+    spool = warehouse.spool(day)
+    for page in pages:
+        spool.add(page)
+    return spool
+
+
+def test_writer_commits_the_days_that_are_ready_together(tmp_path: Path) -> None:
+    days = [date(2025, 3, d) for d in range(1, 7)]
+    pages = {day: day_pages(day, range(day.day * 100, day.day * 100 + 7)) for day in days}
+    one_by_one = Warehouse(tmp_path / "one.duckdb")
+    expected = [one_by_one.write_partition(day, pages[day]) for day in days]
+
+    batched = Warehouse(tmp_path / "batched.duckdb")
+    batched.ensure_schema()
+    holder = _LockHolder(batched.path)  # the days pile up until the file is free
+    with batched.writer() as writer:
+        futures = [writer.submit(staged(batched, day, pages[day])) for day in days]
+        holder.release()
+        results = [future.result(timeout=120) for future in futures]
+    assert [r.rows for r in results] == [r.rows for r in expected] == [7] * 6
+    assert [dataclasses.replace(r, table_rows=0) for r in results] == [
+        dataclasses.replace(r, table_rows=0) for r in expected
+    ]
+    # Committed in fewer transactions than days: the ones queued behind the lock went together.
+    assert len({r.table_rows for r in results}) < len(days)
+    assert table(batched, "messages") == table(one_by_one, "messages")
+    assert table(batched, "archive_raw") == table(one_by_one, "archive_raw")
+
+
+def test_writer_releases_the_file_when_idle(warehouse: Warehouse) -> None:
+    with warehouse.writer(idle_release=0.05) as writer:
+        asyncio.run(writer.commit(staged(warehouse, DAY, [[record(1)]])))
+        # Another process gets the file while the writer waits for more days.
+        code = f"import duckdb; duckdb.connect({str(warehouse.path)!r}).execute('CHECKPOINT')"
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        stats = writer.submit(staged(warehouse, NEXT_DAY, [[record(2)]])).result(timeout=60)
+    assert stats.table_rows == 2
+
+
+def test_writer_one_bad_day_does_not_fail_the_others(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse.ensure_schema()
+    real_source = DaySpool.source
+
+    def source(spool: DaySpool) -> Any:
+        if spool.day == NEXT_DAY:
+            raise OSError("the staged rows of this day are unreadable")
+        return real_source(spool)
+
+    monkeypatch.setattr(DaySpool, "source", source)
+    holder = _LockHolder(warehouse.path)
+    with warehouse.writer() as writer:
+        good = writer.submit(staged(warehouse, DAY, [[record(1), record(2)]]))
+        bad = writer.submit(staged(warehouse, NEXT_DAY, [[record(3)]]))
+        holder.release()
+        assert good.result(timeout=60).rows == 2
+        with pytest.raises(OSError, match="unreadable"):
+            bad.result(timeout=60)
+    assert [row[0] for row in table(warehouse, "messages")] == [1, 2]
+
+
+def test_writer_same_day_twice_keeps_the_last_reading(warehouse: Warehouse) -> None:
+    with warehouse.writer() as writer:
+        first = writer.submit(staged(warehouse, DAY, [[record(1, HIS_STATUT="0")]]))
+        second = writer.submit(staged(warehouse, DAY, [[record(1, HIS_STATUT="1")]]))
+        assert first.result(timeout=60).pending == 1
+        assert second.result(timeout=60).delivered == 1
+    assert [row[6] for row in table(warehouse, "messages")] == ["delivered"]
+
+
+def test_id_in_two_days_of_one_transaction_is_stored_once(warehouse: Warehouse) -> None:
+    # The later reading wins, as when the two days are committed one after the other.
+    stats = warehouse.commit_days(
+        [
+            staged(warehouse, DAY, [[record(1), record(2)]]),
+            staged(warehouse, NEXT_DAY, [[record(2, NEXT_DAY), record(3, NEXT_DAY)]]),
+        ]
+    )
+    assert [(s.rows, s.raw_rows) for s in stats] == [(1, 2), (2, 2)]
+    assert [(r[0], r[-1]) for r in table(warehouse, "messages")] == [
+        (1, DAY),
+        (2, NEXT_DAY),
+        (3, NEXT_DAY),
+    ]
+
+
+def test_staging_files_of_a_killed_process_are_removed(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(dead.stdout)
+    orphan = spool_dir / f"smspresto-spool-{dead_pid}-2025-03-06-abc"
+    orphan.mkdir()
+    (orphan / "day.parquet").write_bytes(b"left behind")
+    alive = spool_dir / f"smspresto-spool-{os.getpid()}-2025-03-06-def"
+    alive.mkdir()
+    unrelated = spool_dir / "someone-else"
+    unrelated.mkdir()
+    warehouse = Warehouse(tmp_path / "w.duckdb", spool_dir=spool_dir)
+    with warehouse.spool(DAY):
+        pass
+    assert sorted(p.name for p in spool_dir.iterdir()) == sorted([alive.name, unrelated.name])
+
+
+def test_a_file_named_like_the_schema_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "smspresto.duckdb"
+    with caplog.at_level(logging.WARNING, logger="smspresto_pipeline.warehouse"):
+        warehouse = Warehouse(path)
+        Warehouse(path)
+        Warehouse(tmp_path / "smspresto_warehouse.duckdb")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "smspresto.smspresto.messages" in warnings[0]
+    # The library itself still works on such a file (it attaches it under an alias).
+    assert warehouse.write_partition(DAY, [[record(1)]]).rows == 1
+    assert warehouse.create_views()["daily_segments_billed"] == 1
+
+
+def test_file_opened_directly_reads_tables_and_views(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, day_pages(DAY, range(1, 5)))
+    counts = warehouse.create_views()
+    assert counts
+    con = duckdb.connect(str(warehouse.path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM smspresto.messages").fetchone() == (4,)
+        for name, count in counts.items():
+            row = con.execute(f"SELECT count(*) FROM smspresto.{name}").fetchone()
+            assert row == (count,), name
+    finally:
+        con.close()

@@ -1,3 +1,5 @@
+-- Tables are named without their schema: a view binds them in its own schema (smspresto),
+-- so it works whatever name the DuckDB file is opened under.
 -- Per day and sender: volumes by status. failure_rate counts final messages only
 -- (delivered + failed); it is NULL while none is final, so a quiet day never reads as 0 %.
 CREATE OR REPLACE VIEW smspresto.daily_delivery_by_sender AS
@@ -12,5 +14,5 @@ SELECT
     coalesce(sum(segments), 0) AS segments,
     count_if(status = 'failed')
         / nullif(count_if(status IN ('delivered', 'failed')), 0) AS failure_rate
-FROM smspresto.messages
+FROM messages
 GROUP BY ALL;

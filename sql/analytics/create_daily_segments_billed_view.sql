@@ -1,3 +1,4 @@
+-- Tables unqualified: a view binds them in its own schema, whatever the file's catalog name.
 -- Segments billed per day: every segment of every message the API accepted is billed,
 -- whatever its delivery status.
 CREATE OR REPLACE VIEW smspresto.daily_segments_billed AS
@@ -6,5 +7,5 @@ SELECT
     count(*) AS messages,
     coalesce(sum(segments), 0) AS segments,
     count_if(segments > 1) AS multipart_messages
-FROM smspresto.messages
+FROM messages
 GROUP BY ALL;

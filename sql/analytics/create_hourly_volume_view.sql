@@ -1,3 +1,4 @@
+-- Tables unqualified: a view binds them in its own schema, whatever the file's catalog name.
 -- Messages created per hour (account's local time).
 CREATE OR REPLACE VIEW smspresto.hourly_volume AS
 SELECT
@@ -6,6 +7,6 @@ SELECT
     coalesce(sum(segments), 0) AS segments,
     count_if(status = 'delivered') AS delivered,
     count_if(status = 'failed') AS failed
-FROM smspresto.messages
+FROM messages
 WHERE created_at IS NOT NULL
 GROUP BY ALL;

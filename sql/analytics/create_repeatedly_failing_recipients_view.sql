@@ -1,3 +1,4 @@
+-- Tables unqualified: a view binds them in its own schema, whatever the file's catalog name.
 -- Recipients with at least two failed messages: candidates for cleaning a contact list
 -- (a number that keeps failing costs segments and drags the failure rate).
 CREATE OR REPLACE VIEW smspresto.repeatedly_failing_recipients AS
@@ -10,6 +11,6 @@ SELECT
     count_if(status = 'failed') AS failures,
     count_if(status = 'delivered') AS deliveries,
     max(created_at) FILTER (WHERE status = 'failed') AS last_failure_at
-FROM smspresto.messages
+FROM messages
 GROUP BY recipient
 HAVING count_if(status = 'failed') >= 2;

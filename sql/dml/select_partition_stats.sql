@@ -1,13 +1,39 @@
--- count_if over no row is NULL in DuckDB, hence the coalesce.
+-- One row per day of $days, in that order (zeros for a day without messages), and the
+-- messages of the whole table. count_if over no row is NULL in DuckDB, hence the coalesce.
+WITH days AS (
+    SELECT day AS partition_date, position
+    FROM unnest($days::DATE[]) WITH ORDINALITY AS d(day, position)
+),
+messages_by_day AS (
+    SELECT
+        partition_date,
+        count(*) AS messages,
+        count_if(status = 'delivered') AS delivered,
+        count_if(status = 'failed') AS failed,
+        count_if(status = 'pending') AS pending,
+        count_if(status NOT IN ('delivered', 'failed', 'pending')) AS unknown,
+        sum(segments) AS segments
+    FROM smspresto.messages
+    WHERE partition_date IN (SELECT partition_date FROM days)
+    GROUP BY partition_date
+),
+raw_by_day AS (
+    SELECT partition_date, count(*) AS raw_rows
+    FROM smspresto.archive_raw
+    WHERE partition_date IN (SELECT partition_date FROM days)
+    GROUP BY partition_date
+)
 SELECT
-    count(*) AS messages,
-    coalesce(count_if(status = 'delivered'), 0) AS delivered,
-    coalesce(count_if(status = 'failed'), 0) AS failed,
-    coalesce(count_if(status = 'pending'), 0) AS pending,
-    coalesce(count_if(status NOT IN ('delivered', 'failed', 'pending')), 0) AS unknown,
-    coalesce(sum(segments), 0) AS segments,
-    (SELECT count(*) FROM smspresto.archive_raw WHERE partition_date = $partition_date)
-        AS raw_rows,
+    days.partition_date,
+    coalesce(m.messages, 0) AS messages,
+    coalesce(m.delivered, 0) AS delivered,
+    coalesce(m.failed, 0) AS failed,
+    coalesce(m.pending, 0) AS pending,
+    coalesce(m.unknown, 0) AS unknown,
+    coalesce(m.segments, 0) AS segments,
+    coalesce(r.raw_rows, 0) AS raw_rows,
     (SELECT count(*) FROM smspresto.messages) AS table_rows
-FROM smspresto.messages
-WHERE partition_date = $partition_date;
+FROM days
+LEFT JOIN messages_by_day AS m USING (partition_date)
+LEFT JOIN raw_by_day AS r USING (partition_date)
+ORDER BY days.position;

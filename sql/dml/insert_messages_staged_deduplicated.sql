@@ -1,8 +1,8 @@
 -- Typing happens here: TRY_CAST turns what the API may send for "no value" (empty strings,
 -- MySQL zero dates such as 0000-00-00 00:00:00) into NULL instead of failing the day.
 -- recipient, country, carrier and status were derived in Python while staging (norm_*).
--- Rows without a numeric IDHISTORIQUE stay in archive_raw only; a history_id read twice
--- keeps its last reading.
+-- Rows without a numeric IDHISTORIQUE stay in archive_raw only.
+-- A history_id staged twice keeps its last reading (the highest row_no).
 INSERT INTO smspresto.messages BY NAME
 SELECT
     TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id,
@@ -21,8 +21,8 @@ SELECT
     NOMCONTACT AS contact_name,
     norm_country AS country,
     norm_carrier AS carrier,
-    $partition_date::DATE AS partition_date,
+    partition_date,
     $loaded_at::TIMESTAMP AS loaded_at
-FROM read_parquet($spool_path)
+FROM staged
 WHERE TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY history_id ORDER BY row_no DESC) = 1;

@@ -1,10 +1,10 @@
--- $spool_path: the day's pages staged as Parquet (every API field a string), in the order
--- received; DuckDB keeps that order (preserve_insertion_order) without a sort.
+-- staged: the days' pages (every API field a string), in the order received; DuckDB keeps
+-- that order (preserve_insertion_order) without a sort.
 INSERT INTO smspresto.archive_raw BY NAME
 SELECT
     IDHISTORIQUE, HIS_DESTINATAIRE, HIS_MESSAGE, HIS_STATUT, HIS_NOMBRESMS,
     HIS_DATEHEURECREA, HIS_DATEHEUREENVOI, IDDATEHEURE, CPT_REF, IDSMSFILATTENTE,
     HIS_EXPEDITEUR, NOMCONTACT,
-    $partition_date::DATE AS partition_date,
+    partition_date,
     $loaded_at::TIMESTAMP AS loaded_at
-FROM read_parquet($spool_path);
+FROM staged;

@@ -1,1 +1,0 @@
-DELETE FROM smspresto.messages WHERE partition_date = $partition_date;

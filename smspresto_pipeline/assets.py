@@ -123,15 +123,17 @@ async def _ingest_days(
     max_concurrent_days: int,
     page_size: int | None,
 ) -> list[PartitionStats | Exception]:
-    # A slot is held from the first request of a day to its commit, so at most
-    # max_concurrent_days days are staged at once; the writer commits the days that are ready
-    # together while the next ones are read.
-    semaphore = asyncio.Semaphore(max_concurrent_days)
+    # At most max_concurrent_days days are read at once. A day read is handed to the writer,
+    # which commits the days that are ready together while the next ones are read (and makes
+    # the readers wait when too many rows are staged, so memory stays bounded).
+    reading = asyncio.Semaphore(max_concurrent_days)
+    unread = len(days)
     async with smspresto.get_async_client() as client:
         with warehouse.writer() as writer:
 
             async def ingest(day: date) -> PartitionStats:
-                async with semaphore:
+                nonlocal unread
+                async with reading:
                     spool = warehouse.spool(day)
                     try:
                         async for page in client.iter_archive_pages(day, day, page_size):
@@ -139,7 +141,12 @@ async def _ingest_days(
                     except BaseException:
                         spool.discard()
                         raise
-                    return await writer.commit(spool)
+                    finally:
+                        unread -= 1
+                    committed = await writer.enqueue(spool)
+                if unread == 0:
+                    writer.flush()  # nothing more will come: no need to wait for more days
+                return await committed
 
             outcomes = await asyncio.gather(*(ingest(day) for day in days), return_exceptions=True)
     result: list[PartitionStats | Exception] = []

@@ -64,6 +64,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -102,6 +103,7 @@ _SPOOL_PREFIX = "smspresto-spool-"
 
 _STRING = pa.string()
 _RAW_SCHEMA = pa.schema([pa.field(name, _STRING) for name in ARCHIVE_FIELDS])
+_RAW_STRUCT = pa.struct(list(_RAW_SCHEMA))
 _SPOOL_SCHEMA = pa.schema(
     [
         *_RAW_SCHEMA,
@@ -310,16 +312,14 @@ class DaySpool:
         self,
         day: date,
         *,
-        status_map: Mapping[str, str],
-        region: str,
+        derived: _Derived,
         spill_rows: int,
         directory: Path | None = None,
     ) -> None:
         self.day = day
         self.rows = 0
         self.pages = 0
-        self._status_map = status_map
-        self._region = region
+        self._derived = derived
         self._spill_rows = spill_rows
         self._directory = directory
         self._batches: list[pa.RecordBatch] = []
@@ -356,9 +356,7 @@ class DaySpool:
         rows = [r.raw if isinstance(r, ArchiveRecord) else r for r in page]
         if not rows:
             return
-        batch = _record_batch(
-            rows, _ROW_NUMBERS.take(len(rows)), self.day, self._status_map, self._region
-        )
+        batch = _record_batch(rows, _ROW_NUMBERS.take(len(rows)), self.day, self._derived)
         self.rows += len(rows)
         if self._writer is not None:
             self._writer.write_batch(batch)
@@ -413,7 +411,7 @@ def _text(value: Any) -> str | None:
 
 def _raw_batch(rows: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
     try:
-        return pa.RecordBatch.from_pylist(rows, schema=_RAW_SCHEMA)
+        return pa.RecordBatch.from_struct_array(pa.array(rows, _RAW_STRUCT))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         # A server that sends numbers as JSON numbers: the raw table keeps their text.
         columns = [[_text(row.get(name)) for row in rows] for name in ARCHIVE_FIELDS]
@@ -422,34 +420,66 @@ def _raw_batch(rows: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
         )
 
 
+class _Derived:
+    """What is derived in Python from a row: its recipient's details and its status name.
+
+    Each distinct number is worked out once and kept, as Arrow arrays, across pages and days:
+    an account texts the same numbers again and again, and ``phonenumbers`` costs tens of
+    microseconds a number. A page's numbers are matched to the known ones in C
+    (``index_in``), so only numbers never seen before cost Python work.
+    """
+
+    _MAX_NUMBERS = 500_000
+    _TYPES = (_STRING, pa.bool_(), _STRING, _STRING)
+
+    def __init__(self, status_map: Mapping[str, str], region: str) -> None:
+        self._status_map = status_map
+        self._region = region
+        self._known = pa.array([], _STRING)
+        self._details = [pa.array([], kind) for kind in self._TYPES]
+
+    def columns(self, numbers: pa.Array, codes: pa.Array) -> list[pa.Array]:
+        """``norm_recipient``, ``norm_recipient_valid``, ``norm_country``, ``norm_carrier``
+        and ``norm_status`` for the page's ``HIS_DESTINATAIRE`` and ``HIS_STATUT``."""
+        positions = pc.index_in(numbers, value_set=self._known, skip_nulls=False)
+        if positions.null_count:
+            self._learn(pc.unique(numbers.filter(positions.is_null())))
+            positions = pc.index_in(numbers, value_set=self._known, skip_nulls=False)
+        columns = [details.take(positions) for details in self._details]
+        encoded = codes.dictionary_encode(null_encoding="encode")
+        names = [
+            "unknown" if code is None else self._status_map.get(code.strip(), "unknown")
+            for code in encoded.dictionary.to_pylist()
+        ]
+        columns.append(pa.array(names, _STRING).take(encoded.indices))
+        return columns
+
+    def _learn(self, numbers: pa.Array) -> None:
+        if len(self._known) + len(numbers) > self._MAX_NUMBERS:
+            # Bounded memory on accounts with countless numbers: start again.
+            self._known = pa.array([], _STRING)
+            self._details = [pa.array([], kind) for kind in self._TYPES]
+        details = [recipient_details(number or "", self._region) for number in numbers.to_pylist()]
+        self._known = pa.concat_arrays([self._known, numbers])
+        self._details = [
+            pa.concat_arrays([known, pa.array(values, kind)])
+            for known, values, kind in zip(
+                self._details, zip(*details, strict=True), self._TYPES, strict=True
+            )
+        ]
+
+
 def _record_batch(
-    rows: Sequence[Mapping[str, Any]],
-    first_row_no: int,
-    day: date,
-    status_map: Mapping[str, str],
-    region: str,
+    rows: Sequence[Mapping[str, Any]], first_row_no: int, day: date, derived: _Derived
 ) -> pa.RecordBatch:
     raw = _raw_batch(rows)
-    numbers = [_text(row.get("HIS_DESTINATAIRE")) or "" for row in rows]
-    # Looked up once per distinct value of the page: a page repeats its numbers (campaigns).
-    details = {number: recipient_details(number, region) for number in dict.fromkeys(numbers)}
-    recipient, valid, country, carrier = zip(*map(details.__getitem__, numbers), strict=True)
-    codes = [_text(row.get("HIS_STATUT")) for row in rows]
-    statuses = {
-        code: "unknown" if code is None else status_map.get(code.strip(), "unknown")
-        for code in dict.fromkeys(codes)
-    }
     count = len(rows)
     return pa.RecordBatch.from_arrays(
         [
             *raw.columns,
             pa.array(range(first_row_no, first_row_no + count), pa.int64()),
             pa.repeat(pa.scalar(day, pa.date32()), count),
-            pa.array(recipient, _STRING),
-            pa.array(valid, pa.bool_()),
-            pa.array(country, _STRING),
-            pa.array(carrier, _STRING),
-            pa.array(list(map(statuses.__getitem__, codes)), _STRING),
+            *derived.columns(raw.column("HIS_DESTINATAIRE"), raw.column("HIS_STATUT")),
         ],
         schema=_SPOOL_SCHEMA,
     )
@@ -488,6 +518,34 @@ def _stats(row: tuple[Any, ...], pages: int) -> PartitionStats:
     )
 
 
+def _staged_days(days: Sequence[date]) -> pa.Table:
+    """The days being written (in order) and their ``loaded_at``, as the SQL's ``staged_days``."""
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    return pa.table(
+        {
+            "partition_date": pa.array(days, pa.date32()),
+            "position": pa.array(range(len(days)), pa.int32()),
+            "loaded_at": pa.array([loaded_at] * len(days), pa.timestamp("us")),
+        }
+    )
+
+
+def _replace_script(*, deduplicate: bool) -> str:
+    # One script, one call: every call into DuckDB hands the GIL back and forth with the thread
+    # reading the API, which costs more than the statements themselves on small days.
+    insert = "insert_messages_staged_deduplicated" if deduplicate else "insert_messages_staged"
+    files = (
+        "delete_archive_raw_partitions",
+        "insert_archive_raw_staged",
+        "delete_messages_partitions",
+        "delete_messages_staged_ids",
+        insert,
+        "select_partition_stats",
+    )
+    statements = [_sql(f"dml/{name}.sql").strip().rstrip(";") for name in files]
+    return ";\n".join(["BEGIN TRANSACTION", *statements])
+
+
 def _replace_days(
     con: duckdb.DuckDBPyConnection, spools: Sequence[DaySpool]
 ) -> list[PartitionStats]:
@@ -495,29 +553,22 @@ def _replace_days(
     days = [spool.day for spool in spools]
     if len(set(days)) != len(days):
         raise ValueError(f"a day can be committed once per transaction, got {days}")
-    loaded_at = {"loaded_at": datetime.now(UTC).replace(tzinfo=None)}
     con.register("staged", _staged(spools))
+    con.register("staged_days", _staged_days(days))
     try:
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(_sql("dml/delete_archive_raw_partitions.sql"), {"days": days})
-            con.execute(_sql("dml/insert_archive_raw_staged.sql"), loaded_at)
-            con.execute(_sql("dml/delete_messages_partitions.sql"), {"days": days})
-            con.execute(_sql("dml/delete_messages_staged_ids.sql"))
-            unique = con.execute(_sql("dml/select_staged_ids_are_unique.sql")).fetchone()
-            insert = (
-                "insert_messages_staged"
-                if unique and unique[0]
-                else ("insert_messages_staged_deduplicated")
-            )
-            con.execute(_sql(f"dml/{insert}.sql"), loaded_at)
-            rows = con.execute(_sql("dml/select_partition_stats.sql"), {"days": days}).fetchall()
-            con.execute("COMMIT")
-        except BaseException:
+            rows = con.execute(_replace_script(deduplicate=False)).fetchall()
+        except duckdb.ConstraintException:
+            # The same history_id staged twice: keep its last reading.
             _rollback(con)
-            raise
+            rows = con.execute(_replace_script(deduplicate=True)).fetchall()
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
     finally:
         con.unregister("staged")
+        con.unregister("staged_days")
     return [_stats(row, spool.pages) for row, spool in zip(rows, spools, strict=True)]
 
 
@@ -583,6 +634,7 @@ class Warehouse:
             "memory_limit": memory_limit,
             "threads": threads,
         }
+        self._derived = _Derived(self.status_map, default_region)
         self._schema_ready = False
         self._orphans_checked = False
         self._warn_about_catalog_name()
@@ -647,8 +699,7 @@ class Warehouse:
             _remove_orphan_spools(self.spool_dir or Path(tempfile.gettempdir()))
         return DaySpool(
             day,
-            status_map=self.status_map,
-            region=self.default_region,
+            derived=self._derived,
             spill_rows=self.spill_rows,
             directory=self.spool_dir,
         )
@@ -668,9 +719,10 @@ class Warehouse:
         with _process_write_lock(self.path), self.connect() as con:
             return _replace_days(con, spools)
 
-    def writer(self, *, idle_release: float = 0.2, max_batch_rows: int = 100_000) -> DayWriter:
-        """A :class:`DayWriter` committing days of this warehouse from a background thread."""
-        return DayWriter(self, idle_release=idle_release, max_batch_rows=max_batch_rows)
+    def writer(self, **options: Any) -> DayWriter:
+        """A :class:`DayWriter` committing days of this warehouse from a background thread;
+        ``options`` are its keyword arguments."""
+        return DayWriter(self, **options)
 
     def write_partition(
         self, day: date, pages: Iterable[Iterable[ArchiveRecord | Mapping[str, Any]]]
@@ -696,7 +748,8 @@ class Warehouse:
     def partition_stats(self, day: date) -> PartitionStats:
         """The figures of a day as stored now (``pages`` is 0: nothing was read)."""
         with self.connect(read_only=True) as con:
-            row = con.execute(_sql("dml/select_partition_stats.sql"), {"days": [day]}).fetchone()
+            con.register("staged_days", _staged_days([day]))
+            row = con.execute(_sql("dml/select_partition_stats.sql")).fetchone()
         assert row is not None
         return _stats(row, 0)
 
@@ -784,17 +837,29 @@ def _view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 class _Job:
     spool: DaySpool
     future: concurrent.futures.Future[PartitionStats]
+    queued_at: float = dataclasses.field(default_factory=time.monotonic)
+
+
+_FLUSH = object()
+_STOP = object()
 
 
 class DayWriter:
-    """Commits finished days from one background thread, batching the days that are ready.
+    """Commits finished days from one background thread, several days per transaction.
 
-    Each day goes in whole or not at all: the days waiting when a commit starts are replaced in
-    one transaction (up to ``max_batch_rows`` staged rows; a day that fails takes the others of
-    its transaction down only until they are retried, each alone). The connection, and with it
-    the file's write lock, is kept while days keep coming, and closed once none came for
-    ``idle_release`` seconds, so that other processes get their turn; a failed statement closes
-    it at once. A spool handed to the writer is the writer's: it is discarded once committed.
+    DuckDB writes a large transaction much faster than many small ones (a small one goes through
+    the write-ahead log, then a checkpoint, and every call into DuckDB trades the GIL with the
+    thread reading the API). So days are gathered: a transaction is started once ``batch_rows``
+    rows are queued, or once no day came for ``linger`` seconds, or once the oldest queued day
+    waited ``max_delay`` seconds, or on :meth:`flush`. Each day still goes in whole or not at
+    all: a transaction replaces every day it holds (a day that fails takes the others of its
+    transaction down only until they are retried, each alone).
+
+    Memory stays bounded: :meth:`enqueue` waits while ``max_staged_rows`` rows are queued or
+    being written. The connection, and with it the file's write lock, is kept while days keep
+    coming and closed once none came for ``idle_release`` seconds, so that other processes get
+    their turn; a failed statement closes it at once. A spool handed to the writer is the
+    writer's: it is discarded once committed.
 
     Example:
         .. code-block:: python
@@ -805,15 +870,35 @@ class DayWriter:
                 stats = await writer.commit(spool)   # or writer.submit(spool).result()
     """
 
-    def __init__(self, warehouse: Warehouse, *, idle_release: float, max_batch_rows: int) -> None:
-        if idle_release < 0:
-            raise ValueError(f"idle_release must be 0 or more, got {idle_release}")
-        if max_batch_rows < 1:
-            raise ValueError(f"max_batch_rows must be at least 1, got {max_batch_rows}")
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        *,
+        batch_rows: int = 50_000,
+        max_staged_rows: int | None = None,
+        linger: float = 0.1,
+        max_delay: float = 2.0,
+        idle_release: float = 0.2,
+    ) -> None:
+        staged = 2 * batch_rows if max_staged_rows is None else max_staged_rows
+        if batch_rows < 1 or staged < batch_rows:
+            raise ValueError(
+                f"need 1 <= batch_rows <= max_staged_rows, got {batch_rows=}, {max_staged_rows=}"
+            )
+        if min(linger, max_delay, idle_release) < 0:
+            raise ValueError(
+                f"linger, max_delay and idle_release must not be negative, got {linger=}, "
+                f"{max_delay=}, {idle_release=}"
+            )
         self._warehouse = warehouse
+        self._batch_rows = batch_rows
+        self._max_staged_rows = staged
+        self._linger = linger
+        self._max_delay = max_delay
         self._idle_release = idle_release
-        self._max_batch_rows = max_batch_rows
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._jobs: queue.Queue[_Job | object] = queue.Queue()
+        self._staged_rows = 0  # rows enqueued and not committed yet (event loop side)
+        self._room: asyncio.Event | None = None  # set when a commit made room
         self._closed = False
         self._thread = threading.Thread(
             target=self._run, name=f"smspresto-writer-{warehouse.path.name}", daemon=True
@@ -829,7 +914,7 @@ class DayWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close(cancel_pending=exc_type is not None)
+        self.close()
 
     def submit(self, spool: DaySpool) -> concurrent.futures.Future[PartitionStats]:
         """Queue a finished day; the future gives its stats once it is committed."""
@@ -840,62 +925,106 @@ class DayWriter:
         self._jobs.put(_Job(spool, future))
         return future
 
+    async def enqueue(self, spool: DaySpool) -> asyncio.Future[PartitionStats]:
+        """Wait for room (``max_staged_rows``), queue a finished day, return its future stats.
+
+        The caller may go on reading the next day while this one waits for its transaction.
+        """
+        if self._room is None:
+            self._room = asyncio.Event()
+        room = self._room
+        rows = spool.rows
+        while self._staged_rows and self._staged_rows + rows > self._max_staged_rows:
+            room.clear()
+            await room.wait()
+        self._staged_rows += rows
+        future = asyncio.wrap_future(self.submit(spool))
+
+        def committed(_: asyncio.Future[PartitionStats]) -> None:
+            self._staged_rows -= rows
+            room.set()
+
+        future.add_done_callback(committed)
+        return future
+
     async def commit(self, spool: DaySpool) -> PartitionStats:
         """Queue a finished day and wait for its commit without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(spool))
+        return await (await self.enqueue(spool))
 
-    def close(self, *, cancel_pending: bool = False) -> None:
-        """Commit what is queued (or cancel it), close the connection, stop the thread."""
+    def flush(self) -> None:
+        """Start a transaction with the days queued now, without waiting for more."""
+        self._jobs.put(_FLUSH)
+
+    def close(self) -> None:
+        """Commit what is queued, close the connection, stop the thread."""
         if self._closed:
             return
         self._closed = True
-        if cancel_pending:
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    job = self._jobs.get_nowait()
-                    if job is not None:
-                        job.future.cancel()
-                        job.spool.discard()
-        self._jobs.put(None)
+        self._jobs.put(_STOP)
         self._thread.join()
 
     def _run(self) -> None:
         connection: duckdb.DuckDBPyConnection | None = None
         lock = _process_write_lock(self._warehouse.path)
+        pending: list[_Job] = []
         stopping = False
         try:
-            while not stopping:
-                try:
-                    first = self._jobs.get(
-                        timeout=None if connection is None else self._idle_release
-                    )
-                except queue.Empty:
-                    connection = self._release(connection, lock)
+            while pending or not stopping:
+                if not pending and not stopping:
+                    try:
+                        item = self._jobs.get(
+                            timeout=None if connection is None else self._idle_release
+                        )
+                    except queue.Empty:
+                        connection = self._release(connection, lock)
+                        continue
+                    stopping = item is _STOP
+                    if isinstance(item, _Job):
+                        pending.append(item)
                     continue
-                if first is None:
-                    break
-                batch, stopping = self._drain(first)
+                if not stopping:
+                    stopping = self._gather(pending)
+                batch = self._batch(pending)
                 connection = self._commit_batch(batch, connection, lock)
         finally:
             self._release(connection, lock)
 
-    def _drain(self, first: _Job) -> tuple[list[_Job], bool]:
-        """``first`` and the days queued behind it (each day once), and whether to stop."""
-        batch, days, rows = [first], {first.spool.day}, first.spool.rows
-        while rows < self._max_batch_rows:
+    def _gather(self, pending: list[_Job]) -> bool:
+        """Add queued days to ``pending`` until a transaction is due; True when stopping."""
+        rows = sum(job.spool.rows for job in pending)
+        deadline = pending[0].queued_at + self._max_delay
+        while rows < self._batch_rows:
+            wait = min(self._linger, deadline - time.monotonic())
+            if wait <= 0:
+                return False
             try:
-                job = self._jobs.get_nowait()
+                item = self._jobs.get(timeout=wait)
             except queue.Empty:
-                break
-            if job is None:
-                return batch, True
-            if job.spool.day in days:
-                self._jobs.put(job)  # the same day twice: its second reading goes next time
-                break
+                return False
+            if item is _STOP:
+                return True
+            if item is _FLUSH:
+                return False
+            assert isinstance(item, _Job)
+            pending.append(item)
+            rows += item.spool.rows
+        return False
+
+    def _batch(self, pending: list[_Job]) -> list[_Job]:
+        """Take from ``pending`` the next transaction: each day once, about ``batch_rows``."""
+        batch: list[_Job] = []
+        days: set[date] = set()
+        rows = 0
+        rest: list[_Job] = []
+        for job in pending:
+            if job.spool.day in days or (batch and rows >= self._batch_rows):
+                rest.append(job)  # a second reading of a day goes in a later transaction
+                continue
             batch.append(job)
             days.add(job.spool.day)
             rows += job.spool.rows
-        return batch, False
+        pending[:] = rest
+        return batch
 
     def _commit_batch(
         self,

@@ -632,3 +632,34 @@ def test_file_opened_directly_reads_tables_and_views(warehouse: Warehouse) -> No
             assert row == (count,), name
     finally:
         con.close()
+
+
+def test_writer_makes_readers_wait_while_too_many_rows_are_staged(
+    warehouse: Warehouse,
+) -> None:
+    warehouse.ensure_schema()
+    holder = _LockHolder(warehouse.path)  # nothing can be committed until it lets go
+
+    async def scenario() -> list[PartitionStats]:
+        with warehouse.writer(batch_rows=2, max_staged_rows=3, linger=0.01) as writer:
+            first = await writer.enqueue(staged(warehouse, DAY, [[record(1), record(2)]]))
+            second = asyncio.ensure_future(
+                writer.enqueue(staged(warehouse, NEXT_DAY, [[record(3), record(4)]]))
+            )
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+            assert not second.done(), "four rows staged with room for three"
+            await asyncio.to_thread(holder.release)
+            return [await first, await (await second)]
+
+    stats = asyncio.run(scenario())
+    assert [s.rows for s in stats] == [2, 2]
+    assert table(warehouse, "messages")[-1][0] == 4
+
+
+def test_writer_flush_commits_without_waiting_for_more_days(warehouse: Warehouse) -> None:
+    # A linger and a delay far longer than the test: only flush() can start the transaction.
+    with warehouse.writer(linger=600, max_delay=600) as writer:
+        future = writer.submit(staged(warehouse, DAY, [[record(1)]]))
+        writer.flush()
+        assert future.result(timeout=60).rows == 1

@@ -1,2 +1,3 @@
--- $days: the days being replaced (a day with no message still loses its old rows).
-DELETE FROM smspresto.archive_raw WHERE partition_date IN (SELECT unnest($days::DATE[]));
+-- staged_days: the days being replaced (a day with no message still loses its old rows).
+DELETE FROM smspresto.archive_raw
+WHERE partition_date IN (SELECT partition_date FROM staged_days);

@@ -6,5 +6,5 @@ SELECT
     HIS_DATEHEURECREA, HIS_DATEHEUREENVOI, IDDATEHEURE, CPT_REF, IDSMSFILATTENTE,
     HIS_EXPEDITEUR, NOMCONTACT,
     partition_date,
-    $loaded_at::TIMESTAMP AS loaded_at
+    (SELECT any_value(loaded_at) FROM staged_days) AS loaded_at
 FROM staged;

@@ -2,7 +2,8 @@
 -- MySQL zero dates such as 0000-00-00 00:00:00) into NULL instead of failing the day.
 -- recipient, country, carrier and status were derived in Python while staging (norm_*).
 -- Rows without a numeric IDHISTORIQUE stay in archive_raw only.
--- Used when every history_id of staged is distinct (select_staged_ids_are_unique.sql).
+-- A history_id staged twice fails the primary key: the day is then written again with
+-- insert_messages_staged_deduplicated.sql (rare: the client drops repeats within a day).
 INSERT INTO smspresto.messages BY NAME
 SELECT
     TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id,
@@ -22,6 +23,6 @@ SELECT
     norm_country AS country,
     norm_carrier AS carrier,
     partition_date,
-    $loaded_at::TIMESTAMP AS loaded_at
+    (SELECT any_value(loaded_at) FROM staged_days) AS loaded_at
 FROM staged
 WHERE TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) IS NOT NULL;

@@ -22,7 +22,7 @@ SELECT
     norm_country AS country,
     norm_carrier AS carrier,
     partition_date,
-    $loaded_at::TIMESTAMP AS loaded_at
+    (SELECT any_value(loaded_at) FROM staged_days) AS loaded_at
 FROM staged
 WHERE TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY history_id ORDER BY row_no DESC) = 1;

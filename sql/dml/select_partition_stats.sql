@@ -1,9 +1,6 @@
--- One row per day of $days, in that order (zeros for a day without messages), and the
+-- One row per day of staged_days, in its order (zeros for a day without messages), and the
 -- messages of the whole table. count_if over no row is NULL in DuckDB, hence the coalesce.
-WITH days AS (
-    SELECT day AS partition_date, position
-    FROM unnest($days::DATE[]) WITH ORDINALITY AS d(day, position)
-),
+WITH days AS (SELECT partition_date, position FROM staged_days),
 messages_by_day AS (
     SELECT
         partition_date,

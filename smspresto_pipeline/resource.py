@@ -151,9 +151,9 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         "if unset).",
     )
     memory_limit: str = Field(
-        default="256MB",
-        description="DuckDB's memory limit per connection (e.g. '256MB', '2GB'); larger "
-        "queries spill to disk.",
+        default="64MB",
+        description="DuckDB's memory limit per connection (e.g. '64MB', '2GB'); larger sorts "
+        "and aggregations spill to a directory next to the file (<path>.tmp).",
     )
     threads: int = Field(
         default=1,

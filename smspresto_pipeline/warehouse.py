@@ -104,6 +104,9 @@ _SPOOL_PREFIX = "smspresto-spool-"
 _STRING = pa.string()
 _RAW_SCHEMA = pa.schema([pa.field(name, _STRING) for name in ARCHIVE_FIELDS])
 _RAW_STRUCT = pa.struct(list(_RAW_SCHEMA))
+# Staged pages come and go by the thousand: the system allocator hands their memory back,
+# where Arrow's default pool (mimalloc) keeps it, and the process would stay tens of MB larger.
+_POOL = pa.system_memory_pool()
 _SPOOL_SCHEMA = pa.schema(
     [
         *_RAW_SCHEMA,
@@ -411,12 +414,13 @@ def _text(value: Any) -> str | None:
 
 def _raw_batch(rows: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
     try:
-        return pa.RecordBatch.from_struct_array(pa.array(rows, _RAW_STRUCT))
+        return pa.RecordBatch.from_struct_array(pa.array(rows, _RAW_STRUCT, memory_pool=_POOL))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         # A server that sends numbers as JSON numbers: the raw table keeps their text.
         columns = [[_text(row.get(name)) for row in rows] for name in ARCHIVE_FIELDS]
         return pa.RecordBatch.from_arrays(
-            [pa.array(column, _STRING) for column in columns], schema=_RAW_SCHEMA
+            [pa.array(column, _STRING, memory_pool=_POOL) for column in columns],
+            schema=_RAW_SCHEMA,
         )
 
 
@@ -441,17 +445,19 @@ class _Derived:
     def columns(self, numbers: pa.Array, codes: pa.Array) -> list[pa.Array]:
         """``norm_recipient``, ``norm_recipient_valid``, ``norm_country``, ``norm_carrier``
         and ``norm_status`` for the page's ``HIS_DESTINATAIRE`` and ``HIS_STATUT``."""
-        positions = pc.index_in(numbers, value_set=self._known, skip_nulls=False)
+        positions = pc.index_in(numbers, value_set=self._known, skip_nulls=False, memory_pool=_POOL)
         if positions.null_count:
-            self._learn(pc.unique(numbers.filter(positions.is_null())))
-            positions = pc.index_in(numbers, value_set=self._known, skip_nulls=False)
-        columns = [details.take(positions) for details in self._details]
-        encoded = codes.dictionary_encode(null_encoding="encode")
+            self._learn(pc.unique(numbers.filter(positions.is_null()), memory_pool=_POOL))
+            positions = pc.index_in(
+                numbers, value_set=self._known, skip_nulls=False, memory_pool=_POOL
+            )
+        columns = [pc.take(details, positions, memory_pool=_POOL) for details in self._details]
+        encoded = pc.dictionary_encode(codes, null_encoding="encode", memory_pool=_POOL)
         names = [
             "unknown" if code is None else self._status_map.get(code.strip(), "unknown")
             for code in encoded.dictionary.to_pylist()
         ]
-        columns.append(pa.array(names, _STRING).take(encoded.indices))
+        columns.append(pc.take(pa.array(names, _STRING), encoded.indices, memory_pool=_POOL))
         return columns
 
     def _learn(self, numbers: pa.Array) -> None:
@@ -460,9 +466,9 @@ class _Derived:
             self._known = pa.array([], _STRING)
             self._details = [pa.array([], kind) for kind in self._TYPES]
         details = [recipient_details(number or "", self._region) for number in numbers.to_pylist()]
-        self._known = pa.concat_arrays([self._known, numbers])
+        self._known = pa.concat_arrays([self._known, numbers], memory_pool=_POOL)
         self._details = [
-            pa.concat_arrays([known, pa.array(values, kind)])
+            pa.concat_arrays([known, pa.array(values, kind)], memory_pool=_POOL)
             for known, values, kind in zip(
                 self._details, zip(*details, strict=True), self._TYPES, strict=True
             )
@@ -477,8 +483,8 @@ def _record_batch(
     return pa.RecordBatch.from_arrays(
         [
             *raw.columns,
-            pa.array(range(first_row_no, first_row_no + count), pa.int64()),
-            pa.repeat(pa.scalar(day, pa.date32()), count),
+            pa.array(range(first_row_no, first_row_no + count), pa.int64(), memory_pool=_POOL),
+            pa.repeat(pa.scalar(day, pa.date32()), count, memory_pool=_POOL),
             *derived.columns(raw.column("HIS_DESTINATAIRE"), raw.column("HIS_STATUT")),
         ],
         schema=_SPOOL_SCHEMA,
@@ -490,7 +496,7 @@ def _staged(spools: Sequence[DaySpool]) -> pa.Table | ds.Dataset:
     sources = [spool.source() for spool in spools]
     tables = [s for s in sources if isinstance(s, pa.Table)]
     files = [s for s in sources if not isinstance(s, pa.Table)]
-    table = pa.concat_tables(tables) if tables else _SPOOL_SCHEMA.empty_table()
+    table = pa.concat_tables(tables, memory_pool=_POOL) if tables else _SPOOL_SCHEMA.empty_table()
     if not files:
         return table
     return ds.dataset([ds.dataset(table), *files])
@@ -586,7 +592,8 @@ class Warehouse:
         spill_rows: rows of one day held in memory while it is read; a larger day is staged
             in a Parquet file.
         spool_dir: where spilled days are staged (the system's temp dir if None).
-        memory_limit: DuckDB's memory limit per connection (e.g. ``"256MB"``).
+        memory_limit: DuckDB's memory limit per connection (e.g. ``"64MB"``, ``"2GB"``);
+            larger sorts and aggregations spill to ``<path>.tmp``.
         threads: DuckDB's threads per connection.
 
     Example:
@@ -608,7 +615,7 @@ class Warehouse:
         default_region: str = "CI",
         spill_rows: int = 20_000,
         spool_dir: str | Path | None = None,
-        memory_limit: str = "256MB",
+        memory_limit: str = "64MB",
         threads: int = 1,
     ) -> None:
         if lock_timeout < 0 or lock_backoff <= 0 or lock_backoff_max < lock_backoff:
@@ -633,6 +640,8 @@ class Warehouse:
         self.duckdb_config: Mapping[str, str | int] = {
             "memory_limit": memory_limit,
             "threads": threads,
+            # Larger queries spill here (an in-memory connection has no temp directory).
+            "temp_directory": f"{self.path}.tmp",
         }
         self._derived = _Derived(self.status_map, default_region)
         self._schema_ready = False
@@ -874,7 +883,7 @@ class DayWriter:
         self,
         warehouse: Warehouse,
         *,
-        batch_rows: int = 50_000,
+        batch_rows: int = 40_000,
         max_staged_rows: int | None = None,
         linger: float = 0.1,
         max_delay: float = 2.0,

@@ -13,9 +13,10 @@ single-writer lock is held only while there is something to write:
 2. *Commit.* One transaction deletes the day from ``archive_raw`` and ``messages`` and inserts
    it again from the staged rows, typing the fields in SQL (``TRY_CAST``). Re-running a day
    therefore gives the same table, and no reader ever sees half a day. A :class:`DayWriter`
-   commits the days of a run from one background thread: every day finished while the previous
-   commit ran goes into the next transaction (each day whole), over one connection kept open
-   while days keep coming and closed once none came for ``idle_release`` seconds.
+   commits the days of a run from one background thread, gathering finished days into
+   transactions of tens of thousands of rows (each day whole: DuckDB writes one large
+   transaction several times faster than many small ones), over one connection kept open while
+   days keep coming and closed once none came for ``idle_release`` seconds.
 
 DuckDB lets one process at a time open a file for writing. Connections are opened and closed
 here (never kept after a failed statement), and a lock held by another process is waited for

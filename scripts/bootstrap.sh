@@ -11,4 +11,6 @@ if [ ! -x "$tools/bin/uv" ] || ! "$tools/bin/uv" --version | grep -q "$UV_VERSIO
   "$tools/bin/python" -m pip install --quiet "uv==$UV_VERSION"
 fi
 export UV_PYTHON_DOWNLOADS=never
-"$tools/bin/uv" sync --frozen --quiet --python python3
+# Bytecode compiled once here: every Dagster process (runs, the webserver, the CLI) then starts
+# without compiling dagster's sources again, even where PYTHONDONTWRITEBYTECODE is set.
+"$tools/bin/uv" sync --frozen --quiet --python python3 --compile-bytecode

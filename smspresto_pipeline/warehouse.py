@@ -96,7 +96,11 @@ DEFAULT_STATUS_MAP: Mapping[str, str] = MappingProxyType(
 )
 
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
-_ATTACH = "ATTACH ? AS warehouse"
+# Row groups of 16,384 rows instead of DuckDB's 122,880: an insert writes each full row group
+# straight to the file, compressed once, so a transaction of a few tens of thousands of rows
+# skips most of the write-ahead log and the checkpoint that rewrites it (measured: half the
+# writer's time on a 300,000-message backfill). Files made with another size stay readable.
+_ATTACH = "ATTACH ? AS warehouse (ROW_GROUP_SIZE 16384)"
 _ATTACH_READ_ONLY = "ATTACH ? AS warehouse (READ_ONLY)"
 #: Spool directories are named after the process that made them, so that the staging files of
 #: a process that was killed can be told from those of one still running.

@@ -25,8 +25,10 @@ Example:
 """
 
 import asyncio
+import contextlib
+import gc
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,6 +115,22 @@ def _day_metadata(stats: PartitionStats, preview: Sequence[Mapping[str, Any]]) -
         "raw_rows": dg.MetadataValue.int(stats.raw_rows),
         "preview": dg.MetadataValue.md(_preview_markdown(preview)),
     }
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the objects alive now (Dagster's, mostly) out of the garbage collector's passes.
+
+    Reading pages allocates millions of short-lived objects, and each full collection then
+    walked the whole heap of the run process as well: about a tenth of the event loop's time
+    on a 300,000-message backfill. Frozen objects are only skipped, not kept: they return to
+    the collector afterwards.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _ingest_days(
@@ -228,15 +246,16 @@ def build_archive_messages_asset(
         store = warehouse.get_warehouse(
             status_map=smspresto.status_map, default_region=smspresto.default_region
         )
-        outcomes = asyncio.run(
-            _ingest_days(
-                smspresto,
-                store,
-                days,
-                max_concurrent_days=max_concurrent_days,
-                page_size=page_size,
+        with _frozen_heap():
+            outcomes = asyncio.run(
+                _ingest_days(
+                    smspresto,
+                    store,
+                    days,
+                    max_concurrent_days=max_concurrent_days,
+                    page_size=page_size,
+                )
             )
-        )
         written = [o for o in outcomes if isinstance(o, PartitionStats)]
         failed = {day: o for day, o in zip(days, outcomes, strict=True) if isinstance(o, Exception)}
         previews = store.previews([s.partition_date for s in written], limit=preview_rows)

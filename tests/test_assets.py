@@ -1,6 +1,7 @@
 """The ingestion assets in real Dagster runs against the simulator over HTTP, with a real DuckDB
 file: backfills, re-runs, late statuses, per-partition metadata, failures, snapshots, views."""
 
+import gc
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -290,6 +291,20 @@ def test_a_failed_day_keeps_its_contents_and_others_are_recorded(
     assert failure is not None
     assert "2025-03-01" in failure.message
     assert sim.api_pass not in failure.to_string()
+
+
+def test_runs_give_the_garbage_collector_back_its_objects(
+    sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
+) -> None:
+    # The read freezes the heap of the process (gc.freeze); a run that succeeds or fails must
+    # unfreeze it, or the process would never collect those objects again.
+    frozen = gc.get_freeze_count()
+    assert backfill(sim, duckdb_path, instance, FIRST, date(2025, 3, 2)).success
+    assert gc.get_freeze_count() == frozen
+    sim.add_fault(Fault("server_error", count=1, actions=frozenset({"list-archive"})))
+    failed = backfill(sim, duckdb_path, instance, smspresto={"max_retries": 0})
+    assert not failed.success
+    assert gc.get_freeze_count() == frozen
 
 
 def test_snapshot_appends_a_row_per_run(

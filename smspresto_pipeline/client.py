@@ -34,6 +34,7 @@ from typing import Any, Generic, Literal, Self, TypeVar
 
 import anyio
 import httpx
+import orjson
 
 from smspresto_pipeline.errors import (
     AmbiguousSendError,
@@ -343,7 +344,7 @@ class _Core:
         """The decoded body of a 2xx answer, after turning error answers into exceptions."""
         self._check_http(action, response)
         try:
-            body = json.loads(response.content)
+            body = _loads(response.content)
         except ValueError:
             text = response.text.strip()
             if allow_text_number and _as_int(text) is not None:
@@ -366,7 +367,7 @@ class _Core:
             return
         # A 3xx/4xx may still carry the API's own error object: prefer its code.
         try:
-            body = json.loads(response.content)
+            body = _loads(response.content)
         except ValueError:
             body = None
         self._raise_for_api_status(action, response, body)
@@ -495,6 +496,16 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _loads(content: bytes) -> Any:
+    """JSON from an answer's bytes: orjson, about twice as fast on archive pages, then the
+    standard library for what orjson refuses and it accepts (a byte-order mark, UTF-16, NaN).
+    Raises ``ValueError`` when neither can read it."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def _as_int(value: object) -> int | None:

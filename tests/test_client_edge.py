@@ -144,6 +144,22 @@ def test_undocumented_answers_are_protocol_errors(answer: httpx.Response) -> Non
     assert len(handler.requests) == 3  # a read may repeat: the answer is often a cut connection
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[{"IDHISTORIQUE": "7", "HIS_MESSAGE": "Réunion à 9h"}]'.encode(),
+        '\ufeff[{"IDHISTORIQUE": "7", "HIS_MESSAGE": "Réunion à 9h"}]'.encode(),
+        '[{"IDHISTORIQUE": "7", "HIS_MESSAGE": "Réunion à 9h"}]'.encode("utf-16"),
+    ],
+    ids=["utf-8", "utf-8 with a byte-order mark", "utf-16"],
+)
+def test_archive_pages_in_every_json_encoding(body: bytes) -> None:
+    answers = Recorder(httpx.Response(200, content=body), httpx.Response(200, content=b"[]"))
+    with make_client(answers) as client:
+        rows = list(client.iter_archive("2024-05-01", "2024-05-01"))
+    assert [(r.history_id, r.message) for r in rows] == [(7, "Réunion à 9h")]
+
+
 def test_archive_rows_must_carry_their_id() -> None:
     answer = httpx.Response(200, json=[{"HIS_MESSAGE": "x"}])
     with (

@@ -769,15 +769,17 @@ class Warehouse:
 
     def previews(self, days: Iterable[date], *, limit: int = 5) -> dict[date, list[dict[str, Any]]]:
         """The first ``limit`` messages of each day (by creation time), as dicts, by day."""
-        result: dict[date, list[dict[str, Any]]] = {}
+        result: dict[date, list[dict[str, Any]]] = {day: [] for day in days}
+        if not result or limit < 1:
+            return result
         with self.connect(read_only=True) as con:
-            for day in days:
-                cursor = con.execute(
-                    _sql("dml/select_partition_preview.sql"),
-                    {"partition_date": day, "limit": limit},
-                )
-                names = [d[0] for d in cursor.description or ()]
-                result[day] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            cursor = con.execute(
+                _sql("dml/select_partition_previews.sql"),
+                {"days": list(result), "limit": limit},
+            )
+            names = [d[0] for d in cursor.description or ()][1:]
+            for day, *row in cursor.fetchall():
+                result[day].append(dict(zip(names, row, strict=True)))
         return result
 
     def insert_snapshot(self, counters: AccountCounters) -> int:

@@ -427,6 +427,40 @@ def test_lock_conflict_is_waited_out(
     assert outcome[0].rows == 2
 
 
+def test_previews_are_each_days_first_messages(warehouse: Warehouse) -> None:
+    # Created in reverse order of id on DAY, and one message with no creation time (last).
+    rows = [record(i, HIS_DATEHEURECREA=f"{DAY} 1{9 - i}:00:00") for i in range(1, 8)]
+    rows.append(record(8, HIS_DATEHEURECREA="0000-00-00 00:00:00"))
+    warehouse.write_partition(DAY, [rows])
+    warehouse.write_partition(NEXT_DAY, [[record(20, NEXT_DAY)]])
+    previews = warehouse.previews([DAY, NEXT_DAY, date(2025, 3, 8)], limit=3)
+    assert [p["history_id"] for p in previews[DAY]] == [7, 6, 5]
+    assert previews[DAY][0] == {
+        "history_id": 7,
+        "created_at": datetime(2025, 3, 6, 12, 0),
+        "sender": "ONIRIS",
+        "recipient": "+2250708081488",
+        "status": "delivered",
+        "segments": 1,
+        "country": "CI",
+        "carrier": previews[DAY][0]["carrier"],
+    }
+    assert [p["history_id"] for p in previews[NEXT_DAY]] == [20]
+    assert previews[date(2025, 3, 8)] == []
+    assert [p["history_id"] for p in warehouse.previews([DAY], limit=10)[DAY]] == [
+        7,
+        6,
+        5,
+        4,
+        3,
+        2,
+        1,
+        8,
+    ]
+    assert warehouse.previews([DAY], limit=0) == {DAY: []}
+    assert warehouse.previews([]) == {}
+
+
 def test_snapshots_append(warehouse: Warehouse) -> None:
     counters = {
         "stock": 100,

@@ -303,6 +303,12 @@ def main() -> None:
                 "per_round": {
                     "bare_s": [round(seconds, 2) for _, seconds in bare_runs],
                     "backfill_s": [round(r["seconds"], 2) for r in backfills],
+                    # Each backfill against the bare loop run just before it (same spell of
+                    # the machine): the spread shows how noisy the machine was.
+                    "ratio": [
+                        round(seconds / r["seconds"], 3)
+                        for (_, seconds), r in zip(bare_runs, backfills, strict=True)
+                    ],
                     "step_s": [round(r["step"], 2) for r in backfills],
                     "backfill_peak_rss_mb": [round(r["peak_rss_mb"], 1) for r in backfills],
                     "run_process_peak_rss_mb": [round(r["run_peak_rss_mb"], 1) for r in backfills],

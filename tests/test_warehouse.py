@@ -219,6 +219,30 @@ def test_rewrite_replaces_the_day_only(warehouse: Warehouse) -> None:
     assert by_day == [(DAY, 2), (NEXT_DAY, 4)]
 
 
+def test_a_file_with_duckdbs_default_row_groups_takes_new_and_rewritten_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files written before the warehouse chose its row group size have row groups of up to
+    # 122,880 rows; writing to them with smaller ones must work (messages has a primary key,
+    # the case some DuckDB releases got wrong).
+    path = tmp_path / "older.duckdb"
+    with monkeypatch.context() as older:
+        older.setattr(warehouse_module, "_ATTACH", "ATTACH ? AS warehouse")
+        Warehouse(path).write_partition(DAY, [[record(i) for i in range(1, 20_001)]])
+    warehouse = Warehouse(path)
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute(
+            "SELECT max(count) FROM pragma_storage_info('smspresto.messages')"
+        ).fetchone() == (20_000,)
+    warehouse.write_partition(NEXT_DAY, [[record(i, NEXT_DAY) for i in range(20_001, 40_001)]])
+    stats = warehouse.write_partition(DAY, [[record(i, HIS_STATUT="2") for i in range(1, 101)]])
+    assert (stats.rows, stats.failed, stats.table_rows) == (100, 100, 20_100)
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT history_id) FROM smspresto.messages"
+        ).fetchone() == (20_100, 20_100)
+
+
 def test_empty_day_clears_it_and_has_no_failure_rate(warehouse: Warehouse) -> None:
     warehouse.write_partition(DAY, day_pages(DAY, range(1, 5)))
     stats = warehouse.write_partition(DAY, [])

@@ -501,7 +501,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _loads(content: bytes) -> Any:
     """JSON from an answer's bytes: orjson, about twice as fast on archive pages, then the
     standard library for what orjson refuses and it accepts (a byte-order mark, UTF-16, NaN).
-    Raises ``ValueError`` when neither can read it."""
+    Raises ``ValueError`` when neither can read it. (orjson reads an integer beyond 64 bits as
+    a float; the API's numbers are counters and ids far below that, most of them quoted.)"""
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:

@@ -74,8 +74,8 @@ serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 BACKFILL = """
 import json, sys, time
 import dagster as dg
-from smspresto_pipeline.assets import build_archive_messages_asset
-from smspresto_pipeline.resource import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.ingest.assets import build_archive_messages_asset
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import Warehouse
 
 base_url, first, last, duckdb_path, concurrency = sys.argv[1:6]

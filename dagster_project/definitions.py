@@ -12,14 +12,14 @@ from collections.abc import Mapping
 import dagster as dg
 
 from dagster_project.settings import Settings
-from smspresto_pipeline.assets import (
+from smspresto_pipeline.api.client import DEFAULT_BASE_URL
+from smspresto_pipeline.ingest.assets import (
     build_account_snapshot_asset,
     build_analytics_views_asset,
     build_archive_messages_asset,
 )
-from smspresto_pipeline.client import DEFAULT_BASE_URL
-from smspresto_pipeline.resource import SMSPrestoResource, WarehouseResource
-from smspresto_pipeline.schedules import build_ingest_schedule, build_snapshot_schedule
+from smspresto_pipeline.ingest.schedules import build_ingest_schedule, build_snapshot_schedule
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 
 __all__ = ["build_definitions", "defs"]
 

@@ -6,7 +6,14 @@ used, so the clients work in scripts and services that do not run Dagster.
 
 from typing import TYPE_CHECKING, Any
 
-from smspresto_pipeline.client import AsyncSMSPrestoClient, SMSPrestoClient
+from smspresto_pipeline.api import (
+    ARCHIVE_FIELDS,
+    AccountCounters,
+    ArchiveRecord,
+    AsyncSMSPrestoClient,
+    SendResult,
+    SMSPrestoClient,
+)
 from smspresto_pipeline.errors import (
     AmbiguousSendError,
     AuthenticationError,
@@ -18,10 +25,9 @@ from smspresto_pipeline.errors import (
     SMSValidationError,
     TransientError,
 )
-from smspresto_pipeline.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord, SendResult
 
 if TYPE_CHECKING:
-    from smspresto_pipeline.resource import SMSPrestoResource
+    from smspresto_pipeline.resources import SMSPrestoResource
 
 __all__ = [
     "ARCHIVE_FIELDS",
@@ -46,7 +52,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The resource imports dagster, which takes seconds: load it on first use only.
     if name == "SMSPrestoResource":
-        from smspresto_pipeline.resource import SMSPrestoResource
+        from smspresto_pipeline.resources import SMSPrestoResource
 
         return SMSPrestoResource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

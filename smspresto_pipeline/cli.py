@@ -34,10 +34,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.prompt import Confirm
 from rich.table import Table
 
-from smspresto_pipeline.client import SMSPrestoClient
+from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
+from smspresto_pipeline.api.redaction import Redactor
 from smspresto_pipeline.errors import AmbiguousSendError, SMSPrestoError, SMSValidationError
-from smspresto_pipeline.models import ARCHIVE_FIELDS, ArchiveRecord
-from smspresto_pipeline.redaction import Redactor
 from smspresto_pipeline.simulator import (
     FAULT_KINDS,
     Fault,

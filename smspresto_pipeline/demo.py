@@ -20,7 +20,7 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
-from smspresto_pipeline.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 from smspresto_pipeline.warehouse import Warehouse, sql_dir
 

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START
 
+from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.api.models import ARCHIVE_FIELDS
 from smspresto_pipeline.cli import cli
-from smspresto_pipeline.client import SMSPrestoClient
-from smspresto_pipeline.models import ARCHIVE_FIELDS
 from smspresto_pipeline.simulator import Fault, RunningSimulator, SendRecord
 
 SMSPRESTO = Path(sys.executable).parent / "smspresto"

@@ -56,3 +56,31 @@ def test_import_does_not_load_dagster_until_the_resource_is_used() -> None:
         "assert 'dagster' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("smspresto_pipeline.resource", "smspresto_pipeline.resources", "WarehouseResource"),
+        ("smspresto_pipeline.assets", "smspresto_pipeline.ingest.assets", "build_smspresto_assets"),
+        (
+            "smspresto_pipeline.schedules",
+            "smspresto_pipeline.ingest.schedules",
+            "build_ingest_schedule",
+        ),
+    ],
+)
+def test_modules_named_in_earlier_readmes_still_import(old: str, new: str, name: str) -> None:
+    # A fresh interpreter: the warning is given once, when the old module is first imported.
+    code = (
+        "import importlib, warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    old = importlib.import_module({old!r})\n"
+        f"new = importlib.import_module({new!r})\n"
+        f"assert getattr(old, {name!r}) is getattr(new, {name!r})\n"
+        "assert old.__all__ == new.__all__\n"
+        "assert [w.category for w in caught] == [DeprecationWarning], caught\n"
+        f"assert {new!r} in str(caught[0].message)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

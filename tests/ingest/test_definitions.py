@@ -12,7 +12,7 @@ from e2e_fixtures import BIN, project_env, run
 import dagster_project
 from dagster_project import build_definitions
 from dagster_project.settings import Settings
-from smspresto_pipeline.resource import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 
 SECRET = "s3cr3t-never-shown"
 

@@ -13,13 +13,13 @@ import duckdb
 import pytest
 from conftest import MakeSimulator
 
-from smspresto_pipeline.assets import (
+from smspresto_pipeline.ingest.assets import (
     build_account_snapshot_asset,
     build_analytics_views_asset,
     build_archive_messages_asset,
     build_smspresto_assets,
 )
-from smspresto_pipeline.resource import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import Fault, RunningSimulator
 
 FIRST = date(2025, 3, 1)

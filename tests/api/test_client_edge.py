@@ -21,7 +21,7 @@ from smspresto_pipeline import (
     SMSPrestoError,
     TransientError,
 )
-from smspresto_pipeline.redaction import Redactor, mask
+from smspresto_pipeline.api.redaction import Redactor, mask
 
 KEY = "SP22558371758"
 PASSWORD = "p@ss word/é&1"
@@ -70,7 +70,7 @@ def ok_send(request: httpx.Request) -> httpx.Response:
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record retry delays instead of sleeping them."""
     delays: list[float] = []
-    monkeypatch.setattr("smspresto_pipeline.client.time.sleep", delays.append)
+    monkeypatch.setattr("smspresto_pipeline.api.client.time.sleep", delays.append)
     return delays
 
 

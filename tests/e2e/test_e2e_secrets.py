@@ -15,7 +15,7 @@ from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, MakeSimulat
 from e2e_fixtures import project_env
 
 from dagster_project import build_definitions
-from smspresto_pipeline.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import Fault
 
 PASSWORD = "Zq9+s3cret/PASS&7781"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from smspresto_pipeline.schedules import (
+from smspresto_pipeline.ingest.schedules import (
     build_ingest_schedule,
     build_snapshot_schedule,
     ingest_partition_keys,

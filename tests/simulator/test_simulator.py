@@ -20,7 +20,7 @@ from conftest import (
 )
 
 import smspresto_pipeline.simulator as simulator_package
-from smspresto_pipeline import models
+from smspresto_pipeline.api import models
 from smspresto_pipeline.simulator import (
     ARCHIVE_FIELDS,
     FAULT_KINDS,

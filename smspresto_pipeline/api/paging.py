@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smspresto_pipeline.models import ArchiveRecord
+from smspresto_pipeline.api.models import ArchiveRecord
 
 __all__ = ["ArchivePaginator"]
 

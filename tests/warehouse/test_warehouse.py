@@ -17,8 +17,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from smspresto_pipeline import warehouse as warehouse_module
-from smspresto_pipeline.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord
+from smspresto_pipeline.api.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord
 from smspresto_pipeline.warehouse import (
     DaySpool,
     PartitionStats,
@@ -27,6 +26,9 @@ from smspresto_pipeline.warehouse import (
     recipient_details,
     sql_dir,
 )
+from smspresto_pipeline.warehouse import connection as connection_module
+from smspresto_pipeline.warehouse import queries as queries_module
+from smspresto_pipeline.warehouse import replace as replace_module
 
 DAY = date(2025, 3, 6)
 NEXT_DAY = date(2025, 3, 7)
@@ -92,7 +94,7 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
 
 
 def test_sql_dir_is_the_checkouts() -> None:
-    assert sql_dir() == Path(__file__).resolve().parent.parent / "sql"
+    assert sql_dir() == Path(__file__).resolve().parents[2] / "sql"
     assert (sql_dir() / "ddl" / "create_messages_table.sql").is_file()
 
 
@@ -227,7 +229,7 @@ def test_a_file_with_duckdbs_default_row_groups_takes_new_and_rewritten_days(
     # the case some DuckDB releases got wrong).
     path = tmp_path / "older.duckdb"
     with monkeypatch.context() as older:
-        older.setattr(warehouse_module, "_ATTACH", "ATTACH ? AS warehouse")
+        older.setattr(connection_module, "_ATTACH", "ATTACH ? AS warehouse")
         Warehouse(path).write_partition(DAY, [[record(i) for i in range(1, 20_001)]])
     warehouse = Warehouse(path)
     with warehouse.connect(read_only=True) as con:
@@ -294,7 +296,7 @@ def test_failed_commit_rolls_back_and_releases_the_lock(
 ) -> None:
     warehouse.write_partition(DAY, day_pages(DAY, range(1, 11)))
     before = (table(warehouse, "messages"), table(warehouse, "archive_raw"))
-    real_sql = warehouse_module._sql
+    real_sql = queries_module.load_sql
 
     def broken_insert(relative: str) -> str:
         # The day's rows are already deleted and re-inserted into archive_raw when this fails.
@@ -302,7 +304,7 @@ def test_failed_commit_rolls_back_and_releases_the_lock(
             return "INSERT INTO smspresto.messages SELECT * FROM no_such_table"
         return real_sql(relative)
 
-    monkeypatch.setattr(warehouse_module, "_sql", broken_insert)
+    monkeypatch.setattr(replace_module, "load_sql", broken_insert)
     with warehouse.spool(DAY) as spool:
         spool.add([record(50)])
         with pytest.raises(duckdb.CatalogException):

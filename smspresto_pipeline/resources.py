@@ -1,0 +1,177 @@
+"""The bridge between Dagster configuration and the library.
+
+`SMSPrestoResource` hands out SMS Presto clients; `WarehouseResource` hands out the DuckDB
+`Warehouse`.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import dagster as dg
+from pydantic import Field
+
+from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
+from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
+
+__all__ = ["DEFAULT_STATUS_MAP", "SMSPrestoResource", "WarehouseResource"]
+
+
+class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Configuration for talking to SMS Presto; hands out sync and async clients.
+
+    The key and password come from the environment so that they are never shown in the
+    Dagster UI, its logs or its event metadata.
+
+    Example:
+        .. code-block:: python
+
+            import dagster as dg
+            from smspresto_pipeline import SMSPrestoResource
+
+            smspresto = SMSPrestoResource(
+                api_key=dg.EnvVar("SMSPRESTO_API_KEY"),
+                api_pass=dg.EnvVar("SMSPRESTO_API_PASS"),
+            )
+    """
+
+    base_url: str = Field(
+        default="https://smspresto.com/console/api/",
+        description="The API's base URL, ending in /console/api/.",
+    )
+    api_key: str = Field(description="The account's API key. Set it with dg.EnvVar.")
+    api_pass: str = Field(
+        description="The account's password. Set it with dg.EnvVar: it is never logged."
+    )
+    timezone: str = Field(
+        default="Africa/Abidjan",
+        description="The account's time zone: list-archive dates and partitions are read in it.",
+    )
+    page_size: int = Field(
+        default=500, ge=1, le=10_000, description="Rows asked per list-archive request."
+    )
+    status_map: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_STATUS_MAP),
+        description="HIS_STATUT codes to status names; unmapped codes become 'unknown'.",
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds allowed per request.")
+    max_retries: int = Field(
+        default=4, ge=0, description="Retries of a read after a transient error (5xx, 429...)."
+    )
+    backoff_base: float = Field(
+        default=0.5, ge=0, description="First retry delay in seconds; doubles each retry."
+    )
+    batch_size: int = Field(
+        default=500, ge=1, description="Recipients per sendsms request when sending in bulk."
+    )
+    default_region: str = Field(
+        default="CI", description="Region (ISO 3166) used to read numbers without a + prefix."
+    )
+    method: Literal["POST", "GET"] = Field(
+        default="POST",
+        description="HTTP method. POST keeps the password out of URLs and proxy logs.",
+    )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "api_pass": self.api_pass,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "backoff_base": self.backoff_base,
+            "batch_size": self.batch_size,
+            "default_region": self.default_region,
+            "method": self.method,
+            "page_size": self.page_size,
+            # Retries are logged through Dagster, so they show in the run's event log.
+            "logger": dg.get_dagster_logger("smspresto_pipeline"),
+        }
+
+    def get_client(self) -> SMSPrestoClient:
+        """A new synchronous client; use it as a context manager."""
+        return SMSPrestoClient(**self._client_kwargs())
+
+    def get_async_client(self) -> AsyncSMSPrestoClient:
+        """A new asynchronous client; use it as an async context manager."""
+        return AsyncSMSPrestoClient(**self._client_kwargs())
+
+    def status_for(self, code: str | None) -> str:
+        """The status name of a ``HIS_STATUT`` code under this resource's mapping."""
+        if code is None:
+            return "unknown"
+        return self.status_map.get(code, "unknown")
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Where the history lives: one DuckDB file, and how long to wait for its lock.
+
+    DuckDB lets one process at a time write to a file. Runs that write side by side wait for
+    each other (exponential backoff with jitter, up to ``lock_timeout`` seconds); each write
+    holds the lock for one short transaction. Building the resource never touches the file.
+
+    Example:
+        .. code-block:: python
+
+            import dagster as dg
+            from smspresto_pipeline.resources import WarehouseResource
+
+            warehouse = WarehouseResource(path="data/smspresto_warehouse.duckdb")
+            # in an asset: with warehouse.get_warehouse().connect(read_only=True) as con: ...
+    """
+
+    path: str = Field(
+        default="data/smspresto_warehouse.duckdb",
+        description="The DuckDB file (created with its directory when missing).",
+    )
+    lock_timeout: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds to keep retrying while another process holds the file's lock.",
+    )
+    lock_backoff: float = Field(
+        default=0.05, gt=0, description="First wait after a lock conflict; doubles each retry."
+    )
+    lock_backoff_max: float = Field(
+        default=2.0, gt=0, description="Longest single wait between two attempts at the lock."
+    )
+    spill_rows: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "Rows of one day held in memory while it is read; a larger day is staged in a "
+            "Parquet file (in spool_dir) instead. Bounds the memory of an ingest."
+        ),
+    )
+    spool_dir: str | None = Field(
+        default=None,
+        description="Directory where large days are staged before their commit (system temp "
+        "if unset).",
+    )
+    memory_limit: str = Field(
+        default="64MB",
+        description="DuckDB's memory limit per connection (e.g. '64MB', '2GB'); larger sorts "
+        "and aggregations spill to a directory next to the file (<path>.tmp).",
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="DuckDB's threads per connection. One suits ingestion (the API is the "
+        "slow part); raise it for heavy analytics.",
+    )
+
+    def get_warehouse(
+        self, *, status_map: Mapping[str, str] | None = None, default_region: str = "CI"
+    ) -> Warehouse:
+        """The warehouse, reading ``HIS_STATUT`` with ``status_map`` (the default one if None)."""
+        return Warehouse(
+            self.path,
+            lock_timeout=self.lock_timeout,
+            lock_backoff=self.lock_backoff,
+            lock_backoff_max=max(self.lock_backoff_max, self.lock_backoff),
+            status_map=status_map,
+            default_region=default_region,
+            spill_rows=self.spill_rows,
+            spool_dir=self.spool_dir,
+            memory_limit=self.memory_limit,
+            threads=self.threads,
+        )

@@ -1,0 +1,68 @@
+"""The DuckDB warehouse: schema ``smspresto`` and idempotent, crash-safe partition writes.
+
+A day of history is written in two steps so that memory stays bounded and the database's
+single-writer lock is held only while there is something to write:
+
+1. *Staging.* Pages are appended to a :class:`DaySpool`: each page becomes an Arrow record
+   batch (the API's fields verbatim as strings, plus the recipient, country, carrier and status
+   derived in Python, once per distinct value). A day stays in memory up to ``spill_rows`` rows;
+   a larger day is spilled to a Parquet file in a temporary directory and streamed from there,
+   so memory holds at most ``spill_rows`` rows and one page of it whatever its size. The database
+   is not touched, so nothing is locked while the API is being read, and a crash leaves the
+   tables as they were.
+2. *Commit.* One transaction deletes the day from ``archive_raw`` and ``messages`` and inserts
+   it again from the staged rows, typing the fields in SQL (``TRY_CAST``). Re-running a day
+   therefore gives the same table, and no reader ever sees half a day. A :class:`DayWriter`
+   commits the days of a run from one background thread, gathering finished days into
+   transactions of tens of thousands of rows (each day whole: DuckDB writes one large
+   transaction several times faster than many small ones), over one connection kept open while
+   days keep coming and closed once none came for ``idle_release`` seconds.
+
+DuckDB lets one process at a time open a file for writing. Connections are opened and closed
+here (never kept after a failed statement), and a lock held by another process is waited for
+with exponential backoff and jitter, up to ``lock_timeout`` seconds.
+
+DuckDB names a file's catalog after its name, so a file called ``smspresto.duckdb`` makes
+``smspresto.messages`` ambiguous (catalog or schema?). This module attaches the file under the
+alias ``warehouse``, and the views name their tables without a schema, so both work whatever the
+file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.smspresto.x``.
+
+SQL lives in ``sql/`` (``ddl/``, ``dml/``, ``analytics/``), read at run time with bound
+parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sql``.
+
+Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
+(:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
+(recipient details and status names), ``connection`` (opening the file, the lock),
+``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`). No Dagster here.
+
+Example:
+    >>> import tempfile, pathlib, datetime
+    >>> from smspresto_pipeline.api.models import ArchiveRecord
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "sms.duckdb"
+    >>> warehouse = Warehouse(path)
+    >>> page = [ArchiveRecord({"IDHISTORIQUE": "1", "HIS_DESTINATAIRE": "+2250708081488",
+    ...                        "HIS_STATUT": "1", "HIS_NOMBRESMS": "1"})]
+    >>> stats = warehouse.write_partition(datetime.date(2024, 5, 1), [page])
+    >>> stats.rows, stats.delivered, stats.failure_rate
+    (1, 1, 0.0)
+"""
+
+from smspresto_pipeline.warehouse.connection import WarehouseLockedError
+from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
+from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
+from smspresto_pipeline.warehouse.staging import DaySpool
+from smspresto_pipeline.warehouse.stats import PartitionStats
+from smspresto_pipeline.warehouse.store import Warehouse
+from smspresto_pipeline.warehouse.writer import DayWriter
+
+__all__ = [
+    "DEFAULT_STATUS_MAP",
+    "SCHEMA",
+    "DaySpool",
+    "DayWriter",
+    "PartitionStats",
+    "Warehouse",
+    "WarehouseLockedError",
+    "recipient_details",
+    "sql_dir",
+]

@@ -1,0 +1,280 @@
+"""The day writer: commits finished days from one background thread, several per transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import queue
+import threading
+import time
+from datetime import date
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from smspresto_pipeline.warehouse.connection import process_write_lock
+from smspresto_pipeline.warehouse.replace import replace_days
+from smspresto_pipeline.warehouse.staging import DaySpool
+from smspresto_pipeline.warehouse.stats import PartitionStats
+
+if TYPE_CHECKING:
+    from smspresto_pipeline.warehouse.store import Warehouse
+
+__all__ = ["DayWriter"]
+
+
+@dataclasses.dataclass(slots=True)
+class _Job:
+    spool: DaySpool
+    future: concurrent.futures.Future[PartitionStats]
+    queued_at: float = dataclasses.field(default_factory=time.monotonic)
+
+
+_FLUSH = object()
+_STOP = object()
+
+
+class DayWriter:
+    """Commits finished days from one background thread, several days per transaction.
+
+    DuckDB writes a large transaction much faster than many small ones (a small one goes through
+    the write-ahead log, then a checkpoint, and every call into DuckDB trades the GIL with the
+    thread reading the API). So days are gathered: a transaction is started once ``batch_rows``
+    rows are queued, or once no day came for ``linger`` seconds, or once the oldest queued day
+    waited ``max_delay`` seconds, or on :meth:`flush`. Each day still goes in whole or not at
+    all: a transaction replaces every day it holds (a day that fails takes the others of its
+    transaction down only until they are retried, each alone).
+
+    Memory stays bounded: :meth:`enqueue` waits while ``max_staged_rows`` rows are queued or
+    being written. The connection, and with it the file's write lock, is kept while days keep
+    coming and closed once none came for ``idle_release`` seconds, so that other processes get
+    their turn; a failed statement closes it at once. A spool handed to the writer is the
+    writer's: it is discarded once committed.
+
+    Example:
+        .. code-block:: python
+
+            with warehouse.writer() as writer:
+                spool = warehouse.spool(day)
+                spool.add(page)
+                stats = await writer.commit(spool)   # or writer.submit(spool).result()
+    """
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        *,
+        batch_rows: int = 40_000,
+        max_staged_rows: int | None = None,
+        linger: float = 0.1,
+        max_delay: float = 2.0,
+        idle_release: float = 0.2,
+    ) -> None:
+        staged = 2 * batch_rows if max_staged_rows is None else max_staged_rows
+        if batch_rows < 1 or staged < batch_rows:
+            raise ValueError(
+                f"need 1 <= batch_rows <= max_staged_rows, got {batch_rows=}, {max_staged_rows=}"
+            )
+        if min(linger, max_delay, idle_release) < 0:
+            raise ValueError(
+                f"linger, max_delay and idle_release must not be negative, got {linger=}, "
+                f"{max_delay=}, {idle_release=}"
+            )
+        self._warehouse = warehouse
+        self._batch_rows = batch_rows
+        self._max_staged_rows = staged
+        self._linger = linger
+        self._max_delay = max_delay
+        self._idle_release = idle_release
+        self._jobs: queue.Queue[_Job | object] = queue.Queue()
+        self._staged_rows = 0  # rows enqueued and not committed yet (event loop side)
+        self._room: asyncio.Event | None = None  # set when a commit made room
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"smspresto-writer-{warehouse.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def __enter__(self) -> DayWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def submit(self, spool: DaySpool) -> concurrent.futures.Future[PartitionStats]:
+        """Queue a finished day; the future gives its stats once it is committed."""
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        spool.finish()
+        future: concurrent.futures.Future[PartitionStats] = concurrent.futures.Future()
+        self._jobs.put(_Job(spool, future))
+        return future
+
+    async def enqueue(self, spool: DaySpool) -> asyncio.Future[PartitionStats]:
+        """Wait for room (``max_staged_rows``), queue a finished day, return its future stats.
+
+        The caller may go on reading the next day while this one waits for its transaction.
+        """
+        if self._room is None:
+            self._room = asyncio.Event()
+        room = self._room
+        rows = spool.rows
+        while self._staged_rows and self._staged_rows + rows > self._max_staged_rows:
+            room.clear()
+            await room.wait()
+        self._staged_rows += rows
+        future = asyncio.wrap_future(self.submit(spool))
+
+        def committed(_: asyncio.Future[PartitionStats]) -> None:
+            self._staged_rows -= rows
+            room.set()
+
+        future.add_done_callback(committed)
+        return future
+
+    async def commit(self, spool: DaySpool) -> PartitionStats:
+        """Queue a finished day and wait for its commit without blocking the event loop."""
+        return await (await self.enqueue(spool))
+
+    def flush(self) -> None:
+        """Start a transaction with the days queued now, without waiting for more."""
+        self._jobs.put(_FLUSH)
+
+    def close(self) -> None:
+        """Commit what is queued, close the connection, stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(_STOP)
+        self._thread.join()
+
+    def _run(self) -> None:
+        connection: duckdb.DuckDBPyConnection | None = None
+        lock = process_write_lock(self._warehouse.path)
+        pending: list[_Job] = []
+        stopping = False
+        try:
+            while pending or not stopping:
+                if not pending and not stopping:
+                    try:
+                        item = self._jobs.get(
+                            timeout=None if connection is None else self._idle_release
+                        )
+                    except queue.Empty:
+                        connection = self._release(connection, lock)
+                        continue
+                    stopping = item is _STOP
+                    if isinstance(item, _Job):
+                        pending.append(item)
+                    continue
+                if not stopping:
+                    stopping = self._gather(pending)
+                batch = self._batch(pending)
+                connection = self._commit_batch(batch, connection, lock)
+        finally:
+            self._release(connection, lock)
+
+    def _gather(self, pending: list[_Job]) -> bool:
+        """Add queued days to ``pending`` until a transaction is due; True when stopping."""
+        rows = sum(job.spool.rows for job in pending)
+        deadline = pending[0].queued_at + self._max_delay
+        while rows < self._batch_rows:
+            wait = min(self._linger, deadline - time.monotonic())
+            if wait <= 0:
+                return False
+            try:
+                item = self._jobs.get(timeout=wait)
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            if item is _FLUSH:
+                return False
+            assert isinstance(item, _Job)
+            pending.append(item)
+            rows += item.spool.rows
+        return False
+
+    def _batch(self, pending: list[_Job]) -> list[_Job]:
+        """Take from ``pending`` the next transaction: each day once, about ``batch_rows``."""
+        batch: list[_Job] = []
+        days: set[date] = set()
+        rows = 0
+        rest: list[_Job] = []
+        for job in pending:
+            if job.spool.day in days or (batch and rows >= self._batch_rows):
+                rest.append(job)  # a second reading of a day goes in a later transaction
+                continue
+            batch.append(job)
+            days.add(job.spool.day)
+            rows += job.spool.rows
+        pending[:] = rest
+        return batch
+
+    def _commit_batch(
+        self,
+        batch: list[_Job],
+        connection: duckdb.DuckDBPyConnection | None,
+        lock: threading.RLock,
+    ) -> duckdb.DuckDBPyConnection | None:
+        jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        try:
+            if not jobs:
+                return connection
+            if connection is None:
+                try:
+                    connection = self._acquire(lock)
+                except BaseException as exc:
+                    for job in jobs:
+                        job.future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    return None
+            try:
+                results = replace_days(connection, [job.spool for job in jobs])
+            except BaseException as exc:
+                self._release(connection, lock)
+                if len(jobs) == 1 or not isinstance(exc, Exception):
+                    for job in jobs:
+                        job.future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    return None
+                # One bad day must not fail the others: each is tried again alone.
+                for job in jobs:
+                    try:
+                        job.future.set_result(self._warehouse.commit(job.spool))
+                    except Exception as alone:  # handed to the caller
+                        job.future.set_exception(alone)
+                return None
+            for job, stats in zip(jobs, results, strict=True):
+                job.future.set_result(stats)
+            return connection
+        finally:
+            for job in batch:
+                job.spool.discard()
+
+    def _acquire(self, lock: threading.RLock) -> duckdb.DuckDBPyConnection:
+        if not self._warehouse._schema_ready:
+            self._warehouse.ensure_schema()
+        lock.acquire()
+        try:
+            return self._warehouse._open(read_only=False)
+        except BaseException:
+            lock.release()
+            raise
+
+    @staticmethod
+    def _release(connection: duckdb.DuckDBPyConnection | None, lock: threading.RLock) -> None:
+        if connection is not None:
+            try:
+                connection.close()
+            finally:
+                lock.release()

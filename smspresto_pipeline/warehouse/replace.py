@@ -13,7 +13,7 @@ from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.warehouse.staging import DaySpool, staged_rows
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 
-__all__ = ["replace_days"]
+__all__ = ["replace_days", "staged_days"]
 
 
 def staged_days(days: Sequence[date]) -> pa.Table:

@@ -13,21 +13,21 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import anyio
 import httpx
 
 from smspresto_pipeline.api.core import (
-    _COUNTER_ACTIONS,
+    COUNTER_ACTIONS,
     DEFAULT_BASE_URL,
     USER_AGENT,
+    Call,
+    Core,
     EventHooks,
     Method,
-    _Call,
-    _Core,
-    _Retry,
-    _SendPlan,
+    Retry,
+    SendPlan,
 )
 from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord, SendResult
 from smspresto_pipeline.api.paging import ArchivePaginator
@@ -38,37 +38,18 @@ from smspresto_pipeline.errors import (
 __all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "AsyncSMSPrestoClient", "SMSPrestoClient"]
 
 _T = TypeVar("_T")
+# What differs between the two clients' constructors: the kind of httpx transport they accept
+# and the kind of httpx client they open.
+_TransportT = TypeVar("_TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+_HttpT = TypeVar("_HttpT", httpx.Client, httpx.AsyncClient)
 
 
-class SMSPrestoClient:
-    """A synchronous SMS Presto client over ``httpx.Client`` (pooled connections).
+class _BaseClient(Generic[_TransportT, _HttpT]):
+    """The settings, core and connection pool both clients share (httpx's ``BaseClient``).
 
-    Example:
-        .. code-block:: python
-
-            from smspresto_pipeline import SMSPrestoClient
-
-            with SMSPrestoClient(api_key="...", api_pass="...") as client:
-                client.send_sms("Oniris", ["07 08 08 14 88"], "Bonjour !")
-                for record in client.iter_archive("2024-05-01", "2024-05-01"):
-                    print(record.history_id, record.status_code)
-
-    Args:
-        api_key: the account's API key (``user``).
-        api_pass: the account's password (``pass``); never logged, shown or put in a URL
-            unless GET is chosen.
-        base_url: the API's base URL.
-        timeout: per-request timeout, seconds or an ``httpx.Timeout``; always set.
-        max_retries: retries after a transient failure (for a send: only when safe).
-        backoff_base: the first retry waits up to this many seconds; doubles each retry.
-        backoff_max: the cap of one wait; a ``Retry-After`` above it fails at once.
-        batch_size: recipients per ``sendsms`` request.
-        default_region: region for numbers written without an international prefix.
-        method: ``"POST"`` (default: nothing secret in URLs) or ``"GET"``.
-        page_size: rows asked per ``list-archive`` request.
-        transport: an httpx transport (e.g. for tests); the default opens real connections.
-        event_hooks: httpx event hooks, passed through.
-        logger: where retries are logged; defaults to the ``smspresto_pipeline`` logger.
+    A new setting is added here once: to ``__init__`` (its parameter and its line under
+    Args) and to :class:`~smspresto_pipeline.api.core.Core` or ``Core.client_kwargs``,
+    whichever uses it. Each client only says which httpx client it opens (:meth:`_open`).
     """
 
     def __init__(
@@ -85,11 +66,32 @@ class SMSPrestoClient:
         default_region: str = "CI",
         method: Method = "POST",
         page_size: int = 500,
-        transport: httpx.BaseTransport | None = None,
+        transport: _TransportT | None = None,
         event_hooks: EventHooks | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        self._core = _Core(
+        """A client; nothing is sent until a method is called.
+
+        Args:
+            api_key: the account's API key (``user``).
+            api_pass: the account's password (``pass``); never logged, shown or put in a URL
+                unless GET is chosen.
+            base_url: the API's base URL.
+            timeout: per-request timeout, seconds or an ``httpx.Timeout``; always set.
+            max_retries: retries after a transient failure (for a send: only when safe).
+            backoff_base: the first retry waits up to this many seconds; doubles each retry.
+            backoff_max: the cap of one wait; a ``Retry-After`` above it fails at once.
+            batch_size: recipients per ``sendsms`` request.
+            default_region: region for numbers written without an international prefix.
+            method: ``"POST"`` (default: nothing secret in URLs) or ``"GET"``.
+            page_size: rows asked per ``list-archive`` request.
+            transport: an httpx transport (e.g. for tests): ``httpx.BaseTransport`` for the
+                sync client, ``httpx.AsyncBaseTransport`` for the async one; the default opens
+                real connections.
+            event_hooks: httpx event hooks, passed through.
+            logger: where retries are logged; defaults to the ``smspresto_pipeline`` logger.
+        """
+        self._core = Core(
             api_key,
             api_pass,
             max_retries=max_retries,
@@ -101,9 +103,13 @@ class SMSPrestoClient:
             page_size=page_size,
             logger=logger,
         )
-        self._http = httpx.Client(
-            transport=transport, **_Core.client_kwargs(base_url, timeout, event_hooks)
+        self._http: _HttpT = self._open(
+            transport, Core.client_kwargs(base_url, timeout, event_hooks)
         )
+
+    def _open(self, transport: _TransportT | None, settings: dict[str, Any]) -> _HttpT:
+        """The httpx client (sync or async) that carries this client's requests."""
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
@@ -111,7 +117,32 @@ class SMSPrestoClient:
         return str(self._http.base_url)
 
     def __repr__(self) -> str:
-        return f"SMSPrestoClient(base_url={self.base_url!r}, api_key={self._core.masked_key!r})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, api_key={self._core.masked_key!r})"
+        )
+
+
+class SMSPrestoClient(_BaseClient[httpx.BaseTransport, httpx.Client]):
+    """A synchronous SMS Presto client over ``httpx.Client`` (pooled connections).
+
+    Example:
+        .. code-block:: python
+
+            from smspresto_pipeline import SMSPrestoClient
+
+            with SMSPrestoClient(api_key="...", api_pass="...") as client:
+                client.send_sms("Oniris", ["07 08 08 14 88"], "Bonjour !")
+                for record in client.iter_archive("2024-05-01", "2024-05-01"):
+                    print(record.history_id, record.status_code)
+
+    Takes the settings of :meth:`_BaseClient.__init__`; ``transport``, if given, is an
+    ``httpx.BaseTransport``.
+    """
+
+    def _open(
+        self, transport: httpx.BaseTransport | None, settings: dict[str, Any]
+    ) -> httpx.Client:
+        return httpx.Client(transport=transport, **settings)
 
     def __enter__(self) -> Self:
         return self
@@ -128,7 +159,7 @@ class SMSPrestoClient:
         """Close the pooled connections."""
         self._http.close()
 
-    def _execute(self, call: _Call[_T]) -> _T:
+    def _execute(self, call: Call[_T]) -> _T:
         attempt = 0
         while True:
             answer: httpx.Response | httpx.HTTPError
@@ -141,12 +172,12 @@ class SMSPrestoClient:
             # Settled outside the except block, so no raised error chains the original httpx
             # exception (whose request URL may hold the password).
             outcome = self._core.settle(call, attempt, answer)
-            if not isinstance(outcome, _Retry):
+            if not isinstance(outcome, Retry):
                 return outcome
             time.sleep(outcome.delay)
             attempt += 1
 
-    def _send(self, plan: _SendPlan) -> SendResult:
+    def _send(self, plan: SendPlan) -> SendResult:
         for call in plan.calls:
             try:
                 plan.accepted.append(self._execute(call))
@@ -221,7 +252,7 @@ class SMSPrestoClient:
     def get_counters(self) -> AccountCounters:
         """All ten counters, read one after the other."""
         taken_at = datetime.now(UTC)
-        values = {name: self._count(action) for name, action in _COUNTER_ACTIONS.items()}
+        values = {name: self._count(action) for name, action in COUNTER_ACTIONS.items()}
         return AccountCounters(**values, taken_at=taken_at)
 
     def iter_archive_pages(
@@ -258,7 +289,7 @@ class SMSPrestoClient:
         return itertools.chain.from_iterable(pages)
 
 
-class AsyncSMSPrestoClient:
+class AsyncSMSPrestoClient(_BaseClient[httpx.AsyncBaseTransport, httpx.AsyncClient]):
     """The asynchronous twin of :class:`SMSPrestoClient`, over ``httpx.AsyncClient``.
 
     Same arguments and methods, as coroutines and async iterators; ``get_counters`` reads
@@ -273,49 +304,10 @@ class AsyncSMSPrestoClient:
                     ...
     """
 
-    def __init__(
-        self,
-        api_key: str,
-        api_pass: str,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        timeout: float | httpx.Timeout = 10.0,
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        batch_size: int = 500,
-        default_region: str = "CI",
-        method: Method = "POST",
-        page_size: int = 500,
-        transport: httpx.AsyncBaseTransport | None = None,
-        event_hooks: EventHooks | None = None,
-        logger: logging.Logger | None = None,
-    ) -> None:
-        self._core = _Core(
-            api_key,
-            api_pass,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            batch_size=batch_size,
-            default_region=default_region,
-            method=method,
-            page_size=page_size,
-            logger=logger,
-        )
-        self._http = httpx.AsyncClient(
-            transport=transport, **_Core.client_kwargs(base_url, timeout, event_hooks)
-        )
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL."""
-        return str(self._http.base_url)
-
-    def __repr__(self) -> str:
-        return (
-            f"AsyncSMSPrestoClient(base_url={self.base_url!r}, api_key={self._core.masked_key!r})"
-        )
+    def _open(
+        self, transport: httpx.AsyncBaseTransport | None, settings: dict[str, Any]
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, **settings)
 
     async def __aenter__(self) -> Self:
         return self
@@ -332,7 +324,7 @@ class AsyncSMSPrestoClient:
         """Close the pooled connections."""
         await self._http.aclose()
 
-    async def _execute(self, call: _Call[_T]) -> _T:
+    async def _execute(self, call: Call[_T]) -> _T:
         attempt = 0
         while True:
             answer: httpx.Response | httpx.HTTPError
@@ -342,12 +334,12 @@ class AsyncSMSPrestoClient:
             except httpx.HTTPError as exc:
                 answer = exc
             outcome = self._core.settle(call, attempt, answer)
-            if not isinstance(outcome, _Retry):
+            if not isinstance(outcome, Retry):
                 return outcome
             await anyio.sleep(outcome.delay)
             attempt += 1
 
-    async def _send(self, plan: _SendPlan) -> SendResult:
+    async def _send(self, plan: SendPlan) -> SendResult:
         for call in plan.calls:
             try:
                 plan.accepted.append(await self._execute(call))
@@ -429,7 +421,7 @@ class AsyncSMSPrestoClient:
                 errors.append(exc)
 
         async with anyio.create_task_group() as group:
-            for name, action in _COUNTER_ACTIONS.items():
+            for name, action in COUNTER_ACTIONS.items():
                 group.start_soon(read, name, action)
         if errors:
             raise errors[0]

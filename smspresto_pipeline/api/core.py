@@ -1,6 +1,6 @@
 """The client core: every decision of the SMS Presto clients, and no I/O.
 
-:class:`_Core` builds every request, reads every answer and decides every retry; the sync and
+:class:`Core` builds every request, reads every answer and decides every retry; the sync and
 async clients (:mod:`smspresto_pipeline.api.client`) only send what it built, hand back what
 came out (an answer or an httpx error) and sleep when told to (the h11/httpcore pattern).
 
@@ -49,7 +49,20 @@ from smspresto_pipeline.sms import (
     validate_sender,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "USER_AGENT"]
+# The clients' shared machinery is public within the api package (client.py uses it); the
+# package itself re-exports only the two constants.
+__all__ = [
+    "COUNTER_ACTIONS",
+    "DEFAULT_BASE_URL",
+    "USER_AGENT",
+    "Accepted",
+    "Call",
+    "Core",
+    "EventHooks",
+    "Method",
+    "Retry",
+    "SendPlan",
+]
 
 DEFAULT_BASE_URL = "https://smspresto.com/console/api/"
 
@@ -74,7 +87,7 @@ _log = logging.getLogger("smspresto_pipeline")
 
 # Account counters: our name -> the API action. The first four answer a bare number, the
 # others {"TOTAL": "<digits>"}; one parser reads both.
-_COUNTER_ACTIONS: dict[str, str] = {
+COUNTER_ACTIONS: dict[str, str] = {
     "stock": "get-stock",
     "sent": "get-send",
     "success": "get-success",
@@ -103,7 +116,7 @@ _READ_RETRYABLE = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Call(Generic[_T]):
+class Call(Generic[_T]):
     """One API request to make: what to send, how to read the answer, how to treat failure."""
 
     action: str
@@ -115,14 +128,14 @@ class _Call(Generic[_T]):
 
 
 @dataclass(frozen=True, slots=True)
-class _Retry:
+class Retry:
     """The core's verdict that the call should be made again after ``delay`` seconds."""
 
     delay: float
 
 
 @dataclass(frozen=True, slots=True)
-class _Accepted:
+class Accepted:
     """A ``sendsms`` answer with status 0."""
 
     message_count: int
@@ -130,12 +143,12 @@ class _Accepted:
 
 
 @dataclass(slots=True)
-class _SendPlan:
+class SendPlan:
     """The batches of one send, and how far the send got: shared by both transports."""
 
-    calls: list[_Call[_Accepted]]
+    calls: list[Call[Accepted]]
     recipients: tuple[str, ...]
-    accepted: list[_Accepted] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
 
     def result(self) -> SendResult:
         return SendResult(
@@ -158,7 +171,7 @@ class _SendPlan:
             )
 
 
-class _Core:
+class Core:
     """Everything both clients share: configuration, requests, parsing, retry policy."""
 
     def __init__(
@@ -220,7 +233,7 @@ class _Core:
 
     # -- building calls --------------------------------------------------------------------
 
-    def request_kwargs(self, call: _Call[Any]) -> dict[str, Any]:
+    def request_kwargs(self, call: Call[Any]) -> dict[str, Any]:
         """Keyword arguments for ``httpx.Client.build_request``: credentials added here only."""
         fields = {**self._credentials, "action": call.action, **call.params}
         if call.method == "GET":
@@ -230,14 +243,14 @@ class _Core:
             return {"method": "POST", "url": "", "data": {"data": json.dumps(fields)}}
         return {"method": "POST", "url": "", "data": fields}
 
-    def count_call(self, action: str, method: Method | None = None) -> _Call[int]:
-        return _Call(action, method or self.method, {}, self.parse_count)
+    def count_call(self, action: str, method: Method | None = None) -> Call[int]:
+        return Call(action, method or self.method, {}, self.parse_count)
 
     def archive_call(
         self, dates: tuple[str, str], page: Mapping[str, str], method: Method | None
-    ) -> _Call[list[Mapping[str, Any]]]:
+    ) -> Call[list[Mapping[str, Any]]]:
         params = {"dateFrom": dates[0], "dateTo": dates[1], **page}
-        return _Call("list-archive", method or self.method, params, self.parse_archive)
+        return Call("list-archive", method or self.method, params, self.parse_archive)
 
     @staticmethod
     def archive_dates(date_from: date | str, date_to: date | str) -> tuple[str, str]:
@@ -249,7 +262,7 @@ class _Core:
 
     def plan_sms(
         self, sender: str, recipients: str | Iterable[str], message: str, method: Method | None
-    ) -> _SendPlan:
+    ) -> SendPlan:
         """Validate a one-text send and split it into batches; raises before any request."""
         problems: list[str] = []
         sender = _checked(problems, validate_sender, sender)
@@ -266,10 +279,10 @@ class _Core:
             else:
                 to = [{"recipient": number} for number in batch]
                 params = {"from": sender, "message": message, "to": to}
-            calls.append(_Call("sendsms", how, params, self.parse_send, batch))
-        return _SendPlan(calls, numbers)
+            calls.append(Call("sendsms", how, params, self.parse_send, batch))
+        return SendPlan(calls, numbers)
 
-    def plan_messages(self, sender: str, messages: Iterable[tuple[str, str]]) -> _SendPlan:
+    def plan_messages(self, sender: str, messages: Iterable[tuple[str, str]]) -> SendPlan:
         """Validate a one-text-per-recipient send and split it into batches (always POST:
         a GET query string cannot carry a text per recipient)."""
         pairs = list(messages)
@@ -289,9 +302,9 @@ class _Core:
             to = [{"recipient": number, "message": text} for number, text in batch]
             numbers = tuple(number for number, _ in batch)
             calls.append(
-                _Call("sendsms", "POST", {"from": sender, "to": to}, self.parse_send, numbers)
+                Call("sendsms", "POST", {"from": sender, "to": to}, self.parse_send, numbers)
             )
-        return _SendPlan(calls, tuple(dict.fromkeys(number for number, _ in resolved)))
+        return SendPlan(calls, tuple(dict.fromkeys(number for number, _ in resolved)))
 
     # -- reading answers ---------------------------------------------------------------------
 
@@ -305,13 +318,13 @@ class _Core:
             raise self._protocol_error(action, response, "expected a number")
         return number
 
-    def parse_send(self, action: str, response: httpx.Response) -> _Accepted:
+    def parse_send(self, action: str, response: httpx.Response) -> Accepted:
         """A ``sendsms`` answer: ``{"status": 0, "message": ..., "message-count": n}``."""
         body = self._json_body(action, response)
         count = _as_int(body.get("message-count")) if isinstance(body, dict) else None
         if count is None:
             raise self._protocol_error(action, response, "expected a sendsms status")
-        return _Accepted(count, str(body.get("message") or ""))
+        return Accepted(count, str(body.get("message") or ""))
 
     def parse_archive(self, action: str, response: httpx.Response) -> list[Mapping[str, Any]]:
         """A ``list-archive`` page: a JSON array of rows; an empty body, ``[]`` or ``null``
@@ -394,8 +407,8 @@ class _Core:
     # -- deciding what happens next ----------------------------------------------------------
 
     def settle(
-        self, call: _Call[_T], attempt: int, answer: httpx.Response | httpx.HTTPError
-    ) -> _T | _Retry:
+        self, call: Call[_T], attempt: int, answer: httpx.Response | httpx.HTTPError
+    ) -> _T | Retry:
         """Read an answer (or a transport error) into a result, a retry, or an exception.
 
         ``attempt`` counts from 0. Raises the error the caller should see.
@@ -431,9 +444,9 @@ class _Core:
             delay,
             failure,
         )
-        return _Retry(delay)
+        return Retry(delay)
 
-    def _transport_failure(self, call: _Call[Any], error: httpx.HTTPError) -> SMSPrestoError:
+    def _transport_failure(self, call: Call[Any], error: httpx.HTTPError) -> SMSPrestoError:
         """The error for an httpx failure, with any URL in httpx's text redacted.
 
         Returns a retryable error; raises when no retry is allowed.
@@ -454,7 +467,7 @@ class _Core:
         return failure
 
     @staticmethod
-    def _ambiguous(call: _Call[Any], failure: SMSPrestoError) -> AmbiguousSendError:
+    def _ambiguous(call: Call[Any], failure: SMSPrestoError) -> AmbiguousSendError:
         batch = call.batch or ()
         return AmbiguousSendError(
             f"sendsms to {len(batch)} recipients may or may not have been accepted "

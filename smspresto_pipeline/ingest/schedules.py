@@ -6,6 +6,7 @@ run over a partition key range, which the archive asset (``BackfillPolicy.single
 concurrently and writes day by day.
 """
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,34 @@ def _check_timezone(timezone: str) -> None:
         ZoneInfo(timezone)
     except (ValueError, LookupError) as error:
         raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from error
+
+
+def _asset_schedule(
+    asset_key: dg.AssetKey,
+    *,
+    job_name: str,
+    job_description: str,
+    name: str,
+    cron_schedule: str,
+    timezone: str,
+    default_status: dg.DefaultScheduleStatus,
+    description: str,
+    execution_fn: Callable[[dg.ScheduleEvaluationContext], dg.RunRequest | dg.SkipReason]
+    | None = None,
+) -> dg.ScheduleDefinition:
+    """A schedule whose job materialises one asset; ``execution_fn`` (if any) shapes each run."""
+    job = dg.define_asset_job(
+        job_name, selection=dg.AssetSelection.assets(asset_key), description=job_description
+    )
+    return dg.ScheduleDefinition(
+        name=name,
+        cron_schedule=cron_schedule,
+        execution_timezone=timezone,
+        job=job,
+        execution_fn=execution_fn,
+        default_status=default_status,
+        description=description,
+    )
 
 
 def ingest_partition_keys(
@@ -149,22 +178,19 @@ def build_ingest_schedule(
             tags={PARTITION_RANGE_START_TAG: keys[0], PARTITION_RANGE_END_TAG: keys[-1]},
         )
 
-    job = dg.define_asset_job(
-        f"{identifier}_ingest_job",
-        selection=dg.AssetSelection.assets(asset_key),
-        description=f"Ingest {asset_key.to_user_string()} for a range of days in one run.",
-    )
-    return dg.ScheduleDefinition(
+    return _asset_schedule(
+        asset_key,
+        job_name=f"{identifier}_ingest_job",
+        job_description=f"Ingest {asset_key.to_user_string()} for a range of days in one run.",
         name=name or f"{identifier}_daily_ingest",
         cron_schedule=f"{minute} {hour} * * *",
-        execution_timezone=timezone,
-        job=job,
-        execution_fn=requests,
+        timezone=timezone,
         default_status=default_status,
         description=(
             f"Every day at {hour:02d}:{minute:02d} ({timezone}): ingest yesterday and the "
             f"{lookback_days} days before it, in one run."
         ),
+        execution_fn=requests,
     )
 
 
@@ -202,16 +228,13 @@ def build_snapshot_schedule(
         asset.key if isinstance(asset, dg.AssetsDefinition) else dg.AssetKey.from_coercible(asset)
     )
     identifier = asset_key.to_python_identifier()
-    job = dg.define_asset_job(
-        f"{identifier}_job",
-        selection=dg.AssetSelection.assets(asset_key),
-        description=f"Materialise {asset_key.to_user_string()}.",
-    )
-    return dg.ScheduleDefinition(
+    return _asset_schedule(
+        asset_key,
+        job_name=f"{identifier}_job",
+        job_description=f"Materialise {asset_key.to_user_string()}.",
         name=name or f"{identifier}_hourly",
         cron_schedule=f"{minute} * * * *",
-        execution_timezone=timezone,
-        job=job,
+        timezone=timezone,
         default_status=default_status,
         description=f"Every hour at minute {minute}: take a snapshot of the account's counters.",
     )

@@ -1,5 +1,7 @@
 -- The page that follows a known row (:after_date, :after_id), found by an index seek: the
 -- store remembers where each page ended, so reading on costs the same at any depth.
+-- Kept apart from select_archive_page.sql: merged into one statement with both bounds (a
+-- sentinel row for the first page), a 100,000-row walk measured 1.3 to 1.9 times slower.
 WITH page AS (
     SELECT id
     FROM messages

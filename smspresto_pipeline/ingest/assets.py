@@ -323,8 +323,12 @@ def build_archive_messages_asset(
             backfill_policy=dg.BackfillPolicy.single_run(),
             pool=pool,
             description=(
-                "SMS Presto message history by day of creation: smspresto.archive_raw "
-                "(verbatim) and smspresto.messages (typed)."
+                "SMS Presto's message history, one partition per day of creation (in the "
+                "account's time zone), read from `list-archive`. Each day is replaced in one "
+                "transaction in `smspresto.archive_raw` (the API's fields, verbatim) and "
+                "`smspresto.messages` (typed). Per day: `dagster/partition_row_count`, "
+                "delivered, failed, pending, `failure_rate` (failed / (delivered + failed); "
+                "null while nothing is final) and a preview. A backfill is one run."
             ),
         )(archive_messages)
 
@@ -362,8 +366,9 @@ def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinit
         group_name=GROUP_NAME,
         kinds=_KINDS,
         pool=pool,
-        description="The ten SMS Presto account counters, one row per reading "
-        "(smspresto.account_snapshots).",
+        description="The ten SMS Presto account counters (stock, sent, success, failed, "
+        "contacts, ...), one row per reading in `smspresto.account_snapshots`; each reading's "
+        "counters are its metadata, so they plot over time.",
     )
     def account_snapshot(
         smspresto: SMSPrestoResource, warehouse: WarehouseResource
@@ -416,7 +421,9 @@ def build_analytics_views_asset(
         kinds=_KINDS,
         deps=list(deps),
         pool=pool,
-        description="Analytics views over smspresto.messages (sql/analytics/*.sql).",
+        description="The analytics views over `smspresto.messages` (the files of "
+        "`sql/analytics/`), recreated: daily delivery by sender, failure rate by carrier, "
+        "hourly volume, segments billed per day, repeatedly failing recipients.",
     )
     def analytics_views(warehouse: WarehouseResource) -> dg.MaterializeResult[None]:
         counts = warehouse.get_warehouse().create_views()

@@ -152,7 +152,10 @@ def build_ingest_schedule(
     job = dg.define_asset_job(
         f"{identifier}_ingest_job",
         selection=dg.AssetSelection.assets(asset_key),
-        description=f"Ingest {asset_key.to_user_string()} for a range of days in one run.",
+        description=(
+            f"Ingest `{asset_key.to_user_string()}` for a range of days in one run (run tags "
+            "`dagster/asset_partition_range_start` and `_end`)."
+        ),
     )
     return dg.ScheduleDefinition(
         name=name or f"{identifier}_daily_ingest",
@@ -205,7 +208,7 @@ def build_snapshot_schedule(
     job = dg.define_asset_job(
         f"{identifier}_job",
         selection=dg.AssetSelection.assets(asset_key),
-        description=f"Materialise {asset_key.to_user_string()}.",
+        description=f"Materialise `{asset_key.to_user_string()}`.",
     )
     return dg.ScheduleDefinition(
         name=name or f"{identifier}_hourly",

@@ -17,21 +17,23 @@ __all__ = ["DEFAULT_STATUS_MAP", "SMSPrestoResource", "WarehouseResource"]
 
 
 class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Configuration for talking to SMS Presto; hands out sync and async clients.
+    """The SMS Presto API: where it is, the account's credentials, and how to page and retry.
 
-    The key and password come from the environment so that they are never shown in the
-    Dagster UI, its logs or its event metadata.
+    Assets get a synchronous or asynchronous client from it (`get_client()`,
+    `get_async_client()`). The key and password come from the environment (`dg.EnvVar`), so
+    they are never shown in the Dagster UI, its logs or its event metadata.
 
     Example:
-        .. code-block:: python
 
-            import dagster as dg
-            from smspresto_pipeline import SMSPrestoResource
+    ```python
+    import dagster as dg
+    from smspresto_pipeline import SMSPrestoResource
 
-            smspresto = SMSPrestoResource(
-                api_key=dg.EnvVar("SMSPRESTO_API_KEY"),
-                api_pass=dg.EnvVar("SMSPRESTO_API_PASS"),
-            )
+    smspresto = SMSPrestoResource(
+        api_key=dg.EnvVar("SMSPRESTO_API_KEY"),
+        api_pass=dg.EnvVar("SMSPRESTO_API_PASS"),
+    )
+    ```
     """
 
     base_url: str = Field(
@@ -106,17 +108,19 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the history lives: one DuckDB file, and how long to wait for its lock.
 
     DuckDB lets one process at a time write to a file. Runs that write side by side wait for
-    each other (exponential backoff with jitter, up to ``lock_timeout`` seconds); each write
+    each other (exponential backoff with jitter, up to `lock_timeout` seconds); each write
     holds the lock for one short transaction. Building the resource never touches the file.
 
     Example:
-        .. code-block:: python
 
-            import dagster as dg
-            from smspresto_pipeline.resources import WarehouseResource
+    ```python
+    from smspresto_pipeline.resources import WarehouseResource
 
-            warehouse = WarehouseResource(path="data/smspresto_warehouse.duckdb")
-            # in an asset: with warehouse.get_warehouse().connect(read_only=True) as con: ...
+    warehouse = WarehouseResource(path="data/smspresto_warehouse.duckdb")
+    # in an asset:
+    with warehouse.get_warehouse().connect(read_only=True) as con:
+        con.sql("SELECT count(*) FROM smspresto.messages").show()
+    ```
     """
 
     path: str = Field(

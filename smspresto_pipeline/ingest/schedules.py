@@ -181,7 +181,10 @@ def build_ingest_schedule(
     return _asset_schedule(
         asset_key,
         job_name=f"{identifier}_ingest_job",
-        job_description=f"Ingest {asset_key.to_user_string()} for a range of days in one run.",
+        job_description=(
+            f"Ingest `{asset_key.to_user_string()}` for a range of days in one run (run tags "
+            "`dagster/asset_partition_range_start` and `_end`)."
+        ),
         name=name or f"{identifier}_daily_ingest",
         cron_schedule=f"{minute} {hour} * * *",
         timezone=timezone,
@@ -231,7 +234,7 @@ def build_snapshot_schedule(
     return _asset_schedule(
         asset_key,
         job_name=f"{identifier}_job",
-        job_description=f"Materialise {asset_key.to_user_string()}.",
+        job_description=f"Materialise `{asset_key.to_user_string()}`.",
         name=name or f"{identifier}_hourly",
         cron_schedule=f"{minute} * * * *",
         timezone=timezone,

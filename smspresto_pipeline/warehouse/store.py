@@ -236,6 +236,13 @@ class Warehouse:
                 result[day].append(dict(zip(names, row, strict=True)))
         return result
 
+    def count_messages(self) -> int:
+        """The rows of ``messages`` now: the whole table, every day."""
+        with self.connect(read_only=True) as con:
+            row = con.execute(load_sql("dml/count_messages.sql")).fetchone()
+        assert row is not None
+        return int(row[0])
+
     def insert_snapshot(self, counters: AccountCounters) -> int:
         """Append one row of counters to ``account_snapshots``; returns the table's row count."""
         taken_at = counters.taken_at

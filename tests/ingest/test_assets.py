@@ -186,23 +186,53 @@ def test_each_partition_gets_its_own_metadata(
             "FROM smspresto.messages GROUP BY 1",
         )
     }
-    total = sum(v[0] for v in stored.values())
     for key, values in metadata.items():
         rows, delivered, failed, pending, segments = stored[key]
         assert values["dagster/partition_row_count"] == rows
-        assert values["dagster/row_count"] <= total
+        # The table's total is no per-day figure: stamped on each day it plots as a step.
+        assert "dagster/row_count" not in values
         assert (values["delivered"], values["failed"], values["pending"]) == (
             delivered,
             failed,
             pending,
         )
         assert values["segments"] == segments
-        assert values["failure_rate"] == pytest.approx(failed / (delivered + failed))
+        final = delivered + failed
+        assert values["failure_rate"] == round(failed / final, 4)
+        assert values["failure_rate_text"] == (
+            f"{100 * failed / final:.2f} % ({failed} failed of {final} final)"
+        )
         assert values["pages"] >= 1
         assert "| history_id |" in values["preview"]
         assert sim.api_pass not in repr(values)
     assert len({v["dagster/partition_row_count"] for v in metadata.values()}) > 1
     assert len({v["segments"] for v in metadata.values()}) > 1
+    # The rounding is seen: some day's exact rate has more than four decimals.
+    exact = [v["failed"] / (v["delivered"] + v["failed"]) for v in metadata.values()]
+    assert any(rate != round(rate, 4) for rate in exact)
+
+
+def test_the_table_total_is_observed_once_per_run_without_partition(
+    sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
+) -> None:
+    first = backfill(sim, duckdb_path, instance, FIRST, date(2025, 3, 4))
+    second = backfill(sim, duckdb_path, instance, date(2025, 3, 3), LAST)
+    assert first.success
+    assert second.success
+    records = instance.fetch_observations(ARCHIVE, limit=100, ascending=True).records
+    observed = [
+        (
+            r.run_id,
+            r.asset_observation.partition,
+            r.asset_observation.metadata["dagster/row_count"].value,
+        )
+        for r in records
+        if r.asset_observation is not None
+    ]
+    assert observed == [
+        (first.run_id, None, sim.message_count(FIRST, date(2025, 3, 4))),
+        (second.run_id, None, sim.message_count(FIRST, LAST)),
+    ]
 
 
 def test_rerunning_days_gives_the_same_table(
@@ -247,6 +277,7 @@ def test_empty_day(sim: RunningSimulator, duckdb_path: Path, instance: dg.Dagste
     values = partition_metadata(instance)[empty.isoformat()]
     assert values["dagster/partition_row_count"] == 0
     assert values["failure_rate"] is None
+    assert values["failure_rate_text"] == "no final status yet (0 pending)"
     assert values["pages"] == 0
     assert values["preview"] == "_no message this day_"
 

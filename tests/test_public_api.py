@@ -20,6 +20,7 @@ PUBLIC_NAMES = [
     "ProtocolError",
     "SMSPrestoClient",
     "SMSPrestoError",
+    "SMSPrestoIngestComponent",
     "SMSPrestoResource",
     "SMSValidationError",
     "SendResult",
@@ -48,11 +49,13 @@ def test_unknown_attribute_raises_attribute_error() -> None:
         _ = smspresto_pipeline.NoSuchThing
 
 
-def test_import_does_not_load_dagster_until_the_resource_is_used() -> None:
+@pytest.mark.parametrize("name", ["SMSPrestoResource", "SMSPrestoIngestComponent"])
+def test_import_does_not_load_dagster_until_a_dagster_name_is_used(name: str) -> None:
     code = (
         "import sys, smspresto_pipeline\n"
+        f"assert {name!r} in dir(smspresto_pipeline)\n"
         "assert 'dagster' not in sys.modules, 'dagster imported eagerly'\n"
-        "smspresto_pipeline.SMSPrestoResource\n"
+        f"smspresto_pipeline.{name}\n"
         "assert 'dagster' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

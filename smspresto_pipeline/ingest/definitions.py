@@ -1,0 +1,101 @@
+"""The whole ingestion as one ``dg.Definitions``: assets, schedules, the views job, resources.
+
+:func:`build_ingest_defs` is the one place the ingestion is wired together. Code users call it;
+:class:`~smspresto_pipeline.ingest.component.SMSPrestoIngestComponent` (the YAML front door,
+used by the ``dagster_project`` code location) calls it too, so both get the same definitions.
+"""
+
+import dagster as dg
+
+from smspresto_pipeline.ingest.assets import (
+    build_account_snapshot_asset,
+    build_analytics_views_asset,
+    build_archive_messages_asset,
+)
+from smspresto_pipeline.ingest.schedules import build_ingest_schedule, build_snapshot_schedule
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+
+__all__ = ["ANALYTICS_VIEWS_JOB", "build_ingest_defs"]
+
+#: The job that rebuilds the analytics views.
+ANALYTICS_VIEWS_JOB = "analytics_views_job"
+
+
+def build_ingest_defs(
+    *,
+    start_date: str,
+    smspresto: SMSPrestoResource,
+    warehouse: WarehouseResource,
+    timezone: str = "Africa/Abidjan",
+    lookback_days: int = 3,
+    ingest_hour: int = 6,
+    max_concurrent_days: int = 4,
+    page_size: int | None = None,
+    schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+) -> dg.Definitions:
+    """The ingestion's definitions, with the resources they use.
+
+    Args:
+        start_date: the first day of ``archive_messages``, ``YYYY-MM-DD``.
+        smspresto: the API's resource (bound as ``smspresto``).
+        warehouse: the DuckDB resource (bound as ``warehouse``).
+        timezone: the account's time zone: partitions and schedules follow it.
+        lookback_days: days before yesterday that the daily ingest re-reads.
+        ingest_hour: hour of the daily ingest, in ``timezone``.
+        max_concurrent_days: days one run fetches at the same time.
+        page_size: rows per ``list-archive`` request (the resource's ``page_size`` if None).
+        schedule_status: the schedules' status when first deployed (``STOPPED`` by default, so
+            a library never starts calling a paid API by surprise).
+
+    Returns:
+        Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; schedules
+        ``archive_messages_daily_ingest`` and ``account_snapshot_hourly`` (with their jobs);
+        the job ``analytics_views_job``; resources ``smspresto`` and ``warehouse``.
+
+    Example:
+        .. code-block:: python
+
+            import dagster as dg
+            from smspresto_pipeline import SMSPrestoResource
+            from smspresto_pipeline.ingest.definitions import build_ingest_defs
+            from smspresto_pipeline.resources import WarehouseResource
+
+            defs = build_ingest_defs(
+                start_date="2024-01-01",
+                smspresto=SMSPrestoResource(
+                    api_key=dg.EnvVar("SMSPRESTO_API_KEY"),
+                    api_pass=dg.EnvVar("SMSPRESTO_API_PASS"),
+                ),
+                warehouse=WarehouseResource(path="data/smspresto_warehouse.duckdb"),
+            )
+    """
+    archive = build_archive_messages_asset(
+        start_date=start_date,
+        max_concurrent_days=max_concurrent_days,
+        timezone=timezone,
+        page_size=page_size,
+    )
+    snapshot = build_account_snapshot_asset()
+    views = build_analytics_views_asset()
+    return dg.Definitions(
+        assets=[archive, snapshot, views],
+        jobs=[
+            dg.define_asset_job(
+                ANALYTICS_VIEWS_JOB,
+                selection=dg.AssetSelection.assets(views),
+                description="Rebuild the analytics views over smspresto.messages.",
+            )
+        ],
+        schedules=[
+            build_ingest_schedule(
+                asset=archive,
+                hour=ingest_hour,
+                lookback_days=lookback_days,
+                default_status=schedule_status,
+            ),
+            build_snapshot_schedule(
+                asset=snapshot, timezone=timezone, default_status=schedule_status
+            ),
+        ],
+        resources={"smspresto": smspresto, "warehouse": warehouse},
+    )

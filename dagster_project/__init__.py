@@ -1,5 +1,9 @@
-"""The deployable Dagster code location for SMS Presto: ``dagster dev -m dagster_project``."""
+"""The deployable Dagster code location for SMS Presto: ``dagster dev -m dagster_project``.
 
-from dagster_project.definitions import build_definitions, defs
+``dg`` loads ``dagster_project.definitions``; here the same definitions are named
+``code_location``, not ``defs``: ``dagster_project.defs`` is the ``defs/`` folder's package.
+"""
 
-__all__ = ["build_definitions", "defs"]
+from dagster_project.definitions import defs as code_location
+
+__all__ = ["code_location"]

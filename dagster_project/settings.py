@@ -1,5 +1,9 @@
 """The code location's settings, read from environment variables when it loads.
 
+``defs/ingest/defs.yaml`` takes them from the template variable :func:`settings`
+(``template_vars_module: dagster_project.settings``); a bad value fails the load with an error
+naming its variable.
+
 Secrets are not here: the API key and password reach the resource as ``dg.EnvVar`` and are
 read by Dagster only when a run starts, so they never appear in the UI or in run config.
 
@@ -33,13 +37,15 @@ costlier failure (days older than the lookback are not re-read by later ticks). 
 """
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from datetime import date
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "settings"]
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -66,8 +72,7 @@ class Settings:
         lookback_days: days before yesterday that the daily ingest re-reads.
         ingest_hour: hour of the daily ingest.
         max_concurrent_days: days fetched at the same time in one run.
-        schedule_status: the schedules' default status.
-        base_url_from_env: whether ``SMSPRESTO_BASE_URL`` is set (then it is read at run time).
+        schedule_status: the schedules' state when first deployed.
     """
 
     duckdb_path: str = "data/smspresto_warehouse.duckdb"
@@ -76,8 +81,7 @@ class Settings:
     lookback_days: int = 3
     ingest_hour: int = 6
     max_concurrent_days: int = 4
-    schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING
-    base_url_from_env: bool = False
+    schedule_status: Literal["running", "stopped"] = "running"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -97,12 +101,13 @@ class Settings:
             raise ValueError(
                 f"SMSPRESTO_TIMEZONE must be an IANA time zone name, got {timezone!r}"
             ) from None
-        raw_status = env.get("SMSPRESTO_SCHEDULES", "").strip().lower() or "running"
-        statuses = {
-            "running": dg.DefaultScheduleStatus.RUNNING,
-            "stopped": dg.DefaultScheduleStatus.STOPPED,
-        }
-        if raw_status not in statuses:
+        raw_status = env.get("SMSPRESTO_SCHEDULES", "").strip().lower()
+        status: Literal["running", "stopped"]
+        if raw_status in ("", "running"):
+            status = "running"
+        elif raw_status == "stopped":
+            status = "stopped"
+        else:
             raise ValueError(
                 f"SMSPRESTO_SCHEDULES must be 'running' or 'stopped', got {raw_status!r}"
             )
@@ -115,6 +120,11 @@ class Settings:
             max_concurrent_days=_integer(
                 env, "SMSPRESTO_MAX_CONCURRENT_DAYS", defaults.max_concurrent_days, 1, 32
             ),
-            schedule_status=statuses[raw_status],
-            base_url_from_env=bool(env.get("SMSPRESTO_BASE_URL", "").strip()),
+            schedule_status=status,
         )
+
+
+@dg.template_var
+def settings() -> Settings:
+    """The settings under the process environment, for ``{{ settings.<name> }}`` in YAML."""
+    return Settings.from_env(os.environ)

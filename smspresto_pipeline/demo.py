@@ -168,7 +168,7 @@ def run_demo(
             print(summary.by_status)
     """
     # Imported here: the deployable project imports this library, not the other way round.
-    from dagster_project.definitions import build_definitions
+    from dagster_project.definitions import defs as load_definitions
 
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
@@ -204,7 +204,7 @@ def run_demo(
         _environment({**settings, "SMSPRESTO_BASE_URL": sim.base_url}),
     ):
         console.print(f"Simulator serving {sim.base_url} ({config.db_path})")
-        defs = build_definitions()
+        defs = load_definitions()
         run_ids: list[str] = []
         with dg.DagsterInstance.get() as instance:
             steps = [

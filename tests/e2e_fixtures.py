@@ -1,6 +1,6 @@
 """Helpers of the end-to-end tests: the code location's environment, Dagster's commands, rows.
 
-Imported explicitly by ``tests/test_e2e_*.py`` and ``tests/test_definitions.py``.
+Imported by name (``pythonpath = ["tests"]``) by the tests of every folder.
 """
 
 import contextlib
@@ -13,7 +13,9 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+import dagster_project
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import Warehouse
@@ -58,6 +60,20 @@ def project_env(
         )
     env.update(extra or {})
     return env
+
+
+def load_project(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> dg.Definitions:
+    """The code location's definitions, loaded with ``env`` as its only ``SMSPRESTO_*`` settings.
+
+    The project reads its settings (and the resources their secrets, at run time) from the
+    process environment, as a deployment does: ``env`` goes there for the rest of the test.
+    """
+    for name in os.environ:
+        if name.startswith("SMSPRESTO_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return dagster_project.code_location()
 
 
 def initialise_instance(dagster_home: Path) -> None:

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START
-from e2e_fixtures import project_env, warehouse_rows
+from e2e_fixtures import load_project, project_env, warehouse_rows
 
-from dagster_project import build_definitions
 from smspresto_pipeline.simulator import RunningSimulator
 
 ABIDJAN = ZoneInfo("Africa/Abidjan")
@@ -43,10 +42,7 @@ def test_late_status_change_is_picked_up_by_the_next_days_run(
         dagster_home=tmp_path / "home",
         start_date=SIMULATOR_HISTORY_START,
     )
-    # The resources read their secrets and URL from the process environment at run time.
-    for name in ("SMSPRESTO_BASE_URL", "SMSPRESTO_API_KEY", "SMSPRESTO_API_PASS"):
-        monkeypatch.setenv(name, env[name])
-    defs = build_definitions(env)
+    defs = load_project(monkeypatch, env)
     duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
     day_after_history = date.fromordinal(SIMULATOR_HISTORY_END.toordinal() + 1)
     with dg.instance_for_test() as instance:

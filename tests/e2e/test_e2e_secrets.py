@@ -12,9 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, MakeSimulator
-from e2e_fixtures import project_env
+from e2e_fixtures import load_project, project_env
 
-from dagster_project import build_definitions
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import Fault
 
@@ -53,10 +52,8 @@ def test_password_is_in_no_event_log_table_or_file(
             dagster_home=dagster_home,
             start_date=SIMULATOR_HISTORY_START,
         )
-        for name in ("DAGSTER_HOME", "SMSPRESTO_BASE_URL", "SMSPRESTO_API_KEY"):
-            monkeypatch.setenv(name, env[name])
-        monkeypatch.setenv("SMSPRESTO_API_PASS", PASSWORD)
-        defs = build_definitions(env)
+        monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+        defs = load_project(monkeypatch, {**env, "SMSPRESTO_API_PASS": PASSWORD})
         range_tags = {
             PARTITION_RANGE_START_TAG: SIMULATOR_HISTORY_START.isoformat(),
             PARTITION_RANGE_END_TAG: SIMULATOR_HISTORY_END.isoformat(),

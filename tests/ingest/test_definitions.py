@@ -7,10 +7,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from e2e_fixtures import BIN, project_env, run
+from e2e_fixtures import BIN, load_project, project_env, run
 
 import dagster_project
-from dagster_project import build_definitions
 from dagster_project.settings import Settings
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 
@@ -28,13 +27,14 @@ def schedule(defs: dg.Definitions, name: str) -> dg.ScheduleDefinition:
     return found
 
 
-def test_module_exports_loadable_definitions() -> None:
-    assert isinstance(dagster_project.defs, dg.Definitions)
-    dg.Definitions.validate_loadable(dagster_project.defs)
+def test_module_exports_loadable_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = load_project(monkeypatch, {})
+    dg.Definitions.validate_loadable(defs)
+    assert dagster_project.code_location() is not defs, "loaded anew each time, not on import"
 
 
-def test_assets_schedules_and_resources() -> None:
-    defs = build_definitions({})
+def test_assets_schedules_and_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = load_project(monkeypatch, {})
     repository = defs.get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert {"archive_messages", "account_snapshot"} <= keys
@@ -51,23 +51,24 @@ def test_assets_schedules_and_resources() -> None:
     assert partitions.timezone == "Africa/Abidjan"
 
 
-def test_defaults_run_the_schedules() -> None:
-    defs = build_definitions({})
+def test_defaults_run_the_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = load_project(monkeypatch, {})
     ingest = schedule(defs, "archive_messages_daily_ingest")
     assert ingest.default_status == dg.DefaultScheduleStatus.RUNNING
     assert ingest.cron_schedule == "0 6 * * *"
     assert ingest.execution_timezone == "Africa/Abidjan"
 
 
-def test_environment_configures_the_location() -> None:
-    defs = build_definitions(
+def test_environment_configures_the_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = load_project(
+        monkeypatch,
         {
             "SMSPRESTO_START_DATE": "2024-06-01",
             "SMSPRESTO_TIMEZONE": "Africa/Lagos",
             "SMSPRESTO_INGEST_HOUR": "4",
             "SMSPRESTO_SCHEDULES": "STOPPED",
             "SMSPRESTO_DUCKDB_PATH": "/tmp/elsewhere.duckdb",
-        }
+        },
     )
     partitions = defs.resolve_assets_def("archive_messages").partitions_def
     assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
@@ -85,9 +86,14 @@ def test_environment_configures_the_location() -> None:
 
 
 def test_secrets_are_env_vars_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SMSPRESTO_API_PASS", SECRET)
-    monkeypatch.setenv("SMSPRESTO_API_KEY", "key")
-    defs = build_definitions({"SMSPRESTO_BASE_URL": "http://127.0.0.1:1/console/api/"})
+    defs = load_project(
+        monkeypatch,
+        {
+            "SMSPRESTO_API_PASS": SECRET,
+            "SMSPRESTO_API_KEY": "key",
+            "SMSPRESTO_BASE_URL": "http://127.0.0.1:1/console/api/",
+        },
+    )
     resource = resources(defs)["smspresto"]
     for field, variable in [
         ("api_key", "SMSPRESTO_API_KEY"),
@@ -99,8 +105,8 @@ def test_secrets_are_env_vars_not_values(monkeypatch: pytest.MonkeyPatch) -> Non
         assert value.env_var_name == variable
 
 
-def test_base_url_defaults_to_the_real_api() -> None:
-    resource = resources(build_definitions({}))["smspresto"]
+def test_base_url_defaults_to_the_real_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = resources(load_project(monkeypatch, {}))["smspresto"]
     assert isinstance(resource, SMSPrestoResource)
     assert resource.base_url == "https://smspresto.com/console/api/"
 
@@ -119,6 +125,22 @@ def test_base_url_defaults_to_the_real_api() -> None:
 def test_bad_setting_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: value})
+
+
+def test_bad_setting_fails_the_load_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dagster wraps the error in its own, which names the component's file.
+    with pytest.raises(Exception, match=r"defs\.yaml") as failure:
+        load_project(monkeypatch, {"SMSPRESTO_INGEST_HOUR": "25"})
+    causes = []
+    error: BaseException | None = failure.value
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(
+        isinstance(cause, ValueError)
+        and str(cause) == "SMSPRESTO_INGEST_HOUR must be between 0 and 23, got 25"
+        for cause in causes
+    ), [repr(cause) for cause in causes]
 
 
 def test_blank_values_mean_defaults() -> None:

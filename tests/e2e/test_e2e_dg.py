@@ -1,0 +1,104 @@
+"""The project through ``dg``, as its users run it: the component is listed, the project's
+definitions check, a bad setting fails the check naming its variable, and another project gets
+an ingestion from ``dg scaffold defs``."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_fixtures import BIN, base_env
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPONENT = "smspresto_pipeline.SMSPrestoIngestComponent"
+
+
+def dg(*args: str, cwd: Path, extra: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run ``dg`` in this venv (activated, as a user's shell has it); code, stdout, stderr."""
+    env = base_env()
+    env.update(
+        VIRTUAL_ENV=str(BIN.parent), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", **extra or {}
+    )
+    done = subprocess.run(
+        [str(BIN / "dg"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def settings(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SMSPRESTO_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "SMSPRESTO_START_DATE": "2025-03-01",
+    }
+
+
+def test_dg_lists_the_component() -> None:
+    code, out, err = dg("list", "components", "--json", cwd=ROOT)
+    assert code == 0, err
+    summaries = {item["key"]: item["summary"] for item in json.loads(out)["items"]}
+    assert summaries[COMPONENT].startswith("SMS Presto message history into DuckDB")
+
+
+def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
+    code, out, err = dg("check", "defs", cwd=ROOT, extra=settings(tmp_path))
+    assert code == 0, out + err
+    assert "All definitions loaded successfully" in out + err
+
+    code, out, err = dg("list", "defs", "--json", cwd=ROOT, extra=settings(tmp_path))
+    assert code == 0, err
+    listed: dict[str, list[dict[str, Any]]] = json.loads(out)
+    assets = {asset["asset_key"]: asset for asset in listed["assets"]}
+    assert set(assets) == {"archive_messages", "account_snapshot", "analytics_views"}
+    assert assets["archive_messages"]["source"] == "dagster_project/defs/ingest/defs.yaml:4"
+    assert {schedule["name"] for schedule in listed["schedules"]} == {
+        "archive_messages_daily_ingest",
+        "account_snapshot_hourly",
+    }
+    assert not (tmp_path / "warehouse.duckdb").exists(), "loading must not touch the warehouse"
+
+
+def test_dg_check_names_a_bad_setting(tmp_path: Path) -> None:
+    code, out, err = dg(
+        "check",
+        "defs",
+        cwd=ROOT,
+        extra={**settings(tmp_path), "SMSPRESTO_TIMEZONE": "Africa/Atlantis"},
+    )
+    assert code != 0
+    assert "SMSPRESTO_TIMEZONE must be an IANA time zone name, got 'Africa/Atlantis'" in out + err
+
+
+@pytest.mark.slow
+def test_dg_scaffolds_the_ingestion_into_another_project(tmp_path: Path) -> None:
+    """A user's own ``dg`` project, with this package installed, gets the ingestion by name."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "clinic-sms"\nversion = "0.1.0"\n\n'
+        '[tool.dg]\ndirectory_type = "project"\n\n'
+        '[tool.dg.project]\nroot_module = "clinic_sms"\n',
+        encoding="utf-8",
+    )
+    package = tmp_path / "clinic_sms"
+    (package / "defs").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "defs" / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(
+        "from pathlib import Path\n\nimport dagster as dg\n\n\n"
+        "@dg.definitions\ndef defs() -> dg.Definitions:\n"
+        "    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
+    )
+    # The project is not installed: its package is found on the path, as an editable install
+    # would make it.
+    extra = {"PYTHONPATH": str(tmp_path)}
+
+    code, out, err = dg("scaffold", "defs", COMPONENT, "sms_history", cwd=tmp_path, extra=extra)
+    assert code == 0, out + err
+    declared = (package / "defs" / "sms_history" / "defs.yaml").read_text()
+    assert declared.startswith(f"type: {COMPONENT}\n")
+    assert "api_pass_env: SMSPRESTO_API_PASS" in declared
+
+    code, out, err = dg("list", "defs", "--json", cwd=tmp_path, extra=extra)
+    assert code == 0, out + err
+    assets = {asset["asset_key"] for asset in json.loads(out)["assets"]}
+    assert assets == {"archive_messages", "account_snapshot", "analytics_views"}

@@ -1,7 +1,9 @@
 """Dagster ingestion: the archive by day, account snapshots, analytics views and their schedules.
 
-The factories (``build_*``) build the definitions in Python; every asset uses the resources
-``smspresto`` (:class:`~smspresto_pipeline.resources.SMSPrestoResource`) and ``warehouse``
+:func:`build_ingest_defs` wires all of it together in Python and
+:class:`SMSPrestoIngestComponent` declares the same from a ``defs.yaml``; the finer factories
+(``build_*``) build each piece. Every asset uses the resources ``smspresto``
+(:class:`~smspresto_pipeline.resources.SMSPrestoResource`) and ``warehouse``
 (:class:`~smspresto_pipeline.resources.WarehouseResource`).
 """
 
@@ -13,6 +15,8 @@ from smspresto_pipeline.ingest.assets import (
     build_archive_messages_asset,
     build_smspresto_assets,
 )
+from smspresto_pipeline.ingest.component import SMSPrestoIngestComponent
+from smspresto_pipeline.ingest.definitions import ANALYTICS_VIEWS_JOB, build_ingest_defs
 from smspresto_pipeline.ingest.schedules import (
     build_ingest_schedule,
     build_snapshot_schedule,
@@ -20,11 +24,14 @@ from smspresto_pipeline.ingest.schedules import (
 )
 
 __all__ = [
+    "ANALYTICS_VIEWS_JOB",
     "ARCHIVE_MESSAGES",
     "GROUP_NAME",
+    "SMSPrestoIngestComponent",
     "build_account_snapshot_asset",
     "build_analytics_views_asset",
     "build_archive_messages_asset",
+    "build_ingest_defs",
     "build_ingest_schedule",
     "build_smspresto_assets",
     "build_snapshot_schedule",

@@ -57,7 +57,7 @@ def build_ingest_defs(
 
             import dagster as dg
             from smspresto_pipeline import SMSPrestoResource
-            from smspresto_pipeline.ingest.definitions import build_ingest_defs
+            from smspresto_pipeline.ingest import build_ingest_defs
             from smspresto_pipeline.resources import WarehouseResource
 
             defs = build_ingest_defs(

@@ -62,6 +62,12 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     backoff_base: float = Field(
         default=0.5, ge=0, description="First retry delay in seconds; doubles each retry."
     )
+    backoff_max: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait between two retries, in seconds; a Retry-After above it "
+        "fails at once.",
+    )
     batch_size: int = Field(
         default=500, ge=1, description="Recipients per sendsms request when sending in bulk."
     )
@@ -81,6 +87,7 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "backoff_base": self.backoff_base,
+            "backoff_max": self.backoff_max,
             "batch_size": self.batch_size,
             "default_region": self.default_region,
             "method": self.method,

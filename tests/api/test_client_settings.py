@@ -83,3 +83,23 @@ def test_both_clients_show_the_same_repr() -> None:
     asyncio.run(async_.aclose())
     assert text == "SMSPrestoClient(base_url='http://sms.test/v2/', api_key='SP…58')"
     assert repr(async_) == "Async" + text
+
+
+def test_the_dagster_resource_passes_every_setting_it_has() -> None:
+    """Each client setting a Dagster user can give (all but the in-process objects) reaches
+    the clients the resource makes."""
+    from smspresto_pipeline.resources import SMSPrestoResource
+
+    in_process = {"transport", "event_hooks", "logger"}
+    values = {name: value for name, value in VALUES.items() if name not in in_process}
+    values["timeout"] = 3.0
+    assert set(SMSPrestoResource.model_fields) >= set(values)
+    resource = SMSPrestoResource(**values)
+    expected = {**values, "timeout": httpx.Timeout(3.0)}
+    with resource.get_client() as sync:
+        assert {name: seen(sync)[name] for name in values} == expected
+    async_ = resource.get_async_client()
+    try:
+        assert {name: seen(async_)[name] for name in values} == expected
+    finally:
+        asyncio.run(async_.aclose())

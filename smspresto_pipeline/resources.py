@@ -46,7 +46,8 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     )
     timezone: str = Field(
         default="Africa/Abidjan",
-        description="The account's time zone: list-archive dates and partitions are read in it.",
+        description="The account's time zone: list-archive's dates are days of it. The "
+        "archive's partitions must be days of the same zone (a run checks it).",
     )
     page_size: int = Field(
         default=500, ge=1, le=10_000, description="Rows asked per list-archive request."
@@ -130,9 +131,11 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     ```
     """
 
+    # Required: run config given for a resource resets every field it leaves out to the
+    # field's default, and a default path would send that run's writes to another file.
     path: str = Field(
-        default="data/smspresto_warehouse.duckdb",
-        description="The DuckDB file (created with its directory when missing).",
+        description="The DuckDB file (created with its directory when missing), e.g. "
+        "data/smspresto_warehouse.duckdb.",
     )
     lock_timeout: float = Field(
         default=300.0,

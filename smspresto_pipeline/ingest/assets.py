@@ -256,6 +256,17 @@ def build_archive_messages_asset(
         smspresto: SMSPrestoResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult[None]:
+        if smspresto.timezone != timezone:
+            # Days asked of the API in one zone and stored as days of another would be shifted
+            # by hours. (Run config given for the resource resets its unset fields to their
+            # defaults: this is where that shows.)
+            raise dg.Failure(
+                description=(
+                    f"archive_messages' partitions are days in {timezone}, but the smspresto "
+                    f"resource's account time zone is {smspresto.timezone}: give both the same "
+                    f"time zone (SMSPrestoResource(timezone={timezone!r}))"
+                )
+            )
         days = sorted(date.fromisoformat(key) for key in context.partition_keys)
         store = warehouse.get_warehouse(
             status_map=smspresto.status_map, default_region=smspresto.default_region

@@ -235,6 +235,55 @@ def test_the_table_total_is_observed_once_per_run_without_partition(
     ]
 
 
+def test_resource_in_another_time_zone_fails_before_any_request(
+    sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
+) -> None:
+    result = backfill(sim, duckdb_path, instance, timezone="Africa/Lagos")
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_failure_data.user_failure_data is not None
+    assert failure.step_failure_data.user_failure_data.description == (
+        "archive_messages' partitions are days in Africa/Lagos, but the smspresto resource's "
+        "account time zone is Africa/Abidjan: give both the same time zone "
+        "(SMSPrestoResource(timezone='Africa/Lagos'))"
+    )
+    assert sim.requests == []
+    assert not duckdb_path.exists()
+
+
+def test_run_config_resetting_the_resources_fails_loudly(
+    sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """Run config for a resource resets what it leaves out to the defaults (DESIGN.md §8):
+    the warehouse's path is required, and the account's time zone is checked."""
+    asset = build_archive_messages_asset(start_date=FIRST.isoformat(), timezone="Africa/Lagos")
+    configured = resources(sim, duckdb_path, timezone="Africa/Lagos")
+    with pytest.raises(dg.DagsterInvalidConfigError, match="path"):
+        dg.materialize(
+            [asset],
+            resources=configured,
+            instance=instance,
+            partition_key=FIRST.isoformat(),
+            run_config={"resources": {"warehouse": {"config": {"lock_timeout": 5.0}}}},
+        )
+    smspresto = {"api_key": sim.api_key, "api_pass": sim.api_pass, "base_url": sim.base_url}
+    result = dg.materialize(
+        [asset],
+        resources=configured,
+        instance=instance,
+        partition_key=FIRST.isoformat(),
+        run_config={"resources": {"smspresto": {"config": {**smspresto, "page_size": 7}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_failure_data.user_failure_data is not None
+    description = failure.step_failure_data.user_failure_data.description or ""
+    assert "account time zone is Africa/Abidjan" in description
+    assert sim.requests == []
+    assert not duckdb_path.exists()
+
+
 def test_rerunning_days_gives_the_same_table(
     sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
 ) -> None:

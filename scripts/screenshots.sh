@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Regenerates the README's screenshots of the Dagster UI, docs/images/*.png, from the demo's
+# runs: dagster-webserver on the demo's instance, photographed by headless Chromium (installed
+# from Debian's packages when missing). scripts/screenshots.py chooses the pages and waits until
+# each has loaded. About 20 s, plus the demo's when it runs.
+#   bash scripts/screenshots.sh          the demo runs first only if it never ran (no data/demo.env)
+#   bash scripts/screenshots.sh --demo   the demo runs again first (its dates move with today)
+#   CHROMIUM      the browser to drive (default: chromium)
+#   DAGSTER_PORT  the webserver's port (default: a free one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_demo=false
+case "${1:-}" in
+  "") ;;
+  --demo) run_demo=true ;;
+  *)
+    echo "usage: bash scripts/screenshots.sh [--demo]" >&2
+    exit 2
+    ;;
+esac
+started=$SECONDS
+bash scripts/bootstrap.sh
+
+chromium="${CHROMIUM:-chromium}"
+if ! command -v "$chromium" >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+  echo "Installing Chromium from Debian's packages (apt-get install chromium)..."
+  if ! command -v apt-get >/dev/null 2>&1 ||
+    { [ "${#as_root[@]}" -gt 0 ] && ! command -v sudo >/dev/null 2>&1; } ||
+    ! "${as_root[@]}" apt-get update -qq ||
+    ! "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; then
+    echo "Could not install Chromium with apt-get (not Debian, or not root and no sudo)." >&2
+    echo "Install a Chromium or Chrome and run again, with CHROMIUM=/path/to/it if it is not" >&2
+    echo "on PATH as 'chromium'." >&2
+    exit 1
+  fi
+fi
+
+if "$run_demo" || [ ! -f data/demo.env ]; then
+  .venv/bin/smspresto demo
+fi
+set -a
+# shellcheck disable=SC1091
+. data/demo.env
+set +a
+
+port="${DAGSTER_PORT:-$(.venv/bin/python -c '
+import socket
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+')}"
+base_url="http://127.0.0.1:${port}"
+log=data/screenshots-webserver.log
+# The UI only shows what the instance holds: the simulator is not needed.
+.venv/bin/dagster-webserver -m dagster_project -h 127.0.0.1 -p "$port" >"$log" 2>&1 &
+web_pid=$!
+trap 'kill "$web_pid" 2>/dev/null || true; wait "$web_pid" 2>/dev/null || true' EXIT
+up=false
+for _ in $(seq 1 300); do
+  if .venv/bin/python -c "import urllib.request as u; u.urlopen('$base_url/server_info', timeout=1)" \
+    2>/dev/null; then
+    up=true
+    break
+  fi
+  if ! kill -0 "$web_pid" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+if ! "$up"; then
+  echo "dagster-webserver did not answer on $base_url (port busy? set DAGSTER_PORT):" >&2
+  cat "$log" >&2
+  exit 1
+fi
+
+.venv/bin/python scripts/screenshots.py --chromium "$chromium" --base-url "$base_url" \
+  --out docs/images
+echo "Screenshots in docs/images/ ($((SECONDS - started)) s)."

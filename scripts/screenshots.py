@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+ARCHIVE = "archive_messages"
 INGEST_JOB = "archive_messages_ingest_job"
 
 # Run once in every page before the app: mark the "Join the Dagster community" dialog as
@@ -81,11 +82,13 @@ class Shot:
     """The view's height for this page, when not the default (to end the image on a row)."""
 
 
-def graphql(base_url: str, query: str, timeout: float = 30.0) -> dict[str, Any]:
+def graphql(
+    base_url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
     """Posts one query to the webserver's GraphQL endpoint and returns its ``data``."""
     request = urllib.request.Request(  # noqa: S310 - the URL is the webserver we started
         f"{base_url}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
@@ -96,39 +99,62 @@ def graphql(base_url: str, query: str, timeout: float = 30.0) -> dict[str, Any]:
     return data
 
 
-def latest_run(base_url: str, job: str) -> dict[str, Any] | None:
-    """The newest run of ``job``, else the newest run of any job, else None.
+def _newest_run(base_url: str, run_filter: dict[str, Any]) -> dict[str, Any] | None:
+    data = graphql(
+        base_url,
+        "query ($filter: RunsFilter) { runsOrError(filter: $filter, limit: 1) { __typename"
+        " ... on Runs { results { runId jobName status } } ... on PythonError { message } } }",
+        {"filter": run_filter},
+    )
+    runs = data["runsOrError"]
+    if runs["__typename"] != "Runs":
+        raise RuntimeError(f"runsOrError: {runs.get('message', runs['__typename'])}")
+    return runs["results"][0] if runs["results"] else None
+
+
+def _asset(base_url: str, asset: str, fields: str) -> dict[str, Any]:
+    """The ``fields`` of ``asset`` (empty when the instance does not know it)."""
+    data = graphql(
+        base_url,
+        "query ($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename"
+        f" ... on Asset {{ {fields} }} }} }}",
+        {"key": {"path": [asset]}},
+    )
+    found: dict[str, Any] = data["assetOrError"]
+    return found
+
+
+def latest_run(base_url: str, job: str, asset: str) -> dict[str, Any] | None:
+    """The newest run of ``job``; else the run of ``asset``'s newest materialization (how runs
+    that are not tied to ``job`` still show it); else the newest run; else None.
 
     Returns:
         The run's ``runId``, ``jobName`` and ``status``.
     """
-    fields = "results { runId jobName status }"
-    for run_filter in (f'filter: {{pipelineName: "{job}"}}, ', ""):
-        data = graphql(
-            base_url,
-            f"{{ runsOrError({run_filter}limit: 1) {{ __typename ... on Runs {{ {fields} }}"
-            " ... on PythonError { message } } }",
-        )
-        runs = data["runsOrError"]
-        if runs["__typename"] != "Runs":
-            raise RuntimeError(f"runsOrError: {runs.get('message', runs['__typename'])}")
-        if runs["results"]:
-            run: dict[str, Any] = runs["results"][0]
+    run = _newest_run(base_url, {"pipelineName": job})
+    if run is not None:
+        return run
+    events = _asset(base_url, asset, "assetMaterializations(limit: 1) { runId }").get(
+        "assetMaterializations"
+    )
+    if events:
+        run = _newest_run(base_url, {"runIds": [events[0]["runId"]]})
+        if run is not None:
             return run
-    return None
+    return _newest_run(base_url, {})
 
 
 def worst_partition(base_url: str, asset: str) -> str | None:
     """The partition of ``asset`` whose latest materialization has the highest ``failure_rate``
     (the day worth a look), or None when no materialization has one."""
-    data = graphql(
+    events = _asset(
         base_url,
-        f'{{ assetOrError(assetKey: {{path: ["{asset}"]}}) {{ __typename ... on Asset {{'
-        " assetMaterializations(limit: 1000) { partition metadataEntries { label"
-        " ... on FloatMetadataEntry { floatValue } } } } } }",
-    )
+        asset,
+        "assetMaterializations(limit: 1000) { partition metadataEntries { label"
+        " ... on FloatMetadataEntry { floatValue } } }",
+    ).get("assetMaterializations", [])
     rates: dict[str, float] = {}
-    for event in data["assetOrError"].get("assetMaterializations", []):
+    for event in events:
         for entry in event["metadataEntries"]:
             # Newest first: the first rate met for a partition is its current one.
             if entry["label"] == "failure_rate" and entry.get("floatValue") is not None:
@@ -138,7 +164,7 @@ def worst_partition(base_url: str, asset: str) -> str | None:
 
 def build_shots(base_url: str) -> list[Shot]:
     """The README's screenshots, in the order it shows them."""
-    partition = worst_partition(base_url, "archive_messages")
+    partition = worst_partition(base_url, ARCHIVE)
     if partition is None:
         print("warning: no partition of archive_messages has a failure_rate", file=sys.stderr)
     shots = [
@@ -146,6 +172,7 @@ def build_shots(base_url: str) -> list[Shot]:
             name="asset-graph",
             path="/asset-groups",
             expect=("archive_messages", "account_snapshot", "analytics_views", "30 partitions"),
+            height=620,  # the three assets fit; the graph's zoom stops at 100 %
         ),
         Shot(
             name="archive-messages-partitions",
@@ -164,18 +191,19 @@ def build_shots(base_url: str) -> list[Shot]:
             height=715,  # two rows of plots: row count, delivered, failed, failure_rate
         ),
     ]
-    run = latest_run(base_url, INGEST_JOB)
+    run = latest_run(base_url, INGEST_JOB, ARCHIVE)
     if run is None:
         print("warning: the instance has no run; no run page captured", file=sys.stderr)
         return shots
     if run["jobName"] != INGEST_JOB:
-        print(f"warning: no run of {INGEST_JOB}; showing {run['jobName']}", file=sys.stderr)
-    last_event = {"SUCCESS": "RUN_SUCCESS", "FAILURE": "RUN_FAILURE", "CANCELED": "RUN_CANCELED"}
+        print(f"note: no run of {INGEST_JOB}; showing one of {run['jobName']}", file=sys.stderr)
+    # The event log is drawn last; a finished run's ends with its outcome.
+    outcome = {"SUCCESS": "RUN_SUCCESS", "FAILURE": "RUN_FAILURE", "CANCELED": "RUN_CANCELED"}
     shots.append(
         Shot(
             name="ingest-run",
             path=f"/runs/{run['runId']}",
-            expect=(run["jobName"], last_event.get(run["status"], "STEP_")),
+            expect=(run["runId"][:8], outcome.get(run["status"], "")),
         )
     )
     return shots
@@ -395,7 +423,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="the folder to write PNGs into")
     parser.add_argument("--chromium", default="chromium", help="the Chromium to drive")
     parser.add_argument("--width", type=int, default=1440, help="the view's width in pixels")
-    parser.add_argument("--height", type=int, default=900, help="the view's height in pixels")
+    parser.add_argument(
+        "--height", type=int, default=900, help="the view's height (some pages set their own)"
+    )
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds per page at most")
     parser.add_argument("--only", nargs="*", metavar="NAME", help="take only these screenshots")
     args = parser.parse_args()

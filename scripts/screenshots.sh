@@ -23,6 +23,10 @@ started=$SECONDS
 bash scripts/bootstrap.sh
 
 chromium="${CHROMIUM:-chromium}"
+if [ -n "${CHROMIUM:-}" ] && ! command -v "$chromium" >/dev/null 2>&1; then
+  echo "CHROMIUM=$chromium: no such program." >&2
+  exit 1
+fi
 if ! command -v "$chromium" >/dev/null 2>&1; then
   as_root=()
   if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
@@ -32,8 +36,8 @@ if ! command -v "$chromium" >/dev/null 2>&1; then
     ! "${as_root[@]}" apt-get update -qq ||
     ! "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; then
     echo "Could not install Chromium with apt-get (not Debian, or not root and no sudo)." >&2
-    echo "Install a Chromium or Chrome and run again, with CHROMIUM=/path/to/it if it is not" >&2
-    echo "on PATH as 'chromium'." >&2
+    echo "Install Chromium or Chrome yourself, then run again (CHROMIUM=/path/to/it if it is" >&2
+    echo "not on PATH as 'chromium')." >&2
     exit 1
   fi
 fi
@@ -46,12 +50,21 @@ set -a
 . data/demo.env
 set +a
 
-port="${DAGSTER_PORT:-$(.venv/bin/python -c '
+# A free port, or DAGSTER_PORT if it is free (else another server could answer in our place).
+if ! port="$(.venv/bin/python - "${DAGSTER_PORT:-0}" <<'EOF'
 import socket
+import sys
+
 with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError as error:
+        sys.exit(f"port {sys.argv[1]}: {error.strerror}: set DAGSTER_PORT to a free port")
     print(s.getsockname()[1])
-')}"
+EOF
+)"; then
+  exit 1
+fi
 base_url="http://127.0.0.1:${port}"
 log=data/screenshots-webserver.log
 # The UI only shows what the instance holds: the simulator is not needed.
@@ -69,7 +82,7 @@ for _ in $(seq 1 300); do
   sleep 0.2
 done
 if ! "$up"; then
-  echo "dagster-webserver did not answer on $base_url (port busy? set DAGSTER_PORT):" >&2
+  echo "dagster-webserver did not answer on $base_url:" >&2
   cat "$log" >&2
   exit 1
 fi

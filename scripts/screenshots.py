@@ -32,6 +32,18 @@ from typing import Any
 
 ARCHIVE = "archive_messages"
 INGEST_JOB = "archive_messages_ingest_job"
+MAX_PNG_BYTES = 400_000  # the README loads every image at once
+
+# What looked wrong on the way (each is also printed at once): any makes the exit status 1,
+# the images are written all the same so that they can be looked at.
+_problems: list[str] = []
+
+
+def warn(message: str) -> None:
+    """Reports something that may make an image wrong."""
+    _problems.append(message)
+    print(f"warning: {message}", file=sys.stderr)
+
 
 # Run once in every page before the app: mark the "Join the Dagster community" dialog as
 # dismissed, as its Skip button would (in this browser's storage only: nothing is written to the
@@ -166,7 +178,7 @@ def build_shots(base_url: str) -> list[Shot]:
     """The README's screenshots, in the order it shows them."""
     partition = worst_partition(base_url, ARCHIVE)
     if partition is None:
-        print("warning: no partition of archive_messages has a failure_rate", file=sys.stderr)
+        warn(f"no partition of {ARCHIVE} has a failure_rate")
     shots = [
         Shot(
             name="asset-graph",
@@ -193,7 +205,7 @@ def build_shots(base_url: str) -> list[Shot]:
     ]
     run = latest_run(base_url, INGEST_JOB, ARCHIVE)
     if run is None:
-        print("warning: the instance has no run; no run page captured", file=sys.stderr)
+        warn("the instance has no run: no run page captured")
         return shots
     if run["jobName"] != INGEST_JOB:
         print(f"note: no run of {INGEST_JOB}; showing one of {run['jobName']}", file=sys.stderr)
@@ -347,35 +359,33 @@ class Page:
             if state["ready"] and not state["busy"] and not state["loading"] and not missing:
                 return
             if time.monotonic() > deadline:
-                print(
-                    f"warning: still loading at the deadline (spinners: {state['busy']}, "
-                    f"'Loading' shown: {state['loading']}, missing: {missing})",
-                    file=sys.stderr,
+                warn(
+                    f"still loading at the deadline (spinners: {state['busy']}, "
+                    f"'Loading' shown: {state['loading']}, missing: {missing})"
                 )
                 return
             time.sleep(0.25)
 
-    def click(self, text: str) -> None:
-        """Presses the first button whose text is ``text``."""
+    def click(self, text: str) -> bool:
+        """Presses the first button whose text is ``text``; False if there is none."""
         found = self._browser.evaluate(
             self._session,
             "(() => { const b = [...document.querySelectorAll('button')]"
             f".find((b) => b.innerText.trim() === {json.dumps(text)});"
             " if (b) { b.click(); } return !!b; })()",
         )
-        if not found:
-            raise RuntimeError(f"no button {text!r} on the page")
+        return bool(found)
 
-    def scroll_to(self, text: str) -> None:
-        """Scrolls the first heading-like element whose whole text is ``text`` to the top."""
+    def scroll_to(self, text: str) -> bool:
+        """Scrolls the first heading-like element whose whole text is ``text`` to the top; False
+        if there is none."""
         found = self._browser.evaluate(
             self._session,
             "(() => { const el = [...document.querySelectorAll('div, span, h1, h2, h3, h4')]"
             f".find((e) => e.children.length === 0 && e.innerText.trim() === {json.dumps(text)});"
             " if (el) { el.scrollIntoView({block: 'start'}); } return !!el; })()",
         )
-        if not found:
-            raise RuntimeError(f"no {text!r} to scroll to on the page")
+        return bool(found)
 
     def screenshot_when_still(self, deadline: float) -> bytes:
         """A PNG of the view, once two captures half a second apart are identical."""
@@ -387,7 +397,7 @@ class Page:
             if shot == previous:
                 return shot
             if time.monotonic() > deadline:
-                print("warning: the page was still changing at the deadline", file=sys.stderr)
+                warn("the page was still changing at the deadline")
                 return shot
             previous = shot
             time.sleep(0.5)
@@ -403,21 +413,25 @@ def capture(page: Page, base_url: str, shot: Shot, out: Path, timeout: float) ->
     page.open(base_url + shot.path)
     page.wait_loaded(deadline, expect=shot.expect)
     if shot.click is not None:
-        page.click(shot.click)
-        page.wait_loaded(deadline, selector=shot.after_click)
-    if shot.scroll_to is not None:
-        page.scroll_to(shot.scroll_to)
+        if page.click(shot.click):
+            page.wait_loaded(deadline, selector=shot.after_click)
+        else:
+            warn(f"{shot.name}: no button {shot.click!r} to press")
+    if shot.scroll_to is not None and not page.scroll_to(shot.scroll_to):
+        warn(f"{shot.name}: no {shot.scroll_to!r} to scroll to")
     png = page.screenshot_when_still(deadline)
     state = page.state()
     for dialog in state["dialogs"]:
-        print(f"warning: {shot.name}: a dialog is open: {dialog!r}", file=sys.stderr)
+        warn(f"{shot.name}: a dialog is open: {dialog!r}")
     for toast in state["toasts"]:
-        print(f"warning: {shot.name}: a toast is shown: {toast!r}", file=sys.stderr)
+        warn(f"{shot.name}: a toast is shown: {toast!r}")
+    if len(png) > MAX_PNG_BYTES:
+        warn(f"{shot.name}: {len(png) // 1024} KB, over {MAX_PNG_BYTES // 1000} KB")
     out.write_bytes(png)
     print(f"{out} ({len(png) // 1024} KB): {shot.path}")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--base-url", required=True, help="the Dagster UI's address")
     parser.add_argument("--out", type=Path, required=True, help="the folder to write PNGs into")
@@ -442,7 +456,14 @@ def main() -> None:
                 page.close()
     finally:
         browser.close()
+    if _problems:
+        print(
+            f"{len(_problems)} problem(s): look at the images before committing them.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

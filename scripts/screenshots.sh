@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the README's screenshots of the Dagster UI, docs/images/*.png, from the demo's
 # runs: dagster-webserver on the demo's instance, photographed by headless Chromium (installed
-# from Debian's packages when missing). scripts/screenshots.py chooses the pages and waits until
-# each has loaded. About 20 s, plus the demo's when it runs.
+# from Debian's packages when missing). scripts/screenshots.py chooses the pages, waits until
+# each has loaded, and exits 1 (images written all the same) if one looked unfinished or odd.
+# About 30 s; plus ~10 s when the demo runs, and a minute or two the first time for Chromium.
 #   bash scripts/screenshots.sh          the demo runs first only if it never ran (no data/demo.env)
 #   bash scripts/screenshots.sh --demo   the demo runs again first (its dates move with today)
 #   CHROMIUM      the browser to drive (default: chromium)

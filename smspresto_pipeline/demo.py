@@ -17,6 +17,7 @@ to no job. The demo then waits on the instance until the run finishes.
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -65,6 +66,8 @@ _RUN_CONFIG = {
 # and the longest a run may take after that (a 30-day backfill takes seconds).
 _LAUNCH_TIMEOUT = 120.0
 _RUN_TIMEOUT = 600.0
+# A line of Python's or click's error output that names the error: "ValueError: ...".
+_ERROR_LINE = re.compile(r"^(?:[\w.]+(?:Error|Exception)|Error): ")
 
 
 class DemoRunError(RuntimeError):
@@ -132,6 +135,7 @@ def _launch_run(
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
+        start = log.stat().st_size
         # A file, not a pipe: the code server and the run inherit it and outlive the command.
         try:
             code = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
@@ -147,8 +151,16 @@ def _launch_run(
             code = None
     if code != 0:
         outcome = f"took over {_LAUNCH_TIMEOUT:.0f} s" if code is None else f"exited with {code}"
-        tail = "\n".join(log.read_text(encoding="utf-8").splitlines()[-30:])
-        raise DemoRunError(f"`dagster job launch` of {job_name} {outcome} ({log}):\n{tail}")
+        with log.open("rb") as out:
+            out.seek(start)
+            lines = out.read().decode("utf-8", errors="replace").splitlines()
+        # The exception lines say what went wrong; the tracebacks around them repeat each other.
+        errors = dict.fromkeys(line for line in lines if _ERROR_LINE.match(line)) or lines[-20:]
+        raise DemoRunError(
+            f"`dagster job launch` of {job_name} {outcome}:\n"
+            + "\n".join(f"  {line}" for line in errors)
+            + f"\nIts whole output is in {log}."
+        )
     return run_id
 
 

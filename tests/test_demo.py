@@ -1,12 +1,13 @@
-"""The demo's waiting on a launched run: it returns when the run succeeded, and stops the demo
-with the run's own error when it failed."""
+"""The demo's launching and waiting: a launch that fails, or a run that fails, stops the demo
+with the error that says why (the demo itself runs end to end in tests/e2e)."""
 
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from e2e_fixtures import base_env
 
-from smspresto_pipeline.demo import DemoRunError, _wait_for_run
+from smspresto_pipeline.demo import DemoRunError, _launch_run, _wait_for_run
 
 
 @dg.op
@@ -44,3 +45,16 @@ def test_a_failed_run_raises_with_its_error(tmp_path: Path) -> None:
     assert f"run {result.run_id} of refusing_job ended FAILURE" in message
     assert 'Execution of step "refuse" failed.' in message
     assert "ValueError: the simulator said no" in message
+
+
+def test_a_launch_that_fails_raises_with_the_commands_error(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**base_env(), "DAGSTER_HOME": str(home), "SMSPRESTO_SCHEDULES": "stopped"}
+    log = tmp_path / "launch.log"
+    with pytest.raises(DemoRunError) as raised:
+        _launch_run(job_name="no_such_job", tags={}, env=env, log=log)
+    message = str(raised.value)
+    assert message.startswith("`dagster job launch` of no_such_job exited with 2:\n")
+    assert message.splitlines()[1].startswith('  Error: Job "no_such_job" not found'), message
+    assert message.endswith(f"Its whole output is in {log}.")

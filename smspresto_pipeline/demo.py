@@ -290,13 +290,18 @@ def run_demo(
 
     Args:
         data_dir: where the simulator's SQLite file, the DuckDB file, the Dagster instance
-            (``dagster_home/``) and ``demo.env`` live.
+            (``dagster_home/``), ``demo.env`` and ``launch.log`` (the output of the
+            ``dagster job launch`` commands) live.
         days: how many days, ending yesterday, the backfill covers.
         messages_per_day: the simulator's average daily volume (used when it is first seeded).
         console: where to print (standard output by default).
 
     Returns:
         The figures of the summary.
+
+    Raises:
+        DemoRunError: a launch or a run failed (with the error that says why), or a run did not
+            finish in time.
 
     Example:
         .. code-block:: python

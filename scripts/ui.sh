@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # The Dagster UI on the demo's data and runs: the simulator in the background, `dagster dev`
 # in the foreground (Ctrl-C stops both). Runs the demo first if it never ran.
-#   SMSPRESTO_SIM_PORT  the simulator's port (default 8765)
-#   DAGSTER_PORT        the UI's port (default 3000)
+#   SMSPRESTO_SIM_PORT   the simulator's port (default 8765)
+#   DAGSTER_PORT         the UI's port (default 3000)
+#   SMSPRESTO_SCHEDULES  `running` starts the schedules (data/demo.env stops them, so that the
+#                        UI does not call the simulator every hour); the UI's toggle wins
+#                        once used
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 if [ ! -f data/demo.env ]; then
   .venv/bin/smspresto demo
 fi
+schedules="${SMSPRESTO_SCHEDULES:-}"
 set -a
 # shellcheck disable=SC1091
 . data/demo.env
 set +a
+if [ -n "$schedules" ]; then export SMSPRESTO_SCHEDULES="$schedules"; fi
 
 sim_port="${SMSPRESTO_SIM_PORT:-8765}"
 .venv/bin/smspresto simulate --port "$sim_port" --db data/simulator.sqlite3 >data/simulator.log 2>&1 &

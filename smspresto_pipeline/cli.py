@@ -688,9 +688,13 @@ def demo(data_dir: Path, days: int, messages_per_day: int) -> None:
     account snapshot, builds the analytics views, then prints a summary. Safe to run again.
     """
     # Imported here: Dagster is slow to import and the other commands do not need it.
-    from smspresto_pipeline.demo import run_demo
+    from smspresto_pipeline.demo import DemoRunError, run_demo
 
-    run_demo(data_dir=data_dir, days=days, messages_per_day=messages_per_day, console=_out())
+    try:
+        run_demo(data_dir=data_dir, days=days, messages_per_day=messages_per_day, console=_out())
+    except DemoRunError as exc:
+        _err().print(f"[red]The demo stopped:[/] {escape(str(exc))}")
+        raise click.exceptions.Exit(EXIT_API_ERROR) from None
 
 
 if __name__ == "__main__":

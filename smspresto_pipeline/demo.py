@@ -6,12 +6,23 @@ views and prints what DuckDB now holds. Runs are recorded in a persistent Dagste
 (``data/dagster_home``), and ``data/demo.env`` keeps the settings, so that ``scripts/ui.sh``
 opens the Dagster UI on the same runs and data. Running it again gives the same tables: every
 day is rewritten in one transaction, and only a new account snapshot row is added.
+
+The runs are launched as the UI and the CLI launch them: ``dagster job launch -m
+dagster_project`` submits each one to the instance, whose run launcher starts it from the code
+location's server. A run launched so carries its job's origin (code location and repository),
+which is how the UI lists it under its job; ``execute_in_process`` would record runs attached
+to no job. The demo then waits on the instance until the run finishes.
 """
 
-import contextlib
 import dataclasses
+import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,12 +35,43 @@ from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITI
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 from smspresto_pipeline.warehouse import Warehouse, sql_dir
 
-__all__ = ["DemoSummary", "run_demo"]
+__all__ = ["DemoRunError", "DemoSummary", "run_demo"]
 
 _TIMEZONE = "Africa/Abidjan"
-_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
-# The runs' full logs go to the Dagster instance (the UI shows them); the terminal gets a summary.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+_CODE_LOCATION = "dagster_project"
+# Written on every demo run: the instance is the demo's own, and a file left by an older demo
+# lacks the run coordinator.
+_DAGSTER_YAML = """\
+# Written by `smspresto demo` each time it runs: the demo's own Dagster instance.
+telemetry:
+  enabled: false
+# The demo launches its runs with `dagster job launch`, and no daemon runs then. Dagster's
+# default QueuedRunCoordinator only queues a submitted run for the daemon to start, so the runs
+# would wait forever. DefaultRunCoordinator hands each run straight to the run launcher, which
+# starts it from the code location's server. `dagster dev` (scripts/ui.sh) works the same on
+# this instance: runs launched in the UI or by a schedule start at once, without a queue.
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: DefaultRunCoordinator
+"""
+_RUN_CONFIG = {
+    # Each of the demo's jobs is one step: running it in the run's own process spares the
+    # start of a step process (seconds) per run.
+    "execution": {"config": {"in_process": {}}},
+    # The runs' full logs go to the Dagster instance (the UI shows them); the terminal gets a
+    # summary.
+    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+}
+# The longest `dagster job launch` may take (it loads the code location, then submits the run),
+# and the longest a run may take after that (a 30-day backfill takes seconds).
+_LAUNCH_TIMEOUT = 120.0
+_RUN_TIMEOUT = 600.0
+# A line of Python's or click's error output that names the error: "ValueError: ...".
+_ERROR_LINE = re.compile(r"^(?:[\w.]+(?:Error|Exception)|Error): ")
+
+
+class DemoRunError(RuntimeError):
+    """Raised when a run the demo launched could not be launched, failed or did not finish."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,27 +97,124 @@ class DemoSummary:
     run_ids: tuple[str, ...]
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    # Dagster resolves dg.EnvVar from the process environment when a run starts.
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _write_env_file(path: Path, values: Mapping[str, str]) -> None:
     lines = [
         "# Written by `smspresto demo`: the settings scripts/ui.sh opens the Dagster UI with.",
         *(f"{name}={value}" for name, value in sorted(values.items())),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _launch_run(
+    *, job_name: str, tags: Mapping[str, str], env: Mapping[str, str], log: Path
+) -> str:
+    """Launch ``job_name`` from the code location with ``dagster job launch``; the run's id.
+
+    The command returns once the run is submitted; the run goes on in a process the code
+    location's server starts. Its output (and the run's console log) is appended to ``log``.
+    """
+    run_id = str(uuid.uuid4())
+    # `python -m dagster` is the `dagster` command of this very environment.
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "launch",
+        "-m",
+        _CODE_LOCATION,
+        "-j",
+        job_name,
+        "--run-id",
+        run_id,
+        "--config-json",
+        json.dumps(_RUN_CONFIG),
+        "--tags",
+        json.dumps(dict(tags)),
+    ]
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        start = log.stat().st_size
+        # A file, not a pipe: the code server and the run inherit it and outlive the command.
+        try:
+            code = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+                command,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=_LAUNCH_TIMEOUT,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    if code != 0:
+        outcome = f"took over {_LAUNCH_TIMEOUT:.0f} s" if code is None else f"exited with {code}"
+        with log.open("rb") as out:
+            out.seek(start)
+            lines = out.read().decode("utf-8", errors="replace").splitlines()
+        # The exception lines say what went wrong; the tracebacks around them repeat each other.
+        errors = dict.fromkeys(line for line in lines if _ERROR_LINE.match(line)) or lines[-20:]
+        raise DemoRunError(
+            f"`dagster job launch` of {job_name} {outcome}:\n"
+            + "\n".join(f"  {line}" for line in errors)
+            + f"\nIts whole output is in {log}."
+        )
+    return run_id
+
+
+def _run_errors(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The run's failure events, oldest first: each message, then its error and their causes.
+
+    Stack traces stay out (the UI shows them); an error repeated by a later event is shown once.
+    """
+    lines: list[str] = []
+    failures = {
+        dg.DagsterEventType.STEP_FAILURE,
+        dg.DagsterEventType.RUN_FAILURE,
+        dg.DagsterEventType.ENGINE_EVENT,
+    }
+    for record in instance.all_logs(run_id, of_type=failures):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+        elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            error = event.job_failure_data.error
+        else:
+            error = event.engine_event_data.error
+            if error is None:
+                continue  # an engine event without an error is the run's ordinary news
+        lines.append(record.message)
+        while error is not None:
+            text = "  " + error.message.strip()
+            if text not in lines:
+                lines.append(text)
+            error = error.cause
+    return "\n".join(lines)
+
+
+def _wait_for_run(instance: dg.DagsterInstance, run_id: str, job_name: str) -> None:
+    """Return when the run succeeded; raise `DemoRunError` when it failed or took too long."""
+    deadline = time.monotonic() + _RUN_TIMEOUT
+    run = instance.get_run_by_id(run_id)
+    while run is None or not run.is_finished:
+        if time.monotonic() > deadline:
+            status = "not recorded" if run is None else run.status.value
+            raise DemoRunError(
+                f"run {run_id} of {job_name} did not finish within {_RUN_TIMEOUT:.0f} s "
+                f"(status: {status})"
+            )
+        time.sleep(0.2)
+        run = instance.get_run_by_id(run_id)
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        raise DemoRunError(
+            f"run {run_id} of {job_name} ended {run.status.value}; its errors:\n"
+            f"{_run_errors(instance, run_id) or '(none recorded)'}\n"
+            "Its whole log is in the Dagster UI (bash scripts/ui.sh, then Runs)."
+        )
 
 
 def _drop_stale_simulator(config: SimulatorConfig, first: date, last: date) -> None:
@@ -151,13 +290,18 @@ def run_demo(
 
     Args:
         data_dir: where the simulator's SQLite file, the DuckDB file, the Dagster instance
-            (``dagster_home/``) and ``demo.env`` live.
+            (``dagster_home/``), ``demo.env`` and ``launch.log`` (the output of the
+            ``dagster job launch`` commands) live.
         days: how many days, ending yesterday, the backfill covers.
         messages_per_day: the simulator's average daily volume (used when it is first seeded).
         console: where to print (standard output by default).
 
     Returns:
         The figures of the summary.
+
+    Raises:
+        DemoRunError: a launch or a run failed (with the error that says why), or a run did not
+            finish in time.
 
     Example:
         .. code-block:: python
@@ -167,18 +311,13 @@ def run_demo(
             summary = run_demo()
             print(summary.by_status)
     """
-    # Imported here: the deployable project imports this library, not the other way round.
-    from dagster_project.definitions import defs as load_definitions
-
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     console = console or Console(highlight=False)
     data_dir = data_dir.resolve()
     dagster_home = data_dir / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    dagster_yaml = dagster_home / "dagster.yaml"
-    if not dagster_yaml.exists():
-        dagster_yaml.write_text(_DAGSTER_YAML, encoding="utf-8")
+    (dagster_home / "dagster.yaml").write_text(_DAGSTER_YAML, encoding="utf-8")
 
     last_day = datetime.now(ZoneInfo(_TIMEZONE)).date() - timedelta(days=1)
     first_day = last_day - timedelta(days=days - 1)
@@ -194,38 +333,41 @@ def run_demo(
         "SMSPRESTO_API_KEY": config.api_key,
         "SMSPRESTO_API_PASS": config.api_pass,
         "SMSPRESTO_DUCKDB_PATH": str(data_dir / "smspresto_warehouse.duckdb"),
+        # The UI opened on the demo must not call the simulator every hour by itself.
+        "SMSPRESTO_SCHEDULES": "stopped",
         "SMSPRESTO_START_DATE": first_day.isoformat(),
         "SMSPRESTO_TIMEZONE": _TIMEZONE,
     }
     _write_env_file(data_dir / "demo.env", settings)
     _drop_stale_simulator(config, first_day, last_day)
+    log = data_dir / "launch.log"
+    log.write_text("", encoding="utf-8")
+    steps = [
+        (
+            f"Backfilling archive_messages {first_day}...{last_day} in one run",
+            "archive_messages_ingest_job",
+            {
+                PARTITION_RANGE_START_TAG: first_day.isoformat(),
+                PARTITION_RANGE_END_TAG: last_day.isoformat(),
+            },
+        ),
+        ("Taking an account snapshot", "account_snapshot_job", {}),
+        ("Building the analytics views", "analytics_views_job", {}),
+    ]
+    run_ids: list[str] = []
+    # Opened first, so that the instance's storage exists before the launched processes use it.
     with (
+        dg.DagsterInstance.from_config(str(dagster_home)) as instance,
         run_simulator(config) as sim,
-        _environment({**settings, "SMSPRESTO_BASE_URL": sim.base_url}),
     ):
         console.print(f"Simulator serving {sim.base_url} ({config.db_path})")
-        defs = load_definitions()
-        run_ids: list[str] = []
-        with dg.DagsterInstance.get() as instance:
-            steps = [
-                (
-                    f"Backfilling archive_messages {first_day}...{last_day} in one run",
-                    "archive_messages_ingest_job",
-                    {
-                        PARTITION_RANGE_START_TAG: first_day.isoformat(),
-                        PARTITION_RANGE_END_TAG: last_day.isoformat(),
-                    },
-                ),
-                ("Taking an account snapshot", "account_snapshot_job", {}),
-                ("Building the analytics views", "analytics_views_job", {}),
-            ]
-            for title, job_name, tags in steps:
-                with console.status(title + "..."):
-                    result = defs.resolve_job_def(job_name).execute_in_process(
-                        run_config=_QUIET, instance=instance, tags=tags, raise_on_error=True
-                    )
-                console.print(f"{title}: done (run {result.run_id[:8]})")
-                run_ids.append(result.run_id)
+        env = {**os.environ, **settings, "SMSPRESTO_BASE_URL": sim.base_url}
+        for title, job_name, tags in steps:
+            with console.status(title + "..."):
+                run_id = _launch_run(job_name=job_name, tags=tags, env=env, log=log)
+                _wait_for_run(instance, run_id, job_name)
+            console.print(f"{title}: done (run {run_id[:8]})")
+            run_ids.append(run_id)
     messages, by_status, daily, counters = _read_summary(
         Warehouse(settings["SMSPRESTO_DUCKDB_PATH"]), first_day, last_day
     )

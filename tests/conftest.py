@@ -8,18 +8,29 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
     def test_paging(make_simulator):
         with make_simulator(paging="range", messages_per_day=120) as sim:
             ...
+
+``demo_twice`` is the demo run twice into one data directory, once per test session even
+under xdist: each demo run launches three Dagster runs through the CLI and the code location
+(seconds each), so the demo's own test and the webserver's test read the same two demo runs.
 """
 
+import fcntl
+import io
 import itertools
+import os
+import pickle
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, run_simulator
+
+if TYPE_CHECKING:
+    from e2e_fixtures import DemoTwice
 
 SIMULATOR_HISTORY_START = date(2025, 3, 6)
 SIMULATOR_HISTORY_END = date(2025, 3, 10)
@@ -58,3 +69,41 @@ def simulator(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
     """A running simulator with a small seeded history (see the module docstring)."""
     with make_simulator() as sim:
         yield sim
+
+
+def _run_demo_twice(data_dir: Path) -> "DemoTwice":
+    # Imported here: Dagster is slow to import, and most tests never ask for the demo.
+    from e2e_fixtures import DemoTwice
+    from rich.console import Console
+
+    from smspresto_pipeline.demo import run_demo
+
+    before = dict(os.environ)
+    out = io.StringIO()
+    first = run_demo(
+        data_dir=data_dir, days=3, messages_per_day=30, console=Console(file=out, width=100)
+    )
+    after = dict(os.environ)
+    second = run_demo(
+        data_dir=data_dir, days=3, messages_per_day=30, console=Console(file=io.StringIO())
+    )
+    return DemoTwice(data_dir, first, second, out.getvalue(), before, after)
+
+
+@pytest.fixture(scope="session")
+def demo_twice(tmp_path_factory: pytest.TempPathFactory) -> "DemoTwice":
+    """The demo run twice (three days, 30 messages a day) into one data directory."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _run_demo_twice(tmp_path_factory.mktemp("demo") / "data")
+    # Under xdist, the first worker to ask runs it and leaves the result for the others in the
+    # directory all workers' temporary directories share (the recipe of the xdist docs).
+    shared = tmp_path_factory.getbasetemp().parent
+    with (shared / "demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = shared / "demo.pickle"
+        if result.exists():
+            loaded: DemoTwice = pickle.loads(result.read_bytes())
+            return loaded
+        demo = _run_demo_twice(shared / "demo" / "data")
+        result.write_bytes(pickle.dumps(demo))
+        return demo

@@ -4,6 +4,7 @@ Imported by name (``pythonpath = ["tests"]``) by the tests of every folder.
 """
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -17,11 +18,26 @@ import pytest
 
 import dagster_project
 from smspresto_pipeline import SMSPrestoClient
+from smspresto_pipeline.demo import DemoSummary
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import Warehouse
 
 #: Where the venv's console scripts (dagster, dagster-webserver) live.
 BIN = Path(sys.executable).parent
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoTwice:
+    """Two demo runs into ``data_dir``: the session fixture ``demo_twice`` (tests/conftest.py)."""
+
+    data_dir: Path
+    first: DemoSummary
+    second: DemoSummary
+    printed: str
+    """What the first run printed."""
+    environ_before: dict[str, str]
+    environ_after: dict[str, str]
+    """``os.environ`` before and after the first run."""
 
 
 def base_env() -> dict[str, str]:

@@ -18,6 +18,7 @@ from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS
 from smspresto_pipeline.cli import cli
+from smspresto_pipeline.demo import DemoRunError
 from smspresto_pipeline.simulator import Fault, RunningSimulator, SendRecord
 
 SMSPRESTO = Path(sys.executable).parent / "smspresto"
@@ -423,19 +424,28 @@ def test_simulate_bad_options_exit_2(tmp_path: Path, args: list[str], message: s
     assert not db.exists()
 
 
-@pytest.mark.slow
-def test_demo_loads_history_into_duckdb(tmp_path: Path) -> None:
+# The demo itself runs end to end in tests/e2e (the `demo_twice` fixture); here, the command.
+def test_demo_runs_the_demo_with_its_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr("smspresto_pipeline.demo.run_demo", lambda **kw: calls.append(kw))
     data_dir = tmp_path / "data"
-    done = subprocess.run(
-        [str(SMSPRESTO), "demo", "--data-dir", str(data_dir), "--days=2", "--messages-per-day=10"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "200"},
+    result = CliRunner().invoke(
+        cli, ["demo", "--data-dir", str(data_dir), "--days=2", "--messages-per-day=10"]
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "messages from" in done.stdout
-    assert (data_dir / "smspresto_warehouse.duckdb").exists()
-    assert (data_dir / "simulator.sqlite3").exists()
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert (call["data_dir"], call["days"], call["messages_per_day"]) == (data_dir, 2, 10)
+
+
+def test_demo_whose_run_failed_exits_1_with_the_runs_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(**_: object) -> None:
+        raise DemoRunError("run 1234 of account_snapshot_job ended FAILURE; its errors: [boom]")
+
+    monkeypatch.setattr("smspresto_pipeline.demo.run_demo", fail)
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 1
+    assert "The demo stopped: run 1234 of account_snapshot_job ended FAILURE" in result.output
+    assert "[boom]" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,60 @@
+"""The demo's launching and waiting: a launch that fails, or a run that fails, stops the demo
+with the error that says why (the demo itself runs end to end in tests/e2e)."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from e2e_fixtures import base_env
+
+from smspresto_pipeline.demo import DemoRunError, _launch_run, _wait_for_run
+
+
+@dg.op
+def accept() -> None:
+    pass
+
+
+@dg.op
+def refuse() -> None:
+    raise ValueError("the simulator said no")
+
+
+@dg.job
+def accepting_job() -> None:
+    accept()
+
+
+@dg.job
+def refusing_job() -> None:
+    refuse()
+
+
+def test_a_succeeded_run_returns(tmp_path: Path) -> None:
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        result = accepting_job.execute_in_process(instance=instance)
+        _wait_for_run(instance, result.run_id, "accepting_job")
+
+
+def test_a_failed_run_raises_with_its_error(tmp_path: Path) -> None:
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        result = refusing_job.execute_in_process(instance=instance, raise_on_error=False)
+        with pytest.raises(DemoRunError) as raised:
+            _wait_for_run(instance, result.run_id, "refusing_job")
+    message = str(raised.value)
+    assert f"run {result.run_id} of refusing_job ended FAILURE" in message
+    assert 'Execution of step "refuse" failed.' in message
+    assert "ValueError: the simulator said no" in message
+
+
+def test_a_launch_that_fails_raises_with_the_commands_error(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**base_env(), "DAGSTER_HOME": str(home), "SMSPRESTO_SCHEDULES": "stopped"}
+    log = tmp_path / "launch.log"
+    with pytest.raises(DemoRunError) as raised:
+        _launch_run(job_name="no_such_job", tags={}, env=env, log=log)
+    message = str(raised.value)
+    assert message.startswith("`dagster job launch` of no_such_job exited with 2:\n")
+    assert message.splitlines()[1].startswith('  Error: Job "no_such_job" not found'), message
+    assert message.endswith(f"Its whole output is in {log}.")

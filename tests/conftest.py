@@ -73,7 +73,8 @@ def simulator(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
 
 def _run_demo_twice(data_dir: Path) -> "DemoTwice":
     # Imported here: Dagster is slow to import, and most tests never ask for the demo.
-    from e2e_fixtures import DemoTwice
+    import dagster as dg
+    from e2e_fixtures import BIN, DemoTwice, base_env, run, warehouse_rows
     from rich.console import Console
 
     from smspresto_pipeline.demo import run_demo
@@ -84,10 +85,33 @@ def _run_demo_twice(data_dir: Path) -> "DemoTwice":
         data_dir=data_dir, days=3, messages_per_day=30, console=Console(file=out, width=100)
     )
     after = dict(os.environ)
-    second = run_demo(
-        data_dir=data_dir, days=3, messages_per_day=30, console=Console(file=io.StringIO())
+    duckdb_path = data_dir / "smspresto_warehouse.duckdb"
+    rows_after_first = warehouse_rows(duckdb_path, first.first_day, first.last_day)
+    command = [str(BIN / "smspresto"), "demo", "--data-dir", str(data_dir), "--days", "3"]
+    printed = run(
+        [*command, "--messages-per-day", "30"],
+        {**base_env(), "COLUMNS": "120"},
+        cwd=data_dir.parent,
+        timeout=240,
     )
-    return DemoTwice(data_dir, first, second, out.getvalue(), before, after)
+    rows_after_second = warehouse_rows(duckdb_path, first.first_day, first.last_day)
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        jobs = {run.run_id: run.job_name for run in instance.get_runs()}
+    second_run_ids = tuple(
+        next(i for i, job in jobs.items() if job == jobs[ran] and i not in first.run_ids)
+        for ran in first.run_ids
+    )
+    return DemoTwice(
+        data_dir,
+        first,
+        out.getvalue(),
+        before,
+        after,
+        rows_after_first,
+        rows_after_second,
+        printed,
+        second_run_ids,
+    )
 
 
 @pytest.fixture(scope="session")

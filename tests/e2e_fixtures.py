@@ -28,16 +28,26 @@ BIN = Path(sys.executable).parent
 
 @dataclasses.dataclass(frozen=True)
 class DemoTwice:
-    """Two demo runs into ``data_dir``: the session fixture ``demo_twice`` (tests/conftest.py)."""
+    """Two demo runs into ``data_dir``: the session fixture ``demo_twice`` (tests/conftest.py).
+
+    The first is ``run_demo`` in this process, the second the ``smspresto demo`` command (what
+    ``scripts/demo.sh`` runs).
+    """
 
     data_dir: Path
     first: DemoSummary
-    second: DemoSummary
     printed: str
     """What the first run printed."""
     environ_before: dict[str, str]
     environ_after: dict[str, str]
     """``os.environ`` before and after the first run."""
+    rows_after_first: list[tuple[int, str | None, date]]
+    rows_after_second: list[tuple[int, str | None, date]]
+    """``warehouse_rows`` of the demo's days after each run."""
+    second_printed: str
+    """What the command printed."""
+    second_run_ids: tuple[str, ...]
+    """The command's runs, job by job in the order of ``first.run_ids``."""
 
 
 def base_env() -> dict[str, str]:

@@ -76,7 +76,11 @@ def tags_of(run: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
-    data_dir, first, second = demo_twice.data_dir, demo_twice.first, demo_twice.second
+    data_dir, first, second_run_ids = (
+        demo_twice.data_dir,
+        demo_twice.first,
+        demo_twice.second_run_ids,
+    )
     demo_env = read_env_file(data_dir / "demo.env")
     assert demo_env["SMSPRESTO_SCHEDULES"] == "stopped"
     port = free_port()
@@ -130,11 +134,11 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
     assert {name for name in jobs if not name.startswith("__")} == set(JOBS)
     for index, name in enumerate(JOBS):
         runs = jobs[name]
-        assert {r["runId"] for r in runs} == {first.run_ids[index], second.run_ids[index]}, name
+        assert {r["runId"] for r in runs} == {first.run_ids[index], second_run_ids[index]}, name
         assert {(r["jobName"], r["status"]) for r in runs} == {(name, "SUCCESS")}
     # The ingest job's "Runs" page (its name and the repository label, the UI's filter).
     ingest = data["ingestJobPage"]["results"]
-    assert {r["runId"] for r in ingest} == {first.run_ids[0], second.run_ids[0]}
+    assert {r["runId"] for r in ingest} == {first.run_ids[0], second_run_ids[0]}
     for run in ingest:
         assert run["status"] == "SUCCESS"
         tags = tags_of(run)
@@ -143,6 +147,6 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
 
     # No other run: nothing the demo made is left outside its job.
     all_runs = data["allRuns"]["results"]
-    assert {r["runId"] for r in all_runs} == set(first.run_ids + second.run_ids)
+    assert {r["runId"] for r in all_runs} == set(first.run_ids + second_run_ids)
     origins = {tuple(r["repositoryOrigin"].values()) for r in all_runs}
     assert origins == {("dagster_project", "__repository__")}

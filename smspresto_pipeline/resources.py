@@ -4,13 +4,14 @@
 `Warehouse`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
 
 from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
+from smspresto_pipeline.api.redaction import REDACTED, mask
 from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
 
 __all__ = ["DEFAULT_STATUS_MAP", "SMSPrestoResource", "WarehouseResource"]
@@ -79,6 +80,17 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default="POST",
         description="HTTP method. POST keeps the password out of URLs and proxy logs.",
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Inside a run the fields hold the resolved secrets: a repr (or str) in a log line or
+        # an error must not show them. The key is masked as the clients mask it.
+        for name, value in super().__repr_args__():
+            if name == "api_pass" and isinstance(value, str):
+                yield name, REDACTED
+            elif name == "api_key" and isinstance(value, str):
+                yield name, mask(value)
+            else:
+                yield name, value
 
     def _client_kwargs(self) -> dict[str, Any]:
         return {

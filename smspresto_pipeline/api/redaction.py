@@ -8,6 +8,8 @@ Everything the client logs or raises goes through a :class:`Redactor` first.
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import re
 from urllib.parse import quote, quote_plus
@@ -34,7 +36,7 @@ def mask(value: str) -> str:
 
 
 class Redactor:
-    """Replaces every known secret, in plain and URL-encoded forms, with ``***``.
+    """Replaces every known secret, in every form a server may echo it, with ``***``.
 
     Example:
         >>> r = Redactor("s3cret pass")
@@ -62,8 +64,19 @@ class Redactor:
         return flat if len(flat) <= limit else f"{flat[:limit]}…"
 
 
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
 def _encoded_forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    """Every form in which a server may echo ``secret``: raw, URL-encoded (``%20`` and ``+``,
+    upper- and lower-case hex), HTML-escaped (named and numeric entities) and JSON-escaped."""
+    url = {quote(secret, safe=""), quote_plus(secret, safe="")}
+    url |= {_PERCENT_ESCAPE.sub(lambda m: m.group().lower(), form) for form in url}
+    markup = {html.escape(secret), html.escape(secret, quote=False)}
+    markup |= {form.encode("ascii", "xmlcharrefreplace").decode("ascii") for form in markup}
+    escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    escaped |= {form.replace("/", "\\/") for form in escaped}  # PHP's json_encode escapes /
+    return {secret} | url | markup | escaped
 
 
 class _CredentialParamFilter(logging.Filter):

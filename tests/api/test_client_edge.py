@@ -414,6 +414,22 @@ def test_redactor_scrubs_plain_and_encoded_secrets() -> None:
 # -- async ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "<p>Bad password: p@ss word/&#233;&amp;1</p>",  # HTML, numeric entity
+        "<p>Bad password: p@ss word/\u00e9&amp;1</p>",  # HTML, named entities only
+        '{"error": "bad pass p@ss word\\/\\u00e9&1"}',  # JSON, ASCII escapes
+        '{"error": "bad pass p@ss word/\u00e9&1"}',  # JSON, as is
+        "GET ?x=p%40ss%20word%2f%c3%a9%261",  # URL, lower-case hex
+    ],
+)
+def test_redactor_scrubs_what_a_server_may_echo(echo: str) -> None:
+    redacted = Redactor(KEY, PASSWORD)(echo)
+    assert "***" in redacted
+    assert "ss word" not in redacted, redacted
+
+
 def test_async_client_shares_the_rules() -> None:
     handler = Recorder(httpx.Response(503), httpx.Response(200, text="9"))
 

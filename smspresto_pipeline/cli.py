@@ -14,6 +14,7 @@ printed: not in help (no default shown), not in errors (they go through a `Redac
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import dataclasses
@@ -274,10 +275,33 @@ def _counters_table(values: dict[str, int], taken_at: datetime) -> Table:
 # --- send ------------------------------------------------------------------------------
 
 
-def _read_numbers(stream: IO[str]) -> list[str]:
+def _decode_recipients(data: bytes) -> str:
+    """A recipients file's text: UTF-8 with or without BOM, UTF-16 with BOM, else Latin-1.
+
+    Spreadsheet exports come in all of these; Latin-1 reads any byte, so it goes last, and a
+    file it would misread (NUL bytes: UTF-16 without a BOM) is refused with what to do.
+    """
+    text: str | None = None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        with contextlib.suppress(UnicodeDecodeError):
+            text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    if text is not None and "\x00" not in text:
+        return text
+    raise click.BadParameter(
+        "cannot tell its encoding: save it as UTF-8 (or UTF-16 with a BOM, or Latin-1)",
+        param_hint="'--recipients-file'",
+    )
+
+
+def _read_numbers(data: bytes) -> list[str]:
     """Numbers from a file: one per line, or separated by commas or semicolons; ``#`` comments."""
     numbers: list[str] = []
-    for line in stream:
+    for line in _decode_recipients(data).splitlines():
         content = line.split("#", 1)[0]
         numbers.extend(n.strip() for n in content.replace(";", ",").split(",") if n.strip())
     return numbers
@@ -316,8 +340,9 @@ def _check_send(
 @click.argument("recipient", nargs=-1)
 @click.option(
     "--recipients-file",
-    type=click.File("r", encoding="utf-8"),
-    help="More recipients: one number per line (or comma-separated); '-' reads stdin.",
+    type=click.File("rb"),
+    help="More recipients: one number per line (or comma-separated); '-' reads stdin. UTF-8 "
+    "(with or without BOM), UTF-16 with BOM, or Latin-1.",
 )
 @click.option(
     "--region", default="CI", show_default=True, help="Country of numbers in national form."
@@ -330,7 +355,7 @@ def send(
     sender: str,
     message: str,
     recipient: tuple[str, ...],
-    recipients_file: IO[str] | None,
+    recipients_file: IO[bytes] | None,
     region: str,
     yes: bool,
     dry_run: bool,
@@ -341,7 +366,7 @@ def send(
     segments and asks before sending. Exit code 3 means the send may or may not have been
     accepted: check the archive before sending again.
     """
-    numbers = list(recipient) + (_read_numbers(recipients_file) if recipients_file else [])
+    numbers = list(recipient) + (_read_numbers(recipients_file.read()) if recipients_file else [])
     out = _out()
     with _api_errors(connection):
         sender, message, recipients = _check_send(sender, message, numbers, region)

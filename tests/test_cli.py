@@ -109,6 +109,30 @@ def test_send_reads_a_recipients_file(
     ]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "latin-1"])
+def test_recipients_file_in_the_encodings_spreadsheets_export(
+    invoke: Invoke, tmp_path: Path, encoding: str
+) -> None:
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_bytes("07 08 08 14 88 # Aïcha\r\n0505050505; 0101020304\r\n".encode(encoding))
+    result = invoke("send", "Shop", "Promo", "--recipients-file", str(numbers), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Recipients            3: +2250708081488, +2250505050505, +2250101020304" in (
+        result.stdout
+    )
+
+
+def test_recipients_file_of_unknown_encoding_exits_2(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path
+) -> None:
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_bytes("0708081488\n".encode("utf-16-le"))  # no BOM
+    result = invoke("send", "Shop", "Promo", "--recipients-file", str(numbers), "--yes")
+    assert result.exit_code == 2, result.output
+    assert "save it as UTF-8" in result.output
+    assert simulator.requests == []
+
+
 def test_send_shows_the_cost_of_a_ucs2_text(simulator: RunningSimulator, invoke: Invoke) -> None:
     text = "Votre reçu est prêt. " * 4  # 84 UTF-16 units: two parts of 67
     result = invoke("send", "Shop", text, "0708081488", "0505050505", "--dry-run")

@@ -171,6 +171,36 @@ def test_backfill_in_one_run_gives_the_simulators_rows(
         assert by_day.get(day, 0) == sim.message_count(day, day)
 
 
+def test_the_resources_status_map_names_the_statuses(
+    sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
+) -> None:
+    swapped = {"0": "pending", "1": "failed", "2": "delivered"}
+    result = backfill(sim, duckdb_path, instance, smspresto={"status_map": swapped})
+    assert result.success
+    pairs = dict(
+        query(
+            duckdb_path,
+            "SELECT status_code, list(DISTINCT status) FROM smspresto.messages GROUP BY 1",
+        )
+    )
+    assert pairs["1"] == ["failed"]
+    assert pairs["2"] == ["delivered"]
+    (materialization,) = [
+        event.materialization
+        for event in result.get_asset_materialization_events()
+        if event.materialization.partition == LAST.isoformat()
+    ]
+    codes = dict(
+        query(
+            duckdb_path,
+            "SELECT status_code, count(*) FROM smspresto.messages WHERE partition_date = ? "
+            "GROUP BY 1",
+            [LAST],
+        )
+    )
+    assert materialization.metadata["failed"] == dg.IntMetadataValue(codes["1"])
+
+
 def test_each_partition_gets_its_own_metadata(
     sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
 ) -> None:
@@ -427,4 +457,19 @@ def test_views_are_queryable_after_a_backfill(
     assert dict(carriers).get("CI", 0) > 0
     segments = query(duckdb_path, "SELECT sum(segments) FROM smspresto.daily_segments_billed")
     assert segments == query(duckdb_path, "SELECT sum(segments) FROM smspresto.messages")
-    query(duckdb_path, "SELECT * FROM smspresto.repeatedly_failing_recipients")
+    # A number that failed twice, whatever the simulator drew.
+    with duckdb.connect(str(duckdb_path)) as con:
+        con.execute(
+            "UPDATE smspresto.messages SET recipient = '+2250700000001', status = 'failed' "
+            "WHERE history_id IN (SELECT history_id FROM smspresto.messages ORDER BY 1 LIMIT 2)"
+        )
+    failing = query(
+        duckdb_path,
+        "SELECT recipient, failures FROM smspresto.repeatedly_failing_recipients ORDER BY 1",
+    )
+    # Counted here in Python from the rows, not with the view's SQL.
+    failures: dict[str, int] = {}
+    for recipient, status in query(duckdb_path, "SELECT recipient, status FROM smspresto.messages"):
+        failures[recipient] = failures.get(recipient, 0) + (status == "failed")
+    assert failing == sorted((r, n) for r, n in failures.items() if n >= 2)
+    assert ("+2250700000001", 2) in failing

@@ -5,6 +5,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, MakeSimulator
 from e2e_fixtures import (
@@ -20,6 +21,7 @@ from e2e_fixtures import (
 )
 
 from smspresto_pipeline.simulator import Fault, RunningSimulator
+from smspresto_pipeline.warehouse import Warehouse
 
 FIRST, LAST = SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END
 RANGE = f"{FIRST.isoformat()}...{LAST.isoformat()}"
@@ -109,27 +111,46 @@ def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
 def test_two_partition_runs_side_by_side_both_succeed(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
+    """Two runs and a third process (a notebook, say) holding the file: the runs fetch their
+    days, wait for the lock instead of failing, and write everything once it is released."""
     env = env_for(simulator, tmp_path)
     initialise_instance(tmp_path / "dagster_home")
+    duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
+    Warehouse(duckdb_path).ensure_schema()
     middle = date(2025, 3, 8)
-    runs = [
-        start(
-            materialize_command(
-                "--select", "archive_messages", "--partition-range", f"{FIRST}...{middle}"
+    holder = duckdb.connect(str(duckdb_path))
+    try:
+        runs = [
+            start(
+                materialize_command(
+                    "--select", "archive_messages", "--partition-range", f"{FIRST}...{middle}"
+                ),
+                env,
+                cwd=tmp_path,
             ),
-            env,
-            cwd=tmp_path,
-        ),
-        start(
-            materialize_command(
-                "--select", "archive_messages", "--partition-range", f"{date(2025, 3, 9)}...{LAST}"
+            start(
+                materialize_command(
+                    "--select",
+                    "archive_messages",
+                    "--partition-range",
+                    f"{date(2025, 3, 9)}...{LAST}",
+                ),
+                env,
+                cwd=tmp_path,
             ),
-            env,
-            cwd=tmp_path,
-        ),
-    ]
+        ]
+        # Every day asked of the API (at least one page each): the runs are writing, or about to.
+        deadline = time.monotonic() + 120
+        days = (LAST - FIRST).days + 1
+        while archive_requests(simulator) < days and time.monotonic() < deadline:
+            assert all(run.poll() is None for run in runs), "a run ended while the file was held"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert all(run.poll() is None for run in runs), "the runs wait for the lock, not fail"
+    finally:
+        holder.close()
     results = [finish(process, 240) for process in runs]
     for code, output in results:
         assert code == 0, output[-6000:]
-    stored = warehouse_rows(tmp_path / "smspresto_warehouse.duckdb", FIRST, LAST)
+    stored = warehouse_rows(duckdb_path, FIRST, LAST)
     assert stored == api_rows(simulator, FIRST, LAST)

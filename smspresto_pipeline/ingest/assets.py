@@ -30,13 +30,19 @@ import gc
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
-from smspresto_pipeline.warehouse import PartitionStats, Warehouse
+from smspresto_pipeline.warehouse import (
+    PartitionStats,
+    Warehouse,
+    WarehousePathError,
+    check_path,
+)
 
 __all__ = [
     "ARCHIVE_MESSAGES",
@@ -143,6 +149,19 @@ def _frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _check_warehouse_path(warehouse: WarehouseResource) -> None:
+    """Fail the step, before any request, when the warehouse's file can never be written:
+    otherwise the API is read in full and only the writes fail."""
+    try:
+        check_path(Path(warehouse.path))
+    except WarehousePathError as error:
+        raise dg.Failure(
+            description=f"The warehouse resource's path is unusable: {error}. Set it "
+            "(SMSPRESTO_DUCKDB_PATH in the dagster_project code location, duckdb_path in a "
+            "component) to a DuckDB file this process can create and write."
+        ) from None
 
 
 async def _ingest_days(
@@ -267,6 +286,7 @@ def build_archive_messages_asset(
                     f"time zone (SMSPrestoResource(timezone={timezone!r}))"
                 )
             )
+        _check_warehouse_path(warehouse)
         days = sorted(date.fromisoformat(key) for key in context.partition_keys)
         store = warehouse.get_warehouse(
             status_map=smspresto.status_map, default_region=smspresto.default_region
@@ -384,6 +404,7 @@ def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinit
     def account_snapshot(
         smspresto: SMSPrestoResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult[None]:
+        _check_warehouse_path(warehouse)
         with smspresto.get_client() as client:
             counters = client.get_counters()
         snapshots = warehouse.get_warehouse().insert_snapshot(counters)
@@ -437,6 +458,7 @@ def build_analytics_views_asset(
         "hourly volume, segments billed per day, repeatedly failing recipients.",
     )
     def analytics_views(warehouse: WarehouseResource) -> dg.MaterializeResult[None]:
+        _check_warehouse_path(warehouse)
         counts = warehouse.get_warehouse().create_views()
         metadata: dict[str, Any] = {
             f"rows/{name}": dg.MetadataValue.int(count) for name, count in counts.items()

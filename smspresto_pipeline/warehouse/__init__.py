@@ -47,7 +47,11 @@ Example:
     (1, 1, 0.0)
 """
 
-from smspresto_pipeline.warehouse.connection import WarehouseLockedError
+from smspresto_pipeline.warehouse.connection import (
+    WarehouseLockedError,
+    WarehousePathError,
+    check_path,
+)
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
 from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
 from smspresto_pipeline.warehouse.staging import DaySpool
@@ -63,6 +67,8 @@ __all__ = [
     "PartitionStats",
     "Warehouse",
     "WarehouseLockedError",
+    "WarehousePathError",
+    "check_path",
     "recipient_details",
     "sql_dir",
 ]

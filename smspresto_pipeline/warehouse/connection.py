@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import threading
 import time
@@ -14,7 +15,15 @@ import duckdb
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WarehouseLockedError", "attach", "open_connection", "process_write_lock", "rollback"]
+__all__ = [
+    "WarehouseLockedError",
+    "WarehousePathError",
+    "attach",
+    "check_path",
+    "open_connection",
+    "process_write_lock",
+    "rollback",
+]
 
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
 # Row groups of 16,384 rows instead of DuckDB's 122,880: an insert writes each full row group
@@ -54,6 +63,40 @@ def attach(
 
 class WarehouseLockedError(RuntimeError):
     """Raised when another process kept the DuckDB file locked for longer than allowed."""
+
+
+class WarehousePathError(ValueError):
+    """Raised when the warehouse's path can never be opened for writing."""
+
+
+# A DuckDB file starts with an 8-byte checksum, then this magic.
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def check_path(path: Path) -> None:
+    """Refuse a path the warehouse could never open for writing, without opening it.
+
+    Cheap and lock-free, so a run can call it before it asks the API for anything.
+
+    Raises:
+        WarehousePathError: naming the path and what is wrong with it.
+    """
+    if path.is_dir():
+        raise WarehousePathError(f"{path} is a directory, not a DuckDB file")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise WarehousePathError(f"{path} cannot be created: {ancestor} is not a directory")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise WarehousePathError(f"{path} cannot be read and written by this process")
+        with path.open("rb") as file:
+            header = file.read(12)
+        if header[8:12] != _DUCKDB_MAGIC:
+            raise WarehousePathError(f"{path} exists and is not a DuckDB database")
+    elif not os.access(ancestor, os.W_OK | os.X_OK):
+        raise WarehousePathError(f"{path} cannot be created: {ancestor} is not writable")
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:

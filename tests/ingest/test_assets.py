@@ -281,6 +281,28 @@ def test_resource_in_another_time_zone_fails_before_any_request(
     assert not duckdb_path.exists()
 
 
+def test_unusable_warehouse_path_fails_before_any_request(
+    sim: RunningSimulator, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    directory = tmp_path / "not-a-file.duckdb"
+    directory.mkdir()
+    archive = backfill(sim, directory, instance)
+    snapshot = dg.materialize(
+        [build_account_snapshot_asset()],
+        resources=resources(sim, directory),
+        instance=instance,
+        raise_on_error=False,
+    )
+    for result in (archive, snapshot):
+        assert not result.success
+        (failure,) = result.get_step_failure_events()
+        assert failure.step_failure_data.user_failure_data is not None
+        description = failure.step_failure_data.user_failure_data.description or ""
+        assert f"{directory} is a directory, not a DuckDB file" in description
+        assert "SMSPRESTO_DUCKDB_PATH" in description
+    assert sim.requests == []
+
+
 def test_run_config_resetting_the_resources_fails_loudly(
     sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
 ) -> None:

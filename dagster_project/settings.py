@@ -40,6 +40,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -111,8 +112,13 @@ class Settings:
             raise ValueError(
                 f"SMSPRESTO_SCHEDULES must be 'running' or 'stopped', got {raw_status!r}"
             )
+        duckdb_path = env.get("SMSPRESTO_DUCKDB_PATH", "").strip() or defaults.duckdb_path
+        if Path(duckdb_path).is_dir():
+            raise ValueError(
+                f"SMSPRESTO_DUCKDB_PATH must name a DuckDB file, got a directory: {duckdb_path}"
+            )
         return cls(
-            duckdb_path=env.get("SMSPRESTO_DUCKDB_PATH", "").strip() or defaults.duckdb_path,
+            duckdb_path=duckdb_path,
             start_date=start_date,
             timezone=timezone,
             lookback_days=_integer(env, "SMSPRESTO_LOOKBACK_DAYS", defaults.lookback_days, 0, 60),

@@ -18,6 +18,7 @@ given as a component field would not resolve ``{{ env.X }}``, dagster issue 3367
 import os
 import re
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -237,6 +238,8 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
     def _check_duckdb_path(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("duckdb_path must name a file, got an empty string")
+        if Path(value).is_dir():
+            raise ValueError(f"duckdb_path must name a DuckDB file, got a directory: {value}")
         return value
 
     @field_validator("schedule_status", mode="before")

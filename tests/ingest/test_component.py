@@ -206,6 +206,7 @@ def test_every_attribute_has_a_description() -> None:
         ("page_size", 0),
         ("schedule_status", "sometimes"),
         ("duckdb_path", " "),
+        ("duckdb_path", "/tmp"),  # a directory
         ("api_pass_env", "hunter2 is the password"),
         ("no_such_attribute", 1),
     ],

@@ -143,6 +143,11 @@ def test_bad_setting_fails_the_load_naming_the_variable(monkeypatch: pytest.Monk
     ), [repr(cause) for cause in causes]
 
 
+def test_a_directory_is_no_duckdb_path(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SMSPRESTO_DUCKDB_PATH must name a DuckDB file"):
+        Settings.from_env({"SMSPRESTO_DUCKDB_PATH": str(tmp_path)})
+
+
 def test_blank_values_mean_defaults() -> None:
     assert Settings.from_env({"SMSPRESTO_START_DATE": " ", "SMSPRESTO_TIMEZONE": ""}) == Settings()
 

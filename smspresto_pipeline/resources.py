@@ -152,7 +152,8 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     lock_timeout: float = Field(
         default=300.0,
         ge=0,
-        description="Seconds to keep retrying while another process holds the file's lock.",
+        description="Seconds a run may spend, in all, waiting while another process holds "
+        "the file's lock (each wait is reported in the run's log).",
     )
     lock_backoff: float = Field(
         default=0.05, gt=0, description="First wait after a lock conflict; doubles each retry."
@@ -188,9 +189,15 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def get_warehouse(
         self, *, status_map: Mapping[str, str] | None = None, default_region: str = "CI"
     ) -> Warehouse:
-        """The warehouse, reading ``HIS_STATUT`` with ``status_map`` (the default one if None)."""
+        """The warehouse, reading ``HIS_STATUT`` with ``status_map`` (the default one if None).
+
+        Each call gets its own ``lock_timeout`` allowance: an asset calls it once per run. Its
+        waits for another process's lock are reported through Dagster's logger, so they show
+        in the run's event log.
+        """
         return Warehouse(
             self.path,
+            log=dg.get_dagster_logger("smspresto_pipeline"),
             lock_timeout=self.lock_timeout,
             lock_backoff=self.lock_backoff,
             lock_backoff_max=max(self.lock_backoff_max, self.lock_backoff),

@@ -20,7 +20,9 @@ single-writer lock is held only while there is something to write:
 
 DuckDB lets one process at a time open a file for writing. Connections are opened and closed
 here (never kept after a failed statement), and a lock held by another process is waited for
-with exponential backoff and jitter, up to ``lock_timeout`` seconds.
+with exponential backoff and jitter, up to ``lock_timeout`` seconds over all of a
+``Warehouse``'s connections; each wait is reported (who holds the file) when it starts, every
+30 s, and when it ends.
 
 DuckDB names a file's catalog after its name, so a file called ``smspresto.duckdb`` makes
 ``smspresto.messages`` ambiguous (catalog or schema?). This module attaches the file under the

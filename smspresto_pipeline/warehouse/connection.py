@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ import duckdb
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "LockWaits",
     "WarehouseLockedError",
     "WarehousePathError",
     "attach",
@@ -105,37 +107,113 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
+class LockWaits:
+    """How long one user of the file (a run) may wait for other processes' locks, in total,
+    and where those waits are reported.
+
+    Each wait is reported when it starts (naming the process that holds the file, when DuckDB
+    says), every ``report_every`` seconds while it lasts, and when it ends. Thread-safe: the
+    writers of one run share it.
+
+    Args:
+        timeout: seconds of waiting allowed over all the connections opened with it.
+        log: where the waits are reported.
+        report_every: seconds between two reports of the same wait.
+    """
+
+    def __init__(
+        self, timeout: float, *, log: logging.Logger | None = None, report_every: float = 30.0
+    ) -> None:
+        self.timeout = timeout
+        self.log = log or logger
+        self.report_every = report_every
+        self._waited = 0.0
+        self._guard = threading.Lock()
+
+    @property
+    def waited(self) -> float:
+        """Seconds waited so far."""
+        with self._guard:
+            return self._waited
+
+    def remaining(self) -> float:
+        """Seconds of waiting still allowed."""
+        with self._guard:
+            return max(0.0, self.timeout - self._waited)
+
+    def add(self, seconds: float) -> None:
+        """Count ``seconds`` of waiting."""
+        with self._guard:
+            self._waited += seconds
+
+
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also|$)")
+
+
+def _holder(error: duckdb.Error) -> str:
+    """Who holds the file, as DuckDB tells it (the program and its PID), or a generic phrase."""
+    found = _HOLDER.search(str(error))
+    return found.group("holder") if found else "another process"
+
+
 def open_connection(
     path: Path,
     *,
     read_only: bool,
     config: Mapping[str, str | int],
-    lock_timeout: float,
+    waits: LockWaits,
     lock_backoff: float,
     lock_backoff_max: float,
 ) -> duckdb.DuckDBPyConnection:
-    """Open ``path``, waiting out another process's lock with exponential backoff and jitter.
+    """Open ``path``, waiting out another process's lock with exponential backoff and jitter,
+    within what is left of ``waits``' allowance.
 
     Raises:
-        WarehouseLockedError: when the lock was still held after ``lock_timeout`` seconds.
+        WarehouseLockedError: when the allowance ran out with the file still locked.
     """
-    deadline = time.monotonic() + lock_timeout
     delay = lock_backoff
     attempts = 0
+    started: float | None = None  # when this wait began
+    reported = 0.0
     while True:
         attempts += 1
         try:
-            return attach(path, read_only=read_only, config=config)
+            con = attach(path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if not any(m in str(exc).lower() for m in _LOCK_MESSAGES):
                 raise
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            if started is None:
+                started = reported = now
+                waits.log.warning(
+                    "%s is locked by %s; waiting for it (up to %.0f s more in this run)",
+                    path,
+                    _holder(exc),
+                    waits.remaining(),
+                )
+            elif now - reported >= waits.report_every:
+                reported = now
+                waits.log.warning(
+                    "%s is still locked by %s after %.0f s; waiting (up to %.0f s more)",
+                    path,
+                    _holder(exc),
+                    now - started,
+                    max(0.0, waits.remaining() - (now - started)),
+                )
+            remaining = waits.remaining() - (now - started)
             if remaining <= 0:
+                waits.add(now - started)
                 raise WarehouseLockedError(
-                    f"{path} stayed locked by another process for "
-                    f"{lock_timeout:g} s ({attempts} attempts): {exc}"
+                    f"{path} stayed locked by {_holder(exc)}: this run waited "
+                    f"{waits.waited:.1f} s for it in all, its limit (lock_timeout "
+                    f"{waits.timeout:g} s), over {attempts} attempt(s) here"
                 ) from exc
             pause = min(remaining, delay * random.uniform(0.5, 1.5))  # noqa: S311
-            logger.debug("%s is locked; retrying in %.2f s", path, pause)
             time.sleep(pause)
             delay = min(delay * 2, lock_backoff_max)
+        else:
+            if started is not None:
+                waited = time.monotonic() - started
+                waits.add(waited)
+                waits.log.info("%s: lock obtained after waiting %.1f s", path, waited)
+            return con

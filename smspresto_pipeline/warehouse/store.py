@@ -16,6 +16,7 @@ import duckdb
 
 from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord
 from smspresto_pipeline.warehouse.connection import (
+    LockWaits,
     open_connection,
     process_write_lock,
     rollback,
@@ -42,7 +43,8 @@ class Warehouse:
 
     Args:
         path: the DuckDB file (created with its parent directory when missing).
-        lock_timeout: seconds to keep retrying while another process holds the file's lock.
+        lock_timeout: seconds this object may spend, in all, waiting for other processes'
+            locks (one run uses one object: the limit is per run, not per attempt).
         lock_backoff: first retry delay in seconds; doubles each retry (with jitter), capped
             at ``lock_backoff_max``.
         lock_backoff_max: the longest single wait between two attempts.
@@ -54,6 +56,9 @@ class Warehouse:
         memory_limit: DuckDB's memory limit per connection (e.g. ``"64MB"``, ``"2GB"``);
             larger sorts and aggregations spill to ``<path>.tmp``.
         threads: DuckDB's threads per connection.
+        log: where waits for another process's lock are reported (when they start, every
+            ``lock_report_every`` seconds, when they end); this module's logger if None.
+        lock_report_every: seconds between two reports of the same wait.
 
     Example:
         >>> import tempfile, pathlib
@@ -76,6 +81,8 @@ class Warehouse:
         spool_dir: str | Path | None = None,
         memory_limit: str = "64MB",
         threads: int = 1,
+        log: logging.Logger | None = None,
+        lock_report_every: float = 30.0,
     ) -> None:
         if lock_timeout < 0 or lock_backoff <= 0 or lock_backoff_max < lock_backoff:
             raise ValueError(
@@ -88,6 +95,7 @@ class Warehouse:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.lock_waits = LockWaits(lock_timeout, log=log, report_every=lock_report_every)
         self.lock_backoff = lock_backoff
         self.lock_backoff_max = lock_backoff_max
         self.status_map: Mapping[str, str] = dict(
@@ -135,7 +143,8 @@ class Warehouse:
         read-only one when the file does not exist yet).
 
         Raises:
-            WarehouseLockedError: when the lock was still held after ``lock_timeout`` seconds.
+            WarehouseLockedError: when the lock was still held once ``lock_timeout`` seconds
+                of waiting were spent.
         """
         if not self._schema_ready and not (read_only and self.path.exists()):
             self.ensure_schema()
@@ -281,7 +290,7 @@ class Warehouse:
             self.path,
             read_only=read_only,
             config=self.duckdb_config,
-            lock_timeout=self.lock_timeout,
+            waits=self.lock_waits,
             lock_backoff=self.lock_backoff,
             lock_backoff_max=self.lock_backoff_max,
         )

@@ -1,6 +1,7 @@
 """End to end through Dagster's command line: ``dagster asset materialize -m dagster_project``
 in separate processes, against the simulator over HTTP, into a DuckDB file."""
 
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -152,5 +153,8 @@ def test_two_partition_runs_side_by_side_both_succeed(
     results = [finish(process, 240) for process in runs]
     for code, output in results:
         assert code == 0, output[-6000:]
+        # The wait is in the run's event log, naming the process that held the file.
+        assert re.search(r"is locked by .+ \(PID \d+\); waiting", output), output[-6000:]
+        assert "lock obtained after waiting" in output
     stored = warehouse_rows(duckdb_path, FIRST, LAST)
     assert stored == api_rows(simulator, FIRST, LAST)

@@ -5,6 +5,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -408,10 +409,34 @@ def test_lock_held_too_long_raises(warehouse: Warehouse, tmp_path: Path) -> None
     holder = _LockHolder(warehouse.path)
     try:
         impatient = Warehouse(warehouse.path, lock_timeout=0.2, lock_backoff=0.05)
-        with pytest.raises(WarehouseLockedError, match="locked by another process"):
+        with pytest.raises(WarehouseLockedError, match=r"stayed locked by .*\(PID \d+\)"):
             impatient.write_partition(DAY, [[record(1)]])
     finally:
         holder.release()
+
+
+def test_lock_waits_are_reported_and_share_one_allowance(
+    warehouse: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each wait is reported (who holds the file, then again while it lasts), and the
+    allowance is for all of the object's connections: once spent, the next gives up at once."""
+    warehouse.ensure_schema()
+    log = logging.getLogger("smspresto_pipeline.tests.lock_waits")
+    caplog.set_level(logging.INFO, logger=log.name)
+    holder = _LockHolder(warehouse.path)
+    try:
+        run = Warehouse(
+            warehouse.path, lock_timeout=0.6, lock_backoff=0.05, log=log, lock_report_every=0.2
+        )
+        with pytest.raises(WarehouseLockedError, match=r"over \d+ attempt"):
+            run.write_partition(DAY, [[record(1)]])
+        with pytest.raises(WarehouseLockedError, match=r"over 1 attempt\(s\) here"):
+            run.write_partition(NEXT_DAY, [[record(2)]])
+    finally:
+        holder.release()
+    messages = [r.getMessage() for r in caplog.records if r.name == log.name]
+    assert re.search(r"is locked by .*\(PID \d+\); waiting for it", messages[0]), messages
+    assert any("is still locked by" in message for message in messages), messages
 
 
 def test_lock_conflict_is_waited_out(
@@ -450,6 +475,7 @@ def test_lock_conflict_is_waited_out(
         logger.setLevel(previous)
     assert len(outcome) == 1
     assert isinstance(outcome[0], PartitionStats)
+    assert any("lock obtained after waiting" in r.getMessage() for r in caplog.records)
     assert outcome[0].rows == 2
 
 

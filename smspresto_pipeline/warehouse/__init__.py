@@ -30,10 +30,15 @@ file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.s
 SQL lives in ``sql/`` (``ddl/``, ``dml/``, ``analytics/``), read at run time with bound
 parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sql``.
 
+The same file holds the send side's ``outbox`` (:class:`Outbox`: one row per intended SMS,
+claimed under its unique (campaign, dedup_key) before any request, then marked).
+
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (recipient details and status names), ``connection`` (opening the file, the lock),
-``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`). No Dagster here.
+``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
+brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`).
+No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -49,6 +54,14 @@ Example:
 
 from smspresto_pipeline.warehouse.connection import WarehouseLockedError
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
+from smspresto_pipeline.warehouse.migrate import WarehouseSchemaError
+from smspresto_pipeline.warehouse.outbox import (
+    OUTBOX_STATES,
+    Outbox,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+)
 from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
@@ -57,12 +70,18 @@ from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = [
     "DEFAULT_STATUS_MAP",
+    "OUTBOX_STATES",
     "SCHEMA",
     "DaySpool",
     "DayWriter",
+    "Outbox",
+    "OutboxMessage",
+    "OutboxRow",
+    "OutboxState",
     "PartitionStats",
     "Warehouse",
     "WarehouseLockedError",
+    "WarehouseSchemaError",
     "recipient_details",
     "sql_dir",
 ]

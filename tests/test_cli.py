@@ -336,24 +336,19 @@ def test_send_with_an_unreadable_warehouse_file_sends_nothing(
 def test_installed_command_honours_opt_outs(simulator: RunningSimulator, tmp_path: Path) -> None:
     env = {**os.environ, "SMSPRESTO_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "COLUMNS": "200"}
     env.update({k: v for k, v in _env(simulator).items() if v is not None})
-    added = subprocess.run(
-        [str(SMSPRESTO), "opt-out", "add", "0708081488"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    assert added.returncode == 0, added.stderr
-    sent = subprocess.run(
-        [str(SMSPRESTO), "send", "ONIRIS", "Bonjour", "0708081488", "0505050505", "--yes"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    assert sent.returncode == 0, sent.stderr
+    for args in (
+        ["opt-out", "add", "0708081488"],
+        ["send", "ONIRIS", "Bonjour", "0708081488", "0505050505", "--yes"],
+    ):
+        sent = subprocess.run(
+            [str(SMSPRESTO), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+        assert sent.returncode == 0, sent.stderr
     assert "Dropped 1 opted-out recipient" in sent.stdout
     assert simulator.sends == [SendRecord("ONIRIS", [(KONE, "Bonjour")])]
 

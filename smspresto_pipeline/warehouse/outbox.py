@@ -127,16 +127,9 @@ class OutboxMessage:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """One stored outbox row: the message and where it stands. Times are naive UTC."""
+class OutboxRow(OutboxMessage):
+    """One stored outbox row: the message's fields, then where it stands. Times are naive UTC."""
 
-    campaign: str
-    dedup_key: str
-    recipient: str
-    sender: str
-    message: str
-    segments: int
-    encoding: str
     state: OutboxState
     skip_reason: str | None
     api_status: int | None
@@ -148,16 +141,8 @@ class OutboxRow:
 
     @property
     def intended(self) -> OutboxMessage:
-        """The message this row records."""
-        return OutboxMessage(
-            self.campaign,
-            self.dedup_key,
-            self.recipient,
-            self.sender,
-            self.message,
-            self.segments,
-            self.encoding,
-        )
+        """The message this row records (an :class:`OutboxMessage`, not a row)."""
+        return OutboxMessage(*(getattr(self, f.name) for f in dataclasses.fields(OutboxMessage)))
 
 
 class Outbox:

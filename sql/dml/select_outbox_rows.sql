@@ -1,20 +1,5 @@
 -- Rows in some states, oldest first; every filter is optional (NULL: no filter).
-SELECT
-    campaign,
-    dedup_key,
-    recipient,
-    sender,
-    message,
-    segments,
-    encoding,
-    state,
-    skip_reason,
-    api_status,
-    api_message,
-    run_id,
-    created_at,
-    updated_at,
-    sent_at
+SELECT *
 FROM smspresto.outbox
 WHERE list_contains($states::VARCHAR[], state)
     AND ($campaign::VARCHAR IS NULL OR campaign = $campaign::VARCHAR)

@@ -129,7 +129,7 @@ class OptOuts:
         """Every opted-out number, oldest first."""
         if not self.warehouse.path.exists():
             return []
-        with self.warehouse.connect(read_only=True) as con:
+        with self.warehouse.reading() as con:
             rows = con.execute(load_sql("dml/select_opt_outs.sql")).fetchall()
         return [OptOut(*row) for row in rows]
 
@@ -138,7 +138,7 @@ class OptOuts:
         numbers = _numbers(set(recipients))
         if not numbers.num_rows or not self.warehouse.path.exists():
             return set()
-        with self.warehouse.connect(read_only=True) as con:
+        with self.warehouse.reading() as con:
             con.register("checked_recipients", numbers)
             rows = con.execute(load_sql("dml/select_opted_out_recipients.sql")).fetchall()
         return {row[0] for row in rows}

@@ -166,7 +166,7 @@ class Outbox:
         keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
         if not keys.num_rows or not self.warehouse.path.exists():
             return set()
-        with self.warehouse.connect(read_only=True) as con:
+        with self.warehouse.reading() as con:
             con.register("candidate_keys", keys)
             rows = con.execute(
                 load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
@@ -302,7 +302,7 @@ class Outbox:
             "created_before": None if created_before is None else utc_naive(created_before),
             "limit": limit,
         }
-        with self.warehouse.connect(read_only=True) as con:
+        with self.warehouse.reading() as con:
             cursor = con.execute(load_sql("dml/select_outbox_rows.sql"), params)
             names = [d[0] for d in cursor.description or ()]
             return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
@@ -316,7 +316,7 @@ class Outbox:
         numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
         if not numbers.num_rows or not self.warehouse.path.exists():
             return {}
-        with self.warehouse.connect(read_only=True) as con:
+        with self.warehouse.reading() as con:
             con.register("capped_recipients", numbers)
             rows = con.execute(
                 load_sql("dml/count_outbox_sent_by_recipient.sql"),
@@ -328,7 +328,7 @@ class Outbox:
         """Messages of ``campaign`` that went, or may have gone, since ``since`` (daily cap)."""
         if not self.warehouse.path.exists():
             return 0
-        with self.warehouse.connect(read_only=True) as con:
+        with self.warehouse.reading() as con:
             row = con.execute(
                 load_sql("dml/count_outbox_sent_by_campaign.sql"),
                 {

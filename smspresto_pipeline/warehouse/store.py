@@ -166,6 +166,18 @@ class Warehouse:
                 rollback(con)
                 raise
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection that first waits for this process's writers of the file.
+
+        DuckDB refuses to attach a file that another connection of the same process has
+        attached ("Unique file handle conflict"), so a read taken while a writer works would
+        fail; here it waits for the writer's transaction instead. Another process's lock is
+        waited out as by :meth:`connect`.
+        """
+        with process_write_lock(self.path), self.connect(read_only=True) as con:
+            yield con
+
     def ensure_schema(self) -> None:
         """Create the schema and its tables if they are missing (idempotent).
 

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,6 +122,25 @@ def test_concurrent_claims_from_threads_give_each_key_once(outbox: Outbox) -> No
         thread.join()
     claimed = [m.dedup_key for batch in results for m in batch]
     assert sorted(claimed) == sorted(keys)  # every key once, none twice
+
+
+def test_a_read_waits_for_a_writer_of_the_same_process(outbox: Outbox) -> None:
+    outbox.claim([message("a")])
+    writing, found = threading.Event(), []
+
+    def write() -> None:
+        with outbox.warehouse.transaction() as con:
+            writing.set()
+            con.execute("UPDATE smspresto.outbox SET state = 'sent'")
+            time.sleep(0.3)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert writing.wait(timeout=30)
+    # DuckDB would refuse a second attach of the file in this process: the read waits instead.
+    found.append(outbox.rows("sent"))
+    writer.join()
+    assert [r.dedup_key for r in found[0]] == ["a"]
 
 
 _CLAIMER = """

@@ -1,15 +1,19 @@
-"""The ``smspresto`` command: run the simulator, read counters, send, export the archive.
+"""The ``smspresto`` command: run the simulator, read counters, send, export the archive,
+keep the opt-out list.
 
 Exit codes (every subcommand)::
 
     0  done
-    1  the API refused or failed (or the user declined the confirmation)
+    1  the API or the DuckDB file refused or failed (or the user declined the confirmation)
     2  bad input, caught before any request was made
     3  a send may or may not have been accepted: check the archive before sending again
 
 Connection settings come from ``--base-url``/``--api-key``/``--api-pass`` or the environment
 (``SMSPRESTO_BASE_URL``, ``SMSPRESTO_API_KEY``, ``SMSPRESTO_API_PASS``). The password is never
 printed: not in help (no default shown), not in errors (they go through a `Redactor`).
+
+Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKDB_PATH``, or
+``data/smspresto_warehouse.duckdb``): ``opt-out`` edits them and ``send`` leaves those numbers out.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import IO, Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+import duckdb
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -52,8 +57,22 @@ from smspresto_pipeline.sms import (
     validate_message,
     validate_sender,
 )
+from smspresto_pipeline.warehouse import (
+    OptOutChange,
+    OptOuts,
+    Warehouse,
+    WarehouseLockedError,
+    WarehouseSchemaError,
+)
 
-__all__ = ["EXIT_AMBIGUOUS", "EXIT_API_ERROR", "EXIT_BAD_INPUT", "cli", "main"]
+__all__ = [
+    "DEFAULT_DUCKDB_PATH",
+    "EXIT_AMBIGUOUS",
+    "EXIT_API_ERROR",
+    "EXIT_BAD_INPUT",
+    "cli",
+    "main",
+]
 
 EXIT_API_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -61,6 +80,9 @@ EXIT_AMBIGUOUS = 3
 
 #: How many recipients `send` lists before summarising the rest.
 _SHOWN_RECIPIENTS = 20
+
+#: The warehouse's DuckDB file when neither --duckdb nor SMSPRESTO_DUCKDB_PATH says otherwise.
+DEFAULT_DUCKDB_PATH = Path("data") / "smspresto_warehouse.duckdb"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -166,6 +188,30 @@ def _api_errors(connection: Connection | None = None) -> Iterator[None]:
     except SMSPrestoError as exc:
         err.print(f"[red]SMS Presto error:[/] {escape(redact(str(exc)))}")
         _print_batches(err, exc)
+        raise click.exceptions.Exit(EXIT_API_ERROR) from None
+
+
+def duckdb_option(func: F) -> F:
+    """Add ``--duckdb``: the warehouse's DuckDB file, which holds the opt-outs."""
+    return click.option(
+        "--duckdb",
+        "duckdb_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="SMSPRESTO_DUCKDB_PATH",
+        show_envvar=True,
+        default=DEFAULT_DUCKDB_PATH,
+        show_default=True,
+        help="The warehouse's DuckDB file, holding the opt-outs.",
+    )(func)
+
+
+@contextlib.contextmanager
+def _warehouse_errors(path: Path) -> Iterator[None]:
+    """Turn a locked, outdated or unreadable DuckDB file into a message and exit code 1."""
+    try:
+        yield
+    except (WarehouseLockedError, WarehouseSchemaError, duckdb.Error) as exc:
+        _err().print(f"[red]Cannot use {escape(str(path))}:[/] {escape(str(exc))}")
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 
 
@@ -349,6 +395,7 @@ def _check_send(
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Validate and count, send nothing.")
+@duckdb_option
 @connection_options
 def send(
     connection: Connection,
@@ -359,17 +406,21 @@ def send(
     region: str,
     yes: bool,
     dry_run: bool,
+    duckdb_path: Path,
 ) -> None:
     """Send MESSAGE from SENDER to each RECIPIENT (one text, many numbers).
 
-    Numbers are normalised to E.164 and de-duplicated; the command shows the cost in
-    segments and asks before sending. Exit code 3 means the send may or may not have been
-    accepted: check the archive before sending again.
+    Numbers are normalised to E.164 and de-duplicated; opted-out numbers (the opt-outs of
+    the --duckdb file; a file that does not exist holds none) are left out, and if none remain
+    nothing is sent (exit code 2). The command shows the cost in segments and asks before
+    sending. Exit code 3 means the send may or may not have been accepted: check the archive
+    before sending again.
     """
     numbers = list(recipient) + (_read_numbers(recipients_file.read()) if recipients_file else [])
     out = _out()
     with _api_errors(connection):
         sender, message, recipients = _check_send(sender, message, numbers, region)
+    recipients = _drop_opted_out(out, recipients, duckdb_path)
     # Built before anything is shown: missing settings exit 2 up front (no request yet).
     client = None if dry_run else connection.client(region=region)
     info = describe_text(message)
@@ -394,6 +445,25 @@ def send(
     )
 
 
+def _drop_opted_out(out: Console, recipients: tuple[str, ...], path: Path) -> tuple[str, ...]:
+    """``recipients`` less the opted-out numbers, saying how many were dropped; exit 2 when
+    none remain."""
+    with _warehouse_errors(path):
+        opted_out = OptOuts(Warehouse(path)).opted_out(recipients)
+    if not opted_out:
+        return recipients
+    kept = tuple(r for r in recipients if r not in opted_out)
+    dropped = [r for r in recipients if r in opted_out]
+    out.print(
+        f"Dropped {_plural(len(dropped), 'opted-out recipient')}: {', '.join(dropped)}",
+        markup=False,
+    )
+    if not kept:
+        _err().print("Every recipient has opted out: nothing sent.")
+        raise click.exceptions.Exit(EXIT_BAD_INPUT)
+    return kept
+
+
 def _send_summary(
     sender: str, recipients: Sequence[str], encoding: str, per_message: int, total: int
 ) -> Table:
@@ -416,6 +486,116 @@ def _confirm(console: Console, question: str) -> bool:
         return Confirm.ask(question, console=console, default=False)
     except EOFError:  # no answer on a closed stdin: do not send
         return False
+
+
+# --- opt-out ---------------------------------------------------------------------------
+
+
+@cli.group("opt-out")
+def opt_out() -> None:
+    """Numbers that must never be messaged: add, remove, list, import STOP replies.
+
+    They are kept in the warehouse's DuckDB file (table smspresto.opt_outs): `smspresto send`
+    leaves them out, and campaigns read the same table.
+    """
+
+
+_REGION_OPTION = click.option(
+    "--region", default="CI", show_default=True, help="Country of numbers in national form."
+)
+
+
+def _print_change(change: OptOutChange, done: str, unchanged: str) -> None:
+    out = _out()
+    out.print(f"{done} ({len(change.changed)}): {', '.join(change.changed) or '-'}", markup=False)
+    if change.unchanged:
+        out.print(f"{unchanged} ({len(change.unchanged)}): {', '.join(change.unchanged)}")
+
+
+@opt_out.command("add")
+@click.argument("numbers", nargs=-1, required=True)
+@click.option("--reason", help="Why (kept with the number).")
+@_REGION_OPTION
+@duckdb_option
+def opt_out_add(
+    numbers: tuple[str, ...], reason: str | None, region: str, duckdb_path: Path
+) -> None:
+    """Opt NUMBERS out: no send will reach them. Invalid numbers are all listed, none added."""
+    with _api_errors(), _warehouse_errors(duckdb_path):
+        change = OptOuts(Warehouse(duckdb_path), region=region).add(
+            numbers, reason=reason, source="cli"
+        )
+    _print_change(change, "Opted out", "Already opted out")
+
+
+@opt_out.command("remove")
+@click.argument("numbers", nargs=-1, required=True)
+@_REGION_OPTION
+@duckdb_option
+def opt_out_remove(numbers: tuple[str, ...], region: str, duckdb_path: Path) -> None:
+    """Opt NUMBERS back in."""
+    with _api_errors(), _warehouse_errors(duckdb_path):
+        change = OptOuts(Warehouse(duckdb_path), region=region).remove(numbers)
+    _print_change(change, "Removed", "Were not opted out")
+
+
+@opt_out.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@duckdb_option
+def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
+    """List the opted-out numbers, oldest first (times in UTC)."""
+    with _warehouse_errors(duckdb_path):
+        entries = OptOuts(Warehouse(duckdb_path)).entries()
+    if as_json:
+        rows = [{**dataclasses.asdict(e), "created_at": e.created_at.isoformat()} for e in entries]
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not entries:
+        _out().print(f"No opt-outs in {duckdb_path}.", markup=False)
+        return
+    table = Table(title=f"{_plural(len(entries), 'opted-out number')}")
+    for column in ("Number", "Reason", "Source", "Since (UTC)"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.recipient, e.reason or "", e.source or "", f"{e.created_at:%Y-%m-%d %H:%M}")
+    _out().print(table)
+
+
+@opt_out.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--phone-column", help="The phone number's column (default: found by name).")
+@click.option("--text-column", help="The reply text's column (default: found by name).")
+@_REGION_OPTION
+@duckdb_option
+def opt_out_import(
+    file: Path,
+    phone_column: str | None,
+    text_column: str | None,
+    region: str,
+    duckdb_path: Path,
+) -> None:
+    """Opt out the senders of STOP replies in FILE, a CSV with a header row.
+
+    A reply is a stop request when its whole text is STOP, ARRET, ARRÊT, STOP SMS,
+    UNSUBSCRIBE, DESABONNER... in any case, with or without accents and punctuation. The
+    columns are found by name (phone, numero, from... and message, text, texte...) unless given.
+    """
+    opt_outs = OptOuts(Warehouse(duckdb_path), region=region)
+    with _warehouse_errors(duckdb_path):
+        try:
+            result = opt_outs.import_replies(
+                file, phone_column=phone_column, text_column=text_column
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="FILE") from None
+    out = _out()
+    out.print(
+        f"Added {len(result.added)}, already opted out {len(result.already)}, "
+        f"invalid {len(result.invalid)}, other replies {result.ignored}.",
+        markup=False,
+    )
+    for problem in result.invalid:
+        out.print(f"  - {problem}", markup=False)
 
 
 # --- archive ---------------------------------------------------------------------------

@@ -38,10 +38,17 @@ def _env(sim: RunningSimulator | None, **overrides: str | None) -> dict[str, str
 
 
 @pytest.fixture
-def invoke(simulator: RunningSimulator) -> Invoke:
+def duckdb_path(tmp_path: Path) -> Path:
+    """The warehouse file the commands are pointed at (SMSPRESTO_DUCKDB_PATH); not created."""
+    return tmp_path / "warehouse" / "smspresto_warehouse.duckdb"
+
+
+@pytest.fixture
+def invoke(simulator: RunningSimulator, duckdb_path: Path) -> Invoke:
     """Run ``smspresto ARGS`` in-process with the simulator's settings in the environment."""
 
     def run(*args: str, input: str | None = None, **env: str | None) -> Result:
+        env.setdefault("SMSPRESTO_DUCKDB_PATH", str(duckdb_path))
         return CliRunner().invoke(cli, list(args), input=input, env=_env(simulator, **env))
 
     return run
@@ -218,6 +225,156 @@ def test_api_refusal_exits_1(simulator: RunningSimulator, invoke: Invoke) -> Non
     assert result.exit_code == 1
     assert "SMS Presto error" in result.stderr
     assert simulator.sends == []
+
+
+# --- opt-outs ----------------------------------------------------------------------------
+
+AMA, KONE, YAO = "+2250708081488", "+2250505050505", "+2250101020304"
+
+
+def _opt_outs(invoke: Invoke, *more: str) -> list[dict[str, str | None]]:
+    result = invoke("opt-out", "list", "--json", *more)
+    assert result.exit_code == 0, result.output
+    listed: list[dict[str, str | None]] = json.loads(result.stdout)
+    return listed
+
+
+def test_opt_out_add_list_remove(invoke: Invoke, duckdb_path: Path) -> None:
+    assert _opt_outs(invoke) == []
+    assert not duckdb_path.exists()  # listing a missing file creates nothing
+    added = invoke("opt-out", "add", "07 08 08 14 88", "0505050505", "--reason", "appel client")
+    assert added.exit_code == 0, added.output
+    assert f"Opted out (2): {AMA}, {KONE}" in added.stdout
+    again = invoke("opt-out", "add", "+2250708081488")
+    assert "Already opted out (1): +2250708081488" in again.stdout
+    listed = _opt_outs(invoke)
+    assert [(o["recipient"], o["reason"], o["source"]) for o in listed] == [
+        (KONE, "appel client", "cli"),  # added together: by number
+        (AMA, "appel client", "cli"),
+    ]
+    table = invoke("opt-out", "list")
+    assert "2 opted-out numbers" in table.stdout
+    assert "appel client" in table.stdout
+    removed = invoke("opt-out", "remove", "0708081488", "0101020304")
+    assert removed.exit_code == 0, removed.output
+    assert f"Removed (1): {AMA}" in removed.stdout
+    assert f"Were not opted out (1): {YAO}" in removed.stdout
+    assert [o["recipient"] for o in _opt_outs(invoke)] == [KONE]
+
+
+def test_opt_out_add_refuses_invalid_numbers(invoke: Invoke) -> None:
+    result = invoke("opt-out", "add", "0708081488", "abc", "12")
+    assert result.exit_code == 2
+    assert "'abc' is not a phone number" in result.stderr
+    assert "'12' is not a valid number for CI" in result.stderr
+    assert _opt_outs(invoke) == []  # nothing added, not even the valid number
+
+
+def test_opt_out_duckdb_option_beats_the_environment(invoke: Invoke, tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    assert invoke("opt-out", "add", "0708081488", "--duckdb", str(other)).exit_code == 0
+    assert other.exists()
+    assert _opt_outs(invoke) == []
+    assert [o["recipient"] for o in _opt_outs(invoke, "--duckdb", str(other))] == [AMA]
+
+
+def test_opt_out_import_of_stop_replies(invoke: Invoke, tmp_path: Path) -> None:
+    replies = tmp_path / "replies.csv"
+    replies.write_text(
+        "\ufeffNuméro;Message;Reçu\n"
+        "07 08 08 14 88;Arrêt;2025-03-05 10:00\n"
+        "\n"
+        "0505050505;stop sms;2025-03-05 10:01\n"
+        "0101020304;Merci beaucoup;2025-03-05 10:02\n"
+        "12345;STOP;2025-03-05 10:03\n",
+        encoding="utf-8",
+    )
+    result = invoke("opt-out", "import", str(replies))
+    assert result.exit_code == 0, result.output
+    assert "Added 2, already opted out 0, invalid 1, other replies 1." in result.stdout
+    assert "line 6: '12345'" in result.stdout
+    listed = _opt_outs(invoke)
+    assert [(o["recipient"], o["source"]) for o in listed] == [
+        (KONE, "reply-import"),
+        (AMA, "reply-import"),
+    ]
+    again = invoke("opt-out", "import", str(replies))
+    assert "Added 0, already opted out 2" in again.stdout
+
+
+def test_opt_out_import_without_a_phone_column_exits_2(invoke: Invoke, tmp_path: Path) -> None:
+    replies = tmp_path / "replies.csv"
+    replies.write_text("who,message\n0708081488,STOP\n", encoding="utf-8")
+    result = invoke("opt-out", "import", str(replies))
+    assert result.exit_code == 2
+    assert "no phone number column" in result.output
+    fixed = invoke("opt-out", "import", str(replies), "--phone-column", "who")
+    assert "Added 1" in fixed.stdout
+
+
+def test_send_leaves_opted_out_numbers_out(simulator: RunningSimulator, invoke: Invoke) -> None:
+    invoke("opt-out", "add", "0708081488")
+    result = invoke("send", "ONIRIS", "Bonjour", "07 08 08 14 88", "0505050505", "-y")
+    assert result.exit_code == 0, result.output
+    assert "Dropped 1 opted-out recipient: +2250708081488" in result.stdout
+    assert "Recipients            1: +2250505050505" in result.stdout
+    assert simulator.sends == [SendRecord("ONIRIS", [(KONE, "Bonjour")])]
+
+
+def test_send_to_opted_out_numbers_only_sends_nothing(
+    simulator: RunningSimulator, invoke: Invoke
+) -> None:
+    invoke("opt-out", "add", "0708081488", "0505050505")
+    for extra in ("-y", "--dry-run"):
+        result = invoke("send", "ONIRIS", "Bonjour", "0708081488", "+2250505050505", extra)
+        assert result.exit_code == 2, result.output
+        assert "Dropped 2 opted-out recipients" in result.stdout
+        assert "Every recipient has opted out: nothing sent." in result.stderr
+    assert simulator.requests == []
+
+
+def test_send_without_a_warehouse_file_drops_nothing_and_creates_nothing(
+    simulator: RunningSimulator, invoke: Invoke, duckdb_path: Path
+) -> None:
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", "-y")
+    assert result.exit_code == 0, result.output
+    assert "Dropped" not in result.stdout
+    assert len(simulator.sends) == 1
+    assert not duckdb_path.exists()
+    helped = invoke("send", "--help")
+    assert "SMSPRESTO_DUCKDB_PATH" in helped.stdout
+    assert "does not exist holds none" in " ".join(helped.stdout.split())
+
+
+def test_send_with_an_unreadable_warehouse_file_sends_nothing(
+    simulator: RunningSimulator, invoke: Invoke, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.duckdb"
+    broken.write_text("not a database", encoding="utf-8")
+    result = invoke("send", "ONIRIS", "Bonjour", "0708081488", "-y", "--duckdb", str(broken))
+    assert result.exit_code == 1
+    assert "Cannot use" in result.stderr
+    assert simulator.requests == []
+
+
+def test_installed_command_honours_opt_outs(simulator: RunningSimulator, tmp_path: Path) -> None:
+    env = {**os.environ, "SMSPRESTO_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "COLUMNS": "200"}
+    env.update({k: v for k, v in _env(simulator).items() if v is not None})
+    for args in (
+        ["opt-out", "add", "0708081488"],
+        ["send", "ONIRIS", "Bonjour", "0708081488", "0505050505", "--yes"],
+    ):
+        sent = subprocess.run(
+            [str(SMSPRESTO), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+        assert sent.returncode == 0, sent.stderr
+    assert "Dropped 1 opted-out recipient" in sent.stdout
+    assert simulator.sends == [SendRecord("ONIRIS", [(KONE, "Bonjour")])]
 
 
 # --- the password ------------------------------------------------------------------------

@@ -32,10 +32,16 @@ file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.s
 SQL lives in ``sql/`` (``ddl/``, ``dml/``, ``analytics/``), read at run time with bound
 parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sql``.
 
+The same file holds the send side's two tables: ``outbox`` (:class:`Outbox`: one row per
+intended SMS, claimed under its unique (campaign, dedup_key) before any request, then marked)
+and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends).
+
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (recipient details and status names), ``connection`` (opening the file, the lock),
-``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`). No Dagster here.
+``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
+brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
+``opt_outs`` (:class:`OptOuts`), ``replies`` (stop requests in a CSV of replies). No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -55,6 +61,15 @@ from smspresto_pipeline.warehouse.connection import (
     check_path,
 )
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
+from smspresto_pipeline.warehouse.migrate import WarehouseSchemaError
+from smspresto_pipeline.warehouse.opt_outs import OptOut, OptOutChange, OptOuts, ReplyImport
+from smspresto_pipeline.warehouse.outbox import (
+    OUTBOX_STATES,
+    Outbox,
+    OutboxMessage,
+    OutboxRow,
+    OutboxState,
+)
 from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
@@ -63,13 +78,23 @@ from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = [
     "DEFAULT_STATUS_MAP",
+    "OUTBOX_STATES",
     "SCHEMA",
     "DaySpool",
     "DayWriter",
+    "OptOut",
+    "OptOutChange",
+    "OptOuts",
+    "Outbox",
+    "OutboxMessage",
+    "OutboxRow",
+    "OutboxState",
     "PartitionStats",
+    "ReplyImport",
     "Warehouse",
     "WarehouseLockedError",
     "WarehousePathError",
+    "WarehouseSchemaError",
     "check_path",
     "recipient_details",
     "sql_dir",

@@ -8,7 +8,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,12 @@ from smspresto_pipeline.warehouse.connection import (
     rollback,
 )
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, Enricher
+from smspresto_pipeline.warehouse.migrate import upgrade_tables
 from smspresto_pipeline.warehouse.queries import SCHEMA, ddl_statements, load_sql, sql_dir
 from smspresto_pipeline.warehouse.replace import replace_days, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool, remove_orphan_spools
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
+from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = ["Warehouse"]
@@ -154,14 +156,52 @@ class Warehouse:
         finally:
             con.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writing connection inside one transaction: committed when the block ends, rolled
+        back (and the connection closed, releasing the file) when it raises.
+
+        Writers of this file in this process take turns; another process's lock is waited out.
+
+        Raises:
+            WarehouseLockedError: when the lock was still held after ``lock_timeout`` seconds.
+        """
+        with process_write_lock(self.path), self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                rollback(con)
+                raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection that first waits for this process's writers of the file.
+
+        DuckDB refuses to attach a file that another connection of the same process has
+        attached ("Unique file handle conflict"), so a read taken while a writer works would
+        fail; here it waits for the writer's transaction instead. Another process's lock is
+        waited out as by :meth:`connect`.
+        """
+        with process_write_lock(self.path), self.connect(read_only=True) as con:
+            yield con
+
     def ensure_schema(self) -> None:
-        """Create the schema and its tables if they are missing (idempotent)."""
+        """Create the schema and its tables if they are missing (idempotent).
+
+        An outbox or opt-out table made by an older DDL is recreated when it is empty.
+
+        Raises:
+            WarehouseSchemaError: when such an older table already holds rows.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with process_write_lock(self.path):
             con = self._open(read_only=False)
             try:
                 for statement in ddl_statements():
                     con.execute(statement)
+                upgrade_tables(con)
             finally:
                 con.close()
         self._schema_ready = True
@@ -254,9 +294,7 @@ class Warehouse:
 
     def insert_snapshot(self, counters: AccountCounters) -> int:
         """Append one row of counters to ``account_snapshots``; returns the table's row count."""
-        taken_at = counters.taken_at
-        if taken_at.tzinfo is not None:
-            taken_at = taken_at.astimezone(UTC).replace(tzinfo=None)
+        taken_at = utc_naive(counters.taken_at)
         with process_write_lock(self.path), self.connect() as con:
             con.execute(
                 load_sql("dml/insert_account_snapshot.sql"),
@@ -269,15 +307,9 @@ class Warehouse:
     def create_views(self) -> dict[str, int]:
         """(Re)create every view of ``sql/analytics``; returns each view's row count by name."""
         files = sorted((sql_dir() / "analytics").glob("*.sql"))
-        with process_write_lock(self.path), self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for file in files:
-                    con.execute(file.read_text(encoding="utf-8"))
-                con.execute("COMMIT")
-            except BaseException:
-                rollback(con)
-                raise
+        with self.transaction() as con:
+            for file in files:
+                con.execute(file.read_text(encoding="utf-8"))
             counts: dict[str, int] = {}
             for name in _view_names(con):
                 # A view name comes from the catalog, not from input; identifiers can't be bound.

@@ -1,0 +1,103 @@
+"""Bringing the tables of an older DuckDB file up to the current DDL, where that is safe.
+
+``CREATE TABLE IF NOT EXISTS`` leaves a table made by an earlier DDL as it was. The outbox and
+opt-out tables gained columns and states after files were already created; as long as such a
+table is empty, it is dropped and created again from ``sql/ddl``. A table that already holds
+rows is never rewritten here: that raises :class:`WarehouseSchemaError`, naming what differs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import duckdb
+
+from smspresto_pipeline.warehouse.connection import rollback
+from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
+
+__all__ = ["UPGRADABLE_TABLES", "WarehouseSchemaError", "upgrade_tables"]
+
+#: Tables recreated from the current DDL when an older file has them empty.
+UPGRADABLE_TABLES = ("outbox", "opt_outs")
+
+_COLUMNS = (
+    "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+    "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+    "ORDER BY column_index"
+)
+_CONSTRAINTS = (
+    "SELECT constraint_text FROM duckdb_constraints() "
+    "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+    "ORDER BY constraint_text"
+)
+
+Shape = tuple[tuple[tuple[object, ...], ...], tuple[str, ...]]
+
+
+class WarehouseSchemaError(RuntimeError):
+    """Raised when a table made by an older DDL holds rows and so cannot be recreated."""
+
+
+def _shape(con: duckdb.DuckDBPyConnection, table: str) -> Shape:
+    columns = tuple(tuple(row) for row in con.execute(_COLUMNS, [SCHEMA, table]).fetchall())
+    constraints = tuple(row[0] for row in con.execute(_CONSTRAINTS, [SCHEMA, table]).fetchall())
+    return columns, constraints
+
+
+def _ddl(table: str) -> str:
+    return load_sql(f"ddl/create_{table}_table.sql")
+
+
+@functools.cache
+def _current_shape(table: str) -> Shape:
+    # The shape the current DDL gives, built in a scratch in-memory database, so the comparison
+    # holds whatever DuckDB prints for types and constraints.
+    with duckdb.connect(":memory:") as scratch:
+        scratch.execute(load_sql("ddl/create_smspresto_schema.sql"))
+        scratch.execute(_ddl(table))
+        return _shape(scratch, table)
+
+
+def upgrade_tables(
+    con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = UPGRADABLE_TABLES
+) -> list[str]:
+    """Recreate each of ``tables`` that differs from the current DDL and is empty.
+
+    Runs in one transaction on ``con`` (a writing connection whose tables exist). Returns the
+    names of the tables recreated.
+
+    Raises:
+        WarehouseSchemaError: when a table differs from the current DDL and holds rows.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        recreated = []
+        for table in tables:
+            found, wanted = _shape(con, table), _current_shape(table)
+            if found == wanted:
+                continue
+            # Identifiers cannot be bound; the names come from UPGRADABLE_TABLES, not input.
+            row = con.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()
+            rows = int(row[0]) if row else 0
+            if rows:
+                raise WarehouseSchemaError(
+                    f"{SCHEMA}.{table} was created by an older version of smspresto-pipeline "
+                    f"and holds {rows:,} rows, so it is not recreated automatically. It differs "
+                    f"from sql/ddl/create_{table}_table.sql: it has {_describe(found)}; "
+                    f"the current DDL has {_describe(wanted)}. Export the rows, drop the table "
+                    "and let the warehouse create it again, then reload them."
+                )
+            con.execute(f"DROP TABLE {SCHEMA}.{table}")
+            con.execute(_ddl(table))
+            recreated.append(table)
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+    return recreated
+
+
+def _describe(shape: Shape) -> str:
+    columns, constraints = shape
+    names = ", ".join(str(column[0]) for column in columns)
+    return f"columns ({names}) and constraints [{'; '.join(constraints)}]"

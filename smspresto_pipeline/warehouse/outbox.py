@@ -1,0 +1,340 @@
+"""The outbox: one row per intended SMS, claimed before any request and marked after it.
+
+A row's life (``state``)::
+
+    claim ──► pending ──► sent | failed                the API answered
+       │         ├──────► ambiguous ──► sent | failed  the answer was lost; reconciled later
+       │         └──────► skipped                      not sendable after all
+       ├──► held ──► pending                           quiet hours: sent when the window opens
+       │      ├────► expired                           past the validity period
+       │      └────► skipped
+       ├──► skipped                                    invalid (``skip_reason`` says why)
+       └──► baseline                                   a campaign's first activation: never sent
+
+``sent``, ``failed``, ``skipped``, ``expired`` and ``baseline`` are final. :meth:`Outbox.mark`
+moves a row only along these arrows, so a late or repeated mark never undoes a final state.
+
+The unique (campaign, dedup_key) is the guard against a second send: :meth:`Outbox.claim`
+inserts rows in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` statement and returns only
+the rows it inserted, so of two runs claiming the same key, exactly one gets it. Every write is
+one short transaction under the file's write lock; set-based reads and writes register the keys
+as an Arrow table and join, whatever their number. The account password is never stored here.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from smspresto_pipeline.warehouse import Warehouse
+    >>> outbox = Outbox(Warehouse(pathlib.Path(tempfile.mkdtemp()) / "sms.duckdb"))
+    >>> hello = OutboxMessage("welcome", "client-1", "+2250708081488", "ONIRIS", "Bonjour", 1,
+    ...                       "GSM-7")
+    >>> [m.dedup_key for m in outbox.claim([hello])], outbox.claim([hello])
+    (['client-1'], [])
+    >>> outbox.mark("welcome", ["client-1"], "sent", api_status=0, api_message="ok")
+    ('client-1',)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Final, Literal, get_args
+
+import pyarrow as pa
+
+from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.warehouse.store import Warehouse
+from smspresto_pipeline.warehouse.timestamps import utc_naive
+
+__all__ = [
+    "CLAIM_STATES",
+    "FINAL_STATES",
+    "OUTBOX_STATES",
+    "SENT_OR_MAYBE_SENT",
+    "TRANSITIONS",
+    "ClaimState",
+    "MarkState",
+    "Outbox",
+    "OutboxMessage",
+    "OutboxRow",
+    "OutboxState",
+]
+
+OutboxState = Literal[
+    "pending", "held", "baseline", "sent", "failed", "ambiguous", "skipped", "expired"
+]
+#: The states a row can be claimed (inserted) in.
+ClaimState = Literal["pending", "held", "baseline", "skipped"]
+#: The states a row can be moved to after its claim.
+MarkState = Literal["pending", "sent", "failed", "ambiguous", "skipped", "expired"]
+
+OUTBOX_STATES: Final[tuple[OutboxState, ...]] = get_args(OutboxState)
+CLAIM_STATES: Final[tuple[ClaimState, ...]] = get_args(ClaimState)
+#: For each state a row can be marked with, the states it may come from.
+TRANSITIONS: Final[Mapping[MarkState, tuple[OutboxState, ...]]] = {
+    "pending": ("held",),
+    "sent": ("pending", "ambiguous"),
+    "failed": ("pending", "ambiguous"),
+    "ambiguous": ("pending",),
+    "skipped": ("pending", "held"),
+    "expired": ("held",),
+}
+FINAL_STATES: Final[frozenset[OutboxState]] = frozenset(OUTBOX_STATES) - {
+    source for sources in TRANSITIONS.values() for source in sources
+}
+#: The states of a message that went, or may have gone (pending: a request may be in flight):
+#: what caps count.
+SENT_OR_MAYBE_SENT: Final[tuple[OutboxState, ...]] = ("pending", "sent", "ambiguous")
+
+_MESSAGE_SCHEMA = pa.schema(
+    [
+        ("campaign", pa.string()),
+        ("dedup_key", pa.string()),
+        ("recipient", pa.string()),
+        ("sender", pa.string()),
+        ("message", pa.string()),
+        ("segments", pa.int32()),
+        ("encoding", pa.string()),
+    ]
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One intended SMS, as a campaign renders it.
+
+    Attributes:
+        campaign: the campaign's name.
+        dedup_key: what makes this message unique within the campaign (from its query).
+        recipient: the number, in E.164 when valid (a skipped row may keep the raw input).
+        sender: the sender name or number.
+        message: the rendered text.
+        segments: the SMS parts it is billed as.
+        encoding: ``"GSM-7"`` or ``"UCS-2"``.
+    """
+
+    campaign: str
+    dedup_key: str
+    recipient: str
+    sender: str
+    message: str
+    segments: int
+    encoding: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(campaign, dedup_key)``: the outbox's unique key."""
+        return self.campaign, self.dedup_key
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxRow(OutboxMessage):
+    """One stored outbox row: the message's fields, then where it stands. Times are naive UTC."""
+
+    state: OutboxState
+    skip_reason: str | None
+    api_status: int | None
+    api_message: str | None
+    run_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+    @property
+    def intended(self) -> OutboxMessage:
+        """The message this row records (an :class:`OutboxMessage`, not a row)."""
+        return OutboxMessage(*(getattr(self, f.name) for f in dataclasses.fields(OutboxMessage)))
+
+
+class Outbox:
+    """Reads and writes of ``smspresto.outbox`` in a :class:`Warehouse`'s file.
+
+    Args:
+        warehouse: the DuckDB file (its lock settings apply to every write here).
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def __repr__(self) -> str:
+        return f"Outbox({self.warehouse!r})"
+
+    def existing_keys(self, campaign: str, dedup_keys: Iterable[str]) -> set[str]:
+        """The keys among ``dedup_keys`` that already have a row of ``campaign`` (any state).
+
+        One join, whatever the number of keys; nothing is created when the file is missing.
+        """
+        keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
+        if not keys.num_rows or not self.warehouse.path.exists():
+            return set()
+        with self.warehouse.reading() as con:
+            con.register("candidate_keys", keys)
+            rows = con.execute(
+                load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def claim(
+        self,
+        messages: Iterable[OutboxMessage],
+        *,
+        state: ClaimState = "pending",
+        skip_reason: str | None = None,
+        run_id: str | None = None,
+        now: datetime | None = None,
+    ) -> list[OutboxMessage]:
+        """Insert rows for ``messages`` in ``state``; return those this call inserted.
+
+        A key that already has a row (from an earlier claim, another run, or earlier in
+        ``messages``) is left alone and not returned: only the returned messages may be sent.
+        The insert is one statement, so concurrent claims of a key give it to one caller.
+
+        Args:
+            messages: the messages to claim, in any campaigns.
+            state: ``pending`` (to send now), ``held`` (quiet hours), ``baseline`` (record,
+                never send) or ``skipped`` (with ``skip_reason``).
+            skip_reason: why the rows are skipped; required for ``skipped``, refused otherwise.
+            run_id: the run claiming the rows.
+            now: the claim time (default: now); stored in UTC.
+
+        Raises:
+            ValueError: for a state rows cannot be claimed in, or a missing/extra skip_reason.
+        """
+        if state not in CLAIM_STATES:
+            raise ValueError(f"rows cannot be claimed as {state!r}; use one of {CLAIM_STATES}")
+        if (state == "skipped") != (skip_reason is not None):
+            raise ValueError("skip_reason is required for skipped rows and only for them")
+        batch: dict[tuple[str, str], OutboxMessage] = {}
+        for message in messages:
+            batch.setdefault(message.key, message)
+        if not batch:
+            return []
+        table = pa.Table.from_pylist(
+            [dataclasses.asdict(message) for message in batch.values()], schema=_MESSAGE_SCHEMA
+        )
+        params = {
+            "state": state,
+            "skip_reason": skip_reason,
+            "run_id": run_id,
+            "now": utc_naive(now),
+        }
+        with self.warehouse.transaction() as con:
+            con.register("claimed_messages", table)
+            inserted = con.execute(load_sql("dml/insert_outbox_claimed.sql"), params).fetchall()
+        claimed = {(campaign, key) for campaign, key in inserted}
+        return [message for key, message in batch.items() if key in claimed]
+
+    def mark(
+        self,
+        campaign: str,
+        dedup_keys: Iterable[str],
+        state: MarkState,
+        *,
+        api_status: int | None = None,
+        api_message: str | None = None,
+        skip_reason: str | None = None,
+        run_id: str | None = None,
+        sent_at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> tuple[str, ...]:
+        """Move rows of ``campaign`` to ``state`` in one statement; return the keys moved.
+
+        Only rows in a state that may lead to ``state`` move (see :data:`TRANSITIONS`): a row
+        already final, or of another campaign, is left as it is and not returned. Values left
+        None keep the row's own; ``sent_at`` (default ``now``) is set only by ``sent``.
+
+        Args:
+            campaign: the campaign whose rows are marked.
+            dedup_keys: the rows' keys (e.g. the recipients of one batch).
+            state: ``sent``, ``failed``, ``ambiguous``, ``skipped`` (with ``skip_reason``),
+                ``expired`` or ``pending`` (a held row whose window opened).
+            api_status / api_message: the API's answer for the batch.
+            run_id: the run that marks them.
+
+        Raises:
+            ValueError: for a state rows cannot be marked with, or ``skipped`` with no reason.
+        """
+        if state not in TRANSITIONS:
+            raise ValueError(f"rows cannot be marked {state!r}; use one of {tuple(TRANSITIONS)}")
+        if state == "skipped" and skip_reason is None:
+            raise ValueError("marking rows skipped needs a skip_reason")
+        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
+        if not keys.num_rows:
+            return ()
+        params = {
+            "campaign": campaign,
+            "state": state,
+            "from_states": list(TRANSITIONS[state]),
+            "api_status": api_status,
+            "api_message": api_message,
+            "skip_reason": skip_reason,
+            "run_id": run_id,
+            "sent_at": None if sent_at is None else utc_naive(sent_at),
+            "now": utc_naive(now),
+        }
+        with self.warehouse.transaction() as con:
+            con.register("marked_keys", keys)
+            rows = con.execute(load_sql("dml/update_outbox_state.sql"), params).fetchall()
+        moved = {row[0] for row in rows}
+        return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
+
+    def rows(
+        self,
+        states: OutboxState | Sequence[OutboxState],
+        *,
+        campaign: str | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[OutboxRow]:
+        """Rows in ``states``, oldest first: e.g. a campaign's ``ambiguous`` rows to reconcile,
+        or its ``held`` rows once the window opens (``created_before`` finds the expired ones).
+
+        ``campaign`` None means every campaign; nothing is created when the file is missing.
+        """
+        wanted = [states] if isinstance(states, str) else list(states)
+        unknown = sorted(set(wanted) - set(OUTBOX_STATES))
+        if unknown:
+            raise ValueError(f"unknown outbox states {unknown}; the states are {OUTBOX_STATES}")
+        if not self.warehouse.path.exists():
+            return []
+        params = {
+            "states": wanted,
+            "campaign": campaign,
+            "created_before": None if created_before is None else utc_naive(created_before),
+            "limit": limit,
+        }
+        with self.warehouse.reading() as con:
+            cursor = con.execute(load_sql("dml/select_outbox_rows.sql"), params)
+            names = [d[0] for d in cursor.description or ()]
+            return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
+        """Messages that went, or may have gone, to each recipient since ``since``, across
+        every campaign (the frequency cap). Recipients with none are absent from the result.
+
+        Counts the states of :data:`SENT_OR_MAYBE_SENT`, at ``sent_at`` (or the claim time).
+        """
+        numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
+        if not numbers.num_rows or not self.warehouse.path.exists():
+            return {}
+        with self.warehouse.reading() as con:
+            con.register("capped_recipients", numbers)
+            rows = con.execute(
+                load_sql("dml/count_outbox_sent_by_recipient.sql"),
+                {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
+            ).fetchall()
+        return {recipient: int(count) for recipient, count in rows}
+
+    def campaign_sent_count(self, campaign: str, since: datetime) -> int:
+        """Messages of ``campaign`` that went, or may have gone, since ``since`` (daily cap)."""
+        if not self.warehouse.path.exists():
+            return 0
+        with self.warehouse.reading() as con:
+            row = con.execute(
+                load_sql("dml/count_outbox_sent_by_campaign.sql"),
+                {
+                    "campaign": campaign,
+                    "states": list(SENT_OR_MAYBE_SENT),
+                    "since": utc_naive(since),
+                },
+            ).fetchone()
+        return int(row[0]) if row else 0

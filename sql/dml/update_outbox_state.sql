@@ -1,0 +1,16 @@
+-- Move rows of one campaign to $state, only from the states allowed to lead there; values not
+-- given keep what the row had. sent_at is set when a row becomes sent.
+UPDATE smspresto.outbox
+SET
+    state = $state,
+    api_status = coalesce($api_status::INTEGER, api_status),
+    api_message = coalesce($api_message::VARCHAR, api_message),
+    skip_reason = coalesce($skip_reason::VARCHAR, skip_reason),
+    run_id = coalesce($run_id::VARCHAR, run_id),
+    sent_at = CASE WHEN $state = 'sent' THEN coalesce($sent_at::TIMESTAMP, $now::TIMESTAMP)
+        ELSE sent_at END,
+    updated_at = $now::TIMESTAMP
+WHERE campaign = $campaign
+    AND dedup_key IN (SELECT dedup_key FROM marked_keys)
+    AND list_contains($from_states::VARCHAR[], state)
+RETURNING dedup_key;

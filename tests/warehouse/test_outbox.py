@@ -1,0 +1,401 @@
+"""The outbox, for real in tmp_path: claims that never give a key twice (threads, processes),
+durable marks along the state machine, set-based reads, the caps' counts, older files."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from smspresto_pipeline.warehouse import (
+    OUTBOX_STATES,
+    Outbox,
+    OutboxMessage,
+    Warehouse,
+    WarehouseSchemaError,
+)
+from smspresto_pipeline.warehouse.outbox import FINAL_STATES, TRANSITIONS
+
+NOW = datetime(2025, 3, 6, 9, 0)
+OLD_OUTBOX_DDL = """
+CREATE SCHEMA IF NOT EXISTS smspresto;
+CREATE TABLE IF NOT EXISTS smspresto.outbox (
+    campaign VARCHAR NOT NULL,
+    dedup_key VARCHAR NOT NULL,
+    recipient VARCHAR NOT NULL,
+    sender VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    segments INTEGER NOT NULL,
+    encoding VARCHAR NOT NULL,
+    state VARCHAR NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sent', 'failed', 'ambiguous', 'skipped')),
+    api_status INTEGER,
+    api_message VARCHAR,
+    run_id VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    sent_at TIMESTAMP,
+    PRIMARY KEY (campaign, dedup_key)
+);
+"""
+
+
+def message(
+    key: str, campaign: str = "reminder", recipient: str = "+2250708081488"
+) -> OutboxMessage:
+    return OutboxMessage(campaign, key, recipient, "ONIRIS", f"Bonjour Rémi ({key})", 1, "GSM-7")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb")
+
+
+@pytest.fixture
+def outbox(warehouse: Warehouse) -> Outbox:
+    return Outbox(warehouse)
+
+
+def stored(warehouse: Warehouse) -> dict[str, tuple[object, ...]]:
+    """Every row by dedup_key, read through a fresh connection (what another process sees)."""
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        rows = con.execute(
+            "SELECT dedup_key, state, skip_reason, api_status, api_message, run_id, sent_at "
+            "FROM smspresto.outbox"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+# --- claims ------------------------------------------------------------------------------
+
+
+def test_claim_inserts_pending_rows_and_returns_them(outbox: Outbox, warehouse: Warehouse) -> None:
+    claimed = outbox.claim([message("a"), message("b")], run_id="run-1", now=NOW)
+    assert [m.dedup_key for m in claimed] == ["a", "b"]
+    assert stored(warehouse) == {
+        "a": ("pending", None, None, None, "run-1", None),
+        "b": ("pending", None, None, None, "run-1", None),
+    }
+    [row, _] = outbox.rows("pending")
+    assert row.intended == message("a")
+    assert (row.created_at, row.updated_at) == (NOW, NOW)
+
+
+def test_a_key_is_claimed_once(outbox: Outbox, warehouse: Warehouse) -> None:
+    assert outbox.claim([message("a")]) == [message("a")]
+    changed = OutboxMessage("reminder", "a", "+2250505050505", "X", "other", 2, "UCS-2")
+    again = outbox.claim([changed, message("b"), message("b")])
+    assert again == [message("b")]  # "a" kept its first row; "b" given twice counts once
+    [first] = outbox.rows("pending", campaign="reminder", limit=1)
+    assert first.intended == message("a")
+    assert len(stored(warehouse)) == 2
+
+
+def test_the_same_key_in_two_campaigns_is_two_rows(outbox: Outbox) -> None:
+    claimed = outbox.claim([message("a", "reminder"), message("a", "summary")])
+    assert [m.campaign for m in claimed] == ["reminder", "summary"]
+
+
+def test_concurrent_claims_from_threads_give_each_key_once(outbox: Outbox) -> None:
+    keys = [f"k{i}" for i in range(200)]
+    results: list[list[OutboxMessage]] = []
+    start = threading.Barrier(6)
+
+    def claim(offset: int) -> None:
+        start.wait()
+        # Each thread claims every key, in its own order and batches.
+        order = keys[offset * 30 :] + keys[: offset * 30]
+        for i in range(0, len(order), 50):
+            results.append(
+                Outbox(Warehouse(outbox.warehouse.path)).claim(map(message, order[i : i + 50]))
+            )
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [m.dedup_key for batch in results for m in batch]
+    assert sorted(claimed) == sorted(keys)  # every key once, none twice
+
+
+def test_a_read_waits_for_a_writer_of_the_same_process(outbox: Outbox) -> None:
+    outbox.claim([message("a")])
+    writing, found = threading.Event(), []
+
+    def write() -> None:
+        with outbox.warehouse.transaction() as con:
+            writing.set()
+            con.execute("UPDATE smspresto.outbox SET state = 'sent'")
+            time.sleep(0.3)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert writing.wait(timeout=30)
+    # DuckDB would refuse a second attach of the file in this process: the read waits instead.
+    found.append(outbox.rows("sent"))
+    writer.join()
+    assert [r.dedup_key for r in found[0]] == ["a"]
+
+
+_CLAIMER = """
+import json, sys
+from smspresto_pipeline.warehouse import Outbox, OutboxMessage, Warehouse
+outbox = Outbox(Warehouse(sys.argv[1], lock_backoff=0.01, lock_backoff_max=0.1))
+keys = [f"k{i}" for i in range(300)]
+if sys.argv[2] == "reversed":
+    keys.reverse()
+claimed = []
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(0, len(keys), 20):
+    batch = [OutboxMessage("c", k, "+2250708081488", "ONIRIS", "Bonjour", 1, "GSM-7")
+             for k in keys[i : i + 20]]
+    claimed += [m.dedup_key for m in outbox.claim(batch)]
+print(json.dumps(claimed), flush=True)
+"""
+
+
+def test_concurrent_claims_from_two_processes_give_each_key_once(warehouse: Warehouse) -> None:
+    warehouse.ensure_schema()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, str(warehouse.path), order],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for order in ("forward", "reversed")
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    claimed = []
+    for process in processes:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0
+        claimed.append(json.loads(out))
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(f"k{i}" for i in range(300))
+    assert len(stored(warehouse)) == 300
+
+
+@pytest.mark.parametrize("state", ["held", "baseline"])
+def test_claim_in_another_state(outbox: Outbox, warehouse: Warehouse, state: str) -> None:
+    outbox.claim([message("a")], state=state)  # type: ignore[arg-type]
+    assert stored(warehouse)["a"][0] == state
+
+
+def test_skipped_claims_keep_their_reason(outbox: Outbox, warehouse: Warehouse) -> None:
+    bad = OutboxMessage("reminder", "x", "abc", "ONIRIS", "", 0, "GSM-7")
+    assert outbox.claim([bad], state="skipped", skip_reason="'abc' is not a phone number")
+    assert stored(warehouse)["x"][:2] == ("skipped", "'abc' is not a phone number")
+    # A skipped key is taken: a later run does not claim it for sending.
+    assert outbox.claim([bad]) == []
+
+
+def test_claim_refuses_bad_arguments(outbox: Outbox) -> None:
+    with pytest.raises(ValueError, match="skip_reason is required"):
+        outbox.claim([message("a")], state="skipped")
+    with pytest.raises(ValueError, match="skip_reason is required"):
+        outbox.claim([message("a")], skip_reason="why")
+    with pytest.raises(ValueError, match="cannot be claimed as 'sent'"):
+        outbox.claim([message("a")], state="sent")  # type: ignore[arg-type]
+    assert outbox.claim([]) == []
+
+
+# --- existing keys -----------------------------------------------------------------------
+
+
+def test_existing_keys_of_100_000_candidates(outbox: Outbox) -> None:
+    outbox.claim(message(f"k{i}") for i in range(0, 100_000, 100))
+    outbox.claim([message("k1", campaign="other")])
+    found = outbox.existing_keys("reminder", (f"k{i}" for i in range(100_000)))
+    assert found == {f"k{i}" for i in range(0, 100_000, 100)}
+    assert outbox.existing_keys("other", ["k0", "k1"]) == {"k1"}
+    assert outbox.existing_keys("reminder", []) == set()
+
+
+def test_reads_of_a_missing_file_find_nothing_and_create_nothing(tmp_path: Path) -> None:
+    outbox = Outbox(Warehouse(tmp_path / "none.duckdb"))
+    assert outbox.existing_keys("reminder", ["a"]) == set()
+    assert outbox.rows("pending") == []
+    assert outbox.sent_to_recipients(["+2250708081488"], NOW) == {}
+    assert outbox.campaign_sent_count("reminder", NOW) == 0
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+# --- marks -------------------------------------------------------------------------------
+
+
+def test_marks_are_durable(outbox: Outbox, warehouse: Warehouse) -> None:
+    outbox.claim([message("a"), message("b"), message("c")], now=NOW)
+    later = NOW + timedelta(minutes=1)
+    sent = outbox.mark(
+        "reminder", ["a", "b"], "sent", api_status=0, api_message="Envoyé", run_id="r1", now=later
+    )
+    assert sent == ("a", "b")
+    assert outbox.mark("reminder", ["c"], "failed", api_status=102, api_message="Numéro") == ("c",)
+    # A new process (here: a new connection and a new object) sees the marks.
+    assert stored(warehouse) == {
+        "a": ("sent", None, 0, "Envoyé", "r1", later),
+        "b": ("sent", None, 0, "Envoyé", "r1", later),
+        "c": ("failed", None, 102, "Numéro", None, None),
+    }
+    [a] = Outbox(Warehouse(warehouse.path)).rows("sent", limit=1)
+    assert (a.updated_at, a.sent_at) == (later, later)
+
+
+def test_marks_take_aware_times_in_utc(outbox: Outbox) -> None:
+    outbox.claim([message("a")])
+    paris = datetime(2025, 3, 6, 10, 0, tzinfo=UTC).astimezone()
+    outbox.mark("reminder", ["a"], "sent", sent_at=paris)
+    assert outbox.rows("sent")[0].sent_at == datetime(2025, 3, 6, 10, 0)
+
+
+def test_final_states_are_never_undone(outbox: Outbox, warehouse: Warehouse) -> None:
+    outbox.claim([message("a")])
+    outbox.mark("reminder", ["a"], "sent", api_status=0)
+    for state in ("failed", "ambiguous", "skipped", "expired", "pending"):
+        assert outbox.mark("reminder", ["a"], state, skip_reason="late") == ()
+    assert stored(warehouse)["a"][0] == "sent"
+
+
+def test_ambiguous_rows_are_resolved_by_reconciliation(outbox: Outbox) -> None:
+    outbox.claim([message("a"), message("b"), message("c")])
+    outbox.mark("reminder", ["a", "b"], "ambiguous", api_message="answer lost")
+    assert [r.dedup_key for r in outbox.rows("ambiguous", campaign="reminder")] == ["a", "b"]
+    assert outbox.mark("reminder", ["a"], "sent") == ("a",)
+    assert outbox.mark("reminder", ["b"], "failed") == ("b",)
+    assert outbox.rows("ambiguous") == []
+    [b] = outbox.rows("failed")
+    assert b.api_message == "answer lost"  # kept: nothing new was said about it
+
+
+def test_held_rows_are_released_or_expire(outbox: Outbox) -> None:
+    outbox.claim([message("early")], state="held", now=NOW)
+    outbox.claim([message("late")], state="held", now=NOW + timedelta(hours=5))
+    due = outbox.rows("held", campaign="reminder", created_before=NOW + timedelta(hours=1))
+    assert [r.dedup_key for r in due] == ["early"]
+    assert outbox.mark("reminder", ["early"], "expired") == ("early",)
+    assert outbox.mark("reminder", ["late"], "pending") == ("late",)
+    assert outbox.mark("reminder", ["early", "late"], "sent") == ("late",)
+    assert {r.dedup_key: r.state for r in outbox.rows(OUTBOX_STATES)} == {
+        "early": "expired",
+        "late": "sent",
+    }
+
+
+def test_baseline_rows_are_never_sent(outbox: Outbox) -> None:
+    outbox.claim([message("a")], state="baseline")
+    for state in TRANSITIONS:
+        assert outbox.mark("reminder", ["a"], state, skip_reason="x") == ()
+    assert outbox.claim([message("a")]) == []
+
+
+def test_marks_touch_only_their_campaign(outbox: Outbox) -> None:
+    outbox.claim([message("a", "reminder"), message("a", "summary")])
+    outbox.mark("summary", ["a"], "sent")
+    assert [(r.campaign, r.state) for r in outbox.rows(OUTBOX_STATES)] == [
+        ("reminder", "pending"),
+        ("summary", "sent"),
+    ]
+
+
+def test_mark_refuses_bad_arguments(outbox: Outbox) -> None:
+    with pytest.raises(ValueError, match="cannot be marked 'baseline'"):
+        outbox.mark("reminder", ["a"], "baseline")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs a skip_reason"):
+        outbox.mark("reminder", ["a"], "skipped")
+    with pytest.raises(ValueError, match="unknown outbox states"):
+        outbox.rows("done")  # type: ignore[arg-type]
+    assert outbox.mark("reminder", [], "sent") == ()
+
+
+def test_the_state_machine_ends_in_final_states() -> None:
+    assert frozenset({"sent", "failed", "skipped", "expired", "baseline"}) == FINAL_STATES
+    assert set(OUTBOX_STATES) == {"pending", "held", "ambiguous"} | FINAL_STATES
+
+
+# --- caps --------------------------------------------------------------------------------
+
+
+def test_counts_for_the_caps(outbox: Outbox) -> None:
+    ama, kone = "+2250708081488", "+2250505050505"
+    # Claimed five days ago, sent two days ago: counted from its send.
+    outbox.claim([message("old", recipient=ama)], now=NOW - timedelta(days=5))
+    outbox.mark("reminder", ["old"], "sent", sent_at=NOW - timedelta(days=2))
+    outbox.claim(
+        [message("a", recipient=ama), message("k", recipient=kone), message("f", recipient=kone)],
+        now=NOW,
+    )
+    outbox.claim([message("s", "summary", recipient=ama)], now=NOW)
+    outbox.claim([message("h", "summary", recipient=kone)], state="held", now=NOW)
+    outbox.mark("reminder", ["a"], "sent", now=NOW)
+    outbox.mark("reminder", ["f"], "failed", now=NOW)
+    outbox.mark("summary", ["s"], "ambiguous", now=NOW)
+    since = NOW - timedelta(days=1)
+    # ama: "a" sent and "s" ambiguous (may have gone); kone: "k" pending (a request may be in
+    # flight); the failed and held rows and the old send do not count.
+    assert outbox.sent_to_recipients([ama, kone, "+2250101020304"], since) == {ama: 2, kone: 1}
+    assert outbox.sent_to_recipients([ama], NOW - timedelta(days=3)) == {ama: 3}
+    assert outbox.campaign_sent_count("reminder", since) == 2
+    assert outbox.campaign_sent_count("summary", since) == 1
+    assert outbox.campaign_sent_count("reminder", NOW + timedelta(seconds=1)) == 0
+
+
+# --- files made by an older version ------------------------------------------------------
+
+
+def old_file(path: Path, rows: int = 0) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute(OLD_OUTBOX_DDL)
+        for i in range(rows):
+            con.execute(
+                "INSERT INTO smspresto.outbox VALUES (?, ?, '+2250708081488', 'ONIRIS', 'Bonjour',"
+                " 1, 'GSM-7', 'sent', 0, 'ok', NULL, now(), now(), now())",
+                ["reminder", f"k{i}"],
+            )
+
+
+def test_an_empty_outbox_of_the_old_ddl_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    old_file(path)
+    outbox = Outbox(Warehouse(path))
+    outbox.claim([message("a")], state="baseline")
+    outbox.claim([message("b")], state="skipped", skip_reason="opted out")
+    assert {r.dedup_key: r.state for r in outbox.rows(OUTBOX_STATES)} == {
+        "a": "baseline",
+        "b": "skipped",
+    }
+
+
+def test_an_outbox_of_the_old_ddl_with_rows_is_not_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    old_file(path, rows=2)
+    with pytest.raises(WarehouseSchemaError, match=r"smspresto\.outbox .* holds 2 rows") as caught:
+        Warehouse(path).ensure_schema()
+    assert "skip_reason" in str(caught.value)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM smspresto.outbox").fetchone() == (2,)
+        columns = [r[0] for r in con.execute("DESCRIBE smspresto.outbox").fetchall()]
+    assert "skip_reason" not in columns
+    # The failed upgrade released the file: it opens again.
+    with pytest.raises(WarehouseSchemaError):
+        Warehouse(path).ensure_schema()
+
+
+def test_a_current_file_is_left_as_it_is(outbox: Outbox, warehouse: Warehouse) -> None:
+    outbox.claim([message("a")])
+    warehouse.ensure_schema()
+    Warehouse(warehouse.path).ensure_schema()
+    assert list(stored(warehouse)) == ["a"]

@@ -3,7 +3,10 @@
 Every field is a plain YAML value (strings, numbers, booleans, and two small nested models), so
 the campaign component's ``defs.yaml`` attributes can mirror these fields one for one, with the
 same names, defaults and descriptions. Durations are whole seconds; times of day are
-``"HH:MM"`` strings in the campaign's time zone.
+``"HH:MM"`` strings in the campaign's time zone. Bounds are checked by validators rather than
+``Field(ge=...)``, whose ``Annotated`` types Dagster cannot resolve from YAML. The component
+must take ``template`` as written (``dg.Resolver(..., inject_before_resolve=False)``): Dagster
+otherwise renders ``{{ ... }}`` in YAML strings itself, emptying the message's placeholders.
 
 A bad field fails construction with a ``pydantic.ValidationError`` that names the field and
 says what is wrong; the template is compiled and the sender checked right then, so a campaign
@@ -17,7 +20,14 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from smspresto_pipeline.campaigns.render import CompiledTemplate, compile_template
 from smspresto_pipeline.sms import validate_sender
@@ -31,6 +41,26 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _MAX_NAME = 48
 _CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 _DAY = 86_400
+
+
+def _in_range(value: float, field: str, low: int, high: int | None = None) -> float:
+    # Bounds are checked here, not with Field(ge=...): the constraints would make the fields'
+    # types Annotated[int, Ge(...)], which Dagster's YAML resolution does not accept.
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{field} must be {bounds}, got {value!r}")
+    return value
+
+
+#: The numeric fields' bounds (inclusive; volume_breaker_factor must exceed 1, see below).
+_BOUNDS: dict[str, tuple[int, int | None]] = {
+    "minimum_interval_seconds": (30, _DAY),
+    "max_per_run": (1, 1_000_000),
+    "max_per_day": (1, 10_000_000),
+    "max_segments": (1, 10),
+    "validity_seconds": (60, 30 * _DAY),
+    "volume_breaker_min_rows": (1, None),
+}
 
 
 class _Frozen(BaseModel):
@@ -77,8 +107,8 @@ class QuietHours(_Frozen):
 
     @field_validator("start", "end", mode="before")
     @classmethod
-    def _check_clock(cls, value: object, info: object) -> str:
-        return _clock(value, f"quiet_hours.{getattr(info, 'field_name', 'time')}")
+    def _check_clock(cls, value: object, info: ValidationInfo) -> str:
+        return _clock(value, f"quiet_hours.{info.field_name}")
 
     @model_validator(mode="after")
     def _check_not_empty(self) -> QuietHours:
@@ -110,15 +140,23 @@ class FrequencyCap(_Frozen):
     """
 
     max_messages: int = Field(
-        ge=1,
         description="Messages one number may receive within the window, all campaigns counted.",
     )
     window_seconds: int = Field(
         default=_DAY,
-        ge=60,
-        le=366 * _DAY,
-        description="The sliding window, in seconds (86400: a day; 604800: a week).",
+        description="The sliding window, in seconds (86400: a day; 604800: a week; 60 to "
+        "31622400).",
     )
+
+    @field_validator("max_messages")
+    @classmethod
+    def _check_max_messages(cls, value: int) -> int:
+        return int(_in_range(value, "frequency_cap.max_messages", 1))
+
+    @field_validator("window_seconds")
+    @classmethod
+    def _check_window(cls, value: int) -> int:
+        return int(_in_range(value, "frequency_cap.window_seconds", 60, 366 * _DAY))
 
 
 class Campaign(_Frozen):
@@ -167,27 +205,19 @@ class Campaign(_Frozen):
     )
     minimum_interval_seconds: int = Field(
         default=300,
-        ge=30,
-        le=_DAY,
         description="Seconds between two evaluations of the campaign's query (30 to 86400).",
     )
     max_per_run: int = Field(
         default=1_000,
-        ge=1,
-        le=1_000_000,
         description="Most messages one run sends; rows beyond it wait for the next evaluation.",
     )
     max_per_day: int = Field(
         default=10_000,
-        ge=1,
-        le=10_000_000,
         description="Most messages the campaign sends per day (a day of its time zone); rows "
         "beyond it wait for the next day.",
     )
     max_segments: int = Field(
         default=3,
-        ge=1,
-        le=10,
         description="Longest text accepted, in billed SMS parts (3: 459 GSM-7 or 201 UCS-2 "
         "characters); a longer rendered text is skipped, not cut.",
     )
@@ -200,8 +230,6 @@ class Campaign(_Frozen):
     )
     validity_seconds: int = Field(
         default=_DAY,
-        ge=60,
-        le=30 * _DAY,
         description="How long a held message stays sendable after its row was first selected; "
         "past it, it expires and is never sent (60 to 2592000 seconds; 86400: a day).",
     )
@@ -223,13 +251,11 @@ class Campaign(_Frozen):
     )
     volume_breaker_factor: float | None = Field(
         default=5.0,
-        gt=1.0,
         description="A batch larger than this many times the campaign's usual batch stops and "
         "waits for confirmation instead of sending. None: no breaker.",
     )
     volume_breaker_min_rows: int = Field(
         default=100,
-        ge=1,
         description="A batch of at most this many rows never trips the volume breaker, so "
         "small campaigns are not stopped by ordinary swings.",
     )
@@ -247,6 +273,23 @@ class Campaign(_Frozen):
         description="Replace typographic quotes, dashes, ellipses and unusual spaces with their "
         "GSM-7 look-alikes when that makes a message cost fewer SMS parts.",
     )
+
+    @field_validator(*_BOUNDS)
+    @classmethod
+    def _check_bounds(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        name = str(info.field_name)
+        return _in_range(value, name, *_BOUNDS[name])
+
+    @field_validator("volume_breaker_factor")
+    @classmethod
+    def _check_factor(cls, value: float | None) -> float | None:
+        if value is not None and value <= 1:
+            raise ValueError(
+                f"volume_breaker_factor must be more than 1 (or null for no breaker), got {value!r}"
+            )
+        return value
 
     @field_validator("name")
     @classmethod

@@ -1,9 +1,10 @@
 """Turning a campaign's template and one query row into the text that is sent.
 
 Templates are compiled once (:func:`compile_template`, cached by source) in a Jinja2
-``SandboxedEnvironment``: a template cannot reach Python internals (``{{ ''.__class__ }}``
-raises ``jinja2.exceptions.SecurityError``). Autoescaping is off, since an SMS is plain text,
-and undefined names are errors (``StrictUndefined``), never blanks.
+``ImmutableSandboxedEnvironment`` (a ``SandboxedEnvironment`` that also forbids changing
+values): a template cannot reach Python internals (``{{ ''.__class__ }}`` raises
+``jinja2.exceptions.SecurityError``) nor modify the row's values. Autoescaping is off, since
+an SMS is plain text, and undefined names are errors (``StrictUndefined``), never blanks.
 
 The columns a template names are known before any row is rendered
 (:attr:`CompiledTemplate.variables`), so a template naming a column the query does not return
@@ -13,7 +14,8 @@ NULL values: a column that is NULL in a row is neither printed as ``None`` nor a
 string. Printing it fails that row (the row is skipped, naming the column), while a template
 can handle it explicitly: ``{{ first_name or "client" }}``,
 ``{{ first_name | default("client") }}``, ``{% if first_name %}...{% endif %}`` and
-``{% if first_name is none %}`` all work. A text sent to a customer with a hole where their
+``{% if first_name is none %}`` all work. Any other expression that gives ``None`` fails the
+row the same way. A text sent to a customer with a hole where their
 name or amount should be is worse than no text.
 
 Smart encoding (:func:`smart_encode`): typographic quotes, dashes, the ellipsis, unusual spaces
@@ -42,8 +44,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sms import SegmentInfo, describe_text
@@ -69,11 +71,18 @@ def _is_none(value: object) -> bool:
     return value is None or isinstance(value, NullValue)
 
 
-def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _finalize(value: object) -> object:
+    # A None that is not a column (a method's result, dict.get) must not print as "None" either.
+    if value is None:
+        raise UndefinedError("an expression gave None: give it a fallback ({{ x or '...' }})")
+    return value
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
-        keep_trailing_newline=False,
+        finalize=_finalize,
     )
     env.tests["none"] = _is_none
     return env

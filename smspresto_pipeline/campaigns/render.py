@@ -89,7 +89,6 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 _ENV = _environment()
-_GLOBALS = frozenset(_ENV.globals)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,7 +150,8 @@ def compile_template(source: str) -> CompiledTemplate:
         raise SMSValidationError(
             f"template syntax error on line {exc.lineno}: {(exc.message or '').rstrip('.')}{where}"
         ) from None
-    variables = frozenset(meta.find_undeclared_variables(parsed)) - _GLOBALS
+    # Jinja leaves its globals (range, cycler ...) out: these are the row's columns.
+    variables = frozenset(meta.find_undeclared_variables(parsed))
     return CompiledTemplate(source=source, variables=variables, _template=template)
 
 

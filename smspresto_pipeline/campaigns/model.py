@@ -16,7 +16,9 @@ that exists can be rendered.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import time, timedelta
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -43,30 +45,84 @@ _CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 _DAY = 86_400
 
 
-def _in_range(value: float, field: str, low: int, high: int | None = None) -> float:
+_Check = Callable[[Any, str], Any]
+
+
+def _between(low: int, high: int | None = None) -> _Check:
     # Bounds are checked here, not with Field(ge=...): the constraints would make the fields'
     # types Annotated[int, Ge(...)], which Dagster's YAML resolution does not accept.
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{field} must be {bounds}, got {value!r}")
+    def check(value: float, field: str) -> float:
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"{field} must be {bounds}, got {value!r}")
+        return value
+
+    return check
+
+
+def _name(value: str, field: str) -> str:
+    if not _NAME.fullmatch(value) or len(value) > _MAX_NAME:
+        raise ValueError(
+            f"{field} must be lowercase letters, digits and _, start with a letter and have at "
+            f"most {_MAX_NAME} characters (it names a sensor, a job and outbox rows), "
+            f"got {value!r}"
+        )
     return value
 
 
-#: The numeric fields' bounds (inclusive; volume_breaker_factor must exceed 1, see below).
-_BOUNDS: dict[str, tuple[int, int | None]] = {
-    "minimum_interval_seconds": (30, _DAY),
-    "max_per_run": (1, 1_000_000),
-    "max_per_day": (1, 10_000_000),
-    "max_segments": (1, 10),
-    "validity_seconds": (60, 30 * _DAY),
-    "volume_breaker_min_rows": (1, None),
-}
+def _sql(value: str, field: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{field} is empty: give the query that selects the recipients")
+    return value
+
+
+def _template(value: str, field: str) -> str:
+    compile_template(value)  # raises naming the line
+    return value
+
+
+def _sender(value: str, field: str) -> str:
+    return validate_sender(value)
+
+
+def _region(value: str, field: str) -> str:
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"{field} must be a country's two-letter ISO code (CI, SN, FR ...), got {value!r}"
+        )
+    return region
+
+
+def _timezone(value: str, field: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{field} must be an IANA time zone name like Africa/Abidjan, got {value!r}"
+        ) from None
+    return value
+
+
+def _factor(value: float, field: str) -> float:
+    if value <= 1:
+        raise ValueError(f"{field} must be more than 1 (or null for no breaker), got {value!r}")
+    return value
 
 
 class _Frozen(BaseModel):
     # Errors quote what they need themselves: pydantic's echo of a whole SQL query or template
     # would bury the reason.
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    #: Field name -> its check, run on the parsed value (not on None): (value, name) -> value.
+    _CHECKS: ClassVar[Mapping[str, _Check]] = {}
+
+    @field_validator("*")
+    @classmethod
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        check = cls._CHECKS.get(str(info.field_name))
+        return value if check is None or value is None else check(value, str(info.field_name))
 
 
 def _clock(value: object, field: str) -> str:
@@ -148,15 +204,10 @@ class FrequencyCap(_Frozen):
         "31622400).",
     )
 
-    @field_validator("max_messages")
-    @classmethod
-    def _check_max_messages(cls, value: int) -> int:
-        return int(_in_range(value, "frequency_cap.max_messages", 1))
-
-    @field_validator("window_seconds")
-    @classmethod
-    def _check_window(cls, value: int) -> int:
-        return int(_in_range(value, "frequency_cap.window_seconds", 60, 366 * _DAY))
+    _CHECKS: ClassVar[Mapping[str, _Check]] = {
+        "max_messages": _between(1),
+        "window_seconds": _between(60, 366 * _DAY),
+    }
 
 
 class Campaign(_Frozen):
@@ -274,73 +325,21 @@ class Campaign(_Frozen):
         "GSM-7 look-alikes when that makes a message cost fewer SMS parts.",
     )
 
-    @field_validator(*_BOUNDS)
-    @classmethod
-    def _check_bounds(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None:
-            return None
-        name = str(info.field_name)
-        return _in_range(value, name, *_BOUNDS[name])
-
-    @field_validator("volume_breaker_factor")
-    @classmethod
-    def _check_factor(cls, value: float | None) -> float | None:
-        if value is not None and value <= 1:
-            raise ValueError(
-                f"volume_breaker_factor must be more than 1 (or null for no breaker), got {value!r}"
-            )
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value) or len(value) > _MAX_NAME:
-            raise ValueError(
-                f"name must be lowercase letters, digits and _, start with a letter and have at "
-                f"most {_MAX_NAME} characters (it names a sensor, a job and outbox rows), "
-                f"got {value!r}"
-            )
-        return value
-
-    @field_validator("sql")
-    @classmethod
-    def _check_sql(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("sql is empty: give the query that selects the recipients")
-        return value
-
-    @field_validator("template")
-    @classmethod
-    def _check_template(cls, value: str) -> str:
-        compile_template(value)  # raises naming the line
-        return value
-
-    @field_validator("sender")
-    @classmethod
-    def _check_sender(cls, value: str) -> str:
-        return validate_sender(value)
-
-    @field_validator("default_region")
-    @classmethod
-    def _check_region(cls, value: str) -> str:
-        region = value.strip().upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(
-                f"default_region must be a country's two-letter ISO code (CI, SN, FR ...), "
-                f"got {value!r}"
-            )
-        return region
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"timezone must be an IANA time zone name like Africa/Abidjan, got {value!r}"
-            ) from None
-        return value
+    _CHECKS: ClassVar[Mapping[str, _Check]] = {
+        "name": _name,
+        "sql": _sql,
+        "template": _template,
+        "sender": _sender,
+        "minimum_interval_seconds": _between(30, _DAY),
+        "max_per_run": _between(1, 1_000_000),
+        "max_per_day": _between(1, 10_000_000),
+        "max_segments": _between(1, 10),
+        "validity_seconds": _between(60, 30 * _DAY),
+        "volume_breaker_factor": _factor,
+        "volume_breaker_min_rows": _between(1),
+        "default_region": _region,
+        "timezone": _timezone,
+    }
 
     @property
     def sensor_name(self) -> str:

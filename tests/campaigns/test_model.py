@@ -5,17 +5,13 @@ from typing import Annotated, Any
 import dagster as dg
 import pydantic
 import pytest
+from campaign_fixtures import CAMPAIGN_FIELDS
 
 import smspresto_pipeline.campaigns
 from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.model import FrequencyCap, QuietHours
 
-GOOD: dict[str, Any] = {
-    "name": "failed_reminder",
-    "sql": "select recipient, dedup_key, first_name from contacts",
-    "template": "Bonjour {{ first_name }}",
-    "sender": "MaBoutique",
-}
+GOOD = CAMPAIGN_FIELDS
 
 
 def _errors(**overrides: Any) -> list[tuple[str, str]]:
@@ -42,8 +38,8 @@ def test_defaults() -> None:
     assert campaign.validity_seconds == 86_400
     assert campaign.volume_breaker_factor == 5.0
     assert (campaign.sensor_name, campaign.job_name) == (
-        "failed_reminder_sensor",
-        "failed_reminder_send",
+        "reminder_sensor",
+        "reminder_send",
     )
 
 
@@ -185,4 +181,4 @@ def test_a_yaml_component_can_mirror_the_fields_one_for_one() -> None:
     resolved = _mirror().resolve_from_dict(attributes)
     campaign = Campaign(**{name: getattr(resolved, name) for name in Campaign.model_fields})
     assert campaign == Campaign(**attributes)
-    assert campaign.template == "Bonjour {{ first_name }}"
+    assert campaign.template == GOOD["template"]

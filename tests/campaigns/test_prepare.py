@@ -1,13 +1,12 @@
 """Preparing a query's rows: batch-level errors first, then one outcome per row."""
 
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
+from campaign_fixtures import make_campaign
 
-from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.prepare import (
     PreparedMessage,
     batch_run_key,
@@ -18,16 +17,6 @@ from smspresto_pipeline.campaigns.prepare import (
 from smspresto_pipeline.errors import SMSValidationError
 
 
-def _campaign(**overrides: Any) -> Campaign:
-    fields: dict[str, Any] = {
-        "name": "reminder",
-        "sql": "select 1",
-        "template": "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé.",
-        "sender": "MaBoutique",
-    }
-    return Campaign(**{**fields, **overrides})
-
-
 def _table(*rows: tuple[object, object, object, object]) -> pa.Table:
     names = ["recipient", "dedup_key", "first_name", "parcel"]
     return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
@@ -35,7 +24,7 @@ def _table(*rows: tuple[object, object, object, object]) -> pa.Table:
 
 def test_good_rows_become_messages() -> None:
     batch = prepare_batch(
-        _campaign(),
+        make_campaign(),
         _table(
             ("07 08 08 14 88", "p1", "Awa", "CI-001"), ("+2250501020304", "p2", "Yao", "CI-042")
         ),
@@ -66,7 +55,7 @@ def test_good_rows_become_messages() -> None:
 
 
 def test_one_bad_row_never_blocks_the_others() -> None:
-    campaign = _campaign(max_segments=1)
+    campaign = make_campaign(max_segments=1)
     batch = prepare_batch(
         campaign,
         _table(
@@ -110,7 +99,7 @@ def test_one_bad_row_never_blocks_the_others() -> None:
 
 
 def test_an_empty_rendered_text_is_skipped() -> None:
-    campaign = _campaign(template="{{ first_name }}{{ parcel }}")
+    campaign = make_campaign(template="{{ first_name }}{{ parcel }}")
     batch = prepare_batch(
         campaign, _table(("0708081488", "a", " ", ""), ("0708081489", "b", "Awa", ""))
     )
@@ -119,7 +108,7 @@ def test_an_empty_rendered_text_is_skipped() -> None:
 
 
 def test_a_render_error_of_one_row_is_skipped() -> None:
-    campaign = _campaign(template="{{ first_name }}: {{ 100 // parcel }} F")
+    campaign = make_campaign(template="{{ first_name }}: {{ 100 // parcel }} F")
     batch = prepare_batch(
         campaign, _table(("0708081488", "a", "Awa", 0), ("0708081489", "b", "Yao", 4))
     )
@@ -131,7 +120,7 @@ def test_a_render_error_of_one_row_is_skipped() -> None:
 def test_the_first_row_of_a_key_claims_it_even_when_skipped() -> None:
     # the outbox records the skipped row under the key: a later row may not take it
     batch = prepare_batch(
-        _campaign(), _table(("123", "k", "Awa", "A"), ("0708081488", "k", "Awa", "A"))
+        make_campaign(), _table(("123", "k", "Awa", "A"), ("0708081488", "k", "Awa", "A"))
     )
     assert [s.reason for s in batch.skipped] == ["invalid_number", "duplicate_dedup_key"]
     assert batch.messages == ()
@@ -146,27 +135,27 @@ def test_keys_and_numbers_of_other_types_are_read_as_text() -> None:
             "parcel": ["A"],
         }
     )
-    (message,) = prepare_batch(_campaign(), table).messages
+    (message,) = prepare_batch(make_campaign(), table).messages
     assert (message.dedup_key, message.recipient) == ("17", "+2250708081488")
 
 
 def test_numbers_follow_the_default_region() -> None:
     batch = prepare_batch(
-        _campaign(default_region="FR"), _table(("06 12 34 56 78", "a", "Awa", "A"))
+        make_campaign(default_region="FR"), _table(("06 12 34 56 78", "a", "Awa", "A"))
     )
     assert batch.messages[0].recipient == "+33612345678"
 
 
 def test_accents_outside_gsm7_are_billed_as_ucs2() -> None:
-    batch = prepare_batch(_campaign(), _table(("0708081488", "a", "Aïcha", "A")))
+    batch = prepare_batch(make_campaign(), _table(("0708081488", "a", "Aïcha", "A")))
     assert (batch.messages[0].encoding, batch.messages[0].segments) == ("UCS-2", 1)
 
 
 def test_smart_encoding_reports_the_segments_saved() -> None:
     template = "Bonjour {{ first_name }} \u2013 votre colis {{ parcel }} est arrivé. " * 2
     rows = _table(("0708081488", "a", "Awa", "A" * 40), ("0708081489", "b", "Aïcha", "B"))
-    plain = prepare_batch(_campaign(template=template), rows)
-    smart = prepare_batch(_campaign(template=template, smart_encoding=True), rows)
+    plain = prepare_batch(make_campaign(template=template), rows)
+    smart = prepare_batch(make_campaign(template=template, smart_encoding=True), rows)
     assert [m.segments for m in plain.messages] == [3, 2]
     assert [m.segments for m in smart.messages] == [1, 2]  # Aïcha stays UCS-2
     assert [m.segments_saved for m in smart.messages] == [2, 0]
@@ -178,7 +167,7 @@ def test_smart_encoding_reports_the_segments_saved() -> None:
 def test_missing_columns_stop_the_batch_before_any_row() -> None:
     table = pa.table({"phone": ["0708081488"], "key": ["a"], "firstname": ["Awa"]})
     with pytest.raises(SMSValidationError) as caught:
-        prepare_batch(_campaign(), table)
+        prepare_batch(make_campaign(), table)
     problems = caught.value.problems
     assert problems == (
         "the query returns no column 'recipient': every campaign query must return it",
@@ -195,17 +184,17 @@ def test_an_empty_result_is_checked_too() -> None:
         {"recipient": pa.array([], pa.string()), "dedup_key": pa.array([], pa.string())}
     )
     with pytest.raises(SMSValidationError, match="'first_name'"):
-        prepare_batch(_campaign(), empty)
-    batch = prepare_batch(_campaign(template="Bonjour"), empty)
+        prepare_batch(make_campaign(), empty)
+    batch = prepare_batch(make_campaign(template="Bonjour"), empty)
     assert (batch.rows, batch.messages, batch.skipped) == (0, (), ())
 
 
 def test_check_columns_accepts_extra_columns() -> None:
-    check_columns(_campaign(), ["recipient", "dedup_key", "first_name", "parcel", "unused"])
+    check_columns(make_campaign(), ["recipient", "dedup_key", "first_name", "parcel", "unused"])
 
 
 def test_a_template_the_sandbox_stops_stops_the_batch() -> None:
-    campaign = _campaign(template="{{ first_name.__class__ }}")
+    campaign = make_campaign(template="{{ first_name.__class__ }}")
     with pytest.raises(SMSValidationError, match="sandbox forbids"):
         prepare_batch(campaign, _table(("0708081488", "a", "Awa", "A")))
 
@@ -223,7 +212,7 @@ def test_a_duckdb_query_result_feeds_prepare(tmp_path: Path) -> None:
             "('0501020304', 2, null, 20, date '2025-03-07'), "
             "('99', 3, 'Yao', 1, date '2025-03-08')"
         )
-    campaign = _campaign(
+    campaign = make_campaign(
         sql="select phone as recipient, 'contact-' || id as dedup_key, first_name, balance, due "
         "from contacts order by id",
         template="Bonjour {{ first_name or 'client' }}, solde {{ balance }} F au "
@@ -259,7 +248,7 @@ def test_the_run_key_is_stable_across_processes() -> None:
 
 def test_a_batch_names_its_run_after_its_messages() -> None:
     batch = prepare_batch(
-        _campaign(), _table(("0708081488", "b", "Awa", "A"), ("bad", "a", "Yao", "B"))
+        make_campaign(), _table(("0708081488", "b", "Awa", "A"), ("bad", "a", "Yao", "B"))
     )
     assert batch.run_key() == batch_run_key("reminder", ["b"])
 
@@ -281,7 +270,7 @@ def test_masking(number: str, masked: str) -> None:
 
 def test_the_preview_masks_numbers() -> None:
     batch = prepare_batch(
-        _campaign(),
+        make_campaign(),
         _table(*[(f"07080814{i:02d}", f"k{i}", "Awa", "A") for i in range(10)]),
     )
     preview = batch.preview(limit=2)

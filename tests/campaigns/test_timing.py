@@ -1,12 +1,11 @@
 """Quiet hours (across midnight, in the campaign's zone) and expiry of held messages."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from campaign_fixtures import make_campaign
 
-from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.timing import (
     expires_at,
     in_quiet_hours,
@@ -15,21 +14,11 @@ from smspresto_pipeline.campaigns.timing import (
 )
 
 
-def _campaign(**overrides: Any) -> Campaign:
-    fields: dict[str, Any] = {
-        "name": "reminder",
-        "sql": "select 1",
-        "template": "Bonjour",
-        "sender": "MaBoutique",
-    }
-    return Campaign(**{**fields, **overrides})
-
-
 def _utc(hour: int, minute: int = 0, day: int = 6) -> datetime:
     return datetime(2025, 3, day, hour, minute, tzinfo=UTC)
 
 
-NIGHT = _campaign(quiet_hours={"start": "21:00", "end": "08:00"})  # Abidjan: UTC+0, no DST
+NIGHT = make_campaign(quiet_hours={"start": "21:00", "end": "08:00"})  # Abidjan: UTC+0, no DST
 
 
 @pytest.mark.parametrize(
@@ -60,14 +49,14 @@ def test_quiet_hours_across_midnight(at: datetime, quiet: bool, opens: datetime)
     ],
 )
 def test_quiet_hours_within_a_day(at: datetime, quiet: bool, opens: datetime) -> None:
-    lunch = _campaign(quiet_hours={"start": "12:00", "end": "14:00"})
+    lunch = make_campaign(quiet_hours={"start": "12:00", "end": "14:00"})
     assert in_quiet_hours(lunch, at) is quiet
     assert next_send_time(lunch, at) == opens
 
 
 def test_quiet_hours_follow_the_campaign_time_zone() -> None:
     # Kolkata is UTC+5:30 all year: 21:00 there is 15:30 UTC
-    kolkata = _campaign(quiet_hours={"start": "21:00", "end": "08:00"}, timezone="Asia/Kolkata")
+    kolkata = make_campaign(quiet_hours={"start": "21:00", "end": "08:00"}, timezone="Asia/Kolkata")
     assert not in_quiet_hours(kolkata, _utc(15, 29))
     assert in_quiet_hours(kolkata, _utc(15, 30))
     assert in_quiet_hours(kolkata, _utc(2, 29))
@@ -86,7 +75,7 @@ def test_the_instant_may_be_given_in_any_zone() -> None:
 
 def test_the_window_opens_at_its_wall_clock_end_across_a_dst_change() -> None:
     # Paris moves from UTC+1 to UTC+2 in the night of 29-30 March 2025
-    paris = _campaign(quiet_hours={"start": "22:00", "end": "07:00"}, timezone="Europe/Paris")
+    paris = make_campaign(quiet_hours={"start": "22:00", "end": "07:00"}, timezone="Europe/Paris")
     evening = datetime(2025, 3, 29, 22, 30, tzinfo=ZoneInfo("Europe/Paris"))
     opens = next_send_time(paris, evening)
     assert opens.isoformat() == "2025-03-30T07:00:00+02:00"
@@ -96,7 +85,7 @@ def test_the_window_opens_at_its_wall_clock_end_across_a_dst_change() -> None:
 
 
 def test_without_quiet_hours_it_is_never_quiet() -> None:
-    campaign = _campaign()
+    campaign = make_campaign()
     assert not in_quiet_hours(campaign, _utc(3))
     assert next_send_time(campaign, _utc(3)) == _utc(3)
 
@@ -111,13 +100,15 @@ def test_naive_instants_are_refused() -> None:
 
 
 def test_expiry() -> None:
-    campaign = _campaign(validity_seconds=3_600)
+    campaign = make_campaign(validity_seconds=3_600)
     selected = _utc(20, 30)
     assert expires_at(campaign, selected) == _utc(21, 30)
     assert not is_expired(campaign, selected, _utc(21, 29))
     assert is_expired(campaign, selected, _utc(21, 30))
     # a message held overnight past its validity never goes out
-    night = _campaign(quiet_hours={"start": "21:00", "end": "08:00"}, validity_seconds=6 * 3_600)
+    night = make_campaign(
+        quiet_hours={"start": "21:00", "end": "08:00"}, validity_seconds=6 * 3_600
+    )
     held = _utc(21, 15)
     assert is_expired(night, held, next_send_time(night, held))
     assert not is_expired(NIGHT, held, next_send_time(NIGHT, held))  # a day's validity

@@ -208,8 +208,7 @@ def prepare_batch(campaign: Campaign, table: pa.Table) -> PreparedBatch:
             sandbox stops): nothing of the batch may be sent.
     """
     check_columns(campaign, table.column_names)
-    compiled = campaign.compiled_template
-    variables = sorted(compiled.variables)
+    variables = sorted(campaign.compiled_template.variables)
     # Column by column into Python lists: far cheaper than a dict per row from Arrow.
     keys = table.column("dedup_key").to_pylist()
     numbers = table.column("recipient").to_pylist()

@@ -235,10 +235,14 @@ def validate_message(text: str) -> str:
     return text
 
 
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def _non_gsm(text: str) -> tuple[str, ...]:
-    return tuple(
-        dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION)
-    )
+    # The set difference runs in C; the ordered pass only for texts that have such characters.
+    if not set(text) - _GSM7_ALL:
+        return ()
+    return tuple(dict.fromkeys(ch for ch in text if ch not in _GSM7_ALL))
 
 
 def detect_encoding(text: str) -> Encoding:
@@ -250,16 +254,24 @@ def _pack(units: Iterable[int], single: int, multi: int) -> tuple[int, int, int]
     """Split a text given as indivisible unit sizes; return (length, parts, left in last part)."""
     sizes = list(units)
     length = sum(sizes)
-    if length == 0:
-        return 0, 0, single
     if length <= single:
-        return length, 1, single - length
+        return _pack_uniform(length, single, multi)
     parts, used = 1, 0
     for size in sizes:
         if used + size > multi:
             parts, used = parts + 1, 0
         used += size
     return length, parts, multi - used
+
+
+def _pack_uniform(length: int, single: int, multi: int) -> tuple[int, int, int]:
+    """:func:`_pack` for a text whose units are all of size 1 (no unit can straddle a part)."""
+    if length == 0:
+        return 0, 0, single
+    if length <= single:
+        return length, 1, single - length
+    parts = -(-length // multi)
+    return length, parts, parts * multi - length
 
 
 def describe_text(text: str) -> SegmentInfo:
@@ -274,12 +286,18 @@ def describe_text(text: str) -> SegmentInfo:
     if non_gsm:
         encoding: Encoding = "UCS-2"
         single, multi = _UCS2_SINGLE, _UCS2_MULTI
+        # Counted in C: a character outside the BMP takes two UTF-16 units.
+        uniform = len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text)
         sizes: Iterable[int] = (2 if ord(ch) > 0xFFFF else 1 for ch in text)
     else:
         encoding = "GSM-7"
         single, multi = _GSM7_SINGLE, _GSM7_MULTI
+        uniform = not any(ch in text for ch in GSM7_EXTENSION)
         sizes = (2 if ch in GSM7_EXTENSION else 1 for ch in text)
-    length, segments, left = _pack(sizes, single, multi)
+    if uniform:
+        length, segments, left = _pack_uniform(len(text), single, multi)
+    else:
+        length, segments, left = _pack(sizes, single, multi)
     return SegmentInfo(
         encoding=encoding,
         length=length,

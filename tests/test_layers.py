@@ -1,6 +1,7 @@
-"""Imports flow one way (DESIGN.md §1): errors <- sms <- api <- warehouse <- resources <- ingest
-<- demo, cli; nothing below ``resources`` knows Dagster; the simulator stays an independent
-witness and imports nothing else of the library."""
+"""Imports flow one way (DESIGN.md §1): errors <- sms <- api <- warehouse <- resources <- ingest,
+campaigns <- demo, cli; nothing below ``resources`` knows Dagster; parts of one layer do not
+import each other (``ingest`` and ``campaigns`` stand side by side); the simulator stays an
+independent witness and imports nothing else of the library."""
 
 import ast
 from pathlib import Path
@@ -18,12 +19,15 @@ LAYERS = {
     "resources": 4,
     "resource": 4,
     "ingest": 5,
+    "campaigns": 5,
     "assets": 5,
     "schedules": 5,
     "demo": 6,
     "cli": 7,
 }
 DAGSTER_FREE = {name for name, rank in LAYERS.items() if rank < LAYERS["resources"]}
+# Parts that share a layer but must not import each other.
+SIDE_BY_SIDE = {"ingest": {"campaigns"}, "campaigns": {"ingest", "assets", "schedules"}}
 
 
 def _part(module: str) -> str | None:
@@ -62,6 +66,8 @@ def test_imports_flow_one_way(part: str, path: Path) -> None:
     assert part in LAYERS, f"{part} has no layer: add it to LAYERS"
     above = {p for p in parts if p != "simulator" and LAYERS[p] > LAYERS[part]}
     assert not above, f"{path.relative_to(PACKAGE)} imports from a higher layer: {above}"
+    beside = parts & SIDE_BY_SIDE.get(part, set())
+    assert not beside, f"{path.relative_to(PACKAGE)} imports from its own layer: {beside}"
     if part in DAGSTER_FREE:
         assert not {m for m in imported if m.split(".")[0] == "dagster"}, "no Dagster below"
 

@@ -1,0 +1,18 @@
+"""Campaigns: templated SMS sent to the rows a SQL query returns, each row at most once.
+
+A :class:`Campaign` names a query, a sandboxed Jinja2 template, a sender and its limits and
+guards. Its pure parts live here: the model (``model``), rendering and smart encoding
+(``render``), preparing a query's rows into messages and skipped rows (``prepare``), and quiet
+hours and expiry (``timing``). The sensor, the send job and the campaign component build on
+them.
+
+Example:
+    >>> from smspresto_pipeline.campaigns import Campaign
+    >>> Campaign(name="welcome", sql="select ...", template="Bienvenue {{ name }} !",
+    ...          sender="MaBoutique").job_name
+    'welcome_send'
+"""
+
+from smspresto_pipeline.campaigns.model import Campaign
+
+__all__ = ["Campaign"]

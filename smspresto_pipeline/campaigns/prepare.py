@@ -47,7 +47,8 @@ from jinja2.exceptions import SecurityError
 from smspresto_pipeline.campaigns.model import REQUIRED_COLUMNS, Campaign
 from smspresto_pipeline.campaigns.render import encode_text
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.sms import Encoding, normalize_number
+from smspresto_pipeline.sms import normalize_number
+from smspresto_pipeline.warehouse.outbox import OutboxMessage
 
 __all__ = [
     "PreparedBatch",
@@ -73,27 +74,14 @@ SkipReason = Literal[
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class PreparedMessage:
-    """One message ready for the outbox: checked, rendered and counted.
+class PreparedMessage(OutboxMessage):
+    """One message ready for the outbox (it is an :class:`OutboxMessage`): checked, rendered
+    and counted. ``message`` is the text after smart encoding, when the campaign asks for it.
 
     Attributes:
-        campaign: the campaign's name.
-        dedup_key: the row's ``dedup_key``, as text.
-        recipient: the number in E.164.
-        sender: the campaign's sender.
-        message: the text to send (after smart encoding, when the campaign asks for it).
-        segments: the SMS parts it is billed as.
-        encoding: ``"GSM-7"`` or ``"UCS-2"``.
         segments_saved: the parts smart encoding saved on this message (0 without it).
     """
 
-    campaign: str
-    dedup_key: str
-    recipient: str
-    sender: str
-    message: str
-    segments: int
-    encoding: Encoding
     segments_saved: int = 0
 
 

@@ -40,11 +40,11 @@ from datetime import date
 from pathlib import Path
 from smspresto_pipeline.simulator import SimulatorConfig, serve
 
-db, paging, first, last, per_day = sys.argv[1:6]
+db, paging, first, last, per_day, pool = sys.argv[1:7]
 config = SimulatorConfig(
     db_path=Path(db), api_key="bench-key", api_pass="bench-pass", paging=paging,
     history_start=date.fromisoformat(first), history_end=date.fromisoformat(last),
-    messages_per_day=int(per_day), failure_rate=0.05,
+    messages_per_day=int(per_day), failure_rate=0.05, recipient_pool=int(pool),
 )
 serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 """
@@ -90,6 +90,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument(
+        "--recipient-pool",
+        type=int,
+        default=0,
+        help="distinct numbers the history draws from (default 0: every message a new number, "
+        "as on a marketing list; 3000: a shop's recurring customers)",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--paging", choices=["range", "limit"], default="range")
     args = parser.parse_args()
@@ -106,6 +113,7 @@ def main() -> None:
             first,
             last,
             str(args.per_day),
+            str(args.recipient_pool),
         ]
         started = time.perf_counter()
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
@@ -118,7 +126,12 @@ def main() -> None:
                 result = measure(base_url, first, last, args.page_size, args.rounds)
             finally:
                 server.terminate()
-    result.update(seed_and_start_s=round(seed_s, 2), paging=args.paging, rounds=args.rounds)
+    result.update(
+        seed_and_start_s=round(seed_s, 2),
+        paging=args.paging,
+        rounds=args.rounds,
+        recipient_pool=args.recipient_pool,
+    )
     print(json.dumps(result))
 
 

@@ -62,11 +62,11 @@ from pathlib import Path
 from typing import Any
 from smspresto_pipeline.simulator import SimulatorConfig, serve
 
-db, first, last, per_day = sys.argv[1:5]
+db, first, last, per_day, pool = sys.argv[1:6]
 config = SimulatorConfig(
     db_path=Path(db), api_key="bench-key", api_pass="bench-pass",
     history_start=date.fromisoformat(first), history_end=date.fromisoformat(last),
-    messages_per_day=int(per_day),
+    messages_per_day=int(per_day), recipient_pool=int(pool),
 )
 serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 """
@@ -242,6 +242,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", type=int, default=3500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--recipient-pool",
+        type=int,
+        default=0,
+        help="distinct numbers the history draws from (default 0: every message a new number, "
+        "as on a marketing list; 3000: a shop's recurring customers)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -253,7 +260,7 @@ def main() -> None:
     backfills: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-c", SERVER, str(Path(tmp) / "sim.sqlite3"), first, last]
-        command.append(str(args.per_day))
+        command += [str(args.per_day), str(args.recipient_pool)]
         started = time.perf_counter()
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
             try:
@@ -299,6 +306,7 @@ def main() -> None:
                 "days": args.days,
                 "page_size": PAGE_SIZE,
                 "max_concurrent_days": args.concurrency,
+                "recipient_pool": args.recipient_pool,
                 "rounds": args.rounds,
                 "seed_and_start_s": round(seed_s, 1),
                 "statistic": "median over rounds (best in *_best)",

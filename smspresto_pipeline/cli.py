@@ -779,6 +779,14 @@ def _parse_faults(
     help="Average seeded messages a day.",
 )
 @click.option(
+    "--recipient-pool",
+    type=click.IntRange(min=0),
+    default=_SIM.recipient_pool,
+    show_default=True,
+    help="Distinct numbers the seeded history draws from; 0: every message a new number "
+    "(a marketing list).",
+)
+@click.option(
     "--paging",
     type=click.Choice(["limit", "range"]),
     default=_SIM.paging,
@@ -816,6 +824,7 @@ def simulate(
     history_start: datetime | None,
     history_end: datetime | None,
     messages_per_day: int,
+    recipient_pool: int,
     paging: Literal["limit", "range"],
     faults: tuple[Fault, ...],
     delivery_delay: float,
@@ -839,6 +848,7 @@ def simulate(
             history_start=start,
             history_end=end if history_end or start else None,
             messages_per_day=messages_per_day,
+            recipient_pool=recipient_pool,
             paging=paging,
             delivery_delay=delivery_delay,
             faults=faults,

@@ -120,6 +120,9 @@ class SimulatorConfig:
         history_start: first day of seeded history (default: 30 days before yesterday).
         history_end: last day of seeded history, inclusive (default: yesterday).
         messages_per_day: average seeded volume per day (weekends are quieter).
+        recipient_pool: how many distinct numbers the seeded history draws from (a shop's
+            customers: numbers recur); ``0`` gives every seeded message a new number, as a
+            marketing list does.
         paging: what ``list-archive``'s ``from``/``to`` mean: ``limit`` (offset and count,
             like SQL ``LIMIT from, to``) or ``range`` (start and end indexes, end excluded).
         max_page_size: the most rows one ``list-archive`` answer holds (``None``: no cap).
@@ -140,6 +143,7 @@ class SimulatorConfig:
     history_start: date | None = None
     history_end: date | None = None
     messages_per_day: int = 300
+    recipient_pool: int = 3000
     paging: Literal["limit", "range"] = "limit"
     max_page_size: int | None = None
     empty_page: Literal["[]", "null", ""] = "[]"
@@ -158,8 +162,12 @@ class SimulatorConfig:
             raise ValueError(f"empty_page must be '[]', 'null' or '', got {self.empty_page!r}")
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError(f"failure_rate must be within [0, 1], got {self.failure_rate}")
-        if self.messages_per_day < 0 or self.initial_stock < 0 or self.delivery_delay < 0:
+        if min(self.messages_per_day, self.initial_stock, self.delivery_delay) < 0:
             raise ValueError("messages_per_day, initial_stock and delivery_delay must be >= 0")
+        if self.recipient_pool < 0:
+            raise ValueError(
+                f"recipient_pool must be 0 (all distinct) or more, got {self.recipient_pool}"
+            )
         if self.max_page_size is not None and self.max_page_size < 1:
             raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
         if (

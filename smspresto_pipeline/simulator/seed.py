@@ -121,21 +121,27 @@ class _Recipient:
     first_name: str
 
 
-def _recipient_pool(seed: int) -> list[_Recipient]:
+_PLAN_SHARES = [plan[0] for plan in _NUMBER_PLANS]
+
+
+def _new_recipient(rng: random.Random) -> _Recipient:
+    _, prefix, digits = rng.choices(_NUMBER_PLANS, weights=_PLAN_SHARES)[0]
+    number = prefix + "".join(rng.choices("0123456789", k=digits))
+    first = rng.choice(_FIRST_NAMES)
+    named = rng.random() < 0.85
+    name = f"{rng.choice(_LAST_NAMES)} {first}" if named else ""
+    return _Recipient(number, name, first if named else "client")
+
+
+def _recipient_pool(seed: int, size: int = _POOL_SIZE) -> list[_Recipient]:
     rng = random.Random(f"{seed}:recipients")  # noqa: S311 (reproducible data, not secrets)
-    shares = [plan[0] for plan in _NUMBER_PLANS]
     pool: list[_Recipient] = []
     seen: set[str] = set()
-    while len(pool) < _POOL_SIZE:
-        _, prefix, digits = rng.choices(_NUMBER_PLANS, weights=shares)[0]
-        number = prefix + "".join(rng.choices("0123456789", k=digits))
-        if number in seen:
-            continue
-        seen.add(number)
-        first = rng.choice(_FIRST_NAMES)
-        named = rng.random() < 0.85
-        name = f"{rng.choice(_LAST_NAMES)} {first}" if named else ""
-        pool.append(_Recipient(number, name, first if named else "client"))
+    while len(pool) < size:
+        recipient = _new_recipient(rng)
+        if recipient.number not in seen:
+            seen.add(recipient.number)
+            pool.append(recipient)
     return pool
 
 
@@ -202,9 +208,13 @@ def _seed_day(
             size = 1
         else:
             sender, template = rng.choice(_CAMPAIGNS)
-            size = min(remaining, rng.randint(5, max(5, messages_per_day // 3)), _POOL_SIZE)
-        batches.append((at, sender, template, rng.sample(pool, size)))
-        remaining -= size
+            size = min(remaining, rng.randint(5, max(5, messages_per_day // 3)))
+        if pool:
+            chosen = rng.sample(pool, min(size, len(pool)))
+        else:  # a marketing list: every message to a number not seen before
+            chosen = [_new_recipient(rng) for _ in range(size)]
+        batches.append((at, sender, template, chosen))
+        remaining -= len(chosen)
     batches.sort(key=lambda batch: batch[0])
 
     rows: list[MessageRow] = []
@@ -247,13 +257,19 @@ def _seed_day(
 
 
 def seed_days(
-    seed: int, start: date, end: date, messages_per_day: int, failure_rate: float
+    seed: int,
+    start: date,
+    end: date,
+    messages_per_day: int,
+    failure_rate: float,
+    recipient_pool: int = _POOL_SIZE,
 ) -> Iterator[SeededDay]:
     """Yield the seeded days from ``start`` to ``end`` inclusive, in order.
 
-    Queue ids (``IDSMSFILATTENTE``) run on across days, one per batch.
+    Queue ids (``IDSMSFILATTENTE``) run on across days, one per batch. Recipients are drawn
+    from ``recipient_pool`` numbers (0: a new number for every message).
     """
-    pool = _recipient_pool(seed)
+    pool = _recipient_pool(seed, recipient_pool)
     queue_id = 1
     day = start
     while day <= end:

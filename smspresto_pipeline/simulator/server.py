@@ -48,6 +48,7 @@ def open_store(config: SimulatorConfig) -> Store:
             start=start,
             end=end,
             messages_per_day=config.messages_per_day,
+            recipient_pool=config.recipient_pool,
             failure_rate=config.failure_rate,
             initial_stock=config.initial_stock,
             created_at=now,

@@ -81,13 +81,15 @@ class Store:
         failure_rate: float,
         initial_stock: int,
         created_at: datetime,
+        recipient_pool: int = 3000,
     ) -> None:
         """Create the account and its history in one transaction."""
         extra = account_seed(seed)
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for day in seed_days(seed, start, end, messages_per_day, failure_rate):
+                days = seed_days(seed, start, end, messages_per_day, failure_rate, recipient_pool)
+                for day in days:
                     self._db.executemany(_sql("insert_message"), day.rows)
                     self._db.execute(
                         _sql("insert_seeded_day"),

@@ -524,6 +524,28 @@ def test_seeded_history_is_realistic(make_simulator: MakeSimulator) -> None:
     assert sum(sundays) / len(sundays) < sum(weekdays) / len(weekdays)
 
 
+@pytest.mark.parametrize(("pool", "most_distinct"), [(3000, 3000), (200, 200), (0, None)])
+def test_recipient_pool_sets_how_many_numbers_recur(
+    make_simulator: MakeSimulator, pool: int, most_distinct: int | None
+) -> None:
+    """A shop's customers recur; a marketing list's numbers are nearly all new."""
+    with make_simulator(
+        messages_per_day=2000,
+        recipient_pool=pool,
+        history_start=date(2025, 3, 3),
+        history_end=date(2025, 3, 5),
+    ) as sim:
+        numbers = [
+            row["HIS_DESTINATAIRE"] for row in archive(sim, date(2025, 3, 3), date(2025, 3, 5))
+        ]
+    distinct = len(set(numbers))
+    if most_distinct is None:
+        assert distinct / len(numbers) > 0.99, (distinct, len(numbers))
+    else:
+        assert distinct <= most_distinct
+        assert len(numbers) > 2 * most_distinct, "numbers recur"
+
+
 def test_spike_days_are_reported(simulator: RunningSimulator) -> None:
     assert simulator.spike_days() == [SIMULATOR_HISTORY_END]
     rows = archive(simulator, SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_END)

@@ -1,22 +1,26 @@
-"""Paging through ``list-archive``, correct whatever ``from``/``to`` mean.
+"""Paging through ``list-archive``, correct whatever ``from``/``to`` mean, in bounded pages.
 
 The reference's example ``from=0&to=50`` fits two readings: an offset and a count
-(SQL ``LIMIT from, to``) or a start and an end index (inclusive or not). One strategy is
-right under all of them without knowing which one the server uses:
+(SQL ``LIMIT from, to``) or a start and an end index (inclusive or not). The walk is right under
+all of them without being told, and no page holds more than ``page_size`` rows (``+ 1`` under an
+inclusive end), as DESIGN.md §3 asks:
 
-* ask ``from = <rows received so far>`` and ``to = from + page_size``;
-* advance ``from`` by the number of rows the page held;
-* de-duplicate on ``IDHISTORIQUE`` (a guard against overlapping pages);
-* stop on an empty page, or on a page that brings nothing new.
+* advance ``from`` by the number of rows each page held; de-duplicate on ``IDHISTORIQUE``;
+  stop on an empty page, or on a page that brings nothing new (a server ignoring ``from``/``to``);
+* the first request asks for half a page (``from=0, to=h``, ``h = page_size // 2``): every
+  reading answers at most ``h + 1`` rows, and ``h + 1`` rows can only be an inclusive end;
+* the second asks ``from=n, to=page_size``: read as a count, that is a full page (``page_size``
+  rows, more than the ``page_size - n`` indexes asked, which gives the reading away); read as
+  indexes, the rest of the first full page;
+* one of these two pages holding more new rows than its indexes could hold (``to - from + 1``)
+  shows the count reading: from then on ``to = page_size``. Otherwise, from the third request
+  on, the reading is taken to be indexes and ``to = from + page_size``. (A count-reading server that has not shown
+  itself by then has no more rows than it already sent, or caps its pages itself.)
 
-Under the offset+count reading the asked count grows (``from + page_size``): pages get larger,
-never overlap, and the walk takes fewer requests. (Switching to ``to = page_size`` once a page
-exceeds ``page_size + 1`` rows would bound them, but a server whose pages overlap can produce
-such a page under the index reading too, and the switch would then lose rows: a daily
-partition is a few pages either way, so the simple rule stays.) Under the index reading a page holds
-``page_size`` rows (exclusive end) or ``page_size + 1`` (inclusive end); advancing by the rows
-received lands exactly after the last one. A short page is not taken as the end, since a
-server may cap its pages below what was asked: only an empty page ends the walk.
+Without the half page, the count reading would make the second page ``2 x page_size`` and, under
+``to = from + page_size``, pages would keep doubling: a 200,000-message day arrived in pages of
+64,000 rows and more. A short page is not taken as the end, since a server may cap its pages
+below what was asked: only an empty page ends the walk.
 
 The shape follows dlt's ``BasePaginator``: the paginator holds the state, the client asks it
 for the next request's parameters and hands it each page.
@@ -25,7 +29,7 @@ for the next request's parameters and hands it each page.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from smspresto_pipeline.api.models import ArchiveRecord
 
@@ -36,41 +40,57 @@ class ArchivePaginator:
     """The ``from``/``to`` state of one ``list-archive`` walk.
 
     Example:
-        >>> p = ArchivePaginator(page_size=2)
+        >>> p = ArchivePaginator(page_size=4)
         >>> p.request_params()
         {'from': '0', 'to': '2'}
         >>> [r.history_id for r in p.update_state([{"IDHISTORIQUE": "1"}, {"IDHISTORIQUE": "2"}])]
         [1, 2]
-        >>> p.request_params(), p.has_next_page
-        ({'from': '2', 'to': '4'}, True)
+        >>> p.request_params()
+        {'from': '2', 'to': '4'}
+        >>> len(p.update_state([{"IDHISTORIQUE": str(i)} for i in range(3, 7)]))  # a count
+        4
+        >>> p.reading, p.request_params()
+        ('count', {'from': '6', 'to': '4'})
         >>> p.update_state([])
         []
         >>> p.has_next_page
         False
     """
 
-    __slots__ = ("_offset", "_seen", "has_next_page", "page_size")
+    __slots__ = ("_offset", "_pages", "_seen", "has_next_page", "page_size", "reading")
 
     def __init__(self, page_size: int) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.page_size = page_size
         self.has_next_page = True
+        #: What ``from``/``to`` mean to this server, as far as the pages have shown it.
+        self.reading: Literal["unknown", "count", "indexes"] = "unknown"
         self._offset = 0
+        self._pages = 0
         # Ids as the server sent them: one server always sends the same type.
         self._seen: set[Any] = set()
 
+    def _to(self) -> int:
+        if self.reading == "count":
+            return self.page_size
+        if self.reading == "indexes":
+            return self._offset + self.page_size
+        if self._pages == 0:
+            return max(1, self.page_size // 2)
+        return max(self.page_size, self._offset + 1)
+
     def request_params(self) -> dict[str, str]:
         """The ``from`` and ``to`` form fields of the next request."""
-        return {"from": str(self._offset), "to": str(self._offset + self.page_size)}
+        return {"from": str(self._offset), "to": str(self._to())}
 
     def update_state(self, rows: Sequence[Mapping[str, Any]]) -> list[ArchiveRecord]:
-        """Take one page of rows (already checked to carry ``IDHISTORIQUE``).
+        """Take one page of rows (already checked to carry ``IDHISTORIQUE``), the answer to
+        the request :meth:`request_params` described.
 
         Returns:
             The page's rows not seen before, in the server's order.
         """
-        self._offset += len(rows)
         keys = [row["IDHISTORIQUE"] for row in rows]
         page_keys = set(keys)
         if len(page_keys) == len(keys) and self._seen.isdisjoint(page_keys):
@@ -79,6 +99,17 @@ class ArchivePaginator:
             fresh = rows
         else:
             fresh = [row for key, row in zip(keys, rows, strict=True) if self._first_sight(key)]
+        if self.reading == "unknown":
+            # New rows only: a server whose pages overlap repeats rows it sent before.
+            indexes_asked = self._to() - self._offset
+            if len(fresh) > indexes_asked + 1:
+                self.reading = "count"
+            elif self._pages == 0 and len(fresh) == indexes_asked + 1:
+                self.reading = "indexes"  # only an inclusive end answers one more row
+            elif self._pages >= 1:
+                self.reading = "indexes"
+        self._pages += 1
+        self._offset += len(rows)
         # A page with nothing new would repeat forever on a server that ignores from/to.
         if not fresh:
             self.has_next_page = False

@@ -22,6 +22,7 @@ from smspresto_pipeline import (
     SMSPrestoError,
     TransientError,
 )
+from smspresto_pipeline.api.paging import ArchivePaginator
 from smspresto_pipeline.api.redaction import Redactor, install_httpx_log_filter, mask
 
 KEY = "SP22558371758"
@@ -332,6 +333,7 @@ def test_requests_carry_user_agent_and_a_timeout() -> None:
 # -- paging --------------------------------------------------------------------------------
 
 ROWS = [{"IDHISTORIQUE": str(i), "HIS_MESSAGE": f"m{i}"} for i in range(1, 24)]
+BIG = [{"IDHISTORIQUE": str(i), "HIS_MESSAGE": f"m{i}"} for i in range(1, 2001)]
 
 
 def paged(serve: Callable[[int, int], list[dict[str, str]]]) -> Handler:
@@ -357,6 +359,40 @@ def test_paging_under_every_reading(serve: Callable[[int, int], list[dict[str, s
     with make_client(Recorder(paged(serve))) as client:
         ids = [r.history_id for r in client.iter_archive("2024-05-01", "2024-05-02", 5)]
     assert ids == list(range(1, 24))
+
+
+@pytest.mark.parametrize(
+    ("serve", "reading"),
+    [
+        (lambda lo, hi: BIG[lo : hi + 1], "indexes"),
+        (lambda lo, hi: BIG[lo:hi], "indexes"),
+        (lambda lo, hi: BIG[lo : lo + hi], "count"),
+    ],
+    ids=["inclusive-range", "exclusive-range", "limit"],
+)
+def test_pages_stay_bounded_under_every_reading(
+    serve: Callable[[int, int], list[dict[str, str]]], reading: str
+) -> None:
+    """DESIGN.md §3: no page beyond page_size (+1 for an inclusive end), whatever from/to
+    mean; read as a count, `to = from + page_size` would double the pages."""
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = fields(request)
+        page = serve(int(params["from"]), int(params["to"]))
+        sizes.append(len(page))
+        return httpx.Response(200, json=page)
+
+    with make_client(Recorder(handler)) as client:
+        ids = [r.history_id for r in client.iter_archive("2024-05-01", "2024-05-01", 50)]
+    assert ids == list(range(1, len(BIG) + 1))
+    assert max(sizes) <= 51, sizes
+    assert len(sizes) <= len(BIG) // 50 + 3, "about one request per page"
+    paginator = ArchivePaginator(50)
+    while paginator.has_next_page:
+        params = paginator.request_params()
+        paginator.update_state(serve(int(params["from"]), int(params["to"])))
+    assert paginator.reading == reading
 
 
 def test_paging_stops_when_the_server_ignores_from_and_to() -> None:
@@ -464,4 +500,5 @@ def test_async_client_shares_the_rules() -> None:
             assert [r.history_id for page in pages for r in page] == list(range(1, 24))
 
     asyncio.run(main())
-    assert len(handler.requests) == 2 + 1 + 5
+    # Pages: half a page first, then 6-row pages (inclusive end) over 23 rows, then the empty one.
+    assert len(handler.requests) == 2 + 1 + 6

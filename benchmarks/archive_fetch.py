@@ -50,11 +50,15 @@ serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 """
 
 
-def bare_fetch(http: httpx.Client, base_url: str, first: str, last: str, page_size: int) -> int:
-    """The reference loop: same requests and decoder as the client, nothing else."""
+def bare_fetch(
+    http: httpx.Client, base_url: str, first: str, last: str, page_size: int, paging: str
+) -> int:
+    """The reference loop: the client's decoder and page size, nothing else. It is told what
+    from/to mean (the client works it out), so its pages are the ideal ones."""
     rows = 0
     offset = 0
     while True:
+        to = page_size if paging == "limit" else offset + page_size
         response = http.post(
             base_url,
             data={
@@ -64,7 +68,7 @@ def bare_fetch(http: httpx.Client, base_url: str, first: str, last: str, page_si
                 "dateFrom": first,
                 "dateTo": last,
                 "from": str(offset),
-                "to": str(offset + page_size),
+                "to": str(to),
             },
         )
         response.raise_for_status()
@@ -123,7 +127,7 @@ def main() -> None:
                 if not base_url:
                     raise SystemExit("the simulator did not start")
                 seed_s = time.perf_counter() - started
-                result = measure(base_url, first, last, args.page_size, args.rounds)
+                result = measure(base_url, first, last, args.page_size, args.rounds, args.paging)
             finally:
                 server.terminate()
     result.update(
@@ -135,7 +139,9 @@ def main() -> None:
     print(json.dumps(result))
 
 
-def measure(base_url: str, first: str, last: str, page_size: int, rounds: int) -> dict[str, object]:
+def measure(
+    base_url: str, first: str, last: str, page_size: int, rounds: int, paging: str
+) -> dict[str, object]:
     client_rates: list[float] = []
     bare_rates: list[float] = []
     counts: set[int] = set()
@@ -145,7 +151,7 @@ def measure(base_url: str, first: str, last: str, page_size: int, rounds: int) -
     ):
         # One untimed pass each warms the connection pools and the server's page cache.
         client_fetch(client, first, last, page_size)
-        bare_fetch(http, base_url, first, last, page_size)
+        bare_fetch(http, base_url, first, last, page_size, paging)
         for round_ in range(rounds):
             # Alternate which side goes first, so drift in the machine's load hits both.
             order = ("client", "bare") if round_ % 2 == 0 else ("bare", "client")
@@ -154,7 +160,7 @@ def measure(base_url: str, first: str, last: str, page_size: int, rounds: int) -
                 if side == "client":
                     rows = client_fetch(client, first, last, page_size)
                 else:
-                    rows = bare_fetch(http, base_url, first, last, page_size)
+                    rows = bare_fetch(http, base_url, first, last, page_size, paging)
                 elapsed = time.perf_counter() - start
                 counts.add(rows)
                 (client_rates if side == "client" else bare_rates).append(rows / elapsed)

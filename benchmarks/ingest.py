@@ -62,11 +62,11 @@ from pathlib import Path
 from typing import Any
 from smspresto_pipeline.simulator import SimulatorConfig, serve
 
-db, first, last, per_day, pool = sys.argv[1:6]
+db, first, last, per_day, pool, paging = sys.argv[1:7]
 config = SimulatorConfig(
     db_path=Path(db), api_key="bench-key", api_pass="bench-pass",
     history_start=date.fromisoformat(first), history_end=date.fromisoformat(last),
-    messages_per_day=int(per_day), recipient_pool=int(pool),
+    messages_per_day=int(per_day), recipient_pool=int(pool), paging=paging,
 )
 serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 """
@@ -107,11 +107,13 @@ print(json.dumps({"success": result.success, "rows": rows, "seconds": seconds, "
 """
 
 
-def bare_day(http: httpx.Client, base_url: str, day: str) -> int:
-    """Every page of one day, one request after another, decoded and dropped."""
+def bare_day(http: httpx.Client, base_url: str, day: str, paging: str) -> int:
+    """Every page of one day, one request after another, decoded and dropped. It is told what
+    from/to mean (the client works it out), so its pages are the ideal ones."""
     rows = 0
     offset = 0
     while True:
+        to = PAGE_SIZE if paging == "limit" else offset + PAGE_SIZE
         response = http.post(
             base_url,
             data={
@@ -121,7 +123,7 @@ def bare_day(http: httpx.Client, base_url: str, day: str) -> int:
                 "dateFrom": day,
                 "dateTo": day,
                 "from": str(offset),
-                "to": str(offset + PAGE_SIZE),
+                "to": str(to),
             },
         )
         response.raise_for_status()
@@ -132,11 +134,13 @@ def bare_day(http: httpx.Client, base_url: str, day: str) -> int:
         offset += len(page)
 
 
-def bare_fetch(http: httpx.Client, base_url: str, days: list[str], concurrency: int) -> int:
+def bare_fetch(
+    http: httpx.Client, base_url: str, days: list[str], concurrency: int, paging: str
+) -> int:
     """Every day, ``concurrency`` days in flight as in the backfill, with the client's decoder
     (orjson): the baseline gets the same advantages as the code it is compared with."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return sum(pool.map(lambda day: bare_day(http, base_url, day), days))
+        return sum(pool.map(lambda day: bare_day(http, base_url, day, paging), days))
 
 
 def backfill(
@@ -249,6 +253,12 @@ def main() -> None:
         help="distinct numbers the history draws from (default 0: every message a new number, "
         "as on a marketing list; 3000: a shop's recurring customers)",
     )
+    parser.add_argument(
+        "--paging",
+        choices=["limit", "range"],
+        default="limit",
+        help="what the server's from/to mean: offset+count (limit) or start/end indexes (range)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -260,7 +270,7 @@ def main() -> None:
     backfills: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-c", SERVER, str(Path(tmp) / "sim.sqlite3"), first, last]
-        command += [str(args.per_day), str(args.recipient_pool)]
+        command += [str(args.per_day), str(args.recipient_pool), args.paging]
         started = time.perf_counter()
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
             try:
@@ -272,11 +282,11 @@ def main() -> None:
                 limits = httpx.Limits(max_connections=args.concurrency)
                 with httpx.Client(timeout=120.0, limits=limits) as http:
                     # Warm the connections and the server.
-                    bare_fetch(http, base_url, days[:3], args.concurrency)
+                    bare_fetch(http, base_url, days[:3], args.concurrency, args.paging)
                     for round_no in range(args.rounds):
                         # Alternated, so that a slow spell of the machine hits both alike.
                         start = time.perf_counter()
-                        rows = bare_fetch(http, base_url, days, args.concurrency)
+                        rows = bare_fetch(http, base_url, days, args.concurrency, args.paging)
                         bare_runs.append((rows, time.perf_counter() - start))
                         duckdb_path = Path(tmp) / f"bench-{round_no}.duckdb"
                         server_cpu = _cpu_seconds(server.pid)
@@ -307,6 +317,7 @@ def main() -> None:
                 "page_size": PAGE_SIZE,
                 "max_concurrent_days": args.concurrency,
                 "recipient_pool": args.recipient_pool,
+                "paging": args.paging,
                 "rounds": args.rounds,
                 "seed_and_start_s": round(seed_s, 1),
                 "statistic": "median over rounds (best in *_best)",

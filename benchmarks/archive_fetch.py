@@ -11,6 +11,7 @@ Prints JSON:
 Usage::
 
     .venv/bin/python benchmarks/archive_fetch.py [--rounds 7] [--paging range|limit]
+                                                 [--recipient-pool 0]
 """
 
 import argparse

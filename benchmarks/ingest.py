@@ -29,7 +29,8 @@ asset's step alone. Targets: ``ratio >= 0.8`` and a peak below 400 MB.
 Usage::
 
     .venv/bin/python benchmarks/ingest.py [--days 90] [--per-day 3500] [--concurrency 4]
-                                          [--rounds 3]
+                                          [--rounds 3] [--paging limit|range]
+                                          [--recipient-pool 0]
 """
 
 import argparse

@@ -277,6 +277,37 @@ class Outbox:
         moved = {row[0] for row in rows}
         return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
 
+    def hand_over(
+        self,
+        campaign: str,
+        dedup_keys: Iterable[str],
+        *,
+        from_run: str | None,
+        to_run: str | None,
+        now: datetime | None = None,
+    ) -> tuple[str, ...]:
+        """Give ``pending`` rows of ``campaign`` owned by ``from_run`` to ``to_run``; return the
+        keys moved.
+
+        ``None`` means no run: a run that stops before a batch's request hands its rows to
+        ``None`` (released: provably never sent), and a later run adopts them from ``None``.
+        One statement, so of two runs adopting the same key exactly one gets it.
+        """
+        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
+        if not keys.num_rows:
+            return ()
+        params = {
+            "campaign": campaign,
+            "from_run": from_run,
+            "to_run": to_run,
+            "now": utc_naive(now),
+        }
+        with self.warehouse.transaction() as con:
+            con.register("handed_keys", keys)
+            rows = con.execute(load_sql("dml/update_outbox_pending_run.sql"), params).fetchall()
+        moved = {row[0] for row in rows}
+        return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
+
     def rows(
         self,
         states: OutboxState | Sequence[OutboxState],

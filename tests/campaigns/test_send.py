@@ -270,3 +270,14 @@ def test_one_campaign_and_sender_per_send(outbox: Outbox) -> None:
     mixed = messages(2) + messages(1, campaign="other")
     with SMSPrestoClient("key", "secret") as client, pytest.raises(ValueError, match="one"):
         send_claimed(client, outbox, mixed, run_id="run-1")
+
+
+def test_a_sender_the_api_would_refuse_stops_before_any_request(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    bad = [dataclasses.replace(m, sender="Ma-Boutique!") for m in messages(3)]
+    claimed = outbox.claim(bad, run_id="run-1")
+    with client_for(sim) as client, pytest.raises(SMSValidationError, match="Ma-Boutique"):
+        send_claimed(client, outbox, claimed, run_id="run-1")
+    assert sendsms_requests(sim) == 0
+    assert set(states(outbox).values()) == {"pending"}

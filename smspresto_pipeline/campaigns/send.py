@@ -19,8 +19,9 @@ batch's request. When a run stops, it *releases* the rows of the batches it neve
 (:func:`adopt_released`). Rows of an attempted batch are never left ``pending``: they are
 ``sent``, ``failed`` or ``ambiguous``.
 
-**A run that died** (killed between a request and its mark) leaves its rows ``pending`` with
-its ``run_id``: one of its batches may have been in flight, and the outbox cannot tell which.
+**A run that died** (killed between a request and its mark, or failing to write the mark:
+then it still releases the batches after that one) leaves its rows ``pending`` with its
+``run_id``: one of its batches may have been in flight, and the outbox cannot tell which.
 Those rows are not resent; :func:`quarantine_orphans` marks them ``ambiguous`` once the caller
 knows the run is over, and reconciliation (:mod:`~smspresto_pipeline.campaigns.reconcile`)
 resolves them against the archive. The caller (the Dagster job) names the finished runs from
@@ -205,6 +206,9 @@ def send_claimed(
     Raises:
         SMSValidationError: the sender cannot be sent from (checked before any request; the
             rows stay ``pending`` with this run, which may release them or mark them).
+        Exception: anything unexpected while a batch is sent or marked (e.g. the outbox file):
+            the batches after it are released first; its own rows stay ``pending`` with this
+            run, for :func:`quarantine_orphans` once the run is over.
         ValueError: messages of several campaigns or senders.
     """
     if not messages:
@@ -217,7 +221,15 @@ def send_claimed(
     stopped: str | None = None
     for index, batch in enumerate(batches):
         if stopped is None:
-            outcome, stop = _send_batch(client, outbox, campaign, sender, index, batch, run_id)
+            try:
+                outcome, stop = _send_batch(client, outbox, campaign, sender, index, batch, run_id)
+            except BaseException:
+                # An unexpected failure (the outbox file, an interrupt): this batch's request
+                # may have left, so its rows stay this run's, for quarantine_orphans; the
+                # batches after it never left, and are released.
+                later = [m.dedup_key for b in batches[index + 1 :] for m in b]
+                outbox.hand_over(campaign, later, from_run=run_id, to_run=None)
+                raise
             outcomes.append(outcome)
             if stop:
                 stopped = f"batch {index + 1} of {len(batches)}: {outcome.api_message}"

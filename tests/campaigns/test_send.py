@@ -8,6 +8,7 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -281,3 +282,37 @@ def test_a_sender_the_api_would_refuse_stops_before_any_request(
         send_claimed(client, outbox, claimed, run_id="run-1")
     assert sendsms_requests(sim) == 0
     assert set(states(outbox).values()) == {"pending"}
+
+
+def test_a_failure_while_marking_keeps_the_batch_for_quarantine_and_releases_the_rest(
+    sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed = outbox.claim(messages(12), run_id="run-1")
+    real_mark = Outbox.mark
+    marks: list[str] = []
+
+    def mark_then_fail(self: Outbox, *args: Any, **kwargs: Any) -> tuple[str, ...]:
+        marks.append(args[2])
+        if len(marks) == 2:
+            raise OSError("disk full")
+        return real_mark(self, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "mark", mark_then_fail)
+    with client_for(sim) as client, pytest.raises(OSError, match="disk full"):
+        send_claimed(client, outbox, claimed, run_id="run-1")
+    monkeypatch.undo()
+
+    owners = {row.dedup_key: (row.state, row.run_id) for row in all_rows(outbox)}
+    assert {owners[f"key-{i}"] for i in range(5)} == {("sent", "run-1")}
+    # Batch 2 was accepted but not marked: it stays the dead run's, and is never resent ...
+    assert {owners[f"key-{i}"] for i in range(5, 10)} == {("pending", "run-1")}
+    # ... while batch 3 never left: released for a later run.
+    assert {owners[f"key-{i}"] for i in range(10, 12)} == {("pending", None)}
+    assert quarantine_orphans(outbox, CAMPAIGN, {"run-1"}) == tuple(
+        f"key-{i}" for i in range(5, 10)
+    )
+    assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="run-2")] == [
+        "key-10",
+        "key-11",
+    ]
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:10]}

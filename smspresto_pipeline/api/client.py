@@ -116,6 +116,11 @@ class _BaseClient(Generic[_TransportT, _HttpT]):
         """The API's base URL."""
         return str(self._http.base_url)
 
+    @property
+    def batch_size(self) -> int:
+        """Recipients per ``sendsms`` request: a send of this many or fewer is one request."""
+        return self._core.batch_size
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, api_key={self._core.masked_key!r})"

@@ -257,9 +257,6 @@ class Outbox:
             raise ValueError(f"rows cannot be marked {state!r}; use one of {tuple(TRANSITIONS)}")
         if state == "skipped" and skip_reason is None:
             raise ValueError("marking rows skipped needs a skip_reason")
-        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
-        if not keys.num_rows:
-            return ()
         params = {
             "campaign": campaign,
             "state": state,
@@ -271,9 +268,45 @@ class Outbox:
             "sent_at": None if sent_at is None else utc_naive(sent_at),
             "now": utc_naive(now),
         }
+        return self._update_keys("dml/update_outbox_state.sql", "marked_keys", dedup_keys, params)
+
+    def hand_over(
+        self,
+        campaign: str,
+        dedup_keys: Iterable[str],
+        *,
+        from_run: str | None,
+        to_run: str | None,
+        now: datetime | None = None,
+    ) -> tuple[str, ...]:
+        """Give ``pending`` rows of ``campaign`` owned by ``from_run`` to ``to_run``; return the
+        keys moved.
+
+        ``None`` means no run: a run that stops before a batch's request hands its rows to
+        ``None`` (released: provably never sent), and a later run adopts them from ``None``.
+        One statement, so of two runs adopting the same key exactly one gets it.
+        """
+        params = {
+            "campaign": campaign,
+            "from_run": from_run,
+            "to_run": to_run,
+            "now": utc_naive(now),
+        }
+        return self._update_keys(
+            "dml/update_outbox_pending_run.sql", "handed_keys", dedup_keys, params
+        )
+
+    def _update_keys(
+        self, sql: str, view: str, dedup_keys: Iterable[str], params: Mapping[str, object]
+    ) -> tuple[str, ...]:
+        """Run an UPDATE over the rows of ``dedup_keys`` (registered as ``view``) in one
+        transaction; return the keys it moved, in the order given."""
+        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
+        if not keys.num_rows:
+            return ()
         with self.warehouse.transaction() as con:
-            con.register("marked_keys", keys)
-            rows = con.execute(load_sql("dml/update_outbox_state.sql"), params).fetchall()
+            con.register(view, keys)
+            rows = con.execute(load_sql(sql), dict(params)).fetchall()
         moved = {row[0] for row in rows}
         return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
 

@@ -399,3 +399,17 @@ def test_a_current_file_is_left_as_it_is(outbox: Outbox, warehouse: Warehouse) -
     warehouse.ensure_schema()
     Warehouse(warehouse.path).ensure_schema()
     assert list(stored(warehouse)) == ["a"]
+
+
+def test_hand_over_moves_only_pending_rows_of_the_named_run(outbox: Outbox) -> None:
+    outbox.claim([message("a"), message("b"), message("c")], run_id="run-1", now=NOW)
+    outbox.mark("reminder", ["c"], "sent", run_id="run-1", now=NOW)
+
+    released = outbox.hand_over("reminder", ["a", "b", "c"], from_run="run-1", to_run=None)
+    assert released == ("a", "b")  # c was sent: it stays with its run
+    assert outbox.hand_over("reminder", ["a"], from_run="run-1", to_run="run-2") == ()
+    assert outbox.hand_over("reminder", ["a", "x"], from_run=None, to_run="run-2") == ("a",)
+    assert outbox.hand_over("reminder", ["a"], from_run=None, to_run="run-3") == ()
+    assert outbox.hand_over("other", ["b"], from_run=None, to_run="run-2") == ()
+    owners = {row.dedup_key: row.run_id for row in outbox.rows(OUTBOX_STATES)}
+    assert owners == {"a": "run-2", "b": None, "c": "run-1"}

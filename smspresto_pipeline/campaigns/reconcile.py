@@ -1,0 +1,147 @@
+"""Reconciliation: ``ambiguous`` outbox rows resolved against the ingested archive.
+
+A batch whose answer was lost may or may not have been accepted; the archive
+(``smspresto.messages``, ingested from ``list-archive``) is the account's own record of what
+it accepted. :func:`reconcile` matches every ambiguous row in one DuckDB join:
+
+* same ``recipient`` (E.164) and same text, created within the row's window: from ``before``
+  (default 5 minutes) before the row was marked ambiguous (its ``updated_at``, just after the
+  request) to ``after`` (default 60 minutes) after it, which leaves room for the API's clock
+  and queue. The archive's ``created_at`` is the account's local time, the outbox's times are
+  UTC: the archive's times are converted with the account's ``timezone`` before comparing;
+* a match: the row becomes ``sent`` (``api_message`` names the archive's ``history_id``;
+  ``api_status`` stays NULL: the archive holds a delivery status, not the send's answer);
+* no match, and the archive is known complete past the window's end (every day the window
+  touches was ingested after the window closed, by ``loaded_at``; or ``ingested_until`` says
+  so): the message was never accepted, and the row becomes ``failed``;
+* otherwise the row stays ``ambiguous``, to try again after the next ingestion.
+
+Nothing is ever resent here: a ``failed`` row is final, and sending its text again is a new
+row's (a new ``dedup_key``'s) decision. When several ambiguous rows share a recipient and a
+text, the k-th by time takes the k-th archived message in its window, so one archived message
+never resolves two rows. A day with no message at all has no ``loaded_at``: rows whose window
+touches it stay ambiguous unless ``ingested_until`` is given.
+
+Example:
+    .. code-block:: python
+
+        warehouse.write_partition(day, client.iter_archive_pages(day, day))
+        report = reconcile(outbox, campaign="welcome", timezone="Africa/Abidjan")
+        report.sent, report.failed, report.still_ambiguous
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from smspresto_pipeline.warehouse.outbox import Outbox
+from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.warehouse.timestamps import utc_naive
+
+__all__ = ["DEFAULT_AFTER", "DEFAULT_BEFORE", "ReconcileReport", "reconcile"]
+
+#: How long before a row was marked ambiguous an archived message may have been created.
+DEFAULT_BEFORE = timedelta(minutes=5)
+#: How long after it: the API's clock and queue.
+DEFAULT_AFTER = timedelta(minutes=60)
+
+_RESOLVED_SCHEMA = pa.schema(
+    [
+        ("campaign", pa.string()),
+        ("dedup_key", pa.string()),
+        ("state", pa.string()),
+        ("api_message", pa.string()),
+        ("sent_at", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What :func:`reconcile` resolved, as ``(campaign, dedup_key)`` pairs.
+
+    Attributes:
+        sent: rows found in the archive, now ``sent``.
+        failed: rows absent from an archive that covers their window, now ``failed``.
+        still_ambiguous: rows left ``ambiguous`` (their window is not covered yet).
+    """
+
+    sent: tuple[tuple[str, str], ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    still_ambiguous: tuple[tuple[str, str], ...] = ()
+
+
+def reconcile(
+    outbox: Outbox,
+    *,
+    timezone: str,
+    campaign: str | None = None,
+    before: timedelta = DEFAULT_BEFORE,
+    after: timedelta = DEFAULT_AFTER,
+    ingested_until: datetime | None = None,
+    now: datetime | None = None,
+) -> ReconcileReport:
+    """Resolve ``ambiguous`` rows against ``smspresto.messages`` (see the module docstring).
+
+    Args:
+        outbox: the outbox; the archive is read from the same warehouse file.
+        timezone: the account's time zone (an IANA name), the zone of the archive's times.
+        campaign: only this campaign's rows (``None``: every campaign).
+        before / after: the window around each row's ``updated_at``; together under a day.
+        ingested_until: the archive is complete up to this time (aware, or naive UTC);
+            default: each day's latest ``loaded_at``.
+        now: the time recorded as ``updated_at`` (default: now).
+
+    Raises:
+        ValueError: a negative window, or one of a day or more.
+    """
+    if before < timedelta(0) or after < timedelta(0) or before + after >= timedelta(days=1):
+        raise ValueError(
+            f"the window must not be negative and must be under a day, got before={before} "
+            f"and after={after}"
+        )
+    params = {
+        "campaign": campaign,
+        "timezone": timezone,
+        "before_seconds": before.total_seconds(),
+        "after_seconds": after.total_seconds(),
+        "ingested_until": None if ingested_until is None else utc_naive(ingested_until),
+    }
+    with outbox.warehouse.transaction() as con:
+        matches = con.execute(load_sql("dml/select_outbox_archive_matches.sql"), params)
+        resolved: list[dict[str, object]] = []
+        waiting: list[tuple[str, str]] = []
+        for name, key, history_id, archived_at, covered in matches.fetchall():
+            if history_id is not None:
+                message = f"reconciled with archive history_id {history_id}"
+                resolved.append(_row(name, key, "sent", message, archived_at))
+            elif covered:
+                message = "never accepted: absent from the archive, which covers its window"
+                resolved.append(_row(name, key, "failed", message, None))
+            else:
+                waiting.append((name, key))
+        con.register("reconciled_rows", pa.Table.from_pylist(resolved, schema=_RESOLVED_SCHEMA))
+        moved = con.execute(
+            load_sql("dml/update_outbox_reconciled.sql"), {"now": utc_naive(now)}
+        ).fetchall()
+    states = {(name, key): state for name, key, state in moved}
+    return ReconcileReport(
+        sent=tuple(sorted(k for k, s in states.items() if s == "sent")),
+        failed=tuple(sorted(k for k, s in states.items() if s == "failed")),
+        still_ambiguous=tuple(waiting),
+    )
+
+
+def _row(
+    campaign: str, key: str, state: str, message: str, sent_at: datetime | None
+) -> dict[str, object]:
+    return {
+        "campaign": campaign,
+        "dedup_key": key,
+        "state": state,
+        "api_message": message,
+        "sent_at": sent_at,
+    }

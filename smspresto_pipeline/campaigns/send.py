@@ -1,0 +1,328 @@
+"""The send step: claimed outbox rows to SMS Presto, one request per batch, each batch marked.
+
+:func:`send_claimed` sends a campaign's rows already claimed as ``pending`` by a run, in
+batches of the client's ``batch_size`` through the per-recipient POST shape, and marks every
+batch in the outbox as soon as its answer is known, so a crash mid-run leaves every answered
+row marked. What a batch's outcome does (DESIGN.md §6: an ambiguous send is never retried
+blindly, a row is never sent twice)::
+
+    answer                                   batch's rows   the run
+    accepted (status 0)                      sent           goes on
+    refused: recipient / message (102, 103)  failed         goes on
+    refused: key, password, sender, other    failed         stops: it concerns every batch
+    answer lost after the request left       ambiguous      stops: reconcile with the archive
+    the request never left (after retries)   pending        stops: the API is unreachable
+
+**Pending means never sent.** A row stays ``pending`` only while its run has not yet made its
+batch's request. When a run stops, it *releases* the rows of the batches it never attempted
+(``run_id`` set to NULL): provably never sent, so a later run may adopt and send them
+(:func:`adopt_released`). Rows of an attempted batch are never left ``pending``: they are
+``sent``, ``failed`` or ``ambiguous``.
+
+**A run that died** (killed between a request and its mark, or failing to write the mark:
+then it still releases the batches after that one) leaves its rows ``pending`` with its
+``run_id``: one of its batches may have been in flight, and the outbox cannot tell which.
+Those rows are not resent; :func:`quarantine_orphans` marks them ``ambiguous`` once the caller
+knows the run is over, and reconciliation (:mod:`~smspresto_pipeline.campaigns.reconcile`)
+resolves them against the archive. The caller (the Dagster job) names the finished runs from
+the run's status in the instance, not from an age: a slow run is not a dead one, and guessing
+from "older than N minutes" would resend a batch still in flight.
+
+Example:
+    .. code-block:: python
+
+        check_stock(client, claimed)  # raises before any request when the stock is short
+        report = send_claimed(client, outbox, claimed, run_id=context.run_id)
+        report.sent, report.ambiguous, report.left_pending
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Sequence
+from typing import Literal
+
+from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.errors import (
+    AmbiguousSendError,
+    InvalidMessageError,
+    InvalidRecipientError,
+    SMSPrestoError,
+    SMSValidationError,
+)
+from smspresto_pipeline.sms import validate_sender
+from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMessage, OutboxRow
+
+__all__ = [
+    "BatchOutcome",
+    "BatchState",
+    "SendReport",
+    "adopt_released",
+    "check_stock",
+    "quarantine_orphans",
+    "released_rows",
+    "send_claimed",
+]
+
+#: Where a batch's rows stand after the run: ``pending`` only for a batch never requested.
+BatchState = Literal["sent", "failed", "ambiguous", "pending"]
+
+# Refusals that concern only the batch's own rows; any other refusal (key, password, sender,
+# a code the reference does not document, such as 104 "insufficient credit") would refuse
+# every later batch too.
+_BATCH_ONLY_REFUSALS = (InvalidRecipientError, InvalidMessageError, SMSValidationError)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What became of one batch.
+
+    Attributes:
+        index: the batch's position in the run, from 0.
+        dedup_keys: the rows' keys, in order.
+        state: where its rows stand (:data:`BatchState`).
+        segments: the SMS parts its rows are billed as.
+        message_count: the API's ``message-count`` (0 unless sent).
+        api_status: the API's status code (0 when sent; ``None`` when it gave none).
+        api_message: the API's message, or why the batch was not sent.
+        requested: whether its request was made (``False``: the run stopped before it).
+    """
+
+    index: int
+    dedup_keys: tuple[str, ...]
+    state: BatchState
+    segments: int
+    message_count: int = 0
+    api_status: int | None = None
+    api_message: str | None = None
+    requested: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendReport:
+    """The outcome of :func:`send_claimed`, batch by batch and in total.
+
+    Attributes:
+        campaign: the campaign's name.
+        run_id: the run that sent.
+        batches: every batch's outcome, in order (never-attempted batches included).
+        stopped: why the run stopped before its last batch (``None``: it did not).
+    """
+
+    campaign: str
+    run_id: str
+    batches: tuple[BatchOutcome, ...]
+    stopped: str | None = None
+
+    def _rows(self, state: BatchState) -> int:
+        return sum(len(b.dedup_keys) for b in self.batches if b.state == state)
+
+    @property
+    def sent(self) -> int:
+        """Rows marked ``sent``."""
+        return self._rows("sent")
+
+    @property
+    def failed(self) -> int:
+        """Rows marked ``failed``."""
+        return self._rows("failed")
+
+    @property
+    def ambiguous(self) -> int:
+        """Rows marked ``ambiguous``."""
+        return self._rows("ambiguous")
+
+    @property
+    def left_pending(self) -> int:
+        """Rows left ``pending`` and released: never sent, a later run may send them."""
+        return self._rows("pending")
+
+    @property
+    def pending_keys(self) -> tuple[str, ...]:
+        """The keys of the rows left ``pending``."""
+        return tuple(k for b in self.batches if b.state == "pending" for k in b.dedup_keys)
+
+    @property
+    def requests(self) -> int:
+        """Batches requested: one ``sendsms`` request each (the client's own retries of a
+        request that never left are not counted)."""
+        return sum(b.requested for b in self.batches)
+
+    @property
+    def segments_billed(self) -> int:
+        """The SMS parts of the rows sent."""
+        return sum(b.segments for b in self.batches if b.state == "sent")
+
+    @property
+    def message_count(self) -> int:
+        """The API's ``message-count``, summed over the batches sent."""
+        return sum(b.message_count for b in self.batches)
+
+
+def check_stock(client: SMSPrestoClient, messages: Sequence[OutboxMessage]) -> int:
+    """Return the account's stock, or raise when it cannot pay for ``messages``' segments.
+
+    Raises:
+        SMSValidationError: the stock is below the segments the messages cost; nothing sent.
+    """
+    needed = sum(message.segments for message in messages)
+    stock = client.get_stock()
+    if stock < needed:
+        raise SMSValidationError(
+            f"nothing sent: the {len(messages)} messages cost {needed} SMS parts and the "
+            f"account's stock is {stock}"
+        )
+    return stock
+
+
+def _one_campaign(messages: Sequence[OutboxMessage]) -> tuple[str, str]:
+    campaigns = {message.campaign for message in messages}
+    senders = {message.sender for message in messages}
+    if len(campaigns) != 1 or len(senders) != 1:
+        raise ValueError(
+            f"send_claimed sends one campaign's messages from one sender, got campaigns "
+            f"{sorted(campaigns)} and senders {sorted(senders)}"
+        )
+    return campaigns.pop(), senders.pop()
+
+
+def send_claimed(
+    client: SMSPrestoClient,
+    outbox: Outbox,
+    messages: Sequence[OutboxMessage],
+    *,
+    run_id: str,
+) -> SendReport:
+    """Send messages claimed ``pending`` by ``run_id``, one request per batch, marking each
+    batch as soon as its answer is known (see the module docstring for each outcome).
+
+    Args:
+        client: the API client; its ``batch_size`` sets the batches.
+        outbox: the outbox the messages were claimed in.
+        messages: one campaign's messages from one sender, claimed as ``pending`` by
+            ``run_id`` (only what :meth:`Outbox.claim` returned: never a row claimed elsewhere).
+        run_id: the run sending them.
+
+    Raises:
+        SMSValidationError: the sender cannot be sent from (checked before any request; the
+            rows stay ``pending`` with this run, which may release them or mark them).
+        Exception: anything unexpected while a batch is sent or marked (e.g. the outbox file):
+            the batches after it are released first; its own rows stay ``pending`` with this
+            run, for :func:`quarantine_orphans` once the run is over.
+        ValueError: messages of several campaigns or senders.
+    """
+    if not messages:
+        return SendReport(campaign="", run_id=run_id, batches=())
+    campaign, sender = _one_campaign(messages)
+    validate_sender(sender)
+    size = client.batch_size
+    batches = [messages[i : i + size] for i in range(0, len(messages), size)]
+    outcomes: list[BatchOutcome] = []
+    stopped: str | None = None
+    for index, batch in enumerate(batches):
+        if stopped is None:
+            try:
+                outcome, stop = _send_batch(client, outbox, campaign, sender, index, batch, run_id)
+            except BaseException:
+                # An unexpected failure (the outbox file, an interrupt): this batch's request
+                # may have left, so its rows stay this run's, for quarantine_orphans; the
+                # batches after it never left, and are released.
+                later = [m.dedup_key for b in batches[index + 1 :] for m in b]
+                outbox.hand_over(campaign, later, from_run=run_id, to_run=None)
+                raise
+            outcomes.append(outcome)
+            if stop:
+                stopped = f"batch {index + 1} of {len(batches)}: {outcome.api_message}"
+        else:
+            keys = tuple(message.dedup_key for message in batch)
+            outcomes.append(
+                BatchOutcome(
+                    index,
+                    keys,
+                    "pending",
+                    sum(m.segments for m in batch),
+                    api_message="never attempted: the run stopped before it",
+                    requested=False,
+                )
+            )
+    released = [k for o in outcomes if o.state == "pending" for k in o.dedup_keys]
+    outbox.hand_over(campaign, released, from_run=run_id, to_run=None)
+    return SendReport(campaign, run_id, tuple(outcomes), stopped)
+
+
+def _send_batch(
+    client: SMSPrestoClient,
+    outbox: Outbox,
+    campaign: str,
+    sender: str,
+    index: int,
+    batch: Sequence[OutboxMessage],
+    run_id: str,
+) -> tuple[BatchOutcome, bool]:
+    """Send one batch and mark its rows; return its outcome and whether the run must stop."""
+    keys = tuple(message.dedup_key for message in batch)
+    segments = sum(message.segments for message in batch)
+    try:
+        result = client.send_messages(sender, [(m.recipient, m.message) for m in batch])
+    except AmbiguousSendError as exc:
+        why = f"the answer was lost after the request left: {exc}"
+        outbox.mark(campaign, keys, "ambiguous", api_message=why, run_id=run_id)
+        return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), True
+    except SMSPrestoError as exc:
+        if exc.code is None and not isinstance(exc, SMSValidationError):
+            # No API status: the request never left, or was refused before any processing
+            # (connection refused after retries, a 4xx without a code). Nothing was sent.
+            why = f"not sent, the request never reached the API: {exc}"
+            return BatchOutcome(index, keys, "pending", segments, api_message=why), True
+        why = exc.api_message or str(exc)
+        outbox.mark(campaign, keys, "failed", api_status=exc.code, api_message=why, run_id=run_id)
+        outcome = BatchOutcome(index, keys, "failed", segments, 0, exc.code, why)
+        return outcome, not isinstance(exc, _BATCH_ONLY_REFUSALS)
+    outbox.mark(campaign, keys, "sent", api_status=0, api_message=result.api_message, run_id=run_id)
+    outcome = BatchOutcome(
+        index, keys, "sent", segments, result.message_count, 0, result.api_message
+    )
+    return outcome, False
+
+
+def released_rows(outbox: Outbox, campaign: str) -> list[OutboxRow]:
+    """The ``pending`` rows of ``campaign`` that no run owns: released by a run that stopped
+    before their batch's request, so provably never sent."""
+    return [row for row in outbox.rows("pending", campaign=campaign) if row.run_id is None]
+
+
+def adopt_released(outbox: Outbox, campaign: str, *, run_id: str) -> list[OutboxMessage]:
+    """Give ``run_id`` the released ``pending`` rows of ``campaign``; return the messages it now
+    owns, ready for :func:`send_claimed`. Of two runs adopting at once, each row goes to one."""
+    rows = released_rows(outbox, campaign)
+    adopted = set(
+        outbox.hand_over(campaign, (r.dedup_key for r in rows), from_run=None, to_run=run_id)
+    )
+    return [row.intended for row in rows if row.dedup_key in adopted]
+
+
+def quarantine_orphans(
+    outbox: Outbox, campaign: str, finished_run_ids: Collection[str]
+) -> tuple[str, ...]:
+    """Mark ``ambiguous`` the ``pending`` rows of ``campaign`` still owned by runs that are over.
+
+    A run that ends normally leaves none (it marks or releases each batch); one that died may
+    have died with a request in flight, so its rows may have been sent: never resent, they go
+    to reconciliation. Returns the keys marked.
+
+    Args:
+        finished_run_ids: runs known to be over (succeeded, failed or canceled): a run still
+            going is never named here, however old its rows.
+    """
+    finished = set(finished_run_ids)
+    keys = [
+        row.dedup_key
+        for row in outbox.rows("pending", campaign=campaign)
+        if row.run_id is not None and row.run_id in finished
+    ]
+    return outbox.mark(
+        campaign,
+        keys,
+        "ambiguous",
+        api_message="its run ended before recording an answer: it may have been sent",
+    )

@@ -1,0 +1,318 @@
+"""The send step against the real simulator over HTTP and a real DuckDB outbox: each claimed
+row sent once, one request per batch, every batch marked as its answer comes; ambiguous,
+refused and unreachable batches, and what a later run may send."""
+
+import collections
+import dataclasses
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import MakeSimulator
+
+from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.campaigns.send import (
+    adopt_released,
+    check_stock,
+    quarantine_orphans,
+    released_rows,
+    send_claimed,
+)
+from smspresto_pipeline.errors import SMSValidationError
+from smspresto_pipeline.simulator import Fault, RunningSimulator
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse.outbox import OutboxRow
+
+CAMPAIGN = "reminder"
+DROP = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
+
+
+def messages(count: int, campaign: str = CAMPAIGN) -> list[OutboxMessage]:
+    """``count`` messages to distinct numbers; every third takes two SMS parts."""
+    return [
+        OutboxMessage(
+            campaign,
+            f"key-{i}",
+            f"+225070808{i:04d}",
+            "MaBoutique",
+            f"Bonjour client {i}, votre colis est arrivé." + (" x" * 100 if i % 3 == 0 else ""),
+            2 if i % 3 == 0 else 1,
+            "GSM-7",
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(Warehouse(tmp_path / "warehouse.duckdb"))
+
+
+@pytest.fixture
+def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
+    with make_simulator(messages_per_day=0) as running:
+        yield running
+
+
+def client_for(sim: RunningSimulator, batch_size: int = 5, **kwargs: object) -> SMSPrestoClient:
+    settings: dict[str, object] = {"max_retries": 0, "batch_size": batch_size, **kwargs}
+    return SMSPrestoClient(sim.api_key, sim.api_pass, sim.base_url, **settings)  # type: ignore[arg-type]
+
+
+def sent_per_recipient(sim: RunningSimulator) -> collections.Counter[str]:
+    """How many times the simulator accepted a message to each number: the witness."""
+    return collections.Counter(r for send in sim.sends for r, _ in send.messages)
+
+
+def states(outbox: Outbox) -> dict[str, str]:
+    return {row.dedup_key: row.state for row in all_rows(outbox)}
+
+
+def all_rows(outbox: Outbox) -> list[OutboxRow]:
+    return outbox.rows(OUTBOX_STATES, campaign=CAMPAIGN)
+
+
+def sendsms_requests(sim: RunningSimulator) -> int:
+    return sum(1 for request in sim.requests if request.action == "sendsms")
+
+
+def test_every_row_is_sent_once_one_request_per_batch(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    claimed = outbox.claim(messages(23), run_id="run-1")
+    with client_for(sim) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+
+    assert sendsms_requests(sim) == report.requests == len(report.batches) == 5  # ceil(23 / 5)
+    witness = sent_per_recipient(sim)
+    assert witness == {m.recipient: 1 for m in claimed}
+    assert [len(send.messages) for send in sim.sends] == [5, 5, 5, 5, 3]
+    texts = {r: t for send in sim.sends for r, t in send.messages}
+    assert texts == {m.recipient: m.message for m in claimed}
+    assert (report.sent, report.failed, report.ambiguous, report.left_pending) == (23, 0, 0, 0)
+    assert report.stopped is None
+    assert report.segments_billed == sum(m.segments for m in claimed) == 31
+    assert report.message_count == 23
+    rows = all_rows(outbox)
+    assert {row.state for row in rows} == {"sent"}
+    assert {(row.api_status, row.api_message, row.run_id) for row in rows} == {
+        (0, "Message sent successfully.", "run-1")
+    }
+    assert all(row.sent_at is not None for row in rows)
+    stored = json.dumps([dataclasses.asdict(row) for row in rows], default=str)
+    assert sim.api_pass not in stored
+
+
+def test_each_batch_is_marked_before_the_next_request(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    def before_request(request: httpx.Request) -> None:
+        seen.append(states(outbox))
+
+    claimed = outbox.claim(messages(10), run_id="run-1")
+    hooks = {"request": [before_request], "response": []}
+    with client_for(sim, event_hooks=hooks) as client:
+        send_claimed(client, outbox, claimed, run_id="run-1")
+
+    first_batch = {f"key-{i}" for i in range(5)}
+    assert set(seen[0].values()) == {"pending"}
+    assert {k for k, s in seen[1].items() if s == "sent"} == first_batch
+
+
+def test_a_lost_answer_makes_the_batch_ambiguous_and_stops(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    claimed = outbox.claim(messages(12), run_id="run-1")
+    sim.add_fault(DROP)
+    with client_for(sim) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+
+    assert sendsms_requests(sim) == report.requests == 1
+    assert (report.sent, report.ambiguous, report.left_pending) == (0, 5, 7)
+    assert report.stopped is not None
+    assert "batch 1 of 3" in report.stopped
+    assert report.pending_keys == tuple(f"key-{i}" for i in range(5, 12))
+    rows = {row.dedup_key: row for row in all_rows(outbox)}
+    assert {k for k, r in rows.items() if r.state == "ambiguous"} == {f"key-{i}" for i in range(5)}
+    assert {k for k, r in rows.items() if r.state == "pending"} == set(report.pending_keys)
+    # Released: no run owns the never-requested rows any more; the ambiguous ones keep theirs.
+    assert {r.run_id for r in rows.values() if r.state == "pending"} == {None}
+    assert {r.run_id for r in rows.values() if r.state == "ambiguous"} == {"run-1"}
+    # The simulator did accept the first batch, once: nothing was resent.
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:5]}
+
+
+def test_a_rerun_sends_only_the_released_rows(sim: RunningSimulator, outbox: Outbox) -> None:
+    claimed = outbox.claim(messages(12), run_id="run-1")
+    sim.add_fault(DROP)
+    with client_for(sim) as client:
+        send_claimed(client, outbox, claimed, run_id="run-1")
+        assert {r.dedup_key for r in released_rows(outbox, CAMPAIGN)} == {
+            f"key-{i}" for i in range(5, 12)
+        }
+        adopted = adopt_released(outbox, CAMPAIGN, run_id="run-2")
+        assert adopt_released(outbox, CAMPAIGN, run_id="run-3") == []  # one owner per row
+        report = send_claimed(client, outbox, adopted, run_id="run-2")
+        # A third run finds nothing left to send.
+        assert adopt_released(outbox, CAMPAIGN, run_id="run-4") == []
+
+    assert sorted(adopted, key=claimed.index) == claimed[5:]
+    assert (report.sent, report.requests) == (7, 2)
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed}
+    assert sendsms_requests(sim) == 3
+    final = states(outbox)
+    assert [final[f"key-{i}"] for i in range(12)] == ["ambiguous"] * 5 + ["sent"] * 7
+
+
+def test_a_wrong_password_fails_the_batch_with_the_api_code_and_stops(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    claimed = outbox.claim(messages(12), run_id="run-1")
+    with SMSPrestoClient(
+        sim.api_key, "not-the-password", sim.base_url, batch_size=5, max_retries=0
+    ) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+
+    assert sendsms_requests(sim) == report.requests == 1
+    assert sim.sends == []
+    assert (report.failed, report.left_pending) == (5, 7)
+    rows = {row.dedup_key: row for row in all_rows(outbox)}
+    failed = [rows[f"key-{i}"] for i in range(5)]
+    assert {(r.state, r.api_status) for r in failed} == {("failed", 11)}
+    assert {rows[k].state for k in report.pending_keys} == {"pending"}
+    stored = json.dumps([dataclasses.asdict(row) for row in rows.values()], default=str)
+    assert "not-the-password" not in stored
+    assert sim.api_pass not in stored
+
+
+def _api_answering(body: dict[str, object], requests: list[httpx.Request]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, json=body)
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    ("code", "api_message", "stops"),
+    [(100, "Invalid sender", True), (102, "Invalid recipient", False)],
+)
+def test_a_refused_batch_is_failed_with_the_api_code(
+    outbox: Outbox, code: int, api_message: str, stops: bool
+) -> None:
+    # The simulator's sender rules are the client's own, so a sender it refuses never leaves
+    # the client: a mock API answers the refusal the real one may give.
+    requests: list[httpx.Request] = []
+    transport = _api_answering({"status": code, "message": api_message}, requests)
+    claimed = outbox.claim(messages(12), run_id="run-1")
+    with SMSPrestoClient("key", "secret", batch_size=5, transport=transport) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+
+    assert len(requests) == report.requests == (1 if stops else 3)
+    assert report.failed == (5 if stops else 12)
+    assert report.left_pending == (7 if stops else 0)
+    assert (report.stopped is not None) == stops
+    failed = [row for row in all_rows(outbox) if row.state == "failed"]
+    assert {(row.api_status, row.api_message) for row in failed} == {(code, api_message)}
+
+
+def test_an_unreachable_api_leaves_every_row_pending_and_released(outbox: Outbox) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/console/api/"
+    claimed = outbox.claim(messages(7), run_id="run-1")
+    with SMSPrestoClient("key", "secret", url, batch_size=5, max_retries=0) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+
+    assert (report.sent, report.failed, report.ambiguous, report.left_pending) == (0, 0, 0, 7)
+    assert report.stopped is not None
+    assert "never reached" in report.stopped
+    assert {r.dedup_key for r in released_rows(outbox, CAMPAIGN)} == {m.dedup_key for m in claimed}
+
+
+def test_too_little_stock_raises_before_any_request(
+    make_simulator: MakeSimulator, outbox: Outbox
+) -> None:
+    claimed = outbox.claim(messages(4), run_id="run-1")  # 6 SMS parts: keys 0 and 3 take two
+    with make_simulator(messages_per_day=0, initial_stock=5) as sim, client_for(sim) as client:
+        with pytest.raises(SMSValidationError, match=r"cost 6 SMS parts.*stock is 5"):
+            check_stock(client, claimed)
+        assert sendsms_requests(sim) == 0
+    with make_simulator(messages_per_day=0, initial_stock=6) as sim, client_for(sim) as client:
+        assert check_stock(client, claimed) == 6
+
+
+def test_rows_of_a_dead_run_become_ambiguous_never_resent(outbox: Outbox) -> None:
+    outbox.claim(messages(3), run_id="dead")
+    outbox.claim(messages(5)[3:], run_id="alive")
+    outbox.claim(messages(6)[5:], run_id=None)  # released: never sent
+
+    assert quarantine_orphans(outbox, CAMPAIGN, {"other"}) == ()
+    assert quarantine_orphans(outbox, CAMPAIGN, {"dead", "other"}) == ("key-0", "key-1", "key-2")
+    rows = {row.dedup_key: row for row in all_rows(outbox)}
+    assert {k: r.state for k, r in rows.items()} == {
+        "key-0": "ambiguous",
+        "key-1": "ambiguous",
+        "key-2": "ambiguous",
+        "key-3": "pending",
+        "key-4": "pending",
+        "key-5": "pending",
+    }
+    assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="next")] == ["key-5"]
+
+
+def test_one_campaign_and_sender_per_send(outbox: Outbox) -> None:
+    mixed = messages(2) + messages(1, campaign="other")
+    with SMSPrestoClient("key", "secret") as client, pytest.raises(ValueError, match="one"):
+        send_claimed(client, outbox, mixed, run_id="run-1")
+
+
+def test_a_sender_the_api_would_refuse_stops_before_any_request(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    bad = [dataclasses.replace(m, sender="Ma-Boutique!") for m in messages(3)]
+    claimed = outbox.claim(bad, run_id="run-1")
+    with client_for(sim) as client, pytest.raises(SMSValidationError, match="Ma-Boutique"):
+        send_claimed(client, outbox, claimed, run_id="run-1")
+    assert sendsms_requests(sim) == 0
+    assert set(states(outbox).values()) == {"pending"}
+
+
+def test_a_failure_while_marking_keeps_the_batch_for_quarantine_and_releases_the_rest(
+    sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed = outbox.claim(messages(12), run_id="run-1")
+    real_mark = Outbox.mark
+    marks: list[str] = []
+
+    def mark_then_fail(self: Outbox, *args: Any, **kwargs: Any) -> tuple[str, ...]:
+        marks.append(args[2])
+        if len(marks) == 2:
+            raise OSError("disk full")
+        return real_mark(self, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "mark", mark_then_fail)
+    with client_for(sim) as client, pytest.raises(OSError, match="disk full"):
+        send_claimed(client, outbox, claimed, run_id="run-1")
+    monkeypatch.undo()
+
+    owners = {row.dedup_key: (row.state, row.run_id) for row in all_rows(outbox)}
+    assert {owners[f"key-{i}"] for i in range(5)} == {("sent", "run-1")}
+    # Batch 2 was accepted but not marked: it stays the dead run's, and is never resent ...
+    assert {owners[f"key-{i}"] for i in range(5, 10)} == {("pending", "run-1")}
+    # ... while batch 3 never left: released for a later run.
+    assert {owners[f"key-{i}"] for i in range(10, 12)} == {("pending", None)}
+    assert quarantine_orphans(outbox, CAMPAIGN, {"run-1"}) == tuple(
+        f"key-{i}" for i in range(5, 10)
+    )
+    assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="run-2")] == [
+        "key-10",
+        "key-11",
+    ]
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:10]}

@@ -14,8 +14,9 @@ inclusive end), as DESIGN.md §3 asks:
   indexes, the rest of the first full page;
 * one of these two pages holding more new rows than its indexes could hold (``to - from + 1``)
   shows the count reading: from then on ``to = page_size``. Otherwise, from the third request
-  on, the reading is taken to be indexes and ``to = from + page_size``. (A count-reading server that has not shown
-  itself by then has no more rows than it already sent, or caps its pages itself.)
+  on, the reading is taken to be indexes and ``to = from + page_size``. (A count-reading server
+  that has not shown itself by then has no more rows than it already sent, or caps its pages
+  itself.)
 
 Without the half page, the count reading would make the second page ``2 x page_size`` and, under
 ``to = from + page_size``, pages would keep doubling: a 200,000-message day arrived in pages of

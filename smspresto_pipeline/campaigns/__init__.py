@@ -13,6 +13,7 @@ Example:
     'welcome_send'
 """
 
+from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign
 
-__all__ = ["Campaign"]
+__all__ = ["Campaign", "build_campaign_defs"]

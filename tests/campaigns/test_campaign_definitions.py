@@ -1,0 +1,375 @@
+"""A campaign's sensor and send job, through real sensor evaluations and real runs.
+
+The warehouse is a real DuckDB file holding a ``main.customers`` table the campaign reads; the
+API is the simulator, whose record of accepted sends (``sim.sends``) is the witness of what
+was sent.
+"""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from campaign_fixtures import make_campaign
+from conftest import MakeSimulator
+
+from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
+from smspresto_pipeline.campaigns.definitions import CampaignQueryError
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.simulator import Fault, RunningSimulator
+from smspresto_pipeline.warehouse import OptOuts, Outbox, Warehouse
+
+SQL = "select phone as recipient, id as dedup_key, first_name, parcel from main.customers"
+TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
+
+
+@pytest.fixture
+def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
+    with make_simulator(messages_per_day=0) as running:
+        yield running
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse.ensure_schema()
+    with warehouse.connect() as con:
+        con.execute(
+            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
+            "parcel VARCHAR)"
+        )
+    return warehouse.path
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def add_customers(path: Path, *numbers: int) -> None:
+    """Rows ``c<n>`` with the number 07 08 08 14 <n> and the parcel ``P<n>``."""
+    with Warehouse(path).connect() as con:
+        for n in numbers:
+            con.execute(
+                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
+                [f"c{n}", f"07080814{n:02d}", f"Client{n}", f"P{n}"],
+            )
+
+
+def campaign_of(**overrides: Any) -> Campaign:
+    return make_campaign(**{"sql": SQL, "template": TEMPLATE, **overrides})
+
+
+def resources(sim: RunningSimulator, path: Path, **warehouse: Any) -> dict[str, Any]:
+    return {
+        "smspresto": SMSPrestoResource(
+            api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
+        ),
+        "warehouse": WarehouseResource(path=str(path), **warehouse),
+    }
+
+
+def defs_of(campaign: Campaign, sim: RunningSimulator, path: Path) -> dg.Definitions:
+    return dg.Definitions.merge(
+        build_campaign_defs(campaign), dg.Definitions(resources=resources(sim, path))
+    )
+
+
+def evaluate(
+    campaign: Campaign,
+    sim: RunningSimulator,
+    path: Path,
+    instance: dg.DagsterInstance,
+    **warehouse: Any,
+) -> Any:
+    sensor = defs_of(campaign, sim, path).resolve_sensor_def(campaign.sensor_name)
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": resources(sim, path, **warehouse)["warehouse"]}
+    )
+    return sensor(context)
+
+
+def run(
+    campaign: Campaign,
+    sim: RunningSimulator,
+    path: Path,
+    instance: dg.DagsterInstance,
+    request: dg.RunRequest | None = None,
+) -> dg.ExecuteInProcessResult:
+    job = defs_of(campaign, sim, path).resolve_job_def(campaign.job_name)
+    return job.execute_in_process(
+        run_config=request.run_config if request else {},
+        instance=instance,
+        tags=request.tags if request else None,
+        raise_on_error=False,
+    )
+
+
+def sent_texts(sim: RunningSimulator) -> list[str]:
+    return [text for record in sim.sends for _, text in record.messages]
+
+
+def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    [event] = [e for e in result.all_node_events if e.is_successful_output]
+    return {k: v.value for k, v in event.step_output_data.metadata.items()}
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    assert not result.success
+    [event] = [e for e in result.all_node_events if e.is_step_failure]
+    data = event.step_failure_data
+    return str(data.user_failure_data.description if data.user_failure_data else data.error)
+
+
+def states(path: Path) -> dict[str, str]:
+    rows = Outbox(Warehouse(path)).rows(
+        ("pending", "baseline", "sent", "failed", "ambiguous", "skipped"), campaign="reminder"
+    )
+    return {row.dedup_key: row.state for row in rows}
+
+
+def test_names_and_default_status() -> None:
+    campaign = campaign_of(minimum_interval_seconds=120)
+    bound = dg.Definitions(
+        resources={
+            "smspresto": SMSPrestoResource(api_key="key", api_pass="pass"),
+            "warehouse": WarehouseResource(path="warehouse.duckdb"),
+        }
+    )
+    defs = dg.Definitions.merge(build_campaign_defs(campaign), bound)
+    sensor = defs.resolve_sensor_def("reminder_sensor")
+    assert sensor.minimum_interval_seconds == 120
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.job_name == "reminder_send"
+    assert defs.resolve_job_def("reminder_send").name == "reminder_send"
+
+
+def test_first_activation_records_a_baseline_and_sends_nothing(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2, 3)
+    campaign = campaign_of()
+    skip = evaluate(campaign, sim, path, instance)
+    assert isinstance(skip, dg.SkipReason)
+    assert "3 rows" in str(skip.skip_message)
+    assert "baseline" in str(skip.skip_message)
+    assert states(path) == {"c1": "baseline", "c2": "baseline", "c3": "baseline"}
+    again = evaluate(campaign, sim, path, instance)
+    assert isinstance(again, dg.SkipReason)
+    assert again.skip_message == "nothing new to send"
+    # A manual launch does not send baseline rows either.
+    assert run(campaign, sim, path, instance).success
+    assert sim.sends == []
+
+
+def test_new_rows_are_sent_once(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1)
+    campaign = campaign_of()
+    assert isinstance(evaluate(campaign, sim, path, instance), dg.SkipReason)  # baseline
+    add_customers(path, 2, 3)
+    request = evaluate(campaign, sim, path, instance)
+    assert isinstance(request, dg.RunRequest)
+    assert sorted(request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"]) == [
+        "c2",
+        "c3",
+    ]
+    # The same batch found again gets the same run_key: Dagster requests no second run.
+    again = evaluate(campaign, sim, path, instance)
+    assert isinstance(again, dg.RunRequest)
+    assert again.run_key == request.run_key
+
+    result = run(campaign, sim, path, instance, request)
+    assert result.success
+    assert sorted(sent_texts(sim)) == [
+        "Bonjour Client2, votre colis P2 est arrivé.",
+        "Bonjour Client3, votre colis P3 est arrivé.",
+    ]
+    metadata = output_metadata(result)
+    assert metadata["sent"] == 2
+    assert metadata["requests"] == 1
+    assert metadata["segments_billed"] == 2
+    assert metadata["rows_selected"] == 2
+    assert "**" in metadata["preview"][0]["recipient"]
+    assert states(path) == {"c1": "baseline", "c2": "sent", "c3": "sent"}
+
+    skip = evaluate(campaign, sim, path, instance)
+    assert isinstance(skip, dg.SkipReason)
+    assert skip.skip_message == "nothing new to send"
+    rerun = run(campaign, sim, path, instance, request)
+    assert rerun.success
+    assert output_metadata(rerun)["sent"] == 0
+    assert run(campaign, sim, path, instance).success  # a manual launch
+    assert len(sent_texts(sim)) == 2
+
+
+def test_opted_out_numbers_are_never_sent(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2, 3)
+    OptOuts(Warehouse(path)).add(["0708081402"])
+    campaign = campaign_of(send_on_first_activation=True)
+    request = evaluate(campaign, sim, path, instance)
+    assert isinstance(request, dg.RunRequest)
+    keys = request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"]
+    assert sorted(keys) == ["c1", "c3"]
+    # A manual launch takes every row, and records the opted-out one as skipped.
+    result = run(campaign, sim, path, instance)
+    assert result.success
+    assert output_metadata(result)["skipped_by_reason"] == {"opted_out": 1}
+    assert states(path) == {"c1": "sent", "c2": "skipped", "c3": "sent"}
+    assert not any("Client2" in text for text in sent_texts(sim))
+    assert len(sent_texts(sim)) == 2
+
+
+def test_max_per_run_caps_the_batch(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2, 3)
+    campaign = campaign_of(send_on_first_activation=True, max_per_run=2)
+    request = evaluate(campaign, sim, path, instance)
+    assert isinstance(request, dg.RunRequest)
+    assert len(request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"]) == 2
+    assert run(campaign, sim, path, instance, request).success
+    assert len(sent_texts(sim)) == 2
+    rest = evaluate(campaign, sim, path, instance)
+    assert isinstance(rest, dg.RunRequest)
+    assert run(campaign, sim, path, instance, rest).success
+    assert len(sent_texts(sim)) == 3
+
+
+def test_a_locked_file_skips_the_tick(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print(1, flush=True); "
+            "time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "1"
+        skip = evaluate(campaign_of(), sim, path, instance, lock_timeout=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert isinstance(skip, dg.SkipReason)
+    assert "locked or busy" in str(skip.skip_message)
+    assert states(path) == {}  # no baseline recorded
+    assert isinstance(evaluate(campaign_of(), sim, path, instance), dg.SkipReason)
+    assert states(path) == {"c1": "baseline"}
+
+
+def test_a_sql_error_fails_the_tick_and_the_run_clearly(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    campaign = campaign_of(sql=SQL.replace("customers", "no_such_table"))
+    with pytest.raises(Exception, match="query failed") as raised:
+        evaluate(campaign, sim, path, instance)
+    assert isinstance(raised.value, CampaignQueryError) or "CampaignQueryError" in repr(
+        raised.value
+    )
+    result = run(campaign, sim, path, instance)
+    text = failure_text(result)
+    assert "'reminder': its query failed" in text
+    assert "no_such_table" in text
+    assert sim.sends == []
+
+
+def test_a_missing_template_column_fails_clearly(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1)
+    campaign = campaign_of(sql=SQL.replace(", parcel", ""), send_on_first_activation=True)
+    result = run(campaign, sim, path, instance)
+    assert "'parcel'" in failure_text(result)
+    assert sim.sends == []
+    assert states(path) == {}
+
+
+def test_a_dry_run_sends_and_claims_nothing(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2)
+    campaign = campaign_of(send_on_first_activation=True, dry_run=True)
+    request = evaluate(campaign, sim, path, instance)
+    assert isinstance(request, dg.RunRequest)
+    result = run(campaign, sim, path, instance, request)
+    assert result.success
+    metadata = output_metadata(result)
+    assert metadata["would_send"] == 2
+    assert metadata["sent"] == 0
+    assert metadata["would_bill_segments"] == 2
+    assert sim.sends == []
+    assert states(path) == {}
+
+
+def test_short_stock_sends_nothing_and_releases_the_rows(
+    make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2)
+    campaign = campaign_of(send_on_first_activation=True)
+    with make_simulator(messages_per_day=0, initial_stock=1) as sim:
+        request = evaluate(campaign, sim, path, instance)
+        assert isinstance(request, dg.RunRequest)
+        result = run(campaign, sim, path, instance, request)
+        assert "stock is 1" in failure_text(result)
+        assert sim.sends == []
+    rows = Outbox(Warehouse(path)).rows("pending", campaign="reminder")
+    assert sorted(r.dedup_key for r in rows) == ["c1", "c2"]
+    assert all(r.run_id is None for r in rows)  # released: the next run adopts them
+    with make_simulator(messages_per_day=0) as rich:
+        assert run(campaign, rich, path, instance).success
+        assert len(sent_texts(rich)) == 2
+    assert states(path) == {"c1": "sent", "c2": "sent"}
+
+
+def test_an_ambiguous_batch_fails_the_run_and_is_never_resent(
+    make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2)
+    campaign = campaign_of(send_on_first_activation=True)
+    drop = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
+    with make_simulator(messages_per_day=0, faults=(drop,)) as sim:
+        request = evaluate(campaign, sim, path, instance)
+        assert isinstance(request, dg.RunRequest)
+        result = run(campaign, sim, path, instance, request)
+        assert "ambiguous" in failure_text(result)
+        assert states(path) == {"c1": "ambiguous", "c2": "ambiguous"}
+        assert run(campaign, sim, path, instance, request).success
+        assert isinstance(evaluate(campaign, sim, path, instance), dg.SkipReason)
+        assert len(sent_texts(sim)) == 2  # the one accepted batch, never a second
+
+
+def test_the_password_is_in_no_event(
+    make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1)
+    campaign = campaign_of(send_on_first_activation=True)
+    with make_simulator(messages_per_day=0, initial_stock=0) as poor:
+        failed = run(campaign, poor, path, instance)
+        assert not failed.success
+    with make_simulator(messages_per_day=0) as sim:
+        ok = run(campaign, sim, path, instance)  # adopts the released row
+        assert ok.success
+        assert output_metadata(ok)["sent"] == 1
+        assert len(sent_texts(sim)) == 1
+        password = sim.api_pass
+    assert len(password) >= 6
+    records = [str(record) for r in (failed, ok) for record in instance.all_logs(r.run_id)]
+    assert records
+    assert not any(password in record for record in records)
+    rows = Outbox(Warehouse(path)).rows(("sent", "pending"), campaign="reminder")
+    assert rows
+    assert not any(password in str(row) for row in rows)

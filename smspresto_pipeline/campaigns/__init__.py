@@ -3,8 +3,8 @@
 A :class:`Campaign` names a query, a sandboxed Jinja2 template, a sender and its limits and
 guards. Its pure parts live here: the model (``model``), rendering and smart encoding
 (``render``), preparing a query's rows into messages and skipped rows (``prepare``), and quiet
-hours and expiry (``timing``). The sensor, the send job and the campaign component build on
-them.
+hours and expiry (``timing``). :func:`build_campaign_defs` (``definitions``) gives a
+campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
 
 Example:
     >>> from smspresto_pipeline.campaigns import Campaign

@@ -227,6 +227,21 @@ def test_opted_out_numbers_are_never_sent(
     assert len(sent_texts(sim)) == 2
 
 
+def test_an_opt_out_between_the_tick_and_the_run_is_honoured(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2)
+    campaign = campaign_of(send_on_first_activation=True)
+    request = evaluate(campaign, sim, path, instance)
+    assert isinstance(request, dg.RunRequest)
+    OptOuts(Warehouse(path)).add(["+2250708081402"])
+    result = run(campaign, sim, path, instance, request)
+    assert result.success
+    assert output_metadata(result)["skipped_by_reason"] == {"opted_out": 1}
+    assert sent_texts(sim) == ["Bonjour Client1, votre colis P1 est arrivé."]
+    assert states(path) == {"c1": "sent", "c2": "skipped"}
+
+
 def test_max_per_run_caps_the_batch(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:

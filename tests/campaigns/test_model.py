@@ -20,8 +20,8 @@ def _errors(**overrides: Any) -> list[tuple[str, str]]:
     return [(".".join(map(str, e["loc"])), e["msg"]) for e in caught.value.errors()]
 
 
-def test_the_package_exports_campaign_only() -> None:
-    assert smspresto_pipeline.campaigns.__all__ == ["Campaign"]
+def test_the_package_exports_campaign_and_its_definitions() -> None:
+    assert smspresto_pipeline.campaigns.__all__ == ["Campaign", "build_campaign_defs"]
 
 
 def test_defaults() -> None:

@@ -29,11 +29,12 @@ the UI rather than as a quiet skip; the send job fails the same way, before any 
 ``max_per_run``, when launched by hand with no keys), drops rows already in the outbox, claims
 opted-out numbers as ``skipped`` (``opted_out``) and invalid rows as ``skipped`` with their
 reason, claims the rest ``pending`` under its run id (only what the claim returns is sent),
-adopts released ``pending`` rows of earlier runs, checks the stock, then sends
-(:func:`~smspresto_pipeline.campaigns.send.send_claimed`). When the stock is short nothing is
-sent and the claimed rows are **released** (``pending``, no run): they were provably never
-sent, so the next run of the campaign adopts and sends them. A dry run claims nothing and
-sends nothing, and reports what would be sent. The run fails (:class:`dagster.Failure`) when
+adopts released ``pending`` rows of earlier runs (and marks ``ambiguous`` the ``pending`` rows
+of runs the instance says are over: they died with a request maybe in flight), checks the
+stock, then sends (:func:`~smspresto_pipeline.campaigns.send.send_claimed`). When the stock is
+short nothing is sent and the claimed rows are **released** (``pending``, no run): they were
+provably never sent, so the next run of the campaign adopts and sends them. A dry run claims
+nothing and sends nothing, and reports what would be sent. The run fails (:class:`dagster.Failure`) when
 the send stopped (an ambiguous batch, a refusal of the whole account, an unreachable API),
 after every mark is written.
 
@@ -66,7 +67,12 @@ from smspresto_pipeline.campaigns.prepare import (
     batch_run_key,
     prepare_batch,
 )
-from smspresto_pipeline.campaigns.send import adopt_released, check_stock, send_claimed
+from smspresto_pipeline.campaigns.send import (
+    adopt_released,
+    check_stock,
+    quarantine_orphans,
+    send_claimed,
+)
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage, Warehouse
@@ -268,6 +274,28 @@ def _send_op(campaign: Campaign) -> dg.OpDefinition:
     return send_batch
 
 
+def _quarantine_dead_runs(context: dg.OpExecutionContext, outbox: Outbox, campaign: str) -> int:
+    """Mark ``ambiguous`` the ``pending`` rows still owned by runs the instance says are over
+    (a run that died between a request and its mark); a run still going is left alone."""
+    owners = {
+        row.run_id
+        for row in outbox.rows("pending", campaign=campaign)
+        if row.run_id is not None and row.run_id != context.run_id
+    }
+    finished = []
+    for run_id in owners:
+        run = context.instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            finished.append(run_id)
+    quarantined = quarantine_orphans(outbox, campaign, finished) if finished else ()
+    if quarantined:
+        context.log.warning(
+            f"campaign {campaign!r}: {len(quarantined)} rows of {len(finished)} runs that ended "
+            "without recording an answer were marked ambiguous (never resent: reconcile them)"
+        )
+    return len(quarantined)
+
+
 def _run_send(
     context: dg.OpExecutionContext,
     campaign: Campaign,
@@ -323,6 +351,7 @@ def _run_send(
         )
         return dg.Output(None, metadata=metadata)
 
+    quarantined = _quarantine_dead_runs(context, outbox, name)
     if opted_out:
         outbox.claim(opted_out, state="skipped", skip_reason="opted_out", run_id=run_id)
     by_reason: dict[str, list[OutboxMessage]] = collections.defaultdict(list)
@@ -343,7 +372,7 @@ def _run_send(
         f"earlier runs), {sum(reasons.values())} rows skipped {reasons}"
     )
 
-    counts = {"sent": 0, "failed": 0, "ambiguous": 0, "left_pending": 0}
+    counts = {"sent": 0, "failed": 0, "ambiguous": 0, "left_pending": 0, "quarantined": quarantined}
     if not claimed:
         metadata = _metadata(
             campaign, selected, reasons, preview, **counts, segments_billed=0, requests=0
@@ -374,6 +403,7 @@ def _run_send(
         left_pending=report.left_pending,
         segments_billed=report.segments_billed,
         requests=report.requests,
+        quarantined=quarantined,
     )
     if report.stopped is not None:
         raise dg.Failure(

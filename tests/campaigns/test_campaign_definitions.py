@@ -18,6 +18,7 @@ from conftest import MakeSimulator
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
+from smspresto_pipeline.campaigns.prepare import prepare_batch
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import Fault, RunningSimulator
 from smspresto_pipeline.warehouse import OptOuts, Outbox, Warehouse
@@ -388,3 +389,31 @@ def test_the_password_is_in_no_event(
     rows = Outbox(Warehouse(path)).rows(("sent", "pending"), campaign="reminder")
     assert rows
     assert not any(password in str(row) for row in rows)
+
+
+def test_rows_of_a_run_that_died_are_quarantined_not_resent(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2)
+    campaign = campaign_of(send_on_first_activation=True)
+    dead = run(
+        campaign_of(
+            sql="select 1 as recipient, 'x' as dedup_key, 'a' as first_name, "
+            "'b' as parcel where false"
+        ),
+        sim,
+        path,
+        instance,
+    )
+    assert dead.success  # a finished run of the job, as the instance knows it
+    prepared = make_campaign(sql=SQL, template=TEMPLATE)
+    with Warehouse(path).connect(read_only=True) as con:
+        table = con.sql(SQL).to_arrow_table()
+    [first, _] = prepare_batch(prepared, table).messages
+    # As if that run had claimed c1 and died between its request and the mark.
+    assert Outbox(Warehouse(path)).claim([first], run_id=dead.run_id)
+    result = run(campaign, sim, path, instance)
+    assert result.success
+    assert output_metadata(result)["quarantined"] == 1
+    assert states(path) == {"c1": "ambiguous", "c2": "sent"}
+    assert sent_texts(sim) == ["Bonjour Client2, votre colis P2 est arrivé."]

@@ -34,9 +34,9 @@ of runs the instance says are over: they died with a request maybe in flight), c
 stock, then sends (:func:`~smspresto_pipeline.campaigns.send.send_claimed`). When the stock is
 short nothing is sent and the claimed rows are **released** (``pending``, no run): they were
 provably never sent, so the next run of the campaign adopts and sends them. A dry run claims
-nothing and sends nothing, and reports what would be sent. The run fails (:class:`dagster.Failure`) when
-the send stopped (an ambiguous batch, a refusal of the whole account, an unreachable API),
-after every mark is written.
+nothing and sends nothing, and reports what would be sent. The run fails
+(:class:`dagster.Failure`) when the send stopped (an ambiguous batch, a refusal of the whole
+account, an unreachable API), after every mark is written.
 
 Example:
     .. code-block:: python

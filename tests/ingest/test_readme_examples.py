@@ -1,4 +1,4 @@
-"""The README's Dagster examples stay true: the Python one builds loadable definitions, and the
+"""The README's Dagster examples stay true: the Python ones build loadable definitions, and the
 YAML one shows the component's attributes with their defaults, as ``dg scaffold defs`` does."""
 
 import re
@@ -43,3 +43,13 @@ def test_yaml_example_lists_every_attribute_with_its_default() -> None:
     assert set(attributes) == fields - {"page_size"}
     for name in fields - {"start_date", "page_size"}:
         assert getattr(component, name) == SMSPrestoIngestComponent.model_fields[name].default
+
+
+def test_campaign_example_builds_its_sensor_and_job() -> None:
+    namespace: dict[str, Any] = {}
+    exec(block_after("### Campaigns (first version)", "python"), namespace)
+    defs = namespace["defs"]
+    assert isinstance(defs, dg.Definitions)
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("failed_reminder_send") is not None
+    assert defs.resolve_sensor_def("failed_reminder_sensor").job_name == "failed_reminder_send"

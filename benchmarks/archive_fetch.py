@@ -26,12 +26,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-import orjson
+from bare import API_KEY, API_PASS, add_history_arguments, bare_pages
 
 from smspresto_pipeline import SMSPrestoClient
 
-API_KEY = "bench-key"
-API_PASS = "bench-pass"
 FIRST_DAY = date(2024, 1, 1)
 
 # Runs in the server process: seed (first start only), serve, print the base URL.
@@ -54,30 +52,8 @@ serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 def bare_fetch(
     http: httpx.Client, base_url: str, first: str, last: str, page_size: int, paging: str
 ) -> int:
-    """The reference loop: the client's decoder and page size, nothing else. It is told what
-    from/to mean (the client works it out), so its pages are the ideal ones."""
-    rows = 0
-    offset = 0
-    while True:
-        to = page_size if paging == "limit" else offset + page_size
-        response = http.post(
-            base_url,
-            data={
-                "user": API_KEY,
-                "pass": API_PASS,
-                "action": "list-archive",
-                "dateFrom": first,
-                "dateTo": last,
-                "from": str(offset),
-                "to": str(to),
-            },
-        )
-        response.raise_for_status()
-        page = orjson.loads(response.content) if response.content.strip() else None
-        if not page:
-            return rows
-        rows += len(page)
-        offset += len(page)
+    """The reference loop over the whole range (see ``bare.py``)."""
+    return bare_pages(http, base_url, first, last, page_size=page_size, paging=paging)
 
 
 def client_fetch(client: SMSPrestoClient, first: str, last: str, page_size: int) -> int:
@@ -95,15 +71,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=500)
-    parser.add_argument(
-        "--recipient-pool",
-        type=int,
-        default=0,
-        help="distinct numbers the history draws from (default 0: every message a new number, "
-        "as on a marketing list; 3000: a shop's recurring customers)",
-    )
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--paging", choices=["range", "limit"], default="range")
+    add_history_arguments(parser, paging="range")
     args = parser.parse_args()
 
     last_day = FIRST_DAY + timedelta(days=args.days - 1)

@@ -48,11 +48,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import psutil
+from bare import add_history_arguments, bare_pages
 
-API_KEY = "bench-key"
-API_PASS = "bench-pass"
 PAGE_SIZE = 500
 
 # Runs in the server process: seed (first start only), serve, print the base URL.
@@ -108,40 +106,20 @@ print(json.dumps({"success": result.success, "rows": rows, "seconds": seconds, "
 """
 
 
-def bare_day(http: httpx.Client, base_url: str, day: str, paging: str) -> int:
-    """Every page of one day, one request after another, decoded and dropped. It is told what
-    from/to mean (the client works it out), so its pages are the ideal ones."""
-    rows = 0
-    offset = 0
-    while True:
-        to = PAGE_SIZE if paging == "limit" else offset + PAGE_SIZE
-        response = http.post(
-            base_url,
-            data={
-                "user": API_KEY,
-                "pass": API_PASS,
-                "action": "list-archive",
-                "dateFrom": day,
-                "dateTo": day,
-                "from": str(offset),
-                "to": str(to),
-            },
-        )
-        response.raise_for_status()
-        page = orjson.loads(response.content) if response.content.strip() else None
-        if not page:
-            return rows
-        rows += len(page)
-        offset += len(page)
-
-
 def bare_fetch(
     http: httpx.Client, base_url: str, days: list[str], concurrency: int, paging: str
 ) -> int:
     """Every day, ``concurrency`` days in flight as in the backfill, with the client's decoder
     (orjson): the baseline gets the same advantages as the code it is compared with."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return sum(pool.map(lambda day: bare_day(http, base_url, day, paging), days))
+        return sum(
+            pool.map(
+                lambda day: bare_pages(
+                    http, base_url, day, day, page_size=PAGE_SIZE, paging=paging
+                ),
+                days,
+            )
+        )
 
 
 def backfill(
@@ -247,19 +225,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", type=int, default=3500)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument(
-        "--recipient-pool",
-        type=int,
-        default=0,
-        help="distinct numbers the history draws from (default 0: every message a new number, "
-        "as on a marketing list; 3000: a shop's recurring customers)",
-    )
-    parser.add_argument(
-        "--paging",
-        choices=["limit", "range"],
-        default="limit",
-        help="what the server's from/to mean: offset+count (limit) or start/end indexes (range)",
-    )
+    add_history_arguments(parser, paging="limit")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 

@@ -7,36 +7,70 @@ the project's Definitions).
 
 **The sensor never sends** (a tick times out after 60 s). Each evaluation runs the campaign's
 query read-only, prepares the rows, drops the keys already in the outbox and the opted-out
-numbers, and requests a run of the send job whose ``run_key`` names the batch
-(:func:`~smspresto_pipeline.campaigns.prepare.batch_run_key`), with the chosen ``dedup_keys`` in
-the run's config: a tick that finds the same batch again requests no second run. It skips,
-with the reason shown in the UI:
+numbers, applies the guards below in this order, and requests a run of the send job whose
+``run_key`` names the batch (:func:`~smspresto_pipeline.campaigns.prepare.batch_run_key`), with
+the chosen ``dedup_keys`` in the run's config: a tick that finds the same batch again requests
+no second run. It skips, with the reason shown in the UI:
 
 * when the warehouse file is locked or busy (another process writes): never a failed tick;
   the sensor waits at most :data:`SENSOR_LOCK_TIMEOUT` seconds for the lock;
-* when nothing new is left to send;
 * on the campaign's first activation (no row of it in the outbox at all) unless
-  ``send_on_first_activation``: the rows found are claimed as ``baseline`` (never sent; the
-  one write a sensor makes, one short transaction) so switching a campaign on never texts a
-  whole table. Limitation: a campaign whose query returns nothing at its first evaluations
-  stays "first" until rows appear, and those are then the baseline.
+  ``send_on_first_activation``: the rows found are claimed as ``baseline`` (never sent) so
+  switching a campaign on never texts a whole table. Limitation: a campaign whose query returns
+  nothing at its first evaluations stays "first" until rows appear, and those are then the
+  baseline;
+* **volume breaker**: more new rows than the campaign's threshold
+  (:func:`~smspresto_pipeline.campaigns.guards.volume_threshold`): nothing is claimed; the
+  reason gives the numbers and how to confirm (launch the job with ``confirm_volume: true``);
+* **quiet hours**: the new rows are claimed as ``held`` and nothing is sent; the reason says
+  until when. Held rows go out once the window opens, oldest first, before new rows; those
+  held longer than ``validity_seconds`` become ``expired`` and are never sent;
+* **daily cap**: the campaign already tried ``max_per_day`` messages today (its time zone's
+  day); the reason says when the next day starts. A batch takes at most ``max_per_run`` and
+  what the day has left; the other rows wait (not claimed);
+* when nothing new is left to send.
+
+The sensor's writes (baseline, held, expired) are each one short transaction. It holds rows
+itself rather than requesting a run to do it: a run per quiet tick would fill the run list
+with runs that send nothing, and holding is the same kind of record as the baseline.
 
 A query that fails (a SQL error, a missing column) is a configuration error: the tick **fails**
 with :class:`CampaignQueryError` naming the campaign and DuckDB's message, so it shows red in
 the UI rather than as a quiet skip; the send job fails the same way, before any claim.
 
-**The send job** runs the query again, keeps the keys the sensor chose (all rows, capped at
-``max_per_run``, when launched by hand with no keys), drops rows already in the outbox, claims
-opted-out numbers as ``skipped`` (``opted_out``) and invalid rows as ``skipped`` with their
-reason, claims the rest ``pending`` under its run id (only what the claim returns is sent),
-adopts released ``pending`` rows of earlier runs (and marks ``ambiguous`` the ``pending`` rows
-of runs the instance says are over: they died with a request maybe in flight), checks the
-stock, then sends (:func:`~smspresto_pipeline.campaigns.send.send_claimed`). When the stock is
-short nothing is sent and the claimed rows are **released** (``pending``, no run): they were
-provably never sent, so the next run of the campaign adopts and sends them. A dry run claims
-nothing and sends nothing, and reports what would be sent. The run fails
-(:class:`dagster.Failure`) when the send stopped (an ambiguous batch, a refusal of the whole
-account, an unreachable API), after every mark is written.
+**The send job** runs the query again and keeps the keys the sensor chose (every row, when
+launched by hand with no keys), drops rows already in the outbox, and decides again with the
+run's own clock and counts, so a run started late or by hand obeys the same guards:
+
+1. first activation: a run of a campaign with no outbox row records the baseline and sends
+   nothing (unless ``send_on_first_activation``);
+2. volume breaker: above the threshold, the run fails (:class:`dagster.Failure`) before
+   claiming anything, unless its config says ``confirm_volume``; a confirmed run sends a first
+   batch (caps applied) and claims the rest ``held``, for the next evaluations;
+3. it marks ``ambiguous`` the ``pending`` rows of runs the instance says are over (they died
+   with a request maybe in flight), then reconciles the campaign's ``ambiguous`` rows with the
+   ingested archive (:func:`~smspresto_pipeline.campaigns.reconcile.reconcile`);
+4. it claims opted-out numbers and invalid rows as ``skipped`` with their reason;
+5. in quiet hours it claims the new rows ``held`` and sends nothing;
+6. otherwise, in one transaction (no other writer in between): held rows past their validity
+   become ``expired``, then held rows (oldest first) and new rows fill the batch up to
+   ``max_per_run`` and what is left of ``max_per_day``; a row whose number already had
+   ``frequency_cap.max_messages`` messages in the cap's window (all campaigns, and the rows
+   before it in the batch) is claimed ``skipped`` (``frequency_cap``), for good; the batch's
+   held rows move to ``pending`` and its new rows are claimed ``pending`` under the run id;
+7. it adopts released ``pending`` rows of earlier runs, checks the stock, then sends
+   (:func:`~smspresto_pipeline.campaigns.send.send_claimed`). When the stock is short nothing
+   is sent and the claimed rows are **released** (``pending``, no run): they were provably
+   never sent, so the next run of the campaign adopts and sends them.
+
+A dry run makes the same decisions and reports them (``would_send``, ``held``, ``expired``,
+``waiting_for_cap``, ``frequency_capped``, ``volume_threshold``), claims nothing and sends
+nothing; a surge does not fail it (it is how one looks at a surge before confirming it). The
+run fails (:class:`dagster.Failure`) when the send stopped (an ambiguous batch, a refusal of
+the whole account, an unreachable API), after every mark is written.
+
+Time is read through the ``clock`` given to :func:`build_campaign_defs` (the system clock by
+default), so tests can put "now" inside or outside quiet hours.
 
 Example:
     .. code-block:: python
@@ -51,7 +85,8 @@ Example:
 
 import collections
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -59,6 +94,14 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
+from smspresto_pipeline.campaigns.guards import (
+    VOLUME_HISTORY,
+    BatchPlan,
+    batch_limit,
+    plan_batch,
+    split_expired,
+    volume_threshold,
+)
 from smspresto_pipeline.campaigns.model import Campaign
 from smspresto_pipeline.campaigns.prepare import (
     PreparedBatch,
@@ -67,26 +110,39 @@ from smspresto_pipeline.campaigns.prepare import (
     batch_run_key,
     prepare_batch,
 )
+from smspresto_pipeline.campaigns.reconcile import reconcile
 from smspresto_pipeline.campaigns.send import (
     adopt_released,
     check_stock,
     quarantine_orphans,
     send_claimed,
 )
+from smspresto_pipeline.campaigns.timing import (
+    day_start,
+    in_quiet_hours,
+    next_day_start,
+    next_send_time,
+    system_clock,
+)
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage, Warehouse
 from smspresto_pipeline.warehouse.connection import WarehouseLockedError
+from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 
 __all__ = [
     "SENSOR_LOCK_TIMEOUT",
     "CampaignQueryError",
     "CampaignSendConfig",
+    "Clock",
     "build_campaign_defs",
 ]
 
 #: Most seconds a sensor evaluation waits for another process's lock before skipping.
 SENSOR_LOCK_TIMEOUT = 10.0
+
+#: Where a campaign's sensor and job read the time: a function returning an aware datetime.
+Clock = Callable[[], datetime]
 
 #: Skip reasons whose rows cannot be recorded under their own key (none, or the key of an
 #: earlier row of the batch): they are counted, never claimed.
@@ -102,8 +158,14 @@ class CampaignSendConfig(dg.Config):
 
     dedup_keys: list[str] = Field(
         default_factory=list,
-        description="The rows to send, chosen by the sensor. Empty (a manual launch): every "
-        "row the query returns now that is not yet in the outbox, up to max_per_run.",
+        description="The rows to send, chosen by the sensor (new rows and held ones). Empty (a "
+        "manual launch): every held row and every row the query returns now that is not yet in "
+        "the outbox, within the caps.",
+    )
+    confirm_volume: bool = Field(
+        default=False,
+        description="Confirm a batch the volume breaker stopped: the run sends a first batch "
+        "(caps applied) and holds the rest, which the next evaluations send.",
     )
 
 
@@ -166,7 +228,135 @@ def _has_outbox_rows(outbox: Outbox, campaign: Campaign) -> bool:
     return bool(outbox.rows(OUTBOX_STATES, campaign=campaign.name, limit=1))
 
 
-def _build_sensor(campaign: Campaign, job: dg.JobDefinition) -> dg.SensorDefinition:
+def _as_prepared(row: OutboxRow) -> PreparedMessage:
+    """A held row's message, as recorded when it was first selected."""
+    return PreparedMessage(*(getattr(row, f.name) for f in dataclasses.fields(OutboxMessage)))
+
+
+def _when(at: datetime, campaign: Campaign) -> str:
+    return at.astimezone(campaign.zone).strftime(f"%Y-%m-%d %H:%M ({campaign.timezone})")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Found:
+    """What the campaign's query returns now that the outbox does not hold yet.
+
+    Attributes:
+        batch: the prepared query result (every row).
+        new: sendable messages, opted-out numbers left out.
+        opted_out: sendable messages to opted-out numbers.
+        skipped: invalid rows that can be recorded under their own key.
+        first_activation: the campaign has no outbox row at all.
+    """
+
+    batch: PreparedBatch
+    new: list[PreparedMessage]
+    opted_out: list[PreparedMessage]
+    skipped: list[SkippedRow]
+    first_activation: bool
+
+
+def _find(
+    campaign: Campaign,
+    store: Warehouse,
+    wanted: Collection[str] | None = None,
+    log: Any = None,
+) -> _Found:
+    """Run the query and keep the rows not yet in the outbox (only ``wanted`` keys, if given)."""
+    batch = _prepare(campaign, store)
+    outbox = Outbox(store)
+    messages: Sequence[PreparedMessage] = batch.messages
+    skipped = _recordable(batch.skipped)
+    if wanted is not None:
+        messages = [m for m in messages if m.dedup_key in wanted]
+        skipped = [r for r in skipped if r.dedup_key in wanted]
+    keys = [m.dedup_key for m in messages] + [str(r.dedup_key) for r in skipped]
+    existing = outbox.existing_keys(campaign.name, keys)
+    if wanted is not None and log is not None:
+        held = {r.dedup_key for r in outbox.rows("held", campaign=campaign.name)}
+        if missing := len(set(wanted) - set(keys) - held):
+            log.warning(
+                f"{missing} of the {len(wanted)} chosen rows are no longer returned by the "
+                "query (or no longer sendable): left alone"
+            )
+    messages = [m for m in messages if m.dedup_key not in existing]
+    opted = OptOuts(store).opted_out(m.recipient for m in messages)
+    return _Found(
+        batch=batch,
+        new=[m for m in messages if m.recipient not in opted],
+        opted_out=[m for m in messages if m.recipient in opted],
+        skipped=[r for r in skipped if r.dedup_key not in existing],
+        first_activation=not _has_outbox_rows(outbox, campaign),
+    )
+
+
+def _baseline(campaign: Campaign, found: _Found) -> list[OutboxMessage]:
+    """Every row the query returns now, as the first activation records it."""
+    rows: list[OutboxMessage] = list(found.batch.messages)
+    rows += [_skipped_message(campaign, r) for r in _recordable(found.batch.skipped)]
+    return rows
+
+
+def _threshold(campaign: Campaign, outbox: Outbox, found: _Found) -> int | None:
+    """The volume breaker's threshold; None when it does not apply (disabled, or the first
+    activation of a campaign told to send on it: the user said to send)."""
+    if campaign.volume_breaker_factor is None or found.first_activation:
+        return None
+    return volume_threshold(campaign, outbox.run_sizes(campaign.name, runs=VOLUME_HISTORY))
+
+
+def _surge_message(campaign: Campaign, rows: int, threshold: int) -> str:
+    return (
+        f"volume breaker: campaign {campaign.name!r} found {rows} new rows to send, above its "
+        f"threshold of {threshold} ({campaign.volume_breaker_factor:g} times its usual batch, "
+        f"the median of its last {VOLUME_HISTORY} runs; at least "
+        f"{campaign.volume_breaker_min_rows}). Nothing was claimed or sent. If this volume is "
+        f"expected, launch the job {campaign.job_name} with the run config "
+        f"'ops: {{{_op_name(campaign)}: {{config: {{confirm_volume: true}}}}}}': it sends a "
+        "first batch (caps applied) and holds the rest, which the next evaluations send."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decision:
+    """A batch decided outside quiet hours (see :func:`_decide`)."""
+
+    plan: BatchPlan[PreparedMessage]
+    held_keys: frozenset[str]
+    expired: list[OutboxRow]
+    sent_today: int
+    limit: int
+
+
+def _decide(
+    campaign: Campaign,
+    session: OutboxSession,
+    held: Sequence[OutboxRow],
+    new: Sequence[PreparedMessage],
+    now: datetime,
+) -> _Decision:
+    """Expiry, the daily cap and the frequency cap over held rows (oldest first) then new ones,
+    reading the counts through ``session``."""
+    valid, expired = split_expired(campaign, held, now)
+    sent_today = session.campaign_sent_count(campaign.name, day_start(campaign, now))
+    limit = batch_limit(campaign, sent_today)
+    candidates = [_as_prepared(r) for r in valid] + list(new)
+    cap = campaign.frequency_cap
+    recent: dict[str, int] = {}
+    if cap is not None and candidates and limit:
+        since = now - timedelta(seconds=cap.window_seconds)
+        recent = session.sent_to_recipients((m.recipient for m in candidates), since)
+    plan = plan_batch(
+        candidates,
+        limit=limit,
+        max_messages=None if cap is None else cap.max_messages,
+        recent=recent,
+    )
+    held_keys = frozenset(r.dedup_key for r in valid)
+    return _Decision(plan, held_keys, expired, sent_today, limit)
+
+
+def _build_sensor(campaign: Campaign, job: dg.JobDefinition, clock: Clock) -> dg.SensorDefinition:
     @dg.sensor(
         name=campaign.sensor_name,
         job=job,
@@ -180,7 +370,7 @@ def _build_sensor(campaign: Campaign, job: dg.JobDefinition) -> dg.SensorDefinit
     ) -> dg.RunRequest | dg.SkipReason:
         store = _sensor_warehouse(warehouse)
         try:
-            return _evaluate(context, campaign, store)
+            return _evaluate(context, campaign, store, clock())
         except Exception as exc:
             if not _is_lock_error(exc):
                 raise
@@ -193,44 +383,88 @@ def _build_sensor(campaign: Campaign, job: dg.JobDefinition) -> dg.SensorDefinit
 
 
 def _evaluate(
-    context: dg.SensorEvaluationContext, campaign: Campaign, store: Warehouse
+    context: dg.SensorEvaluationContext, campaign: Campaign, store: Warehouse, now: datetime
 ) -> dg.RunRequest | dg.SkipReason:
-    batch = _prepare(campaign, store)
+    name = campaign.name
     outbox = Outbox(store)
-    recordable = _recordable(batch.skipped)
-    keys = [m.dedup_key for m in batch.messages] + [str(r.dedup_key) for r in recordable]
-    existing = outbox.existing_keys(campaign.name, keys)
-    messages = [m for m in batch.messages if m.dedup_key not in existing]
-    opted = OptOuts(store).opted_out(m.recipient for m in messages)
-    skipped = [r for r in recordable if r.dedup_key not in existing]
+    found = _find(campaign, store)
 
-    if not _has_outbox_rows(outbox, campaign) and not campaign.send_on_first_activation:
-        if not messages and not skipped:
+    if found.first_activation and not campaign.send_on_first_activation:
+        baseline = _baseline(campaign, found)
+        if not baseline:
             return dg.SkipReason(
                 "first activation: the query returns no row to record as a baseline yet"
             )
-        recorded = outbox.claim(
-            [*messages, *(_skipped_message(campaign, r) for r in skipped)], state="baseline"
-        )
+        recorded = outbox.claim(baseline, state="baseline", now=now)
         return dg.SkipReason(
-            f"first activation of campaign {campaign.name!r}: {len(recorded)} rows the query "
+            f"first activation of campaign {name!r}: {len(recorded)} rows the query "
             "returns now were recorded as baseline and will never be sent; only rows appearing "
             "later are sent (set send_on_first_activation to send them too)"
         )
 
-    to_send = [m for m in messages if m.recipient not in opted][: campaign.max_per_run]
-    if not to_send and not skipped:
-        why = f" ({len(opted)} opted-out numbers left out)" if opted else ""
-        return dg.SkipReason(f"nothing new to send{why}")
-    chosen = [m.dedup_key for m in to_send] + [str(r.dedup_key) for r in skipped]
+    threshold = _threshold(campaign, outbox, found)
+    if threshold is not None and len(found.new) > threshold:
+        return dg.SkipReason(_surge_message(campaign, len(found.new), threshold))
+
+    if in_quiet_hours(campaign, now):
+        return _quiet_skip(campaign, outbox, found, now)
+
+    held = outbox.rows("held", campaign=name)
+    opted_held = OptOuts(store).opted_out(r.recipient for r in held)
+    with outbox.reading() as session:
+        decision = _decide(
+            campaign, session, [r for r in held if r.recipient not in opted_held], found.new, now
+        )
+    expired = [r.dedup_key for r in decision.expired]
+    if expired and not campaign.dry_run:
+        expired = list(outbox.mark(name, expired, "expired", now=now))
+    plan = decision.plan
+    chosen = [m.dedup_key for m in (*plan.send, *plan.capped)]
+    chosen += [r.dedup_key for r in held if r.recipient in opted_held]
+    chosen += [str(r.dedup_key) for r in found.skipped]
+    if not chosen:
+        if plan.waiting and not decision.limit:
+            return dg.SkipReason(
+                f"daily cap reached: campaign {name!r} tried {decision.sent_today} messages "
+                f"today (max_per_day {campaign.max_per_day}); {len(plan.waiting)} rows wait "
+                f"for the next day, which starts at "
+                f"{_when(next_day_start(campaign, now), campaign)}"
+            )
+        why = [f"{len(found.opted_out)} opted-out numbers left out"] if found.opted_out else []
+        if expired:
+            why.append(f"{len(expired)} held rows expired (held past validity_seconds)")
+        return dg.SkipReason("nothing new to send" + (f" ({'; '.join(why)})" if why else ""))
     context.log.info(
-        f"campaign {campaign.name!r}: requesting a run for {len(to_send)} messages and "
-        f"{len(skipped)} rows to record as skipped"
+        f"campaign {name!r}: requesting a run for {len(plan.send)} messages "
+        f"({len(decision.held_keys & {m.dedup_key for m in plan.send})} held until now), "
+        f"{len(chosen) - len(plan.send)} rows to record as skipped, {len(plan.waiting)} rows "
+        "waiting for the caps"
     )
     return dg.RunRequest(
-        run_key=batch_run_key(campaign.name, chosen),
+        run_key=batch_run_key(name, chosen),
         run_config={"ops": {_op_name(campaign): {"config": {"dedup_keys": chosen}}}},
-        tags={"smspresto/campaign": campaign.name},
+        tags={"smspresto/campaign": name},
+    )
+
+
+def _quiet_skip(campaign: Campaign, outbox: Outbox, found: _Found, now: datetime) -> dg.SkipReason:
+    """In quiet hours: hold the new rows (a dry run records nothing) and say until when."""
+    quiet = campaign.quiet_hours
+    assert quiet is not None  # in_quiet_hours says so
+    until = _when(next_send_time(campaign, now), campaign)
+    window = f"quiet hours ({quiet.start} to {quiet.end})"
+    if not found.new:
+        return dg.SkipReason(f"{window} until {until}: nothing new to hold")
+    if campaign.dry_run:
+        return dg.SkipReason(
+            f"{window} until {until}: {len(found.new)} new rows would be held (dry run: "
+            "nothing recorded)"
+        )
+    held = outbox.claim(found.new, state="held", now=now)
+    return dg.SkipReason(
+        f"{window} until {until}: {len(held)} new rows held; they are sent when the window "
+        f"opens, unless held longer than validity_seconds ({campaign.validity_seconds} s), "
+        "then they expire"
     )
 
 
@@ -239,7 +473,10 @@ def _metadata(
     selected: int,
     skipped: dict[str, int],
     preview: list[dict[str, object]],
-    **counts: int,
+    counts: Mapping[str, int],
+    *,
+    threshold: int | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "campaign": dg.MetadataValue.text(campaign.name),
@@ -249,11 +486,14 @@ def _metadata(
         "skipped": dg.MetadataValue.int(sum(skipped.values())),
         "preview": dg.MetadataValue.json(preview),
     }
+    if threshold is not None:
+        metadata["volume_threshold"] = dg.MetadataValue.int(threshold)
     metadata.update({name: dg.MetadataValue.int(value) for name, value in counts.items()})
+    metadata.update({name: dg.MetadataValue.text(value) for name, value in (texts or {}).items()})
     return metadata
 
 
-def _send_op(campaign: Campaign) -> dg.OpDefinition:
+def _send_op(campaign: Campaign, clock: Clock) -> dg.OpDefinition:
     @dg.op(
         name=_op_name(campaign),
         description=f"Sends the chosen rows of campaign {campaign.name!r}, each at most once.",
@@ -267,7 +507,7 @@ def _send_op(campaign: Campaign) -> dg.OpDefinition:
     ) -> dg.Output[None]:
         store = warehouse.get_warehouse(default_region=campaign.default_region)
         try:
-            return _run_send(context, campaign, config, smspresto, store)
+            return _run_send(context, campaign, config, smspresto, store, clock)
         except CampaignQueryError as exc:
             raise dg.Failure(description=str(exc)) from None
 
@@ -296,86 +536,202 @@ def _quarantine_dead_runs(context: dg.OpExecutionContext, outbox: Outbox, campai
     return len(quarantined)
 
 
+def _reconcile(
+    context: dg.OpExecutionContext, outbox: Outbox, campaign: Campaign
+) -> tuple[int, int]:
+    """Resolve the campaign's ``ambiguous`` rows against the archive; (sent, failed) counts.
+
+    An archive never ingested leaves them ambiguous (the warehouse creates its tables on the
+    first write, so the table is there, empty): the run goes on.
+    """
+    if not outbox.rows("ambiguous", campaign=campaign.name, limit=1):
+        return 0, 0
+    report = reconcile(outbox, timezone=campaign.timezone, campaign=campaign.name)
+    context.log.info(
+        f"campaign {campaign.name!r}: reconciled with the archive: {len(report.sent)} sent, "
+        f"{len(report.failed)} failed, {len(report.still_ambiguous)} still ambiguous"
+    )
+    return len(report.sent), len(report.failed)
+
+
 def _run_send(
     context: dg.OpExecutionContext,
     campaign: Campaign,
     config: CampaignSendConfig,
     smspresto: SMSPrestoResource,
     store: Warehouse,
+    clock: Clock,
 ) -> dg.Output[None]:
-    name, run_id = campaign.name, context.run_id
-    batch = _prepare(campaign, store)
+    name, run_id, now = campaign.name, context.run_id, clock()
     outbox = Outbox(store)
-    messages: Sequence[PreparedMessage] = batch.messages
-    skipped = _recordable(batch.skipped)
-    if config.dedup_keys:
-        wanted = set(config.dedup_keys)
-        messages = [m for m in messages if m.dedup_key in wanted]
-        skipped = [r for r in skipped if r.dedup_key in wanted]
-        found = {m.dedup_key for m in messages} | {str(r.dedup_key) for r in skipped}
-        if missing := len(wanted - found):
-            context.log.warning(
-                f"{missing} of the {len(wanted)} chosen rows are no longer returned by the "
-                "query (or no longer sendable): left alone"
-            )
-    existing = outbox.existing_keys(
-        name, [m.dedup_key for m in messages] + [str(r.dedup_key) for r in skipped]
-    )
-    messages = [m for m in messages if m.dedup_key not in existing][: campaign.max_per_run]
-    skipped = [r for r in skipped if r.dedup_key not in existing]
-    opted = OptOuts(store).opted_out(m.recipient for m in messages)
-    opted_out = [m for m in messages if m.recipient in opted]
-    to_send = [m for m in messages if m.recipient not in opted]
-    reasons: dict[str, int] = dict(collections.Counter(str(r.reason) for r in skipped))
-    if opted_out:
-        reasons["opted_out"] = len(opted_out)
-    preview = dataclasses.replace(batch, messages=tuple(to_send)).preview()
-    selected = len(messages) + len(skipped)
+    wanted = frozenset(config.dedup_keys) if config.dedup_keys else None
+    found = _find(campaign, store, wanted, context.log)
+    reasons: dict[str, int] = dict(collections.Counter(str(r.reason) for r in found.skipped))
+    if found.opted_out:
+        reasons["opted_out"] = len(found.opted_out)
+
+    if found.first_activation and not campaign.send_on_first_activation:
+        # Every row the query returns, whatever keys the run was given: recording only some
+        # would leave the others "new", and the next tick would send them.
+        baseline = _baseline(campaign, found)
+        if not campaign.dry_run:
+            baseline = outbox.claim(baseline, state="baseline", run_id=run_id, now=now)
+        context.log.info(
+            f"first activation of campaign {name!r}: {len(baseline)} rows recorded as baseline "
+            f"(never sent){' (dry run: nothing recorded)' if campaign.dry_run else ''}; set "
+            "send_on_first_activation to send them too"
+        )
+        metadata = _metadata(
+            campaign,
+            found.batch.rows,
+            {},
+            [],
+            {"baseline": len(baseline), "sent": 0, "requests": 0},
+        )
+        return dg.Output(None, metadata=metadata)
+
+    threshold = _threshold(campaign, outbox, found)
+    surge = threshold is not None and len(found.new) > threshold
+    if surge and not config.confirm_volume and not campaign.dry_run:
+        assert threshold is not None
+        raise dg.Failure(
+            description=_surge_message(campaign, len(found.new), threshold),
+            metadata=_metadata(campaign, len(found.new), reasons, [], {}, threshold=threshold),
+        )
+    held = [
+        r for r in outbox.rows("held", campaign=name) if wanted is None or r.dedup_key in wanted
+    ]
+    opted_held = OptOuts(store).opted_out(r.recipient for r in held)
+    selected = len(found.new) + len(found.opted_out) + len(found.skipped) + len(held)
+    quiet = in_quiet_hours(campaign, now)
+    texts = {"next_send_time": next_send_time(campaign, now).isoformat()} if quiet else {}
 
     if campaign.dry_run:
-        segments = sum(m.segments for m in to_send)
+        return _dry_run(context, campaign, outbox, found, held, opted_held, reasons, now, threshold)
+
+    quarantined = _quarantine_dead_runs(context, outbox, name)
+    reconciled_sent, reconciled_failed = _reconcile(context, outbox, campaign)
+    if found.opted_out:
+        outbox.claim(found.opted_out, state="skipped", skip_reason="opted_out", run_id=run_id)
+    by_reason: dict[str, list[OutboxMessage]] = collections.defaultdict(list)
+    for row in found.skipped:
+        by_reason[row.reason].append(_skipped_message(campaign, row))
+    for reason, rows in by_reason.items():
+        outbox.claim(rows, state="skipped", skip_reason=reason, run_id=run_id, now=now)
+    counts = {
+        "sent": 0,
+        "failed": 0,
+        "ambiguous": 0,
+        "left_pending": 0,
+        "quarantined": quarantined,
+        "reconciled_sent": reconciled_sent,
+        "reconciled_failed": reconciled_failed,
+        "held": 0,
+        "expired": 0,
+        "waiting_for_cap": 0,
+        "frequency_capped": 0,
+    }
+
+    if quiet:
+        counts["held"] = len(outbox.claim(found.new, state="held", run_id=run_id, now=now))
         context.log.info(
-            f"dry run of campaign {name!r}: would send {len(to_send)} messages "
-            f"({segments} SMS parts); nothing claimed, nothing sent"
+            f"campaign {name!r}: quiet hours until {texts['next_send_time']}: "
+            f"{counts['held']} new rows held, nothing sent"
         )
         metadata = _metadata(
             campaign,
             selected,
             reasons,
-            preview,
-            would_send=len(to_send),
-            would_bill_segments=segments,
-            segments_saved=sum(m.segments_saved for m in to_send),
-            sent=0,
-            requests=0,
+            [],
+            {**counts, "segments_billed": 0, "requests": 0},
+            threshold=threshold,
+            texts=texts,
         )
         return dg.Output(None, metadata=metadata)
 
-    quarantined = _quarantine_dead_runs(context, outbox, name)
-    if opted_out:
-        outbox.claim(opted_out, state="skipped", skip_reason="opted_out", run_id=run_id)
-    by_reason: dict[str, list[OutboxMessage]] = collections.defaultdict(list)
-    for row in skipped:
-        by_reason[row.reason].append(_skipped_message(campaign, row))
-    for reason, rows in by_reason.items():
-        outbox.claim(rows, state="skipped", skip_reason=reason, run_id=run_id)
-    claimed: list[OutboxMessage] = outbox.claim(to_send, state="pending", run_id=run_id)
+    with outbox.transaction() as session:
+        # One transaction: the counts the caps read cannot change before the claims that
+        # follow them (no other writer of the file, in any process, runs in between).
+        current = [
+            r
+            for r in session.rows("held", campaign=name)
+            if wanted is None or r.dedup_key in wanted
+        ]
+        gone = [r.dedup_key for r in current if r.recipient in opted_held]
+        gone = list(
+            session.mark(name, gone, "skipped", skip_reason="opted_out", run_id=run_id, now=now)
+        )
+        current = [r for r in current if r.recipient not in opted_held]
+        decision = _decide(campaign, session, current, found.new, now)
+        plan = decision.plan
+        expired = session.mark(name, [r.dedup_key for r in decision.expired], "expired", now=now)
+        moved = session.mark(
+            name,
+            [m.dedup_key for m in plan.send if m.dedup_key in decision.held_keys],
+            "pending",
+            run_id=run_id,
+            now=now,
+        )
+        fresh = session.claim(
+            [m for m in plan.send if m.dedup_key not in decision.held_keys],
+            run_id=run_id,
+            now=now,
+        )
+        capped_held = session.mark(
+            name,
+            [m.dedup_key for m in plan.capped if m.dedup_key in decision.held_keys],
+            "skipped",
+            skip_reason="frequency_cap",
+            run_id=run_id,
+            now=now,
+        )
+        capped_new = session.claim(
+            [m for m in plan.capped if m.dedup_key not in decision.held_keys],
+            state="skipped",
+            skip_reason="frequency_cap",
+            run_id=run_id,
+            now=now,
+        )
+        if surge:
+            # A confirmed surge: the rest is claimed now, so the next ticks send it without
+            # tripping the breaker again (the rows are no longer new).
+            rest = [m for m in plan.waiting if m.dedup_key not in decision.held_keys]
+            counts["held"] = len(session.claim(rest, state="held", run_id=run_id, now=now))
+    ours = set(moved) | {m.dedup_key for m in fresh}
+    claimed: list[OutboxMessage] = [m for m in plan.send if m.dedup_key in ours]
+    if gone:
+        reasons["opted_out"] = reasons.get("opted_out", 0) + len(gone)
+    if frequency_capped := len(capped_held) + len(capped_new):
+        reasons["frequency_cap"] = frequency_capped
+    counts.update(
+        expired=len(expired),
+        waiting_for_cap=len(plan.waiting),
+        frequency_capped=frequency_capped,
+    )
+    preview = dataclasses.replace(found.batch, messages=plan.send).preview()
+
     adopted = adopt_released(outbox, name, run_id=run_id)
     adopted_opted = OptOuts(store).opted_out(m.recipient for m in adopted)
     if adopted_opted:
-        gone = [m.dedup_key for m in adopted if m.recipient in adopted_opted]
-        outbox.mark(name, gone, "skipped", skip_reason="opted_out", run_id=run_id)
+        out = [m.dedup_key for m in adopted if m.recipient in adopted_opted]
+        outbox.mark(name, out, "skipped", skip_reason="opted_out", run_id=run_id)
         adopted = [m for m in adopted if m.recipient not in adopted_opted]
     claimed += adopted
     context.log.info(
-        f"campaign {name!r}: {len(claimed)} messages claimed ({len(adopted)} adopted from "
-        f"earlier runs), {sum(reasons.values())} rows skipped {reasons}"
+        f"campaign {name!r}: {len(claimed)} messages claimed ({len(moved)} held until now, "
+        f"{len(adopted)} adopted from earlier runs), {len(expired)} held rows expired, "
+        f"{len(plan.waiting)} rows waiting for the caps, {sum(reasons.values())} rows "
+        f"skipped {reasons}"
     )
 
-    counts = {"sent": 0, "failed": 0, "ambiguous": 0, "left_pending": 0, "quarantined": quarantined}
     if not claimed:
         metadata = _metadata(
-            campaign, selected, reasons, preview, **counts, segments_billed=0, requests=0
+            campaign,
+            selected,
+            reasons,
+            preview,
+            {**counts, "segments_billed": 0, "requests": 0},
+            threshold=threshold,
         )
         return dg.Output(None, metadata=metadata)
     with smspresto.get_client() as client:
@@ -384,26 +740,28 @@ def _run_send(
         except SMSValidationError as exc:
             keys = [m.dedup_key for m in claimed]
             outbox.hand_over(name, keys, from_run=run_id, to_run=None)
+            counts["left_pending"] = len(keys)
             raise dg.Failure(
                 description=f"campaign {name!r}: {exc}. The {len(keys)} claimed rows were "
                 "released (pending, no run): the next run of the campaign adopts and sends them.",
                 metadata=_metadata(
-                    campaign, selected, reasons, preview, **counts, left_pending=len(keys)
+                    campaign, selected, reasons, preview, counts, threshold=threshold
                 ),
             ) from None
-        report = send_claimed(client, outbox, claimed, run_id=run_id)
+        report = send_claimed(client, outbox, claimed, run_id=run_id, clock=clock)
+    counts.update(
+        sent=report.sent,
+        failed=report.failed,
+        ambiguous=report.ambiguous,
+        left_pending=report.left_pending,
+    )
     metadata = _metadata(
         campaign,
         selected,
         reasons,
         preview,
-        sent=report.sent,
-        failed=report.failed,
-        ambiguous=report.ambiguous,
-        left_pending=report.left_pending,
-        segments_billed=report.segments_billed,
-        requests=report.requests,
-        quarantined=quarantined,
+        {**counts, "segments_billed": report.segments_billed, "requests": report.requests},
+        threshold=threshold,
     )
     if report.stopped is not None:
         raise dg.Failure(
@@ -416,13 +774,75 @@ def _run_send(
     return dg.Output(None, metadata=metadata)
 
 
-def build_campaign_defs(campaign: Campaign) -> dg.Definitions:
+def _dry_run(
+    context: dg.OpExecutionContext,
+    campaign: Campaign,
+    outbox: Outbox,
+    found: _Found,
+    held: Sequence[OutboxRow],
+    opted_held: Collection[str],
+    reasons: dict[str, int],
+    now: datetime,
+    threshold: int | None,
+) -> dg.Output[None]:
+    """The run's decisions, reported: nothing claimed, nothing sent."""
+    name = campaign.name
+    selected = len(found.new) + len(found.opted_out) + len(found.skipped) + len(held)
+    counts = {"held": 0, "expired": 0, "waiting_for_cap": 0, "frequency_capped": 0}
+    texts: dict[str, str] = {}
+    to_send: Sequence[PreparedMessage] = ()
+    if threshold is not None and len(found.new) > threshold:
+        context.log.warning(_surge_message(campaign, len(found.new), threshold))
+    if in_quiet_hours(campaign, now):
+        texts["next_send_time"] = next_send_time(campaign, now).isoformat()
+        counts["held"] = len(found.new)
+    else:
+        current = [r for r in held if r.recipient not in opted_held]
+        with outbox.reading() as session:
+            decision = _decide(campaign, session, current, found.new, now)
+        to_send = decision.plan.send
+        counts.update(
+            expired=len(decision.expired),
+            waiting_for_cap=len(decision.plan.waiting),
+            frequency_capped=len(decision.plan.capped),
+        )
+    segments = sum(m.segments for m in to_send)
+    context.log.info(
+        f"dry run of campaign {name!r}: would send {len(to_send)} messages "
+        f"({segments} SMS parts); {counts}; nothing claimed, nothing sent"
+    )
+    metadata = _metadata(
+        campaign,
+        selected,
+        reasons,
+        dataclasses.replace(found.batch, messages=tuple(to_send)).preview(),
+        {
+            **counts,
+            "would_send": len(to_send),
+            "would_bill_segments": segments,
+            "segments_saved": sum(m.segments_saved for m in to_send),
+            "sent": 0,
+            "requests": 0,
+        },
+        threshold=threshold,
+        texts=texts,
+    )
+    return dg.Output(None, metadata=metadata)
+
+
+def build_campaign_defs(campaign: Campaign, *, clock: Clock = system_clock) -> dg.Definitions:
     """The campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
 
     The resources ``smspresto`` and ``warehouse`` are the caller's to bind. The sensor starts
     stopped: switch it on in the UI (or with ``dagster sensor start``).
+
+    Args:
+        campaign: the campaign.
+        clock: where the sensor and the job read the time (an aware datetime): quiet hours,
+            validity, the daily cap's day and the frequency cap's window follow it. Default: the
+            system clock; tests give a fixed one.
     """
-    op = _send_op(campaign)
+    op = _send_op(campaign, clock)
 
     @dg.job(
         name=campaign.job_name,
@@ -432,4 +852,4 @@ def build_campaign_defs(campaign: Campaign) -> dg.Definitions:
     def send_job() -> None:
         op()
 
-    return dg.Definitions(jobs=[send_job], sensors=[_build_sensor(campaign, send_job)])
+    return dg.Definitions(jobs=[send_job], sensors=[_build_sensor(campaign, send_job, clock)])

@@ -39,7 +39,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from typing import Literal
 
 from smspresto_pipeline.api.client import SMSPrestoClient
@@ -192,6 +193,7 @@ def send_claimed(
     messages: Sequence[OutboxMessage],
     *,
     run_id: str,
+    clock: Callable[[], datetime] | None = None,
 ) -> SendReport:
     """Send messages claimed ``pending`` by ``run_id``, one request per batch, marking each
     batch as soon as its answer is known (see the module docstring for each outcome).
@@ -202,6 +204,8 @@ def send_claimed(
         messages: one campaign's messages from one sender, claimed as ``pending`` by
             ``run_id`` (only what :meth:`Outbox.claim` returned: never a row claimed elsewhere).
         run_id: the run sending them.
+        clock: what the marks record as their time (``sent_at``); default: now. The caps
+            count sends at that time, so a campaign given another clock passes it here too.
 
     Raises:
         SMSValidationError: the sender cannot be sent from (checked before any request; the
@@ -222,7 +226,9 @@ def send_claimed(
     for index, batch in enumerate(batches):
         if stopped is None:
             try:
-                outcome, stop = _send_batch(client, outbox, campaign, sender, index, batch, run_id)
+                outcome, stop = _send_batch(
+                    client, outbox, campaign, sender, index, batch, run_id, clock
+                )
             except BaseException:
                 # An unexpected failure (the outbox file, an interrupt): this batch's request
                 # may have left, so its rows stay this run's, for quarantine_orphans; the
@@ -258,6 +264,7 @@ def _send_batch(
     index: int,
     batch: Sequence[OutboxMessage],
     run_id: str,
+    clock: Callable[[], datetime] | None,
 ) -> tuple[BatchOutcome, bool]:
     """Send one batch and mark its rows; return its outcome and whether the run must stop."""
     keys = tuple(message.dedup_key for message in batch)
@@ -266,7 +273,8 @@ def _send_batch(
         result = client.send_messages(sender, [(m.recipient, m.message) for m in batch])
     except AmbiguousSendError as exc:
         why = f"the answer was lost after the request left: {exc}"
-        outbox.mark(campaign, keys, "ambiguous", api_message=why, run_id=run_id)
+        now = None if clock is None else clock()
+        outbox.mark(campaign, keys, "ambiguous", api_message=why, run_id=run_id, now=now)
         return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), True
     except SMSPrestoError as exc:
         if exc.code is None and not isinstance(exc, SMSValidationError):
@@ -275,10 +283,26 @@ def _send_batch(
             why = f"not sent, the request never reached the API: {exc}"
             return BatchOutcome(index, keys, "pending", segments, api_message=why), True
         why = exc.api_message or str(exc)
-        outbox.mark(campaign, keys, "failed", api_status=exc.code, api_message=why, run_id=run_id)
+        outbox.mark(
+            campaign,
+            keys,
+            "failed",
+            api_status=exc.code,
+            api_message=why,
+            run_id=run_id,
+            now=None if clock is None else clock(),
+        )
         outcome = BatchOutcome(index, keys, "failed", segments, 0, exc.code, why)
         return outcome, not isinstance(exc, _BATCH_ONLY_REFUSALS)
-    outbox.mark(campaign, keys, "sent", api_status=0, api_message=result.api_message, run_id=run_id)
+    outbox.mark(
+        campaign,
+        keys,
+        "sent",
+        api_status=0,
+        api_message=result.api_message,
+        run_id=run_id,
+        now=None if clock is None else clock(),
+    )
     outcome = BatchOutcome(
         index, keys, "sent", segments, result.message_count, 0, result.api_message
     )

@@ -1,4 +1,4 @@
-"""When a campaign may send: its quiet hours and how long a held message stays valid.
+"""When a campaign may send: its quiet hours, how long a held message stays valid, its days.
 
 Quiet hours are read on the wall clock of the campaign's time zone; the window includes its
 start and excludes its end, and may cross midnight. Every instant given or returned here is
@@ -18,11 +18,19 @@ Example:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from smspresto_pipeline.campaigns.model import Campaign
 
-__all__ = ["expires_at", "in_quiet_hours", "is_expired", "next_send_time"]
+__all__ = [
+    "day_start",
+    "expires_at",
+    "in_quiet_hours",
+    "is_expired",
+    "next_day_start",
+    "next_send_time",
+    "system_clock",
+]
 
 
 def _aware(at: datetime, what: str) -> datetime:
@@ -72,3 +80,20 @@ def expires_at(campaign: Campaign, selected_at: datetime) -> datetime:
 def is_expired(campaign: Campaign, selected_at: datetime, at: datetime) -> bool:
     """Whether a message first selected at ``selected_at`` has expired by ``at``."""
     return _aware(at, "at") >= expires_at(campaign, selected_at)
+
+
+def day_start(campaign: Campaign, at: datetime) -> datetime:
+    """Midnight starting the day of ``at`` in the campaign's time zone (its daily cap's day)."""
+    local = _aware(at, "at").astimezone(campaign.zone)
+    return datetime.combine(local.date(), time(0), tzinfo=campaign.zone)
+
+
+def next_day_start(campaign: Campaign, at: datetime) -> datetime:
+    """Midnight starting the day after ``at``'s, in the campaign's time zone."""
+    local = _aware(at, "at").astimezone(campaign.zone)
+    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=campaign.zone)
+
+
+def system_clock() -> datetime:
+    """Now, in UTC: the clock campaigns read unless given another (tests give a fixed one)."""
+    return datetime.now(UTC)

@@ -18,7 +18,10 @@ The unique (campaign, dedup_key) is the guard against a second send: :meth:`Outb
 inserts rows in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` statement and returns only
 the rows it inserted, so of two runs claiming the same key, exactly one gets it. Every write is
 one short transaction under the file's write lock; set-based reads and writes register the keys
-as an Arrow table and join, whatever their number. The account password is never stored here.
+as an Arrow table and join, whatever their number. :meth:`Outbox.transaction` gives an
+:class:`OutboxSession` whose reads and writes share one transaction, for decisions that must
+read and write atomically (the caps: count, then claim, with no other writer in between). The
+account password is never stored here.
 
 Example:
     >>> import tempfile, pathlib
@@ -34,11 +37,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Final, Literal, get_args
 
+import duckdb
 import pyarrow as pa
 
 from smspresto_pipeline.warehouse.queries import load_sql
@@ -47,6 +52,7 @@ from smspresto_pipeline.warehouse.timestamps import utc_naive
 
 __all__ = [
     "CLAIM_STATES",
+    "DAILY_CAP_STATES",
     "FINAL_STATES",
     "OUTBOX_STATES",
     "SENT_OR_MAYBE_SENT",
@@ -56,6 +62,7 @@ __all__ = [
     "Outbox",
     "OutboxMessage",
     "OutboxRow",
+    "OutboxSession",
     "OutboxState",
 ]
 
@@ -82,8 +89,11 @@ FINAL_STATES: Final[frozenset[OutboxState]] = frozenset(OUTBOX_STATES) - {
     source for sources in TRANSITIONS.values() for source in sources
 }
 #: The states of a message that went, or may have gone (pending: a request may be in flight):
-#: what caps count.
+#: what the frequency cap counts against a recipient.
 SENT_OR_MAYBE_SENT: Final[tuple[OutboxState, ...]] = ("pending", "sent", "ambiguous")
+#: What a campaign's daily cap counts: every message it tried to send, refused ones included
+#: (the attempt was made, and may have been billed).
+DAILY_CAP_STATES: Final[tuple[OutboxState, ...]] = (*SENT_OR_MAYBE_SENT, "failed")
 
 _MESSAGE_SCHEMA = pa.schema(
     [
@@ -145,8 +155,197 @@ class OutboxRow(OutboxMessage):
         return OutboxMessage(*(getattr(self, f.name) for f in dataclasses.fields(OutboxMessage)))
 
 
+class OutboxSession:
+    """The outbox's reads and writes on one open connection.
+
+    Given by :meth:`Outbox.transaction` (everything inside commits together, and no other
+    writer of the file runs in between) and used by :class:`Outbox` for its one-statement calls.
+    The methods are :class:`Outbox`'s: see there.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def existing_keys(self, campaign: str, dedup_keys: Iterable[str]) -> set[str]:
+        """See :meth:`Outbox.existing_keys`."""
+        keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
+        if not keys.num_rows:
+            return set()
+        self._con.register("candidate_keys", keys)
+        rows = self._con.execute(
+            load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def claim(
+        self,
+        messages: Iterable[OutboxMessage],
+        *,
+        state: ClaimState = "pending",
+        skip_reason: str | None = None,
+        run_id: str | None = None,
+        now: datetime | None = None,
+    ) -> list[OutboxMessage]:
+        """See :meth:`Outbox.claim`."""
+        _check_claim(state, skip_reason)
+        batch: dict[tuple[str, str], OutboxMessage] = {}
+        for message in messages:
+            batch.setdefault(message.key, message)
+        if not batch:
+            return []
+        table = pa.Table.from_pylist(
+            [{f: getattr(message, f) for f in _MESSAGE_SCHEMA.names} for message in batch.values()],
+            schema=_MESSAGE_SCHEMA,
+        )
+        params = {
+            "state": state,
+            "skip_reason": skip_reason,
+            "run_id": run_id,
+            "now": utc_naive(now),
+        }
+        self._con.register("claimed_messages", table)
+        inserted = self._con.execute(load_sql("dml/insert_outbox_claimed.sql"), params).fetchall()
+        claimed = {(campaign, key) for campaign, key in inserted}
+        return [message for key, message in batch.items() if key in claimed]
+
+    def mark(
+        self,
+        campaign: str,
+        dedup_keys: Iterable[str],
+        state: MarkState,
+        *,
+        api_status: int | None = None,
+        api_message: str | None = None,
+        skip_reason: str | None = None,
+        run_id: str | None = None,
+        sent_at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> tuple[str, ...]:
+        """See :meth:`Outbox.mark`."""
+        _check_mark(state, skip_reason)
+        params = {
+            "campaign": campaign,
+            "state": state,
+            "from_states": list(TRANSITIONS[state]),
+            "api_status": api_status,
+            "api_message": api_message,
+            "skip_reason": skip_reason,
+            "run_id": run_id,
+            "sent_at": None if sent_at is None else utc_naive(sent_at),
+            "now": utc_naive(now),
+        }
+        return self._update_keys("dml/update_outbox_state.sql", "marked_keys", dedup_keys, params)
+
+    def hand_over(
+        self,
+        campaign: str,
+        dedup_keys: Iterable[str],
+        *,
+        from_run: str | None,
+        to_run: str | None,
+        now: datetime | None = None,
+    ) -> tuple[str, ...]:
+        """See :meth:`Outbox.hand_over`."""
+        params = {
+            "campaign": campaign,
+            "from_run": from_run,
+            "to_run": to_run,
+            "now": utc_naive(now),
+        }
+        return self._update_keys(
+            "dml/update_outbox_pending_run.sql", "handed_keys", dedup_keys, params
+        )
+
+    def _update_keys(
+        self, sql: str, view: str, dedup_keys: Iterable[str], params: Mapping[str, object]
+    ) -> tuple[str, ...]:
+        """Run an UPDATE over the rows of ``dedup_keys`` (registered as ``view``); return the
+        keys it moved, in the order given."""
+        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
+        if not keys.num_rows:
+            return ()
+        self._con.register(view, keys)
+        rows = self._con.execute(load_sql(sql), dict(params)).fetchall()
+        moved = {row[0] for row in rows}
+        return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
+
+    def rows(
+        self,
+        states: OutboxState | Sequence[OutboxState],
+        *,
+        campaign: str | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[OutboxRow]:
+        """See :meth:`Outbox.rows`."""
+        wanted = _states(states)
+        params = {
+            "states": wanted,
+            "campaign": campaign,
+            "created_before": None if created_before is None else utc_naive(created_before),
+            "limit": limit,
+        }
+        cursor = self._con.execute(load_sql("dml/select_outbox_rows.sql"), params)
+        names = [d[0] for d in cursor.description or ()]
+        return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
+        """See :meth:`Outbox.sent_to_recipients`."""
+        numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
+        if not numbers.num_rows:
+            return {}
+        self._con.register("capped_recipients", numbers)
+        rows = self._con.execute(
+            load_sql("dml/count_outbox_sent_by_recipient.sql"),
+            {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
+        ).fetchall()
+        return {recipient: int(count) for recipient, count in rows}
+
+    def campaign_sent_count(self, campaign: str, since: datetime) -> int:
+        """See :meth:`Outbox.campaign_sent_count`."""
+        # fetchall, not fetchone: a result left unfinished blocks the session's next statement.
+        [(count,)] = self._con.execute(
+            load_sql("dml/count_outbox_sent_by_campaign.sql"),
+            {"campaign": campaign, "states": list(DAILY_CAP_STATES), "since": utc_naive(since)},
+        ).fetchall()
+        return int(count)
+
+    def run_sizes(self, campaign: str, *, runs: int) -> list[int]:
+        """See :meth:`Outbox.run_sizes`."""
+        rows = self._con.execute(
+            load_sql("dml/select_outbox_run_sizes.sql"),
+            {"campaign": campaign, "states": list(DAILY_CAP_STATES), "runs": runs},
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+
+def _check_claim(state: str, skip_reason: str | None) -> None:
+    if state not in CLAIM_STATES:
+        raise ValueError(f"rows cannot be claimed as {state!r}; use one of {CLAIM_STATES}")
+    if (state == "skipped") != (skip_reason is not None):
+        raise ValueError("skip_reason is required for skipped rows and only for them")
+
+
+def _check_mark(state: str, skip_reason: str | None) -> None:
+    if state not in TRANSITIONS:
+        raise ValueError(f"rows cannot be marked {state!r}; use one of {tuple(TRANSITIONS)}")
+    if state == "skipped" and skip_reason is None:
+        raise ValueError("marking rows skipped needs a skip_reason")
+
+
+def _states(states: OutboxState | Sequence[OutboxState]) -> list[str]:
+    wanted: list[str] = [states] if isinstance(states, str) else list(states)
+    unknown = sorted(set(wanted) - set(OUTBOX_STATES))
+    if unknown:
+        raise ValueError(f"unknown outbox states {unknown}; the states are {OUTBOX_STATES}")
+    return wanted
+
+
 class Outbox:
     """Reads and writes of ``smspresto.outbox`` in a :class:`Warehouse`'s file.
+
+    Each method is one short transaction (or one read-only connection);
+    :meth:`transaction` groups several.
 
     Args:
         warehouse: the DuckDB file (its lock settings apply to every write here).
@@ -158,20 +357,32 @@ class Outbox:
     def __repr__(self) -> str:
         return f"Outbox({self.warehouse!r})"
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[OutboxSession]:
+        """An :class:`OutboxSession` inside one transaction: its reads see its own writes, it
+        commits when the block ends and rolls back when it raises. No other writer of the file
+        (in this process or another) runs until it ends, so keep it short; don't call this
+        :class:`Outbox`'s own methods inside it (they open their own connection)."""
+        with self.warehouse.transaction() as con:
+            yield OutboxSession(con)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[OutboxSession]:
+        """An :class:`OutboxSession` on a read-only connection: several reads, one connection
+        (the file must exist; don't write through it)."""
+        with self.warehouse.reading() as con:
+            yield OutboxSession(con)
+
     def existing_keys(self, campaign: str, dedup_keys: Iterable[str]) -> set[str]:
         """The keys among ``dedup_keys`` that already have a row of ``campaign`` (any state).
 
         One join, whatever the number of keys; nothing is created when the file is missing.
         """
-        keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
-        if not keys.num_rows or not self.warehouse.path.exists():
+        keys = list(dedup_keys)
+        if not keys or not self.warehouse.path.exists():
             return set()
-        with self.warehouse.reading() as con:
-            con.register("candidate_keys", keys)
-            rows = con.execute(
-                load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
-            ).fetchall()
-        return {row[0] for row in rows}
+        with self.reading() as session:
+            return session.existing_keys(campaign, keys)
 
     def claim(
         self,
@@ -194,34 +405,20 @@ class Outbox:
                 never send) or ``skipped`` (with ``skip_reason``).
             skip_reason: why the rows are skipped; required for ``skipped``, refused otherwise.
             run_id: the run claiming the rows.
-            now: the claim time (default: now); stored in UTC.
+            now: the claim time (default: now); stored in UTC as ``created_at``, which is also
+                when a ``held`` row was first selected (its validity counts from it).
 
         Raises:
             ValueError: for a state rows cannot be claimed in, or a missing/extra skip_reason.
         """
-        if state not in CLAIM_STATES:
-            raise ValueError(f"rows cannot be claimed as {state!r}; use one of {CLAIM_STATES}")
-        if (state == "skipped") != (skip_reason is not None):
-            raise ValueError("skip_reason is required for skipped rows and only for them")
-        batch: dict[tuple[str, str], OutboxMessage] = {}
-        for message in messages:
-            batch.setdefault(message.key, message)
+        _check_claim(state, skip_reason)
+        batch = list(messages)
         if not batch:
             return []
-        table = pa.Table.from_pylist(
-            [dataclasses.asdict(message) for message in batch.values()], schema=_MESSAGE_SCHEMA
-        )
-        params = {
-            "state": state,
-            "skip_reason": skip_reason,
-            "run_id": run_id,
-            "now": utc_naive(now),
-        }
-        with self.warehouse.transaction() as con:
-            con.register("claimed_messages", table)
-            inserted = con.execute(load_sql("dml/insert_outbox_claimed.sql"), params).fetchall()
-        claimed = {(campaign, key) for campaign, key in inserted}
-        return [message for key, message in batch.items() if key in claimed]
+        with self.transaction() as session:
+            return session.claim(
+                batch, state=state, skip_reason=skip_reason, run_id=run_id, now=now
+            )
 
     def mark(
         self,
@@ -253,22 +450,22 @@ class Outbox:
         Raises:
             ValueError: for a state rows cannot be marked with, or ``skipped`` with no reason.
         """
-        if state not in TRANSITIONS:
-            raise ValueError(f"rows cannot be marked {state!r}; use one of {tuple(TRANSITIONS)}")
-        if state == "skipped" and skip_reason is None:
-            raise ValueError("marking rows skipped needs a skip_reason")
-        params = {
-            "campaign": campaign,
-            "state": state,
-            "from_states": list(TRANSITIONS[state]),
-            "api_status": api_status,
-            "api_message": api_message,
-            "skip_reason": skip_reason,
-            "run_id": run_id,
-            "sent_at": None if sent_at is None else utc_naive(sent_at),
-            "now": utc_naive(now),
-        }
-        return self._update_keys("dml/update_outbox_state.sql", "marked_keys", dedup_keys, params)
+        _check_mark(state, skip_reason)
+        keys = list(dedup_keys)
+        if not keys:
+            return ()
+        with self.transaction() as session:
+            return session.mark(
+                campaign,
+                keys,
+                state,
+                api_status=api_status,
+                api_message=api_message,
+                skip_reason=skip_reason,
+                run_id=run_id,
+                sent_at=sent_at,
+                now=now,
+            )
 
     def hand_over(
         self,
@@ -286,29 +483,11 @@ class Outbox:
         ``None`` (released: provably never sent), and a later run adopts them from ``None``.
         One statement, so of two runs adopting the same key exactly one gets it.
         """
-        params = {
-            "campaign": campaign,
-            "from_run": from_run,
-            "to_run": to_run,
-            "now": utc_naive(now),
-        }
-        return self._update_keys(
-            "dml/update_outbox_pending_run.sql", "handed_keys", dedup_keys, params
-        )
-
-    def _update_keys(
-        self, sql: str, view: str, dedup_keys: Iterable[str], params: Mapping[str, object]
-    ) -> tuple[str, ...]:
-        """Run an UPDATE over the rows of ``dedup_keys`` (registered as ``view``) in one
-        transaction; return the keys it moved, in the order given."""
-        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
-        if not keys.num_rows:
+        keys = list(dedup_keys)
+        if not keys:
             return ()
-        with self.warehouse.transaction() as con:
-            con.register(view, keys)
-            rows = con.execute(load_sql(sql), dict(params)).fetchall()
-        moved = {row[0] for row in rows}
-        return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
+        with self.transaction() as session:
+            return session.hand_over(campaign, keys, from_run=from_run, to_run=to_run, now=now)
 
     def rows(
         self,
@@ -323,51 +502,40 @@ class Outbox:
 
         ``campaign`` None means every campaign; nothing is created when the file is missing.
         """
-        wanted = [states] if isinstance(states, str) else list(states)
-        unknown = sorted(set(wanted) - set(OUTBOX_STATES))
-        if unknown:
-            raise ValueError(f"unknown outbox states {unknown}; the states are {OUTBOX_STATES}")
+        _states(states)
         if not self.warehouse.path.exists():
             return []
-        params = {
-            "states": wanted,
-            "campaign": campaign,
-            "created_before": None if created_before is None else utc_naive(created_before),
-            "limit": limit,
-        }
-        with self.warehouse.reading() as con:
-            cursor = con.execute(load_sql("dml/select_outbox_rows.sql"), params)
-            names = [d[0] for d in cursor.description or ()]
-            return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+        with self.reading() as session:
+            return session.rows(
+                states, campaign=campaign, created_before=created_before, limit=limit
+            )
 
     def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
         """Messages that went, or may have gone, to each recipient since ``since``, across
         every campaign (the frequency cap). Recipients with none are absent from the result.
 
-        Counts the states of :data:`SENT_OR_MAYBE_SENT`, at ``sent_at`` (or the claim time).
+        Counts the states of :data:`SENT_OR_MAYBE_SENT`, at ``sent_at`` (or, not sent yet, the
+        row's last change: its claim, or the move of a held row to pending).
         """
-        numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
-        if not numbers.num_rows or not self.warehouse.path.exists():
+        numbers = list(recipients)
+        if not numbers or not self.warehouse.path.exists():
             return {}
-        with self.warehouse.reading() as con:
-            con.register("capped_recipients", numbers)
-            rows = con.execute(
-                load_sql("dml/count_outbox_sent_by_recipient.sql"),
-                {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
-            ).fetchall()
-        return {recipient: int(count) for recipient, count in rows}
+        with self.reading() as session:
+            return session.sent_to_recipients(numbers, since)
 
     def campaign_sent_count(self, campaign: str, since: datetime) -> int:
-        """Messages of ``campaign`` that went, or may have gone, since ``since`` (daily cap)."""
+        """Messages ``campaign`` tried to send since ``since`` (the daily cap): the states of
+        :data:`DAILY_CAP_STATES`, at ``sent_at`` (or the row's last change, as above)."""
         if not self.warehouse.path.exists():
             return 0
-        with self.warehouse.reading() as con:
-            row = con.execute(
-                load_sql("dml/count_outbox_sent_by_campaign.sql"),
-                {
-                    "campaign": campaign,
-                    "states": list(SENT_OR_MAYBE_SENT),
-                    "since": utc_naive(since),
-                },
-            ).fetchone()
-        return int(row[0]) if row else 0
+        with self.reading() as session:
+            return session.campaign_sent_count(campaign, since)
+
+    def run_sizes(self, campaign: str, *, runs: int = 10) -> list[int]:
+        """How many rows each of ``campaign``'s last ``runs`` send runs claimed to send, newest
+        first: the rows now in :data:`DAILY_CAP_STATES` per ``run_id`` (whatever became of
+        them; baseline, held and skipped rows are not counted). The volume breaker's history."""
+        if not self.warehouse.path.exists():
+            return []
+        with self.reading() as session:
+            return session.run_sizes(campaign, runs=runs)

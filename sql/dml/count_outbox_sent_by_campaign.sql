@@ -1,6 +1,8 @@
--- Messages of one campaign that went (or may have gone) since a time: the daily cap's figure.
+-- Messages one campaign tried to send since a time: the daily cap's figure. A row not sent
+-- (yet) counts at its last change (its claim, a held row's move to pending, its failure):
+-- a row held overnight and sent this morning counts this morning.
 SELECT count(*)
 FROM smspresto.outbox
 WHERE campaign = $campaign
     AND list_contains($states::VARCHAR[], state)
-    AND coalesce(sent_at, created_at) >= $since::TIMESTAMP;
+    AND coalesce(sent_at, updated_at) >= $since::TIMESTAMP;

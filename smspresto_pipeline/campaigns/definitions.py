@@ -432,7 +432,7 @@ def _evaluate(
             )
         why = [f"{len(found.opted_out)} opted-out numbers left out"] if found.opted_out else []
         if expired:
-            why.append(f"{len(expired)} held rows expired (held past validity_seconds)")
+            why.append(f"{len(expired)} held rows expired, past validity_seconds")
         return dg.SkipReason("nothing new to send" + (f" ({'; '.join(why)})" if why else ""))
     context.log.info(
         f"campaign {name!r}: requesting a run for {len(plan.send)} messages "

@@ -19,8 +19,8 @@ Example:
     ...                     volume_breaker_min_rows=10, volume_breaker_factor=3)
     >>> volume_threshold(campaign, [20, 40, 30])
     90
-    >>> volume_threshold(campaign, [20, 40])  # too little history: the floor
-    10
+    >>> volume_threshold(campaign, [20, 40])  # too little history: 3 x the floor
+    30
 """
 
 from __future__ import annotations

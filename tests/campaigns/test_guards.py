@@ -1,0 +1,452 @@
+"""The campaign guards: quiet hours and expiry, the daily cap, the frequency cap, the volume
+breaker, the baseline of a manual first launch, reconciliation in the send job.
+
+The decisions are tested as plain functions first; then through real sensor evaluations
+(``build_sensor_context`` with a real instance) and real runs of the send job against the
+simulator, whose record of accepted sends (``sim.sends``) is the witness of what was sent. The
+campaign's clock is a :class:`Clock` the test moves: no sleeping, no timing asserts.
+"""
+
+import collections
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from campaign_fixtures import make_campaign
+from conftest import MakeSimulator
+
+from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
+from smspresto_pipeline.campaigns.guards import (
+    batch_limit,
+    plan_batch,
+    split_expired,
+    volume_threshold,
+)
+from smspresto_pipeline.campaigns.timing import day_start, next_day_start
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.simulator import Fault, RunningSimulator
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+
+SQL = "select phone as recipient, id as dedup_key, first_name, parcel from main.customers"
+TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
+QUIET = {"start": "21:00", "end": "08:00"}
+# Africa/Abidjan is UTC+0: the campaign's wall clock is the UTC one.
+EVENING = datetime(2025, 3, 6, 20, 0, tzinfo=UTC)
+NIGHT = datetime(2025, 3, 6, 23, 0, tzinfo=UTC)
+MORNING = datetime(2025, 3, 7, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The campaign's clock: returns ``at``, which the test sets."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+# --- the decisions, as plain functions -----------------------------------------------------
+
+
+def message(key: str, recipient: str = "+2250708081401") -> OutboxMessage:
+    return OutboxMessage("c", key, recipient, "Shop", "Hi", 1, "GSM-7")
+
+
+def test_volume_threshold_is_a_factor_of_the_median_of_the_last_ten_runs() -> None:
+    campaign = make_campaign(volume_breaker_factor=3, volume_breaker_min_rows=10)
+    assert volume_threshold(campaign, [20, 40, 30]) == 90  # median 30
+    # Only the ten newest runs count: the eleventh (huge) is left out.
+    assert volume_threshold(campaign, [10] * 10 + [10_000]) == 30
+    # Too little history: the usual batch is taken as volume_breaker_min_rows.
+    assert volume_threshold(campaign, [20, 40]) == 30
+    assert volume_threshold(campaign, [1, 1, 1]) == 10  # never below the floor
+    assert volume_threshold(make_campaign(volume_breaker_factor=None), [5, 5, 5]) is None
+
+
+def test_plan_batch_applies_the_limit_then_the_frequency_cap_in_order() -> None:
+    ama, kone = "+2250708081401", "+2250708081402"
+    rows = [message("a1", ama), message("a2", ama), message("k1", kone), message("k2", kone)]
+    plan = plan_batch(rows, limit=10, max_messages=1, recent={kone: 1})
+    # a2: ama already gets a1 in this batch; k1, k2: kone had one message in the window.
+    assert [m.dedup_key for m in plan.send] == ["a1"]
+    assert [m.dedup_key for m in plan.capped] == ["a2", "k1", "k2"]
+    assert plan.waiting == ()
+    plan = plan_batch(rows, limit=1, max_messages=2)
+    assert [m.dedup_key for m in plan.send] == ["a1"]
+    assert [m.dedup_key for m in plan.waiting] == ["a2", "k1", "k2"]  # undecided, not capped
+    assert plan_batch(rows, limit=0).waiting == tuple(rows)
+
+
+def test_batch_limit_is_the_run_cap_or_what_the_day_has_left() -> None:
+    campaign = make_campaign(max_per_run=5, max_per_day=12)
+    assert [batch_limit(campaign, sent) for sent in (0, 8, 12, 20)] == [5, 4, 0, 0]
+
+
+def test_held_rows_expire_validity_seconds_after_their_claim(tmp_path: Path) -> None:
+    outbox = Outbox(Warehouse(tmp_path / "w.duckdb"))
+    outbox.claim([message("old")], state="held", now=NIGHT - timedelta(hours=2))
+    outbox.claim([message("new")], state="held", now=NIGHT)
+    campaign = make_campaign(validity_seconds=3600)
+    valid, expired = split_expired(campaign, outbox.rows("held"), NIGHT + timedelta(minutes=59))
+    assert ([r.dedup_key for r in valid], [r.dedup_key for r in expired]) == (["new"], ["old"])
+
+
+def test_the_daily_cap_day_follows_the_campaign_time_zone() -> None:
+    campaign = make_campaign(timezone="America/New_York")
+    at = datetime(2025, 3, 7, 3, 0, tzinfo=UTC)  # 22:00 on the 6th in New York
+    assert day_start(campaign, at) == datetime(2025, 3, 6, 5, 0, tzinfo=UTC)
+    assert next_day_start(campaign, at) == datetime(2025, 3, 7, 5, 0, tzinfo=UTC)
+
+
+# --- through the sensor and the send job ---------------------------------------------------
+
+
+@pytest.fixture
+def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
+    with make_simulator(messages_per_day=0) as running:
+        yield running
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
+    warehouse.ensure_schema()
+    with warehouse.connect() as con:
+        con.execute(
+            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
+            "parcel VARCHAR)"
+        )
+    return warehouse.path
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:
+    """Rows ``c<n>`` with the number 07 08 08 14 <n> (or <phone>) and the parcel ``P<n>``."""
+    with Warehouse(path).connect() as con:
+        for n in numbers:
+            con.execute(
+                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
+                [f"c{n}", f"07080814{phone or n:02d}", f"Client{n}", f"P{n}"],
+            )
+
+
+def campaign_of(**overrides: Any) -> Campaign:
+    return make_campaign(**{"sql": SQL, "template": TEMPLATE, **overrides})
+
+
+class Harness:
+    """One campaign's sensor and job, bound to the simulator and the warehouse, on a clock."""
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        sim: RunningSimulator,
+        path: Path,
+        instance: dg.DagsterInstance,
+        clock: Clock | None = None,
+    ) -> None:
+        self.campaign, self.instance = campaign, instance
+        self.warehouse = WarehouseResource(path=str(path))
+        resources = {
+            "smspresto": SMSPrestoResource(
+                api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
+            ),
+            "warehouse": self.warehouse,
+        }
+        built = (
+            build_campaign_defs(campaign, clock=clock) if clock else build_campaign_defs(campaign)
+        )
+        self.defs = dg.Definitions.merge(built, dg.Definitions(resources=resources))
+
+    def evaluate(self) -> dg.RunRequest | dg.SkipReason:
+        sensor = self.defs.resolve_sensor_def(self.campaign.sensor_name)
+        context = dg.build_sensor_context(
+            instance=self.instance, resources={"warehouse": self.warehouse}
+        )
+        result = sensor(context)
+        assert isinstance(result, (dg.RunRequest, dg.SkipReason))
+        return result
+
+    def request(self) -> dg.RunRequest:
+        request = self.evaluate()
+        assert isinstance(request, dg.RunRequest), request
+        return request
+
+    def skip(self) -> str:
+        skip = self.evaluate()
+        assert isinstance(skip, dg.SkipReason), skip
+        return str(skip.skip_message)
+
+    def run(self, request: dg.RunRequest | None = None, **config: Any) -> dg.ExecuteInProcessResult:
+        """A run as the sensor requests it, or a manual launch (with ``config``)."""
+        job = self.defs.resolve_job_def(self.campaign.job_name)
+        op = f"{self.campaign.name}_send_batch"
+        run_config = request.run_config if request else {"ops": {op: {"config": config}}}
+        return job.execute_in_process(
+            run_config=run_config, instance=self.instance, raise_on_error=False
+        )
+
+
+def keys(request: dg.RunRequest) -> list[str]:
+    [op] = request.run_config["ops"].values()
+    return sorted(op["config"]["dedup_keys"])
+
+
+def sent_texts(sim: RunningSimulator) -> list[str]:
+    return [text for record in sim.sends for _, text in record.messages]
+
+
+def texts_of(*numbers: int) -> list[str]:
+    return sorted(f"Bonjour Client{n}, votre colis P{n} est arrivé." for n in numbers)
+
+
+def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    assert result.success
+    [event] = [e for e in result.all_node_events if e.is_successful_output]
+    return {k: v.value for k, v in event.step_output_data.metadata.items()}
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    assert not result.success
+    [event] = [e for e in result.all_node_events if e.is_step_failure]
+    data = event.step_failure_data
+    return str(data.user_failure_data.description if data.user_failure_data else data.error)
+
+
+def states(path: Path, campaign: str = "reminder") -> dict[str, str]:
+    rows = Outbox(Warehouse(path)).rows(OUTBOX_STATES, campaign=campaign)
+    return {row.dedup_key: row.state for row in rows}
+
+
+def test_quiet_hours_hold_new_rows_and_send_each_once_when_the_window_opens(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    clock = Clock(EVENING)
+    reminder = Harness(campaign_of(quiet_hours=QUIET), sim, path, instance, clock)
+    add_customers(path, 1)
+    assert "baseline" in reminder.skip()
+    add_customers(path, 2, 3)
+    clock.at = NIGHT
+    skip = reminder.skip()
+    assert "quiet hours (21:00 to 08:00) until 2025-03-07 08:00" in skip
+    assert "2 new rows held" in skip
+    assert states(path) == {"c1": "baseline", "c2": "held", "c3": "held"}
+    # A manual launch in the window holds what is new and sends nothing either.
+    add_customers(path, 4)
+    clock.at = NIGHT + timedelta(minutes=30)
+    metadata = output_metadata(reminder.run())
+    assert (metadata["held"], metadata["sent"]) == (1, 0)
+    assert metadata["next_send_time"] == "2025-03-07T08:00:00+00:00"
+    assert sim.sends == []
+
+    clock.at = MORNING
+    request = reminder.request()
+    assert keys(request) == ["c2", "c3", "c4"]  # the held rows
+    metadata = output_metadata(reminder.run(request))
+    assert (metadata["sent"], metadata["held"], metadata["expired"]) == (3, 0, 0)
+    assert sorted(sent_texts(sim)) == texts_of(2, 3, 4)
+    assert states(path) == {"c1": "baseline", "c2": "sent", "c3": "sent", "c4": "sent"}
+    # Again, by the sensor or by hand: nothing more.
+    assert reminder.skip() == "nothing new to send"
+    assert output_metadata(reminder.run(request))["sent"] == 0
+    assert output_metadata(reminder.run())["sent"] == 0
+    assert sorted(sent_texts(sim)) == texts_of(2, 3, 4)
+
+
+def test_held_rows_past_their_validity_expire_and_are_never_sent(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    clock = Clock(EVENING)
+    reminder = Harness(
+        campaign_of(quiet_hours=QUIET, validity_seconds=3600), sim, path, instance, clock
+    )
+    add_customers(path, 1)
+    assert "baseline" in reminder.skip()
+    add_customers(path, 2)
+    clock.at = NIGHT
+    assert "1 new rows held" in reminder.skip()
+    clock.at = MORNING  # nine hours later: past the hour of validity
+    assert reminder.skip() == "nothing new to send (1 held rows expired, past validity_seconds)"
+    # The send job expires them too (here it finds the next night's row).
+    add_customers(path, 3)
+    clock.at = NIGHT + timedelta(days=1)
+    assert "1 new rows held" in reminder.skip()
+    clock.at = MORNING + timedelta(days=1)
+    metadata = output_metadata(reminder.run())
+    assert (metadata["expired"], metadata["sent"]) == (1, 0)
+    assert states(path) == {"c1": "baseline", "c2": "expired", "c3": "expired"}
+    assert output_metadata(reminder.run())["sent"] == 0
+    assert sim.sends == []
+
+
+def test_max_per_day_holds_across_runs_and_the_next_day_sends_the_rest(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    clock = Clock(datetime(2025, 3, 6, 10, 0, tzinfo=UTC))
+    reminder = Harness(
+        campaign_of(send_on_first_activation=True, max_per_run=2, max_per_day=3),
+        sim,
+        path,
+        instance,
+        clock,
+    )
+    add_customers(path, 1, 2, 3, 4, 5)
+    first = reminder.request()
+    assert keys(first) == ["c1", "c2"]
+    assert output_metadata(reminder.run(first))["sent"] == 2
+    clock.at += timedelta(hours=1)
+    second = reminder.request()
+    assert keys(second) == ["c3"]  # what the day has left
+    assert output_metadata(reminder.run(second))["sent"] == 1
+    clock.at += timedelta(hours=1)
+    skip = reminder.skip()
+    assert "daily cap reached" in skip
+    assert "2 rows wait for the next day, which starts at 2025-03-07 00:00" in skip
+    # A manual launch waits too: nothing claimed.
+    metadata = output_metadata(reminder.run())
+    assert (metadata["sent"], metadata["waiting_for_cap"]) == (0, 2)
+    assert sorted(states(path)) == ["c1", "c2", "c3"]
+    assert len(sent_texts(sim)) == 3
+
+    clock.at = datetime(2025, 3, 7, 9, 0, tzinfo=UTC)
+    third = reminder.request()
+    assert keys(third) == ["c4", "c5"]
+    assert output_metadata(reminder.run(third))["sent"] == 2
+    assert sorted(sent_texts(sim)) == texts_of(1, 2, 3, 4, 5)
+
+
+def test_the_frequency_cap_counts_every_campaign_and_the_batch_itself(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    clock = Clock(datetime(2025, 3, 6, 10, 0, tzinfo=UTC))
+    reminder = Harness(campaign_of(send_on_first_activation=True), sim, path, instance, clock)
+    promo = Harness(
+        campaign_of(
+            name="promo",
+            send_on_first_activation=True,
+            frequency_cap={"max_messages": 1, "window_seconds": 86_400},
+        ),
+        sim,
+        path,
+        instance,
+        clock,
+    )
+    add_customers(path, 1, 2)
+    assert output_metadata(reminder.run(reminder.request()))["sent"] == 2
+    # c3 and c4 share a number that had no message yet: the first in the batch takes it.
+    add_customers(path, 3)
+    add_customers(path, 4, phone=3)
+    clock.at += timedelta(hours=1)
+    request = promo.request()
+    assert keys(request) == ["c1", "c2", "c3", "c4"]  # the capped ones are recorded by the run
+    metadata = output_metadata(promo.run(request))
+    assert (metadata["sent"], metadata["frequency_capped"]) == (1, 3)
+    assert metadata["skipped_by_reason"] == {"frequency_cap": 3}
+    assert states(path, "promo") == {
+        "c1": "skipped",
+        "c2": "skipped",
+        "c3": "sent",
+        "c4": "skipped",
+    }
+    rows = Outbox(Warehouse(path)).rows("skipped", campaign="promo")
+    assert {row.skip_reason for row in rows} == {"frequency_cap"}
+    witness = collections.Counter(r for send in sim.sends for r, _ in send.messages)
+    assert witness == {"+2250708081401": 1, "+2250708081402": 1, "+2250708081403": 1}
+    # Skipped is final: a day later, the window has moved, and still nothing is resent.
+    clock.at += timedelta(days=1)
+    assert promo.skip() == "nothing new to send"
+    assert len(sent_texts(sim)) == 3
+
+
+def test_the_volume_breaker_stops_a_surge_until_a_confirmed_run_sends_it_in_batches(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    campaign = campaign_of(volume_breaker_factor=2, volume_breaker_min_rows=2, max_per_run=3)
+    reminder = Harness(campaign, sim, path, instance)
+    add_customers(path, 1)
+    assert "baseline" in reminder.skip()
+    add_customers(path, 2, 3, 4, 5, 6, 7)
+    # No history yet: the usual batch is volume_breaker_min_rows, the threshold 2 x 2.
+    skip = reminder.skip()
+    assert "found 6 new rows to send, above its threshold of 4" in skip
+    assert "confirm_volume: true" in skip
+    failed = reminder.run()
+    assert failure_text(failed) == skip
+    assert states(path) == {"c1": "baseline"}  # nothing claimed
+    assert sim.sends == []
+
+    confirmed = output_metadata(reminder.run(confirm_volume=True))
+    assert (confirmed["sent"], confirmed["held"], confirmed["volume_threshold"]) == (3, 3, 4)
+    assert sorted(states(path).values()) == ["baseline", "held", "held", "held"] + ["sent"] * 3
+    # The held rest is no longer new: the next tick sends it without tripping again.
+    rest = reminder.request()
+    assert len(keys(rest)) == 3
+    assert output_metadata(reminder.run(rest))["sent"] == 3
+    assert reminder.skip() == "nothing new to send"
+    assert sorted(sent_texts(sim)) == texts_of(2, 3, 4, 5, 6, 7)
+
+
+def test_a_manual_launch_on_the_first_activation_records_the_baseline(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    reminder = Harness(campaign_of(), sim, path, instance)
+    add_customers(path, 1, 2)
+    metadata = output_metadata(reminder.run())
+    assert (metadata["baseline"], metadata["sent"]) == (2, 0)
+    assert states(path) == {"c1": "baseline", "c2": "baseline"}
+    add_customers(path, 3)
+    assert output_metadata(reminder.run())["sent"] == 1
+    assert sent_texts(sim) == texts_of(3)
+
+
+def test_a_dry_run_reports_the_guards_and_records_nothing(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    clock = Clock(NIGHT)
+    campaign = campaign_of(
+        send_on_first_activation=True, dry_run=True, quiet_hours=QUIET, max_per_day=2
+    )
+    reminder = Harness(campaign, sim, path, instance, clock)
+    add_customers(path, 1, 2, 3)
+    assert "3 new rows would be held (dry run: nothing recorded)" in reminder.skip()
+    assert output_metadata(reminder.run())["held"] == 3
+    clock.at = MORNING
+    metadata = output_metadata(reminder.run(reminder.request()))
+    assert (metadata["would_send"], metadata["held"], metadata["sent"]) == (2, 0, 0)
+    metadata = output_metadata(reminder.run())
+    assert (metadata["would_send"], metadata["waiting_for_cap"]) == (2, 1)
+    assert states(path) == {}
+    assert sim.sends == []
+
+
+def test_the_send_job_reconciles_ambiguous_rows_with_the_archive(
+    make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    drop = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
+    with make_simulator(messages_per_day=0, faults=(drop,)) as sim:
+        reminder = Harness(campaign_of(send_on_first_activation=True), sim, path, instance)
+        add_customers(path, 1, 2)
+        assert "ambiguous" in failure_text(reminder.run())
+        assert states(path) == {"c1": "ambiguous", "c2": "ambiguous"}
+        # No archive ingested yet: the run goes on and the rows stay ambiguous.
+        metadata = output_metadata(reminder.run())
+        assert (metadata["reconciled_sent"], metadata["reconciled_failed"]) == (0, 0)
+        assert states(path) == {"c1": "ambiguous", "c2": "ambiguous"}
+        day: date = datetime.now(UTC).date()  # the simulator's account is on UTC
+        with SMSPrestoClient(sim.api_key, sim.api_pass, sim.base_url) as client:
+            Warehouse(path).write_partition(day, client.iter_archive_pages(day, day))
+        add_customers(path, 3)
+        metadata = output_metadata(reminder.run())
+        assert (metadata["reconciled_sent"], metadata["sent"]) == (2, 1)
+        assert states(path) == {"c1": "sent", "c2": "sent", "c3": "sent"}
+        assert sorted(sent_texts(sim)) == texts_of(1, 2, 3)  # the lost batch was never resent

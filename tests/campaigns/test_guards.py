@@ -396,6 +396,22 @@ def test_the_volume_breaker_stops_a_surge_until_a_confirmed_run_sends_it_in_batc
     assert sorted(sent_texts(sim)) == texts_of(2, 3, 4, 5, 6, 7)
 
 
+def test_the_usual_batch_is_the_median_of_the_campaigns_earlier_runs(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    campaign = campaign_of(
+        send_on_first_activation=True, volume_breaker_factor=2, volume_breaker_min_rows=2
+    )
+    reminder = Harness(campaign, sim, path, instance)
+    for first in (1, 4, 7):
+        add_customers(path, first, first + 1, first + 2)
+        assert output_metadata(reminder.run(reminder.request()))["sent"] == 3
+    # Three runs of 3: the threshold is 2 x 3 (without that history it would be 2 x 2).
+    add_customers(path, *range(10, 17))
+    assert "found 7 new rows to send, above its threshold of 6" in reminder.skip()
+    assert len(sent_texts(sim)) == 9
+
+
 def test_a_manual_launch_on_the_first_activation_records_the_baseline(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:

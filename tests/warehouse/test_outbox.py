@@ -354,6 +354,43 @@ def test_counts_for_the_caps(outbox: Outbox) -> None:
     assert outbox.campaign_sent_count("reminder", NOW + timedelta(seconds=1)) == 0
 
 
+def test_run_sizes_count_what_each_run_claimed_to_send_newest_first(outbox: Outbox) -> None:
+    outbox.claim([message("a"), message("b"), message("c")], run_id="run-1", now=NOW)
+    outbox.mark("reminder", ["a"], "sent", now=NOW)
+    outbox.mark("reminder", ["b"], "failed", now=NOW)  # tried: counted, whatever became of it
+    later = NOW + timedelta(hours=1)
+    outbox.claim([message("d")], run_id="run-2", now=later)
+    # Neither skipped, held nor baseline rows were claimed to be sent.
+    outbox.claim([message("e")], state="skipped", skip_reason="opted_out", run_id="run-2")
+    outbox.claim([message("f")], state="held", run_id="run-3", now=later)
+    outbox.claim([message("g")], state="baseline", run_id="run-3", now=later)
+    outbox.claim([message("h", "summary")], run_id="run-4", now=later)  # another campaign
+    assert outbox.run_sizes("reminder") == [1, 3]
+    assert outbox.run_sizes("reminder", runs=1) == [1]
+    # A held row sent by a later run counts in that run's batch.
+    outbox.mark("reminder", ["f"], "pending", run_id="run-5", now=later + timedelta(hours=1))
+    assert outbox.run_sizes("reminder") == [1, 1, 3]
+
+
+def test_a_transaction_reads_its_own_writes_and_commits_them_together(
+    outbox: Outbox, warehouse: Warehouse
+) -> None:
+    with outbox.transaction() as session:
+        session.claim([message("a")], run_id="run-1", now=NOW)
+        assert session.campaign_sent_count("reminder", NOW) == 1
+        session.mark("reminder", ["a"], "sent", now=NOW)
+    assert stored(warehouse)["a"][0] == "sent"
+
+    def claim_then_fail() -> None:
+        with outbox.transaction() as session:
+            session.claim([message("b")], now=NOW)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        claim_then_fail()
+    assert "b" not in stored(warehouse)  # rolled back
+
+
 # --- files made by an older version ------------------------------------------------------
 
 

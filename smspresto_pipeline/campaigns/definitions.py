@@ -256,12 +256,7 @@ class _Found:
     first_activation: bool
 
 
-def _find(
-    campaign: Campaign,
-    store: Warehouse,
-    wanted: Collection[str] | None = None,
-    log: Any = None,
-) -> _Found:
+def _find(campaign: Campaign, store: Warehouse, wanted: Collection[str] | None = None) -> _Found:
     """Run the query and keep the rows not yet in the outbox (only ``wanted`` keys, if given)."""
     batch = _prepare(campaign, store)
     outbox = Outbox(store)
@@ -272,13 +267,6 @@ def _find(
         skipped = [r for r in skipped if r.dedup_key in wanted]
     keys = [m.dedup_key for m in messages] + [str(r.dedup_key) for r in skipped]
     existing = outbox.existing_keys(campaign.name, keys)
-    if wanted is not None and log is not None:
-        held = {r.dedup_key for r in outbox.rows("held", campaign=campaign.name)}
-        if missing := len(set(wanted) - set(keys) - held):
-            log.warning(
-                f"{missing} of the {len(wanted)} chosen rows are no longer returned by the "
-                "query (or no longer sendable): left alone"
-            )
     messages = [m for m in messages if m.dedup_key not in existing]
     opted = OptOuts(store).opted_out(m.recipient for m in messages)
     return _Found(
@@ -565,7 +553,7 @@ def _run_send(
     name, run_id, now = campaign.name, context.run_id, clock()
     outbox = Outbox(store)
     wanted = frozenset(config.dedup_keys) if config.dedup_keys else None
-    found = _find(campaign, store, wanted, context.log)
+    found = _find(campaign, store, wanted)
     reasons: dict[str, int] = dict(collections.Counter(str(r.reason) for r in found.skipped))
     if found.opted_out:
         reasons["opted_out"] = len(found.opted_out)
@@ -602,6 +590,14 @@ def _run_send(
         r for r in outbox.rows("held", campaign=name) if wanted is None or r.dedup_key in wanted
     ]
     opted_held = OptOuts(store).opted_out(r.recipient for r in held)
+    if wanted is not None:
+        returned = {m.dedup_key for m in found.batch.messages}
+        returned |= {str(r.dedup_key) for r in found.batch.skipped}
+        if missing := len(wanted - returned - {r.dedup_key for r in held}):
+            context.log.warning(
+                f"{missing} of the {len(wanted)} chosen rows are no longer returned by the "
+                "query (or no longer sendable): left alone"
+            )
     selected = len(found.new) + len(found.opted_out) + len(found.skipped) + len(held)
     quiet = in_quiet_hours(campaign, now)
     texts = {"next_send_time": next_send_time(campaign, now).isoformat()} if quiet else {}
@@ -612,7 +608,9 @@ def _run_send(
     quarantined = _quarantine_dead_runs(context, outbox, name)
     reconciled_sent, reconciled_failed = _reconcile(context, outbox, campaign)
     if found.opted_out:
-        outbox.claim(found.opted_out, state="skipped", skip_reason="opted_out", run_id=run_id)
+        outbox.claim(
+            found.opted_out, state="skipped", skip_reason="opted_out", run_id=run_id, now=now
+        )
     by_reason: dict[str, list[OutboxMessage]] = collections.defaultdict(list)
     for row in found.skipped:
         by_reason[row.reason].append(_skipped_message(campaign, row))

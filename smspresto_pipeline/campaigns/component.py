@@ -283,8 +283,8 @@ class CampaignComponent(dg.Component, dg.Resolvable, dg.Model):
         template, template_origin = self._text(
             folder, "template", self.template, self.template_file, DEFAULT_TEMPLATE_FILE
         )
-        # The attributes mirror Campaign's fields (tests/campaigns/test_component.py keeps them
-        # in step): each one is passed on under its own name.
+        # The attributes mirror Campaign's fields (tests/campaigns/test_campaign_component.py
+        # keeps them in step): each one is passed on under its own name.
         fields: dict[str, Any] = {name: getattr(self, name) for name in Campaign.model_fields}
         fields.update(sql=sql, template=template)
         origins = {"sql": sql_origin, "template": template_origin}

@@ -160,10 +160,10 @@ def _campaign_name(folder: str) -> str:
 
 @dg.scaffold_with(CampaignScaffolder)
 class CampaignComponent(dg.Component, dg.Resolvable, dg.Model):
-    """A templated SMS campaign from SQL: its sensor ``<name>_sensor`` and send job
-    ``<name>_send``.
+    """An SMS campaign: a query's rows texted once each with a template, by a sensor and a job.
 
-    Builds what :func:`~smspresto_pipeline.campaigns.build_campaign_defs` builds for the
+    Gives the sensor ``<name>_sensor`` and the send job ``<name>_send``: what
+    :func:`~smspresto_pipeline.campaigns.build_campaign_defs` builds for the
     :class:`~smspresto_pipeline.campaigns.Campaign` of these attributes (same names, defaults
     and meaning); the query and the template may come from files beside ``defs.yaml``. The
     resources ``smspresto`` and ``warehouse`` are the project's (the ingest component binds

@@ -371,6 +371,25 @@ def test_failed_reminder_selects_the_numbers_whose_last_message_failed(
     assert {(recipient, key) for recipient, key, _, _ in selected} == expected
     assert len(selected) == len(expected), "one row per number"
 
+    # A number this campaign texted in the last 7 days is left alone (its reminder may be
+    # the failure); a baseline row (never sent), or another campaign's message, does not count.
+    (reminded, _), (baselined, _), (elsewhere, _) = sorted(expected)[:3]
+    with duckdb.connect(str(duckdb_path)) as con:
+        con.executemany(
+            "INSERT INTO smspresto.outbox (campaign, dedup_key, recipient, sender, message, "
+            "segments, encoding, state, created_at, updated_at) VALUES (?, ?, ?, 'MaBoutique', "
+            "'x', 1, 'GSM-7', ?, now() AT TIME ZONE 'UTC' - INTERVAL 6 DAY, "
+            "now() AT TIME ZONE 'UTC')",
+            [
+                ["failed_reminder", "earlier", reminded, "sent"],
+                ["failed_reminder", "first", baselined, "baseline"],
+                ["welcome", "hello", elsewhere, "sent"],
+            ],
+        )
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        selected = con.execute(project_query("failed_reminder")).fetchall()
+    assert {recipient for recipient, *_ in selected} == {n for n, _ in expected} - {reminded}
+
 
 def test_the_projects_daily_summary_texts_the_operator_once_a_day(
     ingested: tuple[dg.Definitions, Path], simulator: RunningSimulator

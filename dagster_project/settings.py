@@ -28,6 +28,9 @@ Variable                           Meaning (default)
 ``SMSPRESTO_MAX_CONCURRENT_DAYS``  Days one backfill run fetches at the same time (``4``).
 ``SMSPRESTO_SCHEDULES``            ``running`` or ``stopped``: the schedules' state on first
                                    deployment (``running``). The UI's toggle wins afterwards.
+``SMSPRESTO_OPERATOR_NUMBER``      The number the ``daily_summary`` campaign texts
+                                   (``+2250700000000``, a placeholder the simulator accepts:
+                                   set yours before switching the campaign on).
 =================================  ==========================================================
 
 The schedules run by default here, while the library's factories default to ``STOPPED``:
@@ -38,6 +41,7 @@ costlier failure (days older than the lookback are not re-read by later ticks). 
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -47,6 +51,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 __all__ = ["Settings", "settings"]
+
+_PHONE = re.compile(r"\+?[0-9]{6,15}")
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -74,6 +80,7 @@ class Settings:
         ingest_hour: hour of the daily ingest.
         max_concurrent_days: days fetched at the same time in one run.
         schedule_status: the schedules' state when first deployed.
+        operator_number: the number the daily summary campaign texts.
     """
 
     duckdb_path: str = "data/smspresto_warehouse.duckdb"
@@ -83,6 +90,7 @@ class Settings:
     ingest_hour: int = 6
     max_concurrent_days: int = 4
     schedule_status: Literal["running", "stopped"] = "running"
+    operator_number: str = "+2250700000000"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -117,6 +125,13 @@ class Settings:
             raise ValueError(
                 f"SMSPRESTO_DUCKDB_PATH must name a DuckDB file, got a directory: {duckdb_path}"
             )
+        operator_number = env.get("SMSPRESTO_OPERATOR_NUMBER", "").strip()
+        # Digits only: the number is written into the daily summary's query.
+        if operator_number and not _PHONE.fullmatch(operator_number):
+            raise ValueError(
+                "SMSPRESTO_OPERATOR_NUMBER must be a phone number (digits, optionally after +), "
+                f"got {operator_number!r}"
+            )
         return cls(
             duckdb_path=duckdb_path,
             start_date=start_date,
@@ -127,6 +142,7 @@ class Settings:
                 env, "SMSPRESTO_MAX_CONCURRENT_DAYS", defaults.max_concurrent_days, 1, 32
             ),
             schedule_status=status,
+            operator_number=operator_number or defaults.operator_number,
         )
 
 

@@ -2,7 +2,11 @@
 
 `run_demo` starts the bundled simulator (its SQLite file under ``data/``), backfills the last
 30 days of ``archive_messages`` in one run, takes an account snapshot, builds the analytics
-views and prints what DuckDB now holds. Runs are recorded in a persistent Dagster instance
+views and prints what DuckDB now holds. Then the ``daily_summary`` campaign
+(``dagster_project/defs/campaigns/daily_summary``) texts yesterday's figures to the operator's
+number (the simulator's :data:`DEMO_OPERATOR_NUMBER`) through its send job, and the demo prints
+that message's outbox row: its key is the day, so a second demo run on the same day sends
+nothing more. Runs are recorded in a persistent Dagster instance
 (``data/dagster_home``), and ``data/demo.env`` keeps the settings, so that ``scripts/ui.sh``
 opens the Dagster UI on the same runs and data. Running it again gives the same tables: every
 day is rewritten in one transaction, and only a new account snapshot row is added.
@@ -29,13 +33,20 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from smspresto_pipeline.campaigns.prepare import mask_number
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
-from smspresto_pipeline.warehouse import Warehouse, sql_dir
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse, sql_dir
 
-__all__ = ["DemoRunError", "DemoSummary", "run_demo"]
+__all__ = ["DEMO_OPERATOR_NUMBER", "DemoRunError", "DemoSummary", "run_demo"]
+
+#: The number the demo's daily summary texts: a simulator's number, never a real operator's.
+DEMO_OPERATOR_NUMBER = "+2250700000000"
+#: The campaign the demo runs end to end (dagster_project/defs/campaigns/daily_summary).
+_SUMMARY_CAMPAIGN = "daily_summary"
 
 _TIMEZONE = "Africa/Abidjan"
 _CODE_LOCATION = "dagster_project"
@@ -85,7 +96,9 @@ class DemoSummary:
         by_status: messages per status, over the whole table.
         daily: ``(day, messages, failed, failure rate or None)`` per day.
         counters: the account counters of the snapshot the demo took.
-        run_ids: the Dagster runs the demo launched (archive, snapshot, views).
+        run_ids: the Dagster runs the demo launched (archive, snapshot, views, daily summary).
+        operator_message: the daily summary's outbox row for yesterday (its state, number and
+            text); ``None`` if the campaign recorded none.
     """
 
     first_day: date
@@ -95,6 +108,7 @@ class DemoSummary:
     daily: list[tuple[date, int, int, float | None]]
     counters: dict[str, int]
     run_ids: tuple[str, ...]
+    operator_message: OutboxRow | None
 
 
 def _write_env_file(path: Path, values: Mapping[str, str]) -> None:
@@ -257,6 +271,12 @@ def _read_summary(
     return sum(messages for _, messages, _, _ in daily), by_status, daily, counters
 
 
+def _operator_message(warehouse: Warehouse, day: date) -> OutboxRow | None:
+    """The daily summary campaign's outbox row for ``day`` (its key is the day)."""
+    rows = Outbox(warehouse).rows(OUTBOX_STATES, campaign=_SUMMARY_CAMPAIGN)
+    return next((row for row in rows if row.dedup_key == day.isoformat()), None)
+
+
 def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> None:
     console.print(
         f"[bold]{summary.messages:,}[/] messages from {summary.first_day} to "
@@ -276,6 +296,16 @@ def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> No
         style = "bold red" if rate is not None and rate >= 0.2 else None
         daily.add_row(day.isoformat(), f"{messages:,}", f"{failed:,}", shown, style=style)
     console.print(daily)
+    row = summary.operator_message
+    if row is None:
+        console.print(f"[bold red]The {_SUMMARY_CAMPAIGN} campaign recorded no message[/]")
+    else:
+        console.print(
+            f"Campaign {_SUMMARY_CAMPAIGN}: the message to the operator "
+            f"({mask_number(row.recipient)}) is [bold]{row.state}[/]"
+            + (f" ({row.skip_reason})" if row.skip_reason else "")
+            + f": {escape(row.message)}"
+        )
     console.print("Open the same runs and data in the Dagster UI: [bold]bash scripts/ui.sh[/]")
 
 
@@ -337,6 +367,7 @@ def run_demo(
         "SMSPRESTO_SCHEDULES": "stopped",
         "SMSPRESTO_START_DATE": first_day.isoformat(),
         "SMSPRESTO_TIMEZONE": _TIMEZONE,
+        "SMSPRESTO_OPERATOR_NUMBER": DEMO_OPERATOR_NUMBER,
     }
     _write_env_file(data_dir / "demo.env", settings)
     _drop_stale_simulator(config, first_day, last_day)
@@ -353,6 +384,12 @@ def run_demo(
         ),
         ("Taking an account snapshot", "account_snapshot_job", {}),
         ("Building the analytics views", "analytics_views_job", {}),
+        # Yesterday's figures to the operator: one message a day, whatever the demo runs.
+        (
+            f"Texting yesterday's summary to the operator (campaign {_SUMMARY_CAMPAIGN})",
+            f"{_SUMMARY_CAMPAIGN}_send",
+            {},
+        ),
     ]
     run_ids: list[str] = []
     # Opened first, so that the instance's storage exists before the launched processes use it.
@@ -368,9 +405,17 @@ def run_demo(
                 _wait_for_run(instance, run_id, job_name)
             console.print(f"{title}: done (run {run_id[:8]})")
             run_ids.append(run_id)
-    messages, by_status, daily, counters = _read_summary(
-        Warehouse(settings["SMSPRESTO_DUCKDB_PATH"]), first_day, last_day
+    warehouse = Warehouse(settings["SMSPRESTO_DUCKDB_PATH"])
+    messages, by_status, daily, counters = _read_summary(warehouse, first_day, last_day)
+    summary = DemoSummary(
+        first_day,
+        last_day,
+        messages,
+        by_status,
+        daily,
+        counters,
+        tuple(run_ids),
+        _operator_message(warehouse, last_day),
     )
-    summary = DemoSummary(first_day, last_day, messages, by_status, daily, counters, tuple(run_ids))
     _print_summary(console, summary, data_dir)
     return summary

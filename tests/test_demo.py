@@ -1,13 +1,24 @@
 """The demo's launching and waiting: a launch that fails, or a run that fails, stops the demo
-with the error that says why (the demo itself runs end to end in tests/e2e)."""
+with the error that says why; the operator's message is printed masked, with its state (the
+demo itself runs end to end in tests/e2e)."""
 
+import io
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from e2e_fixtures import base_env
+from rich.console import Console
 
-from smspresto_pipeline.demo import DemoRunError, _launch_run, _wait_for_run
+from smspresto_pipeline.demo import (
+    DemoRunError,
+    DemoSummary,
+    _launch_run,
+    _print_summary,
+    _wait_for_run,
+)
+from smspresto_pipeline.warehouse import OutboxRow
 
 
 @dg.op
@@ -58,3 +69,41 @@ def test_a_launch_that_fails_raises_with_the_commands_error(tmp_path: Path) -> N
     assert message.startswith("`dagster job launch` of no_such_job exited with 2:\n")
     assert message.splitlines()[1].startswith('  Error: Job "no_such_job" not found'), message
     assert message.endswith(f"Its whole output is in {log}.")
+
+
+def _summary(operator_message: OutboxRow | None) -> DemoSummary:
+    day = date(2026, 3, 1)
+    return DemoSummary(day, day, 0, {}, [], {}, (), operator_message)
+
+
+def test_the_operators_message_is_printed_masked_with_its_state(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 2, 6, 0)
+    row = OutboxRow(
+        "daily_summary",
+        "2026-03-01",
+        "+2250700000000",
+        "SMSPresto",
+        "[info] bilan du 01/03/2026 : 30 messages, 3 en échec (10,0 %).",
+        1,
+        "GSM-7",
+        "sent",
+        None,
+        0,
+        "ok",
+        "run",
+        now,
+        now,
+        now,
+    )
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=400), _summary(row), tmp_path)
+    printed = out.getvalue()
+    assert (
+        "Campaign daily_summary: the message to the operator (+225 07 ** ** ** 00) is sent: "
+        "[info] bilan du 01/03/2026 : 30 messages, 3 en échec (10,0 %)." in printed
+    ), "the text is printed as written (brackets are not console markup)"
+    assert "+2250700000000" not in printed
+
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=400), _summary(None), tmp_path)
+    assert "The daily_summary campaign recorded no message" in out.getvalue()

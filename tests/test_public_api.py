@@ -14,6 +14,7 @@ PUBLIC_NAMES = [
     "ArchiveRecord",
     "AsyncSMSPrestoClient",
     "AuthenticationError",
+    "CampaignComponent",
     "InvalidMessageError",
     "InvalidRecipientError",
     "InvalidSenderError",
@@ -49,7 +50,9 @@ def test_unknown_attribute_raises_attribute_error() -> None:
         _ = smspresto_pipeline.NoSuchThing
 
 
-@pytest.mark.parametrize("name", ["SMSPrestoResource", "SMSPrestoIngestComponent"])
+@pytest.mark.parametrize(
+    "name", ["SMSPrestoResource", "SMSPrestoIngestComponent", "CampaignComponent"]
+)
 def test_import_does_not_load_dagster_until_a_dagster_name_is_used(name: str) -> None:
     code = (
         "import sys, smspresto_pipeline\n"

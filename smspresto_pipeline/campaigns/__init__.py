@@ -4,7 +4,8 @@ A :class:`Campaign` names a query, a sandboxed Jinja2 template, a sender and its
 guards. Its pure parts live here: the model (``model``), rendering and smart encoding
 (``render``), preparing a query's rows into messages and skipped rows (``prepare``), and quiet
 hours and expiry (``timing``). :func:`build_campaign_defs` (``definitions``) gives a
-campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
+campaign's sensor ``<name>_sensor`` and send job ``<name>_send``; :class:`CampaignComponent`
+(``component``) declares a campaign in a ``defs.yaml`` beside its query and template files.
 
 Example:
     >>> from smspresto_pipeline.campaigns import Campaign
@@ -13,7 +14,8 @@ Example:
     'welcome_send'
 """
 
+from smspresto_pipeline.campaigns.component import CampaignComponent
 from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign
 
-__all__ = ["Campaign", "build_campaign_defs"]
+__all__ = ["Campaign", "CampaignComponent", "build_campaign_defs"]

@@ -20,8 +20,14 @@ def _errors(**overrides: Any) -> list[tuple[str, str]]:
     return [(".".join(map(str, e["loc"])), e["msg"]) for e in caught.value.errors()]
 
 
-def test_the_package_exports_campaign_and_its_definitions() -> None:
-    assert smspresto_pipeline.campaigns.__all__ == ["Campaign", "build_campaign_defs"]
+def test_the_package_exports_campaign_its_component_and_its_definitions() -> None:
+    assert smspresto_pipeline.campaigns.__all__ == [
+        "Campaign",
+        "CampaignComponent",
+        "build_campaign_defs",
+    ]
+    # DESIGN §2 and the `type:` of a defs.yaml name the same class.
+    assert smspresto_pipeline.campaigns.CampaignComponent is smspresto_pipeline.CampaignComponent
 
 
 def test_defaults() -> None:

@@ -1,10 +1,16 @@
-"""The headless demo: it finishes by itself, prints its summary, and a second run (the
-``smspresto demo`` command) gives the same tables while adding its runs to the same persistent
+"""The headless demo: it finishes by itself, prints its summary, texts the operator yesterday's
+figures through the daily_summary campaign, and a second run (the ``smspresto demo`` command)
+gives the same tables and sends nothing more, while adding its runs to the same persistent
 Dagster instance."""
+
+from datetime import timedelta
 
 import dagster as dg
 from e2e_fixtures import DemoTwice
 
+from smspresto_pipeline import SMSPrestoClient
+from smspresto_pipeline.demo import DEMO_OPERATOR_NUMBER
+from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 from smspresto_pipeline.warehouse import Warehouse
 
 
@@ -59,7 +65,7 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(demo_twice: DemoTwi
     assert "\nSMSPRESTO_SCHEDULES=stopped\n" in env_file
     with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
         runs = instance.get_runs()
-    assert len(runs) == 6, "three runs per demo"
+    assert len(runs) == 8, "four runs per demo"
     assert set(first.run_ids) < {run.run_id for run in runs}
     assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
     # Launched from the code location, as the UI launches them: the UI lists a run under its
@@ -70,3 +76,45 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(demo_twice: DemoTwi
     archive_run = next(r for r in runs if r.run_id == first.run_ids[0])
     assert archive_run.tags["dagster/asset_partition_range_start"] == first.first_day.isoformat()
     assert archive_run.tags["dagster/asset_partition_range_end"] == first.last_day.isoformat()
+
+
+def test_demo_texts_the_daily_summary_once(demo_twice: DemoTwice) -> None:
+    data_dir, first = demo_twice.data_dir, demo_twice.first
+    day = first.last_day
+    messages, failed, _ = next((m, f, r) for d, m, f, r in first.daily if d == day)
+    assert messages > 0
+    text = f"SMS Presto, bilan du {day:%d/%m/%Y} : {messages} messages, {failed} en échec ("
+    # The simulator's own record (its archive, kept in its file across both runs): exactly one
+    # message to the operator's number, although each demo run launched the send job.
+    config = SimulatorConfig(
+        db_path=data_dir / "simulator.sqlite3",
+        history_start=first.first_day,
+        history_end=first.last_day,
+        messages_per_day=30,
+        timezone="Africa/Abidjan",
+    )
+    with (
+        run_simulator(config) as sim,
+        SMSPrestoClient(
+            api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
+        ) as client,
+    ):
+        to_operator = [
+            record.message
+            for record in client.iter_archive(day, day + timedelta(days=2))
+            if record.recipient == DEMO_OPERATOR_NUMBER
+        ]
+    assert len(to_operator) == 1, to_operator
+    assert to_operator[0].startswith(text)
+
+    row = first.operator_message
+    assert row is not None
+    assert (row.campaign, row.dedup_key, row.state) == ("daily_summary", day.isoformat(), "sent")
+    assert (row.recipient, row.message) == (DEMO_OPERATOR_NUMBER, to_operator[0])
+    for printed in (demo_twice.printed, demo_twice.second_printed):
+        text = " ".join(printed.split())  # the console wraps long lines
+        assert "the message to the operator (+225 07 ** ** ** 00) is sent: " + row.message in text
+    # The second run found the day's key in the outbox: still one row.
+    with Warehouse(data_dir / "smspresto_warehouse.duckdb").connect(read_only=True) as con:
+        outbox = con.execute("SELECT campaign, dedup_key, state FROM smspresto.outbox").fetchall()
+    assert outbox == [("daily_summary", day.isoformat(), "sent")]

@@ -1,6 +1,6 @@
 """The project through ``dg``, as its users run it: the component is listed, the project's
-definitions check, a bad setting fails the check naming its variable, and another project gets
-an ingestion from ``dg scaffold defs``."""
+definitions (the ingestion and two campaigns) check, a bad setting fails the check naming its
+variable, and another project gets an ingestion and a campaign from ``dg scaffold defs``."""
 
 import json
 import os
@@ -13,6 +13,7 @@ from e2e_fixtures import BIN, base_env
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = "smspresto_pipeline.SMSPrestoIngestComponent"
+CAMPAIGN = "smspresto_pipeline.CampaignComponent"
 
 
 def dg(*args: str, cwd: Path, extra: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -39,6 +40,7 @@ def test_dg_lists_the_component() -> None:
     assert code == 0, err
     summaries = {item["key"]: item["summary"] for item in json.loads(out)["items"]}
     assert summaries[COMPONENT].startswith("SMS Presto message history into DuckDB")
+    assert summaries[CAMPAIGN].startswith("An SMS campaign: a query's rows texted once each")
 
 
 def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
@@ -56,7 +58,28 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "archive_messages_daily_ingest",
         "account_snapshot_hourly",
     }
+    # The example campaigns, one folder each: a sensor (stopped) and a send job.
+    campaigns = "dagster_project/defs/campaigns"
+    assert {sensor["name"]: sensor["source"] for sensor in listed["sensors"]} == {
+        "failed_reminder_sensor": f"{campaigns}/failed_reminder/defs.yaml:4",
+        "daily_summary_sensor": f"{campaigns}/daily_summary/defs.yaml:5",
+    }
+    jobs = {job["name"]: job["source"] for job in listed["jobs"]}
+    assert jobs["failed_reminder_send"] == f"{campaigns}/failed_reminder/defs.yaml:4"
+    assert jobs["daily_summary_send"] == f"{campaigns}/daily_summary/defs.yaml:5"
     assert not (tmp_path / "warehouse.duckdb").exists(), "loading must not touch the warehouse"
+
+
+def test_dg_check_names_a_bad_operator_number(tmp_path: Path) -> None:
+    """The daily summary's number is written into its query: only a number is accepted."""
+    code, out, err = dg(
+        "check",
+        "defs",
+        cwd=ROOT,
+        extra={**settings(tmp_path), "SMSPRESTO_OPERATOR_NUMBER": "0'; DROP TABLE x; --"},
+    )
+    assert code != 0
+    assert "SMSPRESTO_OPERATOR_NUMBER must be a phone number" in out + err
 
 
 def test_dg_check_names_a_bad_setting(tmp_path: Path) -> None:
@@ -71,8 +94,9 @@ def test_dg_check_names_a_bad_setting(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dg_scaffolds_the_ingestion_into_another_project(tmp_path: Path) -> None:
-    """A user's own ``dg`` project, with this package installed, gets the ingestion by name."""
+def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path: Path) -> None:
+    """A user's own ``dg`` project, with this package installed, gets the ingestion and a
+    campaign by name."""
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "clinic-sms"\nversion = "0.1.0"\n\n'
         '[tool.dg]\ndirectory_type = "project"\n\n'
@@ -98,7 +122,22 @@ def test_dg_scaffolds_the_ingestion_into_another_project(tmp_path: Path) -> None
     assert declared.startswith(f"type: {COMPONENT}\n")
     assert "api_pass_env: SMSPRESTO_API_PASS" in declared
 
+    # A campaign beside it, from the scaffolder's three files (a dry run until edited).
+    code, out, err = dg("scaffold", "defs", CAMPAIGN, "welcome", cwd=tmp_path, extra=extra)
+    assert code == 0, out + err
+    folder = package / "defs" / "welcome"
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "defs.yaml",
+        "message.j2",
+        "query.sql",
+    ]
+    assert (folder / "defs.yaml").read_text().startswith("# A campaign")
+    assert f"type: {CAMPAIGN}\n" in (folder / "defs.yaml").read_text()
+
     code, out, err = dg("list", "defs", "--json", cwd=tmp_path, extra=extra)
     assert code == 0, out + err
-    assets = {asset["asset_key"] for asset in json.loads(out)["assets"]}
+    listed = json.loads(out)
+    assets = {asset["asset_key"] for asset in listed["assets"]}
     assert assets == {"archive_messages", "account_snapshot", "analytics_views"}
+    assert [sensor["name"] for sensor in listed["sensors"]] == ["welcome_sensor"]
+    assert "welcome_send" in {job["name"] for job in listed["jobs"]}

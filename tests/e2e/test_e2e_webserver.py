@@ -15,7 +15,12 @@ from e2e_fixtures import BIN, DemoTwice, base_env, finish, kill_group, start
 
 from smspresto_pipeline.simulator import free_port
 
-JOBS = ("archive_messages_ingest_job", "account_snapshot_job", "analytics_views_job")
+JOBS = (
+    "archive_messages_ingest_job",
+    "account_snapshot_job",
+    "analytics_views_job",
+    "daily_summary_send",
+)
 # The label Dagster stamps on a run launched from a code location; the UI's job pages filter
 # on it (with the job's name), and a run made with execute_in_process has none.
 REPOSITORY_LABEL = "__repository__@dagster_project"
@@ -116,12 +121,15 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         for node in data["assetNodes"]
         for check in node["assetChecksOrError"]["checks"]
     ]
-    # The code location defines no asset check and no sensor yet: name them here when it does.
+    # The code location defines no asset check yet: name them here when it does.
     assert checks == []
 
     (repository,) = data["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "dagster_project"
-    assert repository["sensors"] == []
+    assert {sensor["name"] for sensor in repository["sensors"]} == {
+        "failed_reminder_sensor",
+        "daily_summary_sensor",
+    }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     # demo.env stops them: the UI opened on the demo does not call the simulator by itself.
     assert schedules == {
@@ -131,7 +139,8 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
 
     # Each job lists exactly its runs of the two demo runs, as its page in the UI does.
     jobs = {job["name"]: job["runs"] for job in repository["jobs"]}
-    assert {name for name in jobs if not name.startswith("__")} == set(JOBS)
+    # The demo does not launch the failed_reminder campaign.
+    assert {name for name in jobs if not name.startswith("__")} == {*JOBS, "failed_reminder_send"}
     for index, name in enumerate(JOBS):
         runs = jobs[name]
         assert {r["runId"] for r in runs} == {first.run_ids[index], second_run_ids[index]}, name

@@ -107,6 +107,7 @@ def test_installed_wheel_runs_the_code_location(
     )
     keys = {item["key"] for item in json.loads(listed.stdout)["items"]}
     assert "smspresto_pipeline.SMSPrestoIngestComponent" in keys
+    assert "smspresto_pipeline.CampaignComponent" in keys
 
     day = SIMULATOR_HISTORY_START
     run(

@@ -1,0 +1,325 @@
+"""A campaign as a Dagster component: a folder with a ``defs.yaml``, a query and a template.
+
+``dg scaffold defs smspresto_pipeline.CampaignComponent my_campaign`` writes one::
+
+    my_campaign/
+      defs.yaml     type: smspresto_pipeline.CampaignComponent, and the campaign's attributes
+      query.sql     the query selecting whom to text (sql_file)
+      message.j2    the message's Jinja2 template (template_file)
+
+The attributes mirror :class:`~smspresto_pipeline.campaigns.Campaign`'s fields one for one
+(same names, defaults and descriptions), except that the query and the template may sit in
+files beside ``defs.yaml``: ``sql`` or ``sql_file``, ``template`` or ``template_file``, never
+both. With neither, the folder's ``query.sql`` / ``message.j2`` are read.
+
+Templating: Dagster renders ``{{ ... }}`` in attribute values when it loads them (template
+variables such as ``{{ env.X }}`` or a ``template_vars_module``'s). The query gets the same
+treatment whether inline or in ``sql_file``, so a query may read a setting
+(``'{{ settings.operator_number }}' as recipient``). The message template never does: inline or
+in ``template_file`` it is taken as written, and its ``{{ column }}`` placeholders are filled
+per row when the campaign sends.
+
+Resources: the sensor and the job use the resources ``smspresto`` and ``warehouse``, and the
+component binds none: a project has one API account and one warehouse, bound once. In a project
+declaring :class:`~smspresto_pipeline.SMSPrestoIngestComponent`, that component binds them; a
+project without it binds them itself (``Definitions(resources=...)`` in a ``@dg.definitions``
+file of its ``defs/`` folder), or loading fails with Dagster's error naming the missing
+resource and the campaign's sensor or job.
+"""
+
+# No ``from __future__ import annotations``: Dagster reads the fields' annotations at runtime.
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import dagster as dg
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
+
+from smspresto_pipeline.campaigns.definitions import build_campaign_defs
+from smspresto_pipeline.campaigns.model import Campaign, FrequencyCap, QuietHours
+
+__all__ = ["DEFAULT_SQL_FILE", "DEFAULT_TEMPLATE_FILE", "CampaignComponent", "CampaignScaffolder"]
+
+#: The query file read when neither ``sql`` nor ``sql_file`` is given.
+DEFAULT_SQL_FILE = "query.sql"
+#: The template file read when neither ``template`` nor ``template_file`` is given.
+DEFAULT_TEMPLATE_FILE = "message.j2"
+
+
+def _described(field: str) -> dg.Resolver:
+    """The default resolver, carrying the Campaign field's description to `dg` and the UI.
+
+    (The schema Dagster derives drops a pydantic ``Field``'s description when the field has a
+    default: the resolver's is the one shown.)
+    """
+    info = Campaign.model_fields[field]
+    resolver: dg.Resolver = dg.Resolver.default(
+        description=info.description, examples=info.examples
+    )
+    return resolver
+
+
+def _as_written(context: dg.ResolutionContext, value: str | None) -> str | None:
+    return value
+
+
+_SCAFFOLD_YAML = """\
+# A campaign: the rows query.sql returns, each texted once with message.j2 filled in.
+# Every attribute is documented in `dg utils inspect-component {type_name}`.
+type: {type_name}
+
+attributes:
+  # Names the sensor ({name}_sensor), the send job ({name}_send) and the outbox rows.
+  name: {name}
+  description: An example campaign; describe what yours is for.
+  # The sender shown on handsets: at most 11 letters and digits, or a phone number.
+  sender: MaBoutique
+  # The query and the template, beside this file.
+  sql_file: query.sql
+  template_file: message.j2
+  # Render, count SMS parts and record what would be sent, and send nothing.
+  # Set it to false once the dry runs' previews (in the send job's metadata) look right.
+  dry_run: true
+  # The first evaluation records the rows it finds as a baseline and sends them nothing.
+  send_on_first_activation: false
+  # Most messages per run and per day; seconds between two evaluations of the query.
+  max_per_run: 100
+  max_per_day: 500
+  minimum_interval_seconds: 300
+  # Nothing is sent in this window (times in quotes, in the time zone below); rows selected
+  # then wait for its end, or expire after validity_seconds.
+  quiet_hours:
+    start: "21:00"
+    end: "08:00"
+  validity_seconds: 86400
+  # At most one message a day to a number, counting every campaign.
+  frequency_cap:
+    max_messages: 1
+    window_seconds: 86400
+  timezone: Africa/Abidjan
+  default_region: CI
+"""
+
+_SCAFFOLD_SQL = """\
+-- Whom to text: one row per message, read-only against the warehouse (DuckDB).
+-- Required columns: recipient (a phone number) and dedup_key (the same key is never sent
+-- twice in this campaign); every other column is a variable of message.j2.
+-- This example greets the numbers first seen yesterday, once each.
+SELECT
+    recipient,
+    'welcome:' || recipient AS dedup_key,
+    arg_min(contact_name, created_at) AS contact_name
+FROM smspresto.messages
+WHERE recipient_valid
+GROUP BY recipient
+HAVING min(partition_date) = current_date - 1
+"""
+
+# One line: a line break in the file is a line break in the SMS (Jinja2 drops the last one).
+_SCAFFOLD_TEMPLATE = (
+    "Bonjour {{ contact_name or 'cher client' }}, bienvenue chez MaBoutique ! "
+    "Répondez STOP pour ne plus recevoir nos SMS.\n"
+)
+
+
+class CampaignScaffolder(dg.Scaffolder[Any]):
+    """Writes ``defs.yaml``, ``query.sql`` and ``message.j2``: a dry-run example that loads."""
+
+    def scaffold(self, request: dg.ScaffoldRequest[Any]) -> None:
+        """Write the three files into the new folder (other formats get Dagster's default)."""
+        name = _campaign_name(request.target_path.name)
+        if request.scaffold_format != "yaml" or request.append:
+            from dagster.components.component_scaffolding import scaffold_component
+
+            scaffold_component(
+                request,
+                {"name": name, "sender": "MaBoutique", "dry_run": True},
+            )
+        else:
+            request.target_path.mkdir(parents=True, exist_ok=True)
+            (request.target_path / "defs.yaml").write_text(
+                _SCAFFOLD_YAML.format(type_name=request.type_name, name=name), encoding="utf-8"
+            )
+        for file, text in (
+            (DEFAULT_SQL_FILE, _SCAFFOLD_SQL),
+            (DEFAULT_TEMPLATE_FILE, _SCAFFOLD_TEMPLATE),
+        ):
+            path = request.target_path / file
+            if not path.exists():
+                path.write_text(text, encoding="utf-8")
+
+
+def _campaign_name(folder: str) -> str:
+    """A valid campaign name from the folder's: lowercase, ``_`` for other characters."""
+    name = re.sub(r"[^a-z0-9_]+", "_", folder.lower()).strip("_")
+    if not name or not name[0].isalpha():
+        name = f"campaign_{name}".rstrip("_")
+    return name[:48]
+
+
+@dg.scaffold_with(CampaignScaffolder)
+class CampaignComponent(dg.Component, dg.Resolvable, dg.Model):
+    """An SMS campaign: a query's rows texted once each with a template, by a sensor and a job.
+
+    Gives the sensor ``<name>_sensor`` and the send job ``<name>_send``: what
+    :func:`~smspresto_pipeline.campaigns.build_campaign_defs` builds for the
+    :class:`~smspresto_pipeline.campaigns.Campaign` of these attributes (same names, defaults
+    and meaning); the query and the template may come from files beside ``defs.yaml``. The
+    resources ``smspresto`` and ``warehouse`` are the project's (the ingest component binds
+    them).
+
+    Example:
+        .. code-block:: yaml
+
+            type: smspresto_pipeline.CampaignComponent
+            attributes:
+              name: failed_reminder
+              sender: MaBoutique
+              sql_file: query.sql
+              template_file: message.j2
+              quiet_hours: {start: "21:00", end: "08:00"}
+    """
+
+    # A query or template echoed whole would bury the reason; the errors quote what matters.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: Annotated[str, _described("name")]
+    sql: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description=f"{Campaign.model_fields['sql'].description} Inline; or give sql_file "
+            f"(with neither, the folder's {DEFAULT_SQL_FILE} is read).",
+        ),
+    ] = None
+    sql_file: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="A file holding the query, relative to the folder of this defs.yaml "
+            f"(not with sql). Its {{{{ ... }}}} are rendered like sql's. Default: "
+            f"{DEFAULT_SQL_FILE} when sql is not given.",
+            examples=[DEFAULT_SQL_FILE],
+        ),
+    ] = None
+    template: Annotated[
+        str | None,
+        dg.Resolver(
+            _as_written,
+            model_field_type=str | None,
+            # Dagster would otherwise render the message's {{ column }} placeholders itself.
+            inject_before_resolve=False,
+            description=f"{Campaign.model_fields['template'].description} Taken as written. "
+            f"Inline; or give template_file (with neither, the folder's "
+            f"{DEFAULT_TEMPLATE_FILE} is read).",
+            examples=Campaign.model_fields["template"].examples,
+        ),
+    ] = None
+    template_file: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="A file holding the template, relative to the folder of this defs.yaml "
+            f"(not with template), taken as written. Default: {DEFAULT_TEMPLATE_FILE} when "
+            "template is not given.",
+            examples=[DEFAULT_TEMPLATE_FILE],
+        ),
+    ] = None
+    sender: Annotated[str, _described("sender")]
+    description: Annotated[str | None, _described("description")] = None
+    minimum_interval_seconds: Annotated[int, _described("minimum_interval_seconds")] = 300
+    max_per_run: Annotated[int, _described("max_per_run")] = 1_000
+    max_per_day: Annotated[int, _described("max_per_day")] = 10_000
+    max_segments: Annotated[int, _described("max_segments")] = 3
+    quiet_hours: Annotated[QuietHours | None, _described("quiet_hours")] = None
+    validity_seconds: Annotated[int, _described("validity_seconds")] = 86_400
+    frequency_cap: Annotated[FrequencyCap | None, _described("frequency_cap")] = None
+    dry_run: Annotated[bool, _described("dry_run")] = False
+    send_on_first_activation: Annotated[bool, _described("send_on_first_activation")] = False
+    volume_breaker_factor: Annotated[float | None, _described("volume_breaker_factor")] = 5.0
+    volume_breaker_min_rows: Annotated[int, _described("volume_breaker_min_rows")] = 100
+    default_region: Annotated[str, _described("default_region")] = "CI"
+    timezone: Annotated[str, _described("timezone")] = "Africa/Abidjan"
+    smart_encoding: Annotated[bool, _described("smart_encoding")] = False
+
+    # The template scope the attributes were rendered with (template_vars_module's names
+    # included), kept to render the query file the same way: build_defs' context lacks it.
+    _resolution: dg.ResolutionContext | None = PrivateAttr(default=None)
+
+    @classmethod
+    def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
+        """Resolve the attributes, keeping the scope they were rendered with for the query."""
+        component = super().load(attributes, context)
+        component._resolution = context.resolution_context
+        return component
+
+    @model_validator(mode="after")
+    def _check_one_source(self) -> "CampaignComponent":
+        for inline, file in (("sql", "sql_file"), ("template", "template_file")):
+            if getattr(self, inline) is not None and getattr(self, file) is not None:
+                raise ValueError(
+                    f"give {inline} or {file}, not both (campaign {self.name!r}): {inline} "
+                    f"holds the text itself, {file} names a file beside defs.yaml"
+                )
+        return self
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        """The campaign's sensor and send job (resources: the project's, see the module)."""
+        return build_campaign_defs(self.build_campaign(context.path, self._resolution))
+
+    def build_campaign(
+        self, folder: Path, resolution: dg.ResolutionContext | None = None
+    ) -> Campaign:
+        """The :class:`Campaign` of these attributes, reading the files relative to ``folder``.
+
+        ``resolution`` renders the query file's ``{{ ... }}`` (as Dagster renders inline
+        attributes); without it the file is taken as written.
+
+        Raises:
+            ValueError: a file is missing, or a value is invalid; the message names the
+                attribute (and the file it came from).
+        """
+        sql, sql_origin = self._text(folder, "sql", self.sql, self.sql_file, DEFAULT_SQL_FILE)
+        if sql_origin != "sql" and resolution is not None:
+            sql = resolution.resolve_value(sql, as_type=str)
+        template, template_origin = self._text(
+            folder, "template", self.template, self.template_file, DEFAULT_TEMPLATE_FILE
+        )
+        # The attributes mirror Campaign's fields (tests/campaigns/test_campaign_component.py
+        # keeps them in step): each one is passed on under its own name.
+        fields: dict[str, Any] = {name: getattr(self, name) for name in Campaign.model_fields}
+        fields.update(sql=sql, template=template)
+        origins = {"sql": sql_origin, "template": template_origin}
+        try:
+            return Campaign(**fields)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                where = ".".join(str(part) for part in error["loc"]) or "attributes"
+                field = str(error["loc"][0]) if error["loc"] else ""
+                problems.append(f"  {origins.get(field, where)}: {error['msg']}")
+            raise ValueError(
+                f"campaign {self.name!r} ({folder / 'defs.yaml'}) is invalid:\n"
+                + "\n".join(problems)
+            ) from None
+
+    def _text(
+        self, folder: Path, attribute: str, inline: str | None, file: str | None, default: str
+    ) -> tuple[str, str]:
+        """The text of the query or template, and the attribute it came from, for errors."""
+        if inline is not None:
+            return inline, attribute
+        name = file if file is not None else default
+        path = folder / name
+        origin = f"{attribute}_file ({path})"
+        if not path.is_file():
+            given = (
+                f"{attribute}_file names {name!r}"
+                if file is not None
+                else f"neither {attribute} nor {attribute}_file is given, and {default!r}"
+            )
+            raise ValueError(
+                f"campaign {self.name!r}: {given}, which is not a file beside defs.yaml ({path})"
+            )
+        try:
+            return path.read_text(encoding="utf-8"), origin
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"campaign {self.name!r}: {origin} cannot be read: {exc}") from None

@@ -1,5 +1,7 @@
-"""The failure-rate spike check as a Dagster asset check on ``archive_messages``, per partition.
+"""Dagster asset checks on ``archive_messages``, per partition: the failure-rate spike check and
+the data-quality checks.
 
+:func:`build_data_quality_checks` wraps `smspresto_pipeline.checks.quality` (one check each).
 :func:`build_failure_spike_check` wraps :func:`~smspresto_pipeline.checks.find_failure_spikes`:
 the check of a partition judges that day's segments and fails at ``ERROR`` or ``WARN`` as the
 statistics say; its metadata carries the numbers a person needs to see the spike (the account's
@@ -12,6 +14,7 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 
+from smspresto_pipeline.checks.quality import QUALITY_CHECKS, run_quality_check
 from smspresto_pipeline.checks.spikes import (
     SpikeConfig,
     SpikeFinding,
@@ -22,7 +25,7 @@ from smspresto_pipeline.checks.spikes import (
 )
 from smspresto_pipeline.resources import WarehouseResource
 
-__all__ = ["FAILURE_SPIKE_CHECK", "build_failure_spike_check"]
+__all__ = ["FAILURE_SPIKE_CHECK", "build_data_quality_checks", "build_failure_spike_check"]
 
 #: The name of the check on ``archive_messages``.
 FAILURE_SPIKE_CHECK = "failure_rate_spike"
@@ -203,3 +206,43 @@ def build_failure_spike_check(
         )
 
     return failure_rate_spike
+
+
+# A status code nobody mapped is worth a look, not a stop: the rows are kept ("unknown").
+_QUALITY_SEVERITY = {"statuses_mapped": dg.AssetCheckSeverity.WARN}
+
+
+def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name=name,
+        partitions_def=asset.partitions_def,
+        description=f"Data quality of the day: {name.replace('_', ' ')}.",
+    )
+    def quality_check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        day = date.fromisoformat(context.partition_key)
+        with warehouse.get_warehouse().reading() as con:
+            result = run_quality_check(con, name, day)
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=_QUALITY_SEVERITY.get(name, dg.AssetCheckSeverity.ERROR),
+            description=result.description,
+            metadata={"failing_rows": result.failing_rows, **result.counts},
+        )
+
+    return quality_check
+
+
+def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+    """One partitioned check per data-quality rule on ``asset`` (``archive_messages``).
+
+    ``history_id_unique``, ``required_fields_present`` and ``sent_not_before_created`` fail at
+    ``ERROR``; ``statuses_mapped`` at ``WARN`` (unknown codes are kept and counted). Each check's
+    metadata: ``failing_rows`` and the offending rows by kind (by status code for
+    ``statuses_mapped``). Resource: ``warehouse``.
+    """
+    if asset.partitions_def is None:
+        raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
+    return [_quality_check(asset, name) for name in QUALITY_CHECKS]

@@ -68,6 +68,8 @@ _TAIL_PRECISION = 1e-13
 # The most a baseline's concentration (alpha + beta) may be: past it, the beta-binomial is a
 # binomial for any day's volume, and the gamma functions lose precision.
 _MAX_CONCENTRATION = 1e9
+# Below the mean, p-values of distributions wider than this (in variance) are approximated.
+_EXACT_BELOW_MEAN_UP_TO_VARIANCE = 2500.0
 
 
 class _Connection(Protocol):
@@ -218,7 +220,8 @@ def _tail(k: int, n: int, a: float, b: float, step: int) -> float:
 
 
 def beta_binomial_sf(k: int, n: int, a: float, b: float) -> float:
-    """``P(X >= k)`` for ``X ~ BetaBinomial(n, a, b)``, by summing the smaller side.
+    """``P(X >= k)`` for ``X ~ BetaBinomial(n, a, b)``, by summing the smaller side (below the
+    mean of a wide distribution, where it is above about one half, by a normal approximation).
 
     Example:
         >>> round(beta_binomial_sf(3, 10, 1.0, 1.0), 4)  # uniform on 0..10
@@ -228,9 +231,16 @@ def beta_binomial_sf(k: int, n: int, a: float, b: float) -> float:
         return 1.0
     if k > n:
         return 0.0
-    if k >= n * a / (a + b):
+    mean = n * a / (a + b)
+    if k >= mean:
         # Above the mean the upper tail falls away: sum it directly.
         return min(1.0, _tail(k, n, a, b, 1))
+    variance = mean * (b / (a + b)) * (a + b + n) / (a + b + 1)
+    if variance > _EXACT_BELOW_MEAN_UP_TO_VARIANCE:
+        # At or below the mean the p-value is about one half or more and decides nothing, and
+        # the exact sum would walk the whole bulk (tens of thousands of terms on a big day):
+        # the normal approximation, with continuity correction, is enough.
+        return 1.0 - NormalDist(mean, math.sqrt(variance)).cdf(k - 0.5)
     return max(0.0, 1.0 - _tail(k - 1, n, a, b, -1))
 
 

@@ -301,6 +301,17 @@ def test_the_beta_binomial_tail_matches_the_sum_of_its_terms(n: int, a: float, b
         assert beta_binomial_sf(k, n, a, b) == pytest.approx(expected, rel=1e-9, abs=1e-15)
 
 
+def test_below_the_mean_of_a_wide_distribution_the_tail_is_approximated_closely() -> None:
+    """A big day's p-value at or below its expected count is about one half or more: the
+    normal approximation used there stays within a few hundredths of the exact sum."""
+    n, a, b = 20_000, 14.0, 186.0  # mean 1,400 failures, sd about 360
+    for k in (900, 1_200, 1_390):
+        exact = spikes_module._tail(k, n, a, b, 1)  # the upper sum, term by term
+        approximate = beta_binomial_sf(k, n, a, b)
+        assert approximate == pytest.approx(exact, abs=0.05)
+        assert approximate > 0.4
+
+
 def test_the_beta_binomial_tail_becomes_binomial_when_the_rate_does_not_vary() -> None:
     n, p = 1_000, 0.05
     binomial = sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(70, n + 1))

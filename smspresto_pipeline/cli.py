@@ -49,6 +49,7 @@ from smspresto_pipeline.simulator import (
     Fault,
     RunningSimulator,
     SimulatorConfig,
+    Spike,
     serve,
 )
 from smspresto_pipeline.sms import (
@@ -750,6 +751,15 @@ def _parse_faults(
     return tuple(faults)
 
 
+def _parse_spikes(
+    ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]
+) -> tuple[Spike, ...]:
+    try:
+        return tuple(Spike.parse(spec) for spec in specs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
@@ -802,6 +812,22 @@ def _parse_faults(
     help=f"Inject a fault (repeatable). Kinds: {', '.join(FAULT_KINDS)}.",
 )
 @click.option(
+    "--spike",
+    "spikes",
+    multiple=True,
+    callback=_parse_spikes,
+    metavar="DAY:SEGMENT:FACTOR",
+    help="Seed a failure spike (repeatable): the segment's failure rate times FACTOR on DAY; "
+    "SEGMENT is all, sender:<name> or carrier:<name> (e.g. 2025-03-10:carrier:MTN:4).",
+)
+@click.option(
+    "--spike-period",
+    type=click.IntRange(min=0),
+    default=_SIM.spike_period,
+    show_default=True,
+    help="One seeded day in this many is an account-wide spike (30-40 % failed); 0: none.",
+)
+@click.option(
     "--delivery-delay",
     type=click.FloatRange(min=0),
     default=_SIM.delivery_delay,
@@ -827,6 +853,8 @@ def simulate(
     recipient_pool: int,
     paging: Literal["limit", "range"],
     faults: tuple[Fault, ...],
+    spikes: tuple[Spike, ...],
+    spike_period: int,
     delivery_delay: float,
     api_key: str,
     api_pass: str,
@@ -852,6 +880,8 @@ def simulate(
             paging=paging,
             delivery_delay=delivery_delay,
             faults=faults,
+            spikes=spikes,
+            spike_period=spike_period,
             host=host,
             port=port,
         )

@@ -548,6 +548,10 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
             "5",
             "--fault",
             "slow:1:delay=0",
+            "--spike",
+            "2025-03-10:carrier:MTN:4",
+            "--spike-period",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -595,6 +599,8 @@ def test_simulate_serves_until_terminated(
         (["--fault", "explode"], "unknown fault kind"),
         (["--days", "3", "--history-start", "2025-01-01"], "not both"),
         (["--paging", "pages"], "pages"),
+        (["--spike", "2025-03-10:country:CI:2"], "spike segment must be"),
+        (["--spike", "2025-03-10"], "DAY:SEGMENT:FACTOR"),
     ],
 )
 def test_simulate_bad_options_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

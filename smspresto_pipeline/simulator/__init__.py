@@ -17,7 +17,13 @@ action); see `smspresto_pipeline.simulator.app`.
 """
 
 from smspresto_pipeline.simulator.app import ARCHIVE_FIELDS, RequestRecord, SendRecord
-from smspresto_pipeline.simulator.config import FAULT_KINDS, Fault, FaultKind, SimulatorConfig
+from smspresto_pipeline.simulator.config import (
+    FAULT_KINDS,
+    Fault,
+    FaultKind,
+    SimulatorConfig,
+    Spike,
+)
 from smspresto_pipeline.simulator.server import RunningSimulator, free_port, run_simulator, serve
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "RunningSimulator",
     "SendRecord",
     "SimulatorConfig",
+    "Spike",
     "free_port",
     "run_simulator",
     "serve",

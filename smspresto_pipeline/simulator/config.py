@@ -1,11 +1,12 @@
-"""Configuration of the simulator: `SimulatorConfig` and the `Fault`s it can inject."""
+"""Configuration of the simulator: `SimulatorConfig`, the `Fault`s it can inject and the
+failure `Spike`s it can seed."""
 
 import dataclasses
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "SimulatorConfig"]
+__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "SimulatorConfig", "Spike"]
 
 FaultKind = Literal[
     "server_error", "rate_limit", "slow", "truncated_json", "drop_after_send", "bad_html"
@@ -101,6 +102,46 @@ class Fault:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Spike:
+    """A failure spike seeded into the history: on ``day``, ``segment``'s failure rate is
+    multiplied by ``factor`` (capped at 95 %).
+
+    Example:
+        >>> Spike.parse("2025-03-10:carrier:MTN:3")
+        Spike(day=datetime.date(2025, 3, 10), segment='carrier:MTN', factor=3.0)
+
+    Attributes:
+        day: the seeded day.
+        segment: ``all``, ``sender:<name>`` (the sender as sent) or ``carrier:<name>`` (the
+            carrier of the number range: ``Orange``, ``MTN``, ``Moov``, ...).
+        factor: what the day's failure rate of the segment is multiplied by.
+    """
+
+    day: date
+    segment: str
+    factor: float
+
+    def __post_init__(self) -> None:
+        kind, _, name = self.segment.partition(":")
+        if not (self.segment == "all" or (kind in ("sender", "carrier") and name)):
+            raise ValueError(
+                f"spike segment must be 'all', 'sender:<name>' or 'carrier:<name>', "
+                f"got {self.segment!r}"
+            )
+        if not self.factor > 0:
+            raise ValueError(f"spike factor must be positive, got {self.factor}")
+
+    @classmethod
+    def parse(cls, spec: str) -> "Spike":
+        """Build a spike from ``DAY:SEGMENT:FACTOR`` (``2025-03-10:sender:ONIRIS:2.5``)."""
+        day, sep, rest = spec.strip().partition(":")
+        segment, sep2, factor = rest.rpartition(":")
+        if not (sep and sep2):
+            raise ValueError(f"bad spike {spec!r}: expected DAY:SEGMENT:FACTOR")
+        return cls(date.fromisoformat(day), segment, float(factor))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class SimulatorConfig:
     """Everything the simulator needs; every field has a default.
 
@@ -129,7 +170,12 @@ class SimulatorConfig:
         empty_page: the body of an empty ``list-archive`` page: ``[]``, ``null`` or nothing.
         initial_stock: the SMS credit of a new account.
         delivery_delay: seconds a new send stays pending (``0``) before its final status.
-        failure_rate: share of new sends, and of ordinary seeded days, that fail.
+        failure_rate: share of new sends that fail, and the mean failure rate of ordinary
+            seeded days (a seeded day's rate varies around it: by day, weekday, sender and
+            carrier; old eight-digit Ivorian numbers fail on top).
+        spike_period: one seeded day in ``spike_period`` is an account-wide failure spike
+            (30-40 % failed); ``0``: none.
+        spikes: failure spikes seeded on chosen days for a sender, a carrier or all.
         timezone: the account's time zone; ``dateFrom``/``dateTo`` are days in it.
         faults: faults armed at start.
         host: the interface to listen on.
@@ -150,6 +196,8 @@ class SimulatorConfig:
     initial_stock: int = 100_000
     delivery_delay: float = 2.0
     failure_rate: float = 0.05
+    spike_period: int = 13
+    spikes: tuple[Spike, ...] = ()
     timezone: str = "Africa/Abidjan"
     faults: tuple[Fault, ...] = ()
     host: str = "127.0.0.1"
@@ -164,6 +212,8 @@ class SimulatorConfig:
             raise ValueError(f"failure_rate must be within [0, 1], got {self.failure_rate}")
         if min(self.messages_per_day, self.initial_stock, self.delivery_delay) < 0:
             raise ValueError("messages_per_day, initial_stock and delivery_delay must be >= 0")
+        if self.spike_period < 0:
+            raise ValueError(f"spike_period must be 0 (none) or more, got {self.spike_period}")
         if self.recipient_pool < 0:
             raise ValueError(
                 f"recipient_pool must be 0 (all distinct) or more, got {self.recipient_pool}"

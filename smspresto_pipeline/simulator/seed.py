@@ -5,17 +5,36 @@ holds the same messages whatever range it is seeded in. A day mixes one-off tran
 messages (codes, payments, appointments) with bulk campaigns (one text, many recipients,
 the same second). Recipients are mostly Ivorian mobiles in today's ten-digit format, a few
 old eight-digit Ivorian numbers (they always fail), and some from neighbouring countries.
-One day in 13 is a failure spike (30-40 % failed); a very few messages get status ``3``.
+
+The failure rate is over-dispersed, as a real account's is: it is not one rate with binomial
+noise around it, the rate itself moves from day to day (an account-wide level with a weekly
+rhythm, times a factor per sender and per carrier, each with its own day-to-day wobble; see
+`day_rates`). By default one day in 13 is an account-wide failure spike (30-40 % failed), and
+`Spike`s multiply a sender's or a carrier's rate on chosen days. A very few messages get
+status ``3``.
 """
 
 import dataclasses
+import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
+from smspresto_pipeline.simulator.config import Spike
 from smspresto_pipeline.simulator.segments import count_segments
 
-__all__ = ["AccountSeed", "MessageRow", "SeededDay", "account_seed", "seed_days"]
+__all__ = [
+    "CARRIERS",
+    "SENDERS",
+    "AccountSeed",
+    "DayRates",
+    "MessageRow",
+    "SeededDay",
+    "account_seed",
+    "day_rates",
+    "day_volume",
+    "seed_days",
+]
 
 #: One row of the ``messages`` table, in `insert_message.sql`'s order.
 MessageRow = tuple[str, str, str, str, str, str, int, str, str, int, str, float]
@@ -23,6 +42,13 @@ MessageRow = tuple[str, str, str, str, str, str, int, str, str, int, str, float]
 _POOL_SIZE = 3000
 # One day in every 13 is a failure spike: any range of 13 days or more holds one.
 _SPIKE_PERIOD = 13
+_MAX_RATE = 0.95
+# Spread (standard deviation of the log) of the day-to-day factors of the failure rate:
+# account-wide, then per sender and per carrier on top.
+_DAY_SPREAD = 0.25
+_SEGMENT_SPREAD = 0.2
+# Monday first, mean 1: weekend traffic (campaigns to phones left off) fails a little more.
+_WEEKDAY_RATE = (0.95, 0.92, 0.92, 0.95, 1.0, 1.1, 1.16)
 _UNKNOWN_STATUS_RATE = 0.003
 # Monday first; normalised below so that the mean weekday factor is 1.
 _WEEKDAY_FACTORS = (1.1, 1.05, 1.05, 1.1, 1.15, 0.7, 0.45)
@@ -43,18 +69,21 @@ _LAST_NAMES = (
     "Sanogo", "Tanoh", "Dago", "Gnagne", "Zadi", "Séri", "Gnahoré", "Ahoua", "Assié", "Leman",
 )  # fmt: skip
 
-# (share, prefix, digits after the prefix): the national ten-digit format dominates.
+# (share, prefix, digits after the prefix, carrier): the national ten-digit format dominates.
+# The carrier is the number range's operator, named as phonenumbers names it.
 _NUMBER_PLANS = (
-    (0.42, "+22507", 8),  # Orange CI
-    (0.28, "+22505", 8),  # MTN CI
-    (0.17, "+22501", 8),  # Moov CI
-    (0.03, "+22508", 6),  # Ivorian numbers from before the 2021 move to ten digits
-    (0.03, "+22177", 7),  # Senegal
-    (0.02, "+2237", 7),  # Mali
-    (0.02, "+2267", 7),  # Burkina Faso
-    (0.015, "+23324", 7),  # Ghana
-    (0.015, "+2289", 7),  # Togo
+    (0.42, "+22507", 8, "Orange"),  # Orange CI
+    (0.28, "+22505", 8, "MTN"),  # MTN CI
+    (0.17, "+22501", 8, "Moov"),  # Moov CI
+    (0.03, "+22508", 6, "Orange"),  # Ivorian numbers from before the 2021 move to ten digits
+    (0.03, "+22177", 7, "Orange"),  # Senegal
+    (0.02, "+2237", 7, "Orange"),  # Mali
+    (0.02, "+2267", 7, "Moov Africa"),  # Burkina Faso
+    (0.015, "+23324", 7, "MTN"),  # Ghana
+    (0.015, "+2289", 7, "Togo Telecom"),  # Togo
 )  # fmt: skip
+# How each carrier's failure rate compares with the account's (a long-run factor).
+_CARRIER_RATE = {"Orange": 0.9, "MTN": 1.0, "Moov": 1.3, "Moov Africa": 1.6, "Togo Telecom": 1.6}
 _OLD_FORMAT_PREFIX = "+22508"
 
 # Transactional messages: one recipient each.
@@ -89,6 +118,16 @@ _CAMPAIGNS = (
     ("CLINIQUE", "Rappel : la clinique sera fermée le {day} pour inventaire. Urgences : "
                  "contactez le garçon de garde au standard. Merci de votre compréhension."),
 )  # fmt: skip
+# How each sender's failure rate compares with the account's (a long-run factor): bulk
+# marketing lists fail more than a bank's one-time codes.
+_SENDER_RATE = {
+    "BANQUEXYZ": 0.6, "CLINIQUE": 0.8, "PHARMAPLUS": 0.8, "oniris": 1.0, "EAUPLUS": 1.0,
+    "ONIRIS": 1.4, "ECOLESTJEAN": 1.1, "MAIRIE": 1.2, "ASSURCI": 0.9,
+}  # fmt: skip
+
+#: The seeded senders and carriers, in a fixed order.
+SENDERS: tuple[str, ...] = tuple(sorted(_SENDER_RATE))
+CARRIERS: tuple[str, ...] = tuple(sorted(_CARRIER_RATE))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,7 +145,8 @@ class AccountSeed:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SeededDay:
-    """One seeded day: its rows and its planned failure rate."""
+    """One seeded day: its rows, its account-wide failure rate, and whether a spike (periodic
+    or injected) was planned on it."""
 
     day: date
     rows: list[MessageRow]
@@ -115,22 +155,80 @@ class SeededDay:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DayRates:
+    """The failure-rate model of one seeded day.
+
+    A message from ``sender`` to a number of ``carrier`` fails with probability
+    ``level * senders[sender] * carriers[carrier]`` (at most 95 %): ``level`` is the day's
+    account-wide rate (the configured mean times a weekday factor and a day-to-day factor, or
+    a spike's 30-40 %), the factors are each sender's and carrier's long-run factor times its
+    own day-to-day factor, times any `Spike` of the day.
+    """
+
+    level: float
+    senders: Mapping[str, float]
+    carriers: Mapping[str, float]
+
+    def rate(self, sender: str, carrier: str) -> float:
+        """The probability that a message of ``sender`` to ``carrier`` fails."""
+        factor = self.senders.get(sender, 1.0) * self.carriers.get(carrier, 1.0)
+        return min(_MAX_RATE, self.level * factor)
+
+
+def _wobble(rng: random.Random, spread: float) -> float:
+    # Log-normal with mean 1: the day's factor moves the rate without biasing its mean.
+    return math.exp(rng.gauss(0.0, spread) - spread * spread / 2)
+
+
+def day_rates(
+    seed: int,
+    day: date,
+    failure_rate: float,
+    spikes: Sequence[Spike] = (),
+    spike_level: float | None = None,
+) -> DayRates:
+    """The failure-rate model of ``day`` (`DayRates`), drawn from its own generator.
+
+    ``spike_level`` replaces the account-wide level (a periodic spike day); ``spikes`` of
+    that day multiply the level (``all``) or a sender's or carrier's factor.
+    """
+    rng = random.Random(f"{seed}:{day.isoformat()}:rates")  # noqa: S311 (reproducible data)
+    level = failure_rate * _WEEKDAY_RATE[day.weekday()] * _wobble(rng, _DAY_SPREAD)
+    senders = {name: _SENDER_RATE[name] * _wobble(rng, _SEGMENT_SPREAD) for name in SENDERS}
+    carriers = {name: _CARRIER_RATE[name] * _wobble(rng, _SEGMENT_SPREAD) for name in CARRIERS}
+    if spike_level is not None:
+        level = spike_level
+    for spike in spikes:
+        if spike.day != day:
+            continue
+        kind, _, name = spike.segment.partition(":")
+        if kind == "all":
+            level *= spike.factor
+        elif kind == "sender":
+            senders[name] = senders.get(name, 1.0) * spike.factor
+        else:
+            carriers[name] = carriers.get(name, 1.0) * spike.factor
+    return DayRates(level=level, senders=senders, carriers=carriers)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Recipient:
     number: str
     name: str
     first_name: str
+    carrier: str
 
 
 _PLAN_SHARES = [plan[0] for plan in _NUMBER_PLANS]
 
 
 def _new_recipient(rng: random.Random) -> _Recipient:
-    _, prefix, digits = rng.choices(_NUMBER_PLANS, weights=_PLAN_SHARES)[0]
+    _, prefix, digits, carrier = rng.choices(_NUMBER_PLANS, weights=_PLAN_SHARES)[0]
     number = prefix + "".join(rng.choices("0123456789", k=digits))
     first = rng.choice(_FIRST_NAMES)
     named = rng.random() < 0.85
     name = f"{rng.choice(_LAST_NAMES)} {first}" if named else ""
-    return _Recipient(number, name, first if named else "client")
+    return _Recipient(number, name, first if named else "client", carrier)
 
 
 def _recipient_pool(seed: int, size: int = _POOL_SIZE) -> list[_Recipient]:
@@ -180,7 +278,8 @@ def _fill(template: str, rng: random.Random, day: date, who: _Recipient) -> str:
     )
 
 
-def _day_volume(rng: random.Random, day: date, messages_per_day: int) -> int:
+def day_volume(rng: random.Random, day: date, messages_per_day: int) -> int:
+    """How many messages ``day`` holds: ``messages_per_day``, the weekly rhythm, +-25 %."""
     factor = _WEEKDAY_FACTORS[day.weekday()] / _WEEKDAY_MEAN
     return max(0, round(messages_per_day * factor * rng.uniform(0.75, 1.25)))
 
@@ -192,11 +291,16 @@ def _seed_day(
     failure_rate: float,
     pool: list[_Recipient],
     queue_start: int,
+    spikes: Sequence[Spike],
+    spike_period: int,
 ) -> SeededDay:
     rng = random.Random(f"{seed}:{day.isoformat()}")  # noqa: S311 (reproducible data, not secrets)
-    spike = (day.toordinal() + seed) % _SPIKE_PERIOD == 0
-    rate = rng.uniform(0.30, 0.40) if spike else failure_rate
-    remaining = _day_volume(rng, day, messages_per_day)
+    periodic = spike_period > 0 and (day.toordinal() + seed) % spike_period == 0
+    rates = day_rates(
+        seed, day, failure_rate, spikes, rng.uniform(0.30, 0.40) if periodic else None
+    )
+    spike = periodic or any(s.day == day for s in spikes)
+    remaining = day_volume(rng, day, messages_per_day)
     midnight = datetime(day.year, day.month, day.day)
 
     batches: list[tuple[datetime, str, str, list[_Recipient]]] = []
@@ -219,6 +323,7 @@ def _seed_day(
 
     rows: list[MessageRow] = []
     created_date = day.isoformat()
+    rate_of = {(s, c): rates.rate(s, c) for s in SENDERS for c in CARRIERS}
     for queue_id, (at, sender, template, recipients) in enumerate(batches, start=queue_start):
         created = at.isoformat(" ")
         shared = None if "{name}" in template else _fill(template, rng, day, recipients[0])
@@ -231,6 +336,7 @@ def _seed_day(
                 text, segments = shared, shared_segments
             delay = timedelta(seconds=1 + index // 100 + int(rng.random() * 3))
             sent = (at + delay).isoformat(" ")
+            rate = rate_of[sender, who.carrier]
             if who.number.startswith(_OLD_FORMAT_PREFIX) or rng.random() < rate:
                 status = "2"
             elif rng.random() < _UNKNOWN_STATUS_RATE:
@@ -253,7 +359,7 @@ def _seed_day(
                     0.0,
                 )
             )
-    return SeededDay(day=day, rows=rows, failure_rate=rate, spike=spike)
+    return SeededDay(day=day, rows=rows, failure_rate=rates.level, spike=spike)
 
 
 def seed_days(
@@ -263,17 +369,23 @@ def seed_days(
     messages_per_day: int,
     failure_rate: float,
     recipient_pool: int = _POOL_SIZE,
+    *,
+    spikes: Sequence[Spike] = (),
+    spike_period: int = _SPIKE_PERIOD,
 ) -> Iterator[SeededDay]:
     """Yield the seeded days from ``start`` to ``end`` inclusive, in order.
 
     Queue ids (``IDSMSFILATTENTE``) run on across days, one per batch. Recipients are drawn
-    from ``recipient_pool`` numbers (0: a new number for every message).
+    from ``recipient_pool`` numbers (0: a new number for every message). One day in
+    ``spike_period`` (0: none) is an account-wide spike; ``spikes`` are added on their days.
     """
     pool = _recipient_pool(seed, recipient_pool)
     queue_id = 1
     day = start
     while day <= end:
-        seeded = _seed_day(seed, day, messages_per_day, failure_rate, pool, queue_id)
+        seeded = _seed_day(
+            seed, day, messages_per_day, failure_rate, pool, queue_id, spikes, spike_period
+        )
         if seeded.rows:
             queue_id = seeded.rows[-1][9] + 1
         yield seeded

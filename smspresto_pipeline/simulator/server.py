@@ -50,6 +50,8 @@ def open_store(config: SimulatorConfig) -> Store:
             messages_per_day=config.messages_per_day,
             recipient_pool=config.recipient_pool,
             failure_rate=config.failure_rate,
+            spikes=config.spikes,
+            spike_period=config.spike_period,
             initial_stock=config.initial_stock,
             created_at=now,
         )
@@ -132,7 +134,8 @@ class RunningSimulator:
         }
 
     def spike_days(self) -> list[date]:
-        """The seeded days planned as failure spikes (30-40 % failed)."""
+        """The seeded days planned as failure spikes: the periodic ones (30-40 % failed) and
+        the days of `SimulatorConfig.spikes`."""
         return self._store.spike_days()
 
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
+from smspresto_pipeline.simulator.config import Spike
 from smspresto_pipeline.simulator.seed import account_seed, seed_days
 
 __all__ = ["Account", "NewMessage", "Store"]
@@ -82,13 +83,24 @@ class Store:
         initial_stock: int,
         created_at: datetime,
         recipient_pool: int = 3000,
+        spikes: Sequence[Spike] = (),
+        spike_period: int = 13,
     ) -> None:
         """Create the account and its history in one transaction."""
         extra = account_seed(seed)
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                days = seed_days(seed, start, end, messages_per_day, failure_rate, recipient_pool)
+                days = seed_days(
+                    seed,
+                    start,
+                    end,
+                    messages_per_day,
+                    failure_rate,
+                    recipient_pool,
+                    spikes=spikes,
+                    spike_period=spike_period,
+                )
                 for day in days:
                     self._db.executemany(_sql("insert_message"), day.rows)
                     self._db.execute(
@@ -238,7 +250,7 @@ class Store:
             raise KeyError(f"no message with IDHISTORIQUE {history_id}")
 
     def spike_days(self) -> list[date]:
-        """The seeded days planned as failure spikes."""
+        """The seeded days planned as failure spikes (periodic or injected)."""
         with self._lock:
             rows = self._db.execute(_sql("select_spike_days")).fetchall()
         return [date.fromisoformat(day) for (day,) in rows]

@@ -27,10 +27,12 @@ from smspresto_pipeline.simulator import (
     Fault,
     RunningSimulator,
     SimulatorConfig,
+    Spike,
     free_port,
     run_simulator,
     serve,
 )
+from smspresto_pipeline.simulator.seed import seed_days
 
 DAY = SIMULATOR_HISTORY_START
 BARE_NUMBER_ACTIONS = ("get-stock", "get-send", "get-success", "get-failed")
@@ -552,6 +554,74 @@ def test_spike_days_are_reported(simulator: RunningSimulator) -> None:
     assert sum(row["HIS_STATUT"] == "2" for row in rows) / len(rows) >= 0.25
 
 
+def test_spike_parses_and_validates() -> None:
+    assert Spike.parse("2025-03-10:sender:ONIRIS:2.5") == Spike(
+        date(2025, 3, 10), "sender:ONIRIS", 2.5
+    )
+    assert Spike.parse("2025-03-10:all:3").segment == "all"
+    with pytest.raises(ValueError, match="segment"):
+        Spike(date(2025, 3, 10), "country:CI", 2.0)
+    with pytest.raises(ValueError, match="positive"):
+        Spike(date(2025, 3, 10), "carrier:MTN", 0.0)
+    with pytest.raises(ValueError, match="DAY:SEGMENT:FACTOR"):
+        Spike.parse("2025-03-10")
+    with pytest.raises(ValueError, match="spike_period"):
+        SimulatorConfig(spike_period=-1)
+
+
+def _failures_by_carrier_prefix(rows: list[dict[str, str]]) -> dict[str, tuple[int, int]]:
+    """(messages, failed) per Ivorian carrier prefix (``07`` Orange, ``05`` MTN, ``01`` Moov)."""
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        number = row["HIS_DESTINATAIRE"]
+        if number.startswith("+225") and len(number) == 14:
+            cell = counts.setdefault(number[4:6], [0, 0])
+            cell[0] += 1
+            cell[1] += row["HIS_STATUT"] == "2"
+    return {prefix: (n, x) for prefix, (n, x) in counts.items()}
+
+
+def test_an_injected_spike_raises_one_carriers_rate_on_its_day(
+    make_simulator: MakeSimulator,
+) -> None:
+    day = date(2025, 3, 5)
+    common = {
+        "history_start": day,
+        "history_end": day,
+        "messages_per_day": 1500,
+        "spike_period": 0,
+    }
+    with make_simulator(**common) as clean:
+        before = _failures_by_carrier_prefix(archive(clean, day, day))
+        assert clean.spike_days() == []
+    with make_simulator(**common, spikes=(Spike(day, "carrier:MTN", 4.0),)) as spiked:
+        after = _failures_by_carrier_prefix(archive(spiked, day, day))
+        assert spiked.spike_days() == [day]
+    assert after["05"][0] == before["05"][0]  # the same messages, more of them failed
+    assert after["05"][1] >= 2.5 * max(before["05"][1], 1)
+    for other in ("07", "01"):  # Orange and Moov: only the draw's noise
+        assert abs(after[other][1] - before[other][1]) <= 0.5 * before[other][1] + 5
+
+
+def test_the_daily_failure_rate_is_over_dispersed_with_a_weekly_rhythm() -> None:
+    """The rate itself moves from day to day: far more spread than binomial draws around one
+    rate would give; weekends fail more."""
+    days = list(seed_days(7, date(2025, 1, 6), date(2025, 4, 27), 1000, 0.05, spike_period=0))
+    rates = []
+    binomial_variance = []
+    for seeded in days:
+        final = [row[10] for row in seeded.rows if row[10] in ("1", "2")]
+        rate = final.count("2") / len(final)
+        rates.append(rate)
+        binomial_variance.append(rate * (1 - rate) / len(final))
+    mean = sum(rates) / len(rates)
+    variance = sum((r - mean) ** 2 for r in rates) / (len(rates) - 1)
+    assert variance > 3 * (sum(binomial_variance) / len(binomial_variance))
+    weekend = [r for d, r in zip(days, rates, strict=True) if d.day.weekday() >= 5]
+    weekdays = [r for d, r in zip(days, rates, strict=True) if d.day.weekday() < 5]
+    assert sum(weekend) / len(weekend) > 1.05 * sum(weekdays) / len(weekdays)
+
+
 def test_history_is_deterministic_for_a_seed(make_simulator: MakeSimulator) -> None:
     with make_simulator() as one, make_simulator() as two, make_simulator(seed=7) as other:
         first = archive(one, SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END)
@@ -819,6 +889,7 @@ def test_the_public_names() -> None:
         "RunningSimulator",
         "SendRecord",
         "SimulatorConfig",
+        "Spike",
         "free_port",
         "run_simulator",
         "serve",

@@ -1,0 +1,16 @@
+-- Final messages (delivered or failed: pending and unknown statuses are left out) and failures
+-- per archive day, for the whole account ('all'), each sender and each carrier, from $first
+-- to $last inclusive. A day on which a segment sent only non-final messages still has a row.
+SELECT
+    partition_date AS day,
+    CASE
+        WHEN grouping(sender) = 0 THEN 'sender:' || coalesce(sender, 'unknown')
+        WHEN grouping(carrier) = 0 THEN 'carrier:' || coalesce(carrier, 'unknown')
+        ELSE 'all'
+    END AS segment,
+    count_if(status IN ('delivered', 'failed')) AS final,
+    count_if(status = 'failed') AS failed
+FROM smspresto.messages
+WHERE partition_date BETWEEN $first AND $last
+GROUP BY GROUPING SETS ((partition_date), (partition_date, sender), (partition_date, carrier))
+ORDER BY day, segment;

@@ -460,7 +460,8 @@ def _evaluate(
     run_key = batch_run_key(name, chosen)
     if breaker.generation:
         # Dagster never launches a run key twice: a batch whose run the breaker refused must
-        # get a new key once the campaigns are resumed (a resume always follows a new trip).
+        # get a new key once the campaigns are resumed. The refusal needed a trip recorded
+        # after the request, so the generation has moved on since.
         run_key = f"{run_key}-b{breaker.generation}"
     return dg.RunRequest(
         run_key=run_key,

@@ -6,6 +6,7 @@ Real sensor evaluations (``build_sensor_context`` with a real instance) and real
 jobs against the simulator, whose record of accepted sends (``sim.sends``) is the witness.
 """
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,7 @@ def test_the_override_sends_and_a_dry_run_reports_the_breaker(
     warnings = [
         e.message
         for e in instance.all_logs(result.run_id)
-        if e.level == 30 and "ignore_circuit_breaker" in e.message
+        if e.level == logging.WARNING and "ignore_circuit_breaker" in e.message
     ]
     assert len(warnings) == 1
     assert MTN in warnings[0]

@@ -162,10 +162,11 @@ def _tables(regions: tuple[str, ...] = FAST_REGIONS) -> _Tables:
             types[name] = _anchored(present)
 
     codes = {str(code) for code, _, _ in metadata}
+    code_lengths = sorted({len(code) for code in codes})
     by_length: dict[int, dict[str, str]] = {}
     for prefix, names in CARRIER_DATA.items():
         # phonenumbers asks for English ("en"); a prefix without it is skipped over.
-        if "en" in names and any(prefix.startswith(code) for code in codes):
+        if "en" in names and any(prefix[:n] in codes for n in code_lengths):
             by_length.setdefault(len(prefix), {})[prefix] = names["en"]
     legacy = sorted(CI_LEGACY_MOBILE_PREFIX.items())
     return _Tables(

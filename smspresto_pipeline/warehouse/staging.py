@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
@@ -23,7 +22,7 @@ from smspresto_pipeline.warehouse.enrich import Enricher
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DaySpool", "remove_orphan_spools"]
+__all__ = ["SPOOL_SCHEMA", "DaySpool", "remove_orphan_spools"]
 
 #: Spool directories are named after the process that made them, so that the staging files of
 #: a process that was killed can be told from those of one still running.
@@ -34,7 +33,7 @@ _RAW_STRUCT = pa.struct(list(_RAW_SCHEMA))
 _PAGE_SCHEMA = pa.schema(
     [*_RAW_SCHEMA, pa.field("row_no", pa.int64()), pa.field("partition_date", pa.date32())]
 )
-_SPOOL_SCHEMA = pa.schema(
+SPOOL_SCHEMA = pa.schema(
     [
         *_PAGE_SCHEMA,
         pa.field("norm_recipient", STRING),
@@ -187,19 +186,19 @@ class DaySpool:
             self._writer.close()
             self._writer = None
 
-    def source(self) -> pa.Table | ds.Dataset:
-        """The staged rows: an Arrow table in memory, or a dataset over the spilled file.
+    def source(self) -> pa.Table | Path:
+        """The staged rows: an Arrow table in memory, or the spilled Parquet file.
 
         Finishes the spool. The rows of a day held in memory are enriched here, in the thread
         that commits (Arrow's kernels let the thread reading the API run meanwhile).
         """
         self.finish()
-        if self._tmp is not None:
-            return ds.dataset(str(self.path), format="parquet", schema=_SPOOL_SCHEMA)
+        if self.path is not None:
+            return self.path
         if self._raw:
             self._tables.append(self._enrich())
         if not self._tables:
-            return _SPOOL_SCHEMA.empty_table()
+            return SPOOL_SCHEMA.empty_table()
         return pa.concat_tables(self._tables, memory_pool=POOL)
 
     def discard(self) -> None:
@@ -222,7 +221,7 @@ class DaySpool:
         numbers = pa.concat_arrays(raw.column("HIS_DESTINATAIRE").chunks, memory_pool=POOL)
         codes = pa.concat_arrays(raw.column("HIS_STATUT").chunks, memory_pool=POOL)
         derived = self._derived.columns(numbers, codes)
-        return pa.Table.from_arrays([*raw.columns, *derived], schema=_SPOOL_SCHEMA)
+        return pa.Table.from_arrays([*raw.columns, *derived], schema=SPOOL_SCHEMA)
 
     def _spill(self) -> None:
         if self._directory is not None:
@@ -231,7 +230,7 @@ class DaySpool:
         self._tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._directory))
         assert self.path is not None
         # Uncompressed: the file lives for seconds, and compression costs more than it saves.
-        self._writer = pq.ParquetWriter(self.path, _SPOOL_SCHEMA, compression="none")
+        self._writer = pq.ParquetWriter(self.path, SPOOL_SCHEMA, compression="none")
         for table in self._tables:
             self._writer.write_table(table)
         self._tables = []
@@ -268,14 +267,3 @@ def _page_batch(rows: Sequence[Mapping[str, Any]], first_row_no: int, day: date)
         ],
         schema=_PAGE_SCHEMA,
     )
-
-
-def staged_rows(spools: Sequence[DaySpool]) -> pa.Table | ds.Dataset:
-    """The staged rows of several days as one relation, in the order they were received."""
-    sources = [spool.source() for spool in spools]
-    tables = [s for s in sources if isinstance(s, pa.Table)]
-    files = [s for s in sources if not isinstance(s, pa.Table)]
-    table = pa.concat_tables(tables, memory_pool=POOL) if tables else _SPOOL_SCHEMA.empty_table()
-    if not files:
-        return table
-    return ds.dataset([ds.dataset(table), *files])

@@ -342,7 +342,7 @@ def migrate_legacy_ci(number: str) -> str | None:
     return None if prefix is None else f"+225{prefix}{old}"
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=65_536)
 def number_info(e164: str) -> tuple[str | None, str | None]:
     """Return ``(ISO country code, carrier name)`` of an E.164 number; cached.
 

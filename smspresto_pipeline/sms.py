@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Literal
 
 import phonenumbers
@@ -34,6 +35,7 @@ from phonenumbers import carrier as phone_carrier
 from smspresto_pipeline.errors import SMSValidationError
 
 __all__ = [
+    "CI_LEGACY_MOBILE_PREFIX",
     "GSM7_BASIC",
     "GSM7_EXTENSION",
     "Encoding",
@@ -88,14 +90,16 @@ _PARSE_REASONS: dict[int, str] = {
 #: published for the eight-digit plan (source: the regulator, ATCI/ARTCI). Ranges of operators
 #: that were gone by 2021 (GreenN 60-61, Aircom 69) and fixed lines (whose operator the old
 #: number does not tell) are not migrated.
-_CI_LEGACY_MOBILE_PREFIX: dict[str, str] = {
-    **dict.fromkeys(("01", "02", "03", "40", "41", "42", "43", "50", "51", "52", "53"), "01"),
-    **dict.fromkeys(("70", "71", "72", "73"), "01"),
-    **dict.fromkeys(("04", "05", "06", "44", "45", "46", "54", "55", "56", "64", "65"), "05"),
-    **dict.fromkeys(("66", "74", "75", "76", "84", "85", "86", "94", "95", "96"), "05"),
-    **dict.fromkeys(("07", "08", "09", "47", "48", "49", "57", "58", "59", "67", "68"), "07"),
-    **dict.fromkeys(("77", "78", "79", "87", "88", "89", "97", "98"), "07"),
-}
+CI_LEGACY_MOBILE_PREFIX: Mapping[str, str] = MappingProxyType(
+    {
+        **dict.fromkeys(("01", "02", "03", "40", "41", "42", "43", "50", "51", "52", "53"), "01"),
+        **dict.fromkeys(("70", "71", "72", "73"), "01"),
+        **dict.fromkeys(("04", "05", "06", "44", "45", "46", "54", "55", "56", "64", "65"), "05"),
+        **dict.fromkeys(("66", "74", "75", "76", "84", "85", "86", "94", "95", "96"), "05"),
+        **dict.fromkeys(("07", "08", "09", "47", "48", "49", "57", "58", "59", "67", "68"), "07"),
+        **dict.fromkeys(("77", "78", "79", "87", "88", "89", "97", "98"), "07"),
+    }
+)
 _CI_LEGACY_NUMBER = re.compile(r"(?:\+225|00225|225)?([0-9]{8})")
 
 
@@ -334,11 +338,11 @@ def migrate_legacy_ci(number: str) -> str | None:
     if match is None:
         return None
     old = match.group(1)
-    prefix = _CI_LEGACY_MOBILE_PREFIX.get(old[:2])
+    prefix = CI_LEGACY_MOBILE_PREFIX.get(old[:2])
     return None if prefix is None else f"+225{prefix}{old}"
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=65_536)
 def number_info(e164: str) -> tuple[str | None, str | None]:
     """Return ``(ISO country code, carrier name)`` of an E.164 number; cached.
 

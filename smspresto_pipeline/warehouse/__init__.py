@@ -4,12 +4,13 @@ A day of history is written in two steps so that memory stays bounded and the da
 single-writer lock is held only while there is something to write:
 
 1. *Staging.* Pages are appended to a :class:`DaySpool`: each page becomes an Arrow record
-   batch (the API's fields verbatim as strings, plus the recipient, country, carrier and status
-   derived in Python, once per distinct value). A day stays in memory up to ``spill_rows`` rows;
-   a larger day is spilled to a Parquet file in a temporary directory and streamed from there,
-   so memory holds at most ``spill_rows`` rows and one page of it whatever its size. The database
-   is not touched, so nothing is locked while the API is being read, and a crash leaves the
-   tables as they were.
+   batch (the API's fields verbatim as strings); the recipient, country, carrier and status are
+   derived column-wise for many pages at once (``numbering``: ``phonenumbers``' metadata
+   compiled into RE2 patterns and prefix tables, ``phonenumbers`` itself only for the numbers
+   outside them). A day stays in memory up to ``spill_rows`` rows; a larger day is spilled to
+   a Parquet file in a temporary directory and streamed from there, so memory holds at most
+   ``spill_rows`` rows and one page of it whatever its size. The database is not touched, so
+   nothing is locked while the API is being read, and a crash leaves the tables as they were.
 2. *Commit.* One transaction deletes the day from ``archive_raw`` and ``messages`` and inserts
    it again from the staged rows, typing the fields in SQL (``TRY_CAST``). Re-running a day
    therefore gives the same table, and no reader ever sees half a day. A :class:`DayWriter`
@@ -40,7 +41,8 @@ active; :func:`record_check_outcome` lets a check trip and clear it).
 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
-(recipient details and status names), ``connection`` (opening the file, the lock),
+(recipient details and status names), ``numbering`` (the same details, column-wise),
+``connection`` (opening the file, the lock),
 ``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
 brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
 ``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``replies`` (stop

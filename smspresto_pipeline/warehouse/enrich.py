@@ -1,4 +1,4 @@
-"""What is derived in Python from a history row: its recipient's details and its status name."""
+"""What is derived from a history row: its recipient's details and its status name."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sms import migrate_legacy_ci, normalize_number, number_info
 from smspresto_pipeline.warehouse.arrow import POOL, STRING
+from smspresto_pipeline.warehouse.numbering import enrich_numbers
 
 __all__ = ["DEFAULT_STATUS_MAP", "Enricher", "recipient_details"]
 
@@ -21,7 +22,9 @@ DEFAULT_STATUS_MAP: Mapping[str, str] = MappingProxyType(
 )
 
 
-@functools.lru_cache(maxsize=262_144)
+# Only the numbers outside numbering's fast path come here: 65,536 of them are a few tens of MB
+# at most (with number_info's cache), where 262,144 let the two caches reach 150 MB.
+@functools.lru_cache(maxsize=65_536)
 def recipient_details(raw: str, region: str = "CI") -> tuple[str, bool, str | None, str | None]:
     """How a history row's ``HIS_DESTINATAIRE`` is stored: ``(recipient, valid, country, carrier)``.
 
@@ -50,51 +53,28 @@ def recipient_details(raw: str, region: str = "CI") -> tuple[str, bool, str | No
 
 
 class Enricher:
-    """What is derived in Python from a row: its recipient's details and its status name.
+    """What is derived from a page's rows: its recipients' details and its status names.
 
-    Each distinct number is worked out once and kept, as Arrow arrays, across pages and days:
-    an account texts the same numbers again and again, and ``phonenumbers`` costs tens of
-    microseconds a number. A page's numbers are matched to the known ones in C
-    (``index_in``), so only numbers never seen before cost Python work.
+    The numbers are worked out column-wise (:func:`enrich_numbers`); only the numbers its fast
+    path leaves go through :func:`recipient_details`, once per distinct number (cached). No
+    state grows with the pages: each page costs the same, the first or the millionth.
     """
-
-    _MAX_NUMBERS = 500_000
-    _TYPES = (STRING, pa.bool_(), STRING, STRING)
 
     def __init__(self, status_map: Mapping[str, str], region: str) -> None:
         self._status_map = status_map
         self._region = region
-        self._known = pa.array([], STRING)
-        self._details = [pa.array([], kind) for kind in self._TYPES]
 
     def columns(self, numbers: pa.Array, codes: pa.Array) -> list[pa.Array]:
         """``norm_recipient``, ``norm_recipient_valid``, ``norm_country``, ``norm_carrier``
         and ``norm_status`` for the page's ``HIS_DESTINATAIRE`` and ``HIS_STATUT``."""
-        positions = pc.index_in(numbers, value_set=self._known, skip_nulls=False, memory_pool=POOL)
-        if positions.null_count:
-            self._learn(pc.unique(numbers.filter(positions.is_null()), memory_pool=POOL))
-            positions = pc.index_in(
-                numbers, value_set=self._known, skip_nulls=False, memory_pool=POOL
-            )
-        columns = [pc.take(details, positions, memory_pool=POOL) for details in self._details]
+        details = enrich_numbers(numbers, self._slow)
         encoded = pc.dictionary_encode(codes, null_encoding="encode", memory_pool=POOL)
         names = [
             "unknown" if code is None else self._status_map.get(code.strip(), "unknown")
             for code in encoded.dictionary.to_pylist()
         ]
-        columns.append(pc.take(pa.array(names, STRING), encoded.indices, memory_pool=POOL))
-        return columns
+        status = pc.take(pa.array(names, STRING), encoded.indices, memory_pool=POOL)
+        return [details.recipient, details.valid, details.country, details.carrier, status]
 
-    def _learn(self, numbers: pa.Array) -> None:
-        if len(self._known) + len(numbers) > self._MAX_NUMBERS:
-            # Bounded memory on accounts with countless numbers: start again.
-            self._known = pa.array([], STRING)
-            self._details = [pa.array([], kind) for kind in self._TYPES]
-        details = [recipient_details(number or "", self._region) for number in numbers.to_pylist()]
-        self._known = pa.concat_arrays([self._known, numbers], memory_pool=POOL)
-        self._details = [
-            pa.concat_arrays([known, pa.array(values, kind)], memory_pool=POOL)
-            for known, values, kind in zip(
-                self._details, zip(*details, strict=True), self._TYPES, strict=True
-            )
-        ]
+    def _slow(self, number: str) -> tuple[str, bool, str | None, str | None]:
+        return recipient_details(number, self._region)

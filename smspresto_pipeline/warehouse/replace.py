@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
+from smspresto_pipeline.warehouse.arrow import POOL
 from smspresto_pipeline.warehouse.connection import rollback
 from smspresto_pipeline.warehouse.queries import load_sql
-from smspresto_pipeline.warehouse.staging import DaySpool, staged_rows
+from smspresto_pipeline.warehouse.staging import SPOOL_SCHEMA, DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 
 __all__ = ["replace_days", "staged_days"]
@@ -44,6 +45,32 @@ def _replace_script(*, deduplicate: bool) -> str:
     return ";\n".join(["BEGIN TRANSACTION", *statements])
 
 
+def _register_staged(con: duckdb.DuckDBPyConnection, spools: Sequence[DaySpool]) -> None:
+    """The spools' rows as the view ``staged``, in the order they were received: the days
+    held in memory (Arrow), then the spilled ones.
+
+    DuckDB reads a spilled day's Parquet file itself, a row group at a time within its
+    ``memory_limit``. (Through a pyarrow dataset, the scanner read ahead batches of 131,072
+    rows: a 200,000-message day was in memory whole, twice.)
+    """
+    sources = [spool.source() for spool in spools]
+    tables = [s for s in sources if isinstance(s, pa.Table)]
+    files = [str(s) for s in sources if not isinstance(s, pa.Table)]
+    memory = pa.concat_tables(tables, memory_pool=POOL) if tables else SPOOL_SCHEMA.empty_table()
+    con.register("staged_memory", memory)
+    if files:
+        con.read_parquet(files).to_view("staged_files", replace=True)
+        con.execute(load_sql("dml/create_staged_view.sql"))
+    else:
+        con.execute(load_sql("dml/create_staged_view_memory.sql"))
+
+
+def _unregister_staged(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS staged")
+    con.execute("DROP VIEW IF EXISTS staged_files")
+    con.unregister("staged_memory")
+
+
 def replace_days(
     con: duckdb.DuckDBPyConnection, spools: Sequence[DaySpool]
 ) -> list[PartitionStats]:
@@ -51,7 +78,7 @@ def replace_days(
     days = [spool.day for spool in spools]
     if len(set(days)) != len(days):
         raise ValueError(f"a day can be committed once per transaction, got {days}")
-    con.register("staged", staged_rows(spools))
+    _register_staged(con, spools)
     con.register("staged_days", staged_days(days))
     try:
         try:
@@ -65,6 +92,6 @@ def replace_days(
         rollback(con)
         raise
     finally:
-        con.unregister("staged")
+        _unregister_staged(con)
         con.unregister("staged_days")
     return [stats_from_row(row, spool.pages) for row, spool in zip(rows, spools, strict=True)]

@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
@@ -23,7 +22,7 @@ from smspresto_pipeline.warehouse.enrich import Enricher
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DaySpool", "remove_orphan_spools"]
+__all__ = ["SPOOL_SCHEMA", "DaySpool", "remove_orphan_spools"]
 
 #: Spool directories are named after the process that made them, so that the staging files of
 #: a process that was killed can be told from those of one still running.
@@ -31,11 +30,12 @@ _SPOOL_PREFIX = "smspresto-spool-"
 
 _RAW_SCHEMA = pa.schema([pa.field(name, STRING) for name in ARCHIVE_FIELDS])
 _RAW_STRUCT = pa.struct(list(_RAW_SCHEMA))
-_SPOOL_SCHEMA = pa.schema(
+_PAGE_SCHEMA = pa.schema(
+    [*_RAW_SCHEMA, pa.field("row_no", pa.int64()), pa.field("partition_date", pa.date32())]
+)
+SPOOL_SCHEMA = pa.schema(
     [
-        *_RAW_SCHEMA,
-        pa.field("row_no", pa.int64()),
-        pa.field("partition_date", pa.date32()),
+        *_PAGE_SCHEMA,
         pa.field("norm_recipient", STRING),
         pa.field("norm_recipient_valid", pa.bool_()),
         pa.field("norm_country", STRING),
@@ -99,12 +99,15 @@ def remove_orphan_spools(directory: Path) -> list[Path]:
 class DaySpool:
     """One day's pages, staged outside the database until it is committed.
 
-    Each page becomes one Arrow record batch at once, so the page's Python objects can go. Up
-    to ``spill_rows`` rows stay in memory; past that the day is written to a Parquet file (in a
-    directory named after this process, under ``directory`` or the system's temp dir) and
-    every later page goes straight to it, so memory holds at most ``spill_rows`` rows and one
-    page whatever the size of the day. Use it as a context manager (staged rows are dropped on
-    exit), or call :meth:`Warehouse.write_partition`.
+    Each page becomes Arrow columns at once (the API's fields as strings), so the page's
+    Python objects can go. The derived columns (recipient, country, carrier, status) are
+    worked out for many pages at a time (the column-wise enrichment costs a fixed amount per
+    call), when the day is committed or spilled. Up to ``spill_rows`` rows stay in memory;
+    past that the day is written to a Parquet file (in a directory named after this process,
+    under ``directory`` or the system's temp dir), then every ``spill_rows`` further rows are
+    appended to it, so memory holds at most ``spill_rows`` rows and one page whatever the size
+    of the day. Use it as a context manager (staged rows are dropped on exit), or call
+    :meth:`Warehouse.write_partition`.
 
     Example:
         >>> import tempfile, pathlib, datetime
@@ -129,7 +132,9 @@ class DaySpool:
         self._derived = derived
         self._spill_rows = spill_rows
         self._directory = directory
-        self._batches: list[pa.RecordBatch] = []
+        self._raw: list[pa.RecordBatch] = []  # pages not enriched yet
+        self._raw_rows = 0
+        self._tables: list[pa.Table] = []  # enriched rows held in memory
         self._tmp: Path | None = None
         self._writer: pq.ParquetWriter | None = None
         self._finished = False
@@ -153,7 +158,7 @@ class DaySpool:
     @property
     def buffered_rows(self) -> int:
         """Rows held in memory now."""
-        return sum(batch.num_rows for batch in self._batches)
+        return self._raw_rows + sum(int(table.num_rows) for table in self._tables)
 
     def add(self, page: Iterable[ArchiveRecord | Mapping[str, Any]]) -> None:
         """Stage one page of ``list-archive`` rows (records or raw mappings)."""
@@ -163,39 +168,60 @@ class DaySpool:
         rows = [r.raw if isinstance(r, ArchiveRecord) else r for r in page]
         if not rows:
             return
-        batch = _record_batch(rows, _ROW_NUMBERS.take(len(rows)), self.day, self._derived)
+        self._raw.append(_page_batch(rows, _ROW_NUMBERS.take(len(rows)), self.day))
         self.rows += len(rows)
-        if self._writer is not None:
-            self._writer.write_batch(batch)
-            return
-        self._batches.append(batch)
-        if self.rows > self._spill_rows:
+        self._raw_rows += len(rows)
+        if self._writer is None and self.rows > self._spill_rows:
             self._spill()
+        elif self._writer is not None and self._raw_rows > self._spill_rows:
+            self._writer.write_table(self._enrich())
 
     def finish(self) -> None:
-        """End staging: no page can be added after this; a spilled file is closed."""
-        if not self._finished:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
-            self._finished = True
+        """End staging: no page can be added after this; a spilled file is completed and
+        closed."""
+        self._finished = True
+        if self._writer is not None:
+            if self._raw:
+                self._writer.write_table(self._enrich())
+            self._writer.close()
+            self._writer = None
 
-    def source(self) -> pa.Table | ds.Dataset:
-        """The staged rows: an Arrow table in memory, or a dataset over the spilled file."""
+    def source(self) -> pa.Table | Path:
+        """The staged rows: an Arrow table in memory, or the spilled Parquet file.
+
+        Finishes the spool. The rows of a day held in memory are enriched here, in the thread
+        that commits (Arrow's kernels let the thread reading the API run meanwhile).
+        """
         self.finish()
-        if self._tmp is None:
-            return pa.Table.from_batches(self._batches, schema=_SPOOL_SCHEMA)
-        return ds.dataset(str(self.path), format="parquet", schema=_SPOOL_SCHEMA)
+        if self.path is not None:
+            return self.path
+        if self._raw:
+            self._tables.append(self._enrich())
+        if not self._tables:
+            return SPOOL_SCHEMA.empty_table()
+        return pa.concat_tables(self._tables, memory_pool=POOL)
 
     def discard(self) -> None:
         """Drop what was staged and delete the spilled file, if any."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._batches = []
+        self._raw = []
+        self._raw_rows = 0
+        self._tables = []
         self._finished = True
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _enrich(self) -> pa.Table:
+        """The pages not enriched yet, with their derived columns, as one table."""
+        raw = pa.Table.from_batches(self._raw, schema=_PAGE_SCHEMA)
+        self._raw = []
+        self._raw_rows = 0
+        numbers = pa.concat_arrays(raw.column("HIS_DESTINATAIRE").chunks, memory_pool=POOL)
+        codes = pa.concat_arrays(raw.column("HIS_STATUT").chunks, memory_pool=POOL)
+        derived = self._derived.columns(numbers, codes)
+        return pa.Table.from_arrays([*raw.columns, *derived], schema=SPOOL_SCHEMA)
 
     def _spill(self) -> None:
         if self._directory is not None:
@@ -204,10 +230,12 @@ class DaySpool:
         self._tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._directory))
         assert self.path is not None
         # Uncompressed: the file lives for seconds, and compression costs more than it saves.
-        self._writer = pq.ParquetWriter(self.path, _SPOOL_SCHEMA, compression="none")
-        for batch in self._batches:
-            self._writer.write_batch(batch)
-        self._batches = []
+        self._writer = pq.ParquetWriter(self.path, SPOOL_SCHEMA, compression="none")
+        for table in self._tables:
+            self._writer.write_table(table)
+        self._tables = []
+        if self._raw:
+            self._writer.write_table(self._enrich())
 
 
 def _text(value: Any) -> str | None:
@@ -228,9 +256,7 @@ def _raw_batch(rows: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
         )
 
 
-def _record_batch(
-    rows: Sequence[Mapping[str, Any]], first_row_no: int, day: date, derived: Enricher
-) -> pa.RecordBatch:
+def _page_batch(rows: Sequence[Mapping[str, Any]], first_row_no: int, day: date) -> pa.RecordBatch:
     raw = _raw_batch(rows)
     count = len(rows)
     return pa.RecordBatch.from_arrays(
@@ -238,18 +264,6 @@ def _record_batch(
             *raw.columns,
             pa.array(range(first_row_no, first_row_no + count), pa.int64(), memory_pool=POOL),
             pa.repeat(pa.scalar(day, pa.date32()), count, memory_pool=POOL),
-            *derived.columns(raw.column("HIS_DESTINATAIRE"), raw.column("HIS_STATUT")),
         ],
-        schema=_SPOOL_SCHEMA,
+        schema=_PAGE_SCHEMA,
     )
-
-
-def staged_rows(spools: Sequence[DaySpool]) -> pa.Table | ds.Dataset:
-    """The staged rows of several days as one relation, in the order they were received."""
-    sources = [spool.source() for spool in spools]
-    tables = [s for s in sources if isinstance(s, pa.Table)]
-    files = [s for s in sources if not isinstance(s, pa.Table)]
-    table = pa.concat_tables(tables, memory_pool=POOL) if tables else _SPOOL_SCHEMA.empty_table()
-    if not files:
-        return table
-    return ds.dataset([ds.dataset(table), *files])

@@ -1,22 +1,28 @@
-"""The README's Dagster examples stay true: the Python ones build loadable definitions, and the
-YAML one shows the component's attributes with their defaults, as ``dg scaffold defs`` does."""
+"""The README's Dagster examples stay true: the Python ones build loadable definitions, the
+campaign YAML loads with the project's example files, and the ingest YAML shows the component's
+attributes with their defaults, as ``dg scaffold defs`` does."""
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 import yaml
+from dagster.components.testing import create_defs_folder_sandbox
 
+import dagster_project
+from smspresto_pipeline.campaigns import CampaignComponent
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def block_after(heading: str, language: str) -> str:
-    """The first ``language`` code block after ``heading`` in the README."""
+def block_after(heading: str, language: str, *, after: str = "") -> str:
+    """The first ``language`` code block after ``heading`` (itself after ``after``)."""
     text = README.read_text(encoding="utf-8")
+    text = text[text.index(after) :]
     section = text[text.index(heading) :]
     found = re.search(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
     assert found is not None, f"no {language} block after {heading!r}"
@@ -47,9 +53,25 @@ def test_yaml_example_lists_every_attribute_with_its_default() -> None:
 
 def test_campaign_example_builds_its_sensor_and_job() -> None:
     namespace: dict[str, Any] = {}
-    exec(block_after("### Campaigns (first version)", "python"), namespace)
+    exec(block_after("### In Python", "python", after="## Campaigns"), namespace)
     defs = namespace["defs"]
     assert isinstance(defs, dg.Definitions)
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("failed_reminder_send") is not None
     assert defs.resolve_sensor_def("failed_reminder_sensor").job_name == "failed_reminder_send"
+
+
+def test_campaign_yaml_example_loads_with_the_projects_files() -> None:
+    declared = yaml.safe_load(block_after("### As a component", "yaml", after="## Campaigns"))
+    assert declared["type"] == "smspresto_pipeline.CampaignComponent"
+    example = Path(dagster_project.__file__).parent / "defs" / "campaigns" / "failed_reminder"
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=CampaignComponent, defs_path="campaign", defs_yaml_contents=declared
+        )
+        for name in ("query.sql", "message.j2"):
+            shutil.copy(example / name, path / name)
+        with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
+            assert isinstance(component, CampaignComponent)
+            assert [job.name for job in defs.jobs or ()] == ["failed_reminder_send"]
+            assert [sensor.name for sensor in defs.sensors or ()] == ["failed_reminder_sensor"]

@@ -63,7 +63,11 @@ Example:
     (1, 1, 0.0)
 """
 
-from smspresto_pipeline.warehouse.activations import Activation, CampaignActivations
+from smspresto_pipeline.warehouse.activations import (
+    Activation,
+    CampaignActivations,
+    CampaignOverview,
+)
 from smspresto_pipeline.warehouse.breaker import (
     BreakerState,
     CircuitBreaker,
@@ -98,6 +102,7 @@ __all__ = [
     "Activation",
     "BreakerState",
     "CampaignActivations",
+    "CampaignOverview",
     "CircuitBreaker",
     "DaySpool",
     "DayWriter",

@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import duckdb
@@ -38,7 +38,7 @@ from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
-__all__ = ["Activation", "CampaignActivations"]
+__all__ = ["Activation", "CampaignActivations", "CampaignOverview"]
 
 #: The table holding the activations.
 TABLE = "campaign_activations"
@@ -74,6 +74,22 @@ class Activation:
         )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CampaignOverview:
+    """A campaign as the warehouse knows it (see :meth:`CampaignActivations.overview`).
+
+    Attributes:
+        campaign: the campaign's name.
+        activation: its activation row; None when it has none (not activated yet, or
+            activated before the table existed: then it has outbox rows).
+        outbox: its outbox rows by state (states without rows left out).
+    """
+
+    campaign: str
+    activation: Activation | None
+    outbox: Mapping[str, int]
+
+
 class CampaignActivations:
     """The activations recorded in a :class:`Warehouse`'s file.
 
@@ -96,6 +112,25 @@ class CampaignActivations:
     def all(self) -> list[Activation]:
         """Every recorded activation, by campaign name."""
         return self._select(None)
+
+    def overview(self) -> list[CampaignOverview]:
+        """Every campaign with an activation or outbox rows, by name: its activation and its
+        outbox rows by state (read-only; nothing when the file is missing)."""
+        if not self.warehouse.path.exists():
+            return []
+        with self.warehouse.reading() as con:
+            activations = (
+                {a.campaign: a for a in _activations(con, None)} if _table_exists(con) else {}
+            )
+            counts: dict[str, dict[str, int]] = {}
+            for campaign, state, rows in con.execute(
+                load_sql("dml/count_outbox_by_campaign_state.sql")
+            ).fetchall():
+                counts.setdefault(campaign, {})[state] = int(rows)
+        return [
+            CampaignOverview(name, activations.get(name), counts.get(name, {}))
+            for name in sorted(activations.keys() | counts.keys())
+        ]
 
     def is_activated(self, campaign: str) -> bool:
         """Whether the campaign has an activation row or any outbox row (read-only)."""

@@ -5,6 +5,7 @@ of the send job against the simulator, whose record of accepted sends (``sim.sen
 witness of what was sent. The campaign's clock is fixed: the activation time is known.
 """
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +15,11 @@ import dagster as dg
 import duckdb
 import pytest
 from campaign_fixtures import make_campaign
+from click.testing import CliRunner
 from conftest import MakeSimulator
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
+from smspresto_pipeline.cli import cli
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import (
@@ -291,3 +294,43 @@ def test_activate_records_once_and_refuses_a_campaign_with_outbox_rows(tmp_path:
     assert activations.is_activated("other")
     assert activations.activate("other", [], by="test") is None
     assert activations.all() == []
+
+
+def test_campaigns_status_shows_each_campaigns_activation_and_outbox_rows(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1)
+    reminder = Harness(sim, path, instance)
+    reminder.skip()  # activated: c1 baseline
+    add_customers(path, 2)
+    reminder.run(reminder.request())  # c2 sent
+    older = OutboxMessage("promo", "p1", "+2250708081401", "Shop", "Hi", 1, "GSM-7")
+    Outbox(Warehouse(path)).claim([older], state="skipped", skip_reason="opted_out")
+
+    def status(*args: str) -> str:
+        env = {"SMSPRESTO_DUCKDB_PATH": str(path), "COLUMNS": "200"}
+        result = CliRunner().invoke(cli, ["campaigns", "status", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    campaigns = json.loads(status("--json"))["campaigns"]
+    assert campaigns == [
+        {
+            "campaign": "promo",
+            "activated_at": None,
+            "activated_by": None,
+            "baseline_rows": None,
+            "outbox": {"skipped": 1},
+        },
+        {
+            "campaign": "reminder",
+            "activated_at": "2025-03-06T12:00:00",
+            "activated_by": "sensor:reminder_sensor",
+            "baseline_rows": 1,
+            "outbox": {"baseline": 1, "sent": 1},
+        },
+    ]
+    text = status()
+    assert "2025-03-06 12:00" in text
+    assert "baseline 1, sent 1" in text
+    assert "before activations were recorded" in text

@@ -334,3 +334,18 @@ def test_campaigns_status_shows_each_campaigns_activation_and_outbox_rows(
     assert "2025-03-06 12:00" in text
     assert "baseline 1, sent 1" in text
     assert "before activations were recorded" in text
+
+
+def test_an_activation_whose_baseline_fails_records_nothing(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    activations = CampaignActivations(warehouse)
+    good = OutboxMessage("reminder", "c1", "+2250708081401", "Shop", "Hi", 1, "GSM-7")
+    # A row the outbox refuses (NOT NULL): a case a campaign's query cannot produce (prepare
+    # validates rows), standing for any failure inside the transaction.
+    bad = OutboxMessage("reminder", "c2", None, "Shop", "Hi", 1, "GSM-7")  # type: ignore[arg-type]
+    with pytest.raises(duckdb.ConstraintException):
+        activations.activate("reminder", [good, bad], by="test")
+    # One transaction: neither the activation nor any baseline row was kept.
+    assert activations.get("reminder") is None
+    assert not activations.is_activated("reminder")
+    assert states(warehouse.path) == {}

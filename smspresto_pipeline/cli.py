@@ -14,8 +14,9 @@ printed: not in help (no default shown), not in errors (they go through a `Redac
 
 Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKDB_PATH``, or
 ``data/smspresto_warehouse.duckdb``): ``opt-out`` edits them and ``send`` leaves those numbers out.
-The same file holds the campaigns' circuit breaker: ``campaigns status`` shows it, ``campaigns
-resume`` and ``campaigns pause`` are a person's hand on it.
+The same file holds the campaigns' circuit breaker: ``campaigns status`` shows it (and each
+campaign's activation and outbox rows by state), ``campaigns resume`` and ``campaigns pause``
+are a person's hand on it.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ from smspresto_pipeline.sms import (
     validate_sender,
 )
 from smspresto_pipeline.warehouse import (
+    CampaignActivations,
+    CampaignOverview,
     CircuitBreaker,
     OptOutChange,
     OptOuts,
@@ -651,22 +654,59 @@ def _at(value: datetime | None) -> str:
     return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
 
 
+def _campaign_json(overview: CampaignOverview) -> dict[str, Any]:
+    activation = overview.activation
+    return {
+        "campaign": overview.campaign,
+        "activated_at": activation and activation.activated_at.isoformat(),
+        "activated_by": activation and activation.activated_by,
+        "baseline_rows": activation and activation.baseline_rows,
+        "outbox": dict(overview.outbox),
+    }
+
+
+def _campaigns_table(overviews: Sequence[CampaignOverview]) -> Table:
+    table = Table(title="Campaigns (activation, outbox rows by state)")
+    for column in ("Campaign", "Activated", "By", "Baseline", "Outbox"):
+        table.add_column(column)
+    for o in overviews:
+        a = o.activation
+        outbox = ", ".join(f"{state} {rows:,}" for state, rows in o.outbox.items())
+        table.add_row(
+            *map(
+                escape,
+                (
+                    o.campaign,
+                    _at(a.activated_at) if a else "before activations were recorded",
+                    a.activated_by if a else "",
+                    str(a.baseline_rows) if a else "",
+                    outbox,
+                ),
+            )
+        )
+    return table
+
+
 @campaigns.command("status")
 @click.option("--history", "limit", default=20, show_default=True, help="Trips to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @duckdb_option
 def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
-    """Say whether campaigns are paused, why, and list the latest trips (times in UTC)."""
-    breaker = CircuitBreaker(Warehouse(duckdb_path))
+    """Say whether campaigns are paused, why, and list the latest trips; each campaign's
+    activation and outbox rows by state (times in UTC)."""
+    warehouse = Warehouse(duckdb_path)
+    breaker = CircuitBreaker(warehouse)
     with _warehouse_errors(duckdb_path):
         state = breaker.state()
         history = breaker.history(limit=limit)
+        overviews = CampaignActivations(warehouse).overview()
     if as_json:
         document = {
             "paused": state.tripped,
             "description": state.describe(),
             "active": [_trip_json(t) for t in state.trips],
             "history": [_trip_json(t) for t in history],
+            "campaigns": [_campaign_json(o) for o in overviews],
         }
         click.echo(json.dumps(document, ensure_ascii=False))
         return
@@ -674,6 +714,8 @@ def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
     text = state.describe()
     colour = "red" if state.tripped else "green"
     out.print(f"[{colour}]{escape(text[:1].upper() + text[1:])}.[/]")
+    if overviews:
+        out.print(_campaigns_table(overviews))
     if not history:
         out.print(f"No trip recorded in {duckdb_path}.", markup=False)
         return

@@ -19,11 +19,14 @@ no second run. It skips, with the reason shown in the UI:
   a pause is requested again after the resume;
 * when the warehouse file is locked or busy (another process writes): never a failed tick;
   the sensor waits at most :data:`SENSOR_LOCK_TIMEOUT` seconds for the lock;
-* on the campaign's first activation (no row of it in the outbox at all) unless
-  ``send_on_first_activation``: the rows found are claimed as ``baseline`` (never sent) so
-  switching a campaign on never texts a whole table. Limitation: a campaign whose query returns
-  nothing at its first evaluations stays "first" until rows appear, and those are then the
-  baseline;
+* on the campaign's first activation unless ``send_on_first_activation``: the rows found are
+  claimed as ``baseline`` (never sent) so switching a campaign on never texts a whole table.
+  The activation itself is recorded in the same transaction
+  (:class:`~smspresto_pipeline.warehouse.CampaignActivations`), even when the query returns
+  nothing: rows appearing later are new, and sent. A campaign is activated once it has an
+  activation row or any outbox row (a file older than the activations table); a lost outbox
+  (the file replaced) loses both, so the next evaluation takes a baseline again. The reason
+  says when, by whom and how many rows;
 * **volume breaker**: more new rows than the campaign's threshold
   (:func:`~smspresto_pipeline.campaigns.guards.volume_threshold`): nothing is claimed; the
   reason gives the numbers and how to confirm (launch the job with ``confirm_volume: true``);
@@ -50,8 +53,9 @@ run's own clock and counts, so a run started late or by hand obeys the same guar
 0. circuit breaker: while it is tripped, the run fails (:class:`dagster.Failure`) before
    claiming anything, unless its config says ``ignore_circuit_breaker`` (a person's explicit
    override, logged as a warning); a dry run reports it (``circuit_breaker``) and goes on;
-1. first activation: a run of a campaign with no outbox row records the baseline and sends
-   nothing (unless ``send_on_first_activation``);
+1. first activation: a run of a campaign not activated yet (as above) records the activation
+   and the baseline and sends nothing (unless ``send_on_first_activation``); its metadata
+   says when (``activated_at``) and how many rows (``baseline``);
 2. volume breaker: above the threshold, the run fails (:class:`dagster.Failure`) before
    claiming anything, unless its config says ``confirm_volume``; a confirmed run sends a first
    batch (caps applied) and claims the rest ``held``, for the next evaluations;
@@ -135,8 +139,8 @@ from smspresto_pipeline.campaigns.timing import (
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import (
-    OUTBOX_STATES,
     BreakerState,
+    CampaignActivations,
     CircuitBreaker,
     OptOuts,
     Outbox,
@@ -246,10 +250,6 @@ def _op_name(campaign: Campaign) -> str:
     return f"{campaign.name}_send_batch"
 
 
-def _has_outbox_rows(outbox: Outbox, campaign: Campaign) -> bool:
-    return bool(outbox.rows(OUTBOX_STATES, campaign=campaign.name, limit=1))
-
-
 def _as_prepared(row: OutboxRow) -> PreparedMessage:
     """A held row's message, as recorded when it was first selected."""
     return PreparedMessage(*(getattr(row, f.name) for f in dataclasses.fields(OutboxMessage)))
@@ -268,7 +268,7 @@ class _Found:
         new: sendable messages, opted-out numbers left out.
         opted_out: sendable messages to opted-out numbers.
         skipped: invalid rows that can be recorded under their own key.
-        first_activation: the campaign has no outbox row at all.
+        first_activation: not activated yet: no activation row and no outbox row at all.
     """
 
     batch: PreparedBatch
@@ -291,12 +291,13 @@ def _find(campaign: Campaign, store: Warehouse, wanted: Collection[str] | None =
     existing = outbox.existing_keys(campaign.name, keys)
     messages = [m for m in messages if m.dedup_key not in existing]
     opted = OptOuts(store).opted_out(m.recipient for m in messages)
+    activated = CampaignActivations(store).is_activated(campaign.name)
     return _Found(
         batch=batch,
         new=[m for m in messages if m.recipient not in opted],
         opted_out=[m for m in messages if m.recipient in opted],
         skipped=[r for r in skipped if r.dedup_key not in existing],
-        first_activation=not _has_outbox_rows(outbox, campaign),
+        first_activation=not activated,
     )
 
 
@@ -305,6 +306,62 @@ def _baseline(campaign: Campaign, found: _Found) -> list[OutboxMessage]:
     rows: list[OutboxMessage] = list(found.batch.messages)
     rows += [_skipped_message(campaign, r) for r in _recordable(found.batch.skipped)]
     return rows
+
+
+def _first_activation(
+    context: dg.OpExecutionContext,
+    campaign: Campaign,
+    store: Warehouse,
+    found: _Found,
+    now: datetime,
+) -> dg.Output[None]:
+    """A run's first activation: record it with the baseline (every row the query returns,
+    whatever keys the run was given: recording only some would leave the others "new", and the
+    next tick would send them) and send nothing. A dry run records nothing."""
+    name = campaign.name
+    baseline = _baseline(campaign, found)
+    texts: dict[str, str] = {}
+    if campaign.dry_run:
+        recorded = len(baseline)  # what it would record
+        context.log.info(
+            f"dry run of campaign {name!r}: its first activation would record {len(baseline)} "
+            "rows as baseline (never sent); nothing recorded"
+        )
+    else:
+        activation = CampaignActivations(store).activate(
+            name,
+            baseline,
+            by=f"job:{campaign.job_name}:{context.run_id}",
+            run_id=context.run_id,
+            now=now,
+        )
+        if activation is None:
+            # Another evaluation activated it since this run read the outbox: its baseline
+            # stands; this run sends nothing, and the next one sends what is new.
+            recorded = 0
+            context.log.info(
+                f"campaign {name!r} was activated by another evaluation meanwhile: nothing "
+                "recorded, nothing sent"
+            )
+        else:
+            recorded = activation.baseline_rows
+            texts = {
+                "activated_at": f"{activation.activated_at.isoformat()} UTC",
+                "activated_by": activation.activated_by,
+            }
+            context.log.info(
+                f"first activation of campaign {name!r}: {activation.describe()} (never "
+                "sent); set send_on_first_activation to send them too"
+            )
+    metadata = _metadata(
+        campaign,
+        found.batch.rows,
+        {},
+        [],
+        {"baseline": recorded, "sent": 0, "requests": 0},
+        texts=texts,
+    )
+    return dg.Output(None, metadata=metadata)
 
 
 def _threshold(campaign: Campaign, outbox: Outbox, found: _Found) -> int | None:
@@ -407,16 +464,18 @@ def _evaluate(
     found = _find(campaign, store)
 
     if found.first_activation and not campaign.send_on_first_activation:
-        baseline = _baseline(campaign, found)
-        if not baseline:
+        activation = CampaignActivations(store).activate(
+            name, _baseline(campaign, found), by=f"sensor:{campaign.sensor_name}", now=now
+        )
+        if activation is None:
             return dg.SkipReason(
-                "first activation: the query returns no row to record as a baseline yet"
+                f"campaign {name!r} was activated by another evaluation since this one read the "
+                "outbox: nothing recorded; the next evaluation sends what is new"
             )
-        recorded = outbox.claim(baseline, state="baseline", now=now)
         return dg.SkipReason(
-            f"first activation of campaign {name!r}: {len(recorded)} rows the query "
-            "returns now were recorded as baseline and will never be sent; only rows appearing "
-            "later are sent (set send_on_first_activation to send them too)"
+            f"first activation of campaign {name!r}: {activation.describe()}: the rows the "
+            "query returned then are never sent; only rows appearing later are sent (set "
+            "send_on_first_activation to send them too)"
         )
 
     threshold = _threshold(campaign, outbox, found)
@@ -628,24 +687,7 @@ def _run_send(
         reasons["opted_out"] = len(found.opted_out)
 
     if found.first_activation and not campaign.send_on_first_activation:
-        # Every row the query returns, whatever keys the run was given: recording only some
-        # would leave the others "new", and the next tick would send them.
-        baseline = _baseline(campaign, found)
-        if not campaign.dry_run:
-            baseline = outbox.claim(baseline, state="baseline", run_id=run_id, now=now)
-        context.log.info(
-            f"first activation of campaign {name!r}: {len(baseline)} rows recorded as baseline "
-            f"(never sent){' (dry run: nothing recorded)' if campaign.dry_run else ''}; set "
-            "send_on_first_activation to send them too"
-        )
-        metadata = _metadata(
-            campaign,
-            found.batch.rows,
-            {},
-            [],
-            {"baseline": len(baseline), "sent": 0, "requests": 0},
-        )
-        return dg.Output(None, metadata=metadata)
+        return _first_activation(context, campaign, store, found, now)
 
     threshold = _threshold(campaign, outbox, found)
     surge = threshold is not None and len(found.new) > threshold

@@ -35,9 +35,11 @@ parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sq
 
 The same file holds the send side's two tables: ``outbox`` (:class:`Outbox`: one row per
 intended SMS, claimed under its unique (campaign, dedup_key) before any request, then marked)
-and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends), and the circuit
+and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends), the circuit
 breaker's ``campaign_pauses`` (:class:`CircuitBreaker`: every campaign pauses while a trip is
-active; :func:`record_check_outcome` lets a check trip and clear it).
+active; :func:`record_check_outcome` lets a check trip and clear it), and
+``campaign_activations`` (:class:`CampaignActivations`: when each campaign was first switched
+on, recorded with its baseline).
 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
@@ -45,7 +47,8 @@ Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writ
 ``connection`` (opening the file, the lock),
 ``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
 brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
-``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``replies`` (stop
+``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``activations``
+(:class:`CampaignActivations`), ``replies`` (stop
 requests in a CSV of replies). No Dagster here.
 
 Example:
@@ -60,6 +63,11 @@ Example:
     (1, 1, 0.0)
 """
 
+from smspresto_pipeline.warehouse.activations import (
+    Activation,
+    CampaignActivations,
+    CampaignOverview,
+)
 from smspresto_pipeline.warehouse.breaker import (
     BreakerState,
     CircuitBreaker,
@@ -91,7 +99,10 @@ __all__ = [
     "DEFAULT_STATUS_MAP",
     "OUTBOX_STATES",
     "SCHEMA",
+    "Activation",
     "BreakerState",
+    "CampaignActivations",
+    "CampaignOverview",
     "CircuitBreaker",
     "DaySpool",
     "DayWriter",

@@ -98,6 +98,7 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
         "outbox",
         "opt_outs",
         "campaign_pauses",
+        "campaign_activations",
     }
 
 

@@ -1,6 +1,7 @@
 """End to end through Dagster's command line: ``dagster asset materialize -m dagster_project``
 in separate processes, against the simulator over HTTP, into a DuckDB file."""
 
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from smspresto_pipeline.warehouse import Warehouse
 FIRST, LAST = SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END
 RANGE = f"{FIRST.isoformat()}...{LAST.isoformat()}"
 #: What a run logs when another process holds the warehouse's file: it waits for it.
-LOCK_WAIT = r"is locked by .+ \(PID \d+\); waiting"
+LOCK_WAIT = r"is locked by .+ \(PID (?P<pid>\d+)\); waiting"
 
 
 def env_for(sim: RunningSimulator, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -135,22 +136,24 @@ def test_two_partition_runs_side_by_side_both_succeed(
                 materialize_command("--select", "archive_messages", "--partition-range", ranges[0]),
                 env,
                 cwd=tmp_path,
-            ) as early,
+            ) as first_half,
             RunningCommand(
                 materialize_command("--select", "archive_messages", "--partition-range", ranges[1]),
                 env,
                 cwd=tmp_path,
-            ) as late,
+            ) as second_half,
         ):
-            # The file is released only once both runs, their days fetched, said they wait for
-            # it, naming the process that holds it (this one).
+            # The file is released only once both runs said they wait for it (a day fetched,
+            # its write held back), naming the process that holds it: this one.
             deadline = time.monotonic() + 180
-            for materialize in (early, late):
-                materialize.wait_for(LOCK_WAIT, timeout=max(0.0, deadline - time.monotonic()))
-            assert early.process.poll() is None, "the runs wait for the lock, not fail"
-            assert late.process.poll() is None, "the runs wait for the lock, not fail"
+            for materialize in (first_half, second_half):
+                wait = materialize.wait_for(
+                    LOCK_WAIT, timeout=max(0.0, deadline - time.monotonic())
+                )
+                assert int(wait["pid"]) == os.getpid(), wait.string
+                assert materialize.process.poll() is None, "the runs wait for the lock, not fail"
             holder.close()
-            results = [materialize.finish(240) for materialize in (early, late)]
+            results = [materialize.finish(240) for materialize in (first_half, second_half)]
     finally:
         holder.close()
     for code, output in results:

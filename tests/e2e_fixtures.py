@@ -6,12 +6,17 @@ Imported by name (``pythonpath = ["tests"]``) by the tests of every folder.
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
 
 import dagster as dg
 import pytest
@@ -21,6 +26,8 @@ from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.demo import DemoSummary
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import Warehouse
+
+T = TypeVar("T")
 
 #: Where the venv's console scripts (dagster, dagster-webserver) live.
 BIN = Path(sys.executable).parent
@@ -158,6 +165,137 @@ def run(command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: floa
     code, output = finish(start(command, env, cwd), timeout)
     assert code == 0, f"{command!r} exited with {code}:\n{output[-6000:]}"
     return output
+
+
+class RunningCommand:
+    """A command started in its own process group, its output read line by line as it comes.
+
+    A background thread drains the pipe (so a chatty command never blocks on a full pipe) and
+    keeps the lines, so a test can wait for what the command *did* (a line of its event log,
+    or any other condition) instead of sleeping and hoping. Leaving the ``with`` block kills
+    the command's group if it still runs.
+
+    Example:
+        .. code-block:: python
+
+            with RunningCommand(materialize_command(...), env, cwd=tmp_path) as run:
+                run.wait_for(r"is locked by .+; waiting", timeout=180)
+                ...
+                code, output = run.finish(timeout=240)
+    """
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+        self.process = start(command, env, cwd)
+        self._lines: list[str] = []
+        self._ended = False  # the pipe reached its end: the command and its children closed it
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="e2e-output", daemon=True)
+        self._reader.start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.process.poll() is None:
+            self.kill()
+            self.process.wait()
+        self._reader.join(timeout=30)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            for line in self.process.stdout:
+                with self._changed:
+                    self._lines.append(line)
+                    self._changed.notify_all()
+        finally:
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        """Everything the command printed so far (stdout and stderr)."""
+        with self._changed:
+            return "".join(self._lines)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        """Wait for a line of output matching the regular expression ``pattern``; its match.
+
+        Fails the test, with the output so far, when the command's output ends first or when
+        no line matched within ``timeout`` seconds.
+        """
+        compiled = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        checked = 0
+        with self._changed:
+            while True:
+                for line in self._lines[checked:]:
+                    if match := compiled.search(line):
+                        return match
+                checked = len(self._lines)
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    why = "its output ended" if self._ended else f"{timeout:g} s passed"
+                    raise AssertionError(
+                        f"awaited a line matching {pattern!r} from {self.process.args!r}, but "
+                        f"{why} without one; output so far:\n{''.join(self._lines)[-6000:]}"
+                    )
+                self._changed.wait(left)
+
+    def wait_until(
+        self, condition: Callable[[], T], what: str, timeout: float, interval: float = 0.1
+    ) -> T:
+        """Poll ``condition`` until it returns something true while the command runs; that.
+
+        Fails the test, naming ``what`` was awaited and with the output so far, when the
+        command ends first or after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if value := condition():
+                return value
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"awaited {what}, but {self.process.args!r} ended (code "
+                    f"{self.process.returncode}) first; output:\n{self.output[-6000:]}"
+                )
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"awaited {what} for {timeout:g} s in vain; output so far:\n"
+                    f"{self.output[-6000:]}"
+                )
+            time.sleep(interval)
+
+    def kill(self) -> None:
+        """SIGKILL the command and everything it started."""
+        kill_group(self.process)
+
+    def finish(self, timeout: float) -> tuple[int, str]:
+        """Wait for the command (killing its group after ``timeout`` seconds); code and output.
+
+        Fails the test, with the output, when it did not end in time.
+        """
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.process.wait()
+            self._reader.join(timeout=30)
+            raise AssertionError(
+                f"{self.process.args!r} did not finish in {timeout:g} s:\n{self.output[-6000:]}"
+            ) from None
+        # The pipe ends once the children that inherited it are gone too.
+        self._reader.join(timeout=30)
+        if self._reader.is_alive():
+            self.kill()
+            self._reader.join(timeout=30)
+        return self.process.returncode, self.output
 
 
 def warehouse_rows(path: Path, first: date, last: date) -> list[tuple[int, str | None, date]]:

@@ -1,7 +1,7 @@
 """End to end through Dagster's command line: ``dagster asset materialize -m dagster_project``
 in separate processes, against the simulator over HTTP, into a DuckDB file."""
 
-import re
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -10,14 +10,12 @@ import duckdb
 import pytest
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, MakeSimulator
 from e2e_fixtures import (
+    RunningCommand,
     api_rows,
-    finish,
     initialise_instance,
-    kill_group,
     materialize_command,
     project_env,
     run,
-    start,
     warehouse_rows,
 )
 
@@ -26,6 +24,8 @@ from smspresto_pipeline.warehouse import Warehouse
 
 FIRST, LAST = SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END
 RANGE = f"{FIRST.isoformat()}...{LAST.isoformat()}"
+#: What a run logs when another process holds the warehouse's file: it waits for it.
+LOCK_WAIT = r"is locked by .+ \(PID (?P<pid>\d+)\); waiting"
 
 
 def env_for(sim: RunningSimulator, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -40,6 +40,11 @@ def env_for(sim: RunningSimulator, tmp_path: Path, **extra: str) -> dict[str, st
 
 def archive_requests(sim: RunningSimulator) -> int:
     return sum(1 for record in sim.requests if record.action == "list-archive")
+
+
+def stored_days(path: Path) -> set[date]:
+    """The days the warehouse holds now (a run writing it is waited for, as by any reader)."""
+    return {day for _, _, day in warehouse_rows(path, FIRST, LAST)}
 
 
 def test_materialize_partition_range_stores_exactly_the_api_rows(
@@ -63,39 +68,43 @@ def test_materialize_partition_range_stores_exactly_the_api_rows(
 def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
     make_simulator: MakeSimulator, tmp_path: Path
 ) -> None:
-    # Five-row pages answered slowly, one day at a time: a day takes a few seconds, so the
-    # kill lands in the middle of a day, after at least one day was committed.
+    # Five-row pages answered slowly, one day at a time: a day takes a few seconds, so once a
+    # day is committed the kill lands while the next one is being read.
     with make_simulator(max_page_size=5) as sim:
         slow = Fault("slow", count=100_000, actions=frozenset({"list-archive"}), delay=0.25)
         sim.add_fault(slow)
         env = env_for(sim, tmp_path, SMSPRESTO_MAX_CONCURRENT_DAYS="1")
-        process = start(
+        duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
+        # Made up front, so that the test can look into the file while the run writes it.
+        Warehouse(duckdb_path).ensure_schema()
+        days = [date.fromordinal(n) for n in range(FIRST.toordinal(), LAST.toordinal() + 1)]
+        with RunningCommand(
             materialize_command("--select", "archive_messages", "--partition-range", RANGE),
             env,
             cwd=tmp_path,
-        )
-        # The most requests a day takes: its rows in pages of five, then the empty page.
-        days = [date.fromordinal(n) for n in range(FIRST.toordinal(), LAST.toordinal() + 1)]
-        most_pages = max(sim.message_count(day, day) for day in days) // 5 + 2
-        deadline = time.monotonic() + 120
-        try:
-            while archive_requests(sim) < most_pages + 2:
-                assert process.poll() is None, finish(process, 5)[1]
-                assert time.monotonic() < deadline, "the run never got past its first day"
-                time.sleep(0.05)
-        finally:
-            kill_group(process)
-        code, _ = finish(process, 30)
+        ) as materialize:
+            materialize.wait_until(
+                lambda: stored_days(duckdb_path),
+                "a day committed to the warehouse",
+                timeout=180,
+                interval=0.25,
+            )
+            # And a page asked for since: the run is reading the next day.
+            seen = archive_requests(sim)
+            materialize.wait_until(
+                lambda: archive_requests(sim) > seen, "the next day's reading", timeout=60
+            )
+            materialize.kill()
+            code, _ = materialize.finish(30)
         assert code != 0
 
-        duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
         expected = api_rows(sim, FIRST, LAST)
         stored = warehouse_rows(duckdb_path, FIRST, LAST)
-        stored_days = {day for _, _, day in stored}
-        assert stored_days, "no day was committed before the kill"
-        assert stored_days != set(days), "the kill came after the last day"
+        stored_now = {day for _, _, day in stored}
+        assert stored_now, "no day was committed before the kill"
+        assert stored_now != set(days), "the kill came after the last day"
         # Every day present is whole: exactly the API's rows of that day.
-        assert stored == [row for row in expected if row[2] in stored_days]
+        assert stored == [row for row in expected if row[2] in stored_now]
 
         sim.clear_faults()
         run(
@@ -119,42 +128,36 @@ def test_two_partition_runs_side_by_side_both_succeed(
     duckdb_path = tmp_path / "smspresto_warehouse.duckdb"
     Warehouse(duckdb_path).ensure_schema()
     middle = date(2025, 3, 8)
+    ranges = (f"{FIRST}...{middle}", f"{date(2025, 3, 9)}...{LAST}")
     holder = duckdb.connect(str(duckdb_path))
     try:
-        runs = [
-            start(
-                materialize_command(
-                    "--select", "archive_messages", "--partition-range", f"{FIRST}...{middle}"
-                ),
+        with (
+            RunningCommand(
+                materialize_command("--select", "archive_messages", "--partition-range", ranges[0]),
                 env,
                 cwd=tmp_path,
-            ),
-            start(
-                materialize_command(
-                    "--select",
-                    "archive_messages",
-                    "--partition-range",
-                    f"{date(2025, 3, 9)}...{LAST}",
-                ),
+            ) as first_half,
+            RunningCommand(
+                materialize_command("--select", "archive_messages", "--partition-range", ranges[1]),
                 env,
                 cwd=tmp_path,
-            ),
-        ]
-        # Every day asked of the API (at least one page each): the runs are writing, or about to.
-        deadline = time.monotonic() + 120
-        days = (LAST - FIRST).days + 1
-        while archive_requests(simulator) < days and time.monotonic() < deadline:
-            assert all(run.poll() is None for run in runs), "a run ended while the file was held"
-            time.sleep(0.1)
-        time.sleep(1.0)
-        assert all(run.poll() is None for run in runs), "the runs wait for the lock, not fail"
+            ) as second_half,
+        ):
+            # The file is released only once both runs said they wait for it (a day fetched,
+            # its write held back), naming the process that holds it: this one.
+            deadline = time.monotonic() + 180
+            for materialize in (first_half, second_half):
+                wait = materialize.wait_for(
+                    LOCK_WAIT, timeout=max(0.0, deadline - time.monotonic())
+                )
+                assert int(wait["pid"]) == os.getpid(), wait.string
+                assert materialize.process.poll() is None, "the runs wait for the lock, not fail"
+            holder.close()
+            results = [materialize.finish(240) for materialize in (first_half, second_half)]
     finally:
         holder.close()
-    results = [finish(process, 240) for process in runs]
     for code, output in results:
         assert code == 0, output[-6000:]
-        # The wait is in the run's event log, naming the process that held the file.
-        assert re.search(r"is locked by .+ \(PID \d+\); waiting", output), output[-6000:]
-        assert "lock obtained after waiting" in output
+        assert "lock obtained after waiting" in output, output[-6000:]
     stored = warehouse_rows(duckdb_path, FIRST, LAST)
     assert stored == api_rows(simulator, FIRST, LAST)

@@ -1,7 +1,8 @@
 """Messages per second of a campaign's send job, against a bare loop posting the same batches.
 
 Builds a DuckDB file holding a table of ``--messages`` customers (distinct Ivorian mobile
-numbers in national form, first names with accents, order numbers, amounts) and a campaign
+numbers in national form, first names with accents, order numbers, amounts) beside the
+``smspresto`` schema (as in the project's warehouse, where the outbox lives), and a campaign
 whose query reads it and whose template personalises a French text with three variables.
 The simulator runs in a separate process, so it never shares an interpreter lock with what is
 measured; it is seeded with almost no history and a stock large enough for every round. Then,
@@ -231,11 +232,17 @@ def one_round(
     after = sim.requests()
     if not job["success"] or job["sent"] != messages:
         raise SystemExit(f"the job sent {job['sent']} of {messages} messages")
+    job_requests = after - middle
+    if job["requests"] != job_requests["sendsms"]:
+        raise SystemExit(
+            f"the job reports {job['requests']} sendsms requests, the simulator counted "
+            f"{job_requests['sendsms']}"
+        )
     return {
         **job,
         "bare_s": bare_s,
         "bare_requests": dict(middle - before),
-        "job_requests": dict(after - middle),
+        "job_requests": dict(job_requests),
     }
 
 

@@ -4,7 +4,9 @@ A :class:`Campaign` names a query, a sandboxed Jinja2 template, a sender and its
 guards. Its pure parts live here: the model (``model``), rendering and smart encoding
 (``render``), preparing a query's rows into messages and skipped rows (``prepare``), and quiet
 hours and expiry (``timing``). :func:`build_campaign_defs` (``definitions``) gives a
-campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
+campaign's sensor ``<name>_sensor`` and send job ``<name>_send``; :func:`build_reconcile_defs`
+(``reconcile_defs``) the hourly job that resolves every campaign's ``ambiguous`` rows against the
+ingested archive (``reconcile``).
 
 Example:
     >>> from smspresto_pipeline.campaigns import Campaign
@@ -15,5 +17,6 @@ Example:
 
 from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign
+from smspresto_pipeline.campaigns.reconcile_defs import build_reconcile_defs
 
-__all__ = ["Campaign", "build_campaign_defs"]
+__all__ = ["Campaign", "build_campaign_defs", "build_reconcile_defs"]

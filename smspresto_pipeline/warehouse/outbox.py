@@ -193,8 +193,9 @@ class OutboxSession:
             batch.setdefault(message.key, message)
         if not batch:
             return []
-        table = pa.Table.from_pylist(
-            [{f: getattr(message, f) for f in _MESSAGE_SCHEMA.names} for message in batch.values()],
+        # Column by column: a dict per message is several times slower on 10,000 rows.
+        table = pa.Table.from_pydict(
+            {name: [getattr(m, name) for m in batch.values()] for name in _MESSAGE_SCHEMA.names},
             schema=_MESSAGE_SCHEMA,
         )
         params = {

@@ -21,7 +21,11 @@ def _errors(**overrides: Any) -> list[tuple[str, str]]:
 
 
 def test_the_package_exports_campaign_and_its_definitions() -> None:
-    assert smspresto_pipeline.campaigns.__all__ == ["Campaign", "build_campaign_defs"]
+    assert smspresto_pipeline.campaigns.__all__ == [
+        "Campaign",
+        "build_campaign_defs",
+        "build_reconcile_defs",
+    ]
 
 
 def test_defaults() -> None:

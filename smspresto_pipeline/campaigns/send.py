@@ -19,9 +19,18 @@ batch's request. When a run stops, it *releases* the rows of the batches it neve
 (:func:`adopt_released`). Rows of an attempted batch are never left ``pending``: they are
 ``sent``, ``failed`` or ``ambiguous``.
 
+**Marks are written by a background thread** (:class:`_MarkWriter`), so writing a batch's
+mark overlaps the next batch's request instead of adding to it. The thread writes the marks in
+the order the answers came, each with the time its answer came; the marks it finds waiting
+are written together, in one transaction on one connection, which it closes as soon as no mark
+waits (the file stays free for other processes between two answers). At most
+:data:`MARKS_IN_FLIGHT` answered batches wait for their mark: when the writer falls behind,
+the next request waits for it.
+
 **A run that died** (killed between a request and its mark, or failing to write the mark:
-then it still releases the batches after that one) leaves its rows ``pending`` with its
-``run_id``: one of its batches may have been in flight, and the outbox cannot tell which.
+then it makes no further request and releases the batches it never attempted) leaves its
+answered but unmarked rows ``pending`` with its ``run_id``: one of its batches may have been
+in flight, and the outbox cannot tell which.
 Those rows are not resent; :func:`quarantine_orphans` marks them ``ambiguous`` once the caller
 knows the run is over, and reconciliation (:mod:`~smspresto_pipeline.campaigns.reconcile`)
 resolves them against the archive. The caller (the Dagster job) names the finished runs from
@@ -38,9 +47,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import queue
+import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from smspresto_pipeline.api.client import SMSPrestoClient
@@ -55,6 +67,7 @@ from smspresto_pipeline.sms import validate_sender
 from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMessage, OutboxRow
 
 __all__ = [
+    "MARKS_IN_FLIGHT",
     "BatchOutcome",
     "BatchState",
     "SendReport",
@@ -64,6 +77,9 @@ __all__ = [
     "released_rows",
     "send_claimed",
 ]
+
+#: Most answered batches whose marks wait to be written while the next batch is requested.
+MARKS_IN_FLIGHT = 4
 
 #: Where a batch's rows stand after the run: ``pending`` only for a batch never requested.
 BatchState = Literal["sent", "failed", "ambiguous", "pending"]
@@ -187,6 +203,91 @@ def _one_campaign(messages: Sequence[OutboxMessage]) -> tuple[str, str]:
     return campaigns.pop(), senders.pop()
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Mark:
+    """One batch's mark, waiting for :class:`_MarkWriter`."""
+
+    keys: tuple[str, ...]
+    state: Literal["sent", "failed", "ambiguous"]
+    api_status: int | None
+    api_message: str | None
+    now: datetime
+
+
+class _MarkWriter:
+    """Writes one run's batch marks from a background thread, in the order they were given.
+
+    :meth:`put` hands a mark over, waiting while :data:`MARKS_IN_FLIGHT` marks are unwritten;
+    the thread writes every mark it finds waiting in one transaction, on a connection it opens
+    for them and closes once they are written. A failed write stops the thread: the marks not
+    written leave their rows ``pending`` with the run (for :func:`quarantine_orphans`), and
+    :meth:`check`, :meth:`put` and :meth:`close` raise the error.
+    """
+
+    def __init__(self, outbox: Outbox, campaign: str, run_id: str) -> None:
+        self._outbox = outbox
+        self._campaign = campaign
+        self._run_id = run_id
+        self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()
+        self._unwritten = threading.Semaphore(MARKS_IN_FLIGHT)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"smspresto-outbox-marks-{run_id}", daemon=True
+        )
+        self._thread.start()
+
+    def check(self) -> None:
+        """Raise the error that stopped the thread, if one did."""
+        if self._error is not None:
+            raise self._error
+
+    def put(self, mark: _Mark) -> None:
+        """Hand ``mark`` over once fewer than :data:`MARKS_IN_FLIGHT` marks are unwritten."""
+        while not self._unwritten.acquire(timeout=0.05):
+            self.check()
+        self.check()
+        self._queue.put(mark)
+
+    def close(self) -> None:
+        """Wait until every mark handed over is written (or the thread stopped); raise the
+        error that stopped it, if any."""
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            marks: list[_Mark] = []
+            item = self._queue.get()
+            while item is not None:
+                marks.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            done = item is None
+            if not marks:
+                continue
+            try:
+                with self._outbox.transaction() as session:
+                    for mark in marks:
+                        session.mark(
+                            self._campaign,
+                            mark.keys,
+                            mark.state,
+                            api_status=mark.api_status,
+                            api_message=mark.api_message,
+                            run_id=self._run_id,
+                            now=mark.now,
+                        )
+            except BaseException as exc:  # handed to the sending thread, which raises it
+                self._error = exc
+                return
+            for _ in marks:
+                self._unwritten.release()
+
+
 def send_claimed(
     client: SMSPrestoClient,
     outbox: Outbox,
@@ -196,7 +297,11 @@ def send_claimed(
     clock: Callable[[], datetime] | None = None,
 ) -> SendReport:
     """Send messages claimed ``pending`` by ``run_id``, one request per batch, marking each
-    batch as soon as its answer is known (see the module docstring for each outcome).
+    batch once its answer is known (see the module docstring for each outcome).
+
+    Every mark is written before this returns or raises (or, when writing one failed, the
+    error is raised, no later batch is requested, and the rows it left unmarked stay
+    ``pending`` with this run).
 
     Args:
         client: the API client; its ``batch_size`` sets the batches.
@@ -211,8 +316,9 @@ def send_claimed(
         SMSValidationError: the sender cannot be sent from (checked before any request; the
             rows stay ``pending`` with this run, which may release them or mark them).
         Exception: anything unexpected while a batch is sent or marked (e.g. the outbox file):
-            the batches after it are released first; its own rows stay ``pending`` with this
-            run, for :func:`quarantine_orphans` once the run is over.
+            the batches not yet requested are released first; the rows of the batches whose
+            mark was not written stay ``pending`` with this run, for :func:`quarantine_orphans`
+            once the run is over.
         ValueError: messages of several campaigns or senders.
     """
     if not messages:
@@ -223,96 +329,95 @@ def send_claimed(
     batches = [messages[i : i + size] for i in range(0, len(messages), size)]
     outcomes: list[BatchOutcome] = []
     stopped: str | None = None
-    for index, batch in enumerate(batches):
-        if stopped is None:
-            try:
-                outcome, stop = _send_batch(
-                    client, outbox, campaign, sender, index, batch, run_id, clock
-                )
-            except BaseException:
-                # An unexpected failure (the outbox file, an interrupt): this batch's request
-                # may have left, so its rows stay this run's, for quarantine_orphans; the
-                # batches after it never left, and are released.
-                later = [m.dedup_key for b in batches[index + 1 :] for m in b]
-                outbox.hand_over(campaign, later, from_run=run_id, to_run=None)
-                raise
+    started = 0  # batches whose request was started (it may have left)
+    writer = _MarkWriter(outbox, campaign, run_id)
+    try:
+        for index, batch in enumerate(batches):
+            if stopped is not None:
+                outcomes.append(_never_attempted(index, batch))
+                continue
+            writer.check()  # a mark could not be written: no further request
+            started = index + 1
+            outcome, mark, stop = _send_batch(client, sender, index, batch, clock)
             outcomes.append(outcome)
+            if mark is not None:
+                writer.put(mark)
             if stop:
                 stopped = f"batch {index + 1} of {len(batches)}: {outcome.api_message}"
-        else:
-            keys = tuple(message.dedup_key for message in batch)
-            outcomes.append(
-                BatchOutcome(
-                    index,
-                    keys,
-                    "pending",
-                    sum(m.segments for m in batch),
-                    api_message="never attempted: the run stopped before it",
-                    requested=False,
-                )
-            )
-    released = [k for o in outcomes if o.state == "pending" for k in o.dedup_keys]
-    outbox.hand_over(campaign, released, from_run=run_id, to_run=None)
+        writer.close()
+    except BaseException:
+        # An unexpected failure (the outbox file, an interrupt): the marks handed over are
+        # written if they can be, and the batches provably never sent are released. A batch
+        # whose request may have left and whose mark is not written stays this run's, for
+        # quarantine_orphans.
+        with contextlib.suppress(BaseException):
+            writer.close()
+        never = [m.dedup_key for b in batches[started:] for m in b]
+        outbox.hand_over(campaign, _unsent(outcomes) + never, from_run=run_id, to_run=None)
+        raise
+    outbox.hand_over(campaign, _unsent(outcomes), from_run=run_id, to_run=None)
     return SendReport(campaign, run_id, tuple(outcomes), stopped)
+
+
+def _unsent(outcomes: Sequence[BatchOutcome]) -> list[str]:
+    """The keys of the batches left ``pending``: never requested, or never reached the API."""
+    return [k for o in outcomes if o.state == "pending" for k in o.dedup_keys]
+
+
+def _never_attempted(index: int, batch: Sequence[OutboxMessage]) -> BatchOutcome:
+    return BatchOutcome(
+        index,
+        tuple(message.dedup_key for message in batch),
+        "pending",
+        sum(m.segments for m in batch),
+        api_message="never attempted: the run stopped before it",
+        requested=False,
+    )
 
 
 def _send_batch(
     client: SMSPrestoClient,
-    outbox: Outbox,
-    campaign: str,
     sender: str,
     index: int,
     batch: Sequence[OutboxMessage],
-    run_id: str,
     clock: Callable[[], datetime] | None,
-) -> tuple[BatchOutcome, bool]:
-    """Send one batch and mark its rows; return its outcome and whether the run must stop."""
+) -> tuple[BatchOutcome, _Mark | None, bool]:
+    """Send one batch; return its outcome, the mark to write (None: nothing was sent) and
+    whether the run must stop."""
     keys = tuple(message.dedup_key for message in batch)
     segments = sum(message.segments for message in batch)
     try:
         result = client.send_messages(sender, [(m.recipient, m.message) for m in batch])
     except AmbiguousSendError as exc:
         why = f"the answer was lost after the request left: {exc}"
-        now = None if clock is None else clock()
-        outbox.mark(campaign, keys, "ambiguous", api_message=why, run_id=run_id, now=now)
-        return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), True
+        mark = _Mark(keys, "ambiguous", None, why, _now(clock))
+        return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), mark, True
     except SMSPrestoError as exc:
         if exc.code is None and not isinstance(exc, SMSValidationError):
             # No API status: the request never left, or was refused before any processing
             # (connection refused after retries, a 4xx without a code). Nothing was sent.
             why = f"not sent, the request never reached the API: {exc}"
-            return BatchOutcome(index, keys, "pending", segments, api_message=why), True
+            return BatchOutcome(index, keys, "pending", segments, api_message=why), None, True
         why = exc.api_message or str(exc)
-        outbox.mark(
-            campaign,
-            keys,
-            "failed",
-            api_status=exc.code,
-            api_message=why,
-            run_id=run_id,
-            now=None if clock is None else clock(),
-        )
+        mark = _Mark(keys, "failed", exc.code, why, _now(clock))
         outcome = BatchOutcome(index, keys, "failed", segments, 0, exc.code, why)
-        return outcome, not isinstance(exc, _BATCH_ONLY_REFUSALS)
-    outbox.mark(
-        campaign,
-        keys,
-        "sent",
-        api_status=0,
-        api_message=result.api_message,
-        run_id=run_id,
-        now=None if clock is None else clock(),
-    )
+        return outcome, mark, not isinstance(exc, _BATCH_ONLY_REFUSALS)
+    mark = _Mark(keys, "sent", 0, result.api_message, _now(clock))
     outcome = BatchOutcome(
         index, keys, "sent", segments, result.message_count, 0, result.api_message
     )
-    return outcome, False
+    return outcome, mark, False
+
+
+def _now(clock: Callable[[], datetime] | None) -> datetime:
+    """When an answer came: the mark's time (the caps count sends at it)."""
+    return datetime.now(UTC) if clock is None else clock()
 
 
 def released_rows(outbox: Outbox, campaign: str) -> list[OutboxRow]:
     """The ``pending`` rows of ``campaign`` that no run owns: released by a run that stopped
     before their batch's request, so provably never sent."""
-    return [row for row in outbox.rows("pending", campaign=campaign) if row.run_id is None]
+    return outbox.released(campaign)
 
 
 def adopt_released(outbox: Outbox, campaign: str, *, run_id: str) -> list[OutboxMessage]:

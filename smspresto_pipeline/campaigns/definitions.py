@@ -129,6 +129,7 @@ from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage, Warehouse
 from smspresto_pipeline.warehouse.connection import WarehouseLockedError
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
+from smspresto_pipeline.warehouse.queries import SCHEMA
 
 __all__ = [
     "SENSOR_LOCK_TIMEOUT",
@@ -181,6 +182,29 @@ def _sensor_warehouse(resource: WarehouseResource) -> Warehouse:
         memory_limit=resource.memory_limit,
         threads=resource.threads,
     )
+
+
+#: The smspresto tables a campaign reads: its outbox, the opt-outs, the archive (reconciling).
+_CAMPAIGN_TABLES = frozenset({"outbox", "opt_outs", "messages"})
+
+
+def _ensure_schema(store: Warehouse) -> None:
+    """Create the ``smspresto`` schema in a file that lacks it (a user's own DuckDB file
+    before any ingestion): checked on a read-only connection, written only when missing.
+
+    Raises:
+        WarehouseLockedError / duckdb.IOException: the file is locked or busy.
+    """
+    if store.path.exists():
+        with store.reading() as con:
+            rows = con.execute(
+                "SELECT table_name FROM duckdb_tables() "
+                "WHERE database_name = current_database() AND schema_name = ?",
+                [SCHEMA],
+            ).fetchall()
+        if {name for (name,) in rows} >= _CAMPAIGN_TABLES:
+            return
+    store.ensure_schema()
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -374,6 +398,7 @@ def _evaluate(
     context: dg.SensorEvaluationContext, campaign: Campaign, store: Warehouse, now: datetime
 ) -> dg.RunRequest | dg.SkipReason:
     name = campaign.name
+    _ensure_schema(store)
     outbox = Outbox(store)
     found = _find(campaign, store)
 
@@ -551,6 +576,7 @@ def _run_send(
     clock: Clock,
 ) -> dg.Output[None]:
     name, run_id, now = campaign.name, context.run_id, clock()
+    _ensure_schema(store)
     outbox = Outbox(store)
     wanted = frozenset(config.dedup_keys) if config.dedup_keys else None
     found = _find(campaign, store, wanted)

@@ -20,12 +20,14 @@ batch's request. When a run stops, it *releases* the rows of the batches it neve
 ``sent``, ``failed`` or ``ambiguous``.
 
 **Marks are written by a background thread** (:class:`_MarkWriter`), so writing a batch's
-mark overlaps the next batch's request instead of adding to it. The thread writes the marks in
-the order the answers came, each with the time its answer came; the marks it finds waiting
-are written together, in one transaction on one connection, which it closes as soon as no mark
-waits (the file stays free for other processes between two answers). At most
-:data:`MARKS_IN_FLIGHT` answered batches wait for their mark: when the writer falls behind,
-the next request waits for it.
+mark overlaps the next batches' requests instead of adding to them. The thread writes the marks
+in the order the answers came, each with the time its answer came, several at a time: once
+:data:`MARKS_PER_WRITE` marks wait, or the oldest has waited :data:`MARK_DELAY` seconds, or
+the run stops sending, it writes every waiting mark in one transaction, on a connection it
+closes right after (the file stays free for other processes in between: a write costs a
+connection, a commit and DuckDB's checkpoint, so fewer writes leave more of the machine to
+the requests). At most :data:`MARKS_IN_FLIGHT` answered batches wait for their mark: when the
+writer falls behind, the next request waits for it.
 
 **A run that died** (killed between a request and its mark, or failing to write the mark:
 then it makes no further request and releases the batches it never attempted) leaves its
@@ -51,6 +53,7 @@ import contextlib
 import dataclasses
 import queue
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Literal
@@ -68,6 +71,8 @@ from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMessage, OutboxRow
 
 __all__ = [
     "MARKS_IN_FLIGHT",
+    "MARKS_PER_WRITE",
+    "MARK_DELAY",
     "BatchOutcome",
     "BatchState",
     "SendReport",
@@ -79,7 +84,11 @@ __all__ = [
 ]
 
 #: Most answered batches whose marks wait to be written while the next batch is requested.
-MARKS_IN_FLIGHT = 4
+MARKS_IN_FLIGHT = 8
+#: Marks waiting that start a write (every waiting mark is written then).
+MARKS_PER_WRITE = 4
+#: Most seconds a mark waits before a write starts, however few marks wait.
+MARK_DELAY = 1.0
 
 #: Where a batch's rows stand after the run: ``pending`` only for a batch never requested.
 BatchState = Literal["sent", "failed", "ambiguous", "pending"]
@@ -218,10 +227,12 @@ class _MarkWriter:
     """Writes one run's batch marks from a background thread, in the order they were given.
 
     :meth:`put` hands a mark over, waiting while :data:`MARKS_IN_FLIGHT` marks are unwritten;
-    the thread writes every mark it finds waiting in one transaction, on a connection it opens
-    for them and closes once they are written. A failed write stops the thread: the marks not
-    written leave their rows ``pending`` with the run (for :func:`quarantine_orphans`), and
-    :meth:`check`, :meth:`put` and :meth:`close` raise the error.
+    the thread writes the waiting marks in one transaction, on a connection it opens for them
+    and closes once they are written, when :data:`MARKS_PER_WRITE` wait, when the oldest has
+    waited :data:`MARK_DELAY` seconds, and on :meth:`close`. A failed write stops the thread:
+    the marks not written leave their rows ``pending`` with the run (for
+    :func:`quarantine_orphans`), and :meth:`check`, :meth:`put` and :meth:`close` raise the
+    error.
     """
 
     def __init__(self, outbox: Outbox, campaign: str, run_id: str) -> None:
@@ -256,36 +267,50 @@ class _MarkWriter:
         self.check()
 
     def _run(self) -> None:
-        done = False
-        while not done:
-            marks: list[_Mark] = []
-            item = self._queue.get()
-            while item is not None:
-                marks.append(item)
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            done = item is None
-            if not marks:
-                continue
+        waiting: list[_Mark] = []
+        due = 0.0  # when the oldest waiting mark must be written
+        closing = False
+        while not closing:
             try:
-                with self._outbox.transaction() as session:
-                    for mark in marks:
-                        session.mark(
-                            self._campaign,
-                            mark.keys,
-                            mark.state,
-                            api_status=mark.api_status,
-                            api_message=mark.api_message,
-                            run_id=self._run_id,
-                            now=mark.now,
-                        )
-            except BaseException as exc:  # handed to the sending thread, which raises it
-                self._error = exc
+                item = self._queue.get(
+                    timeout=max(0.0, due - time.monotonic()) if waiting else None
+                )
+            except queue.Empty:
+                pass  # the oldest waiting mark is due
+            else:
+                if item is None:
+                    closing = True
+                else:
+                    if not waiting:
+                        due = time.monotonic() + MARK_DELAY
+                    waiting.append(item)
+                    if len(waiting) < MARKS_PER_WRITE:
+                        continue
+            if waiting and not self._write(waiting):
                 return
-            for _ in marks:
-                self._unwritten.release()
+            waiting = []
+
+    def _write(self, marks: Sequence[_Mark]) -> bool:
+        """Write ``marks`` in one transaction; False (the error kept for the sending thread)
+        when that failed."""
+        try:
+            with self._outbox.transaction() as session:
+                for mark in marks:
+                    session.mark(
+                        self._campaign,
+                        mark.keys,
+                        mark.state,
+                        api_status=mark.api_status,
+                        api_message=mark.api_message,
+                        run_id=self._run_id,
+                        now=mark.now,
+                    )
+        except BaseException as exc:  # handed to the sending thread, which raises it
+            self._error = exc
+            return False
+        for _ in marks:
+            self._unwritten.release()
+        return True
 
 
 def send_claimed(

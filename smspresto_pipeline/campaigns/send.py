@@ -2,9 +2,10 @@
 
 :func:`send_claimed` sends a campaign's rows already claimed as ``pending`` by a run, in
 batches of the client's ``batch_size`` through the per-recipient POST shape, and marks every
-batch in the outbox as soon as its answer is known, so a crash mid-run leaves every answered
-row marked. What a batch's outcome does (DESIGN.md §6: an ambiguous send is never retried
-blindly, a row is never sent twice)::
+batch in the outbox once its answer is known (at most :data:`MARKS_IN_FLIGHT` batches behind
+the requests), so a crash mid-run leaves every answered row marked but those few, which stay
+``pending`` and are quarantined as ``ambiguous``. What a batch's outcome does (DESIGN.md §6:
+an ambiguous send is never retried blindly, a row is never sent twice)::
 
     answer                                   batch's rows   the run
     accepted (status 0)                      sent           goes on

@@ -1,5 +1,5 @@
 """The send step against the real simulator over HTTP and a real DuckDB outbox: each claimed
-row sent once, one request per batch, every batch marked as its answer comes; ambiguous,
+row sent once, one request per batch, every batch marked soon after its answer; ambiguous,
 refused and unreachable batches, and what a later run may send."""
 
 import collections

@@ -190,7 +190,8 @@ _CAMPAIGN_TABLES = frozenset({"outbox", "opt_outs", "messages"})
 
 def _ensure_schema(store: Warehouse) -> None:
     """Create the ``smspresto`` schema in a file that lacks it (a user's own DuckDB file
-    before any ingestion): checked on a read-only connection, written only when missing.
+    before any ingestion): checked on a read-only connection, written only when missing, so
+    a sensor's usual tick stays a read.
 
     Raises:
         WarehouseLockedError / duckdb.IOException: the file is locked or busy.
@@ -576,7 +577,9 @@ def _run_send(
     clock: Clock,
 ) -> dg.Output[None]:
     name, run_id, now = campaign.name, context.run_id, clock()
-    _ensure_schema(store)
+    # The run writes anyway: its first write would create the schema, this does it first (a
+    # user's own file may not have it yet) and spares that check to the later writes.
+    store.ensure_schema()
     outbox = Outbox(store)
     wanted = frozenset(config.dedup_keys) if config.dedup_keys else None
     found = _find(campaign, store, wanted)

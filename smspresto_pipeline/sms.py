@@ -130,6 +130,13 @@ def _shown(raw: str) -> str:
     return repr(text)
 
 
+# Numbers normalize_number returned, each its own normalisation whatever the region (an E.164
+# number reads the same everywhere): checking one again is a lookup, not a parse. A campaign's
+# send checks again every number its preparation just normalised. Bounded: emptied when full.
+_NORMALISED: set[str] = set()
+_NORMALISED_MAX = 200_000
+
+
 def normalize_number(raw: str, region: str = "CI") -> str:
     """Return ``raw`` in E.164, reading national forms as numbers of ``region``.
 
@@ -144,6 +151,8 @@ def normalize_number(raw: str, region: str = "CI") -> str:
         >>> normalize_number("00225 07-08-08-14-88")
         '+2250708081488'
     """
+    if raw in _NORMALISED:
+        return raw
     if not raw.strip():
         raise SMSValidationError("empty phone number")
     if not _NUMBER_CHARS.fullmatch(raw):
@@ -163,6 +172,9 @@ def normalize_number(raw: str, region: str = "CI") -> str:
         if migrated is not None:
             reason += f" (an eight-digit number from before 2021? today it is {migrated})"
         raise SMSValidationError(reason)
+    if len(_NORMALISED) >= _NORMALISED_MAX:
+        _NORMALISED.clear()
+    _NORMALISED.add(e164)
     return e164
 
 
@@ -234,8 +246,14 @@ def validate_message(text: str) -> str:
     """
     if not text.strip():
         raise SMSValidationError("the message is empty")
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
-        raise SMSValidationError("the message holds a lone surrogate: it is not valid text")
+    try:
+        # Strict UTF-8 refuses exactly the surrogates (every other code point encodes): a pass
+        # in C rather than a Python loop over each character.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SMSValidationError(
+            "the message holds a lone surrogate: it is not valid text"
+        ) from None
     return text
 
 

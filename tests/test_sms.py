@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from smspresto_pipeline import sms
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sms import (
     GSM7_BASIC,
@@ -174,6 +175,34 @@ def test_normalize_number_accepts_the_usual_forms(raw: str) -> None:
 def test_normalize_number_reads_national_forms_in_the_given_region() -> None:
     assert normalize_number("06 12 34 56 78", region="FR") == "+33612345678"
     assert normalize_number("+33 6 12 34 56 78") == "+33612345678"
+
+
+def test_a_number_normalised_once_is_checked_again_without_a_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    e164 = normalize_number("07 08 08 14 88")
+
+    def no_parse(*args: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(phonenumbers, "parse", no_parse)
+    assert normalize_number(e164, region="FR") == e164
+    with pytest.raises(AssertionError, match="parsed again"):
+        normalize_number("07 08 08 14 89")  # any other input is parsed
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
+def test_what_normalize_number_returns_is_its_own_normalisation_in_any_region(
+    region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What makes the shortcut above sound: a parse would give the same answer.
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        pytest.skip(f"no example mobile number for {region}")
+    national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    e164 = normalize_number(national, region=region)
+    monkeypatch.setattr(sms, "_NORMALISED", set())
+    assert normalize_number(e164, region="CI") == e164
 
 
 @pytest.mark.parametrize(

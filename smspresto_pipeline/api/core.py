@@ -292,10 +292,18 @@ class Core:
             text_problems: list[str] = []
             _checked(text_problems, validate_message, text)
             problems.extend(f"message {index}: {p}" for p in text_problems)
-        _checked(problems, normalize_recipients, [raw for raw, _ in pairs], self.default_region)
+        # One normalisation per distinct number (a phonenumbers parse each: the bulk of a
+        # campaign's validation); normalize_recipients words the error when one is bad.
+        e164: dict[str, str] = {}
+        try:
+            for raw, _ in pairs:
+                if raw not in e164:
+                    e164[raw] = normalize_number(raw, self.default_region)
+        except SMSValidationError:
+            e164.clear()
+        if not e164:
+            _checked(problems, normalize_recipients, [raw for raw, _ in pairs], self.default_region)
         _raise_problems(problems)
-        # Validated above: normalising again only maps each raw number to its E.164 form.
-        e164 = {raw: normalize_number(raw, self.default_region) for raw, _ in pairs}
         resolved = [(e164[raw], text) for raw, text in pairs]
         calls = []
         for batch in _batched(resolved, self.batch_size):

@@ -5,7 +5,9 @@ guards. Its pure parts live here: the model (``model``), rendering and smart enc
 (``render``), preparing a query's rows into messages and skipped rows (``prepare``), and quiet
 hours and expiry (``timing``). :func:`build_campaign_defs` (``definitions``) gives a
 campaign's sensor ``<name>_sensor`` and send job ``<name>_send``; :class:`CampaignComponent`
-(``component``) declares a campaign in a ``defs.yaml`` beside its query and template files.
+(``component``) declares a campaign in a ``defs.yaml`` beside its query and template files;
+:func:`build_reconcile_defs` (``reconcile_defs``) gives the hourly job that resolves every
+campaign's ``ambiguous`` rows against the ingested archive (``reconcile``).
 
 Example:
     >>> from smspresto_pipeline.campaigns import Campaign
@@ -17,5 +19,6 @@ Example:
 from smspresto_pipeline.campaigns.component import CampaignComponent
 from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign
+from smspresto_pipeline.campaigns.reconcile_defs import build_reconcile_defs
 
-__all__ = ["Campaign", "CampaignComponent", "build_campaign_defs"]
+__all__ = ["Campaign", "CampaignComponent", "build_campaign_defs", "build_reconcile_defs"]

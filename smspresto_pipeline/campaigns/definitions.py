@@ -149,6 +149,7 @@ from smspresto_pipeline.warehouse import (
 )
 from smspresto_pipeline.warehouse.connection import WarehouseLockedError
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
+from smspresto_pipeline.warehouse.queries import SCHEMA
 
 __all__ = [
     "SENSOR_LOCK_TIMEOUT",
@@ -207,6 +208,30 @@ def _sensor_warehouse(resource: WarehouseResource) -> Warehouse:
         memory_limit=resource.memory_limit,
         threads=resource.threads,
     )
+
+
+#: The smspresto tables a campaign reads: its outbox, the opt-outs, the archive (reconciling).
+_CAMPAIGN_TABLES = frozenset({"outbox", "opt_outs", "messages"})
+
+
+def _ensure_schema(store: Warehouse) -> None:
+    """Create the ``smspresto`` schema in a file that lacks it (a user's own DuckDB file
+    before any ingestion): checked on a read-only connection, written only when missing, so
+    a sensor's usual tick stays a read.
+
+    Raises:
+        WarehouseLockedError / duckdb.IOException: the file is locked or busy.
+    """
+    if store.path.exists():
+        with store.reading() as con:
+            rows = con.execute(
+                "SELECT table_name FROM duckdb_tables() "
+                "WHERE database_name = current_database() AND schema_name = ?",
+                [SCHEMA],
+            ).fetchall()
+        if {name for (name,) in rows} >= _CAMPAIGN_TABLES:
+            return
+    store.ensure_schema()
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -460,6 +485,7 @@ def _evaluate(
     breaker: BreakerState,
 ) -> dg.RunRequest | dg.SkipReason:
     name = campaign.name
+    _ensure_schema(store)
     outbox = Outbox(store)
     found = _find(campaign, store)
 
@@ -678,6 +704,9 @@ def _run_send(
     clock: Clock,
 ) -> dg.Output[None]:
     name, run_id, now = campaign.name, context.run_id, clock()
+    # The run writes anyway: its first write would create the schema, this does it first (a
+    # user's own file may not have it yet) and spares that check to the later writes.
+    store.ensure_schema()
     paused = _check_breaker(context, campaign, config, store)
     outbox = Outbox(store)
     wanted = frozenset(config.dedup_keys) if config.dedup_keys else None

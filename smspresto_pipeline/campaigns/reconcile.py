@@ -41,7 +41,7 @@ from smspresto_pipeline.warehouse.outbox import Outbox
 from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
-__all__ = ["DEFAULT_AFTER", "DEFAULT_BEFORE", "ReconcileReport", "reconcile"]
+__all__ = ["DEFAULT_AFTER", "DEFAULT_BEFORE", "ReconcileReport", "check_window", "reconcile"]
 
 #: How long before a row was marked ambiguous an archived message may have been created.
 DEFAULT_BEFORE = timedelta(minutes=5)
@@ -74,6 +74,19 @@ class ReconcileReport:
     still_ambiguous: tuple[tuple[str, str], ...] = ()
 
 
+def check_window(before: timedelta, after: timedelta) -> None:
+    """Refuse a reconciliation window that is negative, or of a day or more.
+
+    Raises:
+        ValueError: naming both bounds.
+    """
+    if before < timedelta(0) or after < timedelta(0) or before + after >= timedelta(days=1):
+        raise ValueError(
+            f"the window must not be negative and must be under a day, got before={before} "
+            f"and after={after}"
+        )
+
+
 def reconcile(
     outbox: Outbox,
     *,
@@ -98,11 +111,7 @@ def reconcile(
     Raises:
         ValueError: a negative window, or one of a day or more.
     """
-    if before < timedelta(0) or after < timedelta(0) or before + after >= timedelta(days=1):
-        raise ValueError(
-            f"the window must not be negative and must be under a day, got before={before} "
-            f"and after={after}"
-        )
+    check_window(before, after)
     params = {
         "campaign": campaign,
         "timezone": timezone,

@@ -2,9 +2,10 @@
 
 :func:`send_claimed` sends a campaign's rows already claimed as ``pending`` by a run, in
 batches of the client's ``batch_size`` through the per-recipient POST shape, and marks every
-batch in the outbox as soon as its answer is known, so a crash mid-run leaves every answered
-row marked. What a batch's outcome does (DESIGN.md §6: an ambiguous send is never retried
-blindly, a row is never sent twice)::
+batch in the outbox once its answer is known (at most :data:`MARKS_IN_FLIGHT` batches behind
+the requests), so a crash mid-run leaves every answered row marked but those few, which stay
+``pending`` and are quarantined as ``ambiguous``. What a batch's outcome does (DESIGN.md §6:
+an ambiguous send is never retried blindly, a row is never sent twice)::
 
     answer                                   batch's rows   the run
     accepted (status 0)                      sent           goes on
@@ -19,9 +20,20 @@ batch's request. When a run stops, it *releases* the rows of the batches it neve
 (:func:`adopt_released`). Rows of an attempted batch are never left ``pending``: they are
 ``sent``, ``failed`` or ``ambiguous``.
 
+**Marks are written by a background thread** (:class:`_MarkWriter`), so writing a batch's
+mark overlaps the next batches' requests instead of adding to them. The thread writes the marks
+in the order the answers came, each with the time its answer came, several at a time: once
+:data:`MARKS_PER_WRITE` marks wait, or the oldest has waited :data:`MARK_DELAY` seconds, or
+the run stops sending, it writes every waiting mark in one transaction, on a connection it
+closes right after (the file stays free for other processes in between: a write costs a
+connection, a commit and DuckDB's checkpoint, so fewer writes leave more of the machine to
+the requests). At most :data:`MARKS_IN_FLIGHT` answered batches wait for their mark: when the
+writer falls behind, the next request waits for it.
+
 **A run that died** (killed between a request and its mark, or failing to write the mark:
-then it still releases the batches after that one) leaves its rows ``pending`` with its
-``run_id``: one of its batches may have been in flight, and the outbox cannot tell which.
+then it makes no further request and releases the batches it never attempted) leaves its
+answered but unmarked rows ``pending`` with its ``run_id``: one of its batches may have been
+in flight, and the outbox cannot tell which.
 Those rows are not resent; :func:`quarantine_orphans` marks them ``ambiguous`` once the caller
 knows the run is over, and reconciliation (:mod:`~smspresto_pipeline.campaigns.reconcile`)
 resolves them against the archive. The caller (the Dagster job) names the finished runs from
@@ -38,9 +50,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import queue
+import threading
+import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from smspresto_pipeline.api.client import SMSPrestoClient
@@ -55,6 +71,9 @@ from smspresto_pipeline.sms import validate_sender
 from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMessage, OutboxRow
 
 __all__ = [
+    "MARKS_IN_FLIGHT",
+    "MARKS_PER_WRITE",
+    "MARK_DELAY",
     "BatchOutcome",
     "BatchState",
     "SendReport",
@@ -64,6 +83,13 @@ __all__ = [
     "released_rows",
     "send_claimed",
 ]
+
+#: Most answered batches whose marks wait to be written while the next batch is requested.
+MARKS_IN_FLIGHT = 8
+#: Marks waiting that start a write (every waiting mark is written then).
+MARKS_PER_WRITE = 4
+#: Most seconds a mark waits before a write starts, however few marks wait.
+MARK_DELAY = 1.0
 
 #: Where a batch's rows stand after the run: ``pending`` only for a batch never requested.
 BatchState = Literal["sent", "failed", "ambiguous", "pending"]
@@ -187,6 +213,107 @@ def _one_campaign(messages: Sequence[OutboxMessage]) -> tuple[str, str]:
     return campaigns.pop(), senders.pop()
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Mark:
+    """One batch's mark, waiting for :class:`_MarkWriter`."""
+
+    keys: tuple[str, ...]
+    state: Literal["sent", "failed", "ambiguous"]
+    api_status: int | None
+    api_message: str | None
+    now: datetime
+
+
+class _MarkWriter:
+    """Writes one run's batch marks from a background thread, in the order they were given.
+
+    :meth:`put` hands a mark over, waiting while :data:`MARKS_IN_FLIGHT` marks are unwritten;
+    the thread writes the waiting marks in one transaction, on a connection it opens for them
+    and closes once they are written, when :data:`MARKS_PER_WRITE` wait, when the oldest has
+    waited :data:`MARK_DELAY` seconds, and on :meth:`close`. A failed write stops the thread:
+    the marks not written leave their rows ``pending`` with the run (for
+    :func:`quarantine_orphans`), and :meth:`check`, :meth:`put` and :meth:`close` raise the
+    error.
+    """
+
+    def __init__(self, outbox: Outbox, campaign: str, run_id: str) -> None:
+        self._outbox = outbox
+        self._campaign = campaign
+        self._run_id = run_id
+        self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()
+        self._unwritten = threading.Semaphore(MARKS_IN_FLIGHT)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"smspresto-outbox-marks-{run_id}", daemon=True
+        )
+        self._thread.start()
+
+    def check(self) -> None:
+        """Raise the error that stopped the thread, if one did."""
+        if self._error is not None:
+            raise self._error
+
+    def put(self, mark: _Mark) -> None:
+        """Hand ``mark`` over once fewer than :data:`MARKS_IN_FLIGHT` marks are unwritten."""
+        while not self._unwritten.acquire(timeout=0.05):
+            self.check()
+        self.check()
+        self._queue.put(mark)
+
+    def close(self) -> None:
+        """Wait until every mark handed over is written (or the thread stopped); raise the
+        error that stopped it, if any."""
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
+
+    def _run(self) -> None:
+        waiting: list[_Mark] = []
+        due = 0.0  # when the oldest waiting mark must be written
+        closing = False
+        while not closing:
+            try:
+                item = self._queue.get(
+                    timeout=max(0.0, due - time.monotonic()) if waiting else None
+                )
+            except queue.Empty:
+                pass  # the oldest waiting mark is due
+            else:
+                if item is None:
+                    closing = True
+                else:
+                    if not waiting:
+                        due = time.monotonic() + MARK_DELAY
+                    waiting.append(item)
+                    if len(waiting) < MARKS_PER_WRITE:
+                        continue
+            if waiting and not self._write(waiting):
+                return
+            waiting = []
+
+    def _write(self, marks: Sequence[_Mark]) -> bool:
+        """Write ``marks`` in one transaction; False (the error kept for the sending thread)
+        when that failed."""
+        try:
+            with self._outbox.transaction() as session:
+                for mark in marks:
+                    session.mark(
+                        self._campaign,
+                        mark.keys,
+                        mark.state,
+                        api_status=mark.api_status,
+                        api_message=mark.api_message,
+                        run_id=self._run_id,
+                        now=mark.now,
+                    )
+        except BaseException as exc:  # handed to the sending thread, which raises it
+            self._error = exc
+            return False
+        for _ in marks:
+            self._unwritten.release()
+        return True
+
+
 def send_claimed(
     client: SMSPrestoClient,
     outbox: Outbox,
@@ -196,7 +323,11 @@ def send_claimed(
     clock: Callable[[], datetime] | None = None,
 ) -> SendReport:
     """Send messages claimed ``pending`` by ``run_id``, one request per batch, marking each
-    batch as soon as its answer is known (see the module docstring for each outcome).
+    batch once its answer is known (see the module docstring for each outcome).
+
+    Every mark is written before this returns or raises (or, when writing one failed, the
+    error is raised, no later batch is requested, and the rows it left unmarked stay
+    ``pending`` with this run).
 
     Args:
         client: the API client; its ``batch_size`` sets the batches.
@@ -211,8 +342,9 @@ def send_claimed(
         SMSValidationError: the sender cannot be sent from (checked before any request; the
             rows stay ``pending`` with this run, which may release them or mark them).
         Exception: anything unexpected while a batch is sent or marked (e.g. the outbox file):
-            the batches after it are released first; its own rows stay ``pending`` with this
-            run, for :func:`quarantine_orphans` once the run is over.
+            the batches not yet requested are released first; the rows of the batches whose
+            mark was not written stay ``pending`` with this run, for :func:`quarantine_orphans`
+            once the run is over.
         ValueError: messages of several campaigns or senders.
     """
     if not messages:
@@ -223,96 +355,95 @@ def send_claimed(
     batches = [messages[i : i + size] for i in range(0, len(messages), size)]
     outcomes: list[BatchOutcome] = []
     stopped: str | None = None
-    for index, batch in enumerate(batches):
-        if stopped is None:
-            try:
-                outcome, stop = _send_batch(
-                    client, outbox, campaign, sender, index, batch, run_id, clock
-                )
-            except BaseException:
-                # An unexpected failure (the outbox file, an interrupt): this batch's request
-                # may have left, so its rows stay this run's, for quarantine_orphans; the
-                # batches after it never left, and are released.
-                later = [m.dedup_key for b in batches[index + 1 :] for m in b]
-                outbox.hand_over(campaign, later, from_run=run_id, to_run=None)
-                raise
+    started = 0  # batches whose request was started (it may have left)
+    writer = _MarkWriter(outbox, campaign, run_id)
+    try:
+        for index, batch in enumerate(batches):
+            if stopped is not None:
+                outcomes.append(_never_attempted(index, batch))
+                continue
+            writer.check()  # a mark could not be written: no further request
+            started = index + 1
+            outcome, mark, stop = _send_batch(client, sender, index, batch, clock)
             outcomes.append(outcome)
+            if mark is not None:
+                writer.put(mark)
             if stop:
                 stopped = f"batch {index + 1} of {len(batches)}: {outcome.api_message}"
-        else:
-            keys = tuple(message.dedup_key for message in batch)
-            outcomes.append(
-                BatchOutcome(
-                    index,
-                    keys,
-                    "pending",
-                    sum(m.segments for m in batch),
-                    api_message="never attempted: the run stopped before it",
-                    requested=False,
-                )
-            )
-    released = [k for o in outcomes if o.state == "pending" for k in o.dedup_keys]
-    outbox.hand_over(campaign, released, from_run=run_id, to_run=None)
+        writer.close()
+    except BaseException:
+        # An unexpected failure (the outbox file, an interrupt): the marks handed over are
+        # written if they can be, and the batches provably never sent are released. A batch
+        # whose request may have left and whose mark is not written stays this run's, for
+        # quarantine_orphans.
+        with contextlib.suppress(BaseException):
+            writer.close()
+        never = [m.dedup_key for b in batches[started:] for m in b]
+        outbox.hand_over(campaign, _unsent(outcomes) + never, from_run=run_id, to_run=None)
+        raise
+    outbox.hand_over(campaign, _unsent(outcomes), from_run=run_id, to_run=None)
     return SendReport(campaign, run_id, tuple(outcomes), stopped)
+
+
+def _unsent(outcomes: Sequence[BatchOutcome]) -> list[str]:
+    """The keys of the batches left ``pending``: never requested, or never reached the API."""
+    return [k for o in outcomes if o.state == "pending" for k in o.dedup_keys]
+
+
+def _never_attempted(index: int, batch: Sequence[OutboxMessage]) -> BatchOutcome:
+    return BatchOutcome(
+        index,
+        tuple(message.dedup_key for message in batch),
+        "pending",
+        sum(m.segments for m in batch),
+        api_message="never attempted: the run stopped before it",
+        requested=False,
+    )
 
 
 def _send_batch(
     client: SMSPrestoClient,
-    outbox: Outbox,
-    campaign: str,
     sender: str,
     index: int,
     batch: Sequence[OutboxMessage],
-    run_id: str,
     clock: Callable[[], datetime] | None,
-) -> tuple[BatchOutcome, bool]:
-    """Send one batch and mark its rows; return its outcome and whether the run must stop."""
+) -> tuple[BatchOutcome, _Mark | None, bool]:
+    """Send one batch; return its outcome, the mark to write (None: nothing was sent) and
+    whether the run must stop."""
     keys = tuple(message.dedup_key for message in batch)
     segments = sum(message.segments for message in batch)
     try:
         result = client.send_messages(sender, [(m.recipient, m.message) for m in batch])
     except AmbiguousSendError as exc:
         why = f"the answer was lost after the request left: {exc}"
-        now = None if clock is None else clock()
-        outbox.mark(campaign, keys, "ambiguous", api_message=why, run_id=run_id, now=now)
-        return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), True
+        mark = _Mark(keys, "ambiguous", None, why, _now(clock))
+        return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), mark, True
     except SMSPrestoError as exc:
         if exc.code is None and not isinstance(exc, SMSValidationError):
             # No API status: the request never left, or was refused before any processing
             # (connection refused after retries, a 4xx without a code). Nothing was sent.
             why = f"not sent, the request never reached the API: {exc}"
-            return BatchOutcome(index, keys, "pending", segments, api_message=why), True
+            return BatchOutcome(index, keys, "pending", segments, api_message=why), None, True
         why = exc.api_message or str(exc)
-        outbox.mark(
-            campaign,
-            keys,
-            "failed",
-            api_status=exc.code,
-            api_message=why,
-            run_id=run_id,
-            now=None if clock is None else clock(),
-        )
+        mark = _Mark(keys, "failed", exc.code, why, _now(clock))
         outcome = BatchOutcome(index, keys, "failed", segments, 0, exc.code, why)
-        return outcome, not isinstance(exc, _BATCH_ONLY_REFUSALS)
-    outbox.mark(
-        campaign,
-        keys,
-        "sent",
-        api_status=0,
-        api_message=result.api_message,
-        run_id=run_id,
-        now=None if clock is None else clock(),
-    )
+        return outcome, mark, not isinstance(exc, _BATCH_ONLY_REFUSALS)
+    mark = _Mark(keys, "sent", 0, result.api_message, _now(clock))
     outcome = BatchOutcome(
         index, keys, "sent", segments, result.message_count, 0, result.api_message
     )
-    return outcome, False
+    return outcome, mark, False
+
+
+def _now(clock: Callable[[], datetime] | None) -> datetime:
+    """When an answer came: the mark's time (the caps count sends at it)."""
+    return datetime.now(UTC) if clock is None else clock()
 
 
 def released_rows(outbox: Outbox, campaign: str) -> list[OutboxRow]:
     """The ``pending`` rows of ``campaign`` that no run owns: released by a run that stopped
     before their batch's request, so provably never sent."""
-    return [row for row in outbox.rows("pending", campaign=campaign) if row.run_id is None]
+    return outbox.released(campaign)
 
 
 def adopt_released(outbox: Outbox, campaign: str, *, run_id: str) -> list[OutboxMessage]:

@@ -193,8 +193,9 @@ class OutboxSession:
             batch.setdefault(message.key, message)
         if not batch:
             return []
-        table = pa.Table.from_pylist(
-            [{f: getattr(message, f) for f in _MESSAGE_SCHEMA.names} for message in batch.values()],
+        # Column by column: a dict per message is several times slower on 10,000 rows.
+        table = pa.Table.from_pydict(
+            {name: [getattr(m, name) for m in batch.values()] for name in _MESSAGE_SCHEMA.names},
             schema=_MESSAGE_SCHEMA,
         )
         params = {
@@ -285,9 +286,12 @@ class OutboxSession:
             "created_before": None if created_before is None else utc_naive(created_before),
             "limit": limit,
         }
-        cursor = self._con.execute(load_sql("dml/select_outbox_rows.sql"), params)
-        names = [d[0] for d in cursor.description or ()]
-        return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+        return _outbox_rows(self._con.execute(load_sql("dml/select_outbox_rows.sql"), params))
+
+    def released(self, campaign: str) -> list[OutboxRow]:
+        """See :meth:`Outbox.released`."""
+        sql = load_sql("dml/select_outbox_released.sql")
+        return _outbox_rows(self._con.execute(sql, {"campaign": campaign}))
 
     def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
         """See :meth:`Outbox.sent_to_recipients`."""
@@ -317,6 +321,11 @@ class OutboxSession:
             {"campaign": campaign, "states": list(DAILY_CAP_STATES), "runs": runs},
         ).fetchall()
         return [int(row[0]) for row in rows]
+
+
+def _outbox_rows(cursor: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
+    names = [d[0] for d in cursor.description or ()]
+    return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 def _check_claim(state: str, skip_reason: str | None) -> None:
@@ -509,6 +518,15 @@ class Outbox:
             return session.rows(
                 states, campaign=campaign, created_before=created_before, limit=limit
             )
+
+    def released(self, campaign: str) -> list[OutboxRow]:
+        """The ``pending`` rows of ``campaign`` that no run owns (``run_id`` NULL: released by
+        a run that stopped before their batch's request), oldest first; read in SQL, so a run
+        that holds many pending rows of its own costs nothing here."""
+        if not self.warehouse.path.exists():
+            return []
+        with self.reading() as session:
+            return session.released(campaign)
 
     def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
         """Messages that went, or may have gone, to each recipient since ``since``, across

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pytest
 from campaign_fixtures import make_campaign
 from conftest import MakeSimulator
@@ -207,6 +208,44 @@ def test_new_rows_are_sent_once(
     assert output_metadata(rerun)["sent"] == 0
     assert run(campaign, sim, path, instance).success  # a manual launch
     assert len(sent_texts(sim)) == 2
+
+
+def users_own_file(tmp_path: Path) -> Path:
+    """A DuckDB file made by its user: main.customers with one row, no smspresto schema."""
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "own.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
+            "parcel VARCHAR)"
+        )
+        con.execute("INSERT INTO main.customers VALUES ('c1', '0708081401', 'Awa', 'P1')")
+    return path
+
+
+def test_the_job_creates_the_schema_in_a_file_that_has_none(
+    sim: RunningSimulator, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    path = users_own_file(tmp_path)
+    result = run(campaign_of(send_on_first_activation=True), sim, path, instance)
+    assert result.success, failure_text(result)
+    assert sent_texts(sim) == ["Bonjour Awa, votre colis P1 est arrivé."]
+    assert states(path) == {"c1": "sent"}
+
+
+def test_the_sensor_handles_a_file_without_the_schema(
+    sim: RunningSimulator, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    path = users_own_file(tmp_path)
+    skip = evaluate(campaign_of(), sim, path, instance)
+    assert isinstance(skip, dg.SkipReason)
+    assert "1 rows" in str(skip.skip_message)
+    assert states(path) == {"c1": "baseline"}
+    # Told to send on its first activation, it asks for a run of the row.
+    other = users_own_file(tmp_path / "other")
+    request = evaluate(campaign_of(send_on_first_activation=True), sim, other, instance)
+    assert isinstance(request, dg.RunRequest)
+    assert request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"] == ["c1"]
 
 
 def test_opted_out_numbers_are_never_sent(

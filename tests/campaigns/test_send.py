@@ -1,11 +1,13 @@
 """The send step against the real simulator over HTTP and a real DuckDB outbox: each claimed
-row sent once, one request per batch, every batch marked as its answer comes; ambiguous,
+row sent once, one request per batch, every batch marked soon after its answer; ambiguous,
 refused and unreachable batches, and what a later run may send."""
 
 import collections
 import dataclasses
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.send import (
+    MARKS_IN_FLIGHT,
     adopt_released,
     check_stock,
     quarantine_orphans,
@@ -25,7 +28,7 @@ from smspresto_pipeline.campaigns.send import (
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.simulator import Fault, RunningSimulator
 from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
-from smspresto_pipeline.warehouse.outbox import OutboxRow
+from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 
 CAMPAIGN = "reminder"
 DROP = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
@@ -107,22 +110,35 @@ def test_every_row_is_sent_once_one_request_per_batch(
     assert sim.api_pass not in stored
 
 
-def test_each_batch_is_marked_before_the_next_request(
-    sim: RunningSimulator, outbox: Outbox
+def test_no_more_than_marks_in_flight_answered_batches_wait_for_their_mark(
+    sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[dict[str, str]] = []
+    seen: list[int] = []
+    written: list[str] = []
+    real_mark = OutboxSession.mark
+
+    def slow_mark(self: OutboxSession, *args: Any, **kwargs: Any) -> tuple[str, ...]:
+        time.sleep(0.2)  # a writer slower than the requests: the bound must hold them back
+        moved = real_mark(self, *args, **kwargs)
+        written.extend(moved)
+        return moved
 
     def before_request(request: httpx.Request) -> None:
-        seen.append(states(outbox))
+        if b"sendsms" in request.content:
+            seen.append(len(written))  # no read of the file here: it would wait for the writer
 
-    claimed = outbox.claim(messages(10), run_id="run-1")
+    monkeypatch.setattr(OutboxSession, "mark", slow_mark)
+    claimed = outbox.claim(messages(5 * (2 * MARKS_IN_FLIGHT + 4)), run_id="run-1")
     hooks = {"request": [before_request], "response": []}
     with client_for(sim, event_hooks=hooks) as client:
         send_claimed(client, outbox, claimed, run_id="run-1")
 
-    first_batch = {f"key-{i}" for i in range(5)}
-    assert set(seen[0].values()) == {"pending"}
-    assert {k for k, s in seen[1].items() if s == "sent"} == first_batch
+    assert seen[0] == 0
+    for index, marked in enumerate(seen):
+        # Batches 0 .. index-1 were answered: all but MARKS_IN_FLIGHT of them are marked.
+        assert marked >= 5 * (index - MARKS_IN_FLIGHT), index
+    # Every mark is written when send_claimed returns.
+    assert set(states(outbox).values()) == {"sent"}
 
 
 def test_a_lost_answer_makes_the_batch_ambiguous_and_stops(
@@ -284,35 +300,47 @@ def test_a_sender_the_api_would_refuse_stops_before_any_request(
     assert set(states(outbox).values()) == {"pending"}
 
 
-def test_a_failure_while_marking_keeps_the_batch_for_quarantine_and_releases_the_rest(
+def test_a_failure_while_marking_stops_the_requests_and_keeps_unmarked_batches(
     sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    claimed = outbox.claim(messages(12), run_id="run-1")
-    real_mark = Outbox.mark
-    marks: list[str] = []
+    claimed = outbox.claim(messages(17), run_id="run-1")
+    real_mark = OutboxSession.mark
 
-    def mark_then_fail(self: Outbox, *args: Any, **kwargs: Any) -> tuple[str, ...]:
-        marks.append(args[2])
-        if len(marks) == 2:
+    def mark_then_fail(self: OutboxSession, *args: Any, **kwargs: Any) -> tuple[str, ...]:
+        if "key-5" in args[1]:  # batch 2's mark
             raise OSError("disk full")
         return real_mark(self, *args, **kwargs)
 
-    monkeypatch.setattr(Outbox, "mark", mark_then_fail)
-    with client_for(sim) as client, pytest.raises(OSError, match="disk full"):
+    def third_request_after_the_failure(request: httpx.Request) -> None:
+        # Batch 3's request leaves once the writer died on batch 2's mark: the answer it gets
+        # cannot be marked.
+        if b"sendsms" in request.content and sendsms_requests(sim) == 2:
+            for thread in threading.enumerate():
+                if thread.name.startswith("smspresto-outbox-marks-"):
+                    thread.join(10)
+
+    monkeypatch.setattr(OutboxSession, "mark", mark_then_fail)
+    hooks = {"request": [third_request_after_the_failure], "response": []}
+    with (
+        client_for(sim, event_hooks=hooks) as client,
+        pytest.raises(OSError, match="disk full"),
+    ):
         send_claimed(client, outbox, claimed, run_id="run-1")
     monkeypatch.undo()
 
+    assert sendsms_requests(sim) == 3  # no request once the failure was known
     owners = {row.dedup_key: (row.state, row.run_id) for row in all_rows(outbox)}
-    assert {owners[f"key-{i}"] for i in range(5)} == {("sent", "run-1")}
-    # Batch 2 was accepted but not marked: it stays the dead run's, and is never resent ...
-    assert {owners[f"key-{i}"] for i in range(5, 10)} == {("pending", "run-1")}
-    # ... while batch 3 never left: released for a later run.
-    assert {owners[f"key-{i}"] for i in range(10, 12)} == {("pending", None)}
-    assert quarantine_orphans(outbox, CAMPAIGN, {"run-1"}) == tuple(
-        f"key-{i}" for i in range(5, 10)
-    )
+    # Batch 1's mark was written, or went down with batch 2's in the same transaction.
+    first = {owners[f"key-{i}"] for i in range(5)}
+    assert first in ({("sent", "run-1")}, {("pending", "run-1")})
+    # Batches 2 and 3 were accepted but not marked: they stay the dead run's, never resent ...
+    assert {owners[f"key-{i}"] for i in range(5, 15)} == {("pending", "run-1")}
+    # ... while batch 4 never left: released for a later run.
+    assert {owners[f"key-{i}"] for i in range(15, 17)} == {("pending", None)}
+    unmarked = {k for k, owner in owners.items() if owner == ("pending", "run-1")}
+    assert set(quarantine_orphans(outbox, CAMPAIGN, {"run-1"})) == unmarked
     assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="run-2")] == [
-        "key-10",
-        "key-11",
+        "key-15",
+        "key-16",
     ]
-    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:10]}
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:15]}

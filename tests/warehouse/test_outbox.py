@@ -451,3 +451,20 @@ def test_hand_over_moves_only_pending_rows_of_the_named_run(outbox: Outbox) -> N
     assert outbox.hand_over("other", ["b"], from_run=None, to_run="run-2") == ()
     owners = {row.dedup_key: row.run_id for row in outbox.rows(OUTBOX_STATES)}
     assert owners == {"a": "run-2", "b": None, "c": "run-1"}
+
+
+def test_released_gives_the_campaigns_pending_rows_no_run_owns(outbox: Outbox) -> None:
+    assert outbox.released("reminder") == []
+    assert not outbox.warehouse.path.exists()  # nothing created by a read
+    keys = ["a", "b", "c", "d", "e"]
+    outbox.claim([message(k) for k in keys] + [message("a", campaign="other")], run_id="run-1")
+    outbox.claim([message("f")], state="held", now=NOW)
+    outbox.mark("reminder", ["c"], "sent", run_id="run-1")
+    outbox.hand_over("reminder", ["b", "c", "d"], from_run="run-1", to_run=None)
+    outbox.hand_over("other", ["a"], from_run="run-1", to_run=None)
+
+    released = outbox.released("reminder")
+    assert [row.dedup_key for row in released] == ["b", "d"]  # c was sent, a and e are run-1's
+    assert {(row.state, row.run_id, row.campaign) for row in released} == {
+        ("pending", None, "reminder")
+    }

@@ -1,0 +1,162 @@
+"""Reconciliation on a schedule: the job ``smspresto_reconcile_outbox`` and its hourly schedule.
+
+A send whose answer was lost leaves its rows ``ambiguous``; only the archive can say whether
+SMS Presto accepted them (:mod:`~smspresto_pipeline.campaigns.reconcile`). The job resolves
+every campaign's ``ambiguous`` rows against the ingested archive (``smspresto.messages``) in
+one op, ``reconcile_outbox``: a row found in the archive becomes ``sent``, one absent from an
+archive that covers its window becomes ``failed``, and the rest wait for a later ingestion.
+Nothing is ever resent. The run's metadata says how many rows each way, and how long the oldest
+row still ambiguous has waited (a number that keeps growing means the archive of its day is
+not being ingested).
+
+It uses the resources ``warehouse``
+(:class:`~smspresto_pipeline.resources.WarehouseResource`) and ``smspresto``
+(:class:`~smspresto_pipeline.resources.SMSPrestoResource`), the latter only for the account's
+time zone (the zone of the archive's times): the job makes no API call.
+
+Example:
+    .. code-block:: python
+
+        defs = dg.Definitions.merge(
+            build_reconcile_defs(default_status=dg.DefaultScheduleStatus.RUNNING),
+            dg.Definitions(resources={"smspresto": ..., "warehouse": ...}),
+        )
+"""
+
+# No ``from __future__ import annotations``: Dagster reads the op's annotations.
+
+import collections
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from smspresto_pipeline.campaigns.reconcile import (
+    DEFAULT_AFTER,
+    DEFAULT_BEFORE,
+    ReconcileReport,
+    check_window,
+    reconcile,
+)
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.warehouse import Outbox
+
+__all__ = ["RECONCILE_JOB_NAME", "build_reconcile_defs"]
+
+#: The name of the reconciliation job; its schedule is ``<job>_hourly``.
+RECONCILE_JOB_NAME = "smspresto_reconcile_outbox"
+
+
+def _by_campaign(pairs: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    return dict(sorted(collections.Counter(campaign for campaign, _ in pairs).items()))
+
+
+def _reconcile_op(before: timedelta, after: timedelta) -> dg.OpDefinition:
+    @dg.op(
+        name="reconcile_outbox",
+        description="Resolves every campaign's ambiguous outbox rows against the ingested "
+        "archive (sent or failed); never resends.",
+        tags={"kind": "duckdb"},
+    )
+    def reconcile_outbox(
+        context: dg.OpExecutionContext,
+        smspresto: SMSPrestoResource,
+        warehouse: WarehouseResource,
+    ) -> dg.Output[None]:
+        store = warehouse.get_warehouse()
+        outbox = Outbox(store)
+        # A file that does not exist yet has sent nothing: no reason to create it.
+        report = ReconcileReport()
+        if store.path.exists():
+            report = reconcile(outbox, timezone=smspresto.timezone, before=before, after=after)
+        waiting = outbox.rows("ambiguous")
+        sent, failed = report.sent, report.failed
+        now = datetime.now(UTC).replace(tzinfo=None)
+        oldest = min((row.updated_at for row in waiting), default=None)
+        age = None if oldest is None else (now - oldest).total_seconds()
+        context.log.info(
+            f"{len(sent)} ambiguous rows resolved sent, {len(failed)} failed, "
+            f"{len(waiting)} still ambiguous"
+            + ("" if age is None else f" (the oldest for {age / 3600:.1f} hours)")
+        )
+        metadata = {
+            "resolved_sent": dg.MetadataValue.int(len(sent)),
+            "resolved_failed": dg.MetadataValue.int(len(failed)),
+            "still_ambiguous": dg.MetadataValue.int(len(waiting)),
+            "oldest_ambiguous_age_seconds": dg.MetadataValue.float(age)
+            if age is not None
+            else dg.MetadataValue.null(),
+            "by_campaign": dg.MetadataValue.json(
+                {
+                    "sent": _by_campaign(sent),
+                    "failed": _by_campaign(failed),
+                    "still_ambiguous": _by_campaign(tuple(row.key for row in waiting)),
+                }
+            ),
+            "account_timezone": dg.MetadataValue.text(smspresto.timezone),
+        }
+        return dg.Output(None, metadata=metadata)
+
+    return reconcile_outbox
+
+
+def build_reconcile_defs(
+    *,
+    minute: int = 30,
+    timezone: str = "Africa/Abidjan",
+    before: timedelta = DEFAULT_BEFORE,
+    after: timedelta = DEFAULT_AFTER,
+    default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+) -> dg.Definitions:
+    """The job ``smspresto_reconcile_outbox`` and its schedule ``<job>_hourly``.
+
+    The resources ``smspresto`` and ``warehouse`` are the caller's to bind. The schedule starts
+    stopped, as the ingest schedules do (importing a factory never starts anything): a
+    deployment opts in with ``default_status``.
+
+    Args:
+        minute: the minute of each hour the schedule fires.
+        timezone: the schedule's time zone (only how the UI shows its ticks).
+        before / after: the window around the moment a row was marked ambiguous in which its
+            archived message may have been created (see
+            :func:`~smspresto_pipeline.campaigns.reconcile.reconcile`).
+        default_status: whether the schedule runs as soon as it is deployed.
+
+    Raises:
+        ValueError: a minute outside 0-59, an unknown time zone, or a window that is negative
+            or of a day or more.
+
+    Example:
+        .. code-block:: python
+
+            from smspresto_pipeline.campaigns import build_reconcile_defs
+
+            defs = build_reconcile_defs(minute=45)
+            defs.resolve_job_def("smspresto_reconcile_outbox")
+    """
+    if not 0 <= minute <= 59:
+        raise ValueError(f"minute must be between 0 and 59, got {minute!r}")
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, LookupError) as error:
+        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from error
+    check_window(before, after)
+    op = _reconcile_op(before, after)
+
+    @dg.job(
+        name=RECONCILE_JOB_NAME,
+        description="Resolves the campaigns' ambiguous outbox rows against the ingested archive.",
+    )
+    def reconcile_job() -> None:
+        op()
+
+    schedule = dg.ScheduleDefinition(
+        name=f"{RECONCILE_JOB_NAME}_hourly",
+        cron_schedule=f"{minute} * * * *",
+        execution_timezone=timezone,
+        job=reconcile_job,
+        default_status=default_status,
+        description=f"Every hour at minute {minute}: resolve the campaigns' ambiguous outbox "
+        "rows against the archive ingested so far.",
+    )
+    return dg.Definitions(jobs=[reconcile_job], schedules=[schedule])

@@ -1,4 +1,5 @@
-"""The deployable code location: a ``dg`` project whose ``defs/`` folder declares the ingestion.
+"""The deployable code location: a ``dg`` project whose ``defs/`` folder declares the ingestion
+and the campaigns.
 
 ``dagster_project/defs/ingest/defs.yaml`` declares one
 :class:`~smspresto_pipeline.SMSPrestoIngestComponent`, configured from the ``SMSPRESTO_*``

@@ -42,6 +42,7 @@ def test_assets_schedules_and_resources(monkeypatch: pytest.MonkeyPatch) -> None
     assert {s.name for s in repository.schedule_defs} == {
         "archive_messages_daily_ingest",
         "account_snapshot_hourly",
+        "smspresto_reconcile_outbox_hourly",
     }
     assert {"smspresto", "warehouse"} <= set(repository.get_top_level_resources())
     archive = defs.resolve_assets_def("archive_messages")
@@ -57,6 +58,26 @@ def test_defaults_run_the_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ingest.default_status == dg.DefaultScheduleStatus.RUNNING
     assert ingest.cron_schedule == "0 6 * * *"
     assert ingest.execution_timezone == "Africa/Abidjan"
+
+
+def test_campaigns_and_their_shared_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    repository = load_project(monkeypatch, {}).get_repository_def()
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {
+        "failed_reminder_send",
+        "daily_summary_send",
+        "smspresto_reconcile_outbox",
+        "smspresto_pause_campaigns",
+        "smspresto_resume_campaigns",
+    } <= jobs
+    sensors = {sensor.name: sensor for sensor in repository.sensor_defs}
+    for name in ("failed_reminder_sensor", "daily_summary_sensor"):
+        assert sensors[name].default_status == dg.DefaultSensorStatus.STOPPED
+    reconcile = schedule(
+        dg.Definitions(schedules=list(repository.schedule_defs)),
+        "smspresto_reconcile_outbox_hourly",
+    )
+    assert reconcile.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_environment_configures_the_location(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,6 +99,9 @@ def test_environment_configures_the_location(monkeypatch: pytest.MonkeyPatch) ->
     assert ingest.cron_schedule == "0 4 * * *"
     assert ingest.execution_timezone == "Africa/Lagos"
     assert ingest.default_status == dg.DefaultScheduleStatus.STOPPED
+    reconcile = schedule(defs, "smspresto_reconcile_outbox_hourly")
+    assert reconcile.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert reconcile.execution_timezone == "Africa/Lagos"
     snapshot = schedule(defs, "account_snapshot_hourly")
     assert snapshot.default_status == dg.DefaultScheduleStatus.STOPPED
     warehouse = resources(defs)["warehouse"]

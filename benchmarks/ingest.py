@@ -15,7 +15,11 @@ separate process, so the server never shares an interpreter lock with what is me
   starts), which bounds it from above whatever the sampling misses. (Sampling every 5 ms cost
   the sampler a third of a core, taken from the backfill alone on a 2-core machine.)
   ``run_cpu_s`` (from ``wait4``: the run and the processes it waited for, imports included)
-  and ``server_cpu_s`` say where the two cores' time went.
+  and ``server_cpu_s`` say where the two cores' time went; ``materialize_cpu_s`` is the run
+  process's CPU during the ``materialize()`` call (threads included, imports before it not),
+  ``bare_cpu_s`` and ``bare_server_cpu_s`` the bare loop's and the server's during the bare
+  loop, and ``cpu_ratio`` compares the two sides' CPU seconds (client and server): on a
+  machine whose cores are all busy, wall time follows CPU time and the ratio tends to it.
 
 Both use the same page size (500, the resource's default) against the same server process. The
 two are run ``--rounds`` times, alternately (bare, backfill, bare, backfill ...), and the
@@ -94,11 +98,11 @@ resources = {
 tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 with dg.DagsterInstance.ephemeral() as instance:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = dg.materialize(
         [asset], resources=resources, tags=tags, instance=instance, run_config=quiet
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     step_events = (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS)
     times = {
         entry.dagster_event_type: entry.timestamp
@@ -108,7 +112,9 @@ with dg.DagsterInstance.ephemeral() as instance:
 step = times[dg.DagsterEventType.STEP_SUCCESS] - times[dg.DagsterEventType.STEP_START]
 with Warehouse(duckdb_path).connect(read_only=True) as con:
     rows = con.execute("SELECT count(*) FROM smspresto.messages").fetchone()[0]
-print(json.dumps({"success": result.success, "rows": rows, "seconds": seconds, "step": step}))
+print(json.dumps(
+    {"success": result.success, "rows": rows, "seconds": seconds, "step": step, "cpu": cpu}
+))
 """
 
 
@@ -236,6 +242,7 @@ def measure(
     days = [(first_day + timedelta(days=n)).isoformat() for n in range(days_count)]
     first, last = days[0], days[-1]
     bare_runs: list[tuple[int, float]] = []
+    bare_cpu: list[tuple[float, float]] = []  # (this process, the server), seconds
     backfills: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-c", SERVER, str(Path(tmp) / "sim.sqlite3"), first, last]
@@ -254,9 +261,13 @@ def measure(
                     bare_fetch(http, base_url, days[:3], concurrency, paging)
                     for round_no in range(rounds):
                         # Alternated, so that a slow spell of the machine hits both alike.
-                        start = time.perf_counter()
+                        start, cpu = time.perf_counter(), time.process_time()
+                        server_cpu = _cpu_seconds(server.pid)
                         rows = bare_fetch(http, base_url, days, concurrency, paging)
                         bare_runs.append((rows, time.perf_counter() - start))
+                        bare_cpu.append(
+                            (time.process_time() - cpu, _cpu_seconds(server.pid) - server_cpu)
+                        )
                         duckdb_path = Path(tmp) / f"bench-{round_no}.duckdb"
                         server_cpu = _cpu_seconds(server.pid)
                         result = backfill(base_url, first, last, duckdb_path, concurrency)
@@ -293,6 +304,17 @@ def measure(
         "ratio": round(backfill_rate / bare_rate, 3),
         "step_rows_per_s": round(statistics.median(step_rates)),
         "step_ratio": round(statistics.median(step_rates) / bare_rate, 3),
+        # Where the CPU went (seconds, median over rounds): on a machine whose cores are all
+        # busy, each side's time follows its CPU, so cpu_ratio predicts the ratio there.
+        "bare_cpu_s": round(statistics.median(c for c, _ in bare_cpu), 2),
+        "bare_server_cpu_s": round(statistics.median(s for _, s in bare_cpu), 2),
+        "materialize_cpu_s": round(statistics.median(r["cpu"] for r in backfills), 2),
+        "server_cpu_s": round(statistics.median(r["server_cpu_s"] for r in backfills), 2),
+        "cpu_ratio": round(
+            statistics.median(c + s for c, s in bare_cpu)
+            / statistics.median(r["cpu"] + r["server_cpu_s"] for r in backfills),
+            3,
+        ),
         # The run's set-up (process start, imports, Dagster) apart from the step.
         "run_startup_s": round(statistics.median(r["seconds"] - r["step"] for r in backfills), 2),
         "bare_rows_per_s_best": round(max(bare_rates)),

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 import anyio
 import httpx
@@ -106,10 +106,21 @@ class _BaseClient(Generic[_TransportT, _HttpT]):
         self._http: _HttpT = self._open(
             transport, Core.client_kwargs(base_url, timeout, event_hooks)
         )
+        # "count" once a list-archive walk has shown that the server reads `to` as a count:
+        # the later walks skip the detection's half page (see paging.py).
+        self._archive_reading: Literal["unknown", "count"] = "unknown"
 
     def _open(self, transport: _TransportT | None, settings: dict[str, Any]) -> _HttpT:
         """The httpx client (sync or async) that carries this client's requests."""
         raise NotImplementedError
+
+    def _paginator(self, page_size: int | None) -> ArchivePaginator:
+        """A new ``list-archive`` walk, told what earlier walks proved about the server."""
+        return ArchivePaginator(page_size or self._core.page_size, reading=self._archive_reading)
+
+    def _learn(self, paginator: ArchivePaginator) -> None:
+        if paginator.reading == "count":
+            self._archive_reading = "count"
 
     @property
     def base_url(self) -> str:
@@ -273,11 +284,12 @@ class SMSPrestoClient(_BaseClient[httpx.BaseTransport, httpx.Client]):
         Each page holds only rows not seen before in this walk; empty pages are not yielded.
         """
         dates = self._core.archive_dates(date_from, date_to)
-        paginator = ArchivePaginator(page_size or self._core.page_size)
+        paginator = self._paginator(page_size)
         while paginator.has_next_page:
             call = self._core.archive_call(dates, paginator.request_params(), method)
             rows = self._execute(call)
             page = paginator.update_state(rows)
+            self._learn(paginator)
             if page:
                 yield page
 
@@ -442,11 +454,12 @@ class AsyncSMSPrestoClient(_BaseClient[httpx.AsyncBaseTransport, httpx.AsyncClie
     ) -> AsyncIterator[list[ArchiveRecord]]:
         """See :meth:`SMSPrestoClient.iter_archive_pages`."""
         dates = self._core.archive_dates(date_from, date_to)
-        paginator = ArchivePaginator(page_size or self._core.page_size)
+        paginator = self._paginator(page_size)
         while paginator.has_next_page:
             call = self._core.archive_call(dates, paginator.request_params(), method)
             rows = await self._execute(call)
             page = paginator.update_state(rows)
+            self._learn(paginator)
             if page:
                 yield page
 

@@ -18,6 +18,12 @@ inclusive end), as DESIGN.md §3 asks:
   that has not shown itself by then has no more rows than it already sent, or caps its pages
   itself.)
 
+A client remembers a count reading shown by one walk: its later walks (the other days of a
+backfill) start with ``to = page_size``, without the half page, one request fewer per day. Only
+the count reading is remembered, since only it is ever proven; the indexes reading taken by
+default from the third request may be a count-reading server whose day ran out early, and
+carried to a larger day it would make the pages double.
+
 Without the half page, the count reading would make the second page ``2 x page_size`` and, under
 ``to = from + page_size``, pages would keep doubling: a 200,000-message day arrived in pages of
 64,000 rows and more. A short page is not taken as the end, since a server may cap its pages
@@ -60,13 +66,20 @@ class ArchivePaginator:
 
     __slots__ = ("_offset", "_pages", "_seen", "has_next_page", "page_size", "reading")
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, *, reading: Literal["unknown", "count"] = "unknown") -> None:
+        """A walk from the first row.
+
+        Args:
+            page_size: the most rows a page may hold (``+ 1`` under an inclusive end).
+            reading: ``"count"`` when an earlier walk on the same server showed that it reads
+                ``to`` as a count: every request then asks ``to = page_size``.
+        """
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.page_size = page_size
         self.has_next_page = True
         #: What ``from``/``to`` mean to this server, as far as the pages have shown it.
-        self.reading: Literal["unknown", "count", "indexes"] = "unknown"
+        self.reading: Literal["unknown", "count", "indexes"] = reading
         self._offset = 0
         self._pages = 0
         # Ids as the server sent them: one server always sends the same type.

@@ -395,6 +395,31 @@ def test_pages_stay_bounded_under_every_reading(
     assert paginator.reading == reading
 
 
+def test_a_count_reading_is_remembered_and_nothing_else() -> None:
+    """A client's later walks skip the half page once a walk proved the count reading; the
+    indexes reading taken by default (a count-reading server whose day ran out) is not carried
+    over, or a larger day would come in doubling pages."""
+    small = BIG[:30]  # read as a count: 25 rows, then 5: nothing shows the reading
+    by_day = {"2024-05-01": small, "2024-05-02": BIG, "2024-05-03": BIG}
+    asked: list[tuple[str, int, int]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = fields(request)
+        lo, hi = int(params["from"]), int(params["to"])
+        page = by_day[params["dateFrom"]][lo : lo + hi]
+        asked.append((params["dateFrom"], hi, len(page)))
+        return httpx.Response(200, json=page)
+
+    with make_client(Recorder(handler)) as client:
+        for day, rows in by_day.items():
+            ids = [r.history_id for r in client.iter_archive(day, day, 50)]
+            assert ids == [int(row["IDHISTORIQUE"]) for row in rows]
+    first_to = {day: next(hi for d, hi, _ in asked if d == day) for day in by_day}
+    assert first_to == {"2024-05-01": 25, "2024-05-02": 25, "2024-05-03": 50}
+    assert max(size for _, _, size in asked) <= 50
+    assert sum(d == "2024-05-03" for d, _, _ in asked) == len(BIG) // 50 + 1
+
+
 def test_paging_stops_when_the_server_ignores_from_and_to() -> None:
     handler = Recorder(httpx.Response(200, json=ROWS))
     with make_client(handler) as client:

@@ -125,7 +125,13 @@ def test_yaml_campaign_with_files_sends_through_its_job(
     warehouse = customers(tmp_path, ("c1", "0708081401", "Awa"), ("c2", "0708081402", "Koffi"))
     path = declare(
         sandbox,
-        {"sql_file": "sql/select.sql", "template_file": "message.j2", "max_per_run": 10},
+        {
+            "sql_file": "sql/select.sql",
+            "template_file": "message.j2",
+            "max_per_run": 10,
+            # A first launch sends these rows instead of recording them as a baseline.
+            "send_on_first_activation": True,
+        },
         {"message.j2": TEMPLATE + "\n"},
     )
     (path / "sql").mkdir()

@@ -239,7 +239,7 @@ def test_the_sensor_handles_a_file_without_the_schema(
     path = users_own_file(tmp_path)
     skip = evaluate(campaign_of(), sim, path, instance)
     assert isinstance(skip, dg.SkipReason)
-    assert "1 rows" in str(skip.skip_message)
+    assert "1 row recorded" in str(skip.skip_message)
     assert states(path) == {"c1": "baseline"}
     # Told to send on its first activation, it asks for a run of the row.
     other = users_own_file(tmp_path / "other")

@@ -135,12 +135,19 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
     assert schedules == {
         "archive_messages_daily_ingest": "STOPPED",
         "account_snapshot_hourly": "STOPPED",
+        "smspresto_reconcile_outbox_hourly": "STOPPED",
     }
 
     # Each job lists exactly its runs of the two demo runs, as its page in the UI does.
     jobs = {job["name"]: job["runs"] for job in repository["jobs"]}
-    # The demo does not launch the failed_reminder campaign.
-    assert {name for name in jobs if not name.startswith("__")} == {*JOBS, "failed_reminder_send"}
+    # The demo does not launch the failed_reminder campaign nor the campaigns' shared jobs.
+    unlaunched = {
+        "failed_reminder_send",
+        "smspresto_reconcile_outbox",
+        "smspresto_pause_campaigns",
+        "smspresto_resume_campaigns",
+    }
+    assert {name for name in jobs if not name.startswith("__")} == {*JOBS, *unlaunched}
     for index, name in enumerate(JOBS):
         runs = jobs[name]
         assert {r["runId"] for r in runs} == {first.run_ids[index], second_run_ids[index]}, name

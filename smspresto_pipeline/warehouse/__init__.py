@@ -34,14 +34,17 @@ parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sq
 
 The same file holds the send side's two tables: ``outbox`` (:class:`Outbox`: one row per
 intended SMS, claimed under its unique (campaign, dedup_key) before any request, then marked)
-and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends).
+and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends), and the circuit
+breaker's ``campaign_pauses`` (:class:`CircuitBreaker`: every campaign pauses while a trip is
+active; :func:`record_check_outcome` lets a check trip and clear it).
 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (recipient details and status names), ``connection`` (opening the file, the lock),
 ``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
 brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
-``opt_outs`` (:class:`OptOuts`), ``replies`` (stop requests in a CSV of replies). No Dagster here.
+``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``replies`` (stop
+requests in a CSV of replies). No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -55,6 +58,12 @@ Example:
     (1, 1, 0.0)
 """
 
+from smspresto_pipeline.warehouse.breaker import (
+    BreakerState,
+    CircuitBreaker,
+    Trip,
+    record_check_outcome,
+)
 from smspresto_pipeline.warehouse.connection import (
     WarehouseLockedError,
     WarehousePathError,
@@ -80,6 +89,8 @@ __all__ = [
     "DEFAULT_STATUS_MAP",
     "OUTBOX_STATES",
     "SCHEMA",
+    "BreakerState",
+    "CircuitBreaker",
     "DaySpool",
     "DayWriter",
     "OptOut",
@@ -91,11 +102,13 @@ __all__ = [
     "OutboxState",
     "PartitionStats",
     "ReplyImport",
+    "Trip",
     "Warehouse",
     "WarehouseLockedError",
     "WarehousePathError",
     "WarehouseSchemaError",
     "check_path",
     "recipient_details",
+    "record_check_outcome",
     "sql_dir",
 ]

@@ -1,8 +1,9 @@
 """Bringing the tables of an older DuckDB file up to the current DDL, where that is safe.
 
-``CREATE TABLE IF NOT EXISTS`` leaves a table made by an earlier DDL as it was. The outbox and
-opt-out tables gained columns and states after files were already created; as long as such a
-table is empty, it is dropped and created again from ``sql/ddl``. A table that already holds
+``CREATE TABLE IF NOT EXISTS`` leaves a table made by an earlier DDL as it was (and creates a
+table an older file lacks, such as ``campaign_pauses``). The outbox and opt-out tables gained
+columns and states after files were already created; as long as such a table is empty, it is
+dropped and created again from ``sql/ddl``. A table that already holds
 rows is never rewritten here: that raises :class:`WarehouseSchemaError`, naming what differs.
 """
 
@@ -18,7 +19,7 @@ from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
 __all__ = ["UPGRADABLE_TABLES", "WarehouseSchemaError", "upgrade_tables"]
 
 #: Tables recreated from the current DDL when an older file has them empty.
-UPGRADABLE_TABLES = ("outbox", "opt_outs")
+UPGRADABLE_TABLES = ("outbox", "opt_outs", "campaign_pauses")
 
 _COLUMNS = (
     "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "

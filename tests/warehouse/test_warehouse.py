@@ -91,7 +91,14 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
                 "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'smspresto'"
             ).fetchall()
         }
-    assert tables == {"archive_raw", "messages", "account_snapshots", "outbox", "opt_outs"}
+    assert tables == {
+        "archive_raw",
+        "messages",
+        "account_snapshots",
+        "outbox",
+        "opt_outs",
+        "campaign_pauses",
+    }
 
 
 def test_sql_dir_is_the_checkouts() -> None:

@@ -1,0 +1,337 @@
+"""The circuit breaker: pausing every campaign while a check says something is wrong.
+
+The breaker's state lives in the warehouse, table ``smspresto.campaign_pauses`` (one row per
+*trip*), so the campaign sensors (which read the file read-only), the send jobs and the
+``smspresto`` command all see the same state without Dagster. Campaigns are **paused while any
+trip is active**. A trip ends when:
+
+* the check that tripped it passes again for the same partition (:meth:`CircuitBreaker.clear`,
+  automatic), or
+* a person resumes the campaigns (:meth:`CircuitBreaker.resume`): every active trip ends at
+  once, whatever tripped it. A later failure (another day) trips the breaker again.
+
+Writes are idempotent: tripping again for a source and partition that already has an active
+trip records no second trip (it keeps the first time and takes the newest reason), so re-running
+a check does not stack trips. Rows are never deleted: :meth:`CircuitBreaker.history` shows who
+paused, why, and who resumed. Reading a file that does not exist, or one made before this table
+existed, finds the breaker closed and creates nothing.
+
+**From an asset check**, one call does it (``severity`` as the check decided it: ``"ERROR"``
+trips, ``None`` (passed) ends that partition's trip, ``"WARN"`` changes nothing, since a warning
+is not a pass)::
+
+    from smspresto_pipeline.warehouse.breaker import record_check_outcome
+
+    state = record_check_outcome(
+        warehouse,                        # a Warehouse (WarehouseResource.get_warehouse())
+        check_name="archive_messages_failure_spike",
+        partition="2025-03-06",           # context.partition_key
+        severity="ERROR",                 # "ERROR", "WARN" or None
+        reason="carrier:MTN failures jumped from 3% to 21% on 2025-03-06",
+    )
+    state.tripped  # True: every campaign sensor now skips, naming the reason
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from smspresto_pipeline.warehouse import Warehouse
+    >>> breaker = CircuitBreaker(Warehouse(pathlib.Path(tempfile.mkdtemp()) / "sms.duckdb"))
+    >>> breaker.state().tripped
+    False
+    >>> _ = breaker.trip("MTN failures at 21%", source="check:spike", partition="2025-03-06")
+    >>> breaker.state().tripped, breaker.state().latest.reason
+    (True, 'MTN failures at 21%')
+    >>> [t.source for t in breaker.resume(by="alice", reason="MTN confirmed the fix")]
+    ['check:spike']
+    >>> breaker.state().tripped
+    False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
+from smspresto_pipeline.warehouse.store import Warehouse
+from smspresto_pipeline.warehouse.timestamps import utc_naive
+
+__all__ = [
+    "CHECK_PREFIX",
+    "PAUSE_JOB",
+    "RESUME_HINT",
+    "RESUME_JOB",
+    "BreakerState",
+    "CircuitBreaker",
+    "Trip",
+    "record_check_outcome",
+]
+
+#: The source of a check's trips is ``check:<check name>``.
+CHECK_PREFIX = "check:"
+#: The table holding the trips.
+TABLE = "campaign_pauses"
+#: The Dagster jobs a person launches from the UI to resume or pause every campaign
+#: (``smspresto_pipeline.campaigns.breaker_defs``).
+RESUME_JOB = "smspresto_resume_campaigns"
+PAUSE_JOB = "smspresto_pause_campaigns"
+#: How a person resumes the campaigns, as the sensors, jobs and command say it.
+RESUME_HINT = (
+    f'`smspresto campaigns resume --reason "..."`, or the job {RESUME_JOB} launched in the UI'
+)
+
+_TABLE_EXISTS = (
+    "SELECT count(*) FROM duckdb_tables() "
+    "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?"
+)
+#: Severities :func:`record_check_outcome` accepts (None: the check passed).
+_SEVERITIES = frozenset({"ERROR", "WARN"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Trip:
+    """One trip of the breaker; times are naive UTC.
+
+    Attributes:
+        source: what tripped it (``check:<name>``, ``cli:<user>``, ``job:<job>:<who>``).
+        partition_key: the check's partition, None for a pause by hand.
+        reason: why, in words a person acts on.
+        tripped_at: when it was first recorded.
+        resumed_at: when it ended; None while it is active.
+        resumed_by: ``check:<name>`` when the check passed again, else who resumed.
+        resume_reason: why it was resumed.
+    """
+
+    source: str
+    partition_key: str | None
+    reason: str
+    tripped_at: datetime
+    resumed_at: datetime | None = None
+    resumed_by: str | None = None
+    resume_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the trip still pauses the campaigns."""
+        return self.resumed_at is None
+
+    def describe(self) -> str:
+        """``<time> UTC: <reason> (<source>, partition <key>)``."""
+        where = f", partition {self.partition_key}" if self.partition_key else ""
+        return f"{self.tripped_at:%Y-%m-%d %H:%M} UTC: {self.reason} ({self.source}{where})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BreakerState:
+    """The breaker now.
+
+    Attributes:
+        trips: the active trips, newest first (empty: campaigns run).
+        generation: how many trips were ever recorded. A campaign sensor puts it in its run
+            keys, so a batch whose run was refused during a pause is requested again once the
+            campaigns are resumed (Dagster never launches a run key twice).
+    """
+
+    trips: tuple[Trip, ...] = ()
+    generation: int = 0
+
+    @property
+    def tripped(self) -> bool:
+        """Whether campaigns are paused."""
+        return bool(self.trips)
+
+    @property
+    def latest(self) -> Trip | None:
+        """The newest active trip, if any."""
+        return self.trips[0] if self.trips else None
+
+    def describe(self) -> str:
+        """One paragraph for a person: why campaigns are paused and how to resume them."""
+        if not self.trips:
+            return "campaigns are running: the circuit breaker is closed"
+        latest = self.trips[0]
+        others = len(self.trips) - 1
+        more = f" (and {others} more active trip{'s' if others > 1 else ''})" if others else ""
+        if others:
+            automatic = "each trip ends (a check's when it passes again for its partition) or "
+        elif latest.source.startswith(CHECK_PREFIX):
+            automatic = f"the check passes again for {latest.partition_key or 'it'} or "
+        else:
+            automatic = ""
+        return (
+            f"campaigns are paused by the circuit breaker since {latest.describe()}{more}. "
+            f"Nothing is sent until {automatic}a person resumes them: {RESUME_HINT}"
+        )
+
+
+class CircuitBreaker:
+    """The trips recorded in a :class:`Warehouse`'s file (table ``smspresto.campaign_pauses``).
+
+    Args:
+        warehouse: the DuckDB file.
+
+    Every write is one short transaction; times default to now (``now`` is for tests and
+    back-filled records, naive values are UTC).
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker({self.warehouse!r})"
+
+    def trip(
+        self,
+        reason: str,
+        *,
+        source: str,
+        partition: str | None = None,
+        now: datetime | None = None,
+    ) -> Trip:
+        """Pause every campaign; returns the active trip of ``source`` and ``partition``.
+
+        When that source and partition already has an active trip, none is added: it keeps its
+        time and takes ``reason``.
+
+        Raises:
+            ValueError: when ``reason`` or ``source`` is blank.
+        """
+        _require(reason=reason, source=source)
+        key: dict[str, Any] = {"source": source, "partition_key": partition}
+        with self.warehouse.transaction() as con:
+            # Check, then insert: in one transaction of the file's only writer, so no other
+            # trip of this key can come in between.
+            active = con.execute(load_sql("dml/select_campaign_pause_active.sql"), key).fetchone()
+            if active is None:
+                sql, params = "dml/insert_campaign_pause.sql", {**key, "now": utc_naive(now)}
+            else:
+                sql, params = "dml/update_campaign_pause_reason.sql", key
+            row = con.execute(load_sql(sql), {**params, "reason": reason}).fetchone()
+        assert row is not None
+        return Trip(*row)
+
+    def clear(
+        self,
+        *,
+        source: str,
+        partition: str | None = None,
+        reason: str = "the check passed again",
+        now: datetime | None = None,
+    ) -> list[Trip]:
+        """End the active trip of ``source`` and ``partition`` (the check passed again).
+
+        Other trips stay active. Returns the trips ended (none when there was none).
+        """
+        return self._resume(
+            everything=False,
+            source=source,
+            partition=partition,
+            by=source,
+            reason=reason,
+            now=now,
+        )
+
+    def resume(self, *, by: str, reason: str, now: datetime | None = None) -> list[Trip]:
+        """A person resumes every campaign: every active trip ends. Returns those ended.
+
+        Raises:
+            ValueError: when ``by`` or ``reason`` is blank (the history must say who and why).
+        """
+        _require(by=by, reason=reason)
+        return self._resume(
+            everything=True, source=None, partition=None, by=by, reason=reason, now=now
+        )
+
+    def state(self) -> BreakerState:
+        """The active trips and the generation; closed when the file or the table is missing."""
+        if not self.warehouse.path.exists():
+            return BreakerState()
+        with self.warehouse.reading() as con:
+            if not _table_exists(con):
+                return BreakerState()
+            trips = _select(con, active_only=True, limit=None)
+            row = con.execute(load_sql("dml/count_campaign_pauses.sql")).fetchone()
+        return BreakerState(tuple(trips), int(row[0]) if row else 0)
+
+    def history(self, *, limit: int | None = 50) -> list[Trip]:
+        """Every trip, active or ended, newest first (at most ``limit``; None: all)."""
+        if not self.warehouse.path.exists():
+            return []
+        with self.warehouse.reading() as con:
+            if not _table_exists(con):
+                return []
+            return _select(con, active_only=False, limit=limit)
+
+    def _resume(
+        self,
+        *,
+        everything: bool,
+        source: str | None,
+        partition: str | None,
+        by: str,
+        reason: str,
+        now: datetime | None,
+    ) -> list[Trip]:
+        params: dict[str, Any] = {
+            "everything": everything,
+            "source": source,
+            "partition_key": partition,
+            "resumed_by": by,
+            "resume_reason": reason,
+            "now": utc_naive(now),
+        }
+        with self.warehouse.transaction() as con:
+            rows = con.execute(load_sql("dml/update_campaign_pauses_resumed.sql"), params)
+            trips = [Trip(*row) for row in rows.fetchall()]
+        return sorted(trips, key=lambda t: t.tripped_at, reverse=True)
+
+
+def record_check_outcome(
+    warehouse: Warehouse,
+    *,
+    check_name: str,
+    partition: str | None,
+    severity: str | None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> BreakerState:
+    """Let a check's outcome drive the breaker; returns the state after it.
+
+    ``severity`` ``"ERROR"`` trips the breaker (source ``check:<check_name>``, the partition,
+    ``reason``); None (the check passed) ends the trip this check recorded for ``partition``,
+    if any; ``"WARN"`` changes nothing. Idempotent: re-running the check on the same partition
+    gives the same state.
+
+    Raises:
+        ValueError: an unknown severity, or an ERROR without a reason.
+    """
+    source = f"{CHECK_PREFIX}{check_name}"
+    if severity is not None and severity.upper() not in _SEVERITIES:
+        raise ValueError(f"severity must be 'ERROR', 'WARN' or None, got {severity!r}")
+    breaker = CircuitBreaker(warehouse)
+    if severity is None:
+        breaker.clear(source=source, partition=partition, now=now)
+    elif severity.upper() == "ERROR":
+        breaker.trip(reason, source=source, partition=partition, now=now)
+    return breaker.state()
+
+
+def _require(**values: str) -> None:
+    blank = [name for name, value in values.items() if not value.strip()]
+    if blank:
+        raise ValueError(f"{' and '.join(blank)} must not be blank")
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(_TABLE_EXISTS, [SCHEMA, TABLE]).fetchone()
+    return bool(row and row[0])
+
+
+def _select(con: duckdb.DuckDBPyConnection, *, active_only: bool, limit: int | None) -> list[Trip]:
+    rows = con.execute(
+        load_sql("dml/select_campaign_pauses.sql"),
+        {"active_only": active_only, "limit": limit},
+    ).fetchall()
+    return [Trip(*row) for row in rows]

@@ -1,5 +1,5 @@
 """The ``smspresto`` command: run the simulator, read counters, send, export the archive,
-keep the opt-out list.
+keep the opt-out list, pause and resume the campaigns.
 
 Exit codes (every subcommand)::
 
@@ -14,6 +14,8 @@ printed: not in help (no default shown), not in errors (they go through a `Redac
 
 Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKDB_PATH``, or
 ``data/smspresto_warehouse.duckdb``): ``opt-out`` edits them and ``send`` leaves those numbers out.
+The same file holds the campaigns' circuit breaker: ``campaigns status`` shows it, ``campaigns
+resume`` and ``campaigns pause`` are a person's hand on it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import csv
 import dataclasses
 import functools
+import getpass
 import json
 import os
 import sys
@@ -59,8 +62,10 @@ from smspresto_pipeline.sms import (
     validate_sender,
 )
 from smspresto_pipeline.warehouse import (
+    CircuitBreaker,
     OptOutChange,
     OptOuts,
+    Trip,
     Warehouse,
     WarehouseLockedError,
     WarehouseSchemaError,
@@ -597,6 +602,132 @@ def opt_out_import(
     )
     for problem in result.invalid:
         out.print(f"  - {problem}", markup=False)
+
+
+# --- campaigns: the circuit breaker -----------------------------------------------------
+
+
+@cli.group("campaigns")
+def campaigns() -> None:
+    """The campaigns' circuit breaker: status, resume, pause.
+
+    Every campaign pauses while the breaker is tripped: when the failure-rate spike check fails
+    at ERROR (it ends by itself when the check passes again for that day), or when a person
+    pauses them. Kept in the warehouse's DuckDB file (table smspresto.campaign_pauses).
+    """
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return "unknown user"
+
+
+_REASON_OPTION = click.option(
+    "--reason", required=True, help="Why (kept in the breaker's history, shown by the sensors)."
+)
+_BY_OPTION = click.option(
+    "--by",
+    default=_default_user,
+    show_default="your login name",
+    help="Who (kept in the breaker's history).",
+)
+
+
+def _require_text(value: str, name: str) -> None:
+    if not value.strip():
+        raise click.BadParameter("must not be blank", param_hint=name)
+
+
+def _trip_json(trip: Trip) -> dict[str, Any]:
+    row = dataclasses.asdict(trip)
+    for field in ("tripped_at", "resumed_at"):
+        row[field] = row[field] and row[field].isoformat()
+    return {**row, "active": trip.active}
+
+
+def _at(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+@campaigns.command("status")
+@click.option("--history", "limit", default=20, show_default=True, help="Trips to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@duckdb_option
+def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
+    """Say whether campaigns are paused, why, and list the latest trips (times in UTC)."""
+    breaker = CircuitBreaker(Warehouse(duckdb_path))
+    with _warehouse_errors(duckdb_path):
+        state = breaker.state()
+        history = breaker.history(limit=limit)
+    if as_json:
+        document = {
+            "paused": state.tripped,
+            "description": state.describe(),
+            "active": [_trip_json(t) for t in state.trips],
+            "history": [_trip_json(t) for t in history],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False))
+        return
+    out = _out()
+    text = state.describe()
+    colour = "red" if state.tripped else "green"
+    out.print(f"[{colour}]{escape(text[:1].upper() + text[1:])}.[/]")
+    if not history:
+        out.print(f"No trip recorded in {duckdb_path}.", markup=False)
+        return
+    table = Table(title=f"Latest {_plural(len(history), 'trip')}")
+    for column in ("Tripped", "Reason", "Source", "Partition", "Resumed", "By", "Why"):
+        table.add_column(column)
+    for t in history:
+        table.add_row(
+            *map(
+                escape,
+                (
+                    _at(t.tripped_at),
+                    t.reason,
+                    t.source,
+                    t.partition_key or "",
+                    _at(t.resumed_at) if t.resumed_at else "active",
+                    t.resumed_by or "",
+                    t.resume_reason or "",
+                ),
+            )
+        )
+    out.print(table)
+
+
+@campaigns.command("resume")
+@_REASON_OPTION
+@_BY_OPTION
+@duckdb_option
+def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
+    """Resume every campaign: end every active trip, whatever tripped it."""
+    _require_text(reason, "--reason")
+    _require_text(by, "--by")
+    with _warehouse_errors(duckdb_path):
+        ended = CircuitBreaker(Warehouse(duckdb_path)).resume(by=f"cli:{by}", reason=reason)
+    out = _out()
+    if not ended:
+        out.print("Campaigns were not paused: nothing to resume.", markup=False)
+        return
+    out.print(f"Resumed the campaigns ({_plural(len(ended), 'trip')} ended):", markup=False)
+    for trip in ended:
+        out.print(f"  - {trip.describe()}", markup=False)
+
+
+@campaigns.command("pause")
+@_REASON_OPTION
+@_BY_OPTION
+@duckdb_option
+def campaigns_pause(reason: str, by: str, duckdb_path: Path) -> None:
+    """Pause every campaign until a person resumes them (sensors skip, send jobs refuse)."""
+    _require_text(reason, "--reason")
+    _require_text(by, "--by")
+    with _warehouse_errors(duckdb_path):
+        trip = CircuitBreaker(Warehouse(duckdb_path)).trip(reason, source=f"cli:{by}")
+    _out().print(f"Campaigns paused: {trip.describe()}", markup=False)
 
 
 # --- archive ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,6 +21,7 @@ from smspresto_pipeline.api.models import ARCHIVE_FIELDS
 from smspresto_pipeline.cli import cli
 from smspresto_pipeline.demo import DemoRunError
 from smspresto_pipeline.simulator import Fault, RunningSimulator, SendRecord
+from smspresto_pipeline.warehouse import CircuitBreaker, Warehouse, record_check_outcome
 
 SMSPRESTO = Path(sys.executable).parent / "smspresto"
 
@@ -636,3 +638,125 @@ def test_demo_whose_run_failed_exits_1_with_the_runs_error(monkeypatch: pytest.M
     assert "The demo stopped: run 1234 of account_snapshot_job ended FAILURE" in result.output
     assert "[boom]" in result.output
     assert "Traceback" not in result.output
+
+
+# --- campaigns: the circuit breaker ------------------------------------------------------
+
+
+@pytest.fixture
+def campaigns_cli(duckdb_path: Path) -> Invoke:
+    """Run ``smspresto campaigns ARGS`` in-process against ``duckdb_path`` (no API needed)."""
+
+    def run(*args: str, **env: str | None) -> Result:
+        env.setdefault("SMSPRESTO_DUCKDB_PATH", str(duckdb_path))
+        return CliRunner().invoke(cli, ["campaigns", *args], env=_env(None, **env))
+
+    return run
+
+
+def _breaker_json(campaigns_cli: Invoke) -> dict[str, Any]:
+    result = campaigns_cli("status", "--json")
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_campaigns_status_of_a_missing_file_is_running_and_creates_nothing(
+    campaigns_cli: Invoke, duckdb_path: Path
+) -> None:
+    result = campaigns_cli("status")
+    assert result.exit_code == 0, result.output
+    assert "Campaigns are running: the circuit breaker is closed." in result.stdout
+    assert "No trip recorded" in result.stdout
+    assert _breaker_json(campaigns_cli)["paused"] is False
+    assert not duckdb_path.exists()
+
+
+def test_campaigns_pause_status_resume(campaigns_cli: Invoke, duckdb_path: Path) -> None:
+    record_check_outcome(
+        Warehouse(duckdb_path),
+        check_name="archive_messages_failure_spike",
+        partition="2025-03-06",
+        severity="ERROR",
+        reason="carrier:MTN failures jumped from 3% to 21% on 2025-03-06",
+    )
+    paused = campaigns_cli("pause", "--reason", "panne MTN annoncée", "--by", "ama")
+    assert paused.exit_code == 0, paused.output
+    assert "Campaigns paused: " in paused.stdout
+    assert "panne MTN annoncée (cli:ama)" in paused.stdout
+
+    status = campaigns_cli("status")
+    assert status.exit_code == 0, status.output
+    assert "Campaigns are paused by the circuit breaker since " in status.stdout
+    assert "(and 1 more active trip)" in status.stdout
+    assert "smspresto campaigns resume" in status.stdout
+    assert "carrier:MTN failures jumped from 3% to 21% on 2025-03-06" in status.stdout
+    assert "check:archive_messages_failure_spike" in status.stdout
+    document = _breaker_json(campaigns_cli)
+    assert document["paused"] is True
+    assert [(t["source"], t["partition_key"]) for t in document["active"]] == [
+        ("cli:ama", None),
+        ("check:archive_messages_failure_spike", "2025-03-06"),
+    ]
+
+    resumed = campaigns_cli("resume", "--reason", "MTN a rétabli le service", "--by", "kofi")
+    assert resumed.exit_code == 0, resumed.output
+    assert "Resumed the campaigns (2 trips ended):" in resumed.stdout
+    document = _breaker_json(campaigns_cli)
+    assert document["paused"] is False
+    assert document["active"] == []
+    assert {(t["resumed_by"], t["resume_reason"]) for t in document["history"]} == {
+        ("cli:kofi", "MTN a rétabli le service")
+    }
+    assert "MTN a rétabli le service" in campaigns_cli("status").stdout
+    again = campaigns_cli("resume", "--reason", "encore")
+    assert again.exit_code == 0
+    assert "Campaigns were not paused: nothing to resume." in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["resume"], "Missing option '--reason'"),
+        (["resume", "--reason", " "], "--reason: must not be blank"),
+        (["pause", "--reason", "x", "--by", ""], "--by: must not be blank"),
+    ],
+)
+def test_campaigns_resume_and_pause_want_who_and_why(
+    campaigns_cli: Invoke, duckdb_path: Path, args: list[str], message: str
+) -> None:
+    result = campaigns_cli(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not duckdb_path.exists()
+
+
+def test_campaigns_with_an_unreadable_warehouse_file_exit_1(
+    campaigns_cli: Invoke, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.duckdb"
+    broken.write_text("not a database", encoding="utf-8")
+    for args in (["status"], ["resume", "--reason", "x"]):
+        result = campaigns_cli(*args, "--duckdb", str(broken))
+        assert result.exit_code == 1, result.output
+        assert "Cannot use" in result.stderr
+
+
+def test_installed_command_resumes_what_a_check_tripped(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    record_check_outcome(
+        Warehouse(path), check_name="spike", partition="2025-03-06", severity="ERROR", reason="x"
+    )
+    env = {**os.environ, "SMSPRESTO_DUCKDB_PATH": str(path), "COLUMNS": "200"}
+    resumed = subprocess.run(
+        [str(SMSPRESTO), "campaigns", "resume", "--reason", "false alarm", "--by", "kofi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resumed the campaigns (1 trip ended):" in resumed.stdout
+    [trip] = CircuitBreaker(Warehouse(path)).history()
+    assert (trip.resumed_by, trip.resume_reason) == ("cli:kofi", "false alarm")

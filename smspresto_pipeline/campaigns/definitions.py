@@ -12,6 +12,11 @@ numbers, applies the guards below in this order, and requests a run of the send 
 the chosen ``dedup_keys`` in the run's config: a tick that finds the same batch again requests
 no second run. It skips, with the reason shown in the UI:
 
+* **circuit breaker**: while the breaker is tripped (a failure-rate spike check failed at ERROR,
+  or a person paused the campaigns; see :mod:`smspresto_pipeline.warehouse.breaker`), before
+  running the query and without writing anything; the reason says why, since when, and how to
+  resume. The run key carries the breaker's generation, so a batch whose run was refused during
+  a pause is requested again after the resume;
 * when the warehouse file is locked or busy (another process writes): never a failed tick;
   the sensor waits at most :data:`SENSOR_LOCK_TIMEOUT` seconds for the lock;
 * on the campaign's first activation (no row of it in the outbox at all) unless
@@ -42,6 +47,9 @@ the UI rather than as a quiet skip; the send job fails the same way, before any 
 launched by hand with no keys), drops rows already in the outbox, and decides again with the
 run's own clock and counts, so a run started late or by hand obeys the same guards:
 
+0. circuit breaker: while it is tripped, the run fails (:class:`dagster.Failure`) before
+   claiming anything, unless its config says ``ignore_circuit_breaker`` (a person's explicit
+   override, logged as a warning); a dry run reports it (``circuit_breaker``) and goes on;
 1. first activation: a run of a campaign with no outbox row records the baseline and sends
    nothing (unless ``send_on_first_activation``);
 2. volume breaker: above the threshold, the run fails (:class:`dagster.Failure`) before
@@ -126,7 +134,15 @@ from smspresto_pipeline.campaigns.timing import (
 )
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
-from smspresto_pipeline.warehouse import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import (
+    OUTBOX_STATES,
+    BreakerState,
+    CircuitBreaker,
+    OptOuts,
+    Outbox,
+    OutboxMessage,
+    Warehouse,
+)
 from smspresto_pipeline.warehouse.connection import WarehouseLockedError
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 
@@ -166,6 +182,12 @@ class CampaignSendConfig(dg.Config):
         default=False,
         description="Confirm a batch the volume breaker stopped: the run sends a first batch "
         "(caps applied) and holds the rest, which the next evaluations send.",
+    )
+    ignore_circuit_breaker: bool = Field(
+        default=False,
+        description="Send even though the circuit breaker has paused the campaigns (a failure "
+        "spike, or a person's pause): a person's explicit override, logged. The breaker stays "
+        "tripped for the other runs and sensors.",
     )
 
 
@@ -358,7 +380,10 @@ def _build_sensor(campaign: Campaign, job: dg.JobDefinition, clock: Clock) -> dg
     ) -> dg.RunRequest | dg.SkipReason:
         store = _sensor_warehouse(warehouse)
         try:
-            return _evaluate(context, campaign, store, clock())
+            breaker = CircuitBreaker(store).state()
+            if breaker.tripped:
+                return dg.SkipReason(f"{breaker.describe()}. Nothing was queried or claimed.")
+            return _evaluate(context, campaign, store, clock(), breaker)
         except Exception as exc:
             if not _is_lock_error(exc):
                 raise
@@ -371,7 +396,11 @@ def _build_sensor(campaign: Campaign, job: dg.JobDefinition, clock: Clock) -> dg
 
 
 def _evaluate(
-    context: dg.SensorEvaluationContext, campaign: Campaign, store: Warehouse, now: datetime
+    context: dg.SensorEvaluationContext,
+    campaign: Campaign,
+    store: Warehouse,
+    now: datetime,
+    breaker: BreakerState,
 ) -> dg.RunRequest | dg.SkipReason:
     name = campaign.name
     outbox = Outbox(store)
@@ -428,8 +457,14 @@ def _evaluate(
         f"{len(chosen) - len(plan.send)} rows to record as skipped, {len(plan.waiting)} rows "
         "waiting for the caps"
     )
+    run_key = batch_run_key(name, chosen)
+    if breaker.generation:
+        # Dagster never launches a run key twice: a batch whose run the breaker refused must
+        # get a new key once the campaigns are resumed. The refusal needed a trip recorded
+        # after the request, so the generation has moved on since.
+        run_key = f"{run_key}-b{breaker.generation}"
     return dg.RunRequest(
-        run_key=batch_run_key(name, chosen),
+        run_key=run_key,
         run_config={"ops": {_op_name(campaign): {"config": {"dedup_keys": chosen}}}},
         tags={"smspresto/campaign": name},
     )
@@ -502,6 +537,39 @@ def _send_op(campaign: Campaign, clock: Clock) -> dg.OpDefinition:
     return send_batch
 
 
+def _check_breaker(
+    context: dg.OpExecutionContext,
+    campaign: Campaign,
+    config: CampaignSendConfig,
+    store: Warehouse,
+) -> str | None:
+    """The breaker's description when it is tripped (None when closed).
+
+    Raises:
+        dagster.Failure: tripped, and neither a dry run nor told to ignore it; nothing was
+            claimed.
+    """
+    breaker = CircuitBreaker(store).state()
+    if not breaker.tripped:
+        return None
+    paused = breaker.describe()
+    if campaign.dry_run:
+        context.log.warning(f"dry run of campaign {campaign.name!r} while {paused}")
+    elif config.ignore_circuit_breaker:
+        context.log.warning(
+            f"campaign {campaign.name!r} sends although {paused}: this run was launched with "
+            "ignore_circuit_breaker: true"
+        )
+    else:
+        raise dg.Failure(
+            description=f"campaign {campaign.name!r}: nothing was claimed or sent: {paused}. "
+            "To send anyway, launch the job with the run config "
+            f"'ops: {{{_op_name(campaign)}: {{config: {{ignore_circuit_breaker: true}}}}}}'.",
+            metadata={"circuit_breaker": dg.MetadataValue.text(paused)},
+        )
+    return paused
+
+
 def _quarantine_dead_runs(context: dg.OpExecutionContext, outbox: Outbox, campaign: str) -> int:
     """Mark ``ambiguous`` the ``pending`` rows still owned by runs the instance says are over
     (a run that died between a request and its mark); a run still going is left alone."""
@@ -551,6 +619,7 @@ def _run_send(
     clock: Clock,
 ) -> dg.Output[None]:
     name, run_id, now = campaign.name, context.run_id, clock()
+    paused = _check_breaker(context, campaign, config, store)
     outbox = Outbox(store)
     wanted = frozenset(config.dedup_keys) if config.dedup_keys else None
     found = _find(campaign, store, wanted)
@@ -603,7 +672,9 @@ def _run_send(
     texts = {"next_send_time": next_send_time(campaign, now).isoformat()} if quiet else {}
 
     if campaign.dry_run:
-        return _dry_run(context, campaign, outbox, found, held, opted_held, reasons, now, threshold)
+        return _dry_run(
+            context, campaign, outbox, found, held, opted_held, reasons, now, threshold, paused
+        )
 
     quarantined = _quarantine_dead_runs(context, outbox, name)
     reconciled_sent, reconciled_failed = _reconcile(context, outbox, campaign)
@@ -782,12 +853,13 @@ def _dry_run(
     reasons: dict[str, int],
     now: datetime,
     threshold: int | None,
+    paused: str | None,
 ) -> dg.Output[None]:
     """The run's decisions, reported: nothing claimed, nothing sent."""
     name = campaign.name
     selected = len(found.new) + len(found.opted_out) + len(found.skipped) + len(held)
     counts = {"held": 0, "expired": 0, "waiting_for_cap": 0, "frequency_capped": 0}
-    texts: dict[str, str] = {}
+    texts: dict[str, str] = {} if paused is None else {"circuit_breaker": paused}
     to_send: Sequence[PreparedMessage] = ()
     if threshold is not None and len(found.new) > threshold:
         context.log.warning(_surge_message(campaign, len(found.new), threshold))

@@ -311,11 +311,17 @@ def record_check_outcome(
     if severity is not None and severity.upper() not in _SEVERITIES:
         raise ValueError(f"severity must be 'ERROR', 'WARN' or None, got {severity!r}")
     breaker = CircuitBreaker(warehouse)
-    if severity is None:
-        breaker.clear(source=source, partition=partition, now=now)
-    elif severity.upper() == "ERROR":
+    if severity is not None and severity.upper() == "ERROR":
         breaker.trip(reason, source=source, partition=partition, now=now)
-    return breaker.state()
+        return breaker.state()
+    state = breaker.state()
+    ours = [t for t in state.trips if (t.source, t.partition_key) == (source, partition)]
+    if severity is None and ours:
+        # Written only when there is a trip to end: a check passing every day (or a backfill
+        # of passing days) takes no write lock.
+        breaker.clear(source=source, partition=partition, now=now)
+        state = breaker.state()
+    return state
 
 
 def _require(**values: str) -> None:

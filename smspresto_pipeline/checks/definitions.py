@@ -9,14 +9,15 @@ rate with its Wilson interval, the baseline and its band, volume, p-value, the w
 and a table of the recent days (rate, baseline, band) that charts well. An ``ERROR`` trips the
 circuit breaker (campaigns pause), a pass ends that day's trip.
 
-Dagster 1.13 evaluates a partitioned check only in a run of one partition: a run over a range
-(the daily ingest with its lookback, a single-run backfill) cannot give the check its
-``partition_key``. So the ingestion's ranged runs leave the checks out, and
+Dagster 1.13 gives a partitioned check its ``partition_key`` only in a run of one partition. So
+the ingestion's ranged runs (the daily ingest with its lookback) leave the checks out, and
 :func:`build_checks_sensor` requests one run of the checks-only job (:func:`build_checks_job`)
-per day that was materialized, after each materialization.
+per day that was materialized, after each materialization. A ranged run that does include the
+checks (``dagster asset materialize --partition-range``, a single-run backfill in the UI) gets
+one evaluation per day, logged with its partition.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -180,7 +181,7 @@ def build_failure_spike_check(
         raise ValueError(f"recent_days must be at least 1, got {recent_days}")
     spike_config = config or SpikeConfig()
 
-    @dg.asset_check(
+    @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
         asset=asset,
         name=FAILURE_SPIKE_CHECK,
         partitions_def=asset.partitions_def,
@@ -193,8 +194,10 @@ def build_failure_spike_check(
     )
     def failure_rate_spike(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        day = date.fromisoformat(context.partition_key)
+    ) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
+        yield from _per_day(context, FAILURE_SPIKE_CHECK, lambda day: judge(day, warehouse))
+
+    def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_warehouse().reading() as con:
             findings = find_failure_spikes(con, day, spike_config)
             recent = _recent_days(con, day, spike_config, recent_days)
@@ -247,6 +250,41 @@ def build_failure_spike_check(
     return failure_rate_spike
 
 
+def _per_day(
+    context: dg.AssetCheckExecutionContext,
+    check_name: str,
+    judge: Callable[[date], dg.AssetCheckResult],
+) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
+    """The check's result for the run's day; in a run over a range of days, one evaluation
+    per day, each recorded with its partition.
+
+    Dagster 1.13 gives a partitioned check no ``partition_key`` in a run over a range (``dagster
+    asset materialize --partition-range``, a single-run backfill launched in the UI with the
+    checks): there each day's result is logged as an ``AssetCheckEvaluation`` of that partition,
+    which the UI shows per day like any other, and the step's output is yielded bare.
+    """
+    run = context.op_execution_context
+    if run.has_partition_key or not run.has_partition_key_range:
+        yield judge(date.fromisoformat(context.partition_key))
+        return
+    asset_key = context.check_specs[0].asset_key
+    for key in context.partition_keys:
+        result = judge(date.fromisoformat(key))
+        evaluation = dg.AssetCheckEvaluation(
+            asset_key=asset_key,
+            check_name=check_name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=context.check_specs[0].blocking,
+            partition=key,
+        )
+        # log_event records check evaluations too (its annotation omits them).
+        run.log_event(evaluation)  # type: ignore[arg-type]
+    yield dg.Output(None, output_name=run.op_def.output_defs[0].name)
+
+
 def _drive_breaker(
     warehouse: WarehouseResource, day: date, severity: str | None, reason: str
 ) -> str:
@@ -268,7 +306,7 @@ _QUALITY_SEVERITY = {"statuses_mapped": dg.AssetCheckSeverity.WARN}
 
 
 def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+    @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
         asset=asset,
         name=name,
         partitions_def=asset.partitions_def,
@@ -276,8 +314,10 @@ def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefin
     )
     def quality_check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        day = date.fromisoformat(context.partition_key)
+    ) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
+        yield from _per_day(context, name, lambda day: judge(day, warehouse))
+
+    def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_warehouse().reading() as con:
             result = run_quality_check(con, name, day)
         return dg.AssetCheckResult(

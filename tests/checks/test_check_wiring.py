@@ -78,16 +78,19 @@ class Account:
 
     def materialize_day(self, instance: dg.DagsterInstance, day: date) -> dg.ExecuteInProcessResult:
         """``materialize`` of one day of ``archive_messages`` with its checks."""
+        return self.materialize(instance, partition_key=day.isoformat())
+
+    def materialize(
+        self, instance: dg.DagsterInstance, **options: Any
+    ) -> dg.ExecuteInProcessResult:
+        """``materialize`` of ``archive_messages`` with its checks."""
         archive = build_archive_messages_asset(start_date=START.isoformat())
         checks = [
             build_failure_spike_check(asset=archive),
             *build_data_quality_checks(asset=archive),
         ]
         return dg.materialize(
-            [archive, *checks],
-            resources=self.defs().resources,
-            instance=instance,
-            partition_key=day.isoformat(),
+            [archive, *checks], resources=self.defs().resources, instance=instance, **options
         )
 
     def check(
@@ -144,6 +147,34 @@ def test_a_single_day_materialization_still_runs_the_checks(account: Account) ->
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(evaluations) == CHECK_NAMES
     assert evaluations[FAILURE_SPIKE_CHECK].passed
+
+
+def test_a_ranged_run_with_the_checks_evaluates_each_day(account: Account) -> None:
+    """What ``dagster asset materialize --partition-range`` and a single-run backfill launched
+    with the checks do: one evaluation per check and day, each with its partition."""
+    first, last = SPIKE_DAY - timedelta(days=2), SPIKE_DAY + timedelta(days=1)
+    defs = account.defs()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = account.materialize(instance, tags=ranged(first, last))
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert sorted((e.check_name, e.partition) for e in evaluations) == sorted(
+            (name, day) for name in CHECK_NAMES for day in days(first, last)
+        )
+        spikes = {e.partition: e for e in evaluations if e.check_name == FAILURE_SPIKE_CHECK}
+        assert spikes[SPIKE_DAY.isoformat()].severity == dg.AssetCheckSeverity.ERROR
+        assert not spikes[SPIKE_DAY.isoformat()].passed
+        assert spikes[SPIKE_DAY.isoformat()].metadata["flagged_segments"].value == "carrier:MTN"
+        assert [day for day, e in sorted(spikes.items()) if e.passed] == [
+            day for day in days(first, last) if day != SPIKE_DAY.isoformat()
+        ]
+        # Recorded per day, as the UI's partitions of the check show them.
+        key = dg.AssetCheckKey(dg.AssetKey("archive_messages"), FAILURE_SPIKE_CHECK)
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+        assert sorted(record.partition for record in history) == days(first, last)
+        # Evaluated in the run that materialized them: the sensor asks for no second run.
+        requests, _ = tick(defs, instance, None)
+        assert requests == []
 
 
 def tick(

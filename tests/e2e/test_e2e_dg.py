@@ -58,11 +58,13 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "archive_messages_daily_ingest",
         "account_snapshot_hourly",
     }
-    # The example campaigns, one folder each: a sensor (stopped) and a send job.
+    # The example campaigns, one folder each: a sensor (stopped) and a send job; the ingestion's
+    # sensor that launches the checks of each day ingested.
     campaigns = "dagster_project/defs/campaigns"
     assert {sensor["name"]: sensor["source"] for sensor in listed["sensors"]} == {
         "failed_reminder_sensor": f"{campaigns}/failed_reminder/defs.yaml:4",
         "daily_summary_sensor": f"{campaigns}/daily_summary/defs.yaml:5",
+        "smspresto_archive_checks_sensor": "dagster_project/defs/ingest/defs.yaml:4",
     }
     jobs = {job["name"]: job["source"] for job in listed["jobs"]}
     assert jobs["failed_reminder_send"] == f"{campaigns}/failed_reminder/defs.yaml:4"

@@ -141,5 +141,9 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
     listed = json.loads(out)
     assets = {asset["asset_key"] for asset in listed["assets"]}
     assert assets == {"archive_messages", "account_snapshot", "analytics_views"}
-    assert [sensor["name"] for sensor in listed["sensors"]] == ["welcome_sensor"]
+    # The scaffolded ingestion's checks sensor, and the campaign's.
+    assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
+        "smspresto_archive_checks_sensor",
+        "welcome_sensor",
+    ]
     assert "welcome_send" in {job["name"] for job in listed["jobs"]}

@@ -32,6 +32,7 @@ from typing import Any
 
 ARCHIVE = "archive_messages"
 INGEST_JOB = "archive_messages_ingest_job"
+SPIKE_CHECK = "failure_rate_spike"
 MAX_PNG_BYTES = 400_000  # the README loads every image at once
 
 # What looked wrong on the way (each is also printed at once): any makes the exit status 1,
@@ -92,6 +93,11 @@ class Shot:
     """A heading to scroll to the top of the view before the capture."""
     height: int | None = None
     """The view's height for this page, when not the default (to end the image on a row)."""
+    then_click: tuple[str, ...] = ()
+    """Texts of elements (tabs, list rows: any element whose own text it is) to press in turn
+    after ``click``, each once the page has settled."""
+    expect_after: tuple[str, ...] = ()
+    """Texts that are all on the page once the clicks have had their effect."""
 
 
 def graphql(
@@ -174,6 +180,27 @@ def worst_partition(base_url: str, asset: str) -> str | None:
     return max(rates, key=lambda key: rates[key]) if rates else None
 
 
+def failed_check_partition(base_url: str, asset: str, check: str) -> str | None:
+    """The partition of ``asset`` whose newest evaluation of ``check`` failed at ERROR (the
+    newest such partition), or None when no evaluation failed."""
+    data = graphql(
+        base_url,
+        "query ($key: AssetKeyInput!, $check: String!) { assetCheckExecutions(assetKey: $key,"
+        " checkName: $check, limit: 1000) { partition evaluation { success severity } } }",
+        {"key": {"path": [asset]}, "check": check},
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    for execution in data["assetCheckExecutions"]:  # newest first
+        if execution["partition"] and execution["evaluation"]:
+            latest.setdefault(execution["partition"], execution["evaluation"])
+    failed = [
+        partition
+        for partition, evaluation in latest.items()
+        if not evaluation["success"] and evaluation["severity"] == "ERROR"
+    ]
+    return max(failed) if failed else None
+
+
 def build_shots(base_url: str) -> list[Shot]:
     """The README's screenshots, in the order it shows them."""
     partition = worst_partition(base_url, ARCHIVE)
@@ -203,6 +230,25 @@ def build_shots(base_url: str) -> list[Shot]:
             height=715,  # two rows of plots: row count, delivered, failed, failure_rate
         ),
     ]
+    spike = failed_check_partition(base_url, ARCHIVE, SPIKE_CHECK)
+    if spike is None:
+        warn(f"no partition of {ARCHIVE} failed {SPIKE_CHECK} at ERROR: no spike check captured")
+    else:
+        # The check's Partitions tab, filtered to its failed days, the spike's day selected:
+        # the status bar (the red day), and the evaluation's metadata (reason, rates, band).
+        shots.append(
+            Shot(
+                name="failure-spike-check",
+                path=f"/assets/{ARCHIVE}?"
+                + urllib.parse.urlencode(
+                    {"view": "checks", "checkDetail": SPIKE_CHECK, "status": "FAILED"}
+                ),
+                expect=(SPIKE_CHECK, "Partitions"),
+                then_click=("Partitions", spike),
+                expect_after=("carrier:MTN", "failures jumped from", "recent_days"),
+                height=1000,
+            )
+        )
     run = latest_run(base_url, INGEST_JOB, ARCHIVE)
     if run is None:
         warn("the instance has no run: no run page captured")
@@ -376,6 +422,20 @@ class Page:
         )
         return bool(found)
 
+    def click_text(self, text: str) -> bool:
+        """Presses the last tab, button or leaf element whose text is ``text`` (the innermost
+        view's: a page's own tabs come before those of the panel it shows); False if none."""
+        found = self._browser.evaluate(
+            self._session,
+            "(() => { const el = [...document.querySelectorAll("
+            "'[role=\"tab\"], button, a, div, span, td')]"
+            ".filter((e) => e.getClientRects().length > 0)"
+            f".filter((e) => e.innerText && e.innerText.trim() === {json.dumps(text)}"
+            " && (e.children.length === 0 || e.matches('[role=\"tab\"], button'))).pop();"
+            " if (el) { el.click(); } return !!el; })()",
+        )
+        return bool(found)
+
     def scroll_to(self, text: str) -> bool:
         """Scrolls the first heading-like element whose whole text is ``text`` to the top; False
         if there is none."""
@@ -417,6 +477,13 @@ def capture(page: Page, base_url: str, shot: Shot, out: Path, timeout: float) ->
             page.wait_loaded(deadline, selector=shot.after_click)
         else:
             warn(f"{shot.name}: no button {shot.click!r} to press")
+    for text in shot.then_click:
+        if page.click_text(text):
+            page.wait_loaded(deadline)
+        else:
+            warn(f"{shot.name}: nothing reading {text!r} to press")
+    if shot.expect_after:
+        page.wait_loaded(deadline, expect=shot.expect_after)
     if shot.scroll_to is not None and not page.scroll_to(shot.scroll_to):
         warn(f"{shot.name}: no {shot.scroll_to!r} to scroll to")
     png = page.screenshot_when_still(deadline)

@@ -6,20 +6,33 @@
 # About 30 s; plus ~10 s when the demo runs, and a minute or two the first time for Chromium.
 #   bash scripts/screenshots.sh          the demo runs first only if it never ran (no data/demo.env)
 #   bash scripts/screenshots.sh --demo   the demo runs again first (its dates move with today)
+#   bash scripts/screenshots.sh --only failure-spike-check   only these images (names without .png)
 #   CHROMIUM      the browser to drive (default: chromium)
 #   DAGSTER_PORT  the webserver's port (default: a free one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run_demo=false
-case "${1:-}" in
-  "") ;;
-  --demo) run_demo=true ;;
-  *)
-    echo "usage: bash scripts/screenshots.sh [--demo]" >&2
-    exit 2
-    ;;
-esac
+only=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --demo)
+      run_demo=true
+      shift
+      ;;
+    --only)
+      shift
+      while [ "$#" -gt 0 ] && [ "${1#--}" = "$1" ]; do
+        only+=("$1")
+        shift
+      done
+      ;;
+    *)
+      echo "usage: bash scripts/screenshots.sh [--demo] [--only NAME...]" >&2
+      exit 2
+      ;;
+  esac
+done
 started=$SECONDS
 bash scripts/bootstrap.sh
 
@@ -89,5 +102,5 @@ if ! "$up"; then
 fi
 
 .venv/bin/python scripts/screenshots.py --chromium "$chromium" --base-url "$base_url" \
-  --out docs/images
+  --out docs/images ${only[@]+--only "${only[@]}"}
 echo "Screenshots in docs/images/ ($((SECONDS - started)) s)."

@@ -1,21 +1,29 @@
 """The headless demo: the simulator, a month of history in DuckDB through Dagster, a summary.
 
-`run_demo` starts the bundled simulator (its SQLite file under ``data/``), backfills the last
-30 days of ``archive_messages`` in one run, takes an account snapshot, builds the analytics
-views and prints what DuckDB now holds. Then the ``daily_summary`` campaign
-(``dagster_project/defs/campaigns/daily_summary``) texts yesterday's figures to the operator's
-number (the simulator's :data:`DEMO_OPERATOR_NUMBER`) through its send job, and the demo prints
-that message's outbox row: its key is the day, so a second demo run on the same day sends
-nothing more. Runs are recorded in a persistent Dagster instance
-(``data/dagster_home``), and ``data/demo.env`` keeps the settings, so that ``scripts/ui.sh``
-opens the Dagster UI on the same runs and data. Running it again gives the same tables: every
-day is rewritten in one transaction, and only a new account snapshot row is added.
+`run_demo` starts the bundled simulator (its SQLite file under ``data/``), whose history has
+one injected failure spike: carrier MTN fails about half its messages on one of the last days
+(:func:`spike_day`). It backfills the last 30 days of ``archive_messages`` in one run, takes an
+account snapshot, builds the analytics views and prints what DuckDB now holds. Then the
+``daily_summary`` campaign (``dagster_project/defs/campaigns/daily_summary``) texts yesterday's
+figures to the operator's number (the simulator's :data:`DEMO_OPERATOR_NUMBER`) through its send
+job, and the demo prints that message's outbox row: its key is the day, so a second demo run on
+the same day sends nothing more. Last, the checks of ``archive_messages`` run for the days the
+daily ingest re-reads (yesterday and the three before), one run of ``smspresto_archive_checks``
+per day as its sensor requests them: the demo prints each day's failure-rate spike verdict
+(the spike day fails at ``ERROR`` naming ``carrier:MTN``) and the circuit breaker, which that
+``ERROR`` trips: the campaigns stay paused until a person resumes them (a new demo run does,
+first, so that it can text the operator again). Runs are recorded in a persistent Dagster
+instance (``data/dagster_home``), and ``data/demo.env`` keeps the settings, so that
+``scripts/ui.sh`` opens the Dagster UI on the same runs and data. Running it again gives the
+same tables: every day is rewritten in one transaction, and only a new account snapshot row and
+a new trip of the breaker are added.
 
 The runs are launched as the UI and the CLI launch them: ``dagster job launch -m
 dagster_project`` submits each one to the instance, whose run launcher starts it from the code
 location's server. A run launched so carries its job's origin (code location and repository),
 which is how the UI lists it under its job; ``execute_in_process`` would record runs attached
-to no job. The demo then waits on the instance until the run finishes.
+to no job. The demo then waits on the instance until the run finishes. The checks' runs are
+launched the same way, in one ``dagster job backfill`` of the days (one run per day).
 """
 
 import dataclasses
@@ -37,16 +45,37 @@ from rich.markup import escape
 from rich.table import Table
 
 from smspresto_pipeline.campaigns.prepare import mask_number
+from smspresto_pipeline.checks.definitions import CHECKS_JOB, FAILURE_SPIKE_CHECK
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
+from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
+from smspresto_pipeline.simulator.seed import day_rates
 from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse, sql_dir
+from smspresto_pipeline.warehouse.breaker import CircuitBreaker
 
-__all__ = ["DEMO_OPERATOR_NUMBER", "DemoRunError", "DemoSummary", "run_demo"]
+__all__ = [
+    "DEMO_OPERATOR_NUMBER",
+    "DEMO_SPIKE_SEGMENT",
+    "DayCheck",
+    "DemoRunError",
+    "DemoSummary",
+    "run_demo",
+    "spike_day",
+]
 
 #: The number the demo's daily summary texts: a simulator's number, never a real operator's.
 DEMO_OPERATOR_NUMBER = "+2250700000000"
 #: The campaign the demo runs end to end (dagster_project/defs/campaigns/daily_summary).
 _SUMMARY_CAMPAIGN = "daily_summary"
+#: The segment whose failures the demo's simulator multiplies on `spike_day`.
+DEMO_SPIKE_SEGMENT = "carrier:MTN"
+# The failure rate the spike gives MTN that day (a carrier outage): about ten times its usual
+# 5 %. A fixed factor would not do: the day's own rate wobbles (over-dispersion), and x4 on a
+# calm day stays within what MTN's ordinary days spread over.
+_SPIKE_RATE = 0.5
+# The days the checks run for: yesterday and the lookback days the daily ingest re-reads.
+_CHECKED_DAYS = 4
+# Tags the demo's checks runs, so that it finds them among the instance's runs.
+_CHECKS_TAG = "smspresto/demo_checks"
 
 _TIMEZONE = "Africa/Abidjan"
 _CODE_LOCATION = "dagster_project"
@@ -85,6 +114,36 @@ class DemoRunError(RuntimeError):
     """Raised when a run the demo launched could not be launched, failed or did not finish."""
 
 
+def spike_day(last_day: date) -> date:
+    """The day the demo's simulator injects its MTN spike: the weekday before ``last_day``
+    (weekend days carry too few messages to judge), so always among the days checked."""
+    day = last_day - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DayCheck:
+    """The failure-rate spike check of one day, as the demo's checks run recorded it.
+
+    Attributes:
+        day: the partition checked.
+        passed: whether the check passed.
+        severity: ``ERROR`` or ``WARN`` when it failed, None when it passed.
+        flagged: the segments flagged (``carrier:MTN``, ...).
+        reason: the check's sentence (the worst segment's, or the account's when it passed).
+        run_id: the checks run.
+    """
+
+    day: date
+    passed: bool
+    severity: str | None
+    flagged: tuple[str, ...]
+    reason: str
+    run_id: str
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class DemoSummary:
     """What the demo loaded.
@@ -99,6 +158,9 @@ class DemoSummary:
         run_ids: the Dagster runs the demo launched (archive, snapshot, views, daily summary).
         operator_message: the daily summary's outbox row for yesterday (its state, number and
             text); ``None`` if the campaign recorded none.
+        spike_day: the day of the injected MTN spike (None when it falls before ``first_day``).
+        checks: the failure-rate spike check of each day checked, oldest first.
+        breaker: the circuit breaker after the checks, in words.
     """
 
     first_day: date
@@ -109,6 +171,9 @@ class DemoSummary:
     counters: dict[str, int]
     run_ids: tuple[str, ...]
     operator_message: OutboxRow | None
+    spike_day: date | None = None
+    checks: tuple[DayCheck, ...] = ()
+    breaker: str = ""
 
 
 def _write_env_file(path: Path, values: Mapping[str, str]) -> None:
@@ -146,6 +211,44 @@ def _launch_run(
         "--tags",
         json.dumps(dict(tags)),
     ]
+    _run_command(command, job_name=job_name, env=env, log=log)
+    return run_id
+
+
+def _launch_backfill(
+    *, job_name: str, days: list[date], tags: Mapping[str, str], env: Mapping[str, str], log: Path
+) -> None:
+    """Launch one run of the partitioned ``job_name`` per day with ``dagster job backfill``
+    (the code location is loaded once for all of them); the runs carry ``tags``."""
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "backfill",
+        "-m",
+        _CODE_LOCATION,
+        "-j",
+        job_name,
+        "--partitions",
+        ",".join(day.isoformat() for day in days),
+        "--tags",
+        json.dumps(dict(tags)),
+        "--noprompt",
+    ]
+    _run_command(command, job_name=job_name, env=env, log=log, verb="backfill")
+
+
+def _run_command(
+    command: list[str],
+    *,
+    job_name: str,
+    env: Mapping[str, str],
+    log: Path,
+    verb: str = "launch",
+) -> None:
+    """Run a ``dagster job`` command to its end, its output appended to ``log``; raise
+    `DemoRunError` with the error lines of its output when it fails or takes too long."""
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
@@ -171,11 +274,10 @@ def _launch_run(
         # The exception lines say what went wrong; the tracebacks around them repeat each other.
         errors = dict.fromkeys(line for line in lines if _ERROR_LINE.match(line)) or lines[-20:]
         raise DemoRunError(
-            f"`dagster job launch` of {job_name} {outcome}:\n"
+            f"`dagster job {verb}` of {job_name} {outcome}:\n"
             + "\n".join(f"  {line}" for line in errors)
             + f"\nIts whole output is in {log}."
         )
-    return run_id
 
 
 def _run_errors(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -229,6 +331,63 @@ def _wait_for_run(instance: dg.DagsterInstance, run_id: str, job_name: str) -> N
             f"{_run_errors(instance, run_id) or '(none recorded)'}\n"
             "Its whole log is in the Dagster UI (bash scripts/ui.sh, then Runs)."
         )
+
+
+def _wait_for_runs(
+    instance: dg.DagsterInstance, tags: Mapping[str, str], count: int, job_name: str
+) -> list[dg.DagsterRun]:
+    """The ``count`` runs tagged ``tags``, once each has succeeded (`_wait_for_run`)."""
+    deadline = time.monotonic() + _RUN_TIMEOUT
+    while True:
+        runs = list(instance.get_runs(dg.RunsFilter(tags=dict(tags))))
+        if len(runs) >= count:
+            break
+        if time.monotonic() > deadline:
+            raise DemoRunError(
+                f"{len(runs)} of the {count} runs of {job_name} were recorded within "
+                f"{_RUN_TIMEOUT:.0f} s"
+            )
+        time.sleep(0.2)
+    for run in runs:
+        _wait_for_run(instance, run.run_id, job_name)
+    return runs
+
+
+def _spike_checks(instance: dg.DagsterInstance, runs: list[dg.DagsterRun]) -> list[DayCheck]:
+    """The failure-rate spike check's evaluation in each of ``runs``, oldest day first."""
+    checks = []
+    for run in runs:
+        for record in instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ):
+            event = record.dagster_event
+            data = event.event_specific_data if event is not None else None
+            if not isinstance(data, dg.AssetCheckEvaluation) or data.partition is None:
+                continue
+            if data.check_name != FAILURE_SPIKE_CHECK:
+                continue
+            metadata = {key: value.value for key, value in data.metadata.items()}
+            flagged = str(metadata.get("flagged_segments", "none"))
+            checks.append(
+                DayCheck(
+                    day=date.fromisoformat(data.partition),
+                    passed=data.passed,
+                    severity=None if data.passed else data.severity.value,
+                    flagged=() if flagged == "none" else tuple(flagged.split(", ")),
+                    reason=str(metadata.get("reason", data.description or "")),
+                    run_id=run.run_id,
+                )
+            )
+    return sorted(checks, key=lambda check: check.day)
+
+
+def _resume_earlier_pause(warehouse: Warehouse, console: Console) -> None:
+    """End the pause an earlier demo run's spike left (as a person would, with a reason), so
+    that this run's campaign can text the operator; this run's checks trip it again."""
+    breaker = CircuitBreaker(warehouse)
+    if breaker.state().tripped:
+        breaker.resume(by="smspresto demo", reason="a new demo run")
+        console.print("Resumed the campaigns an earlier demo run's spike check paused")
 
 
 def _drop_stale_simulator(config: SimulatorConfig, first: date, last: date) -> None:
@@ -306,6 +465,32 @@ def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> No
             + (f" ({row.skip_reason})" if row.skip_reason else "")
             + f": {escape(row.message)}"
         )
+    if summary.spike_day is not None:
+        console.print(
+            f"The simulator injected a failure spike: {DEMO_SPIKE_SEGMENT} fails about "
+            f"{_SPIKE_RATE:.0%} of its messages on {summary.spike_day}."
+        )
+    if summary.checks:
+        checks = Table(
+            "day",
+            "verdict",
+            "flagged",
+            "reason",
+            title=f"Failure-rate spike check ({CHECKS_JOB}, one run per day)",
+        )
+        for check in summary.checks:
+            verdict = "passed" if check.passed else f"failed: {check.severity}"
+            style = {"ERROR": "bold red", "WARN": "yellow"}.get(check.severity or "")
+            checks.add_row(
+                check.day.isoformat(),
+                verdict,
+                ", ".join(check.flagged) or "-",
+                escape(check.reason),
+                style=style,
+            )
+        console.print(checks)
+    if summary.breaker:
+        console.print(f"Circuit breaker: {escape(summary.breaker)}")
     console.print("Open the same runs and data in the Dagster UI: [bold]bash scripts/ui.sh[/]")
 
 
@@ -357,7 +542,22 @@ def run_demo(
         history_end=last_day,
         messages_per_day=messages_per_day,
         timezone=_TIMEZONE,
+        # No periodic account-wide spike days: the one spike is the one injected below.
+        spike_period=0,
     )
+    spiked = spike_day(last_day)
+    if spiked >= first_day:
+        # The factor that takes MTN to _SPIKE_RATE on that day, from the simulator's own model
+        # of the day's rates.
+        rates = day_rates(config.seed, spiked, config.failure_rate)
+        carrier = DEMO_SPIKE_SEGMENT.split(":", 1)[1]
+        factor = _SPIKE_RATE / (rates.level * rates.carriers[carrier])
+        config = dataclasses.replace(config, spikes=(Spike(spiked, DEMO_SPIKE_SEGMENT, factor),))
+    checked_days = [
+        last_day - timedelta(days=back)
+        for back in reversed(range(_CHECKED_DAYS))
+        if last_day - timedelta(days=back) >= first_day
+    ]
     settings = {
         "DAGSTER_HOME": str(dagster_home),
         "SMSPRESTO_API_KEY": config.api_key,
@@ -373,6 +573,8 @@ def run_demo(
     _drop_stale_simulator(config, first_day, last_day)
     log = data_dir / "launch.log"
     log.write_text("", encoding="utf-8")
+    warehouse = Warehouse(settings["SMSPRESTO_DUCKDB_PATH"])
+    _resume_earlier_pause(warehouse, console)
     steps = [
         (
             f"Backfilling archive_messages {first_day}...{last_day} in one run",
@@ -405,7 +607,16 @@ def run_demo(
                 _wait_for_run(instance, run_id, job_name)
             console.print(f"{title}: done (run {run_id[:8]})")
             run_ids.append(run_id)
-    warehouse = Warehouse(settings["SMSPRESTO_DUCKDB_PATH"])
+        title = (
+            f"Checking archive_messages for {checked_days[0]}...{checked_days[-1]} "
+            f"(one run of {CHECKS_JOB} per day)"
+        )
+        with console.status(title + "..."):
+            tags = {_CHECKS_TAG: str(uuid.uuid4())}
+            _launch_backfill(job_name=CHECKS_JOB, days=checked_days, tags=tags, env=env, log=log)
+            check_runs = _wait_for_runs(instance, tags, len(checked_days), CHECKS_JOB)
+            checks = _spike_checks(instance, check_runs)
+        console.print(f"{title}: done")
     messages, by_status, daily, counters = _read_summary(warehouse, first_day, last_day)
     summary = DemoSummary(
         first_day,
@@ -416,6 +627,9 @@ def run_demo(
         counters,
         tuple(run_ids),
         _operator_message(warehouse, last_day),
+        spiked if spiked >= first_day else None,
+        tuple(checks),
+        CircuitBreaker(warehouse).state().describe(),
     )
     _print_summary(console, summary, data_dir)
     return summary

@@ -10,7 +10,7 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
             ...
 
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
-under xdist: each demo run launches three Dagster runs through the CLI and the code location
+under xdist: each demo run launches its Dagster runs through the CLI and the code location
 (seconds each), so the demo's own test and the webserver's test read the same two demo runs.
 """
 
@@ -36,6 +36,11 @@ SIMULATOR_HISTORY_START = date(2025, 3, 6)
 SIMULATOR_HISTORY_END = date(2025, 3, 10)
 
 MakeSimulator = Callable[..., AbstractContextManager[RunningSimulator]]
+
+# The demo's history in tests: three weeks, so that the spike check has a baseline and judges
+# the injected MTN spike at ERROR (with fewer days or messages, the statistics cannot tell).
+DEMO_DAYS = 21
+DEMO_MESSAGES_PER_DAY = 300
 
 
 def simulator_config(tmp_path: Path, **overrides: Any) -> SimulatorConfig:
@@ -82,14 +87,17 @@ def _run_demo_twice(data_dir: Path) -> "DemoTwice":
     before = dict(os.environ)
     out = io.StringIO()
     first = run_demo(
-        data_dir=data_dir, days=3, messages_per_day=30, console=Console(file=out, width=100)
+        data_dir=data_dir,
+        days=DEMO_DAYS,
+        messages_per_day=DEMO_MESSAGES_PER_DAY,
+        console=Console(file=out, width=100),
     )
     after = dict(os.environ)
     duckdb_path = data_dir / "smspresto_warehouse.duckdb"
     rows_after_first = warehouse_rows(duckdb_path, first.first_day, first.last_day)
-    command = [str(BIN / "smspresto"), "demo", "--data-dir", str(data_dir), "--days", "3"]
+    command = [str(BIN / "smspresto"), "demo", "--data-dir", str(data_dir), f"--days={DEMO_DAYS}"]
     printed = run(
-        [*command, "--messages-per-day", "30"],
+        [*command, f"--messages-per-day={DEMO_MESSAGES_PER_DAY}"],
         {**base_env(), "COLUMNS": "120"},
         cwd=data_dir.parent,
         timeout=240,
@@ -116,7 +124,7 @@ def _run_demo_twice(data_dir: Path) -> "DemoTwice":
 
 @pytest.fixture(scope="session")
 def demo_twice(tmp_path_factory: pytest.TempPathFactory) -> "DemoTwice":
-    """The demo run twice (three days, 30 messages a day) into one data directory."""
+    """The demo run twice (DEMO_DAYS days, DEMO_MESSAGES_PER_DAY a day) into one data directory."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return _run_demo_twice(tmp_path_factory.mktemp("demo") / "data")
     # Under xdist, the first worker to ask runs it and leaves the result for the others in the

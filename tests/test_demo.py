@@ -12,11 +12,13 @@ from e2e_fixtures import base_env
 from rich.console import Console
 
 from smspresto_pipeline.demo import (
+    DayCheck,
     DemoRunError,
     DemoSummary,
     _launch_run,
     _print_summary,
     _wait_for_run,
+    spike_day,
 )
 from smspresto_pipeline.warehouse import OutboxRow
 
@@ -107,3 +109,49 @@ def test_the_operators_message_is_printed_masked_with_its_state(tmp_path: Path) 
     out = io.StringIO()
     _print_summary(Console(file=out, width=400), _summary(None), tmp_path)
     assert "The daily_summary campaign recorded no message" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("last_day", "expected"),
+    [
+        (date(2026, 3, 5), date(2026, 3, 4)),  # Thursday: Wednesday
+        (date(2026, 3, 7), date(2026, 3, 6)),  # Saturday: Friday
+        (date(2026, 3, 8), date(2026, 3, 6)),  # Sunday: Friday
+        (date(2026, 3, 9), date(2026, 3, 6)),  # Monday: Friday, three days before
+    ],
+)
+def test_the_spike_is_on_the_weekday_before_the_last_day(last_day: date, expected: date) -> None:
+    assert spike_day(last_day) == expected
+    assert (last_day - expected).days < 4, "among the days the demo checks"
+
+
+def test_the_spike_verdicts_and_the_breaker_are_printed(tmp_path: Path) -> None:
+    day = date(2026, 3, 4)
+    reason = "carrier:MTN failures jumped from 5.7% to 39.8% (88 messages, p=1e-8)"
+    summary = DemoSummary(
+        day,
+        day,
+        0,
+        {},
+        [],
+        {},
+        (),
+        None,
+        spike_day=day,
+        checks=(
+            DayCheck(day, False, "ERROR", ("carrier:MTN",), reason, "run-1"),
+            DayCheck(date(2026, 3, 5), True, None, (), "all failures at 8.0% [sic]", "run-2"),
+        ),
+        breaker="campaigns are paused by the circuit breaker since ...",
+    )
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=400), summary, tmp_path)
+    printed = out.getvalue()
+    assert "carrier:MTN fails about 50% of its messages on 2026-03-04." in printed
+    (spike_row,) = [line for line in printed.splitlines() if "│ 2026-03-04 " in line]
+    assert "failed: ERROR" in spike_row
+    assert reason in spike_row
+    (clean_row,) = [line for line in printed.splitlines() if "│ 2026-03-05 " in line]
+    assert "passed" in clean_row
+    assert "[sic]" in clean_row, "a reason is printed as written (not console markup)"
+    assert "Circuit breaker: campaigns are paused by the circuit breaker since ..." in printed

@@ -1,18 +1,29 @@
 """Dagster asset checks on ``archive_messages``, per partition: the failure-rate spike check and
-the data-quality checks.
+the data-quality checks, the job that evaluates them for one day and the sensor that launches it.
 
 :func:`build_data_quality_checks` wraps `smspresto_pipeline.checks.quality` (one check each).
 :func:`build_failure_spike_check` wraps :func:`~smspresto_pipeline.checks.find_failure_spikes`:
 the check of a partition judges that day's segments and fails at ``ERROR`` or ``WARN`` as the
 statistics say; its metadata carries the numbers a person needs to see the spike (the account's
 rate with its Wilson interval, the baseline and its band, volume, p-value, the worst segments)
-and a table of the recent days (rate, baseline, band) that charts well.
+and a table of the recent days (rate, baseline, band) that charts well. An ``ERROR`` trips the
+circuit breaker (campaigns pause), a pass ends that day's trip.
+
+Dagster 1.13 gives a partitioned check its ``partition_key`` only in a run of one partition. So
+the ingestion's ranged runs (the daily ingest with its lookback) leave the checks out, and
+:func:`build_checks_sensor` requests one run of the checks-only job (:func:`build_checks_job`)
+per day that was materialized, after each materialization. A ranged run that does include the
+checks (``dagster asset materialize --partition-range``, a single-run backfill in the UI) gets
+one evaluation per day, logged with its partition.
 """
 
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
+from dagster import AssetRecordsFilter, DagsterEventType
 
 from smspresto_pipeline.checks.quality import QUALITY_CHECKS, run_quality_check
 from smspresto_pipeline.checks.spikes import (
@@ -24,11 +35,30 @@ from smspresto_pipeline.checks.spikes import (
     load_daily_counts,
 )
 from smspresto_pipeline.resources import WarehouseResource
+from smspresto_pipeline.warehouse.breaker import record_check_outcome
 
-__all__ = ["FAILURE_SPIKE_CHECK", "build_data_quality_checks", "build_failure_spike_check"]
+if TYPE_CHECKING:
+    # What define_asset_job returns; dagster does not export the class under its top name.
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
+__all__ = [
+    "CHECKS_JOB",
+    "CHECKS_SENSOR",
+    "FAILURE_SPIKE_CHECK",
+    "build_checks_job",
+    "build_checks_sensor",
+    "build_data_quality_checks",
+    "build_failure_spike_check",
+]
 
 #: The name of the check on ``archive_messages``.
 FAILURE_SPIKE_CHECK = "failure_rate_spike"
+#: The job that evaluates the checks of ``archive_messages`` for one day.
+CHECKS_JOB = "smspresto_archive_checks"
+#: The sensor that launches it for each day materialized.
+CHECKS_SENSOR = "smspresto_archive_checks_sensor"
 
 _WORST_SHOWN = 5
 
@@ -113,24 +143,30 @@ def build_failure_spike_check(
     config: SpikeConfig | None = None,
     recent_days: int = 14,
     blocking: bool = False,
+    circuit_breaker: bool = True,
 ) -> dg.AssetChecksDefinition:
     """The partitioned check ``failure_rate_spike`` on ``asset`` (``archive_messages``).
 
     The check of a partition (a day) calls `find_failure_spikes` on the ``warehouse``
     resource's file: it fails with severity ``ERROR`` when a segment is an ``ERROR``, with
     ``WARN`` when the worst is a ``WARN``, and passes otherwise (insufficient data passes).
+    With ``circuit_breaker``, an ``ERROR`` trips the circuit breaker for that day (every
+    campaign pauses, see `smspresto_pipeline.warehouse.breaker`) and a pass ends that day's
+    trip; a ``WARN`` leaves it as it is.
 
     Metadata: ``reason`` (the worst segment's sentence), ``failure_rate`` and
     ``failure_rate_interval`` (the account's rate and its 95 % Wilson interval),
     ``baseline_rate`` and ``baseline_band``, ``final_messages``, ``failed``, ``p_value``,
-    ``flagged_segments``, ``worst_segments`` (a Markdown table) and ``recent_days`` (a table of
-    the account's last ``recent_days`` days: rate, baseline, band, severity).
+    ``flagged_segments``, ``worst_segments`` (a Markdown table), ``recent_days`` (a table of
+    the account's last ``recent_days`` days: rate, baseline, band, severity) and, with
+    ``circuit_breaker``, ``circuit_breaker`` (whether campaigns are paused, and why).
 
     Args:
         asset: the partitioned ``archive_messages`` asset the check is attached to.
         config: thresholds (`SpikeConfig`'s defaults if None).
         recent_days: days shown in ``recent_days``.
         blocking: make the check blocking (an ``ERROR`` stops downstream assets of the run).
+        circuit_breaker: let the check's outcome trip and clear the circuit breaker.
 
     Example:
         .. code-block:: python
@@ -145,7 +181,7 @@ def build_failure_spike_check(
         raise ValueError(f"recent_days must be at least 1, got {recent_days}")
     spike_config = config or SpikeConfig()
 
-    @dg.asset_check(
+    @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
         asset=asset,
         name=FAILURE_SPIKE_CHECK,
         partitions_def=asset.partitions_def,
@@ -158,8 +194,10 @@ def build_failure_spike_check(
     )
     def failure_rate_spike(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        day = date.fromisoformat(context.partition_key)
+    ) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
+        yield from _per_day(context, FAILURE_SPIKE_CHECK, lambda day: judge(day, warehouse))
+
+    def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_warehouse().reading() as con:
             findings = find_failure_spikes(con, day, spike_config)
             recent = _recent_days(con, day, spike_config, recent_days)
@@ -175,6 +213,10 @@ def build_failure_spike_check(
             "worst_segments": dg.MetadataValue.md(_worst_table(findings)),
             "recent_days": recent,
         }
+        if circuit_breaker:
+            metadata["circuit_breaker"] = _drive_breaker(
+                warehouse, day, "ERROR" if errors else ("WARN" if flagged else None), reason
+            )
         if account is not None:
             metadata.update(
                 {
@@ -208,12 +250,63 @@ def build_failure_spike_check(
     return failure_rate_spike
 
 
+def _per_day(
+    context: dg.AssetCheckExecutionContext,
+    check_name: str,
+    judge: Callable[[date], dg.AssetCheckResult],
+) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
+    """The check's result for the run's day; in a run over a range of days, one evaluation
+    per day, each recorded with its partition.
+
+    Dagster 1.13 gives a partitioned check no ``partition_key`` in a run over a range (``dagster
+    asset materialize --partition-range``, a single-run backfill launched in the UI with the
+    checks): there each day's result is logged as an ``AssetCheckEvaluation`` of that partition,
+    which the UI shows per day like any other, and the step's output is yielded bare.
+    """
+    run = context.op_execution_context
+    if run.has_partition_key or not run.has_partition_key_range:
+        yield judge(date.fromisoformat(context.partition_key))
+        return
+    asset_key = context.check_specs[0].asset_key
+    for key in context.partition_keys:
+        result = judge(date.fromisoformat(key))
+        evaluation = dg.AssetCheckEvaluation(
+            asset_key=asset_key,
+            check_name=check_name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=context.check_specs[0].blocking,
+            partition=key,
+        )
+        # log_event records check evaluations too (its annotation omits them).
+        run.log_event(evaluation)  # type: ignore[arg-type]
+    yield dg.Output(None, output_name=run.op_def.output_defs[0].name)
+
+
+def _drive_breaker(
+    warehouse: WarehouseResource, day: date, severity: str | None, reason: str
+) -> str:
+    """The one call from the spike check to the circuit breaker: ``ERROR`` trips it for ``day``,
+    a pass (``None``) ends ``day``'s trip, ``WARN`` changes nothing. Returns its state, in words.
+    """
+    state = record_check_outcome(
+        warehouse.get_warehouse(),
+        check_name=FAILURE_SPIKE_CHECK,
+        partition=day.isoformat(),
+        severity=severity,
+        reason=f"{reason} on {day.isoformat()}",
+    )
+    return state.describe()
+
+
 # A status code nobody mapped is worth a look, not a stop: the rows are kept ("unknown").
 _QUALITY_SEVERITY = {"statuses_mapped": dg.AssetCheckSeverity.WARN}
 
 
 def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+    @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
         asset=asset,
         name=name,
         partitions_def=asset.partitions_def,
@@ -221,8 +314,10 @@ def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefin
     )
     def quality_check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        day = date.fromisoformat(context.partition_key)
+    ) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
+        yield from _per_day(context, name, lambda day: judge(day, warehouse))
+
+    def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_warehouse().reading() as con:
             result = run_quality_check(con, name, day)
         return dg.AssetCheckResult(
@@ -246,3 +341,140 @@ def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChe
     if asset.partitions_def is None:
         raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
     return [_quality_check(asset, name) for name in QUALITY_CHECKS]
+
+
+def _no_run_config(partition_key: str) -> dict[str, object]:
+    return {}
+
+
+def build_checks_job(
+    *, asset: dg.AssetsDefinition, name: str = CHECKS_JOB
+) -> "UnresolvedAssetJobDefinition":
+    """A job that evaluates every check on ``asset`` for one day, and materializes nothing.
+
+    Partitioned like ``asset``: a run is one day (``partition_key`` of a ``RunRequest``, the
+    launchpad's partition, ``dagster job backfill --partitions``). Its steps run in the run's
+    process (the checks are short reads of the DuckDB file).
+
+    Example:
+        .. code-block:: python
+
+            archive = build_archive_messages_asset(start_date="2024-01-01")
+            checks = [build_failure_spike_check(asset=archive), *build_data_quality_checks(
+                asset=archive)]
+            defs = dg.Definitions(
+                assets=[archive], asset_checks=checks, jobs=[build_checks_job(asset=archive)],
+                resources=...,
+            )
+            defs.resolve_job_def("smspresto_archive_checks").execute_in_process(
+                partition_key="2024-03-01"
+            )
+    """
+    partitions = asset.partitions_def
+    if partitions is None:
+        raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
+    return dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.checks_for_assets(asset),
+        # define_asset_job's partitions_def is dropped when the selection holds checks and no
+        # asset (dagster 1.13 infers a job's partitions from its assets alone, see
+        # _infer_and_validate_common_partitions_def): a partitioned config carries them instead.
+        config=dg.PartitionedConfig(
+            partitions_def=partitions, run_config_for_partition_key_fn=_no_run_config
+        ),
+        executor_def=dg.in_process_executor,
+        description=(
+            f"Evaluate the checks of `{asset.key.to_user_string()}` for one day (failure-rate "
+            "spike, data quality); launched by the sensor after each materialization."
+        ),
+    )
+
+
+def _checked_in_run(
+    instance: dg.DagsterInstance, run_id: str, check_names: frozenset[str]
+) -> set[str]:
+    """The partitions for which run ``run_id`` evaluated every check in ``check_names``."""
+    evaluated: dict[str, set[str]] = {}
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        event = record.dagster_event
+        data = event.event_specific_data if event is not None else None
+        if isinstance(data, dg.AssetCheckEvaluation) and data.partition is not None:
+            evaluated.setdefault(data.partition, set()).add(data.check_name)
+    return {partition for partition, names in evaluated.items() if check_names <= names}
+
+
+def build_checks_sensor(
+    *,
+    asset: dg.AssetsDefinition,
+    job_name: str,
+    check_names: Sequence[str],
+    name: str = CHECKS_SENSOR,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds: int = 30,
+    batch: int = 500,
+) -> dg.SensorDefinition:
+    """A sensor that requests one run of the job ``job_name`` (the checks) per day of ``asset``
+    materialized.
+
+    Each tick reads the materializations recorded since its cursor (a storage id), keeps the
+    newest per day and requests a run for that day with ``run_key`` ``<day>@<storage id>``:
+    a tick evaluated again (its cursor not moved) requests the same keys, which Dagster never
+    launches twice, and a day materialized again later (the daily ingest re-reads the last days
+    for late statuses) gets a new key, so it is checked again. A day whose materializing run
+    already evaluated every check in ``check_names`` for it (a single-day run with its checks)
+    is not requested again. The first tick reads the whole history, ``batch`` records a tick.
+
+    Args:
+        asset: the partitioned asset (``archive_messages``).
+        job_name: the checks-only job (:func:`build_checks_job`), in the same definitions.
+        check_names: the checks that job evaluates.
+        name: the sensor's name.
+        default_status: the sensor's status when first deployed.
+        minimum_interval_seconds: seconds between ticks.
+        batch: materializations read per tick at most.
+    """
+    if asset.partitions_def is None:
+        raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    key = asset.key
+    expected = frozenset(check_names)
+
+    @dg.sensor(
+        name=name,
+        job_name=job_name,
+        default_status=default_status,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description=(
+            f"Launch `{job_name}` for each day of `{key.to_user_string()}` materialized (one "
+            "run per day, again when a day is materialized again)."
+        ),
+    )
+    def checks_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        after = int(context.cursor) if context.cursor else None
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=batch, ascending=True
+        ).records
+        if not records:
+            return dg.SensorResult(
+                skip_reason=f"no materialization of {key.to_user_string()} since the last tick"
+            )
+        newest = {r.partition_key: r for r in records if r.partition_key is not None}
+        checked: dict[str, set[str]] = {}
+        requests = []
+        for day, record in sorted(newest.items()):
+            run_id = record.run_id
+            if run_id not in checked:
+                checked[run_id] = _checked_in_run(context.instance, run_id, expected)
+            if day in checked[run_id]:
+                continue
+            requests.append(dg.RunRequest(run_key=f"{day}@{record.storage_id}", partition_key=day))
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=str(records[-1].storage_id),
+            skip_reason=None
+            if requests
+            else "the runs that materialized these days evaluated their checks",
+        )
+
+    return checks_sensor

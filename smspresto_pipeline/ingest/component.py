@@ -13,6 +13,14 @@ my_ingest`` writes one)::
 Secrets are named, never written: the attributes hold the names of the environment variables,
 which the resources read through ``dg.EnvVar`` when a run starts (a ``ConfigurableResource``
 given as a component field would not resolve ``{{ env.X }}``, dagster issue 33677).
+
+The failure-rate spike check's thresholds sit in a ``failure_spikes:`` block whose attributes
+mirror :class:`~smspresto_pipeline.checks.SpikeConfig` (each optional, with its default)::
+
+      failure_spikes:
+        baseline_days: 28
+        min_rise: 0.03
+        error_p: 0.0001
 """
 
 import os
@@ -23,13 +31,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from smspresto_pipeline.api.core import DEFAULT_BASE_URL
+from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 
-__all__ = ["SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
+__all__ = ["FailureSpikeThresholds", "SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCHEDULE_STATUSES = {
@@ -60,6 +69,19 @@ attributes:
   api_pass_env: SMSPRESTO_API_PASS
   # The variable holding the API's base URL (e.g. a simulator's); the public API when unset.
   base_url_env: SMSPRESTO_BASE_URL
+  # The failure-rate spike check on archive_messages (per day, per sender and carrier).
+  failure_spikes:
+    # Trailing days the baseline is drawn from.
+    baseline_days: 28
+    # A spike needs this rise over the baseline rate (0.02: 2 points) and this ratio to it.
+    min_rise: 0.02
+    min_ratio: 1.5
+    # Days (or segments) with fewer final messages or failures pass as "insufficient data".
+    min_messages: 50
+    min_failures: 5
+    # ERROR (campaigns pause) under this p-value; WARN by Benjamini-Hochberg at this rate.
+    error_p: 0.001
+    warn_q: 0.05
 """
 
 
@@ -90,15 +112,172 @@ def _in_range(name: str, value: int, low: int, high: int) -> int:
     return value
 
 
+def _within(name: str, value: float, low: float, high: float | None) -> float:
+    # `not low <= value` also refuses NaN.
+    if not low <= value or (high is not None and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+_DEFAULT_SPIKES = SpikeConfig()
+
+
+def _threshold(description: str) -> dg.Resolver:
+    resolver: dg.Resolver = dg.Resolver.default(description=description)
+    return resolver
+
+
+class FailureSpikeThresholds(dg.Resolvable, dg.Model):
+    """The ``failure_spikes:`` block: the thresholds of the failure-rate spike check, one
+    attribute per field of :class:`~smspresto_pipeline.checks.SpikeConfig` (same names, same
+    defaults, same meaning)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    baseline_days: Annotated[
+        int,
+        _threshold(
+            "Trailing days the baseline is drawn from (2 to 366); days already flagged enter "
+            "capped at the top of the band they broke."
+        ),
+    ] = _DEFAULT_SPIKES.baseline_days
+    weekday_seasonality: Annotated[
+        bool,
+        _threshold(
+            "Scale the baseline by the segment's weekday factor (its own same-weekday days)."
+        ),
+    ] = _DEFAULT_SPIKES.weekday_seasonality
+    seasonality_prior: Annotated[
+        float,
+        _threshold(
+            "Pseudo-messages at the segment's overall rate the weekday factor starts from (0 or "
+            "more)."
+        ),
+    ] = _DEFAULT_SPIKES.seasonality_prior
+    min_messages: Annotated[
+        int,
+        _threshold(
+            "Fewer final messages (delivered + failed) on the day: 'insufficient data', never "
+            "flagged (1 or more)."
+        ),
+    ] = _DEFAULT_SPIKES.min_messages
+    min_failures: Annotated[
+        int,
+        _threshold("Fewer failures on the day: 'insufficient data', never flagged (0 or more)."),
+    ] = _DEFAULT_SPIKES.min_failures
+    min_baseline_days: Annotated[
+        int,
+        _threshold(
+            "Days of history the account needs before anything is tested (2 to baseline_days)."
+        ),
+    ] = _DEFAULT_SPIKES.min_baseline_days
+    min_rise: Annotated[
+        float,
+        _threshold(
+            "The least rise over the baseline rate that counts as a spike (0.02: 2 points; 0 to 1)."
+        ),
+    ] = _DEFAULT_SPIKES.min_rise
+    min_ratio: Annotated[
+        float,
+        _threshold("The least ratio to the baseline rate that counts as a spike (1 or more)."),
+    ] = _DEFAULT_SPIKES.min_ratio
+    warn_q: Annotated[
+        float,
+        _threshold(
+            "Benjamini-Hochberg false discovery rate of WARN across a day's segments (between "
+            "0 and 1)."
+        ),
+    ] = _DEFAULT_SPIKES.warn_q
+    error_p: Annotated[
+        float,
+        _threshold(
+            "The p-value under which a spike (with the practical rise) is an ERROR, which pauses "
+            "the campaigns (between 0 and 1)."
+        ),
+    ] = _DEFAULT_SPIKES.error_p
+    dispersion_confidence: Annotated[
+        float,
+        _threshold(
+            "The day-to-day spread is taken at this upper confidence bound of its estimate (0.5: "
+            "the estimate itself; below 1)."
+        ),
+    ] = _DEFAULT_SPIKES.dispersion_confidence
+
+    @field_validator("baseline_days", "min_baseline_days")
+    @classmethod
+    def _check_days(cls, value: int, info: Any) -> int:
+        return _in_range(f"failure_spikes.{info.field_name}", value, 2, 366)
+
+    @field_validator("min_messages")
+    @classmethod
+    def _check_min_messages(cls, value: int) -> int:
+        return _in_range("failure_spikes.min_messages", value, 1, 10**9)
+
+    @field_validator("min_failures")
+    @classmethod
+    def _check_min_failures(cls, value: int) -> int:
+        return _in_range("failure_spikes.min_failures", value, 0, 10**9)
+
+    @field_validator("seasonality_prior")
+    @classmethod
+    def _check_prior(cls, value: float) -> float:
+        return _within("failure_spikes.seasonality_prior", value, 0.0, None)
+
+    @field_validator("min_rise")
+    @classmethod
+    def _check_min_rise(cls, value: float) -> float:
+        return _within("failure_spikes.min_rise", value, 0.0, 1.0)
+
+    @field_validator("min_ratio")
+    @classmethod
+    def _check_min_ratio(cls, value: float) -> float:
+        return _within("failure_spikes.min_ratio", value, 1.0, None)
+
+    @field_validator("warn_q", "error_p")
+    @classmethod
+    def _check_probability(cls, value: float, info: Any) -> float:
+        if not 0 < value < 1:
+            raise ValueError(
+                f"failure_spikes.{info.field_name} must be between 0 and 1 (both excluded), "
+                f"got {value}"
+            )
+        return value
+
+    @field_validator("dispersion_confidence")
+    @classmethod
+    def _check_confidence(cls, value: float) -> float:
+        if not 0 <= value < 1:
+            raise ValueError(
+                f"failure_spikes.dispersion_confidence must be at least 0 and below 1, got {value}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_together(self) -> "FailureSpikeThresholds":
+        if self.min_baseline_days > self.baseline_days:
+            raise ValueError(
+                f"failure_spikes.min_baseline_days ({self.min_baseline_days}) must not exceed "
+                f"failure_spikes.baseline_days ({self.baseline_days})"
+            )
+        return self
+
+    def to_config(self) -> SpikeConfig:
+        """The thresholds as the check takes them."""
+        return SpikeConfig(**self.model_dump())
+
+
 @dg.scaffold_with(SMSPrestoIngestScaffolder)
 class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
     """SMS Presto message history into DuckDB: daily archive partitions, account snapshots,
     analytics views, and their schedules.
 
     Builds what :func:`~smspresto_pipeline.ingest.definitions.build_ingest_defs` builds:
-    assets ``archive_messages``, ``account_snapshot``, ``analytics_views``; schedules
-    ``archive_messages_daily_ingest`` and ``account_snapshot_hourly``; the job
-    ``analytics_views_job``; resources ``smspresto`` and ``warehouse``.
+    assets ``archive_messages``, ``account_snapshot``, ``analytics_views``; the checks on
+    ``archive_messages`` (thresholds of the spike check in ``failure_spikes:``); schedules
+    ``archive_messages_daily_ingest`` and ``account_snapshot_hourly``; the jobs
+    ``analytics_views_job`` and ``smspresto_archive_checks`` and the sensor
+    ``smspresto_archive_checks_sensor``; resources ``smspresto`` and ``warehouse``.
 
     Example:
         .. code-block:: yaml
@@ -193,6 +372,15 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             f"load, or this is null, the public API is used ({DEFAULT_BASE_URL})."
         ),
     ] = "SMSPRESTO_BASE_URL"
+    failure_spikes: Annotated[
+        FailureSpikeThresholds,
+        dg.Resolver.default(
+            description="Thresholds of the failure-rate spike check on archive_messages "
+            "(baseline_days, min_rise, min_ratio, min_messages, min_failures, error_p, warn_q, "
+            "...; each optional, defaults as documented in SpikeConfig). An ERROR pauses the "
+            "campaigns."
+        ),
+    ] = FailureSpikeThresholds()
 
     @field_validator("start_date", mode="before")
     @classmethod
@@ -283,4 +471,5 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             max_concurrent_days=self.max_concurrent_days,
             page_size=self.page_size,
             schedule_status=_SCHEDULE_STATUSES[self.schedule_status],
+            spike_config=self.failure_spikes.to_config(),
         )

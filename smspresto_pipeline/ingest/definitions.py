@@ -1,4 +1,5 @@
-"""The whole ingestion as one ``dg.Definitions``: assets, schedules, the views job, resources.
+"""The whole ingestion as one ``dg.Definitions``: assets, their checks, schedules, the views job,
+the checks' job and sensor, resources.
 
 :func:`build_ingest_defs` is the one place the ingestion is wired together. Code users call it;
 :class:`~smspresto_pipeline.ingest.component.SMSPrestoIngestComponent` (the YAML front door,
@@ -7,6 +8,13 @@ used by the ``dagster_project`` code location) calls it too, so both get the sam
 
 import dagster as dg
 
+from smspresto_pipeline.checks import SpikeConfig
+from smspresto_pipeline.checks.definitions import (
+    build_checks_job,
+    build_checks_sensor,
+    build_data_quality_checks,
+    build_failure_spike_check,
+)
 from smspresto_pipeline.ingest.assets import (
     build_account_snapshot_asset,
     build_analytics_views_asset,
@@ -32,6 +40,7 @@ def build_ingest_defs(
     max_concurrent_days: int = 4,
     page_size: int | None = None,
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+    spike_config: SpikeConfig | None = None,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
 
@@ -45,12 +54,18 @@ def build_ingest_defs(
         max_concurrent_days: days one run fetches at the same time.
         page_size: rows per ``list-archive`` request (the resource's ``page_size`` if None).
         schedule_status: the schedules' status when first deployed (``STOPPED`` by default, so
-            a library never starts calling a paid API by surprise).
+            a library never starts calling a paid API by surprise); the checks' sensor follows it.
+        spike_config: the failure-rate spike check's thresholds (`SpikeConfig`'s defaults if
+            None).
 
     Returns:
-        Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; schedules
-        ``archive_messages_daily_ingest`` and ``account_snapshot_hourly`` (with their jobs);
-        the job ``analytics_views_job``; resources ``smspresto`` and ``warehouse``.
+        Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
+        on ``archive_messages`` (``failure_rate_spike`` and the data-quality checks, per day);
+        schedules ``archive_messages_daily_ingest`` and ``account_snapshot_hourly`` (with their
+        jobs, which leave the checks out); the job ``analytics_views_job``; the job
+        ``smspresto_archive_checks`` (the checks of one day) and the sensor
+        ``smspresto_archive_checks_sensor`` that launches it for each day materialized;
+        resources ``smspresto`` and ``warehouse``.
 
     Example:
         .. code-block:: python
@@ -77,13 +92,31 @@ def build_ingest_defs(
     )
     snapshot = build_account_snapshot_asset()
     views = build_analytics_views_asset()
+    checks = [
+        build_failure_spike_check(asset=archive, config=spike_config),
+        *build_data_quality_checks(asset=archive),
+    ]
+    checks_job = build_checks_job(asset=archive)
+    running = schedule_status == dg.DefaultScheduleStatus.RUNNING
     return dg.Definitions(
         assets=[archive, snapshot, views],
+        asset_checks=checks,
         jobs=[
             dg.define_asset_job(
                 ANALYTICS_VIEWS_JOB,
                 selection=dg.AssetSelection.assets(views),
                 description="Rebuild the analytics views over smspresto.messages.",
+            ),
+            checks_job,
+        ],
+        sensors=[
+            build_checks_sensor(
+                asset=archive,
+                job_name=checks_job.name,
+                check_names=[spec.name for check in checks for spec in check.check_specs],
+                default_status=dg.DefaultSensorStatus.RUNNING
+                if running
+                else dg.DefaultSensorStatus.STOPPED,
             )
         ],
         schedules=[

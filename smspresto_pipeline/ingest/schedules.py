@@ -3,7 +3,9 @@
 Statuses of SMS change after they are sent (pending, then delivered or failed), so the daily
 ingest re-reads the last few days as well as yesterday. It requests all of those days as one
 run over a partition key range, which the archive asset (``BackfillPolicy.single_run()``) fetches
-concurrently and writes day by day.
+concurrently and writes day by day. That run leaves the asset's checks out: dagster 1.13
+evaluates a partitioned check only in a run of one partition, so the checks of each day run
+afterwards in their own job (``smspresto_pipeline.checks.definitions.build_checks_sensor``).
 """
 
 from collections.abc import Callable
@@ -35,7 +37,7 @@ def _check_timezone(timezone: str) -> None:
 
 
 def _asset_schedule(
-    asset_key: dg.AssetKey,
+    selection: dg.AssetSelection,
     *,
     job_name: str,
     job_description: str,
@@ -47,10 +49,8 @@ def _asset_schedule(
     execution_fn: Callable[[dg.ScheduleEvaluationContext], dg.RunRequest | dg.SkipReason]
     | None = None,
 ) -> dg.ScheduleDefinition:
-    """A schedule whose job materialises one asset; ``execution_fn`` (if any) shapes each run."""
-    job = dg.define_asset_job(
-        job_name, selection=dg.AssetSelection.assets(asset_key), description=job_description
-    )
+    """A schedule whose job materialises ``selection``; ``execution_fn`` shapes each run."""
+    job = dg.define_asset_job(job_name, selection=selection, description=job_description)
     return dg.ScheduleDefinition(
         name=name,
         cron_schedule=cron_schedule,
@@ -127,7 +127,8 @@ def build_ingest_schedule(
         name: the schedule's name; defaults to ``<asset>_daily_ingest``.
 
     Returns:
-        The schedule, targeting a job named ``<asset>_ingest_job``.
+        The schedule, targeting a job named ``<asset>_ingest_job`` that materializes the asset
+        without its checks (a run over a range of days cannot evaluate partitioned checks).
 
     Example:
         .. code-block:: python
@@ -179,11 +180,14 @@ def build_ingest_schedule(
         )
 
     return _asset_schedule(
-        asset_key,
+        # Without the asset's checks: a run over a range of days cannot evaluate a partitioned
+        # check (no partition_key); they run per day in a job of their own.
+        dg.AssetSelection.assets(asset_key).without_checks(),
         job_name=f"{identifier}_ingest_job",
         job_description=(
             f"Ingest `{asset_key.to_user_string()}` for a range of days in one run (run tags "
-            "`dagster/asset_partition_range_start` and `_end`)."
+            "`dagster/asset_partition_range_start` and `_end`), without its checks (they run "
+            "per day afterwards)."
         ),
         name=name or f"{identifier}_daily_ingest",
         cron_schedule=f"{minute} {hour} * * *",
@@ -232,7 +236,7 @@ def build_snapshot_schedule(
     )
     identifier = asset_key.to_python_identifier()
     return _asset_schedule(
-        asset_key,
+        dg.AssetSelection.assets(asset_key),
         job_name=f"{identifier}_job",
         job_description=f"Materialise `{asset_key.to_user_string()}`.",
         name=name or f"{identifier}_hourly",

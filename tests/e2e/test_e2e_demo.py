@@ -1,17 +1,27 @@
 """The headless demo: it finishes by itself, prints its summary, texts the operator yesterday's
-figures through the daily_summary campaign, and a second run (the ``smspresto demo`` command)
-gives the same tables and sends nothing more, while adding its runs to the same persistent
-Dagster instance."""
+figures through the daily_summary campaign, shows the failure-rate spike check firing on the
+injected MTN spike (one checks run per day, the circuit breaker tripped), and a second run (the
+``smspresto demo`` command) gives the same tables, verdicts and sends nothing more, while adding
+its runs to the same persistent Dagster instance."""
 
 from datetime import timedelta
 
 import dagster as dg
+import pytest
+from conftest import DEMO_DAYS
 from e2e_fixtures import DemoTwice
 
 from smspresto_pipeline import SMSPrestoClient
-from smspresto_pipeline.demo import DEMO_OPERATOR_NUMBER
+from smspresto_pipeline.checks.definitions import CHECKS_JOB
+from smspresto_pipeline.demo import DEMO_OPERATOR_NUMBER, DEMO_SPIKE_SEGMENT, spike_day
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 from smspresto_pipeline.warehouse import Warehouse
+from smspresto_pipeline.warehouse.breaker import CircuitBreaker
+
+CHECKED_DAYS = 4  # yesterday and the three days the daily ingest re-reads
+
+# The first test to ask for `demo_twice` runs the demo twice: about twenty Dagster processes.
+pytestmark = pytest.mark.timeout(600)
 
 
 def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(demo_twice: DemoTwice) -> None:
@@ -38,11 +48,9 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(demo_twice: DemoTwi
     }
     assert first.counters["stock"] > 0
 
-    assert (first.last_day - first.first_day).days == 2
+    assert (first.last_day - first.first_day).days == DEMO_DAYS - 1
     assert [day for day, _, _, _ in first.daily] == [
-        first.first_day,
-        first.first_day + (first.last_day - first.first_day) / 2,
-        first.last_day,
+        first.first_day + timedelta(days=n) for n in range(DEMO_DAYS)
     ]
     assert first.messages == sum(first.by_status.values()) > 0
     with Warehouse(data_dir / "smspresto_warehouse.duckdb").connect(read_only=True) as con:
@@ -65,7 +73,9 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(demo_twice: DemoTwi
     assert "\nSMSPRESTO_SCHEDULES=stopped\n" in env_file
     with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
         runs = instance.get_runs()
-    assert len(runs) == 8, "four runs per demo"
+    checks_runs = [run for run in runs if run.job_name == CHECKS_JOB]
+    assert len(checks_runs) == 2 * CHECKED_DAYS, "one checks run per day checked, per demo"
+    assert len(runs) - len(checks_runs) == 8, "four other runs per demo"
     assert set(first.run_ids) < {run.run_id for run in runs}
     assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
     # Launched from the code location, as the UI launches them: the UI lists a run under its
@@ -118,3 +128,49 @@ def test_demo_texts_the_daily_summary_once(demo_twice: DemoTwice) -> None:
     with Warehouse(data_dir / "smspresto_warehouse.duckdb").connect(read_only=True) as con:
         outbox = con.execute("SELECT campaign, dedup_key, state FROM smspresto.outbox").fetchall()
     assert outbox == [("daily_summary", day.isoformat(), "sent")]
+
+
+def test_demo_shows_the_spike_check_firing_on_the_injected_day(demo_twice: DemoTwice) -> None:
+    first = demo_twice.first
+    assert first.spike_day == spike_day(first.last_day)
+    assert first.spike_day is not None
+    assert first.spike_day.weekday() < 5
+    checked = [check.day for check in first.checks]
+    assert checked == [first.last_day - timedelta(days=n) for n in reversed(range(CHECKED_DAYS))]
+    assert len({check.run_id for check in first.checks}) == CHECKED_DAYS, "a run per day"
+    (spike,) = [check for check in first.checks if check.day == first.spike_day]
+    assert (spike.passed, spike.severity) == (False, "ERROR")
+    assert DEMO_SPIKE_SEGMENT in spike.flagged
+    assert " failures jumped from " in spike.reason
+    # The other days are not flagged for MTN, nor at ERROR (their own day-to-day spread may
+    # make a sender or the account WARN on some day: the simulator's history is over-dispersed).
+    for other in first.checks:
+        if other is not spike:
+            assert DEMO_SPIKE_SEGMENT not in other.flagged, other
+            assert other.severity != "ERROR", other
+    assert first.breaker.startswith("campaigns are paused by the circuit breaker since ")
+    assert f"partition {first.spike_day}" in first.breaker
+
+    for printed in (demo_twice.printed, demo_twice.second_printed):
+        text = " ".join(printed.split())  # the console wraps long lines
+        assert (
+            f"The simulator injected a failure spike: {DEMO_SPIKE_SEGMENT} fails about 50% of "
+            f"its messages on {first.spike_day}." in text
+        )
+        assert f"Failure-rate spike check ({CHECKS_JOB}, one run per day)" in text
+        assert "failed: ERROR" in text
+        assert "Circuit breaker: campaigns are paused by the circuit breaker" in text
+    assert "Resumed the campaigns an earlier demo run's spike check paused" in (
+        demo_twice.second_printed
+    )
+
+    # The second run resumed the first run's trip (so that it could text the operator) and
+    # tripped the breaker again: paused, for the same day.
+    breaker = CircuitBreaker(Warehouse(demo_twice.data_dir / "smspresto_warehouse.duckdb"))
+    state = breaker.state()
+    assert state.tripped
+    assert state.latest is not None
+    assert state.latest.partition_key == first.spike_day.isoformat()
+    latest, earlier = breaker.history()
+    assert latest.active
+    assert (earlier.resumed_by, earlier.partition_key) == ("smspresto demo", latest.partition_key)

@@ -59,11 +59,13 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "account_snapshot_hourly",
         "smspresto_reconcile_outbox_hourly",
     }
-    # The example campaigns, one folder each: a sensor (stopped) and a send job.
+    # The example campaigns, one folder each: a sensor (stopped) and a send job; the ingestion's
+    # sensor that launches the checks of each day ingested.
     campaigns = "dagster_project/defs/campaigns"
     assert {sensor["name"]: sensor["source"] for sensor in listed["sensors"]} == {
         "failed_reminder_sensor": f"{campaigns}/failed_reminder/defs.yaml:4",
         "daily_summary_sensor": f"{campaigns}/daily_summary/defs.yaml:5",
+        "smspresto_archive_checks_sensor": "dagster_project/defs/ingest/defs.yaml:4",
     }
     # (Python definitions, like the campaigns' shared jobs, have no YAML source.)
     jobs = {job["name"]: job.get("source") for job in listed["jobs"]}
@@ -142,5 +144,9 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
     listed = json.loads(out)
     assets = {asset["asset_key"] for asset in listed["assets"]}
     assert assets == {"archive_messages", "account_snapshot", "analytics_views"}
-    assert [sensor["name"] for sensor in listed["sensors"]] == ["welcome_sensor"]
+    # The scaffolded ingestion's checks sensor, and the campaign's.
+    assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
+        "smspresto_archive_checks_sensor",
+        "welcome_sensor",
+    ]
     assert "welcome_send" in {job["name"] for job in listed["jobs"]}

@@ -1,7 +1,8 @@
 """The demo's data seen through the Dagster UI's server: after the demo (run twice, headless),
 ``dagster-webserver -m dagster_project`` on the same instance answers GraphQL with exactly the
-code location's assets, asset checks, schedules (stopped) and sensors, and lists each of the
-demo's runs under its job, as the UI's job pages show them."""
+code location's assets, asset checks, schedules (stopped) and sensors, lists each of the
+demo's runs under its job, as the UI's job pages show them, and shows the failure-rate spike
+check's evaluations per day: failed at ERROR on the injected spike's day."""
 
 import json
 import subprocess
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from e2e_fixtures import BIN, DemoTwice, base_env, finish, kill_group, start
 
+from smspresto_pipeline.checks.definitions import CHECKS_JOB, CHECKS_SENSOR, FAILURE_SPIKE_CHECK
 from smspresto_pipeline.simulator import free_port
 
 JOBS = (
@@ -53,8 +55,15 @@ QUERY = """
     }
   ) { ... on Runs { results { RUN_FIELDS } } }
   allRuns: runsOrError { ... on Runs { results { RUN_FIELDS } } }
+  spikeChecks: assetCheckExecutions(
+    assetKey: { path: ["archive_messages"] }, checkName: "CHECK_NAME", limit: 100
+  ) {
+    runId partition status
+    evaluation { severity success description partition }
+  }
 }
 """.replace("RUN_FIELDS", RUN_FIELDS).replace("REPOSITORY_LABEL", REPOSITORY_LABEL)
+QUERY = QUERY.replace("CHECK_NAME", FAILURE_SPIKE_CHECK)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -80,6 +89,7 @@ def tags_of(run: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # it may be the test that runs the demo twice (`demo_twice`)
 def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
     data_dir, first, second_run_ids = (
         demo_twice.data_dir,
@@ -121,14 +131,20 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         for node in data["assetNodes"]
         for check in node["assetChecksOrError"]["checks"]
     ]
-    # The code location defines no asset check yet: name them here when it does.
-    assert checks == []
+    assert sorted(checks) == [
+        FAILURE_SPIKE_CHECK,
+        "history_id_unique",
+        "required_fields_present",
+        "sent_not_before_created",
+        "statuses_mapped",
+    ]
 
     (repository,) = data["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "dagster_project"
     assert {sensor["name"] for sensor in repository["sensors"]} == {
         "failed_reminder_sensor",
         "daily_summary_sensor",
+        CHECKS_SENSOR,
     }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     # demo.env stops them: the UI opened on the demo does not call the simulator by itself.
@@ -140,14 +156,15 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
 
     # Each job lists exactly its runs of the two demo runs, as its page in the UI does.
     jobs = {job["name"]: job["runs"] for job in repository["jobs"]}
-    # The demo does not launch the failed_reminder campaign nor the campaigns' shared jobs.
+    # The demo does not launch the failed_reminder campaign nor the campaigns' shared jobs;
+    # the checks job's runs (one per day) are looked at below.
     unlaunched = {
         "failed_reminder_send",
         "smspresto_reconcile_outbox",
         "smspresto_pause_campaigns",
         "smspresto_resume_campaigns",
     }
-    assert {name for name in jobs if not name.startswith("__")} == {*JOBS, *unlaunched}
+    assert {name for name in jobs if not name.startswith("__")} == {*JOBS, *unlaunched, CHECKS_JOB}
     for index, name in enumerate(JOBS):
         runs = jobs[name]
         assert {r["runId"] for r in runs} == {first.run_ids[index], second_run_ids[index]}, name
@@ -161,8 +178,31 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         assert tags["dagster/asset_partition_range_start"] == first.first_day.isoformat()
         assert tags["dagster/asset_partition_range_end"] == first.last_day.isoformat()
 
+    # The checks runs, one a day checked, are listed under their job.
+    checks_runs = {r["runId"] for r in jobs[CHECKS_JOB]}
+    assert {check.run_id for check in first.checks} < checks_runs
+    assert len(checks_runs) == 2 * len(first.checks)
+
+    # The spike check's evaluations, as the asset's checks tab shows them: one per run and day,
+    # failed at ERROR on the injected spike's day, newest first.
+    executions = data["spikeChecks"]
+    assert {e["runId"] for e in executions} == checks_runs
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for execution in executions:
+        assert execution["partition"] == execution["evaluation"]["partition"]
+        by_day.setdefault(execution["partition"], []).append(execution)
+    assert sorted(by_day) == [check.day.isoformat() for check in first.checks]
+    assert first.spike_day is not None
+    for execution in by_day[first.spike_day.isoformat()]:
+        assert execution["status"] == "FAILED"
+        evaluation = execution["evaluation"]
+        assert (evaluation["success"], evaluation["severity"]) == (False, "ERROR")
+        assert evaluation["description"] == next(
+            c.reason for c in first.checks if c.day == first.spike_day
+        )
+
     # No other run: nothing the demo made is left outside its job.
     all_runs = data["allRuns"]["results"]
-    assert {r["runId"] for r in all_runs} == set(first.run_ids + second_run_ids)
+    assert {r["runId"] for r in all_runs} == set(first.run_ids + second_run_ids) | checks_runs
     origins = {tuple(r["repositoryOrigin"].values()) for r in all_runs}
     assert origins == {("dagster_project", "__repository__")}

@@ -16,6 +16,7 @@ from e2e_fixtures import api_rows, warehouse_rows
 
 import smspresto_pipeline
 from smspresto_pipeline import SMSPrestoIngestComponent
+from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
@@ -222,3 +223,39 @@ def test_bad_value_names_the_field(sandbox: DefsFolderSandbox, field: str, value
     text = error_text(caught.value)
     assert field in text, text
     assert "hunter2" not in text, "an error must not echo what may be a secret"
+
+
+@pytest.mark.parametrize(
+    ("spikes", "named"),
+    [
+        ({"baseline_days": 1}, "failure_spikes.baseline_days"),
+        ({"min_baseline_days": 30}, "failure_spikes.min_baseline_days"),  # above baseline_days
+        ({"min_messages": 0}, "failure_spikes.min_messages"),
+        ({"min_rise": -0.01}, "failure_spikes.min_rise"),
+        ({"min_ratio": 0.5}, "failure_spikes.min_ratio"),
+        ({"error_p": 1.5}, "failure_spikes.error_p"),
+        ({"warn_q": 0}, "failure_spikes.warn_q"),
+        ({"dispersion_confidence": 1}, "failure_spikes.dispersion_confidence"),
+        ({"min_messages": "many"}, "min_messages"),
+        ({"no_such_threshold": 1}, "no_such_threshold"),
+    ],
+)
+def test_a_bad_threshold_names_its_attribute(
+    sandbox: DefsFolderSandbox, spikes: dict[str, object], named: str
+) -> None:
+    path = declare(sandbox, {"start_date": "2025-01-01", "failure_spikes": spikes})
+    with (
+        pytest.raises(Exception) as caught,  # noqa: PT011 (Dagster wraps the component's error)
+        sandbox.load_component_and_build_defs(defs_path=path),
+    ):
+        pass
+    text = error_text(caught.value)
+    assert named in text, text
+    assert "failure_spikes" in text, text
+
+
+def test_thresholds_default_to_the_spike_configs(sandbox: DefsFolderSandbox) -> None:
+    path = declare(sandbox, {"start_date": "2025-01-01", "failure_spikes": {"baseline_days": 21}})
+    with sandbox.load_component_and_build_defs(defs_path=path) as (component, _):
+        assert isinstance(component, SMSPrestoIngestComponent)
+        assert component.failure_spikes.to_config() == SpikeConfig(baseline_days=21)

@@ -293,10 +293,11 @@ _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 
 def _non_gsm(text: str) -> tuple[str, ...]:
-    # The set difference runs in C; the ordered pass only for texts that have such characters.
-    if not set(text) - _GSM7_ALL:
+    # All in C: the set difference, then its few characters in order of first appearance.
+    outside = set(text) - _GSM7_ALL
+    if not outside:
         return ()
-    return tuple(dict.fromkeys(ch for ch in text if ch not in _GSM7_ALL))
+    return tuple(sorted(outside, key=text.index))
 
 
 def detect_encoding(text: str) -> Encoding:

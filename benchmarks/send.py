@@ -23,7 +23,9 @@ checked against the job's ``requests`` metadata.
 Prints JSON: ``{messages, job_messages_per_second, bare_messages_per_second, ratio,
 requests_per_message, ...}``. The figures are medians over the rounds (the best round of each
 is beside them, ``*_best``); ``ratio`` counts the whole ``execute_in_process`` call,
-``step_ratio`` the op alone (the run's own set-up is ``job_run_overhead_s``). The simulator's
+``step_ratio`` the op alone (the run's own set-up is ``job_run_overhead_s``).
+``bare_cpu_s`` and ``job_cpu_s`` are the CPU seconds this process (all its threads) spent
+on each side (``time.process_time``; the simulator's process is not counted). The simulator's
 start-up (process, imports, seeding) is ``simulator_startup_s``, timed apart from everything.
 Targets: ``ratio >= 0.8`` and one request per batch.
 
@@ -222,13 +224,15 @@ def one_round(
     each made as the simulator counted them."""
     messages = sum(len(batch) for batch in batches)
     before = sim.requests()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     accepted = bare_send(http, sim.base_url, campaign.sender, batches)
-    bare_s = time.perf_counter() - start
+    bare_s, bare_cpu = time.perf_counter() - start, time.process_time() - cpu
     if accepted != messages:
         raise SystemExit(f"the bare loop sent {accepted} of {messages} messages")
     middle = sim.requests()
+    cpu = time.process_time()
     job = run_job(campaign, sim.base_url, duckdb_path, instance)
+    job_cpu = time.process_time() - cpu
     after = sim.requests()
     if not job["success"] or job["sent"] != messages:
         raise SystemExit(f"the job sent {job['sent']} of {messages} messages")
@@ -241,6 +245,8 @@ def one_round(
     return {
         **job,
         "bare_s": bare_s,
+        "bare_cpu_s": bare_cpu,
+        "job_cpu_s": job_cpu,
         "bare_requests": dict(middle - before),
         "job_requests": dict(job_requests),
     }
@@ -330,6 +336,9 @@ def figures(
         "step_ratio": round(statistics.median(step_rates) / bare_rate, 3),
         # The run's own set-up and tear-down around its one step.
         "job_run_overhead_s": round(statistics.median(r["seconds"] - r["step"] for r in rounds), 3),
+        # CPU seconds of this process (every thread) during each side; the simulator's apart.
+        "bare_cpu_s": round(statistics.median(r["bare_cpu_s"] for r in rounds), 3),
+        "job_cpu_s": round(statistics.median(r["job_cpu_s"] for r in rounds), 3),
         "bare_messages_per_second_best": round(max(bare_rates)),
         "job_messages_per_second_best": round(max(job_rates)),
         "ratio_best": round(max(job_rates) / max(bare_rates), 3),
@@ -342,6 +351,8 @@ def figures(
             "bare_s": [round(r["bare_s"], 3) for r in rounds],
             "job_s": [round(r["seconds"], 3) for r in rounds],
             "step_s": [round(r["step"], 3) for r in rounds],
+            "bare_cpu_s": [round(r["bare_cpu_s"], 3) for r in rounds],
+            "job_cpu_s": [round(r["job_cpu_s"], 3) for r in rounds],
             "ratio": [round(r["bare_s"] / r["seconds"], 3) for r in rounds],
             "job_requests": [r["job_requests"] for r in rounds],
         },

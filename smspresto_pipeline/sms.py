@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Literal
 
@@ -45,6 +45,7 @@ __all__ = [
     "detect_encoding",
     "migrate_legacy_ci",
     "normalize_number",
+    "normalize_numbers",
     "normalize_recipients",
     "number_info",
     "validate_message",
@@ -172,10 +173,41 @@ def normalize_number(raw: str, region: str = "CI") -> str:
         if migrated is not None:
             reason += f" (an eight-digit number from before 2021? today it is {migrated})"
         raise SMSValidationError(reason)
+    _remember(e164)
+    return e164
+
+
+def _remember(e164: str) -> None:
     if len(_NORMALISED) >= _NORMALISED_MAX:
         _NORMALISED.clear()
     _NORMALISED.add(e164)
-    return e164
+
+
+def normalize_numbers(raws: Sequence[str], region: str = "CI") -> list[str | SMSValidationError]:
+    """:func:`normalize_number` of each number, or the error it raises, in order.
+
+    The same results, at columnar speed for the common forms: ``+`` and digits, and a region's
+    bare national digits (``0708081488`` in CI) are checked against ``phonenumbers``' metadata
+    compiled into RE2 patterns (:func:`smspresto_pipeline.warehouse.numbering.valid_e164`); the
+    rest, and every number that path does not call valid, go through :func:`normalize_number`.
+    """
+    # Imported here: numbering needs pyarrow and imports this module.
+    import pyarrow as pa
+
+    from smspresto_pipeline.warehouse.numbering import valid_e164
+
+    fast: list[str | None] = valid_e164(pa.array(raws, pa.string()), region).to_pylist()
+    results: list[str | SMSValidationError] = []
+    for raw, e164 in zip(raws, fast, strict=True):
+        if e164 is not None:
+            _remember(e164)
+            results.append(e164)
+            continue
+        try:
+            results.append(normalize_number(raw, region))
+        except SMSValidationError as exc:
+            results.append(exc)
+    return results
 
 
 def normalize_recipients(numbers: Iterable[str], region: str = "CI") -> tuple[str, ...]:
@@ -261,10 +293,11 @@ _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 
 def _non_gsm(text: str) -> tuple[str, ...]:
-    # The set difference runs in C; the ordered pass only for texts that have such characters.
-    if not set(text) - _GSM7_ALL:
+    # All in C: the set difference, then its few characters in order of first appearance.
+    outside = set(text) - _GSM7_ALL
+    if not outside:
         return ()
-    return tuple(dict.fromkeys(ch for ch in text if ch not in _GSM7_ALL))
+    return tuple(sorted(outside, key=text.index))
 
 
 def detect_encoding(text: str) -> Encoding:

@@ -431,3 +431,23 @@ def test_validate_message() -> None:
 def test_validation_errors_are_value_errors() -> None:
     with pytest.raises(ValueError, match="empty"):
         validate_message("")
+
+
+def _non_gsm_one_by_one(text: str) -> tuple[str, ...]:
+    """The characters outside GSM-7, in order of first appearance, read one at a time."""
+    every = sms.GSM7_BASIC | sms.GSM7_EXTENSION
+    return tuple(dict.fromkeys(ch for ch in text if ch not in every))
+
+
+@given(
+    st.text(
+        st.one_of(
+            st.sampled_from(sorted(sms.GSM7_BASIC | sms.GSM7_EXTENSION)),
+            st.characters(),
+        ),
+        max_size=400,
+    )
+)
+@example("Prête à 18h, ça coûte 5€ 😀 ê ç ê")
+def test_the_characters_forcing_ucs2_are_listed_in_order(text: str) -> None:
+    assert describe_text(text).non_gsm_chars == _non_gsm_one_by_one(text)

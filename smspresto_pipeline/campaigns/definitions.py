@@ -147,7 +147,9 @@ from smspresto_pipeline.warehouse import (
     OutboxMessage,
     Warehouse,
 )
+from smspresto_pipeline.warehouse.activations import is_activated_on
 from smspresto_pipeline.warehouse.connection import WarehouseLockedError
+from smspresto_pipeline.warehouse.opt_outs import opted_out_on
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.warehouse.queries import SCHEMA
 
@@ -306,17 +308,18 @@ class _Found:
 def _find(campaign: Campaign, store: Warehouse, wanted: Collection[str] | None = None) -> _Found:
     """Run the query and keep the rows not yet in the outbox (only ``wanted`` keys, if given)."""
     batch = _prepare(campaign, store)
-    outbox = Outbox(store)
     messages: Sequence[PreparedMessage] = batch.messages
     skipped = _recordable(batch.skipped)
     if wanted is not None:
         messages = [m for m in messages if m.dedup_key in wanted]
         skipped = [r for r in skipped if r.dedup_key in wanted]
     keys = [m.dedup_key for m in messages] + [str(r.dedup_key) for r in skipped]
-    existing = outbox.existing_keys(campaign.name, keys)
-    messages = [m for m in messages if m.dedup_key not in existing]
-    opted = OptOuts(store).opted_out(m.recipient for m in messages)
-    activated = CampaignActivations(store).is_activated(campaign.name)
+    # The lookups on one read session (each connection opens a DuckDB instance).
+    with store.reading() as con:
+        existing = OutboxSession(con).existing_keys(campaign.name, keys)
+        messages = [m for m in messages if m.dedup_key not in existing]
+        opted = opted_out_on(con, (m.recipient for m in messages))
+        activated = is_activated_on(con, campaign.name)
     return _Found(
         batch=batch,
         new=[m for m in messages if m.recipient not in opted],

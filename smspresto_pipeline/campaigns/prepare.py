@@ -47,7 +47,7 @@ from jinja2.exceptions import SecurityError
 from smspresto_pipeline.campaigns.model import REQUIRED_COLUMNS, Campaign
 from smspresto_pipeline.campaigns.render import encode_text
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.sms import normalize_number
+from smspresto_pipeline.sms import normalize_numbers
 from smspresto_pipeline.warehouse.outbox import OutboxMessage
 
 __all__ = [
@@ -199,7 +199,9 @@ def prepare_batch(campaign: Campaign, table: pa.Table) -> PreparedBatch:
     variables = sorted(campaign.compiled_template.variables)
     # Column by column into Python lists: far cheaper than a dict per row from Arrow.
     keys = table.column("dedup_key").to_pylist()
-    numbers = table.column("recipient").to_pylist()
+    numbers = [_text(value) for value in table.column("recipient").to_pylist()]
+    # Every number at once (columnar for the common forms); a blank one's error is not used.
+    recipients = normalize_numbers([raw or "" for raw in numbers], campaign.default_region)
     values = {name: table.column(name).to_pylist() for name in variables}
     name = campaign.name
 
@@ -207,7 +209,7 @@ def prepare_batch(campaign: Campaign, table: pa.Table) -> PreparedBatch:
     skipped: list[SkippedRow] = []
     seen: set[str] = set()
     for index in range(table.num_rows):
-        key, raw = _text(keys[index]), _text(numbers[index])
+        key, raw = _text(keys[index]), numbers[index]
         if key is None:
             outcome: PreparedMessage | tuple[SkipReason, str] = (
                 "missing_dedup_key",
@@ -218,7 +220,7 @@ def prepare_batch(campaign: Campaign, table: pa.Table) -> PreparedBatch:
         else:
             seen.add(key)
             row = {variable: values[variable][index] for variable in variables}
-            outcome = _prepare_row(campaign, key, raw, row)
+            outcome = _prepare_row(campaign, key, raw, recipients[index], row)
         if isinstance(outcome, PreparedMessage):
             messages.append(outcome)
         else:
@@ -229,15 +231,18 @@ def prepare_batch(campaign: Campaign, table: pa.Table) -> PreparedBatch:
 
 
 def _prepare_row(
-    campaign: Campaign, key: str, raw: str | None, row: dict[str, object]
+    campaign: Campaign,
+    key: str,
+    raw: str | None,
+    recipient: str | SMSValidationError,
+    row: dict[str, object],
 ) -> PreparedMessage | tuple[SkipReason, str]:
-    """One row's message, or why it is skipped."""
+    """One row's message, or why it is skipped (``recipient``: its number normalised, or why
+    it cannot be)."""
     if raw is None:
         return "missing_recipient", "the row's recipient is NULL or blank"
-    try:
-        recipient = normalize_number(raw, campaign.default_region)
-    except SMSValidationError as exc:
-        return "invalid_number", str(exc)
+    if isinstance(recipient, SMSValidationError):
+        return "invalid_number", str(recipient)
     try:
         rendered = campaign.compiled_template.render(row)
     except SecurityError as exc:

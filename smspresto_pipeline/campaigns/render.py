@@ -103,6 +103,9 @@ class CompiledTemplate:
     source: str
     variables: frozenset[str]
     _template: Any = dataclasses.field(repr=False, compare=False)
+    # The template's globals (Jinja's ``range``, ``cycler`` ...) as a plain dict: Jinja would
+    # merge its chained globals into every row's context, the bulk of a short render's cost.
+    _globals: dict[str, Any] = dataclasses.field(repr=False, compare=False)
 
     def missing_columns(self, columns: Iterable[str]) -> tuple[str, ...]:
         """The names the template reads that ``columns`` lacks, sorted."""
@@ -117,7 +120,7 @@ class CompiledTemplate:
             Exception: anything else the row's values cause (a NULL printed, a missing key,
                 a division by zero, a type error): a fault of that row alone.
         """
-        context: dict[str, object] = {}
+        context = dict(self._globals)
         for name in self.variables:
             value = row.get(name)
             context[name] = (
@@ -125,7 +128,12 @@ class CompiledTemplate:
                 if value is None
                 else value
             )
-        text: str = self._template.render(context)
+        # Template.render's own steps, the globals merged above (``shared``: taken as is).
+        template = self._template
+        try:
+            text: str = _ENV.concat(template.root_render_func(template.new_context(context, True)))
+        except Exception:
+            _ENV.handle_exception()
         return text
 
 
@@ -152,7 +160,9 @@ def compile_template(source: str) -> CompiledTemplate:
         ) from None
     # Jinja leaves its globals (range, cycler ...) out: these are the row's columns.
     variables = frozenset(meta.find_undeclared_variables(parsed))
-    return CompiledTemplate(source=source, variables=variables, _template=template)
+    return CompiledTemplate(
+        source=source, variables=variables, _template=template, _globals=dict(template.globals)
+    )
 
 
 #: Characters that force UCS-2 although a GSM-7 character reads the same on a handset.

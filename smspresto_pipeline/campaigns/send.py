@@ -68,7 +68,7 @@ from smspresto_pipeline.errors import (
     SMSValidationError,
 )
 from smspresto_pipeline.sms import validate_sender
-from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMessage, OutboxRow
+from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMark, OutboxMessage, OutboxRow
 
 __all__ = [
     "MARKS_IN_FLIGHT",
@@ -213,17 +213,6 @@ def _one_campaign(messages: Sequence[OutboxMessage]) -> tuple[str, str]:
     return campaigns.pop(), senders.pop()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Mark:
-    """One batch's mark, waiting for :class:`_MarkWriter`."""
-
-    keys: tuple[str, ...]
-    state: Literal["sent", "failed", "ambiguous"]
-    api_status: int | None
-    api_message: str | None
-    now: datetime
-
-
 class _MarkWriter:
     """Writes one run's batch marks from a background thread, in the order they were given.
 
@@ -240,7 +229,7 @@ class _MarkWriter:
         self._outbox = outbox
         self._campaign = campaign
         self._run_id = run_id
-        self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[OutboxMark | None] = queue.SimpleQueue()
         self._unwritten = threading.Semaphore(MARKS_IN_FLIGHT)
         self._error: BaseException | None = None
         self._thread = threading.Thread(
@@ -253,7 +242,7 @@ class _MarkWriter:
         if self._error is not None:
             raise self._error
 
-    def put(self, mark: _Mark) -> None:
+    def put(self, mark: OutboxMark) -> None:
         """Hand ``mark`` over once fewer than :data:`MARKS_IN_FLIGHT` marks are unwritten."""
         while not self._unwritten.acquire(timeout=0.05):
             self.check()
@@ -268,7 +257,7 @@ class _MarkWriter:
         self.check()
 
     def _run(self) -> None:
-        waiting: list[_Mark] = []
+        waiting: list[OutboxMark] = []
         due = 0.0  # when the oldest waiting mark must be written
         closing = False
         while not closing:
@@ -291,21 +280,13 @@ class _MarkWriter:
                 return
             waiting = []
 
-    def _write(self, marks: Sequence[_Mark]) -> bool:
+    def _write(self, marks: Sequence[OutboxMark]) -> bool:
         """Write ``marks`` in one transaction; False (the error kept for the sending thread)
         when that failed."""
         try:
             with self._outbox.transaction() as session:
-                for mark in marks:
-                    session.mark(
-                        self._campaign,
-                        mark.keys,
-                        mark.state,
-                        api_status=mark.api_status,
-                        api_message=mark.api_message,
-                        run_id=self._run_id,
-                        now=mark.now,
-                    )
+                # One UPDATE for all of them (joined on the outbox's key), not one a batch.
+                session.mark_each(self._campaign, marks, run_id=self._run_id)
         except BaseException as exc:  # handed to the sending thread, which raises it
             self._error = exc
             return False
@@ -407,7 +388,7 @@ def _send_batch(
     index: int,
     batch: Sequence[OutboxMessage],
     clock: Callable[[], datetime] | None,
-) -> tuple[BatchOutcome, _Mark | None, bool]:
+) -> tuple[BatchOutcome, OutboxMark | None, bool]:
     """Send one batch; return its outcome, the mark to write (None: nothing was sent) and
     whether the run must stop."""
     keys = tuple(message.dedup_key for message in batch)
@@ -416,7 +397,7 @@ def _send_batch(
         result = client.send_messages(sender, [(m.recipient, m.message) for m in batch])
     except AmbiguousSendError as exc:
         why = f"the answer was lost after the request left: {exc}"
-        mark = _Mark(keys, "ambiguous", None, why, _now(clock))
+        mark = OutboxMark(keys, "ambiguous", None, why, _now(clock))
         return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), mark, True
     except SMSPrestoError as exc:
         if exc.code is None and not isinstance(exc, SMSValidationError):
@@ -425,10 +406,10 @@ def _send_batch(
             why = f"not sent, the request never reached the API: {exc}"
             return BatchOutcome(index, keys, "pending", segments, api_message=why), None, True
         why = exc.api_message or str(exc)
-        mark = _Mark(keys, "failed", exc.code, why, _now(clock))
+        mark = OutboxMark(keys, "failed", exc.code, why, _now(clock))
         outcome = BatchOutcome(index, keys, "failed", segments, 0, exc.code, why)
         return outcome, mark, not isinstance(exc, _BATCH_ONLY_REFUSALS)
-    mark = _Mark(keys, "sent", 0, result.api_message, _now(clock))
+    mark = OutboxMark(keys, "sent", 0, result.api_message, _now(clock))
     outcome = BatchOutcome(
         index, keys, "sent", segments, result.message_count, 0, result.api_message
     )

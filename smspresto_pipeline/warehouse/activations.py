@@ -38,7 +38,7 @@ from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
-__all__ = ["Activation", "CampaignActivations", "CampaignOverview"]
+__all__ = ["Activation", "CampaignActivations", "CampaignOverview", "is_activated_on"]
 
 #: The table holding the activations.
 TABLE = "campaign_activations"
@@ -137,7 +137,7 @@ class CampaignActivations:
         if not self.warehouse.path.exists():
             return False
         with self.warehouse.reading() as con:
-            return _activated(con, campaign)
+            return is_activated_on(con, campaign)
 
     def activate(
         self,
@@ -164,7 +164,7 @@ class CampaignActivations:
         if others:
             raise ValueError(f"baseline of {campaign!r} holds messages of {sorted(others)}")
         with self.warehouse.transaction() as con:
-            if _activated(con, campaign):
+            if is_activated_on(con, campaign):
                 return None
             claimed = OutboxSession(con).claim(baseline, state="baseline", run_id=run_id, now=now)
             params = {
@@ -195,7 +195,8 @@ def _activations(con: duckdb.DuckDBPyConnection, campaign: str | None) -> list[A
     return [Activation(*row) for row in rows.fetchall()]
 
 
-def _activated(con: duckdb.DuckDBPyConnection, campaign: str) -> bool:
+def is_activated_on(con: duckdb.DuckDBPyConnection, campaign: str) -> bool:
+    """:meth:`CampaignActivations.is_activated` on an open connection to the warehouse."""
     if _table_exists(con) and _activations(con, campaign):
         return True
     return bool(OutboxSession(con).rows(OUTBOX_STATES, campaign=campaign, limit=1))

@@ -37,7 +37,7 @@ from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 from smspresto_pipeline.sms import CI_LEGACY_MOBILE_PREFIX
 from smspresto_pipeline.warehouse.arrow import POOL, STRING
 
-__all__ = ["FAST_REGIONS", "NumberColumns", "enrich_numbers"]
+__all__ = ["FAST_REGIONS", "NumberColumns", "enrich_numbers", "valid_e164"]
 
 #: Regions worked out by the vectorised path: Côte d'Ivoire, its West African neighbours
 #: (ECOWAS, Mauritania, Cameroon) and France. Each pattern of a covered region runs for every
@@ -337,3 +337,53 @@ def enrich_numbers(
         country=pc.if_else(fast, country, columns[2]),
         carrier=pc.if_else(fast, carrier, columns[3]),
     )
+
+
+@functools.cache
+def _national_reading(region: str) -> tuple[str, str] | None:
+    """``(country calling code, RE2 pattern of the international prefix)`` when numbers of
+    ``region`` written as bare national digits can be read here, else ``None``.
+
+    ``phonenumbers.parse(digits, region)`` gives ``+<code><digits>`` unchanged when the region
+    has a calling code of its own and no national prefix to strip (Côte d'Ivoire, Senegal ...)
+    and the digits do not start with its international prefix (``00``: read as a country code
+    follows; those stay slow). Digits that start with the calling code need no exception:
+    ``phonenumbers`` strips it only from digits that its general pattern refuses or that are too
+    long, and ``+<code><digits>`` is then invalid here too (null: left to the slow path).
+    """
+    meta = PhoneMetadata.metadata_for_region(region, None)
+    code = phonenumbers.country_code_for_region(region)
+    if meta is None or phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code) != (region,):
+        return None
+    if meta.national_prefix_for_parsing or meta.national_prefix or not meta.international_prefix:
+        return None
+    idd = f"^(?:{meta.international_prefix})"
+    try:
+        pc.match_substring_regex(pa.array([""], STRING), idd)
+    except pa.ArrowInvalid:
+        return None
+    return str(code), idd
+
+
+def valid_e164(
+    numbers: pa.Array, region: str, *, regions: tuple[str, ...] = FAST_REGIONS
+) -> pa.Array:
+    """Each number in E.164 where the vectorised path can tell it is valid, else null.
+
+    Reads ``+`` and digits (as :func:`enrich_numbers` does, without the 2021 renumbering:
+    an old eight-digit number is not valid to send to) and, for a ``region`` that
+    :func:`_national_reading` accepts, bare national digits (``0708081488`` in CI). A non-null
+    value is exactly what ``smspresto_pipeline.sms.normalize_number(number, region)`` returns;
+    a null says nothing (the number is for ``normalize_number`` to read, or to refuse).
+    """
+    tables = _tables(regions if region in regions else (*regions, region))
+    numbers = pc.fill_null(numbers.cast(STRING), "")
+    reading = _national_reading(region)
+    written = numbers
+    if reading is not None:
+        code, idd = reading
+        national = pc.and_(_matches(numbers, r"^[0-9]+$"), pc.invert(_matches(numbers, idd)))
+        with_code = pc.binary_join_element_wise("+" + code, numbers, "", memory_pool=POOL)
+        written = pc.if_else(national, with_code, numbers)
+    seen = _classify(written, tables)
+    return pc.if_else(pc.and_(seen.fast, seen.valid), written, pa.scalar(None, STRING))

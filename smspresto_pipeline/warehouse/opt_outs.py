@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from smspresto_pipeline.errors import SMSValidationError
@@ -32,7 +33,7 @@ from smspresto_pipeline.warehouse.replies import is_stop_reply, read_replies
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
-__all__ = ["OptOut", "OptOutChange", "OptOuts", "ReplyImport"]
+__all__ = ["OptOut", "OptOutChange", "OptOuts", "ReplyImport", "opted_out_on"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,13 +136,11 @@ class OptOuts:
 
     def opted_out(self, recipients: Iterable[str]) -> set[str]:
         """The numbers among ``recipients`` (E.164, as normalised for sending) opted out."""
-        numbers = _numbers(set(recipients))
-        if not numbers.num_rows or not self.warehouse.path.exists():
+        numbers = set(recipients)
+        if not numbers or not self.warehouse.path.exists():
             return set()
         with self.warehouse.reading() as con:
-            con.register("checked_recipients", numbers)
-            rows = con.execute(load_sql("dml/select_opted_out_recipients.sql")).fetchall()
-        return {row[0] for row in rows}
+            return opted_out_on(con, numbers)
 
     def is_opted_out(self, number: str) -> bool:
         """Whether ``number`` (any form :func:`normalize_number` reads) is opted out.
@@ -198,6 +197,17 @@ class OptOuts:
             con.register("new_opt_outs", _numbers(recipients))
             rows = con.execute(load_sql("dml/insert_opt_outs.sql"), params).fetchall()
         return _change(recipients, {row[0] for row in rows})
+
+
+def opted_out_on(con: duckdb.DuckDBPyConnection, recipients: Iterable[str]) -> set[str]:
+    """:meth:`OptOuts.opted_out` on an open connection to the warehouse (one read session
+    for several lookups)."""
+    numbers = _numbers(set(recipients))
+    if not numbers.num_rows:
+        return set()
+    con.register("checked_recipients", numbers)
+    rows = con.execute(load_sql("dml/select_opted_out_recipients.sql")).fetchall()
+    return {row[0] for row in rows}
 
 
 def _numbers(recipients: Iterable[str]) -> pa.Table:

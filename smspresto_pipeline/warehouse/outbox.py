@@ -60,6 +60,7 @@ __all__ = [
     "ClaimState",
     "MarkState",
     "Outbox",
+    "OutboxMark",
     "OutboxMessage",
     "OutboxRow",
     "OutboxSession",
@@ -155,6 +156,19 @@ class OutboxRow(OutboxMessage):
         return OutboxMessage(*(getattr(self, f.name) for f in dataclasses.fields(OutboxMessage)))
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxMark:
+    """One mark for :meth:`OutboxSession.mark_each`: ``keys`` (of one campaign) moved to
+    ``state`` with the API's answer, at ``now``. A ``skipped`` mark is not one of these (it
+    needs its reason: see :meth:`Outbox.mark`)."""
+
+    keys: tuple[str, ...]
+    state: MarkState
+    api_status: int | None
+    api_message: str | None
+    now: datetime
+
+
 class OutboxSession:
     """The outbox's reads and writes on one open connection.
 
@@ -236,6 +250,44 @@ class OutboxSession:
             "now": utc_naive(now),
         }
         return self._update_keys("dml/update_outbox_state.sql", "marked_keys", dedup_keys, params)
+
+    def mark_each(
+        self, campaign: str, marks: Sequence[OutboxMark], *, run_id: str | None = None
+    ) -> tuple[str, ...]:
+        """Several :meth:`mark` calls in one UPDATE (each mark keeps its state, answer and
+        time; its keys must appear in no other mark); the keys moved, in the order given."""
+        for mark in marks:
+            _check_mark(mark.state, None)
+        keys = [key for mark in marks for key in dict.fromkeys(mark.keys)]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a key appears in two marks")
+        if not keys:
+            return ()
+        counts = [len(dict.fromkeys(mark.keys)) for mark in marks]
+
+        def each(values: list[object]) -> list[object]:
+            return [
+                value for value, count in zip(values, counts, strict=True) for _ in range(count)
+            ]
+
+        table = pa.table(
+            {
+                "dedup_key": pa.array(keys, pa.string()),
+                "state": pa.array(each([m.state for m in marks]), pa.string()),
+                "api_status": pa.array(each([m.api_status for m in marks]), pa.int32()),
+                "api_message": pa.array(each([m.api_message for m in marks]), pa.string()),
+                "now": pa.array(each([utc_naive(m.now) for m in marks]), pa.timestamp("us")),
+                "from_states": pa.array(
+                    each([list(TRANSITIONS[m.state]) for m in marks]), pa.list_(pa.string())
+                ),
+            }
+        )
+        self._con.register("marked_rows", table)
+        rows = self._con.execute(
+            load_sql("dml/update_outbox_marks.sql"), {"campaign": campaign, "run_id": run_id}
+        ).fetchall()
+        moved = {row[0] for row in rows}
+        return tuple(key for key in keys if key in moved)
 
     def hand_over(
         self,

@@ -148,3 +148,17 @@ def test_smart_encoding_leaves_a_text_alone_when_it_saves_nothing() -> None:
     assert encode_text(rendered, smart_encoding=True) == (rendered, describe_text(rendered), 0)
     # GSM-7 already
     assert encode_text("Merci", smart_encoding=True)[2] == 0
+
+
+def test_a_render_sees_jinjas_globals_and_raises_the_rows_own_error() -> None:
+    compiled = compile_template(
+        "{% set sep = joiner(',') %}{% for i in range(n) %}{{ sep() }}{{ i }}{% endfor %}"
+        " {{ 10 // d }}"
+    )
+    assert compiled.render({"n": 3, "d": 5}) == "0,1,2 2"
+    with pytest.raises(ZeroDivisionError):
+        compiled.render({"n": 1, "d": 0})
+    # Each row starts afresh: no value of the previous row, the joiner new again.
+    assert compiled.render({"n": 2, "d": 1}) == "0,1 10"
+    with pytest.raises(TypeError):  # n is NULL: range() refuses it
+        compiled.render({"d": 1})

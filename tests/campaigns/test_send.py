@@ -115,10 +115,11 @@ def test_no_more_than_marks_in_flight_answered_batches_wait_for_their_mark(
 ) -> None:
     seen: list[int] = []
     written: list[str] = []
-    real_mark = OutboxSession.mark
+    real_mark = OutboxSession.mark_each
 
     def slow_mark(self: OutboxSession, *args: Any, **kwargs: Any) -> tuple[str, ...]:
-        time.sleep(0.2)  # a writer slower than the requests: the bound must hold them back
+        # A writer slower than the requests (0.2 s a batch): the bound must hold them back.
+        time.sleep(0.2 * len(args[1]))
         moved = real_mark(self, *args, **kwargs)
         written.extend(moved)
         return moved
@@ -127,7 +128,7 @@ def test_no_more_than_marks_in_flight_answered_batches_wait_for_their_mark(
         if b"sendsms" in request.content:
             seen.append(len(written))  # no read of the file here: it would wait for the writer
 
-    monkeypatch.setattr(OutboxSession, "mark", slow_mark)
+    monkeypatch.setattr(OutboxSession, "mark_each", slow_mark)
     claimed = outbox.claim(messages(5 * (2 * MARKS_IN_FLIGHT + 4)), run_id="run-1")
     hooks = {"request": [before_request], "response": []}
     with client_for(sim, event_hooks=hooks) as client:
@@ -304,10 +305,10 @@ def test_a_failure_while_marking_stops_the_requests_and_keeps_unmarked_batches(
     sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     claimed = outbox.claim(messages(17), run_id="run-1")
-    real_mark = OutboxSession.mark
+    real_mark = OutboxSession.mark_each
 
     def mark_then_fail(self: OutboxSession, *args: Any, **kwargs: Any) -> tuple[str, ...]:
-        if "key-5" in args[1]:  # batch 2's mark
+        if any("key-5" in mark.keys for mark in args[1]):  # batch 2's mark
             raise OSError("disk full")
         return real_mark(self, *args, **kwargs)
 
@@ -319,7 +320,7 @@ def test_a_failure_while_marking_stops_the_requests_and_keeps_unmarked_batches(
                 if thread.name.startswith("smspresto-outbox-marks-"):
                     thread.join(10)
 
-    monkeypatch.setattr(OutboxSession, "mark", mark_then_fail)
+    monkeypatch.setattr(OutboxSession, "mark_each", mark_then_fail)
     hooks = {"request": [third_request_after_the_failure], "response": []}
     with (
         client_for(sim, event_hooks=hooks) as client,

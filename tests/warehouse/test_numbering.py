@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smspresto_pipeline.errors import SMSValidationError
+from smspresto_pipeline.sms import normalize_number, normalize_numbers
 from smspresto_pipeline.warehouse.enrich import recipient_details
-from smspresto_pipeline.warehouse.numbering import FAST_REGIONS, enrich_numbers
+from smspresto_pipeline.warehouse.numbering import FAST_REGIONS, enrich_numbers, valid_e164
 
 Details = tuple[str, bool, str | None, str | None]
 
@@ -226,3 +228,79 @@ def test_without_a_covered_region_everything_goes_to_phonenumbers() -> None:
     columns = enrich_numbers(pa.array(numbers, pa.string()), slow, regions=("US",))
     assert sorted(handed) == sorted(numbers)
     assert columns.recipient.to_pylist() == ["+2250708081488", "+2250708081488"]
+
+
+def sent_form(number: str, region: str) -> str | None:
+    """What ``normalize_number`` sends to: ``phonenumbers``' E.164 of a valid number, else
+    ``None`` (read afresh, without the module's cache)."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@st.composite
+def campaign_numbers(draw: st.DrawFn) -> str:
+    """A number as a campaign's query may hold it: the forms above, or bare digits (a
+    national number without its spaces, with the calling code, an international prefix ...)."""
+    shape = draw(st.sampled_from(("written", "national-digits", "digits")))
+    if shape == "digits":
+        return draw(st.text("0123456789", max_size=20))
+    written = draw(written_numbers())
+    if shape == "written":
+        return written
+    return "".join(ch for ch in written if ch.isdigit())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    numbers=st.lists(campaign_numbers(), min_size=1, max_size=40),
+    region=st.sampled_from(("CI", "CI", "CI", "SN", "ML", "FR", "US", "GB")),
+    fast_regions=st.sampled_from((FAST_REGIONS, EVERY_REGION, ("US",))),
+)
+def test_valid_e164_gives_only_what_phonenumbers_sends_to(
+    numbers: list[str], region: str, fast_regions: tuple[str, ...]
+) -> None:
+    got = valid_e164(pa.array(numbers, pa.string()), region, regions=fast_regions).to_pylist()
+    wrong = [
+        (number, e164)
+        for number, e164 in zip(numbers, got, strict=True)
+        if e164 is not None and e164 != sent_form(number, region)
+    ]
+    assert wrong == []
+
+
+def test_ivorian_national_and_e164_numbers_take_the_fast_path() -> None:
+    # Every Ivorian example number and neighbours of it, as bare national digits and in
+    # E.164: each valid one is answered by the vectorised path, and answered right.
+    rng = random.Random(7)
+    numbers = []
+    for kind in TYPES:
+        number = example("CI", kind)
+        if number is None:
+            continue
+        nsn = phonenumbers.national_significant_number(number)
+        for _ in range(20):
+            digits = list(nsn)
+            digits[rng.randrange(2, len(digits))] = rng.choice("0123456789")
+            numbers += ["".join(digits), "+225" + "".join(digits)]
+    got = valid_e164(pa.array(numbers, pa.string()), "CI").to_pylist()
+    expected = [sent_form(number, "CI") for number in numbers]
+    assert got == expected
+    assert sum(e164 is not None for e164 in got) > len(numbers) // 4
+
+
+def test_normalize_numbers_is_normalize_number_for_each() -> None:
+    numbers = ["0708081488", "+2250708081488", "07 08 08 14 88", "08081488", "", "abc", "+1202"]
+    got = normalize_numbers(numbers, "CI")
+    assert got[:3] == ["+2250708081488"] * 3
+    expected: list[str] = []
+    for number in numbers[3:]:
+        with pytest.raises(SMSValidationError) as caught:
+            normalize_number(number, "CI")
+        expected.append(str(caught.value))
+    assert [str(error) for error in got[3:]] == expected
+    assert "before 2021" in expected[0]

@@ -19,7 +19,7 @@ from smspresto_pipeline.warehouse import (
     Warehouse,
     WarehouseSchemaError,
 )
-from smspresto_pipeline.warehouse.outbox import FINAL_STATES, TRANSITIONS
+from smspresto_pipeline.warehouse.outbox import FINAL_STATES, TRANSITIONS, OutboxMark
 
 NOW = datetime(2025, 3, 6, 9, 0)
 OLD_OUTBOX_DDL = """
@@ -468,3 +468,57 @@ def test_released_gives_the_campaigns_pending_rows_no_run_owns(outbox: Outbox) -
     assert {(row.state, row.run_id, row.campaign) for row in released} == {
         ("pending", None, "reminder")
     }
+
+
+def _every_column(warehouse: Warehouse) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        return con.execute("SELECT * FROM smspresto.outbox ORDER BY campaign, dedup_key").fetchall()
+
+
+def test_mark_each_writes_what_one_mark_a_batch_writes(tmp_path: Path) -> None:
+    # The same outbox twice: one mark() per batch in one, one mark_each() in the other; every
+    # column of every row must end the same (states allowed or not, answers, times, run).
+    marks = [
+        OutboxMark(("k1", "k2", "k1"), "sent", 0, "accepted", NOW + timedelta(seconds=1)),
+        OutboxMark(("k3",), "failed", 105, "invalid number", NOW + timedelta(seconds=2)),
+        OutboxMark(("k4", "k5"), "ambiguous", None, "answer lost", NOW + timedelta(seconds=3)),
+        OutboxMark(("k6", "gone"), "sent", 0, None, NOW + timedelta(seconds=4)),
+    ]
+    outcomes = []
+    for name in ("one-by-one", "at-once"):
+        warehouse = Warehouse(tmp_path / f"{name}.duckdb")
+        outbox = Outbox(warehouse)
+        keys = ["k1", "k2", "k3", "k4", "k5", "k6", "k7"]
+        outbox.claim([message(k) for k in keys], run_id="run-1", now=NOW)
+        outbox.claim([message("k1", campaign="other")], run_id="run-1", now=NOW)
+        outbox.mark("reminder", ["k6"], "ambiguous", api_message="lost", now=NOW)
+        outbox.mark("reminder", ["k5"], "sent", api_status=0, now=NOW)  # not pending any more
+        with outbox.transaction() as session:
+            if name == "one-by-one":
+                moved: tuple[str, ...] = ()
+                for m in marks:
+                    moved += session.mark(
+                        "reminder",
+                        m.keys,
+                        m.state,
+                        api_status=m.api_status,
+                        api_message=m.api_message,
+                        run_id="run-2",
+                        now=m.now,
+                    )
+            else:
+                moved = session.mark_each("reminder", marks, run_id="run-2")
+        outcomes.append((moved, _every_column(warehouse)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][0] == ("k1", "k2", "k3", "k4", "k6")
+
+
+def test_mark_each_refuses_a_key_in_two_marks(outbox: Outbox) -> None:
+    outbox.claim([message("k1")], now=NOW)
+    twice = [
+        OutboxMark(("k1",), "sent", 0, None, NOW),
+        OutboxMark(("k1",), "failed", 105, None, NOW),
+    ]
+    with outbox.transaction() as session, pytest.raises(ValueError, match="two marks"):
+        session.mark_each("reminder", twice)
+    assert stored(outbox.warehouse)["k1"][0] == "pending"

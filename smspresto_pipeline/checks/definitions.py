@@ -1,5 +1,6 @@
 """Dagster asset checks on ``archive_messages``, per partition: the failure-rate spike check and
-the data-quality checks, the job that evaluates them for one day and the sensor that launches it.
+the data-quality checks, the job that evaluates them for one day and the sensor that launches it;
+and the reconciliation of the account counters on ``account_snapshot`` (not partitioned).
 
 :func:`build_data_quality_checks` wraps `smspresto_pipeline.checks.quality` (one check each).
 :func:`build_failure_spike_check` wraps :func:`~smspresto_pipeline.checks.find_failure_spikes`:
@@ -8,6 +9,9 @@ statistics say; its metadata carries the numbers a person needs to see the spike
 rate with its Wilson interval, the baseline and its band, volume, p-value, the worst segments)
 and a table of the recent days (rate, baseline, band) that charts well. An ``ERROR`` trips the
 circuit breaker (campaigns pause), a pass ends that day's trip.
+:func:`build_counters_reconcile_check` wraps
+:func:`~smspresto_pipeline.checks.counters.check_counters_reconcile`; it runs with each
+materialization of the snapshot (the hourly snapshot job selects it).
 
 Dagster 1.13 gives a partitioned check its ``partition_key`` only in a run of one partition. So
 the ingestion's ranged runs (the daily ingest with its lookback) leave the checks out, and
@@ -25,6 +29,11 @@ import dagster as dg
 import duckdb
 from dagster import AssetRecordsFilter, DagsterEventType
 
+from smspresto_pipeline.checks.counters import (
+    COUNTERS_RECONCILE,
+    check_counters_reconcile,
+    validate_tolerances,
+)
 from smspresto_pipeline.checks.quality import QUALITY_CHECKS, run_quality_check
 from smspresto_pipeline.checks.spikes import (
     SpikeConfig,
@@ -46,9 +55,11 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKS_JOB",
     "CHECKS_SENSOR",
+    "COUNTERS_RECONCILE",
     "FAILURE_SPIKE_CHECK",
     "build_checks_job",
     "build_checks_sensor",
+    "build_counters_reconcile_check",
     "build_data_quality_checks",
     "build_failure_spike_check",
 ]
@@ -341,6 +352,75 @@ def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChe
     if asset.partitions_def is None:
         raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
     return [_quality_check(asset, name) for name in QUALITY_CHECKS]
+
+
+def _metadata_value(value: object) -> dg.MetadataValue:
+    """A plain value as Dagster metadata: lists as JSON, None as null."""
+    if value is None:
+        return dg.MetadataValue.null()
+    if isinstance(value, bool | str):
+        return dg.MetadataValue.text(str(value))
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    return dg.MetadataValue.json(value)  # type: ignore[arg-type]  # the lists of day ranges
+
+
+def build_counters_reconcile_check(
+    *,
+    snapshot: dg.AssetsDefinition,
+    archive: dg.AssetsDefinition | dg.AssetKey | None = None,
+    timezone: str = "Africa/Abidjan",
+    tolerance: int = 10,
+    tolerance_ratio: float = 0.001,
+) -> dg.AssetChecksDefinition:
+    """The check ``counters_reconcile`` on ``snapshot`` (``account_snapshot``), at ``WARN``.
+
+    It compares the latest snapshot's ``success`` and ``failed`` counters with the archive's
+    delivered and failed totals (:func:`~smspresto_pipeline.checks.counters.
+    check_counters_reconcile`) and passes when days not stored, pending or unknown messages and
+    rows written after the snapshot explain the gap, up to ``max(tolerance, tolerance_ratio *
+    (success + failed))`` messages. Not partitioned: any job that materializes the snapshot
+    with its checks (the hourly ``account_snapshot_job``) evaluates it. Metadata: the counters,
+    the archive's totals, ``unexplained``, ``allowed``, ``snapshot_day`` (in ``timezone``),
+    ``days_without_rows``, ``pending_days``, ``explanation``. Resource: ``warehouse``.
+
+    Args:
+        snapshot: the ``account_snapshot`` asset the check is attached to.
+        archive: the archive asset (or its key) the check also reads, shown as its lineage.
+        timezone: the account's time zone (the snapshot's day is named in it).
+        tolerance: messages of unexplained gap allowed.
+        tolerance_ratio: share of the counters' success + failed allowed, if larger.
+    """
+    validate_tolerances(tolerance, tolerance_ratio)
+    if snapshot.partitions_def is not None:
+        raise ValueError(f"{snapshot.key.to_user_string()} is partitioned: expected the snapshot")
+    archive_key = archive.key if isinstance(archive, dg.AssetsDefinition) else archive
+
+    @dg.asset_check(
+        asset=snapshot,
+        name=COUNTERS_RECONCILE,
+        additional_deps=[archive_key] if archive_key is not None else None,
+        description=(
+            "The latest snapshot's success and failed counters against the archive's delivered "
+            "and failed totals: passes when days not stored, pending or unknown messages and "
+            "later loads explain the gap (the metadata names them), plus a tolerance."
+        ),
+    )
+    def counters_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.get_warehouse().reading() as con:
+            result = check_counters_reconcile(
+                con, timezone=timezone, tolerance=tolerance, tolerance_ratio=tolerance_ratio
+            )
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=result.summary,
+            metadata={name: _metadata_value(value) for name, value in result.metadata.items()},
+        )
+
+    return counters_reconcile
 
 
 def _no_run_config(partition_key: str) -> dict[str, object]:

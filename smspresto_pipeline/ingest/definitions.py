@@ -12,6 +12,7 @@ from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.checks.definitions import (
     build_checks_job,
     build_checks_sensor,
+    build_counters_reconcile_check,
     build_data_quality_checks,
     build_failure_spike_check,
 )
@@ -60,12 +61,13 @@ def build_ingest_defs(
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
-        on ``archive_messages`` (``failure_rate_spike`` and the data-quality checks, per day);
-        schedules ``archive_messages_daily_ingest`` and ``account_snapshot_hourly`` (with their
-        jobs, which leave the checks out); the job ``analytics_views_job``; the job
-        ``smspresto_archive_checks`` (the checks of one day) and the sensor
-        ``smspresto_archive_checks_sensor`` that launches it for each day materialized;
-        resources ``smspresto`` and ``warehouse``.
+        on ``archive_messages`` (``failure_rate_spike`` and the data-quality checks, per day)
+        and ``counters_reconcile`` on ``account_snapshot`` (the counters against the archive);
+        schedules ``archive_messages_daily_ingest`` (its job leaves the archive's checks out)
+        and ``account_snapshot_hourly`` (its job evaluates ``counters_reconcile``); the job
+        ``analytics_views_job``; the job ``smspresto_archive_checks`` (the checks of one day)
+        and the sensor ``smspresto_archive_checks_sensor`` that launches it for each day
+        materialized; resources ``smspresto`` and ``warehouse``.
 
     Example:
         .. code-block:: python
@@ -97,10 +99,15 @@ def build_ingest_defs(
         *build_data_quality_checks(asset=archive),
     ]
     checks_job = build_checks_job(asset=archive)
+    reconcile = build_counters_reconcile_check(
+        snapshot=snapshot, archive=archive, timezone=timezone
+    )
     running = schedule_status == dg.DefaultScheduleStatus.RUNNING
     return dg.Definitions(
         assets=[archive, snapshot, views],
-        asset_checks=checks,
+        # The sensor and the checks job cover the archive's checks only; the reconciliation
+        # runs with the snapshot.
+        asset_checks=[*checks, reconcile],
         jobs=[
             dg.define_asset_job(
                 ANALYTICS_VIEWS_JOB,

@@ -54,6 +54,13 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     assets = {asset["asset_key"]: asset for asset in listed["assets"]}
     assert set(assets) == {"archive_messages", "account_snapshot", "analytics_views"}
     assert assets["archive_messages"]["source"] == "dagster_project/defs/ingest/defs.yaml:4"
+    # The archive's per-day checks, and the reconciliation of the counters on the snapshot.
+    checks = {(c["asset_key"], c["name"]): c for c in listed["asset_checks"]}
+    assert {name for asset, name in checks if asset == "account_snapshot"} == {"counters_reconcile"}
+    assert (
+        "archive_messages" in checks[("account_snapshot", "counters_reconcile")]["additional_deps"]
+    )
+    assert ("archive_messages", "history_id_unique") in checks
     assert {schedule["name"] for schedule in listed["schedules"]} == {
         "archive_messages_daily_ingest",
         "account_snapshot_hourly",

@@ -132,6 +132,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         for check in node["assetChecksOrError"]["checks"]
     ]
     assert sorted(checks) == [
+        "counters_reconcile",
         FAILURE_SPIKE_CHECK,
         "history_id_unique",
         "required_fields_present",

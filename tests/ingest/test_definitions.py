@@ -60,6 +60,31 @@ def test_defaults_run_the_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ingest.execution_timezone == "Africa/Abidjan"
 
 
+def test_the_snapshot_job_reconciles_the_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``counters_reconcile`` sits on ``account_snapshot`` and runs in the snapshot's job only:
+    the ranged ingest job still runs no check, the per-day checks job the archive's alone."""
+    defs = load_project(monkeypatch, {})
+    graph = defs.resolve_asset_graph()
+    on_snapshot = {
+        k.name for k in graph.asset_check_keys if k.asset_key.path == ["account_snapshot"]
+    }
+    assert on_snapshot == {"counters_reconcile"}
+    reconcile = graph.get_check_spec(
+        dg.AssetCheckKey(dg.AssetKey("account_snapshot"), "counters_reconcile")
+    )
+    assert not reconcile.blocking
+    assert {dep.asset_key for dep in reconcile.additional_deps} == {dg.AssetKey("archive_messages")}
+
+    def check_names(job: str) -> set[str]:
+        return {k.name for k in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys}
+
+    assert check_names("account_snapshot_job") == {"counters_reconcile"}
+    assert check_names("archive_messages_ingest_job") == set()
+    archive_checks = check_names("smspresto_archive_checks")
+    assert "counters_reconcile" not in archive_checks
+    assert "history_id_unique" in archive_checks
+
+
 def test_campaigns_and_their_shared_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     repository = load_project(monkeypatch, {}).get_repository_def()
     jobs = {job.name for job in repository.get_all_jobs()}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -45,7 +45,6 @@ __all__ = [
     "detect_encoding",
     "migrate_legacy_ci",
     "normalize_number",
-    "normalize_numbers",
     "normalize_recipients",
     "number_info",
     "validate_message",
@@ -173,41 +172,16 @@ def normalize_number(raw: str, region: str = "CI") -> str:
         if migrated is not None:
             reason += f" (an eight-digit number from before 2021? today it is {migrated})"
         raise SMSValidationError(reason)
-    _remember(e164)
+    remember_normalized(e164)
     return e164
 
 
-def _remember(e164: str) -> None:
+def remember_normalized(e164: str) -> None:
+    """Record ``e164`` as a number :func:`normalize_number` returns as it is, so that checking
+    it again is a lookup (for a batch path that proved it valid by other means)."""
     if len(_NORMALISED) >= _NORMALISED_MAX:
         _NORMALISED.clear()
     _NORMALISED.add(e164)
-
-
-def normalize_numbers(raws: Sequence[str], region: str = "CI") -> list[str | SMSValidationError]:
-    """:func:`normalize_number` of each number, or the error it raises, in order.
-
-    The same results, at columnar speed for the common forms: ``+`` and digits, and a region's
-    bare national digits (``0708081488`` in CI) are checked against ``phonenumbers``' metadata
-    compiled into RE2 patterns (:func:`smspresto_pipeline.warehouse.numbering.valid_e164`); the
-    rest, and every number that path does not call valid, go through :func:`normalize_number`.
-    """
-    # Imported here: numbering needs pyarrow and imports this module.
-    import pyarrow as pa
-
-    from smspresto_pipeline.warehouse.numbering import valid_e164
-
-    fast: list[str | None] = valid_e164(pa.array(raws, pa.string()), region).to_pylist()
-    results: list[str | SMSValidationError] = []
-    for raw, e164 in zip(raws, fast, strict=True):
-        if e164 is not None:
-            _remember(e164)
-            results.append(e164)
-            continue
-        try:
-            results.append(normalize_number(raw, region))
-        except SMSValidationError as exc:
-            results.append(exc)
-    return results
 
 
 def normalize_recipients(numbers: Iterable[str], region: str = "CI") -> tuple[str, ...]:

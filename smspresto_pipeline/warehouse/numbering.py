@@ -34,10 +34,11 @@ import pyarrow.compute as pc
 from phonenumbers.carrierdata import CARRIER_DATA
 from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
-from smspresto_pipeline.sms import CI_LEGACY_MOBILE_PREFIX
+from smspresto_pipeline.errors import SMSValidationError
+from smspresto_pipeline.sms import CI_LEGACY_MOBILE_PREFIX, normalize_number, remember_normalized
 from smspresto_pipeline.warehouse.arrow import POOL, STRING
 
-__all__ = ["FAST_REGIONS", "NumberColumns", "enrich_numbers", "valid_e164"]
+__all__ = ["FAST_REGIONS", "NumberColumns", "enrich_numbers", "normalize_numbers", "valid_e164"]
 
 #: Regions worked out by the vectorised path: Côte d'Ivoire, its West African neighbours
 #: (ECOWAS, Mauritania, Cameroon) and France. Each pattern of a covered region runs for every
@@ -387,3 +388,25 @@ def valid_e164(
         written = pc.if_else(national, with_code, numbers)
     seen = _classify(written, tables)
     return pc.if_else(pc.and_(seen.fast, seen.valid), written, pa.scalar(None, STRING))
+
+
+def normalize_numbers(raws: Sequence[str], region: str = "CI") -> list[str | SMSValidationError]:
+    """Each number through :func:`~smspresto_pipeline.sms.normalize_number`, or its error, in order.
+
+    The same results, at columnar speed for the common forms: ``+`` and digits, and a region's
+    bare national digits (``0708081488`` in CI) are checked against ``phonenumbers``' metadata
+    compiled into RE2 patterns (:func:`valid_e164`); the
+    rest, and every number that path does not call valid, go through :func:`normalize_number`.
+    """
+    fast: list[str | None] = valid_e164(pa.array(raws, pa.string()), region).to_pylist()
+    results: list[str | SMSValidationError] = []
+    for raw, e164 in zip(raws, fast, strict=True):
+        if e164 is not None:
+            remember_normalized(e164)
+            results.append(e164)
+            continue
+        try:
+            results.append(normalize_number(raw, region))
+        except SMSValidationError as exc:
+            results.append(exc)
+    return results

@@ -10,9 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.sms import normalize_number, normalize_numbers
+from smspresto_pipeline.sms import normalize_number
 from smspresto_pipeline.warehouse.enrich import recipient_details
-from smspresto_pipeline.warehouse.numbering import FAST_REGIONS, enrich_numbers, valid_e164
+from smspresto_pipeline.warehouse.numbering import (
+    FAST_REGIONS,
+    enrich_numbers,
+    normalize_numbers,
+    valid_e164,
+)
 
 Details = tuple[str, bool, str | None, str | None]
 

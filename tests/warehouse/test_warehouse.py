@@ -760,8 +760,9 @@ def test_writer_put_makes_reading_threads_wait_while_too_many_rows_are_staged(
                 writer.put, staged(warehouse, NEXT_DAY, [[record(3), record(4)]])
             )
             concurrent.futures.wait([second], timeout=0.2)
-            assert not second.done(), "four rows staged with room for three"
-            holder.release()
+            waited = not second.done()
+            holder.release()  # first, so that a failure below does not hang the writer
+            assert waited, "four rows staged with room for three"
             stats = [first.result(timeout=60), second.result(timeout=60).result(timeout=60)]
     assert [s.rows for s in stats] == [2, 2]
     assert table(warehouse, "messages")[-1][0] == 4

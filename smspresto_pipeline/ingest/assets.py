@@ -24,7 +24,7 @@ Example:
         )
 """
 
-import asyncio
+import concurrent.futures
 import contextlib
 import gc
 import warnings
@@ -164,7 +164,7 @@ def _check_warehouse_path(warehouse: WarehouseResource) -> None:
         ) from None
 
 
-async def _ingest_days(
+def _ingest_days(
     smspresto: SMSPrestoResource,
     warehouse: Warehouse,
     days: Sequence[date],
@@ -172,37 +172,40 @@ async def _ingest_days(
     max_concurrent_days: int,
     page_size: int | None,
 ) -> list[PartitionStats | Exception]:
-    # At most max_concurrent_days days are read at once. A day read is handed to the writer,
-    # which commits the days that are ready together while the next ones are read (and makes
-    # the readers wait when too many rows are staged, so memory stays bounded).
-    reading = asyncio.Semaphore(max_concurrent_days)
-    unread = len(days)
-    async with smspresto.get_async_client() as client:
-        with warehouse.writer() as writer:
+    # At most max_concurrent_days days are read at once, each by a thread of the pool with the
+    # synchronous client (cheaper per row than the async one under the interpreter lock). A day
+    # read is handed to the writer, which commits the days that are ready together while the
+    # next ones are read (and makes the readers wait when too many rows are staged, so memory
+    # stays bounded).
+    with smspresto.get_client() as client, warehouse.writer() as writer:
 
-            async def ingest(day: date) -> PartitionStats:
-                nonlocal unread
-                async with reading:
-                    spool = warehouse.spool(day)
-                    try:
-                        async for page in client.iter_archive_pages(day, day, page_size):
-                            spool.add(page)
-                    except BaseException:
-                        spool.discard()
-                        raise
-                    finally:
-                        unread -= 1
-                    committed = await writer.enqueue(spool)
-                if unread == 0:
-                    writer.flush()  # nothing more will come: no need to wait for more days
-                return await committed
+        def ingest(day: date) -> concurrent.futures.Future[PartitionStats]:
+            spool = warehouse.spool(day)
+            try:
+                for page in client.iter_archive_pages(day, day, page_size):
+                    spool.add(page)
+            except BaseException:
+                spool.discard()
+                raise
+            return writer.put(spool)
 
-            outcomes = await asyncio.gather(*(ingest(day) for day in days), return_exceptions=True)
-    result: list[PartitionStats | Exception] = []
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
-            raise outcome
-        result.append(outcome)
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_concurrent_days, thread_name_prefix="smspresto-day"
+        ) as pool:
+            reads = [pool.submit(ingest, day) for day in days]
+            concurrent.futures.wait(reads)
+        writer.flush()  # nothing more will come: no need to wait for more days
+        result: list[PartitionStats | Exception] = []
+        for read in reads:
+            error = read.exception()
+            if error is None:
+                error = read.result().exception()
+            if error is None:
+                result.append(read.result().result())
+            elif isinstance(error, Exception):
+                result.append(error)
+            else:
+                raise error
     return result
 
 
@@ -292,14 +295,12 @@ def build_archive_messages_asset(
             status_map=smspresto.status_map, default_region=smspresto.default_region
         )
         with _frozen_heap():
-            outcomes = asyncio.run(
-                _ingest_days(
-                    smspresto,
-                    store,
-                    days,
-                    max_concurrent_days=max_concurrent_days,
-                    page_size=page_size,
-                )
+            outcomes = _ingest_days(
+                smspresto,
+                store,
+                days,
+                max_concurrent_days=max_concurrent_days,
+                page_size=page_size,
             )
         written = [o for o in outcomes if isinstance(o, PartitionStats)]
         failed = {day: o for day, o in zip(days, outcomes, strict=True) if isinstance(o, Exception)}

@@ -47,11 +47,11 @@ class DayWriter:
     all: a transaction replaces every day it holds (a day that fails takes the others of its
     transaction down only until they are retried, each alone).
 
-    Memory stays bounded: :meth:`enqueue` waits while ``max_staged_rows`` rows are queued or
-    being written. The connection, and with it the file's write lock, is kept while days keep
-    coming and closed once none came for ``idle_release`` seconds, so that other processes get
-    their turn; a failed statement closes it at once. A spool handed to the writer is the
-    writer's: it is discarded once committed.
+    Memory stays bounded: :meth:`put` (and :meth:`enqueue`) waits while ``max_staged_rows``
+    rows are queued or being written. The connection, and with it the file's write lock, is
+    kept while days keep coming and closed once none came for ``idle_release`` seconds, so that
+    other processes get their turn; a failed statement closes it at once. A spool handed to the
+    writer is the writer's: it is discarded once committed.
 
     Example:
         .. code-block:: python
@@ -59,7 +59,7 @@ class DayWriter:
             with warehouse.writer() as writer:
                 spool = warehouse.spool(day)
                 spool.add(page)
-                stats = await writer.commit(spool)   # or writer.submit(spool).result()
+                stats = writer.put(spool).result()   # or: await writer.commit(spool)
     """
 
     def __init__(
@@ -89,8 +89,8 @@ class DayWriter:
         self._max_delay = max_delay
         self._idle_release = idle_release
         self._jobs: queue.Queue[_Job | object] = queue.Queue()
-        self._staged_rows = 0  # rows enqueued and not committed yet (event loop side)
-        self._room: asyncio.Event | None = None  # set when a commit made room
+        self._staged_rows = 0  # rows queued and not committed yet
+        self._room = threading.Condition()  # notified when a commit made room
         self._closed = False
         self._thread = threading.Thread(
             target=self._run, name=f"smspresto-writer-{warehouse.path.name}", daemon=True
@@ -117,27 +117,33 @@ class DayWriter:
         self._jobs.put(_Job(spool, future))
         return future
 
-    async def enqueue(self, spool: DaySpool) -> asyncio.Future[PartitionStats]:
+    def put(self, spool: DaySpool) -> concurrent.futures.Future[PartitionStats]:
         """Wait for room (``max_staged_rows``), queue a finished day, return its future stats.
 
-        The caller may go on reading the next day while this one waits for its transaction.
+        Safe to call from several threads; the caller may go on reading the next day while
+        this one waits for its transaction.
         """
-        if self._room is None:
-            self._room = asyncio.Event()
-        room = self._room
         rows = spool.rows
-        while self._staged_rows and self._staged_rows + rows > self._max_staged_rows:
-            room.clear()
-            await room.wait()
-        self._staged_rows += rows
-        future = asyncio.wrap_future(self.submit(spool))
-
-        def committed(_: asyncio.Future[PartitionStats]) -> None:
-            self._staged_rows -= rows
-            room.set()
-
-        future.add_done_callback(committed)
+        with self._room:
+            while self._staged_rows and self._staged_rows + rows > self._max_staged_rows:
+                self._room.wait()
+            self._staged_rows += rows
+        try:
+            future = self.submit(spool)
+        except BaseException:
+            self._made_room(rows)
+            raise
+        future.add_done_callback(lambda _: self._made_room(rows))
         return future
+
+    def _made_room(self, rows: int) -> None:
+        with self._room:
+            self._staged_rows -= rows
+            self._room.notify_all()
+
+    async def enqueue(self, spool: DaySpool) -> asyncio.Future[PartitionStats]:
+        """:meth:`put` for an event loop: waits for room in a worker thread."""
+        return asyncio.wrap_future(await asyncio.to_thread(self.put, spool))
 
     async def commit(self, spool: DaySpool) -> PartitionStats:
         """Queue a finished day and wait for its commit without blocking the event loop."""

@@ -2,6 +2,7 @@
 safety, the lock, snapshots and views."""
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -743,6 +744,26 @@ def test_writer_makes_readers_wait_while_too_many_rows_are_staged(
             return [await first, await (await second)]
 
     stats = asyncio.run(scenario())
+    assert [s.rows for s in stats] == [2, 2]
+    assert table(warehouse, "messages")[-1][0] == 4
+
+
+def test_writer_put_makes_reading_threads_wait_while_too_many_rows_are_staged(
+    warehouse: Warehouse,
+) -> None:
+    warehouse.ensure_schema()
+    holder = _LockHolder(warehouse.path)  # nothing can be committed until it lets go
+    with warehouse.writer(batch_rows=2, max_staged_rows=3, linger=0.01) as writer:
+        first = writer.put(staged(warehouse, DAY, [[record(1), record(2)]]))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as reader:
+            second = reader.submit(
+                writer.put, staged(warehouse, NEXT_DAY, [[record(3), record(4)]])
+            )
+            concurrent.futures.wait([second], timeout=0.2)
+            waited = not second.done()
+            holder.release()  # first, so that a failure below does not hang the writer
+            assert waited, "four rows staged with room for three"
+            stats = [first.result(timeout=60), second.result(timeout=60).result(timeout=60)]
     assert [s.rows for s in stats] == [2, 2]
     assert table(warehouse, "messages")[-1][0] == 4
 

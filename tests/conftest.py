@@ -30,6 +30,7 @@ import pytest
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, run_simulator
 
 if TYPE_CHECKING:
+    import dagster as dg  # here: slow to import, and most tests never need it
     from e2e_fixtures import DemoTwice
 
 SIMULATOR_HISTORY_START = date(2025, 3, 6)
@@ -76,9 +77,25 @@ def simulator(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
         yield sim
 
 
+@pytest.fixture
+def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
+    """A running simulator with no history: its record of sends is the campaign tests' witness."""
+    with make_simulator(messages_per_day=0) as running:
+        yield running
+
+
+@pytest.fixture
+def instance() -> Iterator["dg.DagsterInstance"]:
+    """A Dagster instance of the test's own (sensor cursors, runs, run keys)."""
+    import dagster as dg  # here: slow to import, and most tests never need it
+
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
 def _run_demo_twice(data_dir: Path) -> "DemoTwice":
     # Imported here: Dagster is slow to import, and most tests never ask for the demo.
-    import dagster as dg
+    import dagster as dg  # here: slow to import, and most tests never need it
     from e2e_fixtures import BIN, DemoTwice, base_env, run, warehouse_rows
     from rich.console import Console
 

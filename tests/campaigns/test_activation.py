@@ -6,7 +6,6 @@ witness of what was sent. The campaign's clock is fixed: the activation time is 
 """
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import duckdb
 import pytest
 from campaign_fixtures import make_campaign
 from click.testing import CliRunner
-from conftest import MakeSimulator
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.cli import cli
@@ -37,12 +35,6 @@ NOON = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
 ACTIVATED = "activated 2025-03-06 12:00:00 UTC by sensor:reminder_sensor"
 
 
-@pytest.fixture
-def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
-    with make_simulator(messages_per_day=0) as running:
-        yield running
-
-
 def new_file(path: Path) -> Path:
     """A warehouse file with an empty ``main.customers`` table (the campaign's source)."""
     warehouse = Warehouse(path)
@@ -58,12 +50,6 @@ def new_file(path: Path) -> Path:
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
     return new_file(tmp_path / "warehouse.duckdb")
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def add_customers(path: Path, *numbers: int) -> None:

@@ -7,14 +7,12 @@ jobs against the simulator, whose record of accepted sends (``sim.sends``) is th
 """
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 from campaign_fixtures import make_campaign
-from conftest import MakeSimulator
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.campaigns.breaker_defs import build_breaker_defs
@@ -37,12 +35,6 @@ MTN = "carrier:MTN failures jumped from 3% to 21% on 2025-03-06"
 
 
 @pytest.fixture
-def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
-    with make_simulator(messages_per_day=0) as running:
-        yield running
-
-
-@pytest.fixture
 def path(tmp_path: Path) -> Path:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     warehouse.ensure_schema()
@@ -57,12 +49,6 @@ def path(tmp_path: Path) -> Path:
                 [f"c{n}", f"07080814{n:02d}", f"Client{n}", f"P{n}"],
             )
     return warehouse.path
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 class Harness:

@@ -7,7 +7,6 @@ was sent.
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
 
 
 @pytest.fixture
-def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
-    with make_simulator(messages_per_day=0) as running:
-        yield running
-
-
-@pytest.fixture
 def path(tmp_path: Path) -> Path:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     warehouse.ensure_schema()
@@ -44,12 +37,6 @@ def path(tmp_path: Path) -> Path:
             "parcel VARCHAR)"
         )
     return warehouse.path
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def add_customers(path: Path, *numbers: int) -> None:

@@ -8,7 +8,6 @@ campaign's clock is a :class:`Clock` the test moves: no sleeping, no timing asse
 """
 
 import collections
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,12 +106,6 @@ def test_the_daily_cap_day_follows_the_campaign_time_zone() -> None:
 
 
 @pytest.fixture
-def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
-    with make_simulator(messages_per_day=0) as running:
-        yield running
-
-
-@pytest.fixture
 def path(tmp_path: Path) -> Path:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
     warehouse.ensure_schema()
@@ -122,12 +115,6 @@ def path(tmp_path: Path) -> Path:
             "parcel VARCHAR)"
         )
     return warehouse.path
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:

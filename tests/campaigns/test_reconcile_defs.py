@@ -3,7 +3,6 @@ rows left by a lost answer (the simulator's) or written by hand, resolved agains
 archive; the run's metadata; harmless on a warehouse with nothing to reconcile."""
 
 import collections
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,6 @@ TEXT = "Votre colis est arrivé."
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def bound(

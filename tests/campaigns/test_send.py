@@ -8,7 +8,6 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +52,6 @@ def messages(count: int, campaign: str = CAMPAIGN) -> list[OutboxMessage]:
 @pytest.fixture
 def outbox(tmp_path: Path) -> Outbox:
     return Outbox(Warehouse(tmp_path / "warehouse.duckdb"))
-
-
-@pytest.fixture
-def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
-    with make_simulator(messages_per_day=0) as running:
-        yield running
 
 
 def client_for(sim: RunningSimulator, batch_size: int = 5, **kwargs: object) -> SMSPrestoClient:

@@ -12,12 +12,12 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from campaign_fixtures import Harness as CampaignHarness
 from campaign_fixtures import make_campaign
 
-from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
+from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.breaker_defs import build_breaker_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
-from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import (
     OUTBOX_STATES,
@@ -51,50 +51,13 @@ def path(tmp_path: Path) -> Path:
     return warehouse.path
 
 
-class Harness:
+class Harness(CampaignHarness):
     """A campaign's sensor and job and the breaker's jobs, bound to the simulator and file."""
 
     def __init__(
         self, campaign: Campaign, sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
     ) -> None:
-        self.campaign, self.instance, self.path = campaign, instance, path
-        self.warehouse = WarehouseResource(path=str(path))
-        resources = {
-            "smspresto": SMSPrestoResource(
-                api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
-            ),
-            "warehouse": self.warehouse,
-        }
-        self.defs = dg.Definitions.merge(
-            build_campaign_defs(campaign), build_breaker_defs(), dg.Definitions(resources=resources)
-        )
-
-    def evaluate(self) -> dg.RunRequest | dg.SkipReason:
-        sensor = self.defs.resolve_sensor_def(self.campaign.sensor_name)
-        context = dg.build_sensor_context(
-            instance=self.instance, resources={"warehouse": self.warehouse}
-        )
-        result = sensor(context)
-        assert isinstance(result, (dg.RunRequest, dg.SkipReason))
-        return result
-
-    def request(self) -> dg.RunRequest:
-        request = self.evaluate()
-        assert isinstance(request, dg.RunRequest), request
-        return request
-
-    def skip(self) -> str:
-        skip = self.evaluate()
-        assert isinstance(skip, dg.SkipReason), skip
-        return str(skip.skip_message)
-
-    def run(self, request: dg.RunRequest | None = None, **config: Any) -> dg.ExecuteInProcessResult:
-        job = self.defs.resolve_job_def(self.campaign.job_name)
-        op = f"{self.campaign.name}_send_batch"
-        run_config = request.run_config if request else {"ops": {op: {"config": config}}}
-        return job.execute_in_process(
-            run_config=run_config, instance=self.instance, raise_on_error=False
-        )
+        super().__init__(campaign, sim, path, instance, extra=build_breaker_defs())
 
     def breaker_job(self, name: str, **config: str) -> dg.ExecuteInProcessResult:
         op = {RESUME_JOB: "smspresto_resume", PAUSE_JOB: "smspresto_pause"}[name]

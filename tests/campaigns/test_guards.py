@@ -14,11 +14,11 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from campaign_fixtures import make_campaign
+from campaign_fixtures import Harness, make_campaign
 from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
-from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
+from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.guards import (
     batch_limit,
     plan_batch,
@@ -26,7 +26,6 @@ from smspresto_pipeline.campaigns.guards import (
     volume_threshold,
 )
 from smspresto_pipeline.campaigns.timing import day_start, next_day_start
-from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import Fault, RunningSimulator
 from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
 
@@ -129,59 +128,6 @@ def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:
 
 def campaign_of(**overrides: Any) -> Campaign:
     return make_campaign(**{"sql": SQL, "template": TEMPLATE, **overrides})
-
-
-class Harness:
-    """One campaign's sensor and job, bound to the simulator and the warehouse, on a clock."""
-
-    def __init__(
-        self,
-        campaign: Campaign,
-        sim: RunningSimulator,
-        path: Path,
-        instance: dg.DagsterInstance,
-        clock: Clock | None = None,
-    ) -> None:
-        self.campaign, self.instance = campaign, instance
-        self.warehouse = WarehouseResource(path=str(path))
-        resources = {
-            "smspresto": SMSPrestoResource(
-                api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
-            ),
-            "warehouse": self.warehouse,
-        }
-        built = (
-            build_campaign_defs(campaign, clock=clock) if clock else build_campaign_defs(campaign)
-        )
-        self.defs = dg.Definitions.merge(built, dg.Definitions(resources=resources))
-
-    def evaluate(self) -> dg.RunRequest | dg.SkipReason:
-        sensor = self.defs.resolve_sensor_def(self.campaign.sensor_name)
-        context = dg.build_sensor_context(
-            instance=self.instance, resources={"warehouse": self.warehouse}
-        )
-        result = sensor(context)
-        assert isinstance(result, (dg.RunRequest, dg.SkipReason))
-        return result
-
-    def request(self) -> dg.RunRequest:
-        request = self.evaluate()
-        assert isinstance(request, dg.RunRequest), request
-        return request
-
-    def skip(self) -> str:
-        skip = self.evaluate()
-        assert isinstance(skip, dg.SkipReason), skip
-        return str(skip.skip_message)
-
-    def run(self, request: dg.RunRequest | None = None, **config: Any) -> dg.ExecuteInProcessResult:
-        """A run as the sensor requests it, or a manual launch (with ``config``)."""
-        job = self.defs.resolve_job_def(self.campaign.job_name)
-        op = f"{self.campaign.name}_send_batch"
-        run_config = request.run_config if request else {"ops": {op: {"config": config}}}
-        return job.execute_in_process(
-            run_config=run_config, instance=self.instance, raise_on_error=False
-        )
 
 
 def keys(request: dg.RunRequest) -> list[str]:

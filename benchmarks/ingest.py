@@ -30,6 +30,11 @@ Prints JSON: ``{rows, backfill_rows_per_s, bare_rows_per_s, ratio, backfill_peak
 ``ratio`` counts the whole ``materialize()`` call (run set-up included), ``step_ratio`` the
 asset's step alone. Targets: ``ratio >= 0.8`` and a peak below 400 MB.
 
+``--latency S`` makes the simulator wait ``S`` seconds before answering each ``list-archive``
+page, as a remote server does (both sides wait alike; the default 0 answers at once, which
+measures the two sides' CPU more than anything: the server shares the machine's cores with
+what is measured).
+
 ``--big-day`` runs one day of about 200,000 messages instead, once under each paging meaning
 (``limit``, then ``range``), and prints both sets of figures under ``big_day`` with the peak of
 each (``backfill_peak_rss_mb``): the run's process tree, measured as above.
@@ -38,7 +43,7 @@ Usage::
 
     .venv/bin/python benchmarks/ingest.py [--days 90] [--per-day 3500] [--concurrency 4]
                                           [--rounds 3] [--paging limit|range]
-                                          [--recipient-pool 0] [--big-day]
+                                          [--recipient-pool 0] [--latency 0] [--big-day]
 """
 
 import argparse
@@ -69,13 +74,15 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
-from smspresto_pipeline.simulator import SimulatorConfig, serve
+from smspresto_pipeline.simulator import Fault, SimulatorConfig, serve
 
-db, first, last, per_day, pool, paging = sys.argv[1:7]
+db, first, last, per_day, pool, paging, latency = sys.argv[1:8]
+slow = Fault("slow", count=10**9, actions=frozenset({"list-archive"}), delay=float(latency))
 config = SimulatorConfig(
     db_path=Path(db), api_key="bench-key", api_pass="bench-pass",
     history_start=date.fromisoformat(first), history_end=date.fromisoformat(last),
     messages_per_day=int(per_day), recipient_pool=int(pool), paging=paging,
+    faults=(slow,) if float(latency) > 0 else (),
 )
 serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 """
@@ -233,7 +240,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    *, days_count: int, per_day: int, concurrency: int, pool: int, paging: str, rounds: int
+    *,
+    days_count: int,
+    per_day: int,
+    concurrency: int,
+    pool: int,
+    paging: str,
+    rounds: int,
+    latency: float,
 ) -> dict[str, Any]:
     """Seed and serve one history, run the bare loop and the backfill ``rounds`` times
     (alternately), return the figures."""
@@ -246,7 +260,7 @@ def measure(
     backfills: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-c", SERVER, str(Path(tmp) / "sim.sqlite3"), first, last]
-        command += [str(per_day), str(pool), paging]
+        command += [str(per_day), str(pool), paging, str(latency)]
         started = time.perf_counter()
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
             try:
@@ -296,6 +310,7 @@ def measure(
         "max_concurrent_days": concurrency,
         "recipient_pool": pool,
         "paging": paging,
+        "latency_s": latency,
         "rounds": rounds,
         "seed_and_start_s": round(seed_s, 1),
         "statistic": "median over rounds (best in *_best)",
@@ -349,6 +364,13 @@ def main() -> None:
     add_history_arguments(parser, paging="limit")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the simulator waits before answering each list-archive page, as a "
+        "remote server does (default 0: it answers at once)",
+    )
+    parser.add_argument(
         "--big-day",
         action="store_true",
         help=f"one day of {BIG_DAY:,} messages, served under each paging meaning in turn "
@@ -356,7 +378,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    common = {"concurrency": args.concurrency, "pool": args.recipient_pool, "rounds": args.rounds}
+    common = {
+        "concurrency": args.concurrency,
+        "pool": args.recipient_pool,
+        "rounds": args.rounds,
+        "latency": args.latency,
+    }
     if not args.big_day:
         figures = measure(days_count=args.days, per_day=args.per_day, paging=args.paging, **common)
         print(json.dumps(figures))

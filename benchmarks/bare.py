@@ -50,15 +50,28 @@ def bare_pages(
         offset += len(page)
 
 
-def add_history_arguments(parser: argparse.ArgumentParser, *, paging: str) -> None:
-    """``--recipient-pool`` and ``--paging``, with realistic defaults."""
-    parser.add_argument(
-        "--recipient-pool",
-        type=int,
-        default=0,
-        help="distinct numbers the history draws from (default 0: every message a new number, "
-        "as on a marketing list; 3000: a shop's recurring customers)",
+def add_history_arguments(
+    parser: argparse.ArgumentParser, *, paging: str, pools: list[int] | None = None
+) -> None:
+    """``--recipient-pool`` and ``--paging``, with realistic defaults.
+
+    With ``pools``, ``--recipient-pool`` takes one or more sizes (``pools`` by default), each
+    measured in turn.
+    """
+    help_text = (
+        "distinct numbers the history draws from (0: every message a new number, as on a "
+        "marketing list; 3000: a shop's recurring customers)"
     )
+    if pools is None:
+        parser.add_argument("--recipient-pool", type=int, default=0, help=help_text)
+    else:
+        parser.add_argument(
+            "--recipient-pool",
+            type=int,
+            nargs="+",
+            default=pools,
+            help=f"{help_text}; default: {' '.join(map(str, pools))}",
+        )
     parser.add_argument(
         "--paging",
         choices=["limit", "range"],

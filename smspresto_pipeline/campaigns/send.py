@@ -202,15 +202,22 @@ def check_stock(client: SMSPrestoClient, messages: Sequence[OutboxMessage]) -> i
     return stock
 
 
-def _one_campaign(messages: Sequence[OutboxMessage]) -> tuple[str, str]:
+def _one_campaign(messages: Sequence[OutboxMessage]) -> str:
     campaigns = {message.campaign for message in messages}
-    senders = {message.sender for message in messages}
-    if len(campaigns) != 1 or len(senders) != 1:
+    if len(campaigns) != 1:
         raise ValueError(
-            f"send_claimed sends one campaign's messages from one sender, got campaigns "
-            f"{sorted(campaigns)} and senders {sorted(senders)}"
+            f"send_claimed sends one campaign's messages, got campaigns {sorted(campaigns)}"
         )
-    return campaigns.pop(), senders.pop()
+    return campaigns.pop()
+
+
+def _batches(messages: Sequence[OutboxMessage], size: int) -> list[Sequence[OutboxMessage]]:
+    """Batches of ``size`` messages, each from one sender: the senders in order of their first
+    message (a row held or released under a campaign's former sender keeps it)."""
+    by_sender: dict[str, list[OutboxMessage]] = {}
+    for message in messages:
+        by_sender.setdefault(message.sender, []).append(message)
+    return [rows[i : i + size] for rows in by_sender.values() for i in range(0, len(rows), size)]
 
 
 class _MarkWriter:
@@ -313,27 +320,30 @@ def send_claimed(
     Args:
         client: the API client; its ``batch_size`` sets the batches.
         outbox: the outbox the messages were claimed in.
-        messages: one campaign's messages from one sender, claimed as ``pending`` by
-            ``run_id`` (only what :meth:`Outbox.claim` returned: never a row claimed elsewhere).
+        messages: one campaign's messages, claimed as ``pending`` by ``run_id`` (only what
+            :meth:`Outbox.claim` returned: never a row claimed elsewhere). Each is sent from
+            its own ``sender``: a row rendered before the campaign's sender changed keeps the
+            old one, and each batch holds one sender's rows.
         run_id: the run sending them.
         clock: what the marks record as their time (``sent_at``); default: now. The caps
             count sends at that time, so a campaign given another clock passes it here too.
 
     Raises:
-        SMSValidationError: the sender cannot be sent from (checked before any request; the
-            rows stay ``pending`` with this run, which may release them or mark them).
+        SMSValidationError: a sender cannot be sent from (every one checked before any
+            request; the rows stay ``pending`` with this run, which may release them or mark
+            them).
         Exception: anything unexpected while a batch is sent or marked (e.g. the outbox file):
             the batches not yet requested are released first; the rows of the batches whose
             mark was not written stay ``pending`` with this run, for :func:`quarantine_orphans`
             once the run is over.
-        ValueError: messages of several campaigns or senders.
+        ValueError: messages of several campaigns.
     """
     if not messages:
         return SendReport(campaign="", run_id=run_id, batches=())
-    campaign, sender = _one_campaign(messages)
-    validate_sender(sender)
-    size = client.batch_size
-    batches = [messages[i : i + size] for i in range(0, len(messages), size)]
+    campaign = _one_campaign(messages)
+    for sender in dict.fromkeys(message.sender for message in messages):
+        validate_sender(sender)
+    batches = _batches(messages, client.batch_size)
     outcomes: list[BatchOutcome] = []
     stopped: str | None = None
     started = 0  # batches whose request was started (it may have left)
@@ -345,7 +355,7 @@ def send_claimed(
                 continue
             writer.check()  # a mark could not be written: no further request
             started = index + 1
-            outcome, mark, stop = _send_batch(client, sender, index, batch, clock)
+            outcome, mark, stop = _send_batch(client, batch[0].sender, index, batch, clock)
             outcomes.append(outcome)
             if mark is not None:
                 writer.put(mark)

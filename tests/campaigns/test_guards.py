@@ -196,6 +196,32 @@ def test_quiet_hours_hold_new_rows_and_send_each_once_when_the_window_opens(
     assert sorted(sent_texts(sim)) == texts_of(2, 3, 4)
 
 
+def test_rows_held_before_the_sender_changed_are_sent_from_the_sender_they_were_rendered_with(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    clock = Clock(EVENING)
+    add_customers(path, 1)
+    assert "baseline" in Harness(campaign_of(quiet_hours=QUIET), sim, path, instance, clock).skip()
+    add_customers(path, 2)
+    clock.at = NIGHT
+    assert (
+        "1 new rows held"
+        in Harness(campaign_of(quiet_hours=QUIET), sim, path, instance, clock).skip()
+    )
+    # The campaign's sender is changed overnight; a new row comes in the morning.
+    renamed = Harness(
+        campaign_of(quiet_hours=QUIET, sender="NouveauNom"), sim, path, instance, clock
+    )
+    add_customers(path, 3)
+    clock.at = MORNING
+    metadata = output_metadata(renamed.run(renamed.request()))
+    assert (metadata["sent"], metadata["requests"]) == (2, 2)
+    assert sorted((send.sender, text) for send in sim.sends for _, text in send.messages) == [
+        ("MaBoutique", texts_of(2)[0]),
+        ("NouveauNom", texts_of(3)[0]),
+    ]
+
+
 def test_held_rows_past_their_validity_expire_and_are_never_sent(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:

@@ -277,10 +277,27 @@ def test_rows_of_a_dead_run_become_ambiguous_never_resent(outbox: Outbox) -> Non
     assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="next")] == ["key-5"]
 
 
-def test_one_campaign_and_sender_per_send(outbox: Outbox) -> None:
+def test_one_campaign_per_send(outbox: Outbox) -> None:
     mixed = messages(2) + messages(1, campaign="other")
     with SMSPrestoClient("key", "secret") as client, pytest.raises(ValueError, match="one"):
         send_claimed(client, outbox, mixed, run_id="run-1")
+
+
+def test_rows_of_two_senders_go_in_batches_of_one_sender_each(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    # Rows rendered before the campaign's sender changed (held, released) keep the old one.
+    rows = messages(7)
+    old = [dataclasses.replace(m, sender="AncienNom") for m in rows[:3]]
+    claimed = outbox.claim(old + rows[3:], run_id="run-1")
+    with client_for(sim, batch_size=5) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+    assert (report.sent, report.requests) == (7, 2)
+    assert [(send.sender, len(send.messages)) for send in sim.sends] == [
+        ("AncienNom", 3),
+        ("MaBoutique", 4),
+    ]
+    assert set(states(outbox).values()) == {"sent"}
 
 
 def test_a_sender_the_api_would_refuse_stops_before_any_request(

@@ -26,7 +26,8 @@ no second run. It skips, with the reason shown in the UI:
   nothing: rows appearing later are new, and sent. A campaign is activated once it has an
   activation row or any outbox row (a file older than the activations table); a lost outbox
   (the file replaced) loses both, so the next evaluation takes a baseline again. The reason
-  says when, by whom and how many rows;
+  says when, by whom and how many rows. A dry run records nothing and says how many rows
+  the baseline would hold: it is taken when the campaign goes live;
 * **volume breaker**: more new rows than the campaign's threshold
   (:func:`~smspresto_pipeline.campaigns.guards.volume_threshold`): nothing is claimed; the
   reason gives the numbers and how to confirm (launch the job with ``confirm_volume: true``);
@@ -493,6 +494,14 @@ def _evaluate(
     found = _find(campaign, store)
 
     if found.first_activation and not campaign.send_on_first_activation:
+        if campaign.dry_run:
+            # A dry run writes nothing: the baseline is the rows there when it goes live, not
+            # when it was first previewed (else the rows of the preview weeks would all be new).
+            return dg.SkipReason(
+                f"dry run of campaign {name!r}: its first activation would record "
+                f"{len(_baseline(campaign, found))} rows as baseline (never sent); nothing "
+                "recorded: the baseline is taken when the campaign goes live"
+            )
         activation = CampaignActivations(store).activate(
             name, _baseline(campaign, found), by=f"sensor:{campaign.sensor_name}", now=now
         )

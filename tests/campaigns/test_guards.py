@@ -404,6 +404,25 @@ def test_a_dry_run_reports_the_guards_and_records_nothing(
     assert sim.sends == []
 
 
+def test_a_dry_run_sensor_takes_no_baseline_going_live_takes_it_then(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2)
+    preview = Harness(campaign_of(dry_run=True), sim, path, instance)
+    skip = preview.skip()
+    assert "would record 2 rows as baseline (never sent); nothing recorded" in skip
+    add_customers(path, 3)  # a row of the preview weeks
+    assert "would record 3 rows" in preview.skip()
+    assert states(path) == {}
+
+    live = Harness(campaign_of(), sim, path, instance)
+    assert "baseline" in live.skip()
+    assert states(path) == {"c1": "baseline", "c2": "baseline", "c3": "baseline"}
+    add_customers(path, 4)
+    assert output_metadata(live.run(live.request()))["sent"] == 1
+    assert sent_texts(sim) == texts_of(4)
+
+
 def test_the_send_job_reconciles_ambiguous_rows_with_the_archive(
     make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:

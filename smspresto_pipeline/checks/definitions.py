@@ -45,6 +45,7 @@ from smspresto_pipeline.checks.spikes import (
 )
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.warehouse.breaker import record_check_outcome
+from smspresto_pipeline.warehouse.queries import load_sql
 
 if TYPE_CHECKING:
     # What define_asset_job returns; dagster does not export the class under its top name.
@@ -155,15 +156,19 @@ def build_failure_spike_check(
     recent_days: int = 14,
     blocking: bool = False,
     circuit_breaker: bool = True,
+    breaker_days: int = 7,
 ) -> dg.AssetChecksDefinition:
     """The partitioned check ``failure_rate_spike`` on ``asset`` (``archive_messages``).
 
     The check of a partition (a day) calls `find_failure_spikes` on the ``warehouse``
     resource's file: it fails with severity ``ERROR`` when a segment is an ``ERROR``, with
     ``WARN`` when the worst is a ``WARN``, and passes otherwise (insufficient data passes).
-    With ``circuit_breaker``, an ``ERROR`` trips the circuit breaker for that day (every
+    With ``circuit_breaker``, an ``ERROR`` on one of the last ``breaker_days`` days stored (up
+    to the newest day in ``smspresto.messages``) trips the circuit breaker for that day (every
     campaign pauses, see `smspresto_pipeline.warehouse.breaker`) and a pass ends that day's
-    trip; a ``WARN`` leaves it as it is.
+    trip; a ``WARN`` leaves it as it is, and so does an ``ERROR`` on an older day: a spike
+    found in history (a backfill checked, the checks sensor's first ticks) says nothing of
+    today's deliveries and must not pause today's campaigns.
 
     Metadata: ``reason`` (the worst segment's sentence), ``failure_rate`` and
     ``failure_rate_interval`` (the account's rate and its 95 % Wilson interval),
@@ -178,6 +183,8 @@ def build_failure_spike_check(
         recent_days: days shown in ``recent_days``.
         blocking: make the check blocking (an ``ERROR`` stops downstream assets of the run).
         circuit_breaker: let the check's outcome trip and clear the circuit breaker.
+        breaker_days: how recent (in days stored, the newest included) a day's ``ERROR`` must
+            be to trip the breaker.
 
     Example:
         .. code-block:: python
@@ -190,6 +197,8 @@ def build_failure_spike_check(
         raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the check is per day")
     if recent_days < 1:
         raise ValueError(f"recent_days must be at least 1, got {recent_days}")
+    if breaker_days < 1:
+        raise ValueError(f"breaker_days must be at least 1, got {breaker_days}")
     spike_config = config or SpikeConfig()
 
     @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
@@ -212,6 +221,7 @@ def build_failure_spike_check(
         with warehouse.get_warehouse().reading() as con:
             findings = find_failure_spikes(con, day, spike_config)
             recent = _recent_days(con, day, spike_config, recent_days)
+            newest = _newest_day(con)
         flagged = [f for f in findings if f.severity is not None]
         errors = [f for f in flagged if f.severity == "ERROR"]
         account = next((f for f in findings if f.segment == "all"), None)
@@ -225,9 +235,16 @@ def build_failure_spike_check(
             "recent_days": recent,
         }
         if circuit_breaker:
-            metadata["circuit_breaker"] = _drive_breaker(
-                warehouse, day, "ERROR" if errors else ("WARN" if flagged else None), reason
-            )
+            age = 0 if newest is None else (newest - day).days
+            old = f"{day} is {age} days before the newest day stored ({newest}): a spike this "
+            old += f"old does not pause campaigns (breaker_days {breaker_days}); "
+            if errors and age >= breaker_days:
+                # History: read by the breaker as a WARN, which changes nothing.
+                state = _drive_breaker(warehouse, day, "WARN", reason)
+                metadata["circuit_breaker"] = old + state
+            else:
+                severity = "ERROR" if errors else ("WARN" if flagged else None)
+                metadata["circuit_breaker"] = _drive_breaker(warehouse, day, severity, reason)
         if account is not None:
             metadata.update(
                 {
@@ -294,6 +311,12 @@ def _per_day(
         # log_event records check evaluations too (its annotation omits them).
         run.log_event(evaluation)  # type: ignore[arg-type]
     yield dg.Output(None, output_name=run.op_def.output_defs[0].name)
+
+
+def _newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest day in ``smspresto.messages`` (None while it is empty)."""
+    row = con.execute(load_sql("checks/select_newest_day.sql")).fetchone()
+    return None if row is None else row[0]
 
 
 def _drive_breaker(

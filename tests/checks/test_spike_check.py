@@ -20,6 +20,7 @@ from smspresto_pipeline.checks.definitions import (
 from smspresto_pipeline.ingest.assets import build_archive_messages_asset
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
+from smspresto_pipeline.warehouse import CircuitBreaker, Warehouse
 
 START = date(2025, 1, 13)
 END = date(2025, 2, 16)
@@ -112,6 +113,32 @@ def test_the_check_fails_at_error_on_a_carrier_spike(
     assert evaluation.description == metadata["reason"]
     worst_rows = metadata["worst_segments"].splitlines()[2:]
     assert worst_rows[0].startswith("| carrier:MTN | ERROR | ")
+
+
+def test_a_spike_in_history_fails_the_check_but_does_not_pause_campaigns(
+    backfilled: tuple[dict[str, Any], Any],
+) -> None:
+    # CARRIER_SPIKE is four days before the newest day stored (END).
+    resources, instance = backfilled
+    breaker = CircuitBreaker(Warehouse(resources["warehouse"].path))
+    breaker.resume(by="test", reason="start closed")
+    recent_only = build_failure_spike_check(asset=ARCHIVE, breaker_days=4)
+    result = dg.materialize(
+        [ARCHIVE, recent_only],
+        resources=resources,
+        instance=instance,
+        partition_key=CARRIER_SPIKE.isoformat(),
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert not evaluation.passed
+    text = str(evaluation.metadata["circuit_breaker"].value)
+    assert text.startswith(f"{CARRIER_SPIKE} is 4 days before the newest day stored ({END})")
+    assert "does not pause campaigns (breaker_days 4)" in text
+    assert not breaker.state().tripped
+    # Within the default reach (seven days), the same spike pauses them.
+    check_day(backfilled, CARRIER_SPIKE)
+    assert breaker.state().tripped
 
 
 def test_the_check_needs_a_partitioned_asset() -> None:

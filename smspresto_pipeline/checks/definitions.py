@@ -506,6 +506,31 @@ def _checked_in_run(
     return {partition for partition, names in evaluated.items() if check_names <= names}
 
 
+def _first_tick_start(instance: dg.DagsterInstance, key: dg.AssetKey, days: int) -> int | None:
+    """The storage id after which the first tick reads: just before the first materialization
+    of the ``days`` newest days materialized (None: from the start, nothing older was)."""
+    newest = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key), limit=1, ascending=False
+    ).records
+    if not newest or newest[0].partition_key is None:
+        return None
+    try:
+        last = date.fromisoformat(newest[0].partition_key)
+    except ValueError:
+        return None  # not a day: every materialization is read
+    window = [(last - timedelta(days=n)).isoformat() for n in range(days)]
+    first = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=window), limit=1, ascending=True
+    ).records
+    if not first:
+        return None
+    older = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, before_storage_id=first[0].storage_id),
+        limit=1,
+    ).records
+    return first[0].storage_id - 1 if older else None
+
+
 def build_checks_sensor(
     *,
     asset: dg.AssetsDefinition,
@@ -515,6 +540,7 @@ def build_checks_sensor(
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
     minimum_interval_seconds: int = 30,
     batch: int = 500,
+    first_tick_days: int = 14,
 ) -> dg.SensorDefinition:
     """A sensor that requests one run of the job ``job_name`` (the checks) per day of ``asset``
     materialized.
@@ -525,7 +551,12 @@ def build_checks_sensor(
     launches twice, and a day materialized again later (the daily ingest re-reads the last days
     for late statuses) gets a new key, so it is checked again. A day whose materializing run
     already evaluated every check in ``check_names`` for it (a single-day run with its checks)
-    is not requested again. The first tick reads the whole history, ``batch`` records a tick.
+    is not requested again. ``batch`` records are read a tick.
+
+    The first tick (no cursor yet: a new deployment, a reset) starts at the first
+    materialization of the ``first_tick_days`` newest days: the history ingested before the
+    sensor was switched on is not checked day by day (one run each) unless asked, by launching
+    the checks job for those days.
 
     Args:
         asset: the partitioned asset (``archive_messages``).
@@ -535,11 +566,14 @@ def build_checks_sensor(
         default_status: the sensor's status when first deployed.
         minimum_interval_seconds: seconds between ticks.
         batch: materializations read per tick at most.
+        first_tick_days: the newest days the first tick checks.
     """
     if asset.partitions_def is None:
         raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
+    if first_tick_days < 1:
+        raise ValueError(f"first_tick_days must be at least 1, got {first_tick_days}")
     key = asset.key
     expected = frozenset(check_names)
 
@@ -554,7 +588,17 @@ def build_checks_sensor(
         ),
     )
     def checks_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        after = int(context.cursor) if context.cursor else None
+        after: int | None
+        if context.cursor:
+            after = int(context.cursor)
+        else:
+            after = _first_tick_start(context.instance, key, first_tick_days)
+            if after is not None:
+                context.log.info(
+                    f"first tick: the days of {key.to_user_string()} materialized before the "
+                    f"{first_tick_days} newest are not checked; launch {job_name} for those "
+                    "days to check them"
+                )
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=batch, ascending=True
         ).records

@@ -225,6 +225,21 @@ def test_the_sensor_requests_each_materialized_day_once(account: Account) -> Non
         assert set(account.check(defs, instance, day)) == CHECK_NAMES
 
 
+def test_the_first_tick_checks_the_newest_days_not_the_whole_history(account: Account) -> None:
+    defs = account.defs()
+    first, last = END - timedelta(days=19), END
+    with dg.DagsterInstance.ephemeral() as instance:
+        # History ingested before the sensor is switched on: one older day, then 19 days.
+        assert account.ingest(defs, instance, first - timedelta(days=1), first).success
+        assert account.ingest(defs, instance, first, last).success
+        requests, cursor = tick(defs, instance, None)
+        assert [r.partition_key for r in requests] == days(last - timedelta(days=13), last)
+        # Later materializations are all read, an old day's too.
+        assert account.ingest(defs, instance, first, first).success
+        requests, _ = tick(defs, instance, cursor)
+        assert [r.partition_key for r in requests] == [first.isoformat()]
+
+
 def test_the_sensor_follows_the_schedules_status(account: Account) -> None:
     running = account.defs(schedule_status=dg.DefaultScheduleStatus.RUNNING)
     stopped = account.defs()

@@ -62,8 +62,6 @@ _SPECIAL_TYPES = (
 #: ``phonenumbers`` stops reading a national number past 17 digits and below 2.
 _MIN_NSN, _MAX_NSN = 2, 17
 _CI = "225"
-#: Numbers the fast path may read: a ``+`` then digits, without a leading zero.
-_E164_LIKE = r"^\+[1-9][0-9]{2,19}$"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,40 +76,71 @@ class NumberColumns:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _Code:
+    """One covered country calling code: its region and its patterns, as RE2 alternatives on
+    a number's key (:func:`_keys`)."""
+
+    code: str
+    region: str
+    shaped: str  # a ``+`` and digits, with a national number of a length phonenumbers reads
+    national_prefix: str | None  # a national prefix could be stripped (a prefix of the key)
+    general: str | None
+    types: dict[str, str]  # by type, for the types the region has
+    same_mobile_and_fixed: bool
+    carriers: dict[str, str]  # "+" and a carrier prefix -> its English name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Tables:
     """``phonenumbers``' metadata for the covered regions, compiled once."""
 
     codes: pa.Array  # the covered country calling codes
     regions: pa.Array  # their regions, same order
-    split: str  # RE2: (?P<cc>...)(?P<nsn>...) for a covered code
-    national_prefix: str | None  # RE2 on "cc:len:nsn": a national prefix could be stripped
-    general: str  # RE2 on "cc:len:nsn": general_desc
-    types: dict[str, str]  # RE2 on "cc:len:nsn", by type, for the types some region has
-    same_mobile_and_fixed: pa.Array  # codes whose mobile and fixed-line patterns are one
-    carrier_lengths: tuple[int, ...]  # lengths of the carrier prefixes, longest first
-    carrier_keys: dict[int, pa.Array]
-    carrier_names: dict[int, pa.Array]
+    table: tuple[_Code, ...]  # same order
+    code_lengths: tuple[int, ...]
+    ci: int | None  # the position of Côte d'Ivoire's code, when covered
     ci_legacy_keys: pa.Array  # first two digits of an eight-digit number
     ci_legacy_prefixes: pa.Array  # the operator prefix each took in 2021
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Patterns:
+    """The patterns of the codes a page holds (RE2 compiles a pattern at every call, and
+    its cost grows with the pattern: a page runs only its own codes' alternatives)."""
+
+    shaped: str
+    national_prefix: str | None
+    valid: str  # general, and a special type, fixed line or (unless same) mobile
+    mobile: str  # general, and fixed line (when same) or mobile (when not)
+    special: str | None  # any special type
+    pager: str | None  # general and pager
+    before_pager: str | None  # a special type checked before pager
+    carrier_lengths: tuple[int, ...]  # with the "+", longest first
+    carrier_keys: pa.Array
+    carrier_names: pa.Array  # an empty English name is null
 
 
 #: A pattern that matches nothing (RE2 has no empty class): text after the end.
 _NEVER = "$x"
 
 
-def _alternative(code: int, desc: PhoneNumberDesc | None) -> str | None:
-    # The possible lengths sit in the key ("cc:len:nsn"), so one RE2 pattern checks both.
+def _lengths(code: str, lengths: Sequence[int]) -> str:
+    """RE2 for the key's length (``+``, code and national number) of these national lengths."""
+    return "|".join(str(1 + len(code) + n) for n in lengths) if lengths else "[0-9]+"
+
+
+def _alternative(code: str, desc: PhoneNumberDesc | None) -> str | None:
+    # The length sits in the key ("len:+digits"), so one RE2 pattern checks both.
     if desc is None:
         return None
     pattern = desc.national_number_pattern
     if not pattern:
         return None
-    lengths = "|".join(str(n) for n in desc.possible_length) if desc.possible_length else r"\d+"
-    return f"{code}:(?:{lengths}):(?:{pattern})"
+    return f"(?:{_lengths(code, desc.possible_length)}):\\+{code}(?:{pattern})"
 
 
-def _anchored(alternatives: Sequence[str]) -> str:
-    return "^(?:" + "|".join(alternatives or [_NEVER]) + ")$"
+def _either(alternatives: Sequence[str | None]) -> str:
+    return "(?:" + ("|".join(a for a in alternatives if a is not None) or _NEVER) + ")"
 
 
 def _prefix_free(code: int) -> bool:
@@ -121,73 +150,122 @@ def _prefix_free(code: int) -> bool:
     return not any(int(text[:n]) in known for n in range(1, len(text)))
 
 
-def _re2_reads(code: int, meta: PhoneMetadata) -> bool:
-    """True when RE2 compiles every pattern of a region (else the region takes the slow path:
+def _re2_reads(code: _Code) -> bool:
+    """True when RE2 compiles every pattern of a code (else its region takes the slow path:
     RE2 has no look-around or back-references, which Python's ``re`` has)."""
-    patterns = [meta.national_prefix_for_parsing] if meta.national_prefix_for_parsing else []
-    for name in ("general_desc", *_SPECIAL_TYPES, "fixed_line", "mobile"):
-        alternative = _alternative(code, getattr(meta, name))
-        if alternative is not None:
-            patterns.append(alternative)
+    patterns = [code.general, code.national_prefix, *code.types.values()]
     try:
         for pattern in patterns:
-            pc.match_substring_regex(pa.array([""], STRING), pattern)
+            if pattern is not None:
+                pc.match_substring_regex(pa.array([""], STRING), pattern)
     except pa.ArrowInvalid:
         return False
     return True
 
 
+def _code(code: int, region: str, meta: PhoneMetadata, carriers: dict[str, str]) -> _Code:
+    text = str(code)
+    # A national number of 2 to 17 digits, at most 20 digits in all.
+    readable = range(max(_MIN_NSN, 3 - len(text)), min(_MAX_NSN, 20 - len(text)) + 1)
+    types = {
+        name: alternative
+        for name in (*_SPECIAL_TYPES, "fixed_line", "mobile")
+        if (alternative := _alternative(text, getattr(meta, name))) is not None
+    }
+    prefix = meta.national_prefix_for_parsing
+    return _Code(
+        code=text,
+        region=region,
+        shaped=f"(?:{_lengths(text, readable)}):\\+{text}[0-9]*",
+        national_prefix=f"[0-9]+:\\+{text}(?:{prefix})" if prefix else None,
+        general=_alternative(text, meta.general_desc),
+        types=types,
+        same_mobile_and_fixed=bool(meta.same_mobile_and_fixed_line_pattern),
+        carriers=carriers,
+    )
+
+
+@functools.cache
+def _carrier_prefixes() -> dict[str, dict[str, str]]:
+    """``"+"`` and each carrier prefix with an English name (phonenumbers asks for English;
+    a prefix without it is skipped over) -> that name, by the country calling code it starts
+    with."""
+    by_code: dict[str, dict[str, str]] = {}
+    for key, names in CARRIER_DATA.items():
+        if "en" not in names:
+            continue
+        for length in range(1, 4):
+            if int(key[:length]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                by_code.setdefault(key[:length], {})["+" + key] = names["en"]
+                break
+    return by_code
+
+
 @functools.cache
 def _tables(regions: tuple[str, ...] = FAST_REGIONS) -> _Tables:
-    metadata: list[tuple[int, str, PhoneMetadata]] = []
+    table: list[_Code] = []
     for region in regions:
         meta = PhoneMetadata.metadata_for_region(region, None)
         code = phonenumbers.country_code_for_region(region)
         # Shared codes (+1, +7, +44, ...) pick their region by leading digits: slow path.
         if meta is None or phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code) != (region,):
             continue
-        if _prefix_free(code) and _re2_reads(code, meta):
-            metadata.append((code, region, meta))
-
-    prefixes = [
-        f"{code}:\\d+:(?:{meta.national_prefix_for_parsing})"
-        for code, _, meta in metadata
-        if meta.national_prefix_for_parsing
-    ]
-    general = [_alternative(code, meta.general_desc) for code, _, meta in metadata]
-    types: dict[str, str] = {}
-    for name in (*_SPECIAL_TYPES, "fixed_line", "mobile"):
-        alternatives = [_alternative(code, getattr(meta, name)) for code, _, meta in metadata]
-        present = [a for a in alternatives if a is not None]
-        if present:
-            types[name] = _anchored(present)
-
-    codes = {str(code) for code, _, _ in metadata}
-    code_lengths = sorted({len(code) for code in codes})
-    by_length: dict[int, dict[str, str]] = {}
-    for prefix, names in CARRIER_DATA.items():
-        # phonenumbers asks for English ("en"); a prefix without it is skipped over.
-        if "en" in names and any(prefix[:n] in codes for n in code_lengths):
-            by_length.setdefault(len(prefix), {})[prefix] = names["en"]
+        if _prefix_free(code) and _re2_reads(
+            compiled := _code(code, region, meta, _carrier_prefixes().get(str(code), {}))
+        ):
+            table.append(compiled)
+    codes = [entry.code for entry in table]
     legacy = sorted(CI_LEGACY_MOBILE_PREFIX.items())
     return _Tables(
-        codes=pa.array([str(code) for code, _, _ in metadata], STRING),
-        regions=pa.array([region for _, region, _ in metadata], STRING),
-        split="^(?P<cc>"
-        + ("|".join(str(code) for code, _, _ in metadata) or _NEVER)
-        + r")(?P<nsn>[0-9]*)$",
-        national_prefix="^(?:" + "|".join(prefixes) + ")" if prefixes else None,
-        general=_anchored([a for a in general if a is not None]),
-        types=types,
-        same_mobile_and_fixed=pa.array(
-            [str(code) for code, _, meta in metadata if meta.same_mobile_and_fixed_line_pattern],
-            STRING,
-        ),
-        carrier_lengths=tuple(sorted(by_length, reverse=True)),
-        carrier_keys={n: pa.array(list(m), STRING) for n, m in by_length.items()},
-        carrier_names={n: pa.array(list(m.values()), STRING) for n, m in by_length.items()},
+        codes=pa.array(codes, STRING),
+        regions=pa.array([entry.region for entry in table], STRING),
+        table=tuple(table),
+        code_lengths=tuple(sorted({len(code) for code in codes})),
+        ci=codes.index(_CI) if _CI in codes else None,
         ci_legacy_keys=pa.array([old for old, _ in legacy], STRING),
         ci_legacy_prefixes=pa.array([new for _, new in legacy], STRING),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
+    """The patterns of the codes at positions ``present`` of ``_tables(regions)``.
+
+    Each runs on the key ``len:+digits:len:+digits`` (:func:`_keys`): a pattern ``^A:B$``
+    asks that the number match ``A`` and ``B``, so "general and some type" is one pass.
+    ``_number_type_helper``'s order comes down to: valid when general and a special type,
+    fixed line, or (when the two patterns differ) mobile; a carrier is looked up when general
+    and fixed line (when they are one) or mobile (when not), unless a special type matches
+    first, or when general and pager and no special type before pager.
+    """
+    codes = [entry for n, entry in enumerate(_tables(regions).table) if n in present]
+
+    def of(names: Sequence[str], same: bool | None = None) -> list[str | None]:
+        return [
+            entry.types.get(name)
+            for entry in codes
+            if same is None or entry.same_mobile_and_fixed == same
+            for name in names
+        ]
+
+    general = _either([entry.general for entry in codes])
+    special = of(_SPECIAL_TYPES)
+    before_pager = of(_SPECIAL_TYPES[: _SPECIAL_TYPES.index("pager")])
+    pager = of(("pager",))
+    mobile = of(("mobile",), same=False)
+    prefixes = [entry.national_prefix for entry in codes if entry.national_prefix is not None]
+    carriers = {key: name for entry in codes for key, name in entry.carriers.items()}
+    return _Patterns(
+        shaped=f"^{_either([entry.shaped for entry in codes])}:",
+        national_prefix=f"^{_either(prefixes)}" if prefixes else None,
+        valid=f"^{general}:{_either([*special, *of(('fixed_line',)), *mobile])}$",
+        mobile=f"^{general}:{_either([*of(('fixed_line',), same=True), *mobile])}$",
+        special=f"^{_either(special)}:" if any(special) else None,
+        pager=f"^{general}:{_either(pager)}$" if any(pager) else None,
+        before_pager=f"^{_either(before_pager)}:" if any(pager) and any(before_pager) else None,
+        carrier_lengths=tuple(sorted({len(key) for key in carriers}, reverse=True)),
+        carrier_keys=pa.array(list(carriers), STRING),
+        carrier_names=pa.array([name or None for name in carriers.values()], STRING),
     )
 
 
@@ -197,72 +275,63 @@ def _matches(keys: pa.Array, pattern: str) -> pa.Array:
     return pc.fill_null(found, False)
 
 
+def _keys(numbers: pa.Array) -> pa.Array:
+    """Each number as ``len:number:len:number`` (the length in bytes, for the patterns'
+    possible lengths; a number with another byte than ``+`` and digits matches none)."""
+    length = pc.cast(pc.binary_length(numbers), STRING)
+    return pc.binary_join_element_wise(length, numbers, length, numbers, ":", memory_pool=POOL)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Classified:
     """What the fast path says of each number (nulls where it does not apply)."""
 
     fast: pa.Array  # the number is worked out here
-    valid: pa.Array
-    mobile: pa.Array  # a type phonenumbers looks a carrier up for
-    code: pa.Array
-    nsn: pa.Array
+    valid: pa.Array  # (when fast)
+    mobile: pa.Array  # a type phonenumbers looks a carrier up for (when fast and valid)
+    code: pa.Array  # the position of its calling code in the tables
+    patterns: _Patterns
 
 
-def _classify(numbers: pa.Array, tables: _Tables) -> _Classified:
-    shaped = _matches(numbers, _E164_LIKE)
-    digits = pc.utf8_slice_codeunits(numbers, 1, memory_pool=POOL)
-    parts = pc.extract_regex(digits, tables.split, memory_pool=POOL)
-    code = pc.struct_field(parts, "cc")
-    nsn = pc.struct_field(parts, "nsn")
-    length = pc.utf8_length(nsn, memory_pool=POOL)
-    keys = pc.binary_join_element_wise(code, pc.cast(length, STRING), nsn, ":", memory_pool=POOL)
-    fast = pc.and_kleene(shaped, pc.is_valid(code))
-    fast = pc.and_(
-        fast,
-        pc.fill_null(
-            pc.and_(pc.greater_equal(length, _MIN_NSN), pc.less_equal(length, _MAX_NSN)), False
-        ),
-    )
-    if tables.national_prefix is not None:
+def _classify(numbers: pa.Array, tables: _Tables, regions: tuple[str, ...]) -> _Classified:
+    """Classify non-null ``numbers`` (``regions``: the key of ``tables``)."""
+    code = pa.nulls(len(numbers), pa.int32())
+    for length in tables.code_lengths:
+        # Calling codes are prefix-free: at most one length finds one.
+        head = pc.utf8_slice_codeunits(numbers, 1, 1 + length, memory_pool=POOL)
+        code = pc.coalesce(code, pc.index_in(head, value_set=tables.codes, memory_pool=POOL))
+    present = frozenset(pc.unique(code).drop_null().to_pylist())
+    patterns = _patterns(regions, present)
+    keys = _keys(numbers)
+    fast = _matches(keys, patterns.shaped)
+    if patterns.national_prefix is not None:
         # phonenumbers would try to strip the prefix (and keep it or not by length): slow path.
-        fast = pc.and_(fast, pc.invert(_matches(keys, tables.national_prefix)))
-
-    found = {name: _matches(keys, pattern) for name, pattern in tables.types.items()}
-    false = pa.repeat(pa.scalar(False), len(numbers), memory_pool=POOL)
-
-    def has(name: str) -> pa.Array:
-        return found.get(name, false)
-
-    def any_of(names: Sequence[str]) -> pa.Array:
-        result = false
-        for name in names:
-            result = pc.or_(result, has(name))
-        return result
-
-    before_pager = any_of(_SPECIAL_TYPES[: _SPECIAL_TYPES.index("pager")])
-    special = any_of(_SPECIAL_TYPES)
-    same = pc.fill_null(pc.is_in(code, value_set=tables.same_mobile_and_fixed), False)
-    fixed, mobile = has("fixed_line"), has("mobile")
-    general = _matches(keys, tables.general)
-    valid = pc.and_(general, pc.or_(pc.or_(special, fixed), pc.and_(pc.invert(same), mobile)))
-    fixed_or_mobile = pc.and_(fixed, pc.or_(same, mobile))
-    mobile_only = pc.and_(pc.invert(fixed), pc.and_(pc.invert(same), mobile))
-    mobile_like = pc.or_(
-        pc.and_(has("pager"), pc.invert(before_pager)),
-        pc.and_(pc.invert(special), pc.or_(fixed_or_mobile, mobile_only)),
-    )
-    return _Classified(fast, valid, pc.and_(general, mobile_like), code, nsn)
+        fast = pc.and_(fast, pc.invert(_matches(keys, patterns.national_prefix)))
+    valid = _matches(keys, patterns.valid)
+    mobile = _matches(keys, patterns.mobile)
+    if patterns.special is not None:
+        mobile = pc.and_(mobile, pc.invert(_matches(keys, patterns.special)))
+    if patterns.pager is not None:
+        pager = _matches(keys, patterns.pager)
+        if patterns.before_pager is not None:
+            pager = pc.and_(pager, pc.invert(_matches(keys, patterns.before_pager)))
+        mobile = pc.or_(mobile, pager)
+    return _Classified(fast, valid, mobile, code, patterns)
 
 
-def _carriers(digits: pa.Array, tables: _Tables) -> pa.Array:
-    """The carrier of each number (digits after ``+``): the longest prefix with an English
-    name wins, as in ``phonenumbers.prefix``; an empty name stays empty."""
-    names = pa.nulls(len(digits), STRING)
-    for length in tables.carrier_lengths:
-        prefix = pc.utf8_slice_codeunits(digits, 0, length, memory_pool=POOL)
-        at = pc.index_in(prefix, value_set=tables.carrier_keys[length], memory_pool=POOL)
-        names = pc.coalesce(names, pc.take(tables.carrier_names[length], at, memory_pool=POOL))
-    return names
+def _carriers(numbers: pa.Array, wanted: pa.Array, patterns: _Patterns) -> pa.Array:
+    """The carrier of each ``wanted`` number (``+`` and digits; null elsewhere): the longest
+    prefix with an English name wins, as in ``phonenumbers.prefix``; an empty name gives
+    null."""
+    # One set of every length: a prefix can only find a key of its length or, when the
+    # number is shorter, the whole number, which is then its longest prefix too.
+    at = pa.nulls(len(numbers), pa.int32())
+    for length in patterns.carrier_lengths:
+        prefix = pc.utf8_slice_codeunits(numbers, 0, length, memory_pool=POOL)
+        found = pc.index_in(prefix, value_set=patterns.carrier_keys, memory_pool=POOL)
+        at = pc.coalesce(at, found)
+    at = pc.if_else(wanted, at, pa.scalar(None, pa.int32()))
+    return pc.take(patterns.carrier_names, at, memory_pool=POOL)
 
 
 def enrich_numbers(
@@ -283,40 +352,37 @@ def enrich_numbers(
     """
     tables = _tables(regions)
     numbers = pc.fill_null(numbers.cast(STRING), "")
-    seen = _classify(numbers, tables)
-
-    # Eight-digit Ivorian numbers that are invalid today: the 2021 renumbering, when its
-    # result is valid (the operator's prefix goes before the old number).
-    old = pc.and_(
-        pc.and_(seen.fast, pc.invert(seen.valid)),
-        pc.and_(
-            pc.fill_null(pc.equal(seen.code, _CI), False),
-            pc.fill_null(pc.equal(pc.utf8_length(seen.nsn), 8), False),
-        ),
-    )
-    operator = pc.take(
-        tables.ci_legacy_prefixes,
-        pc.index_in(pc.utf8_slice_codeunits(seen.nsn, 0, 2), value_set=tables.ci_legacy_keys),
-    )
-    migrated = pc.if_else(
-        old, pc.binary_join_element_wise("+225", operator, seen.nsn, ""), pa.scalar(None, STRING)
-    )
-    # Classified again (few rows: those of the old plan), then put back in place.
-    again = _classify(pc.fill_null(migrated.filter(old), ""), tables)
-    place = pc.if_else(
-        old,
-        pc.subtract(pc.cumulative_sum(pc.cast(old, pa.int64())), 1),
-        pa.scalar(None, pa.int64()),
-    )
-    renumbered = pc.fill_null(pc.take(pc.and_(again.fast, again.valid), place), False)
-    mobile = pc.if_else(renumbered, pc.take(again.mobile, place), pc.and_(seen.valid, seen.mobile))
-
-    recipient = pc.if_else(renumbered, migrated, numbers)
-    valid = pc.or_(pc.and_(seen.fast, seen.valid), renumbered)
-    digits = pc.utf8_slice_codeunits(recipient, 1, memory_pool=POOL)
-    carrier = pc.if_else(pc.and_(valid, mobile), _carriers(digits, tables), pa.scalar(None, STRING))
-    carrier = pc.if_else(pc.equal(carrier, ""), pa.scalar(None, STRING), carrier)
-    country = pc.take(tables.regions, pc.index_in(seen.code, value_set=tables.codes))
+    seen = _classify(numbers, tables, regions)
+    valid = pc.and_(seen.fast, seen.valid)
+    mobile = pc.and_(valid, seen.mobile)
+    recipient = numbers
+    if tables.ci is not None:
+        # Eight-digit Ivorian numbers that are invalid today: the 2021 renumbering, when its
+        # result is valid (the operator's prefix goes before the old number).
+        old = pc.and_(
+            pc.and_(seen.fast, pc.invert(seen.valid)),
+            pc.and_(
+                pc.equal(seen.code, tables.ci),
+                pc.equal(pc.binary_length(numbers), len("+225") + 8),
+            ),
+        )
+        old = pc.fill_null(old, False)
+        if pc.any(old).as_py():
+            nsn = pc.utf8_slice_codeunits(numbers.filter(old), len("+225"))
+            operator = pc.take(
+                tables.ci_legacy_prefixes,
+                pc.index_in(pc.utf8_slice_codeunits(nsn, 0, 2), value_set=tables.ci_legacy_keys),
+            )
+            migrated = pc.fill_null(pc.binary_join_element_wise("+225", operator, nsn, ""), "")
+            # Classified again (few rows: those of the old plan), then put back in place.
+            again = _classify(migrated, tables, regions)
+            kept = pc.and_(again.fast, again.valid)
+            renumbered = pc.replace_with_mask(old, old, kept)
+            recipient = pc.replace_with_mask(numbers, renumbered, migrated.filter(kept))
+            valid = pc.or_(valid, renumbered)
+            mobile = pc.replace_with_mask(mobile, renumbered, again.mobile.filter(kept))
+    carrier = _carriers(recipient, mobile, seen.patterns)
+    country = pc.take(tables.regions, seen.code)
 
     # The rest, once per distinct number, by phonenumbers itself.
     rest = numbers.filter(pc.invert(seen.fast))
@@ -377,7 +443,9 @@ def valid_e164(
     value is exactly what ``smspresto_pipeline.sms.normalize_number(number, region)`` returns;
     a null says nothing (the number is for ``normalize_number`` to read, or to refuse).
     """
-    tables = _tables(regions if region in regions else (*regions, region))
+    if region not in regions:
+        regions = (*regions, region)
+    tables = _tables(regions)
     numbers = pc.fill_null(numbers.cast(STRING), "")
     reading = _national_reading(region)
     written = numbers
@@ -386,7 +454,7 @@ def valid_e164(
         national = pc.and_(_matches(numbers, r"^[0-9]+$"), pc.invert(_matches(numbers, idd)))
         with_code = pc.binary_join_element_wise("+" + code, numbers, "", memory_pool=POOL)
         written = pc.if_else(national, with_code, numbers)
-    seen = _classify(written, tables)
+    seen = _classify(written, tables, regions)
     return pc.if_else(pc.and_(seen.fast, seen.valid), written, pa.scalar(None, STRING))
 
 

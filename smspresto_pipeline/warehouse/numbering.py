@@ -82,8 +82,8 @@ class _Code:
 
     code: str
     region: str
-    shaped: str  # a ``+`` and digits, with a national number of a length phonenumbers reads
-    national_prefix: str | None  # a national prefix could be stripped (a prefix of the key)
+    shaped: str  # the code and the national number's first digit, when the fast path reads it
+    national_prefix: str | None  # on the number: a national prefix could be stripped
     general: str | None
     types: dict[str, str]  # by type, for the types the region has
     same_mobile_and_fixed: bool
@@ -111,9 +111,9 @@ class _Patterns:
     shaped: str
     national_prefix: str | None
     valid: str  # general, and a special type, fixed line or (unless same) mobile
-    mobile: str  # general, and fixed line (when same) or mobile (when not)
+    mobile: str  # fixed line (when same) or mobile (when not)
     special: str | None  # any special type
-    pager: str | None  # general and pager
+    pager: str | None
     before_pager: str | None  # a special type checked before pager
     carrier_lengths: tuple[int, ...]  # with the "+", longest first
     carrier_keys: pa.Array
@@ -165,19 +165,22 @@ def _re2_reads(code: _Code) -> bool:
 
 def _code(code: int, region: str, meta: PhoneMetadata, carriers: dict[str, str]) -> _Code:
     text = str(code)
-    # A national number of 2 to 17 digits, at most 20 digits in all.
-    readable = range(max(_MIN_NSN, 3 - len(text)), min(_MAX_NSN, 20 - len(text)) + 1)
     types = {
         name: alternative
         for name in (*_SPECIAL_TYPES, "fixed_line", "mobile")
         if (alternative := _alternative(text, getattr(meta, name))) is not None
     }
     prefix = meta.national_prefix_for_parsing
+    # The code and the national number's first digit: a one-digit national prefix (France's,
+    # Ghana's "0" ...) is refused here, in the same pass.
+    first = "0-9"
+    if prefix is not None and len(prefix) == 1 and prefix.isdigit():
+        first, prefix = "".join(digit for digit in "0123456789" if digit != prefix), None
     return _Code(
         code=text,
         region=region,
-        shaped=f"(?:{_lengths(text, readable)}):\\+{text}[0-9]*",
-        national_prefix=f"[0-9]+:\\+{text}(?:{prefix})" if prefix else None,
+        shaped=f"{text}[{first}]",
+        national_prefix=f"\\+{text}(?:{prefix})" if prefix else None,
         general=_alternative(text, meta.general_desc),
         types=types,
         same_mobile_and_fixed=bool(meta.same_mobile_and_fixed_line_pattern),
@@ -231,12 +234,13 @@ def _tables(regions: tuple[str, ...] = FAST_REGIONS) -> _Tables:
 def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
     """The patterns of the codes at positions ``present`` of ``_tables(regions)``.
 
-    Each runs on the key ``len:+digits:len:+digits`` (:func:`_keys`): a pattern ``^A:B$``
-    asks that the number match ``A`` and ``B``, so "general and some type" is one pass.
+    ``shaped`` and ``national_prefix`` run on the number, the others on the key
+    ``len:+digits:len:+digits`` (:func:`_keys`): ``^A:B$`` asks that the number match ``A``
+    and ``B``, so "general and some type" is one pass; ``^A:`` reads the first half alone.
     ``_number_type_helper``'s order comes down to: valid when general and a special type,
-    fixed line, or (when the two patterns differ) mobile; a carrier is looked up when general
-    and fixed line (when they are one) or mobile (when not), unless a special type matches
-    first, or when general and pager and no special type before pager.
+    fixed line, or (when the two patterns differ) mobile; a valid number's carrier is looked up
+    when it is fixed line (when the two are one) or mobile (when not) and no special type
+    matches first, or when it is pager and no special type before pager matches.
     """
     codes = [entry for n, entry in enumerate(_tables(regions).table) if n in present]
 
@@ -256,12 +260,13 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
     prefixes = [entry.national_prefix for entry in codes if entry.national_prefix is not None]
     carriers = {key: name for entry in codes for key, name in entry.carriers.items()}
     return _Patterns(
-        shaped=f"^{_either([entry.shaped for entry in codes])}:",
+        # 2 to 17 digits after a calling code of at most three: at most 20 digits in all.
+        shaped=f"^\\+{_either([entry.shaped for entry in codes])}[0-9]{{1,{_MAX_NSN - 1}}}$",
         national_prefix=f"^{_either(prefixes)}" if prefixes else None,
         valid=f"^{general}:{_either([*special, *of(('fixed_line',)), *mobile])}$",
-        mobile=f"^{general}:{_either([*of(('fixed_line',), same=True), *mobile])}$",
+        mobile=f"^{_either([*of(('fixed_line',), same=True), *mobile])}:",
         special=f"^{_either(special)}:" if any(special) else None,
-        pager=f"^{general}:{_either(pager)}$" if any(pager) else None,
+        pager=f"^{_either(pager)}:" if any(pager) else None,
         before_pager=f"^{_either(before_pager)}:" if any(pager) and any(before_pager) else None,
         carrier_lengths=tuple(sorted({len(key) for key in carriers}, reverse=True)),
         carrier_keys=pa.array(list(carriers), STRING),
@@ -269,10 +274,16 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
     )
 
 
-def _matches(keys: pa.Array, pattern: str) -> pa.Array:
-    """Where ``pattern`` matches (False for a null key)."""
-    found = pc.match_substring_regex(keys, pattern, memory_pool=POOL)
-    return pc.fill_null(found, False)
+def _matches(strings: pa.Array, pattern: str) -> pa.Array:
+    """Where ``pattern`` matches (``strings`` without nulls)."""
+    return pc.match_substring_regex(strings, pattern, memory_pool=POOL)
+
+
+def _strings(numbers: pa.Array) -> pa.Array:
+    """The numbers as strings, a null as an empty string."""
+    if numbers.type != STRING:
+        numbers = numbers.cast(STRING)
+    return pc.fill_null(numbers, "") if numbers.null_count else numbers
 
 
 def _keys(numbers: pa.Array) -> pa.Array:
@@ -282,41 +293,49 @@ def _keys(numbers: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(length, numbers, length, numbers, ":", memory_pool=POOL)
 
 
+def _codes(numbers: pa.Array, tables: _Tables) -> pa.Array:
+    """The position in ``tables`` of each number's calling code (after its first character;
+    null when none is covered)."""
+    code = pa.nulls(len(numbers), pa.int32())
+    for n, length in enumerate(tables.code_lengths):
+        # Calling codes are prefix-free: at most one length finds one.
+        head = pc.utf8_slice_codeunits(numbers, 1, 1 + length, memory_pool=POOL)
+        found = pc.index_in(head, value_set=tables.codes, memory_pool=POOL)
+        code = found if n == 0 else pc.coalesce(code, found)
+    return code
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Classified:
-    """What the fast path says of each number (nulls where it does not apply)."""
+    """What the fast path says of each number."""
 
     fast: pa.Array  # the number is worked out here
     valid: pa.Array  # (when fast)
     mobile: pa.Array  # a type phonenumbers looks a carrier up for (when fast and valid)
-    code: pa.Array  # the position of its calling code in the tables
     patterns: _Patterns
 
 
-def _classify(numbers: pa.Array, tables: _Tables, regions: tuple[str, ...]) -> _Classified:
-    """Classify non-null ``numbers`` (``regions``: the key of ``tables``)."""
-    code = pa.nulls(len(numbers), pa.int32())
-    for length in tables.code_lengths:
-        # Calling codes are prefix-free: at most one length finds one.
-        head = pc.utf8_slice_codeunits(numbers, 1, 1 + length, memory_pool=POOL)
-        code = pc.coalesce(code, pc.index_in(head, value_set=tables.codes, memory_pool=POOL))
-    present = frozenset(pc.unique(code).drop_null().to_pylist())
-    patterns = _patterns(regions, present)
+def _classify(
+    numbers: pa.Array, code: pa.Array, tables: _Tables, regions: tuple[str, ...]
+) -> _Classified:
+    """Classify ``numbers`` (strings without nulls) whose calling codes are all in ``code``
+    (:func:`_codes`; ``regions`` are those of ``tables``)."""
+    patterns = _patterns(regions, frozenset(pc.unique(code).drop_null().to_pylist()))
     keys = _keys(numbers)
-    fast = _matches(keys, patterns.shaped)
+    fast = _matches(numbers, patterns.shaped)
     if patterns.national_prefix is not None:
         # phonenumbers would try to strip the prefix (and keep it or not by length): slow path.
-        fast = pc.and_(fast, pc.invert(_matches(keys, patterns.national_prefix)))
+        fast = pc.and_not(fast, _matches(numbers, patterns.national_prefix))
     valid = _matches(keys, patterns.valid)
     mobile = _matches(keys, patterns.mobile)
     if patterns.special is not None:
-        mobile = pc.and_(mobile, pc.invert(_matches(keys, patterns.special)))
+        mobile = pc.and_not(mobile, _matches(keys, patterns.special))
     if patterns.pager is not None:
         pager = _matches(keys, patterns.pager)
         if patterns.before_pager is not None:
-            pager = pc.and_(pager, pc.invert(_matches(keys, patterns.before_pager)))
+            pager = pc.and_not(pager, _matches(keys, patterns.before_pager))
         mobile = pc.or_(mobile, pager)
-    return _Classified(fast, valid, mobile, code, patterns)
+    return _Classified(fast, valid, mobile, patterns)
 
 
 def _carriers(numbers: pa.Array, wanted: pa.Array, patterns: _Patterns) -> pa.Array:
@@ -326,10 +345,10 @@ def _carriers(numbers: pa.Array, wanted: pa.Array, patterns: _Patterns) -> pa.Ar
     # One set of every length: a prefix can only find a key of its length or, when the
     # number is shorter, the whole number, which is then its longest prefix too.
     at = pa.nulls(len(numbers), pa.int32())
-    for length in patterns.carrier_lengths:
+    for n, length in enumerate(patterns.carrier_lengths):
         prefix = pc.utf8_slice_codeunits(numbers, 0, length, memory_pool=POOL)
         found = pc.index_in(prefix, value_set=patterns.carrier_keys, memory_pool=POOL)
-        at = pc.coalesce(at, found)
+        at = found if n == 0 else pc.coalesce(at, found)
     at = pc.if_else(wanted, at, pa.scalar(None, pa.int32()))
     return pc.take(patterns.carrier_names, at, memory_pool=POOL)
 
@@ -351,43 +370,47 @@ def enrich_numbers(
     Every value equals ``slow(number)``'s; only the cost differs.
     """
     tables = _tables(regions)
-    numbers = pc.fill_null(numbers.cast(STRING), "")
-    seen = _classify(numbers, tables, regions)
-    valid = pc.and_(seen.fast, seen.valid)
-    mobile = pc.and_(valid, seen.mobile)
-    recipient = numbers
+    numbers = _strings(numbers)
+    count = len(numbers)
+    code = _codes(numbers, tables)
+    # Eight-digit Ivorian numbers: the 2021 renumbering (the operator's prefix goes before
+    # the old number) is classified with the page, after it; it is kept where the old number
+    # is invalid today and the new one valid.
+    old: pa.Array | None = None
     if tables.ci is not None:
-        # Eight-digit Ivorian numbers that are invalid today: the 2021 renumbering, when its
-        # result is valid (the operator's prefix goes before the old number).
         old = pc.and_(
-            pc.and_(seen.fast, pc.invert(seen.valid)),
-            pc.and_(
-                pc.equal(seen.code, tables.ci),
-                pc.equal(pc.binary_length(numbers), len("+225") + 8),
-            ),
+            pc.equal(code, tables.ci), pc.equal(pc.binary_length(numbers), len("+225") + 8)
         )
         old = pc.fill_null(old, False)
-        if pc.any(old).as_py():
-            nsn = pc.utf8_slice_codeunits(numbers.filter(old), len("+225"))
-            operator = pc.take(
-                tables.ci_legacy_prefixes,
-                pc.index_in(pc.utf8_slice_codeunits(nsn, 0, 2), value_set=tables.ci_legacy_keys),
-            )
-            migrated = pc.fill_null(pc.binary_join_element_wise("+225", operator, nsn, ""), "")
-            # Classified again (few rows: those of the old plan), then put back in place.
-            again = _classify(migrated, tables, regions)
-            kept = pc.and_(again.fast, again.valid)
-            renumbered = pc.replace_with_mask(old, old, kept)
-            recipient = pc.replace_with_mask(numbers, renumbered, migrated.filter(kept))
-            valid = pc.or_(valid, renumbered)
-            mobile = pc.replace_with_mask(mobile, renumbered, again.mobile.filter(kept))
-    carrier = _carriers(recipient, mobile, seen.patterns)
-    country = pc.take(tables.regions, seen.code)
+    migrated = pa.array([], STRING)
+    if old is not None and old.true_count:
+        nsn = pc.utf8_slice_codeunits(numbers.filter(old), len("+225"))
+        operator = pc.take(
+            tables.ci_legacy_prefixes,
+            pc.index_in(pc.utf8_slice_codeunits(nsn, 0, 2), value_set=tables.ci_legacy_keys),
+        )
+        migrated = pc.fill_null(pc.binary_join_element_wise("+225", operator, nsn, ""), "")
+    both = _classify(pa.concat_arrays([numbers, migrated]), code, tables, regions)
+    fast, again_fast = both.fast.slice(0, count), both.fast.slice(count)
+    seen_valid, again_valid = both.valid.slice(0, count), both.valid.slice(count)
+    seen_mobile, again_mobile = both.mobile.slice(0, count), both.mobile.slice(count)
+
+    valid = pc.and_(fast, seen_valid)
+    mobile = pc.and_(valid, seen_mobile)
+    recipient = numbers
+    if old is not None and len(migrated):
+        kept = pc.and_(pc.and_(again_fast, again_valid), pc.and_not(fast, seen_valid).filter(old))
+        renumbered = pc.replace_with_mask(old, old, kept)
+        recipient = pc.replace_with_mask(numbers, renumbered, migrated.filter(kept))
+        valid = pc.or_(valid, renumbered)
+        mobile = pc.replace_with_mask(mobile, renumbered, again_mobile.filter(kept))
+    carrier = _carriers(recipient, mobile, both.patterns)
+    country = pc.take(tables.regions, code)
 
     # The rest, once per distinct number, by phonenumbers itself.
-    rest = numbers.filter(pc.invert(seen.fast))
-    if len(rest) == 0:
+    if not fast.false_count:
         return NumberColumns(recipient, valid, country, carrier)
+    rest = numbers.filter(pc.invert(fast))
     distinct = pc.unique(rest)
     details = [slow(number) for number in distinct.to_pylist()]
     at = pc.index_in(numbers, value_set=distinct)
@@ -397,7 +420,6 @@ def enrich_numbers(
             zip(*details, strict=True), (STRING, pa.bool_(), STRING, STRING), strict=True
         )
     ]
-    fast = seen.fast
     return NumberColumns(
         recipient=pc.if_else(fast, recipient, columns[0]),
         valid=pc.if_else(fast, valid, columns[1]),
@@ -446,7 +468,7 @@ def valid_e164(
     if region not in regions:
         regions = (*regions, region)
     tables = _tables(regions)
-    numbers = pc.fill_null(numbers.cast(STRING), "")
+    numbers = _strings(numbers)
     reading = _national_reading(region)
     written = numbers
     if reading is not None:
@@ -454,7 +476,7 @@ def valid_e164(
         national = pc.and_(_matches(numbers, r"^[0-9]+$"), pc.invert(_matches(numbers, idd)))
         with_code = pc.binary_join_element_wise("+" + code, numbers, "", memory_pool=POOL)
         written = pc.if_else(national, with_code, numbers)
-    seen = _classify(written, tables, regions)
+    seen = _classify(written, _codes(written, tables), tables, regions)
     return pc.if_else(pc.and_(seen.fast, seen.valid), written, pa.scalar(None, STRING))
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import phonenumbers
 import pyarrow as pa
@@ -115,9 +115,11 @@ class _Patterns:
     special: str | None  # any special type
     pager: str | None
     before_pager: str | None  # a special type checked before pager
-    carrier_lengths: tuple[int, ...]  # with the "+", longest first
-    carrier_keys: pa.Array
-    carrier_names: pa.Array  # an empty English name is null
+    carrier_keys: pa.Array  # "+" and a carrier prefix
+    carrier_names: pa.Array  # its English name (an empty one is null)
+    carrier_lengths: tuple[int, ...]  # of the codes whose prefixes have one length
+    carrier_mixed: pa.Array  # the positions of codes whose prefixes have several lengths
+    carrier_mixed_lengths: tuple[int, ...]  # theirs
 
 
 #: A pattern that matches nothing (RE2 has no empty class): text after the end.
@@ -242,7 +244,8 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
     when it is fixed line (when the two are one) or mobile (when not) and no special type
     matches first, or when it is pager and no special type before pager matches.
     """
-    codes = [entry for n, entry in enumerate(_tables(regions).table) if n in present]
+    positions = sorted(present)
+    codes = [_tables(regions).table[n] for n in positions]
 
     def of(names: Sequence[str], same: bool | None = None) -> list[str | None]:
         return [
@@ -259,6 +262,9 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
     mobile = of(("mobile",), same=False)
     prefixes = [entry.national_prefix for entry in codes if entry.national_prefix is not None]
     carriers = {key: name for entry in codes for key, name in entry.carriers.items()}
+    lengths = {
+        n: {len(key) for key in entry.carriers} for n, entry in zip(positions, codes, strict=True)
+    }
     return _Patterns(
         # 2 to 17 digits after a calling code of at most three: at most 20 digits in all.
         shaped=f"^\\+{_either([entry.shaped for entry in codes])}[0-9]{{1,{_MAX_NSN - 1}}}$",
@@ -268,9 +274,11 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
         special=f"^{_either(special)}:" if any(special) else None,
         pager=f"^{_either(pager)}:" if any(pager) else None,
         before_pager=f"^{_either(before_pager)}:" if any(pager) and any(before_pager) else None,
-        carrier_lengths=tuple(sorted({len(key) for key in carriers}, reverse=True)),
         carrier_keys=pa.array(list(carriers), STRING),
         carrier_names=pa.array([name or None for name in carriers.values()], STRING),
+        carrier_lengths=_longest_first(ns for ns in lengths.values() if len(ns) == 1),
+        carrier_mixed=pa.array([n for n, ns in lengths.items() if len(ns) > 1], pa.int32()),
+        carrier_mixed_lengths=_longest_first(ns for ns in lengths.values() if len(ns) > 1),
     )
 
 
@@ -338,17 +346,36 @@ def _classify(
     return _Classified(fast, valid, mobile, patterns)
 
 
-def _carriers(numbers: pa.Array, wanted: pa.Array, patterns: _Patterns) -> pa.Array:
-    """The carrier of each ``wanted`` number (``+`` and digits; null elsewhere): the longest
-    prefix with an English name wins, as in ``phonenumbers.prefix``; an empty name gives
-    null."""
+def _longest_first(lengths: Iterable[set[int]]) -> tuple[int, ...]:
+    return tuple(sorted(set().union(*lengths), reverse=True))
+
+
+def _prefixes(numbers: pa.Array, lengths: Sequence[int], keys: pa.Array) -> pa.Array:
+    """The position in ``keys`` of each number's longest prefix among ``lengths``."""
     # One set of every length: a prefix can only find a key of its length or, when the
     # number is shorter, the whole number, which is then its longest prefix too.
     at = pa.nulls(len(numbers), pa.int32())
-    for n, length in enumerate(patterns.carrier_lengths):
+    for n, length in enumerate(lengths):
         prefix = pc.utf8_slice_codeunits(numbers, 0, length, memory_pool=POOL)
-        found = pc.index_in(prefix, value_set=patterns.carrier_keys, memory_pool=POOL)
+        found = pc.index_in(prefix, value_set=keys, memory_pool=POOL)
         at = found if n == 0 else pc.coalesce(at, found)
+    return at
+
+
+def _carriers(numbers: pa.Array, code: pa.Array, wanted: pa.Array, patterns: _Patterns) -> pa.Array:
+    """The carrier of each ``wanted`` number (``+`` and digits, its calling code at ``code``;
+    null elsewhere): the longest prefix with an English name wins, as in
+    ``phonenumbers.prefix``; an empty name gives null."""
+    # A key starts with its calling code: a number whose code's prefixes have one length is
+    # looked up at that length alone; the others (few: Mali's, France's ...) at each of theirs.
+    at = _prefixes(numbers, patterns.carrier_lengths, patterns.carrier_keys)
+    if len(patterns.carrier_mixed):
+        mixed = pc.and_(pc.is_in(code, value_set=patterns.carrier_mixed), wanted)
+        if mixed.true_count:
+            found = _prefixes(
+                numbers.filter(mixed), patterns.carrier_mixed_lengths, patterns.carrier_keys
+            )
+            at = pc.replace_with_mask(at, mixed, found)
     at = pc.if_else(wanted, at, pa.scalar(None, pa.int32()))
     return pc.take(patterns.carrier_names, at, memory_pool=POOL)
 
@@ -404,7 +431,7 @@ def enrich_numbers(
         recipient = pc.replace_with_mask(numbers, renumbered, migrated.filter(kept))
         valid = pc.or_(valid, renumbered)
         mobile = pc.replace_with_mask(mobile, renumbered, again_mobile.filter(kept))
-    carrier = _carriers(recipient, mobile, both.patterns)
+    carrier = _carriers(recipient, code, mobile, both.patterns)
     country = pc.take(tables.regions, code)
 
     # The rest, once per distinct number, by phonenumbers itself.

@@ -174,6 +174,26 @@ def test_old_ivorian_numbers_are_renumbered_on_the_fast_path() -> None:
     ]
 
 
+def test_the_fast_path_reads_the_lengths_phonenumbers_reads() -> None:
+    # National numbers of 1 to 20 digits: phonenumbers reads 2 to 17 (the country is known);
+    # the fast path answers for those, except where a national prefix (France's and Ghana's
+    # "0") could be stripped, and leaves the others.
+    shapes = [
+        (code, first, length)
+        for code in ("225", "33", "233")
+        for first in "07"
+        for length in range(1, 21)
+    ]
+    numbers = [f"+{code}{first}{'7' * (length - 1)}" for code, first, length in shapes]
+    got, handed = _fast_only(numbers)
+    assert got == [recipient_details.__wrapped__(n, "CI") for n in numbers]
+    assert handed == [
+        number
+        for number, (code, first, length) in zip(numbers, shapes, strict=True)
+        if not 2 <= length <= 17 or (code != "225" and first == "0")
+    ]
+
+
 def test_the_rest_goes_to_phonenumbers_once_per_distinct_number() -> None:
     numbers = ["07 08 08 14 88", "+12025550123", "07 08 08 14 88", "abc", "+2250708081488"]
     got, handed = _fast_only(numbers)

@@ -110,8 +110,8 @@ class _Patterns:
 
     shaped: str
     national_prefix: str | None
-    valid: str  # general, and a special type, fixed line or (unless same) mobile
-    mobile: str  # fixed line (when same) or mobile (when not)
+    mobile: str  # general, and fixed line (when same) or mobile (when not)
+    other: str  # general, and a special type or fixed line (when not same)
     special: str | None  # any special type
     pager: str | None
     before_pager: str | None  # a special type checked before pager
@@ -240,9 +240,9 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
     ``len:+digits:len:+digits`` (:func:`_keys`): ``^A:B$`` asks that the number match ``A``
     and ``B``, so "general and some type" is one pass; ``^A:`` reads the first half alone.
     ``_number_type_helper``'s order comes down to: valid when general and a special type,
-    fixed line, or (when the two patterns differ) mobile; a valid number's carrier is looked up
-    when it is fixed line (when the two are one) or mobile (when not) and no special type
-    matches first, or when it is pager and no special type before pager matches.
+    fixed line, or (when the two patterns differ) mobile; the carrier is looked up when general
+    and fixed line (when the two are one) or mobile (when not) and no special type matches
+    first, or when valid and pager and no special type before pager.
     """
     positions = sorted(present)
     codes = [_tables(regions).table[n] for n in positions]
@@ -269,8 +269,8 @@ def _patterns(regions: tuple[str, ...], present: frozenset[int]) -> _Patterns:
         # 2 to 17 digits after a calling code of at most three: at most 20 digits in all.
         shaped=f"^\\+{_either([entry.shaped for entry in codes])}[0-9]{{1,{_MAX_NSN - 1}}}$",
         national_prefix=f"^{_either(prefixes)}" if prefixes else None,
-        valid=f"^{general}:{_either([*special, *of(('fixed_line',)), *mobile])}$",
-        mobile=f"^{_either([*of(('fixed_line',), same=True), *mobile])}:",
+        mobile=f"^{general}:{_either([*of(('fixed_line',), same=True), *mobile])}$",
+        other=f"^{general}:{_either([*special, *of(('fixed_line',), same=False)])}$",
         special=f"^{_either(special)}:" if any(special) else None,
         pager=f"^{_either(pager)}:" if any(pager) else None,
         before_pager=f"^{_either(before_pager)}:" if any(pager) and any(before_pager) else None,
@@ -323,19 +323,30 @@ class _Classified:
     patterns: _Patterns
 
 
+def _present(code: pa.Array) -> frozenset[int]:
+    return frozenset(pc.unique(code).drop_null().to_pylist())
+
+
 def _classify(
     numbers: pa.Array, code: pa.Array, tables: _Tables, regions: tuple[str, ...]
 ) -> _Classified:
-    """Classify ``numbers`` (strings without nulls) whose calling codes are all in ``code``
-    (:func:`_codes`; ``regions`` are those of ``tables``)."""
-    patterns = _patterns(regions, frozenset(pc.unique(code).drop_null().to_pylist()))
+    """Classify ``numbers`` (strings without nulls; ``code``: their calling codes,
+    :func:`_codes`; ``regions``: those of ``tables``)."""
+    patterns = _patterns(regions, _present(code))
     keys = _keys(numbers)
     fast = _matches(numbers, patterns.shaped)
     if patterns.national_prefix is not None:
         # phonenumbers would try to strip the prefix (and keep it or not by length): slow path.
         fast = pc.and_not(fast, _matches(numbers, patterns.national_prefix))
-    valid = _matches(keys, patterns.valid)
+    # Valid: mobile (most numbers), or else another type, looked for on the others alone.
     mobile = _matches(keys, patterns.mobile)
+    valid = mobile
+    if mobile.false_count:
+        others = pc.invert(mobile)
+        # Their own codes' patterns (a few numbers: old, fixed lines, invalid ...).
+        other = _patterns(regions, _present(code.filter(others))).other
+        found = _matches(keys.filter(others), other)
+        valid = pc.replace_with_mask(mobile, others, found)
     if patterns.special is not None:
         mobile = pc.and_not(mobile, _matches(keys, patterns.special))
     if patterns.pager is not None:
@@ -417,7 +428,12 @@ def enrich_numbers(
             pc.index_in(pc.utf8_slice_codeunits(nsn, 0, 2), value_set=tables.ci_legacy_keys),
         )
         migrated = pc.fill_null(pc.binary_join_element_wise("+225", operator, nsn, ""), "")
-    both = _classify(pa.concat_arrays([numbers, migrated]), code, tables, regions)
+    both = _classify(
+        pa.concat_arrays([numbers, migrated]),
+        pa.concat_arrays([code, code.filter(old)]) if len(migrated) else code,
+        tables,
+        regions,
+    )
     fast, again_fast = both.fast.slice(0, count), both.fast.slice(count)
     seen_valid, again_valid = both.valid.slice(0, count), both.valid.slice(count)
     seen_mobile, again_mobile = both.mobile.slice(0, count), both.mobile.slice(count)

@@ -3,9 +3,16 @@
 :func:`~smspresto_pipeline.warehouse.enrich.recipient_details` costs ``phonenumbers`` about
 a hundred microseconds a number; on a marketing list every number is new, so a day of 200,000
 messages would spend tens of seconds there. Here ``phonenumbers``' own metadata is compiled
-once into a few tables (country calling codes, one RE2 pattern per number type holding every
-covered region's pattern and lengths, the carrier prefixes), and a whole page is worked out
-with Arrow's vectorised kernels: a handful of calls per page, whatever its size.
+once into a few tables (country calling codes, each covered region's patterns and lengths as
+RE2 alternatives, the carrier prefixes), and a whole page is worked out with Arrow's
+vectorised kernels: a few dozen calls per page, whatever its size.
+
+What it costs is mostly RE2's: Arrow compiles a pattern at every call, and each pass reads
+every number. So a page runs only the patterns of the calling codes it holds, a number is
+keyed ``len:+digits:len:+digits`` so that one pass asks "general pattern and this type" (and
+checks the possible lengths), the common case (general and mobile) is one pass over the page
+and the other types are looked for only on the numbers it leaves, and carriers are looked up
+at one prefix length for most codes (``benchmarks/enrich.py`` measures it).
 
 The fast path covers numbers written as ``+`` and digits (how ``list-archive`` gives them) of
 the regions that dominate an Ivorian account: Côte d'Ivoire, West Africa and France
@@ -77,13 +84,13 @@ class NumberColumns:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Code:
-    """One covered country calling code: its region and its patterns, as RE2 alternatives on
-    a number's key (:func:`_keys`)."""
+    """One covered country calling code: its region and its patterns, as RE2 alternatives
+    (on the number for ``shaped`` and ``national_prefix``, else on its key, :func:`_keys`)."""
 
     code: str
     region: str
     shaped: str  # the code and the national number's first digit, when the fast path reads it
-    national_prefix: str | None  # on the number: a national prefix could be stripped
+    national_prefix: str | None  # a national prefix could be stripped
     general: str | None
     types: dict[str, str]  # by type, for the types the region has
     same_mobile_and_fixed: bool

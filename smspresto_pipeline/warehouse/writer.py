@@ -42,10 +42,13 @@ class DayWriter:
     DuckDB writes a large transaction much faster than many small ones (a small one goes through
     the write-ahead log, then a checkpoint, and every call into DuckDB trades the GIL with the
     thread reading the API). So days are gathered: a transaction is started once ``batch_rows``
-    rows are queued, or once no day came for ``linger`` seconds, or once the oldest queued day
-    waited ``max_delay`` seconds, or on :meth:`flush`. Each day still goes in whole or not at
-    all: a transaction replaces every day it holds (a day that fails takes the others of its
-    transaction down only until they are retried, each alone).
+    rows are queued, or once the oldest queued day waited ``max_delay`` seconds, or on
+    :meth:`flush` (the run read its last day), or once no day came for ``linger`` seconds
+    (by default as long as ``max_delay``: days from a server that takes its time come a few
+    tenths of a second apart, and committing at each pause made a transaction of each one or
+    two days, which cost a 90-day backfill a third more CPU). Each day still goes in whole or
+    not at all: a transaction replaces every day it holds (a day that fails takes the others of
+    its transaction down only until they are retried, each alone).
 
     Memory stays bounded: :meth:`put` (and :meth:`enqueue`) waits while ``max_staged_rows``
     rows are queued or being written. The connection, and with it the file's write lock, is
@@ -68,7 +71,7 @@ class DayWriter:
         *,
         batch_rows: int = 40_000,
         max_staged_rows: int | None = None,
-        linger: float = 0.1,
+        linger: float = 2.0,
         max_delay: float = 2.0,
         idle_release: float = 0.2,
     ) -> None:

@@ -10,8 +10,9 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -766,6 +767,25 @@ def test_writer_put_makes_reading_threads_wait_while_too_many_rows_are_staged(
             stats = [first.result(timeout=60), second.result(timeout=60).result(timeout=60)]
     assert [s.rows for s in stats] == [2, 2]
     assert table(warehouse, "messages")[-1][0] == 4
+
+
+def test_writer_gathers_days_that_come_a_few_tenths_of_a_second_apart(
+    warehouse: Warehouse,
+) -> None:
+    # As from a server that takes its time: one transaction for the three days (a transaction
+    # a day cost a backfill a third more CPU), started by flush() here.
+    days = [DAY, NEXT_DAY, NEXT_DAY + timedelta(days=1)]
+    with warehouse.writer(max_delay=600) as writer:
+        futures = []
+        for n, day in enumerate(days):
+            futures.append(writer.submit(staged(warehouse, day, [[record(n + 1)]])))
+            time.sleep(0.3)
+        assert not any(future.done() for future in futures)
+        writer.flush()
+        assert [f.result(timeout=60).rows for f in futures] == [1, 1, 1]
+    with warehouse.connect(read_only=True) as con:
+        loaded = con.execute("SELECT DISTINCT loaded_at FROM smspresto.messages").fetchall()
+    assert len(loaded) == 1, "one transaction stamps its days with one loaded_at"
 
 
 def test_writer_flush_commits_without_waiting_for_more_days(warehouse: Warehouse) -> None:

@@ -53,8 +53,10 @@ class DayWriter:
     Memory stays bounded: :meth:`put` (and :meth:`enqueue`) waits while ``max_staged_rows``
     rows are queued or being written. The connection, and with it the file's write lock, is
     kept while days keep coming and closed once none came for ``idle_release`` seconds, so that
-    other processes get their turn; a failed statement closes it at once. A spool handed to the
-    writer is the writer's: it is discarded once committed.
+    other processes get their turn; a failed statement closes it at once, and so does a commit
+    that brings the rows written over it to ``recycle_rows`` (a connection's memory grows with
+    what it wrote: the next one starts afresh, so a backfill of years stays in bounded memory).
+    A spool handed to the writer is the writer's: it is discarded once committed.
 
     Example:
         .. code-block:: python
@@ -74,12 +76,15 @@ class DayWriter:
         linger: float = 2.0,
         max_delay: float = 2.0,
         idle_release: float = 0.2,
+        recycle_rows: int = 400_000,
     ) -> None:
         staged = 2 * batch_rows if max_staged_rows is None else max_staged_rows
         if batch_rows < 1 or staged < batch_rows:
             raise ValueError(
                 f"need 1 <= batch_rows <= max_staged_rows, got {batch_rows=}, {max_staged_rows=}"
             )
+        if recycle_rows < 1:
+            raise ValueError(f"recycle_rows must be at least 1, got {recycle_rows}")
         if min(linger, max_delay, idle_release) < 0:
             raise ValueError(
                 f"linger, max_delay and idle_release must not be negative, got {linger=}, "
@@ -91,6 +96,8 @@ class DayWriter:
         self._linger = linger
         self._max_delay = max_delay
         self._idle_release = idle_release
+        self._recycle_rows = recycle_rows
+        self._connection_rows = 0  # rows committed over the connection open now
         self._jobs: queue.Queue[_Job | object] = queue.Queue()
         self._staged_rows = 0  # rows queued and not committed yet
         self._room = threading.Condition()  # notified when a commit made room
@@ -238,6 +245,7 @@ class DayWriter:
             if not jobs:
                 return connection
             if connection is None:
+                self._connection_rows = 0
                 try:
                     connection = self._acquire(lock)
                 except BaseException as exc:
@@ -265,6 +273,13 @@ class DayWriter:
                 return None
             for job, stats in zip(jobs, results, strict=True):
                 job.future.set_result(stats)
+            self._connection_rows += sum(job.spool.rows for job in jobs)
+            if self._connection_rows >= self._recycle_rows:
+                # DuckDB keeps what one connection wrote in memory (the key's index, mostly)
+                # for as long as it lives: about 45 MB a million rows, measured. A new one
+                # starts from the file.
+                self._release(connection, lock)
+                return None
             return connection
         finally:
             for job in batch:

@@ -788,6 +788,29 @@ def test_writer_gathers_days_that_come_a_few_tenths_of_a_second_apart(
     assert len(loaded) == 1, "one transaction stamps its days with one loaded_at"
 
 
+def test_writer_opens_a_new_connection_once_recycle_rows_were_written_over_one(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connection's memory grows with what it wrote; a backfill of years must not keep one.
+    warehouse.ensure_schema()
+    opened: list[duckdb.DuckDBPyConnection] = []
+    open_connection = warehouse._open
+
+    def counted(*, read_only: bool) -> duckdb.DuckDBPyConnection:
+        opened.append(open_connection(read_only=read_only))
+        return opened[-1]
+
+    monkeypatch.setattr(warehouse, "_open", counted)
+    days = [DAY + timedelta(days=n) for n in range(5)]
+    with warehouse.writer(recycle_rows=4, idle_release=600) as writer:
+        for n, day in enumerate(days):
+            future = writer.submit(staged(warehouse, day, [[record(2 * n + 1), record(2 * n + 2)]]))
+            writer.flush()
+            assert future.result(timeout=60).rows == 2
+    # Two days of two rows a connection: the third and the fifth day open a new one.
+    assert len(opened) == 3
+
+
 def test_writer_flush_commits_without_waiting_for_more_days(warehouse: Warehouse) -> None:
     # A linger and a delay far longer than the test: only flush() can start the transaction.
     with warehouse.writer(linger=600, max_delay=600) as writer:

@@ -1,5 +1,6 @@
-"""Helpers of the campaign tests: a valid campaign, with any field overridden, and a harness that
-evaluates a campaign's sensor and runs its job against the simulator."""
+"""Helpers of the campaign tests: a valid campaign, with any field overridden; a warehouse file
+whose ``main.customers`` table a campaign reads, and what its runs leave (sends, outbox states,
+metadata); a harness that evaluates a campaign's sensor and runs its job against the simulator."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -7,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, Warehouse
 
 #: The fields of a valid campaign; tests override what they are about.
 CAMPAIGN_FIELDS: dict[str, Any] = {
@@ -24,6 +27,80 @@ CAMPAIGN_FIELDS: dict[str, Any] = {
 def make_campaign(**overrides: Any) -> Campaign:
     """A :class:`Campaign` of :data:`CAMPAIGN_FIELDS` with ``overrides``."""
     return Campaign(**{**CAMPAIGN_FIELDS, **overrides})
+
+
+# --- a campaign over a customers table ------------------------------------------------------
+
+CREATE_CUSTOMERS = (
+    "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, parcel VARCHAR)"
+)
+CUSTOMERS_SQL = "select phone as recipient, id as dedup_key, first_name, parcel from main.customers"
+CUSTOMERS_TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
+
+
+def customers_campaign(**overrides: Any) -> Campaign:
+    """The ``reminder`` campaign reading ``main.customers``, with ``overrides``."""
+    return make_campaign(**{"sql": CUSTOMERS_SQL, "template": CUSTOMERS_TEMPLATE, **overrides})
+
+
+def customers_file(path: Path) -> Path:
+    """A warehouse file at ``path`` with an empty ``main.customers`` table (the campaign's
+    source); the ``path`` fixture of ``conftest``."""
+    Warehouse(path).ensure_schema()
+    with duckdb.connect(str(path)) as con:
+        con.execute(CREATE_CUSTOMERS)
+    return path
+
+
+def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:
+    """Rows ``c<n>`` with the number 07 08 08 14 <n> (or <phone>) and the parcel ``P<n>``.
+
+    Written with plain DuckDB: a :class:`Warehouse` would create the missing tables of an
+    older file, which a test keeps missing.
+    """
+    with duckdb.connect(str(path)) as con:
+        for n in numbers:
+            con.execute(
+                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
+                [f"c{n}", f"07080814{phone or n:02d}", f"Client{n}", f"P{n}"],
+            )
+
+
+def texts_of(*numbers: int) -> list[str]:
+    """The texts :data:`CUSTOMERS_TEMPLATE` renders for the customers ``numbers``, sorted."""
+    return sorted(f"Bonjour Client{n}, votre colis P{n} est arrivé." for n in numbers)
+
+
+def keys(request: dg.RunRequest) -> list[str]:
+    """The dedup keys a sensor's run request asks to send, sorted."""
+    [op] = request.run_config["ops"].values()
+    return sorted(op["config"]["dedup_keys"])
+
+
+def sent_texts(sim: RunningSimulator) -> list[str]:
+    """The texts the simulator accepted, in the order it accepted them."""
+    return [text for record in sim.sends for _, text in record.messages]
+
+
+def states(path: Path, campaign: str = "reminder") -> dict[str, str]:
+    """The outbox state of each of ``campaign``'s dedup keys in the file at ``path``."""
+    rows = Outbox(Warehouse(path)).rows(OUTBOX_STATES, campaign=campaign)
+    return {row.dedup_key: row.state for row in rows}
+
+
+def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    """The metadata of the successful run's one output."""
+    assert result.success
+    [event] = [e for e in result.all_node_events if e.is_successful_output]
+    return {k: v.value for k, v in event.step_output_data.metadata.items()}
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """What the failed run's failing step said."""
+    assert not result.success
+    [event] = [e for e in result.all_node_events if e.is_step_failure]
+    data = event.step_failure_data
+    return str(data.user_failure_data.description if data.user_failure_data else data.error)
 
 
 class Harness:

@@ -9,6 +9,9 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
         with make_simulator(paging="range", messages_per_day=120) as sim:
             ...
 
+``path`` is the campaign tests' warehouse file: the schema and an empty ``main.customers``
+table, which ``campaign_fixtures.add_customers`` fills.
+
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
 under xdist: each demo run launches its Dagster runs through the CLI and the code location
 (seconds each), so the demo's own test and the webserver's test read the same two demo runs.
@@ -91,6 +94,14 @@ def instance() -> Iterator["dg.DagsterInstance"]:
 
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """The campaign tests' warehouse file, whose empty ``main.customers`` a campaign reads."""
+    from campaign_fixtures import customers_file  # here: it imports Dagster, slow to import
+
+    return customers_file(tmp_path / "warehouse.duckdb")
 
 
 def _run_demo_twice(data_dir: Path) -> "DemoTwice":

@@ -13,42 +13,30 @@ from typing import Any
 import dagster as dg
 import pytest
 from campaign_fixtures import Harness as CampaignHarness
-from campaign_fixtures import make_campaign
+from campaign_fixtures import (
+    add_customers,
+    customers_campaign,
+    failure_text,
+    output_metadata,
+    states,
+)
 
 from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.breaker_defs import build_breaker_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import (
-    OUTBOX_STATES,
-    CircuitBreaker,
-    Outbox,
-    Warehouse,
-    record_check_outcome,
-)
+from smspresto_pipeline.warehouse import CircuitBreaker, Warehouse, record_check_outcome
 from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
 
-SQL = "select phone as recipient, id as dedup_key, first_name, parcel from main.customers"
-TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
 CHECK = "archive_messages_failure_spike"
 MTN = "carrier:MTN failures jumped from 3% to 21% on 2025-03-06"
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
-    warehouse.ensure_schema()
-    with warehouse.connect() as con:
-        con.execute(
-            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
-            "parcel VARCHAR)"
-        )
-        for n in (1, 2):
-            con.execute(
-                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
-                [f"c{n}", f"07080814{n:02d}", f"Client{n}", f"P{n}"],
-            )
-    return warehouse.path
+def path(path: Path) -> Path:
+    """The campaign tests' file, with the customers c1 and c2."""
+    add_customers(path, 1, 2)
+    return path
 
 
 class Harness(CampaignHarness):
@@ -68,26 +56,11 @@ class Harness(CampaignHarness):
         )
 
     def outbox(self) -> dict[str, str]:
-        rows = Outbox(Warehouse(self.path)).rows(OUTBOX_STATES, campaign=self.campaign.name)
-        return {row.dedup_key: row.state for row in rows}
+        return states(self.path, self.campaign.name)
 
 
 def campaign_of(**overrides: Any) -> Campaign:
-    fields = {"sql": SQL, "template": TEMPLATE, "send_on_first_activation": True}
-    return make_campaign(**{**fields, **overrides})
-
-
-def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    assert result.success
-    [event] = [e for e in result.all_node_events if e.is_successful_output]
-    return {k: v.value for k, v in event.step_output_data.metadata.items()}
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    assert not result.success
-    [event] = [e for e in result.all_node_events if e.is_step_failure]
-    data = event.step_failure_data
-    return str(data.user_failure_data.description if data.user_failure_data else data.error)
+    return customers_campaign(**{"send_on_first_activation": True, **overrides})
 
 
 def spike(path: Path, severity: str | None, partition: str = "2025-03-06") -> bool:

@@ -13,7 +13,16 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
-from campaign_fixtures import make_campaign
+from campaign_fixtures import (
+    CREATE_CUSTOMERS,
+    CUSTOMERS_SQL,
+    add_customers,
+    customers_campaign,
+    failure_text,
+    output_metadata,
+    sent_texts,
+    states,
+)
 from conftest import MakeSimulator
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
@@ -22,35 +31,6 @@ from smspresto_pipeline.campaigns.prepare import prepare_batch
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import Fault, RunningSimulator
 from smspresto_pipeline.warehouse import OptOuts, Outbox, Warehouse
-
-SQL = "select phone as recipient, id as dedup_key, first_name, parcel from main.customers"
-TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
-    warehouse.ensure_schema()
-    with warehouse.connect() as con:
-        con.execute(
-            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
-            "parcel VARCHAR)"
-        )
-    return warehouse.path
-
-
-def add_customers(path: Path, *numbers: int) -> None:
-    """Rows ``c<n>`` with the number 07 08 08 14 <n> and the parcel ``P<n>``."""
-    with Warehouse(path).connect() as con:
-        for n in numbers:
-            con.execute(
-                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
-                [f"c{n}", f"07080814{n:02d}", f"Client{n}", f"P{n}"],
-            )
-
-
-def campaign_of(**overrides: Any) -> Campaign:
-    return make_campaign(**{"sql": SQL, "template": TEMPLATE, **overrides})
 
 
 def resources(sim: RunningSimulator, path: Path, **warehouse: Any) -> dict[str, Any]:
@@ -98,31 +78,8 @@ def run(
     )
 
 
-def sent_texts(sim: RunningSimulator) -> list[str]:
-    return [text for record in sim.sends for _, text in record.messages]
-
-
-def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    [event] = [e for e in result.all_node_events if e.is_successful_output]
-    return {k: v.value for k, v in event.step_output_data.metadata.items()}
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    assert not result.success
-    [event] = [e for e in result.all_node_events if e.is_step_failure]
-    data = event.step_failure_data
-    return str(data.user_failure_data.description if data.user_failure_data else data.error)
-
-
-def states(path: Path) -> dict[str, str]:
-    rows = Outbox(Warehouse(path)).rows(
-        ("pending", "baseline", "sent", "failed", "ambiguous", "skipped"), campaign="reminder"
-    )
-    return {row.dedup_key: row.state for row in rows}
-
-
 def test_names_and_default_status() -> None:
-    campaign = campaign_of(minimum_interval_seconds=120)
+    campaign = customers_campaign(minimum_interval_seconds=120)
     bound = dg.Definitions(
         resources={
             "smspresto": SMSPrestoResource(api_key="key", api_pass="pass"),
@@ -141,7 +98,7 @@ def test_first_activation_records_a_baseline_and_sends_nothing(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2, 3)
-    campaign = campaign_of()
+    campaign = customers_campaign()
     skip = evaluate(campaign, sim, path, instance)
     assert isinstance(skip, dg.SkipReason)
     assert "3 rows" in str(skip.skip_message)
@@ -159,7 +116,7 @@ def test_new_rows_are_sent_once(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1)
-    campaign = campaign_of()
+    campaign = customers_campaign()
     assert isinstance(evaluate(campaign, sim, path, instance), dg.SkipReason)  # baseline
     add_customers(path, 2, 3)
     request = evaluate(campaign, sim, path, instance)
@@ -202,10 +159,7 @@ def users_own_file(tmp_path: Path) -> Path:
     tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "own.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute(
-            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
-            "parcel VARCHAR)"
-        )
+        con.execute(CREATE_CUSTOMERS)
         con.execute("INSERT INTO main.customers VALUES ('c1', '0708081401', 'Awa', 'P1')")
     return path
 
@@ -214,7 +168,7 @@ def test_the_job_creates_the_schema_in_a_file_that_has_none(
     sim: RunningSimulator, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     path = users_own_file(tmp_path)
-    result = run(campaign_of(send_on_first_activation=True), sim, path, instance)
+    result = run(customers_campaign(send_on_first_activation=True), sim, path, instance)
     assert result.success, failure_text(result)
     assert sent_texts(sim) == ["Bonjour Awa, votre colis P1 est arrivé."]
     assert states(path) == {"c1": "sent"}
@@ -224,13 +178,13 @@ def test_the_sensor_handles_a_file_without_the_schema(
     sim: RunningSimulator, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     path = users_own_file(tmp_path)
-    skip = evaluate(campaign_of(), sim, path, instance)
+    skip = evaluate(customers_campaign(), sim, path, instance)
     assert isinstance(skip, dg.SkipReason)
     assert "1 row recorded" in str(skip.skip_message)
     assert states(path) == {"c1": "baseline"}
     # Told to send on its first activation, it asks for a run of the row.
     other = users_own_file(tmp_path / "other")
-    request = evaluate(campaign_of(send_on_first_activation=True), sim, other, instance)
+    request = evaluate(customers_campaign(send_on_first_activation=True), sim, other, instance)
     assert isinstance(request, dg.RunRequest)
     assert request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"] == ["c1"]
 
@@ -240,7 +194,7 @@ def test_opted_out_numbers_are_never_sent(
 ) -> None:
     add_customers(path, 1, 2, 3)
     OptOuts(Warehouse(path)).add(["0708081402"])
-    campaign = campaign_of(send_on_first_activation=True)
+    campaign = customers_campaign(send_on_first_activation=True)
     request = evaluate(campaign, sim, path, instance)
     assert isinstance(request, dg.RunRequest)
     keys = request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"]
@@ -258,7 +212,7 @@ def test_an_opt_out_between_the_tick_and_the_run_is_honoured(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
-    campaign = campaign_of(send_on_first_activation=True)
+    campaign = customers_campaign(send_on_first_activation=True)
     request = evaluate(campaign, sim, path, instance)
     assert isinstance(request, dg.RunRequest)
     OptOuts(Warehouse(path)).add(["+2250708081402"])
@@ -273,7 +227,7 @@ def test_max_per_run_caps_the_batch(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2, 3)
-    campaign = campaign_of(send_on_first_activation=True, max_per_run=2)
+    campaign = customers_campaign(send_on_first_activation=True, max_per_run=2)
     request = evaluate(campaign, sim, path, instance)
     assert isinstance(request, dg.RunRequest)
     assert len(request.run_config["ops"]["reminder_send_batch"]["config"]["dedup_keys"]) == 2
@@ -302,21 +256,21 @@ def test_a_locked_file_skips_the_tick(
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "1"
-        skip = evaluate(campaign_of(), sim, path, instance, lock_timeout=0.5)
+        skip = evaluate(customers_campaign(), sim, path, instance, lock_timeout=0.5)
     finally:
         holder.kill()
         holder.wait()
     assert isinstance(skip, dg.SkipReason)
     assert "locked or busy" in str(skip.skip_message)
     assert states(path) == {}  # no baseline recorded
-    assert isinstance(evaluate(campaign_of(), sim, path, instance), dg.SkipReason)
+    assert isinstance(evaluate(customers_campaign(), sim, path, instance), dg.SkipReason)
     assert states(path) == {"c1": "baseline"}
 
 
 def test_a_sql_error_fails_the_tick_and_the_run_clearly(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
-    campaign = campaign_of(sql=SQL.replace("customers", "no_such_table"))
+    campaign = customers_campaign(sql=CUSTOMERS_SQL.replace("customers", "no_such_table"))
     with pytest.raises(Exception, match="query failed") as raised:
         evaluate(campaign, sim, path, instance)
     assert isinstance(raised.value, CampaignQueryError) or "CampaignQueryError" in repr(
@@ -333,7 +287,9 @@ def test_a_missing_template_column_fails_clearly(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1)
-    campaign = campaign_of(sql=SQL.replace(", parcel", ""), send_on_first_activation=True)
+    campaign = customers_campaign(
+        sql=CUSTOMERS_SQL.replace(", parcel", ""), send_on_first_activation=True
+    )
     result = run(campaign, sim, path, instance)
     assert "'parcel'" in failure_text(result)
     assert sim.sends == []
@@ -344,7 +300,7 @@ def test_a_dry_run_sends_and_claims_nothing(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
-    campaign = campaign_of(send_on_first_activation=True, dry_run=True)
+    campaign = customers_campaign(send_on_first_activation=True, dry_run=True)
     request = evaluate(campaign, sim, path, instance)
     assert isinstance(request, dg.RunRequest)
     result = run(campaign, sim, path, instance, request)
@@ -361,7 +317,7 @@ def test_short_stock_sends_nothing_and_releases_the_rows(
     make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
-    campaign = campaign_of(send_on_first_activation=True)
+    campaign = customers_campaign(send_on_first_activation=True)
     with make_simulator(messages_per_day=0, initial_stock=1) as sim:
         request = evaluate(campaign, sim, path, instance)
         assert isinstance(request, dg.RunRequest)
@@ -381,7 +337,7 @@ def test_an_ambiguous_batch_fails_the_run_and_is_never_resent(
     make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
-    campaign = campaign_of(send_on_first_activation=True)
+    campaign = customers_campaign(send_on_first_activation=True)
     drop = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
     with make_simulator(messages_per_day=0, faults=(drop,)) as sim:
         request = evaluate(campaign, sim, path, instance)
@@ -398,7 +354,7 @@ def test_the_password_is_in_no_event(
     make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1)
-    campaign = campaign_of(send_on_first_activation=True)
+    campaign = customers_campaign(send_on_first_activation=True)
     with make_simulator(messages_per_day=0, initial_stock=0) as poor:
         failed = run(campaign, poor, path, instance)
         assert not failed.success
@@ -421,9 +377,9 @@ def test_rows_of_a_run_that_died_are_quarantined_not_resent(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
-    campaign = campaign_of(send_on_first_activation=True)
+    campaign = customers_campaign(send_on_first_activation=True)
     dead = run(
-        campaign_of(
+        customers_campaign(
             sql="select 1 as recipient, 'x' as dedup_key, 'a' as first_name, "
             "'b' as parcel where false"
         ),
@@ -432,9 +388,9 @@ def test_rows_of_a_run_that_died_are_quarantined_not_resent(
         instance,
     )
     assert dead.success  # a finished run of the job, as the instance knows it
-    prepared = make_campaign(sql=SQL, template=TEMPLATE)
+    prepared = customers_campaign()
     with Warehouse(path).connect(read_only=True) as con:
-        table = con.sql(SQL).to_arrow_table()
+        table = con.sql(CUSTOMERS_SQL).to_arrow_table()
     [first, _] = prepare_batch(prepared, table).messages
     # As if that run had claimed c1 and died between its request and the mark.
     assert Outbox(Warehouse(path)).claim([first], run_id=dead.run_id)

@@ -10,15 +10,23 @@ campaign's clock is a :class:`Clock` the test moves: no sleeping, no timing asse
 import collections
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
-import pytest
-from campaign_fixtures import Harness, make_campaign
+from campaign_fixtures import (
+    Harness,
+    add_customers,
+    customers_campaign,
+    failure_text,
+    keys,
+    make_campaign,
+    output_metadata,
+    sent_texts,
+    states,
+    texts_of,
+)
 from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
-from smspresto_pipeline.campaigns import Campaign
 from smspresto_pipeline.campaigns.guards import (
     batch_limit,
     plan_batch,
@@ -27,10 +35,8 @@ from smspresto_pipeline.campaigns.guards import (
 )
 from smspresto_pipeline.campaigns.timing import day_start, next_day_start
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import Outbox, OutboxMessage, Warehouse
 
-SQL = "select phone as recipient, id as dedup_key, first_name, parcel from main.customers"
-TEMPLATE = "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé."
 QUIET = {"start": "21:00", "end": "08:00"}
 # Africa/Abidjan is UTC+0: the campaign's wall clock is the UTC one.
 EVENING = datetime(2025, 3, 6, 20, 0, tzinfo=UTC)
@@ -104,68 +110,11 @@ def test_the_daily_cap_day_follows_the_campaign_time_zone() -> None:
 # --- through the sensor and the send job ---------------------------------------------------
 
 
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
-    warehouse.ensure_schema()
-    with warehouse.connect() as con:
-        con.execute(
-            "CREATE TABLE main.customers(id VARCHAR, phone VARCHAR, first_name VARCHAR, "
-            "parcel VARCHAR)"
-        )
-    return warehouse.path
-
-
-def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:
-    """Rows ``c<n>`` with the number 07 08 08 14 <n> (or <phone>) and the parcel ``P<n>``."""
-    with Warehouse(path).connect() as con:
-        for n in numbers:
-            con.execute(
-                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
-                [f"c{n}", f"07080814{phone or n:02d}", f"Client{n}", f"P{n}"],
-            )
-
-
-def campaign_of(**overrides: Any) -> Campaign:
-    return make_campaign(**{"sql": SQL, "template": TEMPLATE, **overrides})
-
-
-def keys(request: dg.RunRequest) -> list[str]:
-    [op] = request.run_config["ops"].values()
-    return sorted(op["config"]["dedup_keys"])
-
-
-def sent_texts(sim: RunningSimulator) -> list[str]:
-    return [text for record in sim.sends for _, text in record.messages]
-
-
-def texts_of(*numbers: int) -> list[str]:
-    return sorted(f"Bonjour Client{n}, votre colis P{n} est arrivé." for n in numbers)
-
-
-def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    assert result.success
-    [event] = [e for e in result.all_node_events if e.is_successful_output]
-    return {k: v.value for k, v in event.step_output_data.metadata.items()}
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    assert not result.success
-    [event] = [e for e in result.all_node_events if e.is_step_failure]
-    data = event.step_failure_data
-    return str(data.user_failure_data.description if data.user_failure_data else data.error)
-
-
-def states(path: Path, campaign: str = "reminder") -> dict[str, str]:
-    rows = Outbox(Warehouse(path)).rows(OUTBOX_STATES, campaign=campaign)
-    return {row.dedup_key: row.state for row in rows}
-
-
 def test_quiet_hours_hold_new_rows_and_send_each_once_when_the_window_opens(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     clock = Clock(EVENING)
-    reminder = Harness(campaign_of(quiet_hours=QUIET), sim, path, instance, clock)
+    reminder = Harness(customers_campaign(quiet_hours=QUIET), sim, path, instance, clock)
     add_customers(path, 1)
     assert "baseline" in reminder.skip()
     add_customers(path, 2, 3)
@@ -201,16 +150,19 @@ def test_rows_held_before_the_sender_changed_are_sent_from_the_sender_they_were_
 ) -> None:
     clock = Clock(EVENING)
     add_customers(path, 1)
-    assert "baseline" in Harness(campaign_of(quiet_hours=QUIET), sim, path, instance, clock).skip()
+    assert (
+        "baseline"
+        in Harness(customers_campaign(quiet_hours=QUIET), sim, path, instance, clock).skip()
+    )
     add_customers(path, 2)
     clock.at = NIGHT
     assert (
         "1 new rows held"
-        in Harness(campaign_of(quiet_hours=QUIET), sim, path, instance, clock).skip()
+        in Harness(customers_campaign(quiet_hours=QUIET), sim, path, instance, clock).skip()
     )
     # The campaign's sender is changed overnight; a new row comes in the morning.
     renamed = Harness(
-        campaign_of(quiet_hours=QUIET, sender="NouveauNom"), sim, path, instance, clock
+        customers_campaign(quiet_hours=QUIET, sender="NouveauNom"), sim, path, instance, clock
     )
     add_customers(path, 3)
     clock.at = MORNING
@@ -227,7 +179,7 @@ def test_held_rows_past_their_validity_expire_and_are_never_sent(
 ) -> None:
     clock = Clock(EVENING)
     reminder = Harness(
-        campaign_of(quiet_hours=QUIET, validity_seconds=3600), sim, path, instance, clock
+        customers_campaign(quiet_hours=QUIET, validity_seconds=3600), sim, path, instance, clock
     )
     add_customers(path, 1)
     assert "baseline" in reminder.skip()
@@ -253,7 +205,7 @@ def test_max_per_day_holds_across_runs_and_the_next_day_sends_the_rest(
 ) -> None:
     clock = Clock(datetime(2025, 3, 6, 10, 0, tzinfo=UTC))
     reminder = Harness(
-        campaign_of(send_on_first_activation=True, max_per_run=2, max_per_day=3),
+        customers_campaign(send_on_first_activation=True, max_per_run=2, max_per_day=3),
         sim,
         path,
         instance,
@@ -288,9 +240,11 @@ def test_the_frequency_cap_counts_every_campaign_and_the_batch_itself(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     clock = Clock(datetime(2025, 3, 6, 10, 0, tzinfo=UTC))
-    reminder = Harness(campaign_of(send_on_first_activation=True), sim, path, instance, clock)
+    reminder = Harness(
+        customers_campaign(send_on_first_activation=True), sim, path, instance, clock
+    )
     promo = Harness(
-        campaign_of(
+        customers_campaign(
             name="promo",
             send_on_first_activation=True,
             frequency_cap={"max_messages": 1, "window_seconds": 86_400},
@@ -330,7 +284,7 @@ def test_the_frequency_cap_counts_every_campaign_and_the_batch_itself(
 def test_the_volume_breaker_stops_a_surge_until_a_confirmed_run_sends_it_in_batches(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
-    campaign = campaign_of(volume_breaker_factor=2, volume_breaker_min_rows=2, max_per_run=3)
+    campaign = customers_campaign(volume_breaker_factor=2, volume_breaker_min_rows=2, max_per_run=3)
     reminder = Harness(campaign, sim, path, instance)
     add_customers(path, 1)
     assert "baseline" in reminder.skip()
@@ -358,7 +312,7 @@ def test_the_volume_breaker_stops_a_surge_until_a_confirmed_run_sends_it_in_batc
 def test_the_usual_batch_is_the_median_of_the_campaigns_earlier_runs(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
-    campaign = campaign_of(
+    campaign = customers_campaign(
         send_on_first_activation=True, volume_breaker_factor=2, volume_breaker_min_rows=2
     )
     reminder = Harness(campaign, sim, path, instance)
@@ -374,7 +328,7 @@ def test_the_usual_batch_is_the_median_of_the_campaigns_earlier_runs(
 def test_a_manual_launch_on_the_first_activation_records_the_baseline(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
-    reminder = Harness(campaign_of(), sim, path, instance)
+    reminder = Harness(customers_campaign(), sim, path, instance)
     add_customers(path, 1, 2)
     metadata = output_metadata(reminder.run())
     assert (metadata["baseline"], metadata["sent"]) == (2, 0)
@@ -388,7 +342,7 @@ def test_a_dry_run_reports_the_guards_and_records_nothing(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     clock = Clock(NIGHT)
-    campaign = campaign_of(
+    campaign = customers_campaign(
         send_on_first_activation=True, dry_run=True, quiet_hours=QUIET, max_per_day=2
     )
     reminder = Harness(campaign, sim, path, instance, clock)
@@ -408,14 +362,14 @@ def test_a_dry_run_sensor_takes_no_baseline_going_live_takes_it_then(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
-    preview = Harness(campaign_of(dry_run=True), sim, path, instance)
+    preview = Harness(customers_campaign(dry_run=True), sim, path, instance)
     skip = preview.skip()
     assert "would record 2 rows as baseline (never sent); nothing recorded" in skip
     add_customers(path, 3)  # a row of the preview weeks
     assert "would record 3 rows" in preview.skip()
     assert states(path) == {}
 
-    live = Harness(campaign_of(), sim, path, instance)
+    live = Harness(customers_campaign(), sim, path, instance)
     assert "baseline" in live.skip()
     assert states(path) == {"c1": "baseline", "c2": "baseline", "c3": "baseline"}
     add_customers(path, 4)
@@ -428,7 +382,7 @@ def test_the_send_job_reconciles_ambiguous_rows_with_the_archive(
 ) -> None:
     drop = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
     with make_simulator(messages_per_day=0, faults=(drop,)) as sim:
-        reminder = Harness(campaign_of(send_on_first_activation=True), sim, path, instance)
+        reminder = Harness(customers_campaign(send_on_first_activation=True), sim, path, instance)
         add_customers(path, 1, 2)
         assert "ambiguous" in failure_text(reminder.run())
         assert states(path) == {"c1": "ambiguous", "c2": "ambiguous"}

@@ -1,7 +1,9 @@
 """Helpers of the campaign tests: a valid campaign, with any field overridden; a warehouse file
 whose ``main.customers`` table a campaign reads, and what its runs leave (sends, outbox states,
-metadata); a harness that evaluates a campaign's sensor and runs its job against the simulator."""
+metadata); a harness that evaluates a campaign's sensor and runs its job against the
+simulator; ambiguous outbox rows and the archive rows that resolve them."""
 
+import collections
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -10,10 +12,11 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from smspresto_pipeline.api.models import ArchiveRecord
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, Warehouse
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
 
 #: The fields of a valid campaign; tests override what they are about.
 CAMPAIGN_FIELDS: dict[str, Any] = {
@@ -158,3 +161,40 @@ class Harness:
         return job.execute_in_process(
             run_config=run_config, instance=self.instance, raise_on_error=False
         )
+
+
+# --- ambiguous rows and the archive ---------------------------------------------------------
+
+#: The text of the archive rows :func:`archived` writes.
+ARCHIVED_TEXT = "Votre colis est arrivé."
+
+
+def ambiguous(outbox: Outbox, *messages: OutboxMessage, at: datetime) -> None:
+    """Claim ``messages`` and mark them ambiguous at ``at``, as a lost answer would."""
+    outbox.claim(messages, run_id="run-1", now=at)
+    keys_by_campaign: dict[str, list[str]] = collections.defaultdict(list)
+    for m in messages:
+        keys_by_campaign[m.campaign].append(m.dedup_key)
+    for campaign, campaign_keys in keys_by_campaign.items():
+        outbox.mark(campaign, campaign_keys, "ambiguous", api_message="answer lost", now=at)
+
+
+def archived(history_id: int, recipient: str, created: str, **fields: Any) -> ArchiveRecord:
+    """A list-archive row of :data:`ARCHIVED_TEXT`, with ``fields`` overridden: ``created`` is
+    the account's local time, as the API gives it."""
+    raw = {
+        "IDHISTORIQUE": str(history_id),
+        "HIS_DESTINATAIRE": recipient,
+        "HIS_MESSAGE": ARCHIVED_TEXT,
+        "HIS_STATUT": "1",
+        "HIS_NOMBRESMS": "1",
+        "HIS_DATEHEURECREA": created,
+        "HIS_DATEHEUREENVOI": created,
+        "IDDATEHEURE": created,
+        "CPT_REF": "SP22558371758",
+        "IDSMSFILATTENTE": str(history_id),
+        "HIS_EXPEDITEUR": "MaBoutique",
+        "NOMCONTACT": "",
+        **fields,
+    }
+    return ArchiveRecord(raw)

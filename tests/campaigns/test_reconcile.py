@@ -6,14 +6,13 @@ import collections
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from campaign_fixtures import ARCHIVED_TEXT, ambiguous, archived
 from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
-from smspresto_pipeline.api.models import ArchiveRecord
 from smspresto_pipeline.campaigns.reconcile import reconcile
 from smspresto_pipeline.campaigns.send import send_claimed
 from smspresto_pipeline.simulator import Fault, RunningSimulator
@@ -43,35 +42,8 @@ def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
         yield running
 
 
-def message(key: str, recipient: str, text: str = "Votre colis est arrivé.") -> OutboxMessage:
+def message(key: str, recipient: str, text: str = ARCHIVED_TEXT) -> OutboxMessage:
     return OutboxMessage(CAMPAIGN, key, recipient, "MaBoutique", text, 1, "GSM-7")
-
-
-def ambiguous(outbox: Outbox, *messages: OutboxMessage, at: datetime = MARKED) -> None:
-    """Claim ``messages`` and mark them ambiguous at ``at``, as a lost answer would."""
-    outbox.claim(messages, run_id="run-1", now=at)
-    keys = [m.dedup_key for m in messages]
-    outbox.mark(CAMPAIGN, keys, "ambiguous", api_message="answer lost", now=at)
-
-
-def archived(history_id: int, recipient: str, created: str, **fields: Any) -> ArchiveRecord:
-    """A list-archive row: ``created`` is the account's local time, as the API gives it."""
-    raw = {
-        "IDHISTORIQUE": str(history_id),
-        "HIS_DESTINATAIRE": recipient,
-        "HIS_MESSAGE": "Votre colis est arrivé.",
-        "HIS_STATUT": "1",
-        "HIS_NOMBRESMS": "1",
-        "HIS_DATEHEURECREA": created,
-        "HIS_DATEHEUREENVOI": created,
-        "IDDATEHEURE": created,
-        "CPT_REF": "SP22558371758",
-        "IDSMSFILATTENTE": str(history_id),
-        "HIS_EXPEDITEUR": "MaBoutique",
-        "NOMCONTACT": "",
-        **fields,
-    }
-    return ArchiveRecord(raw)
 
 
 def rows_by_key(outbox: Outbox) -> dict[str, tuple[str, str | None]]:
@@ -118,7 +90,9 @@ def test_archive_times_are_local_and_one_message_resolves_one_row(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
     twice = "+2250708080001"
-    ambiguous(outbox, message("a", twice), message("b", twice), message("c", "+2250708080002"))
+    ambiguous(
+        outbox, message("a", twice), message("b", twice), message("c", "+2250708080002"), at=MARKED
+    )
     ambiguous(outbox, message("later", twice), at=MARKED + timedelta(hours=3))
     warehouse.write_partition(
         DAY,
@@ -189,7 +163,7 @@ def test_a_window_across_midnight_needs_both_days(outbox: Outbox, warehouse: War
 def test_a_narrower_window_or_another_campaign_leaves_rows_alone(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
-    ambiguous(outbox, message("a", "+2250708080001"))
+    ambiguous(outbox, message("a", "+2250708080001"), at=MARKED)
     warehouse.write_partition(DAY, [[archived(1, "+2250708080001", f"{DAY} 09:20:00")]])
 
     assert reconcile(outbox, timezone=ZONE, campaign="other").still_ambiguous == ()

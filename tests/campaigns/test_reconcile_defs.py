@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from campaign_fixtures import ARCHIVED_TEXT, ambiguous, archived
 from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
-from smspresto_pipeline.api.models import ArchiveRecord
 from smspresto_pipeline.campaigns import build_reconcile_defs
 from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.campaigns.send import send_claimed
@@ -26,7 +26,6 @@ ZONE = "Asia/Tokyo"
 DAY = date(2025, 3, 6)
 # 09:00 in Tokyo on DAY.
 MARKED = datetime(2025, 3, 6, 0, 0, tzinfo=UTC)
-TEXT = "Votre colis est arrivé."
 
 
 @pytest.fixture
@@ -68,41 +67,7 @@ def run_job(
 
 
 def message(campaign: str, key: str, recipient: str) -> OutboxMessage:
-    return OutboxMessage(campaign, key, recipient, "MaBoutique", TEXT, 1, "GSM-7")
-
-
-def ambiguous(outbox: Outbox, *messages: OutboxMessage, at: datetime) -> None:
-    """Claim ``messages`` and mark them ambiguous at ``at``, as a lost answer would."""
-    outbox.claim(messages, run_id="run-1", now=at)
-    for campaign, keys in _keys_by_campaign(messages).items():
-        outbox.mark(campaign, keys, "ambiguous", api_message="answer lost", now=at)
-
-
-def _keys_by_campaign(messages: tuple[OutboxMessage, ...]) -> dict[str, list[str]]:
-    keys: dict[str, list[str]] = collections.defaultdict(list)
-    for m in messages:
-        keys[m.campaign].append(m.dedup_key)
-    return keys
-
-
-def archived(history_id: int, recipient: str, created: str) -> ArchiveRecord:
-    """A list-archive row; ``created`` is the account's local time, as the API gives it."""
-    return ArchiveRecord(
-        {
-            "IDHISTORIQUE": str(history_id),
-            "HIS_DESTINATAIRE": recipient,
-            "HIS_MESSAGE": TEXT,
-            "HIS_STATUT": "1",
-            "HIS_NOMBRESMS": "1",
-            "HIS_DATEHEURECREA": created,
-            "HIS_DATEHEUREENVOI": created,
-            "IDDATEHEURE": created,
-            "CPT_REF": "SP22558371758",
-            "IDSMSFILATTENTE": str(history_id),
-            "HIS_EXPEDITEUR": "MaBoutique",
-            "NOMCONTACT": "",
-        }
-    )
+    return OutboxMessage(campaign, key, recipient, "MaBoutique", ARCHIVED_TEXT, 1, "GSM-7")
 
 
 def states(outbox: Outbox) -> dict[tuple[str, str], str]:

@@ -9,8 +9,9 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
         with make_simulator(paging="range", messages_per_day=120) as sim:
             ...
 
-``path`` is the campaign tests' warehouse file: the schema and an empty ``main.customers``
-table, which ``campaign_fixtures.add_customers`` fills.
+``warehouse`` and ``outbox`` are a fresh warehouse file in ``tmp_path`` and its outbox; ``path``
+is the campaign tests' file: the warehouse schema and an empty ``main.customers`` table, which
+``campaign_fixtures.add_customers`` fills.
 
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
 under xdist: each demo run launches its Dagster runs through the CLI and the code location
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, run_simulator
+from smspresto_pipeline.warehouse import Outbox, Warehouse
 
 if TYPE_CHECKING:
     import dagster as dg  # here: slow to import, and most tests never need it
@@ -94,6 +96,17 @@ def instance() -> Iterator["dg.DagsterInstance"]:
 
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    """A warehouse file of the test's own, staging its days in ``tmp_path`` too."""
+    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
+
+
+@pytest.fixture
+def outbox(warehouse: Warehouse) -> Outbox:
+    return Outbox(warehouse)
 
 
 @pytest.fixture

@@ -27,16 +27,6 @@ MARKED = datetime(2025, 3, 6, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
-
-
-@pytest.fixture
-def outbox(warehouse: Warehouse) -> Outbox:
-    return Outbox(warehouse)
-
-
-@pytest.fixture
 def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
     with make_simulator(messages_per_day=0, timezone=ZONE) as running:
         yield running

@@ -28,11 +28,6 @@ DAY = date(2025, 3, 6)
 MARKED = datetime(2025, 3, 6, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
-
-
 def bound(
     defs: dg.Definitions,
     path: Path,

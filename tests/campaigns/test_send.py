@@ -8,7 +8,6 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from smspresto_pipeline.campaigns.send import (
 )
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 
 CAMPAIGN = "reminder"
@@ -47,11 +46,6 @@ def messages(count: int, campaign: str = CAMPAIGN) -> list[OutboxMessage]:
         )
         for i in range(count)
     ]
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Outbox:
-    return Outbox(Warehouse(tmp_path / "warehouse.duckdb"))
 
 
 def client_for(sim: RunningSimulator, batch_size: int = 5, **kwargs: object) -> SMSPrestoClient:

@@ -23,11 +23,6 @@ T0 = datetime(2025, 3, 7, 6, 0)
 MTN = "carrier:MTN failures jumped from 3% to 21% on 2025-03-06"
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb")
-
-
 def test_a_new_file_is_closed_and_reading_it_creates_nothing(tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "none" / "warehouse.duckdb")
     breaker = CircuitBreaker(warehouse)

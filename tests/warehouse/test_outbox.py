@@ -51,16 +51,6 @@ def message(
     return OutboxMessage(campaign, key, recipient, "ONIRIS", f"Bonjour Rémi ({key})", 1, "GSM-7")
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb")
-
-
-@pytest.fixture
-def outbox(warehouse: Warehouse) -> Outbox:
-    return Outbox(warehouse)
-
-
 def stored(warehouse: Warehouse) -> dict[str, tuple[object, ...]]:
     """Every row by dedup_key, read through a fresh connection (what another process sees)."""
     with duckdb.connect(str(warehouse.path), read_only=True) as con:

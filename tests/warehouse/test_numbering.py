@@ -1,7 +1,7 @@
 """The column-wise number enrichment gives what ``phonenumbers`` gives, number for number."""
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import phonenumbers
 import pyarrow as pa
@@ -101,6 +101,24 @@ def written_numbers(draw: st.DrawFn) -> str:
     return phonenumbers.format_number(parsed, kind)
 
 
+def enriched(
+    numbers: Sequence[str | None],
+    slow: Callable[[str], Details],
+    regions: tuple[str, ...] = FAST_REGIONS,
+) -> list[Details]:
+    """What :func:`enrich_numbers` gives for ``numbers`` (``slow`` off the fast path), by row."""
+    columns = enrich_numbers(pa.array(numbers, pa.string()), slow, regions=regions)
+    return list(
+        zip(
+            columns.recipient.to_pylist(),
+            columns.valid.to_pylist(),
+            columns.country.to_pylist(),
+            columns.carrier.to_pylist(),
+            strict=True,
+        )
+    )
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     numbers=st.lists(st.one_of(written_numbers(), st.none()), min_size=1, max_size=40),
@@ -111,16 +129,7 @@ def test_every_number_gets_what_phonenumbers_gives(
     numbers: list[str | None], region: str, fast_regions: tuple[str, ...]
 ) -> None:
     slow = reference(region)
-    columns = enrich_numbers(pa.array(numbers, pa.string()), slow, regions=fast_regions)
-    got = list(
-        zip(
-            columns.recipient.to_pylist(),
-            columns.valid.to_pylist(),
-            columns.country.to_pylist(),
-            columns.carrier.to_pylist(),
-            strict=True,
-        )
-    )
+    got = enriched(numbers, slow, regions=fast_regions)
     assert got == [slow(number or "") for number in numbers]
 
 
@@ -132,16 +141,7 @@ def _fast_only(numbers: list[str]) -> tuple[list[Details], list[str]]:
         handed.append(number)
         return recipient_details(number, "CI")
 
-    columns = enrich_numbers(pa.array(numbers, pa.string()), slow)
-    got = list(
-        zip(
-            columns.recipient.to_pylist(),
-            columns.valid.to_pylist(),
-            columns.country.to_pylist(),
-            columns.carrier.to_pylist(),
-            strict=True,
-        )
-    )
+    got = enriched(numbers, slow)
     return got, handed
 
 
@@ -227,16 +227,7 @@ def test_every_regions_example_numbers_and_their_neighbours() -> None:
                     digits[rng.randrange(start, len(digits))] = rng.choice("0123456789")
                 numbers.append("".join(digits))
     slow = reference("CI")
-    columns = enrich_numbers(pa.array(numbers, pa.string()), slow, regions=EVERY_REGION)
-    got = list(
-        zip(
-            columns.recipient.to_pylist(),
-            columns.valid.to_pylist(),
-            columns.country.to_pylist(),
-            columns.carrier.to_pylist(),
-            strict=True,
-        )
-    )
+    got = enriched(numbers, slow, regions=EVERY_REGION)
     wrong = [(n, g, slow(n)) for n, g in zip(numbers, got, strict=True) if g != slow(n)]
     assert wrong == []
     assert sum(valid for _, valid, _, _ in got) > len(numbers) // 4

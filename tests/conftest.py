@@ -13,6 +13,9 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
 is the campaign tests' file: the warehouse schema and an empty ``main.customers`` table, which
 ``campaign_fixtures.add_customers`` fills.
 
+``sandbox`` is a Dagster defs folder to declare components in; ``load_error(sandbox, path)`` is
+the error (with its causes) of loading the one declared at ``path``.
+
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
 under xdist: each demo run launches its Dagster runs through the CLI and the code location
 (seconds each), so the demo's own test and the webserver's test read the same two demo runs.
@@ -36,6 +39,7 @@ from smspresto_pipeline.warehouse import Outbox, Warehouse
 
 if TYPE_CHECKING:
     import dagster as dg  # here: slow to import, and most tests never need it
+    from dagster.components.testing import DefsFolderSandbox
     from e2e_fixtures import DemoTwice
 
 SIMULATOR_HISTORY_START = date(2025, 3, 6)
@@ -115,6 +119,31 @@ def path(tmp_path: Path) -> Path:
     from campaign_fixtures import customers_file  # here: it imports Dagster, slow to import
 
     return customers_file(tmp_path / "warehouse.duckdb")
+
+
+@pytest.fixture
+def sandbox() -> Iterator["DefsFolderSandbox"]:
+    """An empty defs folder of the test's own, to declare components in."""
+    from dagster.components.testing import create_defs_folder_sandbox  # here: slow to import
+
+    with create_defs_folder_sandbox() as created:
+        yield created
+
+
+def load_error(sandbox: "DefsFolderSandbox", path: Path) -> str:
+    """The error (and its causes) of loading the component at ``path``: Dagster wraps a
+    component's own error in its own."""
+    with (
+        pytest.raises(Exception) as caught,  # noqa: PT011 (Dagster wraps the component's error)
+        sandbox.load_component_and_build_defs(defs_path=path),
+    ):
+        pass
+    parts = []
+    current: BaseException | None = caught.value
+    while current is not None:
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
 
 
 def _run_demo_twice(data_dir: Path) -> "DemoTwice":

@@ -4,7 +4,6 @@ project's example campaigns, whose ``failed_reminder`` query runs against a ware
 from the simulator."""
 
 import collections
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,8 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
-from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START
-from dagster.components.testing import DefsFolderSandbox, create_defs_folder_sandbox
+from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, load_error
+from dagster.components.testing import DefsFolderSandbox
 from e2e_fixtures import load_project, project_env
 
 import dagster_project
@@ -31,12 +30,6 @@ TYPE = "smspresto_pipeline.CampaignComponent"
 CAMPAIGNS = Path(dagster_project.__file__).parent / "defs" / "campaigns"
 SQL = "select phone as recipient, id as dedup_key, first_name from main.customers"
 TEMPLATE = "Bonjour {{ first_name }}, à demain !"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[DefsFolderSandbox]:
-    with create_defs_folder_sandbox() as created:
-        yield created
 
 
 def declare(
@@ -56,21 +49,6 @@ def declare(
     for name, text in (files or {}).items():
         (path / name).write_text(text, encoding="utf-8")
     return path
-
-
-def load_error(sandbox: DefsFolderSandbox, path: Path) -> str:
-    """The error (and its causes) of loading the component at ``path``."""
-    with (
-        pytest.raises(Exception) as caught,  # noqa: PT011 (Dagster wraps the component's error)
-        sandbox.load_component_and_build_defs(defs_path=path),
-    ):
-        pass
-    parts = []
-    current: BaseException | None = caught.value
-    while current is not None:
-        parts.append(f"{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
 
 
 def with_resources(defs: dg.Definitions, sim: RunningSimulator, path: Path) -> dg.Definitions:

@@ -2,7 +2,6 @@
 factories' definitions, ingests a day from the simulator over HTTP into a real DuckDB file, and
 rejects a bad attribute with an error naming it."""
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 import dagster as dg
 import pytest
 import yaml
-from conftest import SIMULATOR_HISTORY_START
-from dagster.components.testing import DefsFolderSandbox, create_defs_folder_sandbox
+from conftest import SIMULATOR_HISTORY_START, load_error
+from dagster.components.testing import DefsFolderSandbox
 from e2e_fixtures import api_rows, warehouse_rows
 
 import smspresto_pipeline
@@ -25,12 +24,6 @@ TYPE = "smspresto_pipeline.SMSPrestoIngestComponent"
 DAY = date(2025, 3, 8)
 
 
-@pytest.fixture
-def sandbox() -> Iterator[DefsFolderSandbox]:
-    with create_defs_folder_sandbox() as created:
-        yield created
-
-
 def declare(sandbox: DefsFolderSandbox, attributes: dict[str, Any]) -> Path:
     """A folder ``ingest`` whose defs.yaml declares the component with ``attributes``."""
     return sandbox.scaffold_component(
@@ -38,16 +31,6 @@ def declare(sandbox: DefsFolderSandbox, attributes: dict[str, Any]) -> Path:
         defs_path="ingest",
         defs_yaml_contents={"type": TYPE, "attributes": attributes},
     )
-
-
-def error_text(error: BaseException) -> str:
-    """The error and its causes (Dagster wraps a component's error in its own)."""
-    parts = []
-    current: BaseException | None = error
-    while current is not None:
-        parts.append(f"{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
 
 
 def test_the_package_exports_the_component_lazily() -> None:
@@ -215,12 +198,7 @@ def test_every_attribute_has_a_description() -> None:
 def test_bad_value_names_the_field(sandbox: DefsFolderSandbox, field: str, value: object) -> None:
     attributes = {"start_date": "2025-01-01", field: value}
     path = declare(sandbox, attributes)
-    with (
-        pytest.raises(Exception) as caught,  # noqa: PT011 (Dagster wraps the component's error)
-        sandbox.load_component_and_build_defs(defs_path=path),
-    ):
-        pass
-    text = error_text(caught.value)
+    text = load_error(sandbox, path)
     assert field in text, text
     assert "hunter2" not in text, "an error must not echo what may be a secret"
 
@@ -244,12 +222,7 @@ def test_a_bad_threshold_names_its_attribute(
     sandbox: DefsFolderSandbox, spikes: dict[str, object], named: str
 ) -> None:
     path = declare(sandbox, {"start_date": "2025-01-01", "failure_spikes": spikes})
-    with (
-        pytest.raises(Exception) as caught,  # noqa: PT011 (Dagster wraps the component's error)
-        sandbox.load_component_and_build_defs(defs_path=path),
-    ):
-        pass
-    text = error_text(caught.value)
+    text = load_error(sandbox, path)
     assert named in text, text
     assert "failure_spikes" in text, text
 

@@ -39,6 +39,13 @@ def _env(sim: RunningSimulator | None, **overrides: str | None) -> dict[str, str
     return env
 
 
+def installed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed ``smspresto ARGS``, run to its end in a process of its own."""
+    return subprocess.run(
+        [str(SMSPRESTO), *args], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+
+
 @pytest.fixture
 def duckdb_path(tmp_path: Path) -> Path:
     """The warehouse file the commands are pointed at (SMSPRESTO_DUCKDB_PATH); not created."""
@@ -366,14 +373,7 @@ def test_installed_command_honours_opt_outs(simulator: RunningSimulator, tmp_pat
         ["opt-out", "add", "0708081488"],
         ["send", "ONIRIS", "Bonjour", "0708081488", "0505050505", "--yes"],
     ):
-        sent = subprocess.run(
-            [str(SMSPRESTO), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=env,
-        )
+        sent = installed(*args, env=env)
         assert sent.returncode == 0, sent.stderr
     assert "Dropped 1 opted-out recipient" in sent.stdout
     assert simulator.sends == [SendRecord("ONIRIS", [(KONE, "Bonjour")])]
@@ -516,18 +516,10 @@ def test_segments_reads_stdin_and_prints_json() -> None:
 
 
 def test_console_script_runs() -> None:
-    done = subprocess.run(
-        [str(SMSPRESTO), "segments", "--json", "Prix: 5€"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = installed("segments", "--json", "Prix: 5€")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["length"] == 9
-    helped = subprocess.run(
-        [str(SMSPRESTO), "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+    helped = installed("--help")
     assert helped.returncode == 0
     for command in ("simulate", "counters", "send", "archive", "segments", "demo"):
         assert command in helped.stdout
@@ -748,14 +740,7 @@ def test_installed_command_resumes_what_a_check_tripped(tmp_path: Path) -> None:
         Warehouse(path), check_name="spike", partition="2025-03-06", severity="ERROR", reason="x"
     )
     env = {**os.environ, "SMSPRESTO_DUCKDB_PATH": str(path), "COLUMNS": "200"}
-    resumed = subprocess.run(
-        [str(SMSPRESTO), "campaigns", "resume", "--reason", "false alarm", "--by", "kofi"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    resumed = installed("campaigns", "resume", "--reason", "false alarm", "--by", "kofi", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resumed the campaigns (1 trip ended):" in resumed.stdout
     [trip] = CircuitBreaker(Warehouse(path)).history()

@@ -82,6 +82,8 @@ attributes:
     # ERROR (campaigns pause) under this p-value; WARN by Benjamini-Hochberg at this rate.
     error_p: 0.001
     warn_q: 0.05
+  # Only a spike on one of this many newest days stored pauses the campaigns.
+  circuit_breaker_days: 7
 """
 
 
@@ -381,6 +383,14 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             "campaigns."
         ),
     ] = FailureSpikeThresholds()
+    circuit_breaker_days: Annotated[
+        int,
+        dg.Resolver.default(
+            description="Only a failure-rate spike (ERROR) on one of this many newest days "
+            "stored pauses the campaigns; an older one (history backfilled and checked) fails "
+            "its check and pauses nothing (1 to 366)."
+        ),
+    ] = 7
 
     @field_validator("start_date", mode="before")
     @classmethod
@@ -410,6 +420,11 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
     @classmethod
     def _check_ingest_hour(cls, value: int) -> int:
         return _in_range("ingest_hour", value, 0, 23)
+
+    @field_validator("circuit_breaker_days")
+    @classmethod
+    def _check_circuit_breaker_days(cls, value: int) -> int:
+        return _in_range("circuit_breaker_days", value, 1, 366)
 
     @field_validator("max_concurrent_days")
     @classmethod
@@ -472,4 +487,5 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             page_size=self.page_size,
             schedule_status=_SCHEDULE_STATUSES[self.schedule_status],
             spike_config=self.failure_spikes.to_config(),
+            circuit_breaker_days=self.circuit_breaker_days,
         )

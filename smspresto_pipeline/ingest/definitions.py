@@ -42,6 +42,7 @@ def build_ingest_defs(
     page_size: int | None = None,
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     spike_config: SpikeConfig | None = None,
+    circuit_breaker_days: int = 7,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
 
@@ -58,6 +59,8 @@ def build_ingest_defs(
             a library never starts calling a paid API by surprise); the checks' sensor follows it.
         spike_config: the failure-rate spike check's thresholds (`SpikeConfig`'s defaults if
             None).
+        circuit_breaker_days: only a spike on one of this many newest days stored pauses the
+            campaigns (older ones fail their check and pause nothing).
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
@@ -95,7 +98,9 @@ def build_ingest_defs(
     snapshot = build_account_snapshot_asset()
     views = build_analytics_views_asset()
     checks = [
-        build_failure_spike_check(asset=archive, config=spike_config),
+        build_failure_spike_check(
+            asset=archive, config=spike_config, breaker_days=circuit_breaker_days
+        ),
         *build_data_quality_checks(asset=archive),
     ]
     checks_job = build_checks_job(asset=archive)

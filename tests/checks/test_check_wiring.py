@@ -301,14 +301,19 @@ def test_component_thresholds_reach_the_check(
         "base_url_env": "SIM_URL",
     }
     verdicts = {}
-    for name, spikes in [("default", {}), ("strict volume", {"min_messages": 100_000})]:
+    variants: list[tuple[str, dict[str, Any]]] = [
+        ("default", {}),
+        ("strict volume", {"failure_spikes": {"min_messages": 100_000}}),
+        ("recent days only", {"circuit_breaker_days": 3}),  # SPIKE_DAY is 4 days before END
+    ]
+    for name, extra in variants:
         with create_defs_folder_sandbox() as sandbox:
             path = sandbox.scaffold_component(
                 component_cls=SMSPrestoIngestComponent,
                 defs_path="ingest",
                 defs_yaml_contents={
                     "type": "smspresto_pipeline.SMSPrestoIngestComponent",
-                    "attributes": {**attributes, "failure_spikes": spikes},
+                    "attributes": {**attributes, **extra},
                 },
             )
             with (
@@ -322,3 +327,7 @@ def test_component_thresholds_reach_the_check(
     assert strict.passed
     assert "insufficient data" in str(strict.metadata["reason"].value)
     assert "needs 100000 and 5" in str(strict.metadata["reason"].value)
+    breaker = [str(verdicts[name].metadata["circuit_breaker"].value) for name, _ in variants]
+    assert "does not pause campaigns" not in breaker[0]
+    assert "does not pause campaigns (breaker_days 3)" in breaker[2]
+    assert verdicts["recent days only"].severity == dg.AssetCheckSeverity.ERROR

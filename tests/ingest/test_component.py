@@ -187,6 +187,7 @@ def test_every_attribute_has_a_description() -> None:
         ("lookback_days", "three"),
         ("ingest_hour", 25),
         ("max_concurrent_days", 0),
+        ("circuit_breaker_days", 0),
         ("page_size", 0),
         ("schedule_status", "sometimes"),
         ("duckdb_path", " "),

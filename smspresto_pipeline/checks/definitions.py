@@ -235,16 +235,17 @@ def build_failure_spike_check(
             "recent_days": recent,
         }
         if circuit_breaker:
+            severity = "ERROR" if errors else ("WARN" if flagged else None)
             age = 0 if newest is None else (newest - day).days
-            old = f"{day} is {age} days before the newest day stored ({newest}): a spike this "
-            old += f"old does not pause campaigns (breaker_days {breaker_days}); "
-            if errors and age >= breaker_days:
-                # History: read by the breaker as a WARN, which changes nothing.
-                state = _drive_breaker(warehouse, day, "WARN", reason)
-                metadata["circuit_breaker"] = old + state
-            else:
-                severity = "ERROR" if errors else ("WARN" if flagged else None)
-                metadata["circuit_breaker"] = _drive_breaker(warehouse, day, severity, reason)
+            history = severity == "ERROR" and age >= breaker_days
+            # A spike in history is read by the breaker as a WARN, which changes nothing.
+            state = _drive_breaker(warehouse, day, "WARN" if history else severity, reason)
+            metadata["circuit_breaker"] = (
+                f"{day} is {age} days before the newest day stored ({newest}): a spike this old "
+                f"does not pause campaigns (breaker_days {breaker_days}); {state}"
+                if history
+                else state
+            )
         if account is not None:
             metadata.update(
                 {

@@ -108,6 +108,15 @@ def _first_of_the_year() -> str:
     return date.today().replace(month=1, day=1).isoformat()
 
 
+#: The component's integer attributes and their bounds (both included).
+_INT_RANGES = {
+    "lookback_days": (0, 60),
+    "ingest_hour": (0, 23),
+    "circuit_breaker_days": (1, 366),
+    "max_concurrent_days": (1, 32),
+}
+
+
 def _in_range(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
@@ -411,25 +420,10 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             raise ValueError(f"timezone must be an IANA time zone name, got {value!r}") from None
         return value
 
-    @field_validator("lookback_days")
+    @field_validator(*_INT_RANGES)
     @classmethod
-    def _check_lookback_days(cls, value: int) -> int:
-        return _in_range("lookback_days", value, 0, 60)
-
-    @field_validator("ingest_hour")
-    @classmethod
-    def _check_ingest_hour(cls, value: int) -> int:
-        return _in_range("ingest_hour", value, 0, 23)
-
-    @field_validator("circuit_breaker_days")
-    @classmethod
-    def _check_circuit_breaker_days(cls, value: int) -> int:
-        return _in_range("circuit_breaker_days", value, 1, 366)
-
-    @field_validator("max_concurrent_days")
-    @classmethod
-    def _check_max_concurrent_days(cls, value: int) -> int:
-        return _in_range("max_concurrent_days", value, 1, 32)
+    def _check_int_range(cls, value: int, info: Any) -> int:
+        return _in_range(info.field_name, value, *_INT_RANGES[info.field_name])
 
     @field_validator("page_size")
     @classmethod

@@ -96,6 +96,7 @@ def test_the_operators_message_is_printed_masked_with_its_state(tmp_path: Path) 
         now,
         now,
         now,
+        now,
     )
     out = io.StringIO()
     _print_summary(Console(file=out, width=400), _summary(row), tmp_path)

@@ -2,9 +2,11 @@
 
 ``CREATE TABLE IF NOT EXISTS`` leaves a table made by an earlier DDL as it was (and creates a
 table an older file lacks, such as ``campaign_pauses``). The outbox and opt-out tables gained
-columns and states after files were already created; as long as such a table is empty, it is
-dropped and created again from ``sql/ddl``. A table that already holds
-rows is never rewritten here: that raises :class:`WarehouseSchemaError`, naming what differs.
+columns and states after files were already created. A table whose only difference is nullable
+columns the current DDL adds at its end gets them (``ALTER TABLE ... ADD COLUMN``, its rows
+kept, the new columns NULL); any other difference is mended only while the table is empty: it
+is dropped and created again from ``sql/ddl``. A table that already holds rows is never
+rewritten here: that raises :class:`WarehouseSchemaError`, naming what differs.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ Shape = tuple[tuple[tuple[object, ...], ...], tuple[str, ...]]
 
 
 class WarehouseSchemaError(RuntimeError):
-    """Raised when a table made by an older DDL holds rows and so cannot be recreated."""
+    """Raised when a table made by an older DDL holds rows and differs in more than added
+    columns, so it cannot be brought up to date here."""
 
 
 def _shape(con: duckdb.DuckDBPyConnection, table: str) -> Shape:
@@ -62,10 +65,11 @@ def _current_shape(table: str) -> Shape:
 def upgrade_tables(
     con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = UPGRADABLE_TABLES
 ) -> list[str]:
-    """Recreate each of ``tables`` that differs from the current DDL and is empty.
+    """Bring each of ``tables`` that differs from the current DDL up to it: add the nullable
+    columns it lacks at its end, or recreate it when it is empty.
 
     Runs in one transaction on ``con`` (a writing connection whose tables exist). Returns the
-    names of the tables recreated.
+    names of the tables changed.
 
     Raises:
         WarehouseSchemaError: when a table differs from the current DDL and holds rows.
@@ -76,6 +80,13 @@ def upgrade_tables(
         for table in tables:
             found, wanted = _shape(con, table), _current_shape(table)
             if found == wanted:
+                continue
+            added = _added_columns(found, wanted)
+            if added:
+                for name, data_type, _ in added:
+                    # Identifiers cannot be bound; names and types come from our own DDL.
+                    con.execute(f"ALTER TABLE {SCHEMA}.{table} ADD COLUMN {name} {data_type}")
+                recreated.append(table)
                 continue
             # Identifiers cannot be bound; the names come from UPGRADABLE_TABLES, not input.
             row = con.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()
@@ -96,6 +107,21 @@ def upgrade_tables(
         rollback(con)
         raise
     return recreated
+
+
+def _added_columns(found: Shape, wanted: Shape) -> tuple[tuple[object, ...], ...]:
+    """The nullable columns ``wanted`` has after all of ``found``'s, when that is the only
+    difference (same columns before them, same constraints); empty otherwise."""
+    (found_columns, found_constraints), (wanted_columns, wanted_constraints) = found, wanted
+    extra = wanted_columns[len(found_columns) :]
+    if (
+        found_constraints != wanted_constraints
+        or wanted_columns[: len(found_columns)] != found_columns
+        or not extra
+        or not all(is_nullable for *_, is_nullable in extra)
+    ):
+        return ()
+    return extra
 
 
 def _describe(shape: Shape) -> str:

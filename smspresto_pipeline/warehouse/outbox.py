@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Final, Literal, get_args
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
@@ -60,11 +62,14 @@ __all__ = [
     "ClaimState",
     "MarkState",
     "Outbox",
+    "OutboxIntegrityError",
     "OutboxMark",
     "OutboxMessage",
     "OutboxRow",
     "OutboxSession",
     "OutboxState",
+    "PendingOwner",
+    "Taken",
 ]
 
 OutboxState = Literal[
@@ -149,6 +154,7 @@ class OutboxRow(OutboxMessage):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    requested_at: datetime | None
 
     @property
     def intended(self) -> OutboxMessage:
@@ -167,6 +173,64 @@ class OutboxMark:
     api_status: int | None
     api_message: str | None
     now: datetime
+
+
+class OutboxIntegrityError(RuntimeError):
+    """Raised when what a write reads back differs from what it should have written: the
+    transaction is rolled back and nothing is claimed, marked or sent on its account."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Taken:
+    """One batch recorded as requested (:meth:`OutboxSession.take`).
+
+    Attributes:
+        requested: the keys to send now, in the order given: rows the run still owned, never
+            requested before, their numbers not opted out.
+        opted_out: the keys marked ``skipped`` (``opted_out``) instead: opted out since their
+            claim.
+    """
+
+    requested: tuple[str, ...]
+    opted_out: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PendingOwner:
+    """A run that owns ``pending`` rows of a campaign, as the outbox sees it.
+
+    Attributes:
+        campaign: the campaign.
+        run_id: the run.
+        requested: its pending rows recorded as requested (they may have been sent).
+        unrequested: its pending rows never requested (provably not sent).
+        last_write: its latest write to any of them (naive UTC): a live run writes at each
+            batch.
+    """
+
+    campaign: str
+    run_id: str
+    requested: int
+    unrequested: int
+    last_write: datetime
+
+
+def _bound(sql: str, params: Mapping[str, object]) -> dict[str, object]:
+    """The parameters ``sql`` names (DuckDB refuses a named parameter a statement lacks)."""
+    names = set(re.findall(r"\$(\w+)", sql))
+    return {name: value for name, value in params.items() if name in names}
+
+
+def _expected(dedup_keys: Iterable[str], state: str, now: datetime) -> pa.Table:
+    """The keys (once each, in order) with the state and time a write must leave them in."""
+    keys = list(dict.fromkeys(dedup_keys))
+    return pa.table(
+        {
+            "dedup_key": pa.array(keys, pa.string()),
+            "state": pa.array([state] * len(keys), pa.string()),
+            "now": pa.array([now] * len(keys), pa.timestamp("us")),
+        }
+    )
 
 
 class OutboxSession:
@@ -219,8 +283,18 @@ class OutboxSession:
             "now": utc_naive(now),
         }
         self._con.register("claimed_messages", table)
-        inserted = self._con.execute(load_sql("dml/insert_outbox_claimed.sql"), params).fetchall()
-        claimed = {(campaign, key) for campaign, key in inserted}
+        owners = load_sql("dml/select_outbox_claim_owners.sql")
+        owner_params = {"state": state, "run_id": run_id, "now": params["now"]}
+        taken = {(c, k) for c, k, _ in self._con.execute(owners, owner_params).fetchall()}
+        self._con.execute(load_sql("dml/insert_outbox_claimed.sql"), params)
+        after = self._con.execute(owners, owner_params).fetchall()
+        claimed = {(c, k) for c, k, here in after if here} - taken
+        if len(after) != len(batch) or len(claimed) != len(batch) - len(taken):
+            raise OutboxIntegrityError(
+                f"a claim of {len(batch)} rows ({len(taken)} already in the outbox) reads back "
+                f"{len(after)} rows, {len(claimed)} of them claimed here; rolled back, nothing "
+                "claimed"
+            )
         return [message for key, message in batch.items() if key in claimed]
 
     def mark(
@@ -238,6 +312,7 @@ class OutboxSession:
     ) -> tuple[str, ...]:
         """See :meth:`Outbox.mark`."""
         _check_mark(state, skip_reason)
+        at = utc_naive(now)
         params = {
             "campaign": campaign,
             "state": state,
@@ -247,9 +322,16 @@ class OutboxSession:
             "skip_reason": skip_reason,
             "run_id": run_id,
             "sent_at": None if sent_at is None else utc_naive(sent_at),
-            "now": utc_naive(now),
+            "now": at,
         }
-        return self._update_keys("dml/update_outbox_state.sql", "marked_keys", dedup_keys, params)
+        return self._move(
+            campaign,
+            "outbox_keys",
+            _expected(dedup_keys, state, at),
+            ("dml/select_outbox_markable_keys.sql", "dml/update_outbox_state.sql"),
+            params,
+            run_id=run_id,
+        )
 
     def mark_each(
         self, campaign: str, marks: Sequence[OutboxMark], *, run_id: str | None = None
@@ -282,12 +364,14 @@ class OutboxSession:
                 ),
             }
         )
-        self._con.register("marked_rows", table)
-        rows = self._con.execute(
-            load_sql("dml/update_outbox_marks.sql"), {"campaign": campaign, "run_id": run_id}
-        ).fetchall()
-        moved = {row[0] for row in rows}
-        return tuple(key for key in keys if key in moved)
+        return self._move(
+            campaign,
+            "marked_rows",
+            table,
+            ("dml/select_outbox_markable_rows.sql", "dml/update_outbox_marks.sql"),
+            {"campaign": campaign, "run_id": run_id},
+            run_id=run_id,
+        )
 
     def hand_over(
         self,
@@ -299,28 +383,124 @@ class OutboxSession:
         now: datetime | None = None,
     ) -> tuple[str, ...]:
         """See :meth:`Outbox.hand_over`."""
-        params = {
-            "campaign": campaign,
-            "from_run": from_run,
-            "to_run": to_run,
-            "now": utc_naive(now),
-        }
-        return self._update_keys(
-            "dml/update_outbox_pending_run.sql", "handed_keys", dedup_keys, params
+        at = utc_naive(now)
+        params = {"campaign": campaign, "run_id": from_run, "to_run": to_run, "now": at}
+        return self._move(
+            campaign,
+            "outbox_keys",
+            _expected(dedup_keys, "pending", at),
+            ("dml/select_outbox_unrequested_keys.sql", "dml/update_outbox_pending_run.sql"),
+            params,
+            run_id=to_run,
+            check_run=True,
         )
 
-    def _update_keys(
-        self, sql: str, view: str, dedup_keys: Iterable[str], params: Mapping[str, object]
+    def release(
+        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
     ) -> tuple[str, ...]:
-        """Run an UPDATE over the rows of ``dedup_keys`` (registered as ``view``); return the
-        keys it moved, in the order given."""
-        keys = pa.table({"dedup_key": pa.array(list(dict.fromkeys(dedup_keys)), pa.string())})
-        if not keys.num_rows:
+        """See :meth:`Outbox.release`."""
+        at = utc_naive(now)
+        return self._move(
+            campaign,
+            "outbox_keys",
+            _expected(dedup_keys, "pending", at),
+            ("dml/select_outbox_owned_pending_keys.sql", "dml/update_outbox_released.sql"),
+            {"campaign": campaign, "run_id": run_id, "now": at},
+            run_id=None,
+            check_run=True,
+        )
+
+    def take(
+        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
+    ) -> Taken:
+        """Record one batch as requested, just before its request: the rows ``run_id`` still
+        owns and never requested are stamped ``requested_at`` and returned, read back, as the
+        rows to send; those whose number opted out since their claim are marked ``skipped``
+        (``opted_out``) instead. A row another run took over (its run was judged dead) is in
+        neither: it is no longer this run's to send."""
+        at = utc_naive(now)
+        keys = list(dict.fromkeys(dedup_keys))
+        if not keys:
+            return Taken((), ())
+        self._con.register("outbox_keys", pa.table({"dedup_key": pa.array(keys, pa.string())}))
+        found = self._con.execute(
+            load_sql("dml/select_outbox_unrequested_keys.sql"),
+            {"campaign": campaign, "run_id": run_id},
+        ).fetchall()
+        opted = {key for key, opted_out in found if opted_out}
+        skipped = self.mark(
+            campaign,
+            [k for k in keys if k in opted],
+            "skipped",
+            skip_reason="opted_out",
+            run_id=run_id,
+            now=at,
+        )
+        requested = self._move(
+            campaign,
+            "outbox_keys",
+            _expected((k for k in keys if k not in opted), "pending", at),
+            ("dml/select_outbox_unrequested_keys.sql", "dml/update_outbox_requested.sql"),
+            {"campaign": campaign, "run_id": run_id, "now": at},
+            run_id=run_id,
+            check_run=True,
+        )
+        return Taken(requested, skipped)
+
+    def _move(
+        self,
+        campaign: str,
+        view: str,
+        rows: pa.Table,
+        sql: tuple[str, str],
+        params: Mapping[str, object],
+        *,
+        run_id: str | None,
+        check_run: bool | None = None,
+    ) -> tuple[str, ...]:
+        """Move outbox rows of ``campaign`` and return the keys moved, in the order of ``rows``.
+
+        ``rows`` (a ``dedup_key`` column, the ``state`` and ``now`` each row must end with, and
+        what the UPDATE reads) is registered as ``view``; the SELECT ``sql[0]`` finds the rows
+        that may move, the UPDATE ``sql[1]`` moves exactly those, and what it moved is read
+        back (state, time and, when ``check_run``, ``run_id``): never the statement's echo.
+
+        Raises:
+            OutboxIntegrityError: the rows read back differ from those that should have moved
+                (the caller's transaction then rolls back).
+        """
+        if not rows.num_rows:
             return ()
-        self._con.register(view, keys)
-        rows = self._con.execute(load_sql(sql), dict(params)).fetchall()
-        moved = {row[0] for row in rows}
-        return tuple(key for key in keys.column("dedup_key").to_pylist() if key in moved)
+        select, update = (load_sql(name) for name in sql)
+        self._con.register(view, rows)
+        movable = {row[0] for row in self._con.execute(select, _bound(select, params)).fetchall()}
+        if not movable:
+            return ()
+        rows = rows.filter(pc.is_in(rows["dedup_key"], value_set=pa.array(list(movable))))
+        self._con.register(view, rows)
+        self._con.execute(update, _bound(update, params))
+        self._con.register("moved_rows", rows.select(["dedup_key", "state", "now"]))
+        check = run_id is not None if check_run is None else check_run
+        moved = {
+            row[0]
+            for row in self._con.execute(
+                load_sql("dml/select_outbox_moved_keys.sql"),
+                {"campaign": campaign, "run_id": run_id, "check_run": check},
+            ).fetchall()
+        }
+        if moved != movable:
+            raise OutboxIntegrityError(
+                f"campaign {campaign!r}: {len(movable)} outbox rows should have moved and "
+                f"{len(moved)} read back as moved; rolled back, nothing moved"
+            )
+        return tuple(rows["dedup_key"].to_pylist())
+
+    def pending_owners(self, campaign: str | None = None) -> list[PendingOwner]:
+        """See :meth:`Outbox.pending_owners`."""
+        rows = self._con.execute(
+            load_sql("dml/select_outbox_pending_owners.sql"), {"campaign": campaign}
+        ).fetchall()
+        return [PendingOwner(*row) for row in rows]
 
     def rows(
         self,
@@ -537,18 +717,40 @@ class Outbox:
         to_run: str | None,
         now: datetime | None = None,
     ) -> tuple[str, ...]:
-        """Give ``pending`` rows of ``campaign`` owned by ``from_run`` to ``to_run``; return the
-        keys moved.
+        """Give ``pending`` rows of ``campaign`` owned by ``from_run`` and never requested to
+        ``to_run``; return the keys moved, read back.
 
-        ``None`` means no run: a run that stops before a batch's request hands its rows to
-        ``None`` (released: provably never sent), and a later run adopts them from ``None``.
-        One statement, so of two runs adopting the same key exactly one gets it.
+        ``None`` means no run: a later run adopts released rows from ``None``, and the rows a
+        dead run never requested are handed from it to ``None``. A row recorded as requested
+        never moves here (it may have been sent). One statement, so of two runs adopting the
+        same key exactly one gets it.
         """
         keys = list(dedup_keys)
         if not keys:
             return ()
         with self.transaction() as session:
             return session.hand_over(campaign, keys, from_run=from_run, to_run=to_run, now=now)
+
+    def release(
+        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
+    ) -> tuple[str, ...]:
+        """Release ``pending`` rows of ``campaign`` that ``run_id`` owns and knows never left
+        (never requested, or refused before reaching the API): no run owns them any more and
+        their ``requested_at`` is cleared, so a later run adopts and sends them. Returns the keys
+        released, read back."""
+        keys = list(dedup_keys)
+        if not keys:
+            return ()
+        with self.transaction() as session:
+            return session.release(campaign, keys, run_id=run_id, now=now)
+
+    def pending_owners(self, campaign: str | None = None) -> list[PendingOwner]:
+        """The runs owning ``pending`` rows (of ``campaign``, or of every campaign), with their
+        requested and never-requested counts and their last write, stalest first."""
+        if not self.warehouse.path.exists():
+            return []
+        with self.reading() as session:
+            return session.pending_owners(campaign)
 
     def rows(
         self,

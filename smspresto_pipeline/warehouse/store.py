@@ -190,7 +190,8 @@ class Warehouse:
     def ensure_schema(self) -> None:
         """Create the schema and its tables if they are missing (idempotent).
 
-        An outbox or opt-out table made by an older DDL is recreated when it is empty.
+        An outbox or opt-out table made by an older DDL gets the columns added since, or is
+        recreated when it is empty.
 
         Raises:
             WarehouseSchemaError: when such an older table already holds rows.

@@ -7,6 +7,9 @@
 --   ambiguous  the answer was lost: resolved against the archive, never resent blindly
 --   skipped    not sendable (skip_reason says why: bad number, empty text, opted out ...)
 --   expired    held past the campaign's validity period
+-- requested_at: when the row's batch was recorded as requested, just before its request left.
+-- A pending row without it was provably never requested (its run may release it for another);
+-- a pending row with it may have been sent, so a dead run's such rows become ambiguous.
 -- Times are UTC. The account password is never stored here.
 CREATE TABLE IF NOT EXISTS smspresto.outbox (
     campaign VARCHAR NOT NULL,
@@ -27,5 +30,6 @@ CREATE TABLE IF NOT EXISTS smspresto.outbox (
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     sent_at TIMESTAMP,
+    requested_at TIMESTAMP,
     PRIMARY KEY (campaign, dedup_key)
 );

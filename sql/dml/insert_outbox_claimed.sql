@@ -1,5 +1,6 @@
 -- Claim rows: the unique (campaign, dedup_key) lets only the first claim of a key in, in one
--- statement, so two runs can never both claim a key; RETURNING names the rows inserted here.
+-- statement, so two runs can never both claim a key. Which rows this claim inserted is read back
+-- (select_outbox_claim_owners.sql), never taken from the statement's echo.
 INSERT INTO smspresto.outbox BY NAME
 SELECT
     campaign,
@@ -15,5 +16,4 @@ SELECT
     $now::TIMESTAMP AS created_at,
     $now::TIMESTAMP AS updated_at
 FROM claimed_messages
-ON CONFLICT DO NOTHING
-RETURNING campaign, dedup_key;
+ON CONFLICT DO NOTHING;

@@ -13,5 +13,4 @@ SET
 FROM marked_rows AS marked
 WHERE outbox.campaign = $campaign
     AND outbox.dedup_key = marked.dedup_key
-    AND list_contains(marked.from_states, outbox.state)
-RETURNING outbox.dedup_key;
+    AND list_contains(marked.from_states, outbox.state);

@@ -1,11 +1,11 @@
--- Hand pending rows of one campaign from one run to another (either may be NULL: no run), only
--- while they are still pending and still that run's: of two runs adopting a key, one gets it.
+-- Hand pending rows of one campaign that were never requested from one run to another (either
+-- may be NULL: no run): those select_outbox_unrequested_keys.sql found for the giving run.
 UPDATE smspresto.outbox
 SET
     run_id = $to_run::VARCHAR,
     updated_at = $now::TIMESTAMP
 WHERE campaign = $campaign
     AND state = 'pending'
-    AND run_id IS NOT DISTINCT FROM $from_run::VARCHAR
-    AND dedup_key IN (SELECT dedup_key FROM handed_keys)
-RETURNING dedup_key;
+    AND requested_at IS NULL
+    AND run_id IS NOT DISTINCT FROM $run_id::VARCHAR
+    AND dedup_key IN (SELECT dedup_key FROM outbox_keys);

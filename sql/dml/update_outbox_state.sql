@@ -1,5 +1,6 @@
 -- Move rows of one campaign to $state, only from the states allowed to lead there; values not
--- given keep what the row had. sent_at is set when a row becomes sent.
+-- given keep what the row had. sent_at is set when a row becomes sent. outbox_keys holds the
+-- rows select_outbox_markable_keys.sql found: what moved is read back, not echoed.
 UPDATE smspresto.outbox
 SET
     state = $state,
@@ -11,6 +12,5 @@ SET
         ELSE sent_at END,
     updated_at = $now::TIMESTAMP
 WHERE campaign = $campaign
-    AND dedup_key IN (SELECT dedup_key FROM marked_keys)
-    AND list_contains($from_states::VARCHAR[], state)
-RETURNING dedup_key;
+    AND dedup_key IN (SELECT dedup_key FROM outbox_keys)
+    AND list_contains($from_states::VARCHAR[], state);

@@ -14,12 +14,22 @@ import pytest
 
 from smspresto_pipeline.warehouse import (
     OUTBOX_STATES,
+    OptOuts,
     Outbox,
     OutboxMessage,
     Warehouse,
     WarehouseSchemaError,
 )
-from smspresto_pipeline.warehouse.outbox import FINAL_STATES, TRANSITIONS, OutboxMark
+from smspresto_pipeline.warehouse import outbox as outbox_module
+from smspresto_pipeline.warehouse.outbox import (
+    FINAL_STATES,
+    TRANSITIONS,
+    OutboxIntegrityError,
+    OutboxMark,
+    PendingOwner,
+    Taken,
+)
+from smspresto_pipeline.warehouse.queries import load_sql
 
 NOW = datetime(2025, 3, 6, 9, 0)
 OLD_OUTBOX_DDL = """
@@ -512,3 +522,161 @@ def test_mark_each_refuses_a_key_in_two_marks(outbox: Outbox) -> None:
     with outbox.transaction() as session, pytest.raises(ValueError, match="two marks"):
         session.mark_each("reminder", twice)
     assert stored(outbox.warehouse)["k1"][0] == "pending"
+
+
+# --- what a write moved is read back, never taken from its echo ---------------------------
+
+
+def test_duckdb_update_returning_under_reports_past_a_row_group(tmp_path: Path) -> None:
+    """The engine's defect the outbox reads back around (DuckDB 2.0.1, the warehouse's
+    ROW_GROUP_SIZE 16384). When this fails, RETURNING is exact again: the read-back stays."""
+    with duckdb.connect(":memory:") as con:
+        con.execute(f"ATTACH '{tmp_path / 'rgs.duckdb'}' AS w (ROW_GROUP_SIZE 16384)")
+        con.execute("USE w")
+        con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY, state VARCHAR, run VARCHAR)")
+        con.execute(
+            "INSERT INTO t SELECT 'key-' || lpad(i::VARCHAR, 6, '0'), 'held', NULL "
+            "FROM range(100000) r(i)"
+        )
+        con.execute("CHECKPOINT")
+        con.execute("BEGIN")
+        returned = con.execute(
+            "UPDATE t SET state = 'pending', run = 'A' WHERE k IN (SELECT 'key-' || "
+            "lpad(i::VARCHAR, 6, '0') FROM range(20000) r(i)) RETURNING k"
+        ).fetchall()
+        [(updated,)] = con.execute("SELECT count(*) FROM t WHERE run = 'A'").fetchall()
+    assert updated == 20_000
+    assert len(returned) < updated
+
+
+def big_messages(count: int, start: int = 0) -> list[OutboxMessage]:
+    return [
+        OutboxMessage("surge", f"k{i:06d}", f"+22507{i:08d}", "ONIRIS", "Bonjour", 1, "GSM-7")
+        for i in range(start, start + count)
+    ]
+
+
+def checkpoint(warehouse: Warehouse) -> None:
+    """Write the file's rows into its row groups (DuckDB does so as its log grows): the
+    layout under which RETURNING under-reports."""
+    with warehouse.connect() as con:
+        con.execute("CHECKPOINT")
+
+
+def test_every_write_past_a_row_group_reports_exactly_what_it_moved(tmp_path: Path) -> None:
+    """60,000 held rows (a confirmed surge); a run moves 20,000 of them to pending, sends and
+    marks them, releases and adopts others: each call returns every row it moved. (DuckDB's
+    RETURNING under-reports when the UPDATE runs on several threads: ``threads=4`` here.)"""
+    warehouse = Warehouse(tmp_path / "surge.duckdb", threads=4)
+    outbox = Outbox(warehouse)
+    assert len(outbox.claim(big_messages(60_000), state="held", now=NOW)) == 60_000
+    checkpoint(warehouse)
+    batch = [f"k{i:06d}" for i in range(0, 60_000, 3)]  # 20,000 keys over every row group
+    later = NOW + timedelta(minutes=1)
+    with outbox.transaction() as session:
+        moved = session.mark("surge", batch, "pending", run_id="run-A", now=later)
+        assert len(moved) == 20_000
+        owned = session.rows("pending", campaign="surge")
+        assert {r.dedup_key for r in owned} == set(batch)
+        taken = session.take("surge", batch, run_id="run-A", now=later)
+        assert len(taken.requested) == 20_000
+    marks = [OutboxMark(tuple(batch), "sent", 0, "ok", later)]
+    checkpoint(warehouse)
+    with outbox.transaction() as session:
+        assert len(session.mark_each("surge", marks, run_id="run-A")) == 20_000
+    rest = [f"k{i:06d}" for i in range(60_000) if i % 3]
+    checkpoint(warehouse)
+    assert len(outbox.mark("surge", rest, "pending", run_id="run-B", now=later)) == 40_000
+    checkpoint(warehouse)
+    assert len(outbox.release("surge", rest, run_id="run-B", now=later)) == 40_000
+    checkpoint(warehouse)
+    assert len(outbox.hand_over("surge", rest, from_run=None, to_run="run-C")) == 40_000
+    counts = {r.run_id: 0 for r in outbox.rows("pending", campaign="surge")}
+    assert set(counts) == {"run-C"}
+    # A claim past a row group, with a third of its keys taken already.
+    checkpoint(warehouse)
+    claimed = outbox.claim(big_messages(30_000, start=50_000), run_id="run-D", now=later)
+    assert [m.dedup_key for m in claimed] == [f"k{i:06d}" for i in range(60_000, 80_000)]
+
+
+def test_a_write_whose_read_back_differs_rolls_back_and_fails_loudly(
+    outbox: Outbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox.claim([message("a"), message("b")], state="held", now=NOW)
+
+    def one_row_short(name: str) -> str:
+        sql = load_sql(name)
+        if name == "dml/select_outbox_moved_keys.sql":
+            sql = sql.rstrip().rstrip(";") + " AND outbox.dedup_key <> 'b';"
+        return sql
+
+    monkeypatch.setattr(outbox_module, "load_sql", one_row_short)
+    with pytest.raises(OutboxIntegrityError, match="2 outbox rows should have moved and 1 read"):
+        outbox.mark("reminder", ["a", "b"], "pending", run_id="run-1", now=NOW)
+    assert {key: row[0] for key, row in stored(warehouse).items()} == {"a": "held", "b": "held"}
+
+
+# --- a batch recorded as requested before its request ----------------------------------
+
+
+def test_take_records_the_batch_as_requested_and_skips_numbers_opted_out_since(
+    outbox: Outbox, warehouse: Warehouse
+) -> None:
+    rows = [message("a", recipient="+2250708081488"), message("b", recipient="+2250505050505")]
+    outbox.claim([*rows, message("c")], run_id="run-1", now=NOW)
+    OptOuts(warehouse).add(["+2250505050505"], reason="STOP")
+    with outbox.transaction() as session:
+        taken = session.take("reminder", ["a", "b", "x"], run_id="run-1", now=NOW)
+        assert taken == Taken(requested=("a",), opted_out=("b",))
+        # Requested once: a second take of the same rows finds nothing left to request.
+        assert session.take("reminder", ["a"], run_id="run-1", now=NOW) == Taken((), ())
+        # Another run's take finds nothing of its own.
+        assert session.take("reminder", ["c"], run_id="run-2", now=NOW) == Taken((), ())
+    by_key = {r.dedup_key: r for r in outbox.rows(OUTBOX_STATES)}
+    assert by_key["a"].requested_at == NOW
+    assert by_key["a"].state == "pending"
+    assert (by_key["b"].state, by_key["b"].skip_reason) == ("skipped", "opted_out")
+    assert by_key["c"].requested_at is None
+
+
+def test_requested_rows_are_never_handed_over_but_their_run_may_release_them(
+    outbox: Outbox,
+) -> None:
+    outbox.claim([message("a"), message("b")], run_id="run-1", now=NOW)
+    with outbox.transaction() as session:
+        session.take("reminder", ["a"], run_id="run-1", now=NOW)
+    # Another's view of a dead run moves only what it never requested.
+    assert outbox.hand_over("reminder", ["a", "b"], from_run="run-1", to_run=None) == ("b",)
+    # The run itself knows a's request never reached the API: it releases it.
+    assert outbox.release("reminder", ["a", "b"], run_id="run-1") == ("a",)
+    assert {r.dedup_key: (r.run_id, r.requested_at) for r in outbox.released("reminder")} == {
+        "a": (None, None),
+        "b": (None, None),
+    }
+
+
+def test_pending_owners_count_requested_and_unrequested_rows_per_run(outbox: Outbox) -> None:
+    outbox.claim([message("a"), message("b"), message("c")], run_id="run-1", now=NOW)
+    outbox.claim([message("d")], run_id="run-2", now=NOW + timedelta(minutes=5))
+    later = NOW + timedelta(minutes=2)
+    with outbox.transaction() as session:
+        session.take("reminder", ["a", "b"], run_id="run-1", now=later)
+    assert outbox.pending_owners("reminder") == [
+        PendingOwner("reminder", "run-1", requested=2, unrequested=1, last_write=later),
+        PendingOwner("reminder", "run-2", 0, 1, NOW + timedelta(minutes=5)),
+    ]
+    assert outbox.pending_owners("other") == []
+
+
+def test_an_outbox_of_the_previous_ddl_with_rows_gains_requested_at(tmp_path: Path) -> None:
+    path = tmp_path / "previous.duckdb"
+    warehouse = Warehouse(path)
+    Outbox(warehouse).claim([message("a")], run_id="run-1", now=NOW)
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE smspresto.outbox DROP COLUMN requested_at")
+    upgraded = Outbox(Warehouse(path))
+    upgraded.warehouse.ensure_schema()
+    [row] = upgraded.rows("pending")
+    assert (row.dedup_key, row.run_id, row.requested_at) == ("a", "run-1", None)
+    with upgraded.transaction() as session:
+        assert session.take("reminder", ["a"], run_id="run-1", now=NOW).requested == ("a",)

@@ -1,0 +1,10 @@
+-- What a write moved, read back in its transaction instead of trusting its echo (DuckDB 2.0's
+-- UPDATE .. RETURNING under-reports past a row group): the rows of moved_rows whose outbox row
+-- (of one campaign) now holds the state and time written there and, when $check_run, the run.
+SELECT outbox.dedup_key
+FROM smspresto.outbox AS outbox
+INNER JOIN moved_rows AS moved ON outbox.dedup_key = moved.dedup_key
+WHERE outbox.campaign = $campaign
+    AND outbox.state = moved.state
+    AND outbox.updated_at = moved.now
+    AND (NOT $check_run OR outbox.run_id IS NOT DISTINCT FROM $run_id::VARCHAR);

@@ -99,7 +99,7 @@ Example:
 import collections
 import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -124,12 +124,9 @@ from smspresto_pipeline.campaigns.prepare import (
     prepare_batch,
 )
 from smspresto_pipeline.campaigns.reconcile import reconcile
-from smspresto_pipeline.campaigns.send import (
-    adopt_released,
-    check_stock,
-    quarantine_orphans,
-    send_claimed,
-)
+from smspresto_pipeline.campaigns.run_status import dagster_run_status
+from smspresto_pipeline.campaigns.send import adopt_released, check_stock, send_claimed
+from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, DeadRun, settle_dead_runs
 from smspresto_pipeline.campaigns.timing import (
     day_start,
     in_quiet_hours,
@@ -452,7 +449,9 @@ def _decide(
     return _Decision(plan, held_keys, expired, sent_today, limit)
 
 
-def _build_sensor(campaign: Campaign, job: dg.JobDefinition, clock: Clock) -> dg.SensorDefinition:
+def _build_sensor(
+    campaign: Campaign, job: dg.JobDefinition, clock: Clock, silent_after: timedelta
+) -> dg.SensorDefinition:
     @dg.sensor(
         name=campaign.sensor_name,
         job=job,
@@ -469,7 +468,7 @@ def _build_sensor(campaign: Campaign, job: dg.JobDefinition, clock: Clock) -> dg
             breaker = CircuitBreaker(store).state()
             if breaker.tripped:
                 return dg.SkipReason(f"{breaker.describe()}. Nothing was queried or claimed.")
-            return _evaluate(context, campaign, store, clock(), breaker)
+            return _evaluate(context, campaign, store, clock(), breaker, silent_after)
         except Exception as exc:
             if not _is_lock_error(exc):
                 raise
@@ -487,10 +486,12 @@ def _evaluate(
     store: Warehouse,
     now: datetime,
     breaker: BreakerState,
+    silent_after: timedelta,
 ) -> dg.RunRequest | dg.SkipReason:
     name = campaign.name
     _ensure_schema(store)
     outbox = Outbox(store)
+    dead = _settle(context, campaign, outbox, now, silent_after)
     found = _find(campaign, store)
 
     if found.first_activation and not campaign.send_on_first_activation:
@@ -536,6 +537,10 @@ def _evaluate(
     chosen = [m.dedup_key for m in (*plan.send, *plan.capped)]
     chosen += [r.dedup_key for r in held if r.recipient in opted_held]
     chosen += [str(r.dedup_key) for r in found.skipped]
+    # Rows released by a run that stopped before their request (or by settling a dead one, or
+    # by reconciliation: never accepted) are sent by the next run, which this one requests.
+    released = [] if campaign.dry_run else outbox.released(name)
+    chosen += [r.dedup_key for r in released]
     if not chosen:
         if plan.waiting and not decision.limit:
             return dg.SkipReason(
@@ -547,14 +552,21 @@ def _evaluate(
         why = [f"{len(found.opted_out)} opted-out numbers left out"] if found.opted_out else []
         if expired:
             why.append(f"{len(expired)} held rows expired, past validity_seconds")
+        why += [run.describe() for run in dead]
+        why += _waiting_on_runs(outbox, campaign, now, silent_after)
         return dg.SkipReason("nothing new to send" + (f" ({'; '.join(why)})" if why else ""))
     context.log.info(
         f"campaign {name!r}: requesting a run for {len(plan.send)} messages "
-        f"({len(decision.held_keys & {m.dedup_key for m in plan.send})} held until now), "
-        f"{len(chosen) - len(plan.send)} rows to record as skipped, {len(plan.waiting)} rows "
-        "waiting for the caps"
+        f"({len(decision.held_keys & {m.dedup_key for m in plan.send})} held until now) and "
+        f"{len(released)} released by earlier runs, "
+        f"{len(chosen) - len(plan.send) - len(released)} rows to record as skipped, "
+        f"{len(plan.waiting)} rows waiting for the caps"
     )
     run_key = batch_run_key(name, chosen)
+    if released:
+        # The same rows may be released again (a run that stopped before their request): each
+        # release is a new batch to request.
+        run_key += f"-r{max(r.updated_at for r in released):%Y%m%d%H%M%S%f}"
     if breaker.generation:
         # Dagster never launches a run key twice: a batch whose run the breaker refused must
         # get a new key once the campaigns are resumed. The refusal needed a trip recorded
@@ -613,7 +625,7 @@ def _metadata(
     return metadata
 
 
-def _send_op(campaign: Campaign, clock: Clock) -> dg.OpDefinition:
+def _send_op(campaign: Campaign, clock: Clock, silent_after: timedelta) -> dg.OpDefinition:
     @dg.op(
         name=_op_name(campaign),
         description=f"Sends the chosen rows of campaign {campaign.name!r}, each at most once.",
@@ -627,7 +639,7 @@ def _send_op(campaign: Campaign, clock: Clock) -> dg.OpDefinition:
     ) -> dg.Output[None]:
         store = warehouse.get_warehouse(default_region=campaign.default_region)
         try:
-            return _run_send(context, campaign, config, smspresto, store, clock)
+            return _run_send(context, campaign, config, smspresto, store, clock, silent_after)
         except CampaignQueryError as exc:
             raise dg.Failure(description=str(exc)) from None
 
@@ -667,32 +679,53 @@ def _check_breaker(
     return paused
 
 
-def _quarantine_dead_runs(context: dg.OpExecutionContext, outbox: Outbox, campaign: str) -> int:
-    """Mark ``ambiguous`` the ``pending`` rows still owned by runs the instance says are over
-    (a run that died between a request and its mark); a run still going is left alone."""
-    owners = {
-        row.run_id
-        for row in outbox.rows("pending", campaign=campaign)
-        if row.run_id is not None and row.run_id != context.run_id
-    }
-    finished = []
-    for run_id in owners:
-        run = context.instance.get_run_by_id(run_id)
-        if run is not None and run.is_finished:
-            finished.append(run_id)
-    quarantined = quarantine_orphans(outbox, campaign, finished) if finished else ()
-    if quarantined:
-        context.log.warning(
-            f"campaign {campaign!r}: {len(quarantined)} rows of {len(finished)} runs that ended "
-            "without recording an answer were marked ambiguous (never resent: reconcile them)"
+def _settle(
+    context: dg.OpExecutionContext | dg.SensorEvaluationContext,
+    campaign: Campaign,
+    outbox: Outbox,
+    now: datetime,
+    silent_after: timedelta,
+) -> list[DeadRun]:
+    """Settle the campaign's dead send runs (see :mod:`~smspresto_pipeline.campaigns.settle`):
+    rows they never requested released, rows that may have left marked ``ambiguous``; each
+    logged as a warning. A dry run writes nothing."""
+    if campaign.dry_run:
+        return []
+    own = context.run_id if isinstance(context, dg.OpExecutionContext) else None
+    dead = settle_dead_runs(
+        outbox,
+        status_of=dagster_run_status(context.instance),
+        campaign=campaign.name,
+        now=now,
+        silent_after=silent_after,
+        alive=() if own is None else (own,),
+    )
+    for run in dead:
+        context.log.warning(run.describe())
+    return dead
+
+
+def _waiting_on_runs(
+    outbox: Outbox, campaign: Campaign, now: datetime, silent_after: timedelta
+) -> list[str]:
+    """What waits under runs still taken for alive: their pending rows, and when they are
+    judged dead if they stay silent."""
+    waiting = []
+    for owner in outbox.pending_owners(campaign.name):
+        last = owner.last_write.replace(tzinfo=UTC)
+        waiting.append(
+            f"{owner.requested + owner.unrequested} rows pending under send run {owner.run_id} "
+            f"(its last write {_when(last, campaign)}; settled as a dead run if it writes "
+            f"nothing more by {_when(last + silent_after, campaign)})"
         )
-    return len(quarantined)
+    return waiting
 
 
 def _reconcile(
     context: dg.OpExecutionContext, outbox: Outbox, campaign: Campaign
 ) -> tuple[int, int]:
-    """Resolve the campaign's ``ambiguous`` rows against the archive; (sent, failed) counts.
+    """Resolve the campaign's ``ambiguous`` rows against the archive; (sent, released) counts:
+    released rows were never accepted, and this run adopts and sends them.
 
     An archive never ingested leaves them ambiguous (the warehouse creates its tables on the
     first write, so the table is there, empty): the run goes on.
@@ -702,9 +735,10 @@ def _reconcile(
     report = reconcile(outbox, timezone=campaign.timezone, campaign=campaign.name)
     context.log.info(
         f"campaign {campaign.name!r}: reconciled with the archive: {len(report.sent)} sent, "
-        f"{len(report.failed)} failed, {len(report.still_ambiguous)} still ambiguous"
+        f"{len(report.released)} never accepted (released: sent again by this run), "
+        f"{len(report.still_ambiguous)} still ambiguous"
     )
-    return len(report.sent), len(report.failed)
+    return len(report.sent), len(report.released)
 
 
 def _run_send(
@@ -714,6 +748,7 @@ def _run_send(
     smspresto: SMSPrestoResource,
     store: Warehouse,
     clock: Clock,
+    silent_after: timedelta,
 ) -> dg.Output[None]:
     name, run_id, now = campaign.name, context.run_id, clock()
     # The run writes anyway: its first write would create the schema, this does it first (a
@@ -759,8 +794,8 @@ def _run_send(
             context, campaign, outbox, found, held, opted_held, reasons, now, threshold, paused
         )
 
-    quarantined = _quarantine_dead_runs(context, outbox, name)
-    reconciled_sent, reconciled_failed = _reconcile(context, outbox, campaign)
+    dead = _settle(context, campaign, outbox, now, silent_after)
+    reconciled_sent, reconciled_released = _reconcile(context, outbox, campaign)
     if found.opted_out:
         outbox.claim(
             found.opted_out, state="skipped", skip_reason="opted_out", run_id=run_id, now=now
@@ -775,9 +810,11 @@ def _run_send(
         "failed": 0,
         "ambiguous": 0,
         "left_pending": 0,
-        "quarantined": quarantined,
+        "dead_runs": len(dead),
+        "quarantined": sum(run.quarantined for run in dead),
+        "released_from_dead_runs": sum(run.released for run in dead),
         "reconciled_sent": reconciled_sent,
-        "reconciled_failed": reconciled_failed,
+        "reconciled_released": reconciled_released,
         "held": 0,
         "expired": 0,
         "waiting_for_cap": 0,
@@ -862,12 +899,9 @@ def _run_send(
     )
     preview = dataclasses.replace(found.batch, messages=plan.send).preview()
 
+    # Opt-outs of adopted rows (and of every other row) are read again just before each
+    # batch's request, by send_claimed.
     adopted = adopt_released(outbox, name, run_id=run_id)
-    adopted_opted = OptOuts(store).opted_out(m.recipient for m in adopted)
-    if adopted_opted:
-        out = [m.dedup_key for m in adopted if m.recipient in adopted_opted]
-        outbox.mark(name, out, "skipped", skip_reason="opted_out", run_id=run_id)
-        adopted = [m for m in adopted if m.recipient not in adopted_opted]
     claimed += adopted
     context.log.info(
         f"campaign {name!r}: {len(claimed)} messages claimed ({len(moved)} held until now, "
@@ -889,9 +923,13 @@ def _run_send(
     with smspresto.get_client() as client:
         try:
             check_stock(client, claimed)
-        except SMSValidationError as exc:
+        except BaseException as exc:
+            # No request was made (a short stock, or the API unreachable for the stock's
+            # read): every claimed row is released, for the next run to adopt and send.
             keys = [m.dedup_key for m in claimed]
-            outbox.hand_over(name, keys, from_run=run_id, to_run=None)
+            outbox.release(name, keys, run_id=run_id, now=clock())
+            if not isinstance(exc, SMSValidationError):
+                raise
             counts["left_pending"] = len(keys)
             raise dg.Failure(
                 description=f"campaign {name!r}: {exc}. The {len(keys)} claimed rows were "
@@ -907,6 +945,9 @@ def _run_send(
         ambiguous=report.ambiguous,
         left_pending=report.left_pending,
     )
+    if report.opted_out:
+        # Numbers that opted out after their row was claimed: skipped just before the request.
+        reasons["opted_out"] = reasons.get("opted_out", 0) + report.opted_out
     metadata = _metadata(
         campaign,
         selected,
@@ -983,7 +1024,12 @@ def _dry_run(
     return dg.Output(None, metadata=metadata)
 
 
-def build_campaign_defs(campaign: Campaign, *, clock: Clock = system_clock) -> dg.Definitions:
+def build_campaign_defs(
+    campaign: Campaign,
+    *,
+    clock: Clock = system_clock,
+    silent_after: timedelta = DEFAULT_SILENT_AFTER,
+) -> dg.Definitions:
     """The campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
 
     The resources ``smspresto`` and ``warehouse`` are the caller's to bind. The sensor starts
@@ -994,8 +1040,12 @@ def build_campaign_defs(campaign: Campaign, *, clock: Clock = system_clock) -> d
         clock: where the sensor and the job read the time (an aware datetime): quiet hours,
             validity, the daily cap's day and the frequency cap's window follow it. Default: the
             system clock; tests give a fixed one.
+        silent_after: how long a send run owning pending rows may write none of them before
+            the sensor and the next run judge it dead and settle its rows (Dagster's default
+            run launcher leaves a killed run STARTED); see
+            :mod:`~smspresto_pipeline.campaigns.settle`.
     """
-    op = _send_op(campaign, clock)
+    op = _send_op(campaign, clock, silent_after)
 
     @dg.job(
         name=campaign.job_name,
@@ -1005,4 +1055,5 @@ def build_campaign_defs(campaign: Campaign, *, clock: Clock = system_clock) -> d
     def send_job() -> None:
         op()
 
-    return dg.Definitions(jobs=[send_job], sensors=[_build_sensor(campaign, send_job, clock)])
+    sensor = _build_sensor(campaign, send_job, clock, silent_after)
+    return dg.Definitions(jobs=[send_job], sensors=[sensor])

@@ -13,11 +13,12 @@ it accepted. :func:`reconcile` matches every ambiguous row in one DuckDB join:
   ``api_status`` stays NULL: the archive holds a delivery status, not the send's answer);
 * no match, and the archive is known complete past the window's end (every day the window
   touches was ingested after the window closed, by ``loaded_at``; or ``ingested_until`` says
-  so): the message was never accepted, and the row becomes ``failed``;
+  so): the message was never accepted. The row is **released**: ``pending`` with no run, as a
+  batch whose request never left, so the campaign's next run adopts and sends it (the
+  archive's proof, not a guess: an ambiguous row is never resent blindly);
 * otherwise the row stays ``ambiguous``, to try again after the next ingestion.
 
-Nothing is ever resent here: a ``failed`` row is final, and sending its text again is a new
-row's (a new ``dedup_key``'s) decision. When several ambiguous rows share a recipient and a
+Nothing is sent here. When several ambiguous rows share a recipient and a
 text, the k-th by time takes the k-th archived message in its window, so one archived message
 never resolves two rows. A day with no message at all has no ``loaded_at``: rows whose window
 touches it stay ambiguous unless ``ingested_until`` is given.
@@ -27,7 +28,7 @@ Example:
 
         warehouse.write_partition(day, client.iter_archive_pages(day, day))
         report = reconcile(outbox, campaign="welcome", timezone="Africa/Abidjan")
-        report.sent, report.failed, report.still_ambiguous
+        report.sent, report.released, report.still_ambiguous
 """
 
 from __future__ import annotations
@@ -65,12 +66,13 @@ class ReconcileReport:
 
     Attributes:
         sent: rows found in the archive, now ``sent``.
-        failed: rows absent from an archive that covers their window, now ``failed``.
+        released: rows absent from an archive that covers their window (never accepted), now
+            ``pending`` with no run: the campaign's next run sends them.
         still_ambiguous: rows left ``ambiguous`` (their window is not covered yet).
     """
 
     sent: tuple[tuple[str, str], ...] = ()
-    failed: tuple[tuple[str, str], ...] = ()
+    released: tuple[tuple[str, str], ...] = ()
     still_ambiguous: tuple[tuple[str, str], ...] = ()
 
 
@@ -128,18 +130,23 @@ def reconcile(
                 message = f"reconciled with archive history_id {history_id}"
                 resolved.append(_row(name, key, "sent", message, archived_at))
             elif covered:
-                message = "never accepted: absent from the archive, which covers its window"
-                resolved.append(_row(name, key, "failed", message, None))
+                message = (
+                    "never accepted: absent from the archive, which covers its window; "
+                    "released to be sent by the campaign's next run"
+                )
+                resolved.append(_row(name, key, "pending", message, None))
             else:
                 waiting.append((name, key))
         con.register("reconciled_rows", pa.Table.from_pylist(resolved, schema=_RESOLVED_SCHEMA))
-        moved = con.execute(
-            load_sql("dml/update_outbox_reconciled.sql"), {"now": utc_naive(now)}
-        ).fetchall()
+        at = {"now": utc_naive(now)}
+        # Rows resolved meanwhile are left alone, so fewer may move than were resolved; what
+        # did is read back (never RETURNING's echo, which under-reports on DuckDB 2.0).
+        con.execute(load_sql("dml/update_outbox_reconciled.sql"), at)
+        moved = con.execute(load_sql("dml/select_outbox_reconciled_rows.sql"), at).fetchall()
     states = {(name, key): state for name, key, state in moved}
     return ReconcileReport(
         sent=tuple(sorted(k for k, s in states.items() if s == "sent")),
-        failed=tuple(sorted(k for k, s in states.items() if s == "failed")),
+        released=tuple(sorted(k for k, s in states.items() if s == "pending")),
         still_ambiguous=tuple(waiting),
     )
 

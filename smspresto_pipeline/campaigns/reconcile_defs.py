@@ -1,13 +1,17 @@
 """Reconciliation on a schedule: the job ``smspresto_reconcile_outbox`` and its hourly schedule.
 
 A send whose answer was lost leaves its rows ``ambiguous``; only the archive can say whether
-SMS Presto accepted them (:mod:`~smspresto_pipeline.campaigns.reconcile`). The job resolves
-every campaign's ``ambiguous`` rows against the ingested archive (``smspresto.messages``) in
-one op, ``reconcile_outbox``: a row found in the archive becomes ``sent``, one absent from an
-archive that covers its window becomes ``failed``, and the rest wait for a later ingestion.
-Nothing is ever resent. The run's metadata says how many rows each way, and how long the oldest
-row still ambiguous has waited (a number that keeps growing means the archive of its day is
-not being ingested).
+SMS Presto accepted them (:mod:`~smspresto_pipeline.campaigns.reconcile`). The job's one op,
+``reconcile_outbox``, first settles the send runs that died with rows ``pending``
+(:mod:`~smspresto_pipeline.campaigns.settle`: a killed run stays STARTED under Dagster's
+default launcher): their rows never requested are released for the campaign's next run, those
+that may have left become ``ambiguous``. Then it resolves every campaign's ``ambiguous`` rows
+against the ingested archive (``smspresto.messages``): a row found in the archive becomes
+``sent``, one absent from an archive that covers its window was never accepted and is released
+(the campaign's next run sends it), and the rest wait for a later ingestion. Nothing is sent
+here. The run's metadata names the dead runs it settled, says how many rows each way, and how
+long the oldest row still ambiguous has waited (a number that keeps growing means the archive
+of its day is not being ingested).
 
 It uses the resources ``warehouse``
 (:class:`~smspresto_pipeline.resources.WarehouseResource`) and ``smspresto``
@@ -38,6 +42,8 @@ from smspresto_pipeline.campaigns.reconcile import (
     check_window,
     reconcile,
 )
+from smspresto_pipeline.campaigns.run_status import dagster_run_status
+from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, settle_dead_runs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import Outbox
 
@@ -51,11 +57,12 @@ def _by_campaign(pairs: tuple[tuple[str, str], ...]) -> dict[str, int]:
     return dict(sorted(collections.Counter(campaign for campaign, _ in pairs).items()))
 
 
-def _reconcile_op(before: timedelta, after: timedelta) -> dg.OpDefinition:
+def _reconcile_op(before: timedelta, after: timedelta, silent_after: timedelta) -> dg.OpDefinition:
     @dg.op(
         name="reconcile_outbox",
-        description="Resolves every campaign's ambiguous outbox rows against the ingested "
-        "archive (sent or failed); never resends.",
+        description="Settles the rows of dead send runs, then resolves every campaign's "
+        "ambiguous outbox rows against the ingested archive (sent, or released when never "
+        "accepted); sends nothing.",
         tags={"kind": "duckdb"},
     )
     def reconcile_outbox(
@@ -67,21 +74,34 @@ def _reconcile_op(before: timedelta, after: timedelta) -> dg.OpDefinition:
         outbox = Outbox(store)
         # A file that does not exist yet has sent nothing: no reason to create it.
         report = ReconcileReport()
+        dead = []
         if store.path.exists():
+            dead = settle_dead_runs(
+                outbox,
+                status_of=dagster_run_status(context.instance),
+                silent_after=silent_after,
+                alive=(context.run_id,),
+            )
+            for run in dead:
+                context.log.warning(run.describe())
             report = reconcile(outbox, timezone=smspresto.timezone, before=before, after=after)
         waiting = outbox.rows("ambiguous")
-        sent, failed = report.sent, report.failed
+        sent, released = report.sent, report.released
         now = datetime.now(UTC).replace(tzinfo=None)
         oldest = min((row.updated_at for row in waiting), default=None)
         age = None if oldest is None else (now - oldest).total_seconds()
         context.log.info(
-            f"{len(sent)} ambiguous rows resolved sent, {len(failed)} failed, "
-            f"{len(waiting)} still ambiguous"
+            f"{len(sent)} ambiguous rows resolved sent, {len(released)} never accepted "
+            f"(released for their campaign's next run), {len(waiting)} still ambiguous"
             + ("" if age is None else f" (the oldest for {age / 3600:.1f} hours)")
         )
         metadata = {
+            "dead_runs": dg.MetadataValue.int(len(dead)),
+            "dead_run_details": dg.MetadataValue.json([run.describe() for run in dead]),
+            "released_from_dead_runs": dg.MetadataValue.int(sum(r.released for r in dead)),
+            "quarantined_from_dead_runs": dg.MetadataValue.int(sum(r.quarantined for r in dead)),
             "resolved_sent": dg.MetadataValue.int(len(sent)),
-            "resolved_failed": dg.MetadataValue.int(len(failed)),
+            "released_unsent": dg.MetadataValue.int(len(released)),
             "still_ambiguous": dg.MetadataValue.int(len(waiting)),
             "oldest_ambiguous_age_seconds": dg.MetadataValue.float(age)
             if age is not None
@@ -89,7 +109,7 @@ def _reconcile_op(before: timedelta, after: timedelta) -> dg.OpDefinition:
             "by_campaign": dg.MetadataValue.json(
                 {
                     "sent": _by_campaign(sent),
-                    "failed": _by_campaign(failed),
+                    "released": _by_campaign(released),
                     "still_ambiguous": _by_campaign(tuple(row.key for row in waiting)),
                 }
             ),
@@ -107,6 +127,7 @@ def build_reconcile_defs(
     before: timedelta = DEFAULT_BEFORE,
     after: timedelta = DEFAULT_AFTER,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+    silent_after: timedelta = DEFAULT_SILENT_AFTER,
 ) -> dg.Definitions:
     """The job ``smspresto_reconcile_outbox`` and its schedule ``<job>_hourly``.
 
@@ -121,6 +142,8 @@ def build_reconcile_defs(
             archived message may have been created (see
             :func:`~smspresto_pipeline.campaigns.reconcile.reconcile`).
         default_status: whether the schedule runs as soon as it is deployed.
+        silent_after: how long a send run owning pending rows may write none of them before
+            it is judged dead and its rows settled.
 
     Raises:
         ValueError: a minute outside 0-59, an unknown time zone, or a window that is negative
@@ -141,7 +164,7 @@ def build_reconcile_defs(
     except (ValueError, LookupError) as error:
         raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from error
     check_window(before, after)
-    op = _reconcile_op(before, after)
+    op = _reconcile_op(before, after, silent_after)
 
     @dg.job(
         name=RECONCILE_JOB_NAME,

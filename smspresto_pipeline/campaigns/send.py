@@ -1,11 +1,9 @@
 """The send step: claimed outbox rows to SMS Presto, one request per batch, each batch marked.
 
 :func:`send_claimed` sends a campaign's rows already claimed as ``pending`` by a run, in
-batches of the client's ``batch_size`` through the per-recipient POST shape, and marks every
-batch in the outbox once its answer is known (at most :data:`MARKS_IN_FLIGHT` batches behind
-the requests), so a crash mid-run leaves every answered row marked but those few, which stay
-``pending`` and are quarantined as ``ambiguous``. What a batch's outcome does (DESIGN.md §6:
-an ambiguous send is never retried blindly, a row is never sent twice)::
+batches of the client's ``batch_size`` through the per-recipient POST shape. What a batch's
+outcome does (DESIGN.md §6: an ambiguous send is never retried blindly, a row is never sent
+twice)::
 
     answer                                   batch's rows   the run
     accepted (status 0)                      sent           goes on
@@ -14,31 +12,27 @@ an ambiguous send is never retried blindly, a row is never sent twice)::
     answer lost after the request left       ambiguous      stops: reconcile with the archive
     the request never left (after retries)   pending        stops: the API is unreachable
 
-**Pending means never sent.** A row stays ``pending`` only while its run has not yet made its
-batch's request. When a run stops, it *releases* the rows of the batches it never attempted
-(``run_id`` set to NULL): provably never sent, so a later run may adopt and send them
-(:func:`adopt_released`). Rows of an attempted batch are never left ``pending``: they are
-``sent``, ``failed`` or ``ambiguous``.
+**Each batch is recorded as requested before its request leaves.** Just before a batch's
+request, one transaction (:meth:`~smspresto_pipeline.warehouse.outbox.OutboxSession.take`)
+writes the previous batch's mark, marks ``skipped`` (``opted_out``) the rows whose number
+opted out since the claim (opt-outs are read again for every batch), and stamps
+``requested_at`` on the rest of the rows the run still owns; only the rows read back from that
+write are sent. So when a run dies (killed, its machine gone), its ``pending`` rows tell apart:
 
-**Marks are written by a background thread** (:class:`_MarkWriter`), so writing a batch's
-mark overlaps the next batches' requests instead of adding to them. The thread writes the marks
-in the order the answers came, each with the time its answer came, several at a time: once
-:data:`MARKS_PER_WRITE` marks wait, or the oldest has waited :data:`MARK_DELAY` seconds, or
-the run stops sending, it writes every waiting mark in one transaction, on a connection it
-closes right after (the file stays free for other processes in between: a write costs a
-connection, a commit and DuckDB's checkpoint, so fewer writes leave more of the machine to
-the requests). At most :data:`MARKS_IN_FLIGHT` answered batches wait for their mark: when the
-writer falls behind, the next request waits for it.
+* never requested (no ``requested_at``): provably not sent. They are **released** (no run
+  owns them) and a later run adopts and sends them (:func:`adopt_released`);
+* requested: the request may have left. They are marked ``ambiguous``, never resent blindly,
+  and reconciliation (:mod:`~smspresto_pipeline.campaigns.reconcile`) resolves them against
+  the archive. At most one batch is in that case: the one in flight, or the last answered
+  one whose mark was not written yet.
 
-**A run that died** (killed between a request and its mark, or failing to write the mark:
-then it makes no further request and releases the batches it never attempted) leaves its
-answered but unmarked rows ``pending`` with its ``run_id``: one of its batches may have been
-in flight, and the outbox cannot tell which.
-Those rows are not resent; :func:`quarantine_orphans` marks them ``ambiguous`` once the caller
-knows the run is over, and reconciliation (:mod:`~smspresto_pipeline.campaigns.reconcile`)
-resolves them against the archive. The caller (the Dagster job) names the finished runs from
-the run's status in the instance, not from an age: a slow run is not a dead one, and guessing
-from "older than N minutes" would resend a batch still in flight.
+:mod:`~smspresto_pipeline.campaigns.settle` notices dead runs and does both. A run that only
+looked dead (silent too long) and still lives loses its rows that were never requested, never
+a message twice: its own next ``take`` finds them no longer its own.
+
+When a run stops normally, it releases the rows of the batches it never attempted, and those of
+a batch whose request provably never reached the API: every other row is ``sent``, ``failed``
+or ``ambiguous``.
 
 Example:
     .. code-block:: python
@@ -52,10 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import queue
-import threading
-import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -68,31 +59,21 @@ from smspresto_pipeline.errors import (
     SMSValidationError,
 )
 from smspresto_pipeline.sms import validate_sender
-from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMark, OutboxMessage, OutboxRow
+from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMark, OutboxMessage, OutboxRow, Taken
 
 __all__ = [
-    "MARKS_IN_FLIGHT",
-    "MARKS_PER_WRITE",
-    "MARK_DELAY",
     "BatchOutcome",
     "BatchState",
     "SendReport",
     "adopt_released",
     "check_stock",
-    "quarantine_orphans",
     "released_rows",
     "send_claimed",
 ]
 
-#: Most answered batches whose marks wait to be written while the next batch is requested.
-MARKS_IN_FLIGHT = 8
-#: Marks waiting that start a write (every waiting mark is written then).
-MARKS_PER_WRITE = 4
-#: Most seconds a mark waits before a write starts, however few marks wait.
-MARK_DELAY = 1.0
-
-#: Where a batch's rows stand after the run: ``pending`` only for a batch never requested.
-BatchState = Literal["sent", "failed", "ambiguous", "pending"]
+#: Where a batch's rows stand after the run: ``pending`` only for a batch whose request never
+#: left (released); ``skipped`` for one with no row left to send when its turn came.
+BatchState = Literal["sent", "failed", "ambiguous", "pending", "skipped"]
 
 # Refusals that concern only the batch's own rows; any other refusal (key, password, sender,
 # a code the reference does not document, such as 104 "insufficient credit") would refuse
@@ -106,13 +87,18 @@ class BatchOutcome:
 
     Attributes:
         index: the batch's position in the run, from 0.
-        dedup_keys: the rows' keys, in order.
-        state: where its rows stand (:data:`BatchState`).
-        segments: the SMS parts its rows are billed as.
+        dedup_keys: the keys of the rows it sent (or would have), in order.
+        state: where those rows stand (:data:`BatchState`).
+        segments: the SMS parts they are billed as.
         message_count: the API's ``message-count`` (0 unless sent).
         api_status: the API's status code (0 when sent; ``None`` when it gave none).
         api_message: the API's message, or why the batch was not sent.
-        requested: whether its request was made (``False``: the run stopped before it).
+        requested: whether its request was made (``False``: the run stopped before it, or no
+            row was left to send).
+        opted_out: the keys left out because their number opted out since the claim (marked
+            ``skipped``).
+        not_owned: the keys left out because the run no longer owned them when the batch's
+            turn came (another run judged it dead and took over its unrequested rows).
     """
 
     index: int
@@ -123,6 +109,8 @@ class BatchOutcome:
     api_status: int | None = None
     api_message: str | None = None
     requested: bool = True
+    opted_out: tuple[str, ...] = ()
+    not_owned: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,6 +151,16 @@ class SendReport:
     def left_pending(self) -> int:
         """Rows left ``pending`` and released: never sent, a later run may send them."""
         return self._rows("pending")
+
+    @property
+    def opted_out(self) -> int:
+        """Rows marked ``skipped`` just before their batch's request: opted out since."""
+        return sum(len(b.opted_out) for b in self.batches)
+
+    @property
+    def not_owned(self) -> int:
+        """Rows another run took over before their batch's turn (none in a healthy run)."""
+        return sum(len(b.not_owned) for b in self.batches)
 
     @property
     def pending_keys(self) -> tuple[str, ...]:
@@ -220,88 +218,6 @@ def _batches(messages: Sequence[OutboxMessage], size: int) -> list[Sequence[Outb
     return [rows[i : i + size] for rows in by_sender.values() for i in range(0, len(rows), size)]
 
 
-class _MarkWriter:
-    """Writes one run's batch marks from a background thread, in the order they were given.
-
-    :meth:`put` hands a mark over, waiting while :data:`MARKS_IN_FLIGHT` marks are unwritten;
-    the thread writes the waiting marks in one transaction, on a connection it opens for them
-    and closes once they are written, when :data:`MARKS_PER_WRITE` wait, when the oldest has
-    waited :data:`MARK_DELAY` seconds, and on :meth:`close`. A failed write stops the thread:
-    the marks not written leave their rows ``pending`` with the run (for
-    :func:`quarantine_orphans`), and :meth:`check`, :meth:`put` and :meth:`close` raise the
-    error.
-    """
-
-    def __init__(self, outbox: Outbox, campaign: str, run_id: str) -> None:
-        self._outbox = outbox
-        self._campaign = campaign
-        self._run_id = run_id
-        self._queue: queue.SimpleQueue[OutboxMark | None] = queue.SimpleQueue()
-        self._unwritten = threading.Semaphore(MARKS_IN_FLIGHT)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"smspresto-outbox-marks-{run_id}", daemon=True
-        )
-        self._thread.start()
-
-    def check(self) -> None:
-        """Raise the error that stopped the thread, if one did."""
-        if self._error is not None:
-            raise self._error
-
-    def put(self, mark: OutboxMark) -> None:
-        """Hand ``mark`` over once fewer than :data:`MARKS_IN_FLIGHT` marks are unwritten."""
-        while not self._unwritten.acquire(timeout=0.05):
-            self.check()
-        self.check()
-        self._queue.put(mark)
-
-    def close(self) -> None:
-        """Wait until every mark handed over is written (or the thread stopped); raise the
-        error that stopped it, if any."""
-        self._queue.put(None)
-        self._thread.join()
-        self.check()
-
-    def _run(self) -> None:
-        waiting: list[OutboxMark] = []
-        due = 0.0  # when the oldest waiting mark must be written
-        closing = False
-        while not closing:
-            try:
-                item = self._queue.get(
-                    timeout=max(0.0, due - time.monotonic()) if waiting else None
-                )
-            except queue.Empty:
-                pass  # the oldest waiting mark is due
-            else:
-                if item is None:
-                    closing = True
-                else:
-                    if not waiting:
-                        due = time.monotonic() + MARK_DELAY
-                    waiting.append(item)
-                    if len(waiting) < MARKS_PER_WRITE:
-                        continue
-            if waiting and not self._write(waiting):
-                return
-            waiting = []
-
-    def _write(self, marks: Sequence[OutboxMark]) -> bool:
-        """Write ``marks`` in one transaction; False (the error kept for the sending thread)
-        when that failed."""
-        try:
-            with self._outbox.transaction() as session:
-                # One UPDATE for all of them (joined on the outbox's key), not one a batch.
-                session.mark_each(self._campaign, marks, run_id=self._run_id)
-        except BaseException as exc:  # handed to the sending thread, which raises it
-            self._error = exc
-            return False
-        for _ in marks:
-            self._unwritten.release()
-        return True
-
-
 def send_claimed(
     client: SMSPrestoClient,
     outbox: Outbox,
@@ -310,12 +226,12 @@ def send_claimed(
     run_id: str,
     clock: Callable[[], datetime] | None = None,
 ) -> SendReport:
-    """Send messages claimed ``pending`` by ``run_id``, one request per batch, marking each
-    batch once its answer is known (see the module docstring for each outcome).
+    """Send messages claimed ``pending`` by ``run_id``, one request per batch, each batch
+    recorded as requested just before its request and marked once its answer is known (see the
+    module docstring).
 
-    Every mark is written before this returns or raises (or, when writing one failed, the
-    error is raised, no later batch is requested, and the rows it left unmarked stay
-    ``pending`` with this run).
+    A batch's mark is written in the transaction that records the next batch as requested (one
+    write per batch), and the last one before this returns or raises.
 
     Args:
         client: the API client; its ``batch_size`` sets the batches.
@@ -332,10 +248,10 @@ def send_claimed(
         SMSValidationError: a sender cannot be sent from (every one checked before any
             request; the rows stay ``pending`` with this run, which may release them or mark
             them).
-        Exception: anything unexpected while a batch is sent or marked (e.g. the outbox file):
-            the batches not yet requested are released first; the rows of the batches whose
-            mark was not written stay ``pending`` with this run, for :func:`quarantine_orphans`
-            once the run is over.
+        Exception: anything unexpected while a batch is recorded, sent or marked (e.g. the
+            outbox file): the rows never requested are released first; those of a batch whose
+            request may have left and whose mark is not written stay ``pending`` with this run,
+            for :mod:`~smspresto_pipeline.campaigns.settle` once the run is over.
         ValueError: messages of several campaigns.
     """
     if not messages:
@@ -346,38 +262,47 @@ def send_claimed(
     batches = _batches(messages, client.batch_size)
     outcomes: list[BatchOutcome] = []
     stopped: str | None = None
-    started = 0  # batches whose request was started (it may have left)
-    writer = _MarkWriter(outbox, campaign, run_id)
+    unwritten: list[OutboxMark] = []  # the last answer's mark, written with the next take
     try:
         for index, batch in enumerate(batches):
             if stopped is not None:
                 outcomes.append(_never_attempted(index, batch))
                 continue
-            writer.check()  # a mark could not be written: no further request
-            started = index + 1
-            outcome, mark, stop = _send_batch(client, batch[0].sender, index, batch, clock)
+            with outbox.transaction() as session:
+                session.mark_each(campaign, unwritten, run_id=run_id)
+                taken = session.take(
+                    campaign, (m.dedup_key for m in batch), run_id=run_id, now=_now(clock)
+                )
+            unwritten = []
+            outcome, mark, stop = _send_batch(client, index, batch, taken, clock)
             outcomes.append(outcome)
             if mark is not None:
-                writer.put(mark)
+                unwritten.append(mark)
             if stop:
                 stopped = f"batch {index + 1} of {len(batches)}: {outcome.api_message}"
-        writer.close()
+        _write_marks(outbox, campaign, unwritten, run_id)
     except BaseException:
-        # An unexpected failure (the outbox file, an interrupt): the marks handed over are
-        # written if they can be, and the batches provably never sent are released. A batch
-        # whose request may have left and whose mark is not written stays this run's, for
-        # quarantine_orphans.
+        # An unexpected failure (the outbox file, an interrupt): the answered batch's mark is
+        # written if it can be; the rows provably never sent are released. A batch whose
+        # request may have left and whose mark is not written stays this run's, for settling.
         with contextlib.suppress(BaseException):
-            writer.close()
-        never = [m.dedup_key for b in batches[started:] for m in b]
-        outbox.hand_over(campaign, _unsent(outcomes) + never, from_run=run_id, to_run=None)
+            _write_marks(outbox, campaign, unwritten, run_id)
+        rest = [m.dedup_key for b in batches[len(outcomes) :] for m in b]
+        outbox.release(campaign, _unsent(outcomes), run_id=run_id)
+        outbox.hand_over(campaign, rest, from_run=run_id, to_run=None)  # never requested only
         raise
-    outbox.hand_over(campaign, _unsent(outcomes), from_run=run_id, to_run=None)
+    outbox.release(campaign, _unsent(outcomes), run_id=run_id)
     return SendReport(campaign, run_id, tuple(outcomes), stopped)
 
 
+def _write_marks(outbox: Outbox, campaign: str, marks: Sequence[OutboxMark], run_id: str) -> None:
+    if marks:
+        with outbox.transaction() as session:
+            session.mark_each(campaign, marks, run_id=run_id)
+
+
 def _unsent(outcomes: Sequence[BatchOutcome]) -> list[str]:
-    """The keys of the batches left ``pending``: never requested, or never reached the API."""
+    """The keys of the batches left ``pending``: never attempted, or never reached the API."""
     return [k for o in outcomes if o.state == "pending" for k in o.dedup_keys]
 
 
@@ -394,36 +319,54 @@ def _never_attempted(index: int, batch: Sequence[OutboxMessage]) -> BatchOutcome
 
 def _send_batch(
     client: SMSPrestoClient,
-    sender: str,
     index: int,
     batch: Sequence[OutboxMessage],
+    taken: Taken,
     clock: Callable[[], datetime] | None,
 ) -> tuple[BatchOutcome, OutboxMark | None, bool]:
-    """Send one batch; return its outcome, the mark to write (None: nothing was sent) and
-    whether the run must stop."""
-    keys = tuple(message.dedup_key for message in batch)
-    segments = sum(message.segments for message in batch)
+    """Send the rows of one batch that ``taken`` recorded as requested; return the batch's
+    outcome, the mark to write (None: nothing was sent) and whether the run must stop."""
+    requested = set(taken.requested)
+    rows = [m for m in batch if m.dedup_key in requested]
+    not_owned = tuple(
+        m.dedup_key
+        for m in batch
+        if m.dedup_key not in requested and m.dedup_key not in taken.opted_out
+    )
+
+    def left_out(outcome: BatchOutcome) -> BatchOutcome:
+        return dataclasses.replace(outcome, opted_out=taken.opted_out, not_owned=not_owned)
+
+    keys = tuple(message.dedup_key for message in rows)
+    segments = sum(message.segments for message in rows)
+    if not rows:
+        why = "no row left to send: opted out since the claim, or no longer this run's"
+        outcome = BatchOutcome(index, (), "skipped", 0, api_message=why, requested=False)
+        return left_out(outcome), None, False
     try:
-        result = client.send_messages(sender, [(m.recipient, m.message) for m in batch])
+        result = client.send_messages(rows[0].sender, [(m.recipient, m.message) for m in rows])
     except AmbiguousSendError as exc:
         why = f"the answer was lost after the request left: {exc}"
         mark = OutboxMark(keys, "ambiguous", None, why, _now(clock))
-        return BatchOutcome(index, keys, "ambiguous", segments, api_message=why), mark, True
+        outcome = BatchOutcome(index, keys, "ambiguous", segments, api_message=why)
+        return left_out(outcome), mark, True
     except SMSPrestoError as exc:
         if exc.code is None and not isinstance(exc, SMSValidationError):
             # No API status: the request never left, or was refused before any processing
             # (connection refused after retries, a 4xx without a code). Nothing was sent.
             why = f"not sent, the request never reached the API: {exc}"
-            return BatchOutcome(index, keys, "pending", segments, api_message=why), None, True
+            outcome = BatchOutcome(index, keys, "pending", segments, api_message=why)
+            return left_out(outcome), None, True
         why = exc.api_message or str(exc)
         mark = OutboxMark(keys, "failed", exc.code, why, _now(clock))
         outcome = BatchOutcome(index, keys, "failed", segments, 0, exc.code, why)
-        return outcome, mark, not isinstance(exc, _BATCH_ONLY_REFUSALS)
+        stop = not isinstance(exc, _BATCH_ONLY_REFUSALS)
+        return left_out(outcome), mark, stop
     mark = OutboxMark(keys, "sent", 0, result.api_message, _now(clock))
     outcome = BatchOutcome(
         index, keys, "sent", segments, result.message_count, 0, result.api_message
     )
-    return outcome, mark, False
+    return left_out(outcome), mark, False
 
 
 def _now(clock: Callable[[], datetime] | None) -> datetime:
@@ -445,30 +388,3 @@ def adopt_released(outbox: Outbox, campaign: str, *, run_id: str) -> list[Outbox
         outbox.hand_over(campaign, (r.dedup_key for r in rows), from_run=None, to_run=run_id)
     )
     return [row.intended for row in rows if row.dedup_key in adopted]
-
-
-def quarantine_orphans(
-    outbox: Outbox, campaign: str, finished_run_ids: Collection[str]
-) -> tuple[str, ...]:
-    """Mark ``ambiguous`` the ``pending`` rows of ``campaign`` still owned by runs that are over.
-
-    A run that ends normally leaves none (it marks or releases each batch); one that died may
-    have died with a request in flight, so its rows may have been sent: never resent, they go
-    to reconciliation. Returns the keys marked.
-
-    Args:
-        finished_run_ids: runs known to be over (succeeded, failed or canceled): a run still
-            going is never named here, however old its rows.
-    """
-    finished = set(finished_run_ids)
-    keys = [
-        row.dedup_key
-        for row in outbox.rows("pending", campaign=campaign)
-        if row.run_id is not None and row.run_id in finished
-    ]
-    return outbox.mark(
-        campaign,
-        keys,
-        "ambiguous",
-        api_message="its run ended before recording an answer: it may have been sent",
-    )

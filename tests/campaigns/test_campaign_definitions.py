@@ -373,7 +373,7 @@ def test_the_password_is_in_no_event(
     assert not any(password in str(row) for row in rows)
 
 
-def test_rows_of_a_run_that_died_are_quarantined_not_resent(
+def test_a_dead_runs_requested_rows_are_quarantined_its_others_sent(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     add_customers(path, 1, 2)
@@ -391,11 +391,17 @@ def test_rows_of_a_run_that_died_are_quarantined_not_resent(
     prepared = customers_campaign()
     with Warehouse(path).connect(read_only=True) as con:
         table = con.sql(CUSTOMERS_SQL).to_arrow_table()
-    [first, _] = prepare_batch(prepared, table).messages
-    # As if that run had claimed c1 and died between its request and the mark.
-    assert Outbox(Warehouse(path)).claim([first], run_id=dead.run_id)
+    [first, second] = prepare_batch(prepared, table).messages
+    # As if that run had claimed c1 and c2, recorded c1's batch as requested, and died.
+    outbox = Outbox(Warehouse(path))
+    assert outbox.claim([first, second], run_id=dead.run_id)
+    with outbox.transaction() as session:
+        assert session.take(prepared.name, ["c1"], run_id=dead.run_id).requested == ("c1",)
     result = run(campaign, sim, path, instance)
     assert result.success
-    assert output_metadata(result)["quarantined"] == 1
+    metadata = output_metadata(result)
+    assert (metadata["dead_runs"], metadata["quarantined"]) == (1, 1)
+    assert (metadata["released_from_dead_runs"], metadata["sent"]) == (1, 1)
+    # c1 may have left: never resent; c2 provably did not: sent by this run.
     assert states(path) == {"c1": "ambiguous", "c2": "sent"}
     assert sent_texts(sim) == ["Bonjour Client2, votre colis P2 est arrivé."]

@@ -388,7 +388,7 @@ def test_the_send_job_reconciles_ambiguous_rows_with_the_archive(
         assert states(path) == {"c1": "ambiguous", "c2": "ambiguous"}
         # No archive ingested yet: the run goes on and the rows stay ambiguous.
         metadata = output_metadata(reminder.run())
-        assert (metadata["reconciled_sent"], metadata["reconciled_failed"]) == (0, 0)
+        assert (metadata["reconciled_sent"], metadata["reconciled_released"]) == (0, 0)
         assert states(path) == {"c1": "ambiguous", "c2": "ambiguous"}
         day: date = datetime.now(UTC).date()  # the simulator's account is on UTC
         with SMSPrestoClient(sim.api_key, sim.api_pass, sim.base_url) as client:

@@ -62,7 +62,7 @@ def test_a_lost_answer_is_resolved_sent_from_the_archive_without_resending(
     result = reconcile(outbox, timezone=ZONE, campaign=CAMPAIGN)
 
     assert result.sent == tuple((CAMPAIGN, m.dedup_key) for m in claimed)
-    assert (result.failed, result.still_ambiguous) == ((), ())
+    assert (result.released, result.still_ambiguous) == ((), ())
     rows = outbox.rows(OUTBOX_STATES, campaign=CAMPAIGN)
     assert {row.state for row in rows} == {"sent"}
     assert all(
@@ -102,11 +102,14 @@ def test_archive_times_are_local_and_one_message_resolves_one_row(
 
     assert result.sent == ((CAMPAIGN, "a"),)
     # b and c are absent from a day loaded long after their window closed; so is "later".
-    assert result.failed == ((CAMPAIGN, "b"), (CAMPAIGN, "c"), (CAMPAIGN, "later"))
+    assert result.released == ((CAMPAIGN, "b"), (CAMPAIGN, "c"), (CAMPAIGN, "later"))
     rows = rows_by_key(outbox)
     assert rows["a"] == ("sent", "reconciled with archive history_id 1")
-    assert rows["b"][0] == "failed"
+    # Never accepted: released for the campaign's next run, which sends them.
+    assert rows["b"][0] == "pending"
     assert "never accepted" in (rows["b"][1] or "")
+    released = {row.dedup_key: (row.run_id, row.requested_at) for row in outbox.released(CAMPAIGN)}
+    assert released == dict.fromkeys(("b", "c", "later"), (None, None))
 
 
 def test_a_window_the_archive_does_not_cover_yet_stays_ambiguous(
@@ -122,13 +125,13 @@ def test_a_window_the_archive_does_not_cover_yet_stays_ambiguous(
 
     result = reconcile(outbox, timezone=ZONE)
 
-    assert (result.sent, result.failed) == ((), ())
+    assert (result.sent, result.released) == ((), ())
     assert set(result.still_ambiguous) == {(CAMPAIGN, "fresh"), (CAMPAIGN, "unloaded")}
     assert {state for state, _ in rows_by_key(outbox).values()} == {"ambiguous"}
 
     # The caller knows the archive is complete up to a later time: now they are absent.
     later = reconcile(outbox, timezone=ZONE, ingested_until=now + timedelta(hours=2))
-    assert later.failed == ((CAMPAIGN, "fresh"), (CAMPAIGN, "unloaded"))
+    assert later.released == ((CAMPAIGN, "fresh"), (CAMPAIGN, "unloaded"))
 
 
 def test_a_window_across_midnight_needs_both_days(outbox: Outbox, warehouse: Warehouse) -> None:
@@ -147,7 +150,7 @@ def test_a_window_across_midnight_needs_both_days(outbox: Outbox, warehouse: War
 
     for day in (DAY - timedelta(days=1), DAY + timedelta(days=1)):
         warehouse.write_partition(day, [[archived(day.day, "+2250708080009", f"{day} 12:00:00")]])
-    assert reconcile(outbox, timezone=ZONE).failed == ((CAMPAIGN, "early"), (CAMPAIGN, "late"))
+    assert reconcile(outbox, timezone=ZONE).released == ((CAMPAIGN, "early"), (CAMPAIGN, "late"))
 
 
 def test_a_narrower_window_or_another_campaign_leaves_rows_alone(

@@ -84,7 +84,7 @@ def test_a_lost_answer_is_resolved_by_a_run_once_the_day_is_ingested(
 
             # Before the day's archive is in the warehouse, nothing can be decided.
             before = run_job(warehouse.path, instance, base_url=sim.base_url)
-            assert (before["resolved_sent"], before["resolved_failed"]) == (0, 0)
+            assert (before["resolved_sent"], before["released_unsent"]) == (0, 0)
             assert before["still_ambiguous"] == 3
             assert 0 <= before["oldest_ambiguous_age_seconds"] < 3600
 
@@ -94,15 +94,15 @@ def test_a_lost_answer_is_resolved_by_a_run_once_the_day_is_ingested(
         after = run_job(warehouse.path, instance, base_url=sim.base_url)
         witness = collections.Counter(r for send in sim.sends for r, _ in send.messages)
 
-    assert (after["resolved_sent"], after["resolved_failed"], after["still_ambiguous"]) == (3, 0, 0)
-    assert after["by_campaign"] == {"sent": {"reminder": 3}, "failed": {}, "still_ambiguous": {}}
+    assert (after["resolved_sent"], after["released_unsent"], after["still_ambiguous"]) == (3, 0, 0)
+    assert after["by_campaign"] == {"sent": {"reminder": 3}, "released": {}, "still_ambiguous": {}}
     assert after["oldest_ambiguous_age_seconds"] is None
     assert set(states(outbox).values()) == {"sent"}
     # Reconciled, never resent: the simulator received each message once.
     assert witness == {m.recipient: 1 for m in claimed}
     # A later run finds nothing left to do.
     again = run_job(warehouse.path, instance)
-    assert (again["resolved_sent"], again["resolved_failed"], again["still_ambiguous"]) == (0, 0, 0)
+    assert (again["resolved_sent"], again["released_unsent"], again["still_ambiguous"]) == (0, 0, 0)
 
 
 def test_every_campaign_is_reconciled_in_the_account_time_zone(
@@ -124,14 +124,14 @@ def test_every_campaign_is_reconciled_in_the_account_time_zone(
 
     assert states(outbox) == {
         ("reminder", "found"): "sent",
-        ("summary", "absent"): "failed",
+        ("summary", "absent"): "pending",
         ("reminder", "fresh"): "ambiguous",
     }
-    assert (metadata["resolved_sent"], metadata["resolved_failed"]) == (1, 1)
+    assert (metadata["resolved_sent"], metadata["released_unsent"]) == (1, 1)
     assert metadata["still_ambiguous"] == 1
     assert metadata["by_campaign"] == {
         "sent": {"reminder": 1},
-        "failed": {"summary": 1},
+        "released": {"summary": 1},
         "still_ambiguous": {"reminder": 1},
     }
     # The fresh row has waited about a minute (not the ages of the rows resolved, 2025's).
@@ -139,9 +139,16 @@ def test_every_campaign_is_reconciled_in_the_account_time_zone(
     assert metadata["account_timezone"] == ZONE
 
 
-@pytest.mark.parametrize(("account_zone", "state"), [(ZONE, "sent"), ("UTC", "failed")])
+@pytest.mark.parametrize(
+    ("account_zone", "state", "counted"),
+    [(ZONE, "sent", "resolved_sent"), ("UTC", "pending", "released_unsent")],
+)
 def test_the_archive_is_read_in_the_resource_time_zone(
-    warehouse: Warehouse, instance: dg.DagsterInstance, account_zone: str, state: str
+    warehouse: Warehouse,
+    instance: dg.DagsterInstance,
+    account_zone: str,
+    state: str,
+    counted: str,
 ) -> None:
     # Marked at 01:00 UTC; archived at "10:00:30": 01:00:30 UTC if the account is in Tokyo (its
     # message), nine hours past the row's window on a covered day if the account is on UTC.
@@ -152,7 +159,7 @@ def test_the_archive_is_read_in_the_resource_time_zone(
     metadata = run_job(warehouse.path, instance, timezone=account_zone)
 
     assert states(outbox) == {("reminder", "key"): state}
-    assert metadata[f"resolved_{state}"] == 1
+    assert metadata[counted] == 1
     assert metadata["account_timezone"] == account_zone
 
 
@@ -161,7 +168,7 @@ def test_the_job_is_harmless_on_a_missing_file_or_an_empty_warehouse(
 ) -> None:
     missing = tmp_path / "never" / "warehouse.duckdb"
     metadata = run_job(missing, instance)
-    assert (metadata["resolved_sent"], metadata["resolved_failed"]) == (0, 0)
+    assert (metadata["resolved_sent"], metadata["released_unsent"]) == (0, 0)
     assert metadata["still_ambiguous"] == 0
     assert metadata["oldest_ambiguous_age_seconds"] is None
     assert not missing.exists()
@@ -171,8 +178,32 @@ def test_the_job_is_harmless_on_a_missing_file_or_an_empty_warehouse(
     with empty.connect() as con:
         con.execute("CREATE TABLE main.customers(id VARCHAR)")
     metadata = run_job(empty.path, instance)
-    assert (metadata["resolved_sent"], metadata["resolved_failed"]) == (0, 0)
+    assert (metadata["resolved_sent"], metadata["released_unsent"]) == (0, 0)
     assert metadata["still_ambiguous"] == 0
+
+
+def test_the_job_settles_dead_send_runs_and_names_them(
+    warehouse: Warehouse, instance: dg.DagsterInstance
+) -> None:
+    """A run the instance does not know (a lost instance, a deleted run) died with two rows
+    pending: the one it recorded as requested may have left, the other did not."""
+    outbox = Outbox(warehouse)
+    rows = [message("reminder", key, f"+22507080800{i:02d}") for i, key in enumerate("ab")]
+    outbox.claim(rows, run_id="ghost-run")
+    with outbox.transaction() as session:
+        session.take("reminder", ["a"], run_id="ghost-run")
+
+    metadata = run_job(warehouse.path, instance)
+
+    assert states(outbox) == {("reminder", "a"): "ambiguous", ("reminder", "b"): "pending"}
+    assert [r.dedup_key for r in outbox.released("reminder")] == ["b"]
+    assert metadata["dead_runs"] == 1
+    assert (metadata["released_from_dead_runs"], metadata["quarantined_from_dead_runs"]) == (1, 1)
+    [detail] = metadata["dead_run_details"]
+    assert "ghost-run" in detail
+    assert "unknown to the orchestrator" in detail
+    # Settled once: the next run finds nothing more to settle.
+    assert run_job(warehouse.path, instance)["dead_runs"] == 0
 
 
 def test_the_schedule_is_hourly_and_stopped_unless_asked(tmp_path: Path) -> None:

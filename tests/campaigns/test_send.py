@@ -6,8 +6,7 @@ import collections
 import dataclasses
 import json
 import socket
-import threading
-import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,20 +15,20 @@ from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.send import (
-    MARKS_IN_FLIGHT,
     adopt_released,
     check_stock,
-    quarantine_orphans,
     released_rows,
     send_claimed,
 )
+from smspresto_pipeline.campaigns.settle import RunStatus, settle_dead_runs
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage
+from smspresto_pipeline.warehouse import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 
 CAMPAIGN = "reminder"
 DROP = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
+NOW = datetime(2026, 3, 6, 9, 0)
 
 
 def messages(count: int, campaign: str = CAMPAIGN) -> list[OutboxMessage]:
@@ -97,36 +96,57 @@ def test_every_row_is_sent_once_one_request_per_batch(
     assert sim.api_pass not in stored
 
 
-def test_no_more_than_marks_in_flight_answered_batches_wait_for_their_mark(
-    sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+def test_each_batch_is_recorded_as_requested_before_its_request(
+    sim: RunningSimulator, outbox: Outbox
 ) -> None:
-    seen: list[int] = []
-    written: list[str] = []
-    real_mark = OutboxSession.mark_each
-
-    def slow_mark(self: OutboxSession, *args: Any, **kwargs: Any) -> tuple[str, ...]:
-        # A writer slower than the requests (0.2 s a batch): the bound must hold them back.
-        time.sleep(0.2 * len(args[1]))
-        moved = real_mark(self, *args, **kwargs)
-        written.extend(moved)
-        return moved
+    """At each request, the outbox (what a process killed right then leaves) holds: the batches
+    before it marked, this batch recorded as requested, the later ones never requested."""
+    claimed = outbox.claim(messages(23), run_id="run-1")
+    seen: list[dict[str, tuple[str, bool]]] = []
 
     def before_request(request: httpx.Request) -> None:
         if b"sendsms" in request.content:
-            seen.append(len(written))  # no read of the file here: it would wait for the writer
+            seen.append(
+                {r.dedup_key: (r.state, r.requested_at is not None) for r in all_rows(outbox)}
+            )
 
-    monkeypatch.setattr(OutboxSession, "mark_each", slow_mark)
-    claimed = outbox.claim(messages(5 * (2 * MARKS_IN_FLIGHT + 4)), run_id="run-1")
     hooks = {"request": [before_request], "response": []}
     with client_for(sim, event_hooks=hooks) as client:
         send_claimed(client, outbox, claimed, run_id="run-1")
 
-    assert seen[0] == 0
-    for index, marked in enumerate(seen):
-        # Batches 0 .. index-1 were answered: all but MARKS_IN_FLIGHT of them are marked.
-        assert marked >= 5 * (index - MARKS_IN_FLIGHT), index
-    # Every mark is written when send_claimed returns.
+    assert len(seen) == 5
+    for index, rows in enumerate(seen):
+        for i in range(23):
+            batch = i // 5
+            expected = (
+                ("sent", True)
+                if batch < index
+                else ("pending", True)
+                if batch == index
+                else ("pending", False)
+            )
+            assert rows[f"key-{i}"] == expected, (index, i)
     assert set(states(outbox).values()) == {"sent"}
+
+
+def test_a_number_opted_out_after_its_claim_is_skipped_before_its_batch(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    claimed = outbox.claim(messages(12), run_id="run-1")
+
+    def opt_out_during_the_first_request(request: httpx.Request) -> None:
+        if b"sendsms" in request.content and sendsms_requests(sim) == 0:
+            OptOuts(outbox.warehouse).add([claimed[7].recipient, claimed[1].recipient])
+
+    hooks = {"request": [opt_out_during_the_first_request], "response": []}
+    with client_for(sim, event_hooks=hooks) as client:
+        report = send_claimed(client, outbox, claimed, run_id="run-1")
+
+    # key-1's batch had left already; key-7's had not: it is skipped, never texted.
+    assert (report.sent, report.opted_out, report.requests) == (11, 1, 3)
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed if m.dedup_key != "key-7"}
+    row = {r.dedup_key: r for r in all_rows(outbox)}["key-7"]
+    assert (row.state, row.skip_reason) == ("skipped", "opted_out")
 
 
 def test_a_lost_answer_makes_the_batch_ambiguous_and_stops(
@@ -252,23 +272,75 @@ def test_too_little_stock_raises_before_any_request(
         assert check_stock(client, claimed) == 6
 
 
-def test_rows_of_a_dead_run_become_ambiguous_never_resent(outbox: Outbox) -> None:
-    outbox.claim(messages(3), run_id="dead")
-    outbox.claim(messages(5)[3:], run_id="alive")
-    outbox.claim(messages(6)[5:], run_id=None)  # released: never sent
+def test_a_dead_runs_unrequested_rows_are_released_and_its_requested_ones_quarantined(
+    outbox: Outbox,
+) -> None:
+    outbox.claim(messages(3), run_id="dead", now=NOW)
+    with outbox.transaction() as session:
+        session.take(CAMPAIGN, ["key-0"], run_id="dead", now=NOW)  # its request may have left
+    outbox.claim(messages(5)[3:], run_id="alive", now=NOW)
+    outbox.claim(messages(6)[5:], run_id=None, now=NOW)  # released: never sent
+    statuses = {"dead": RunStatus(over=True, label="FAILURE"), "alive": None}
 
-    assert quarantine_orphans(outbox, CAMPAIGN, {"other"}) == ()
-    assert quarantine_orphans(outbox, CAMPAIGN, {"dead", "other"}) == ("key-0", "key-1", "key-2")
+    settled = settle_dead_runs(
+        outbox, status_of=statuses.get, campaign=CAMPAIGN, now=NOW, alive=("alive",)
+    )
+
+    assert [(d.run_id, d.released, d.quarantined) for d in settled] == [("dead", 2, 1)]
+    assert "ended (FAILURE)" in settled[0].describe()
     rows = {row.dedup_key: row for row in all_rows(outbox)}
-    assert {k: r.state for k, r in rows.items()} == {
-        "key-0": "ambiguous",
-        "key-1": "ambiguous",
-        "key-2": "ambiguous",
-        "key-3": "pending",
-        "key-4": "pending",
-        "key-5": "pending",
+    assert {k: (r.state, r.run_id) for k, r in rows.items()} == {
+        "key-0": ("ambiguous", "dead"),
+        "key-1": ("pending", None),
+        "key-2": ("pending", None),
+        "key-3": ("pending", "alive"),
+        "key-4": ("pending", "alive"),
+        "key-5": ("pending", None),
     }
-    assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="next")] == ["key-5"]
+    adopted = adopt_released(outbox, CAMPAIGN, run_id="next")
+    assert [m.dedup_key for m in adopted] == ["key-1", "key-2", "key-5"]
+
+
+def test_a_silent_run_is_dead_whatever_its_status_a_live_one_is_left_alone(
+    outbox: Outbox,
+) -> None:
+    outbox.claim(messages(2), run_id="silent", now=NOW)
+    outbox.claim(messages(4)[2:], run_id="busy", now=NOW + timedelta(minutes=10))
+    started = RunStatus(over=False, label="STARTED")
+
+    def settle(now: datetime) -> list[tuple[str, str]]:
+        found = settle_dead_runs(outbox, status_of=lambda _: started, campaign=CAMPAIGN, now=now)
+        return [(d.run_id, d.why) for d in found]
+
+    assert settle(NOW + timedelta(minutes=14)) == []
+    [(run_id, why)] = settle(NOW + timedelta(minutes=15))
+    assert run_id == "silent"
+    assert "written nothing for 15 minutes although its status is STARTED" in why
+    assert {r.run_id for r in released_rows(outbox, CAMPAIGN)} == {None}
+    assert {r.dedup_key for r in released_rows(outbox, CAMPAIGN)} == {"key-0", "key-1"}
+
+
+def test_a_run_judged_dead_while_alive_sends_nothing_it_no_longer_owns(
+    sim: RunningSimulator, outbox: Outbox
+) -> None:
+    claimed = outbox.claim(messages(12), run_id="slow")
+
+    def judged_dead_during_the_first_request(request: httpx.Request) -> None:
+        if b"sendsms" in request.content and sendsms_requests(sim) == 0:
+            settle_dead_runs(outbox, status_of=lambda _: None, campaign=CAMPAIGN)
+
+    hooks = {"request": [judged_dead_during_the_first_request], "response": []}
+    with client_for(sim, event_hooks=hooks) as client:
+        report = send_claimed(client, outbox, claimed, run_id="slow")
+        again = send_claimed(
+            client, outbox, adopt_released(outbox, CAMPAIGN, run_id="next"), run_id="next"
+        )
+
+    # The first batch was in flight: quarantined, then marked sent by its own run's answer.
+    assert (report.sent, report.not_owned, report.requests) == (5, 7, 1)
+    assert (again.sent, again.requests) == (7, 2)
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed}
+    assert set(states(outbox).values()) == {"sent"}
 
 
 def test_one_campaign_per_send(outbox: Outbox) -> None:
@@ -305,7 +377,7 @@ def test_a_sender_the_api_would_refuse_stops_before_any_request(
     assert set(states(outbox).values()) == {"pending"}
 
 
-def test_a_failure_while_marking_stops_the_requests_and_keeps_unmarked_batches(
+def test_a_failure_while_marking_stops_the_requests_and_keeps_the_unmarked_batch(
     sim: RunningSimulator, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     claimed = outbox.claim(messages(17), run_id="run-1")
@@ -316,36 +388,24 @@ def test_a_failure_while_marking_stops_the_requests_and_keeps_unmarked_batches(
             raise OSError("disk full")
         return real_mark(self, *args, **kwargs)
 
-    def third_request_after_the_failure(request: httpx.Request) -> None:
-        # Batch 3's request leaves once the writer died on batch 2's mark: the answer it gets
-        # cannot be marked.
-        if b"sendsms" in request.content and sendsms_requests(sim) == 2:
-            for thread in threading.enumerate():
-                if thread.name.startswith("smspresto-outbox-marks-"):
-                    thread.join(10)
-
     monkeypatch.setattr(OutboxSession, "mark_each", mark_then_fail)
-    hooks = {"request": [third_request_after_the_failure], "response": []}
-    with (
-        client_for(sim, event_hooks=hooks) as client,
-        pytest.raises(OSError, match="disk full"),
-    ):
+    with client_for(sim) as client, pytest.raises(OSError, match="disk full"):
         send_claimed(client, outbox, claimed, run_id="run-1")
     monkeypatch.undo()
 
-    assert sendsms_requests(sim) == 3  # no request once the failure was known
+    # Batch 2's mark goes with batch 3's record of its request: neither is written, and batch 3
+    # never leaves.
+    assert sendsms_requests(sim) == 2
     owners = {row.dedup_key: (row.state, row.run_id) for row in all_rows(outbox)}
-    # Batch 1's mark was written, or went down with batch 2's in the same transaction.
-    first = {owners[f"key-{i}"] for i in range(5)}
-    assert first in ({("sent", "run-1")}, {("pending", "run-1")})
-    # Batches 2 and 3 were accepted but not marked: they stay the dead run's, never resent ...
-    assert {owners[f"key-{i}"] for i in range(5, 15)} == {("pending", "run-1")}
-    # ... while batch 4 never left: released for a later run.
-    assert {owners[f"key-{i}"] for i in range(15, 17)} == {("pending", None)}
-    unmarked = {k for k, owner in owners.items() if owner == ("pending", "run-1")}
-    assert set(quarantine_orphans(outbox, CAMPAIGN, {"run-1"})) == unmarked
-    assert [m.dedup_key for m in adopt_released(outbox, CAMPAIGN, run_id="run-2")] == [
-        "key-15",
-        "key-16",
-    ]
-    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:15]}
+    assert {owners[f"key-{i}"] for i in range(5)} == {("sent", "run-1")}
+    # Batch 2 was accepted but not marked: it stays the run's, recorded as requested ...
+    assert {owners[f"key-{i}"] for i in range(5, 10)} == {("pending", "run-1")}
+    # ... while batches 3 and 4 never left: released for a later run.
+    assert {owners[f"key-{i}"] for i in range(10, 17)} == {("pending", None)}
+    dead = settle_dead_runs(
+        outbox, status_of=lambda _: RunStatus(over=True, label="FAILURE"), campaign=CAMPAIGN
+    )
+    assert [(d.released, d.quarantined) for d in dead] == [(0, 5)]
+    adopted = adopt_released(outbox, CAMPAIGN, run_id="run-2")
+    assert [m.dedup_key for m in adopted] == [f"key-{i}" for i in range(10, 17)]
+    assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:10]}

@@ -19,15 +19,18 @@ from campaign_fixtures import (
     add_customers,
     customers_campaign,
     failure_text,
+    keys,
     output_metadata,
     sent_texts,
     states,
+    texts_of,
 )
 from conftest import MakeSimulator
+from dagster._core.test_utils import create_run_for_test
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
-from smspresto_pipeline.campaigns.prepare import prepare_batch
+from smspresto_pipeline.campaigns.prepare import PreparedMessage, prepare_batch
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import Fault, RunningSimulator
 from smspresto_pipeline.warehouse import OptOuts, Outbox, Warehouse
@@ -76,6 +79,13 @@ def run(
         tags=request.tags if request else None,
         raise_on_error=False,
     )
+
+
+def prepared_customers(path: Path) -> tuple[PreparedMessage, ...]:
+    """The messages the customers campaign renders for the rows of ``main.customers``."""
+    with Warehouse(path).connect(read_only=True) as con:
+        table = con.sql(CUSTOMERS_SQL).to_arrow_table()
+    return prepare_batch(customers_campaign(), table).messages
 
 
 def test_names_and_default_status() -> None:
@@ -389,9 +399,7 @@ def test_a_dead_runs_requested_rows_are_quarantined_its_others_sent(
     )
     assert dead.success  # a finished run of the job, as the instance knows it
     prepared = customers_campaign()
-    with Warehouse(path).connect(read_only=True) as con:
-        table = con.sql(CUSTOMERS_SQL).to_arrow_table()
-    [first, second] = prepare_batch(prepared, table).messages
+    [first, second] = prepared_customers(path)
     # As if that run had claimed c1 and c2, recorded c1's batch as requested, and died.
     outbox = Outbox(Warehouse(path))
     assert outbox.claim([first, second], run_id=dead.run_id)
@@ -405,3 +413,55 @@ def test_a_dead_runs_requested_rows_are_quarantined_its_others_sent(
     # c1 may have left: never resent; c2 provably did not: sent by this run.
     assert states(path) == {"c1": "ambiguous", "c2": "sent"}
     assert sent_texts(sim) == ["Bonjour Client2, votre colis P2 est arrivé."]
+
+
+def test_the_sensor_requests_a_run_for_rows_released_by_a_run_that_stopped(
+    make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    """Nothing new in the query, but rows a short stock released: the sensor asks for the run
+    that sends them (without it they would wait for the next new row)."""
+    add_customers(path, 1, 2)
+    campaign = customers_campaign(send_on_first_activation=True)
+    with make_simulator(messages_per_day=0, initial_stock=1) as poor:
+        assert not run(
+            campaign, poor, path, instance, evaluate(campaign, poor, path, instance)
+        ).success
+    with make_simulator(messages_per_day=0) as sim:
+        request = evaluate(campaign, sim, path, instance)
+        assert isinstance(request, dg.RunRequest)
+        assert keys(request) == ["c1", "c2"]
+        assert output_metadata(run(campaign, sim, path, instance, request))["sent"] == 2
+        assert sorted(sent_texts(sim)) == texts_of(1, 2)
+        skip = evaluate(campaign, sim, path, instance)
+        assert isinstance(skip, dg.SkipReason)
+    assert states(path) == {"c1": "sent", "c2": "sent"}
+
+
+def test_the_sensor_settles_a_dead_run_and_names_one_it_waits_on(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    add_customers(path, 1, 2, 3)
+    campaign = customers_campaign(send_on_first_activation=True)
+    messages = {m.dedup_key: m for m in prepared_customers(path)}
+    outbox = Outbox(Warehouse(path))
+    # c1: claimed by a run the instance says is still going, which wrote a moment ago.
+    live = create_run_for_test(
+        instance, job_name=campaign.job_name, status=dg.DagsterRunStatus.STARTED
+    )
+    outbox.claim([messages["c1"]], run_id=live.run_id)
+    # c2 and c3: a run killed after recording c2's batch as requested (its instance was lost).
+    outbox.claim([messages["c2"], messages["c3"]], run_id="killed-run")
+    with outbox.transaction() as session:
+        session.take(campaign.name, ["c2"], run_id="killed-run")
+
+    request = evaluate(campaign, sim, path, instance)
+
+    assert isinstance(request, dg.RunRequest)
+    assert keys(request) == ["c3"]  # released: the requested run adopts it
+    assert states(path) == {"c1": "pending", "c2": "ambiguous", "c3": "pending"}
+    assert run(campaign, sim, path, instance, request).success
+    assert sent_texts(sim) == texts_of(3)
+    skip = evaluate(campaign, sim, path, instance)
+    assert isinstance(skip, dg.SkipReason)
+    assert f"1 rows pending under send run {live.run_id}" in str(skip.skip_message)
+    assert "settled as a dead run if it writes nothing more by" in str(skip.skip_message)

@@ -18,6 +18,10 @@ no second run. It skips, with the reason shown in the UI:
   resume. The run key carries the breaker's generation, so a batch whose run was refused during
   a pause is requested again after the resume;
 * when the warehouse file is locked or busy (another process writes): never a failed tick;
+* **dead send runs** are settled first (rows they never requested released, the others
+  ``ambiguous``), and rows released by any run (a short stock, a dead run, reconciliation)
+  get a run request of their own; a run still taken for alive that holds ``pending`` rows is
+  named in the skip reason, with when it will be judged dead;
   the sensor waits at most :data:`SENSOR_LOCK_TIMEOUT` seconds for the lock;
 * on the campaign's first activation unless ``send_on_first_activation``: the rows found are
   claimed as ``baseline`` (never sent) so switching a campaign on never texts a whole table.
@@ -60,9 +64,11 @@ run's own clock and counts, so a run started late or by hand obeys the same guar
 2. volume breaker: above the threshold, the run fails (:class:`dagster.Failure`) before
    claiming anything, unless its config says ``confirm_volume``; a confirmed run sends a first
    batch (caps applied) and claims the rest ``held``, for the next evaluations;
-3. it marks ``ambiguous`` the ``pending`` rows of runs the instance says are over (they died
-   with a request maybe in flight), then reconciles the campaign's ``ambiguous`` rows with the
-   ingested archive (:func:`~smspresto_pipeline.campaigns.reconcile.reconcile`);
+3. it settles the campaign's dead send runs (:mod:`~smspresto_pipeline.campaigns.settle`:
+   over, unknown to the instance, or silent for ``silent_after``): rows they never requested
+   are released, those that may have left become ``ambiguous``; then it reconciles the
+   campaign's ``ambiguous`` rows with the ingested archive
+   (:func:`~smspresto_pipeline.campaigns.reconcile.reconcile`: never accepted means released);
 4. it claims opted-out numbers and invalid rows as ``skipped`` with their reason;
 5. in quiet hours it claims the new rows ``held`` and sends nothing;
 6. otherwise, in one transaction (no other writer in between): held rows past their validity
@@ -72,9 +78,10 @@ run's own clock and counts, so a run started late or by hand obeys the same guar
    before it in the batch) is claimed ``skipped`` (``frequency_cap``), for good; the batch's
    held rows move to ``pending`` and its new rows are claimed ``pending`` under the run id;
 7. it adopts released ``pending`` rows of earlier runs, checks the stock, then sends
-   (:func:`~smspresto_pipeline.campaigns.send.send_claimed`). When the stock is short nothing
-   is sent and the claimed rows are **released** (``pending``, no run): they were provably
-   never sent, so the next run of the campaign adopts and sends them.
+   (:func:`~smspresto_pipeline.campaigns.send.send_claimed`: each batch recorded as requested,
+   and its numbers' opt-outs read again, just before its request). When the stock is short (or
+   cannot be read) nothing is sent and the claimed rows are **released** (``pending``, no run):
+   they were provably never sent, so the next run of the campaign adopts and sends them.
 
 A dry run makes the same decisions and reports them (``would_send``, ``held``, ``expired``,
 ``waiting_for_cap``, ``frequency_capped``, ``volume_threshold``), claims nothing and sends

@@ -11,6 +11,7 @@ import collections
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -292,6 +293,84 @@ def test_max_per_day_holds_across_runs_and_the_next_day_sends_the_rest(
     assert keys(third) == ["c4", "c5"]
     assert output_metadata(reminder.run(third))["sent"] == 2
     assert sorted(sent_texts(sim)) == texts_of(1, 2, 3, 4, 5)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "ticks"),
+    [
+        # UTC-5 (summer time starts on 9 March): the local day starts at 05:00 UTC.
+        pytest.param(
+            "America/New_York",
+            [
+                "2025-03-06 18:00",  # 23:00 UTC on the 6th
+                "2025-03-06 23:30",  # 04:30 UTC on the 7th: the same local day
+                "2025-03-07 20:00",  # 01:00 UTC on the 8th
+                "2025-03-07 23:30",  # 04:30 UTC on the 8th
+                "2025-03-08 09:00",  # 14:00 UTC on the 8th: the same UTC day, a new local day
+            ],
+            id="New York",
+        ),
+        # UTC+9: the local day starts at 15:00 UTC the day before.
+        pytest.param(
+            "Asia/Tokyo",
+            [
+                "2025-03-07 08:00",  # 23:00 UTC on the 6th
+                "2025-03-07 10:00",  # 01:00 UTC on the 7th: the same local day
+                "2025-03-08 10:00",  # 01:00 UTC on the 8th
+                "2025-03-08 23:30",  # 14:30 UTC on the 8th
+                "2025-03-09 08:00",  # 23:00 UTC on the 8th: the same UTC day, a new local day
+            ],
+            id="Tokyo",
+        ),
+    ],
+)
+def test_the_daily_cap_counts_the_day_of_the_campaign_time_zone(
+    sim: RunningSimulator,
+    path: Path,
+    instance: dg.DagsterInstance,
+    timezone: str,
+    ticks: list[str],
+) -> None:
+    """``ticks``, on the campaign's wall clock: three local days, the first two ticked twice.
+    With one message a day, the first tick of each local day sends one and the second none,
+    though UTC midnight falls between the first day's ticks, and the second and third day's
+    sends share a UTC day."""
+    zone = ZoneInfo(timezone)
+    day_one, day_one_again, day_two, day_two_again, day_three = (
+        datetime.fromisoformat(tick).replace(tzinfo=zone) for tick in ticks
+    )
+    clock = Clock(day_one)
+    reminder = Harness(
+        customers_campaign(send_on_first_activation=True, timezone=timezone, max_per_day=1),
+        sim,
+        path,
+        instance,
+        clock,
+    )
+    add_customers(path, 1, 2, 3)
+    before = 0
+    for at, sent in (
+        (day_one, 1),
+        (day_one_again, 1),
+        (day_two, 2),
+        (day_two_again, 2),
+        (day_three, 3),
+    ):
+        clock.at = at
+        if sent > before:
+            request = reminder.request()
+            assert keys(request) == [f"c{sent}"], at
+            metadata = output_metadata(reminder.run(request))
+        else:
+            metadata = output_metadata(reminder.run())  # a manual launch obeys the cap too
+        assert sorted(sent_texts(sim)) == texts_of(*range(1, sent + 1)), at
+        assert metadata["sent"] == sent - before, at
+        if sent == before:
+            assert metadata["waiting_for_cap"] == 3 - sent, at
+            tomorrow = (at + timedelta(days=1)).date()
+            skip = reminder.skip()
+            assert f"next day, which starts at {tomorrow} 00:00 ({timezone})" in skip, at
+        before = sent
 
 
 def test_the_frequency_cap_counts_every_campaign_and_the_batch_itself(

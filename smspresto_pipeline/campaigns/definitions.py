@@ -866,7 +866,8 @@ def _run_send(
     adopted_opted = OptOuts(store).opted_out(m.recipient for m in adopted)
     if adopted_opted:
         out = [m.dedup_key for m in adopted if m.recipient in adopted_opted]
-        outbox.mark(name, out, "skipped", skip_reason="opted_out", run_id=run_id)
+        dropped = outbox.mark(name, out, "skipped", skip_reason="opted_out", run_id=run_id)
+        reasons["opted_out"] = reasons.get("opted_out", 0) + len(dropped)
         adopted = [m for m in adopted if m.recipient not in adopted_opted]
     claimed += adopted
     context.log.info(

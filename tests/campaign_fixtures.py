@@ -1,6 +1,6 @@
 """Helpers of the campaign tests: a valid campaign, with any field overridden; a warehouse file
 whose ``main.customers`` table a campaign reads, and what its runs leave (sends, outbox states,
-metadata); a harness that evaluates a campaign's sensor and runs its job against the
+skip reasons, metadata); a harness that evaluates a campaign's sensor and runs its job against the
 simulator; ambiguous outbox rows and the archive rows that resolve them."""
 
 import collections
@@ -89,6 +89,12 @@ def states(path: Path, campaign: str = "reminder") -> dict[str, str]:
     """The outbox state of each of ``campaign``'s dedup keys in the file at ``path``."""
     rows = Outbox(Warehouse(path)).rows(OUTBOX_STATES, campaign=campaign)
     return {row.dedup_key: row.state for row in rows}
+
+
+def skip_reasons(path: Path, campaign: str = "reminder") -> dict[str, str | None]:
+    """The skip reason of each of ``campaign``'s ``skipped`` rows in the file at ``path``."""
+    rows = Outbox(Warehouse(path)).rows("skipped", campaign=campaign)
+    return {row.dedup_key: row.skip_reason for row in rows}
 
 
 def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from campaign_fixtures import (
     keys,
     output_metadata,
     sent_texts,
+    skip_reasons,
     states,
     texts_of,
 )
@@ -341,6 +342,39 @@ def test_short_stock_sends_nothing_and_releases_the_rows(
         assert run(campaign, rich, path, instance).success
         assert len(sent_texts(rich)) == 2
     assert states(path) == {"c1": "sent", "c2": "sent"}
+
+
+@pytest.mark.parametrize(
+    "by_sensor", [False, True], ids=["launched by hand", "the sensor's run for a new row"]
+)
+def test_a_number_opted_out_while_its_row_was_released_is_not_texted(
+    make_simulator: MakeSimulator, path: Path, instance: dg.DagsterInstance, by_sensor: bool
+) -> None:
+    add_customers(path, 1, 2, 3)
+    campaign = customers_campaign(send_on_first_activation=True)
+    with make_simulator(messages_per_day=0, initial_stock=1) as poor:
+        request = evaluate(campaign, poor, path, instance)
+        assert isinstance(request, dg.RunRequest)
+        assert "were released" in failure_text(run(campaign, poor, path, instance, request))
+        assert poor.sends == []
+    OptOuts(Warehouse(path)).add(["07 08 08 14 02"], reason="replied STOP")
+    with make_simulator(messages_per_day=0) as sim:
+        # The next run adopts the released rows: one launched by hand, or the one the sensor
+        # requests for a new row.
+        adopting = None
+        if by_sensor:
+            add_customers(path, 4)
+            adopting = evaluate(campaign, sim, path, instance)
+            assert isinstance(adopting, dg.RunRequest)
+            assert keys(adopting) == ["c1", "c2", "c3", "c4"]  # the new row and the released
+        result = run(campaign, sim, path, instance, adopting)
+        expected = texts_of(1, 3, 4) if by_sensor else texts_of(1, 3)
+        assert sorted(sent_texts(sim)) == expected
+        assert output_metadata(result)["skipped_by_reason"] == {"opted_out": 1}
+        assert skip_reasons(path) == {"c2": "opted_out"}
+        assert isinstance(evaluate(campaign, sim, path, instance), dg.SkipReason)
+        assert output_metadata(run(campaign, sim, path, instance))["sent"] == 0
+        assert sorted(sent_texts(sim)) == expected
 
 
 def test_an_ambiguous_batch_fails_the_run_and_is_never_resent(

@@ -10,8 +10,11 @@ campaign's clock is a :class:`Clock` the test moves: no sleeping, no timing asse
 import collections
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pytest
 from campaign_fixtures import (
     Harness,
     add_customers,
@@ -21,6 +24,7 @@ from campaign_fixtures import (
     make_campaign,
     output_metadata,
     sent_texts,
+    skip_reasons,
     states,
     texts_of,
 )
@@ -35,7 +39,7 @@ from smspresto_pipeline.campaigns.guards import (
 )
 from smspresto_pipeline.campaigns.timing import day_start, next_day_start
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import OptOuts, Outbox, OutboxMessage, Warehouse
 
 QUIET = {"start": "21:00", "end": "08:00"}
 # Africa/Abidjan is UTC+0: the campaign's wall clock is the UTC one.
@@ -200,6 +204,61 @@ def test_held_rows_past_their_validity_expire_and_are_never_sent(
     assert sim.sends == []
 
 
+def held_overnight(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance, **fields: Any
+) -> tuple[Harness, Clock]:
+    """The quiet-hours campaign (with ``fields``) at NIGHT, with c1 its baseline and c2, c3
+    held since NIGHT (c2 first in line: held rows go oldest first, then by key)."""
+    clock = Clock(EVENING)
+    reminder = Harness(customers_campaign(quiet_hours=QUIET, **fields), sim, path, instance, clock)
+    add_customers(path, 1)
+    assert "baseline" in reminder.skip()
+    add_customers(path, 2, 3)
+    clock.at = NIGHT
+    assert "2 new rows held" in reminder.skip()
+    return reminder, clock
+
+
+@pytest.mark.parametrize("by_sensor", [False, True], ids=["launched by hand", "the sensor's run"])
+def test_a_number_opted_out_while_held_is_not_texted_when_the_window_opens(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance, by_sensor: bool
+) -> None:
+    reminder, clock = held_overnight(sim, path, instance)
+    clock.at = MORNING
+    # The sensor's run was requested for both held rows before the number opted out.
+    request = reminder.request() if by_sensor else None
+    assert request is None or keys(request) == ["c2", "c3"]
+    OptOuts(Warehouse(path)).add(["07 08 08 14 02"], reason="replied STOP")
+    preview = Harness(
+        customers_campaign(quiet_hours=QUIET, dry_run=True), sim, path, instance, clock
+    )
+    assert output_metadata(preview.run(request))["would_send"] == 1
+    metadata = output_metadata(reminder.run(request))
+    assert sent_texts(sim) == texts_of(3)
+    assert (metadata["sent"], metadata["skipped_by_reason"]) == (1, {"opted_out": 1})
+    assert skip_reasons(path) == {"c2": "opted_out"}
+    assert states(path) == {"c1": "baseline", "c2": "skipped", "c3": "sent"}
+    assert reminder.skip() == "nothing new to send"
+    assert output_metadata(reminder.run())["sent"] == 0
+    assert sent_texts(sim) == texts_of(3)
+
+
+def test_the_sensor_gives_no_place_in_the_batch_to_a_held_number_since_opted_out(
+    sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
+) -> None:
+    # One place per batch: were the opted-out c2 (first in line) chosen to send, the run
+    # would skip it and send nothing, and c3 would wait for another tick.
+    reminder, clock = held_overnight(sim, path, instance, max_per_run=1)
+    OptOuts(Warehouse(path)).add(["07 08 08 14 02"], reason="replied STOP")
+    clock.at = MORNING
+    metadata = output_metadata(reminder.run(reminder.request()))
+    assert sent_texts(sim) == texts_of(3)
+    assert (metadata["sent"], metadata["skipped_by_reason"]) == (1, {"opted_out": 1})
+    assert skip_reasons(path) == {"c2": "opted_out"}
+    assert reminder.skip() == "nothing new to send"
+    assert sent_texts(sim) == texts_of(3)
+
+
 def test_max_per_day_holds_across_runs_and_the_next_day_sends_the_rest(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
@@ -234,6 +293,84 @@ def test_max_per_day_holds_across_runs_and_the_next_day_sends_the_rest(
     assert keys(third) == ["c4", "c5"]
     assert output_metadata(reminder.run(third))["sent"] == 2
     assert sorted(sent_texts(sim)) == texts_of(1, 2, 3, 4, 5)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "ticks"),
+    [
+        # UTC-5 (summer time starts on 9 March): the local day starts at 05:00 UTC.
+        pytest.param(
+            "America/New_York",
+            [
+                "2025-03-06 18:00",  # 23:00 UTC on the 6th
+                "2025-03-06 23:30",  # 04:30 UTC on the 7th: the same local day
+                "2025-03-07 20:00",  # 01:00 UTC on the 8th
+                "2025-03-07 23:30",  # 04:30 UTC on the 8th
+                "2025-03-08 09:00",  # 14:00 UTC on the 8th: the same UTC day, a new local day
+            ],
+            id="New York",
+        ),
+        # UTC+9: the local day starts at 15:00 UTC the day before.
+        pytest.param(
+            "Asia/Tokyo",
+            [
+                "2025-03-07 08:00",  # 23:00 UTC on the 6th
+                "2025-03-07 10:00",  # 01:00 UTC on the 7th: the same local day
+                "2025-03-08 10:00",  # 01:00 UTC on the 8th
+                "2025-03-08 23:30",  # 14:30 UTC on the 8th
+                "2025-03-09 08:00",  # 23:00 UTC on the 8th: the same UTC day, a new local day
+            ],
+            id="Tokyo",
+        ),
+    ],
+)
+def test_the_daily_cap_counts_the_day_of_the_campaign_time_zone(
+    sim: RunningSimulator,
+    path: Path,
+    instance: dg.DagsterInstance,
+    timezone: str,
+    ticks: list[str],
+) -> None:
+    """``ticks``, on the campaign's wall clock: three local days, the first two ticked twice.
+    With one message a day, the first tick of each local day sends one and the second none,
+    though UTC midnight falls between the first day's ticks, and the second and third day's
+    sends share a UTC day."""
+    zone = ZoneInfo(timezone)
+    day_one, day_one_again, day_two, day_two_again, day_three = (
+        datetime.fromisoformat(tick).replace(tzinfo=zone) for tick in ticks
+    )
+    clock = Clock(day_one)
+    reminder = Harness(
+        customers_campaign(send_on_first_activation=True, timezone=timezone, max_per_day=1),
+        sim,
+        path,
+        instance,
+        clock,
+    )
+    add_customers(path, 1, 2, 3)
+    before = 0
+    for at, sent in (
+        (day_one, 1),
+        (day_one_again, 1),
+        (day_two, 2),
+        (day_two_again, 2),
+        (day_three, 3),
+    ):
+        clock.at = at
+        if sent > before:
+            request = reminder.request()
+            assert keys(request) == [f"c{sent}"], at
+            metadata = output_metadata(reminder.run(request))
+        else:
+            metadata = output_metadata(reminder.run())  # a manual launch obeys the cap too
+        assert sorted(sent_texts(sim)) == texts_of(*range(1, sent + 1)), at
+        assert metadata["sent"] == sent - before, at
+        if sent == before:
+            assert metadata["waiting_for_cap"] == 3 - sent, at
+            tomorrow = (at + timedelta(days=1)).date()
+            skip = reminder.skip()
+            assert f"next day, which starts at {tomorrow} 00:00 ({timezone})" in skip, at
+        before = sent
 
 
 def test_the_frequency_cap_counts_every_campaign_and_the_batch_itself(

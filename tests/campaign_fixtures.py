@@ -4,7 +4,7 @@ skip reasons, metadata); a harness that evaluates a campaign's sensor and runs i
 simulator; ambiguous outbox rows and the archive rows that resolve them."""
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,13 @@ def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:
             )
 
 
+def customer_ids(path: Path) -> list[str]:
+    """The ids in ``main.customers`` of the file at ``path``, sorted."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute("SELECT id FROM main.customers ORDER BY id").fetchall()
+    return [row[0] for row in rows]
+
+
 def texts_of(*numbers: int) -> list[str]:
     """The texts :data:`CUSTOMERS_TEMPLATE` renders for the customers ``numbers``, sorted."""
     return sorted(f"Bonjour Client{n}, votre colis P{n} est arrivé." for n in numbers)
@@ -114,7 +121,8 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
 
 class Harness:
     """One campaign's sensor and job (and any ``extra`` definitions), bound to the simulator and
-    the warehouse file, on the campaign clock ``clock`` when given."""
+    the warehouse file (``warehouse``: more fields of its resource), on the campaign clock
+    ``clock`` when given."""
 
     def __init__(
         self,
@@ -124,9 +132,10 @@ class Harness:
         instance: dg.DagsterInstance,
         clock: Callable[[], datetime] | None = None,
         extra: dg.Definitions | None = None,
+        warehouse: Mapping[str, Any] | None = None,
     ) -> None:
         self.campaign, self.instance, self.path = campaign, instance, path
-        self.warehouse = WarehouseResource(path=str(path))
+        self.warehouse = WarehouseResource(path=str(path), **(warehouse or {}))
         resources = {
             "smspresto": SMSPrestoResource(
                 api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url

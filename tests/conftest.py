@@ -13,6 +13,8 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
 is the campaign tests' file: the warehouse schema and an empty ``main.customers`` table, which
 ``campaign_fixtures.add_customers`` fills.
 
+``LockHolder(path)`` is another process holding a DuckDB file's write lock until released.
+
 ``sandbox`` is a Dagster defs folder to declare components in; ``load_error(sandbox, path)`` is
 the error (with its causes) of loading the one declared at ``path``.
 
@@ -26,6 +28,8 @@ import io
 import itertools
 import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date
@@ -119,6 +123,37 @@ def path(tmp_path: Path) -> Path:
     from campaign_fixtures import customers_file  # here: it imports Dagster, slow to import
 
     return customers_file(tmp_path / "warehouse.duckdb")
+
+
+class LockHolder:
+    """Another process holding the DuckDB file's write lock until released (or the ``with``
+    block ends)."""
+
+    def __init__(self, path: Path) -> None:
+        code = (
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(path)!r})\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "con.close()\n"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        self.process.wait(timeout=60)
+
+    def __enter__(self) -> "LockHolder":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 @pytest.fixture

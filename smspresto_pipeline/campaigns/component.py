@@ -102,7 +102,8 @@ attributes:
 """
 
 _SCAFFOLD_SQL = """\
--- Whom to text: one row per message, read-only against the warehouse (DuckDB).
+-- Whom to text: one row per message. One SELECT, reading the warehouse's tables (DuckDB) and
+-- nothing else: no file, URL, ATTACH, extension or SET (load a file into a table first).
 -- Required columns: recipient (a phone number) and dedup_key (the same key is never sent
 -- twice in this campaign); every other column is a variable of message.j2.
 -- This example greets the numbers first seen yesterday, once each.

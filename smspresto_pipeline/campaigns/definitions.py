@@ -18,11 +18,14 @@ no second run. It skips, with the reason shown in the UI:
   resume. The run key carries the breaker's generation, so a batch whose run was refused during
   a pause is requested again after the resume;
 * when the warehouse file is locked or busy (another process writes): never a failed tick;
+  the sensor waits at most :data:`SENSOR_LOCK_TIMEOUT` seconds for the lock. Only a lock
+  skips: a file that cannot be used for another reason (a directory, a file that is not a
+  DuckDB database, a corrupt one, a directory that cannot be created) fails the tick naming
+  the path and DuckDB's message, and fails the send job the same way (:class:`dagster.Failure`);
 * **dead send runs** are settled first (rows they never requested released, the others
   ``ambiguous``), and rows released by any run (a short stock, a dead run, reconciliation)
   get a run request of their own; a run still taken for alive that holds ``pending`` rows is
   named in the skip reason, with when it will be judged dead;
-  the sensor waits at most :data:`SENSOR_LOCK_TIMEOUT` seconds for the lock;
 * on the campaign's first activation unless ``send_on_first_activation``: the rows found are
   claimed as ``baseline`` (never sent) so switching a campaign on never texts a whole table.
   The activation itself is recorded in the same transaction
@@ -47,9 +50,13 @@ The sensor's writes (baseline, held, expired) are each one short transaction. It
 itself rather than requesting a run to do it: a run per quiet tick would fill the run list
 with runs that send nothing, and holding is the same kind of record as the baseline.
 
-A query that fails (a SQL error, a missing column) is a configuration error: the tick **fails**
-with :class:`CampaignQueryError` naming the campaign and DuckDB's message, so it shows red in
-the UI rather than as a quiet skip; the send job fails the same way, before any claim.
+The query runs through :func:`~smspresto_pipeline.warehouse.run_read_only_query`: exactly one
+``SELECT``, reading the warehouse's tables (``smspresto.*`` and the user's own in the same file)
+and nothing else (no file, URL, ``ATTACH``, extension or setting). A query that is refused, or
+that fails (a SQL error, a missing column), is a configuration error: the tick **fails** with
+:class:`CampaignQueryError` naming the campaign and what was refused or DuckDB's message, so it
+shows red in the UI rather than as a quiet skip; the send job fails the same way, before any
+claim.
 
 **The send job** runs the query again and keeps the keys the sensor chose (every row, when
 launched by hand with no keys), drops rows already in the outbox, and decides again with the
@@ -110,8 +117,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import duckdb
-import pyarrow as pa
 from pydantic import Field
 
 from smspresto_pipeline.campaigns.guards import (
@@ -153,10 +158,21 @@ from smspresto_pipeline.warehouse import (
     Warehouse,
 )
 from smspresto_pipeline.warehouse.activations import is_activated_on
-from smspresto_pipeline.warehouse.connection import WarehouseLockedError
+from smspresto_pipeline.warehouse.connection import (
+    WarehouseLockedError,
+    WarehouseOpenError,
+    WarehousePathError,
+    check_path,
+    is_lock_conflict,
+)
 from smspresto_pipeline.warehouse.opt_outs import opted_out_on
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.warehouse.queries import SCHEMA
+from smspresto_pipeline.warehouse.read_only import (
+    QueryRefusedError,
+    ReadOnlyQueryError,
+    run_read_only_query,
+)
 
 __all__ = [
     "SENSOR_LOCK_TIMEOUT",
@@ -178,7 +194,8 @@ _UNRECORDABLE = frozenset({"missing_dedup_key", "duplicate_dedup_key"})
 
 
 class CampaignQueryError(RuntimeError):
-    """The campaign's query failed or returned a result the campaign cannot use."""
+    """The campaign's query was refused (not one SELECT, or reaching past the warehouse's
+    tables), failed, or returned a result the campaign cannot use."""
 
 
 class CampaignSendConfig(dg.Config):
@@ -227,7 +244,7 @@ def _ensure_schema(store: Warehouse) -> None:
     a sensor's usual tick stays a read.
 
     Raises:
-        WarehouseLockedError / duckdb.IOException: the file is locked or busy.
+        WarehouseLockedError / WarehouseOpenError: the file is locked, or cannot be opened.
     """
     if store.path.exists():
         with store.reading() as con:
@@ -241,25 +258,20 @@ def _ensure_schema(store: Warehouse) -> None:
     store.ensure_schema()
 
 
-def _is_lock_error(exc: BaseException) -> bool:
-    return isinstance(exc, (WarehouseLockedError, duckdb.IOException))
-
-
 def _prepare(campaign: Campaign, warehouse: Warehouse) -> PreparedBatch:
-    """Run the campaign's query read-only and prepare its rows.
+    """Run the campaign's query, kept to reading the warehouse's tables, and prepare its rows.
 
     Raises:
-        WarehouseLockedError / duckdb.IOException: the file is locked or busy.
-        CampaignQueryError: the query fails, or its result lacks a column.
+        WarehouseLockedError / WarehouseOpenError: the file is locked, or cannot be opened.
+        CampaignQueryError: the query is refused (not one SELECT, or reaching past the
+            warehouse's tables) or fails, or its result lacks a column.
     """
     try:
-        with warehouse.reading() as con:
-            table: pa.Table = con.sql(campaign.sql).to_arrow_table()
-    except duckdb.IOException:
-        raise
-    except duckdb.Error as exc:
+        table = run_read_only_query(warehouse, campaign.sql)
+    except ReadOnlyQueryError as exc:
+        what = "was refused" if isinstance(exc, QueryRefusedError) else "failed"
         raise CampaignQueryError(
-            f"campaign {campaign.name!r}: its query failed, nothing was sent: {exc}"
+            f"campaign {campaign.name!r}: its query {what}, nothing was sent: {exc}"
         ) from None
     try:
         return prepare_batch(campaign, table)
@@ -472,12 +484,15 @@ def _build_sensor(
     ) -> dg.RunRequest | dg.SkipReason:
         store = _sensor_warehouse(warehouse)
         try:
+            check_path(store.path)
             breaker = CircuitBreaker(store).state()
             if breaker.tripped:
                 return dg.SkipReason(f"{breaker.describe()}. Nothing was queried or claimed.")
             return _evaluate(context, campaign, store, clock(), breaker, silent_after)
         except Exception as exc:
-            if not _is_lock_error(exc):
+            # Only another process's lock passes; any other error (an unusable path, a file
+            # DuckDB cannot open, a refused query) fails the tick, naming what is wrong.
+            if not is_lock_conflict(exc):
                 raise
             return dg.SkipReason(
                 f"the warehouse {warehouse.path} is locked or busy (another process is "
@@ -646,9 +661,14 @@ def _send_op(campaign: Campaign, clock: Clock, silent_after: timedelta) -> dg.Op
     ) -> dg.Output[None]:
         store = warehouse.get_warehouse(default_region=campaign.default_region)
         try:
+            check_path(store.path)
             return _run_send(context, campaign, config, smspresto, store, clock, silent_after)
         except CampaignQueryError as exc:
             raise dg.Failure(description=str(exc)) from None
+        except (WarehousePathError, WarehouseOpenError, WarehouseLockedError) as exc:
+            raise dg.Failure(
+                description=f"campaign {campaign.name!r}: the warehouse cannot be used: {exc}"
+            ) from None
 
     return send_batch
 

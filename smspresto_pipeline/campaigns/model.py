@@ -213,9 +213,11 @@ class FrequencyCap(_Frozen):
 class Campaign(_Frozen):
     """A templated SMS sent to the rows a SQL query returns, with its limits and guards.
 
-    The query runs read-only against the warehouse and must return the columns ``recipient``
-    (a phone number) and ``dedup_key`` (what makes a message unique within the campaign: the
-    same key is never sent twice), plus the columns the template reads.
+    The query is one ``SELECT`` that reads the warehouse's tables and nothing else (no file,
+    URL, ``ATTACH``, extension or setting; see
+    :func:`~smspresto_pipeline.warehouse.run_read_only_query`). It must return the columns
+    ``recipient`` (a phone number) and ``dedup_key`` (what makes a message unique within the
+    campaign: the same key is never sent twice), plus the columns the template reads.
 
     Example:
         >>> campaign = Campaign(
@@ -236,8 +238,10 @@ class Campaign(_Frozen):
         examples=["failed_reminder"],
     )
     sql: str = Field(
-        description="The DuckDB query selecting whom to text. It must return the columns "
-        "recipient and dedup_key, and every column the template reads.",
+        description="The DuckDB query selecting whom to text: one SELECT that reads the "
+        "warehouse's tables (smspresto.* and your own tables in the same file) and nothing else: "
+        "no file, URL, ATTACH, extension or SET (load a file into a table first). It must "
+        "return the columns recipient and dedup_key, and every column the template reads.",
     )
     template: str = Field(
         description="The message, a Jinja2 template rendered in a sandbox per row: "

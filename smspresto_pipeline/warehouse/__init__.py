@@ -23,7 +23,10 @@ DuckDB lets one process at a time open a file for writing. Connections are opene
 here (never kept after a failed statement), and a lock held by another process is waited for
 with exponential backoff and jitter, up to ``lock_timeout`` seconds over all of a
 ``Warehouse``'s connections; each wait is reported (who holds the file) when it starts, every
-30 s, and when it ends.
+30 s, and when it ends. Only a lock is waited for (:func:`~.connection.is_lock_conflict` tells
+it from the rest): a file DuckDB cannot open for another reason (a directory, not a DuckDB
+file, a corrupt one) raises :class:`WarehouseOpenError` at once, naming the path and DuckDB's
+message.
 
 DuckDB names a file's catalog after its name, so a file called ``smspresto.duckdb`` makes
 ``smspresto.messages`` ambiguous (catalog or schema?). This module attaches the file under the
@@ -49,7 +52,8 @@ Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writ
 brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
 ``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``activations``
 (:class:`CampaignActivations`), ``replies`` (stop
-requests in a CSV of replies). No Dagster here.
+requests in a CSV of replies), ``read_only`` (a user's query, kept to reading the warehouse's
+tables: :func:`run_read_only_query`). No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -76,6 +80,7 @@ from smspresto_pipeline.warehouse.breaker import (
 )
 from smspresto_pipeline.warehouse.connection import (
     WarehouseLockedError,
+    WarehouseOpenError,
     WarehousePathError,
     check_path,
 )
@@ -90,6 +95,11 @@ from smspresto_pipeline.warehouse.outbox import (
     OutboxState,
 )
 from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
+from smspresto_pipeline.warehouse.read_only import (
+    QueryRefusedError,
+    ReadOnlyQueryError,
+    run_read_only_query,
+)
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
 from smspresto_pipeline.warehouse.store import Warehouse
@@ -114,14 +124,18 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "PartitionStats",
+    "QueryRefusedError",
+    "ReadOnlyQueryError",
     "ReplyImport",
     "Trip",
     "Warehouse",
     "WarehouseLockedError",
+    "WarehouseOpenError",
     "WarehousePathError",
     "WarehouseSchemaError",
     "check_path",
     "recipient_details",
     "record_check_outcome",
+    "run_read_only_query",
     "sql_dir",
 ]

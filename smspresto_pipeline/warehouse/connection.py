@@ -19,9 +19,11 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "LockWaits",
     "WarehouseLockedError",
+    "WarehouseOpenError",
     "WarehousePathError",
     "attach",
     "check_path",
+    "is_lock_conflict",
     "open_connection",
     "process_write_lock",
     "rollback",
@@ -67,8 +69,24 @@ class WarehouseLockedError(RuntimeError):
     """Raised when another process kept the DuckDB file locked for longer than allowed."""
 
 
+class WarehouseOpenError(RuntimeError):
+    """Raised when DuckDB cannot open the warehouse's file for any reason but another process's
+    lock (a directory, a file that is not a DuckDB database, a truncated or corrupt one): waiting
+    would not help."""
+
+
 class WarehousePathError(ValueError):
     """Raised when the warehouse's path can never be opened for writing."""
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether ``error`` says that another process holds the file: DuckDB's lock error, or
+    :class:`WarehouseLockedError` once the wait for it ran out. Any other error is not one."""
+    if isinstance(error, WarehouseLockedError):
+        return True
+    return isinstance(error, duckdb.IOException) and any(
+        m in str(error).lower() for m in _LOCK_MESSAGES
+    )
 
 
 # A DuckDB file starts with an 8-byte checksum, then this magic.
@@ -170,6 +188,8 @@ def open_connection(
 
     Raises:
         WarehouseLockedError: when the allowance ran out with the file still locked.
+        WarehouseOpenError: when DuckDB could not open the file for another reason (naming the
+            path and DuckDB's message); it is not retried.
     """
     delay = lock_backoff
     attempts = 0
@@ -179,9 +199,10 @@ def open_connection(
         attempts += 1
         try:
             con = attach(path, read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            if not any(m in str(exc).lower() for m in _LOCK_MESSAGES):
-                raise
+        except duckdb.Error as exc:
+            if not is_lock_conflict(exc):
+                mode = "read-only" if read_only else "for writing"
+                raise WarehouseOpenError(f"DuckDB cannot open {path} {mode}: {exc}") from exc
             now = time.monotonic()
             if started is None:
                 started = reported = now

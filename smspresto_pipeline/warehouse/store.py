@@ -147,6 +147,7 @@ class Warehouse:
         Raises:
             WarehouseLockedError: when the lock was still held once ``lock_timeout`` seconds
                 of waiting were spent.
+            WarehouseOpenError: when DuckDB cannot open the file for another reason.
         """
         if not self._schema_ready and not (read_only and self.path.exists()):
             self.ensure_schema()

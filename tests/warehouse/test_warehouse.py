@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from conftest import LockHolder
 
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord
 from smspresto_pipeline.warehouse import (
@@ -26,12 +27,14 @@ from smspresto_pipeline.warehouse import (
     PartitionStats,
     Warehouse,
     WarehouseLockedError,
+    WarehouseOpenError,
     recipient_details,
     sql_dir,
 )
 from smspresto_pipeline.warehouse import connection as connection_module
 from smspresto_pipeline.warehouse import queries as queries_module
 from smspresto_pipeline.warehouse import replace as replace_module
+from smspresto_pipeline.warehouse.connection import is_lock_conflict
 
 DAY = date(2025, 3, 6)
 NEXT_DAY = date(2025, 3, 7)
@@ -386,39 +389,58 @@ def test_async_write(warehouse: Warehouse) -> None:
     assert (stats.rows, stats.pages) == (7, 3)
 
 
-class _LockHolder:
-    """Another process holding the DuckDB file's write lock until released."""
-
-    def __init__(self, path: Path) -> None:
-        code = (
-            "import duckdb, sys\n"
-            f"con = duckdb.connect({str(path)!r})\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.readline()\n"
-            "con.close()\n"
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdout.readline().strip() == "locked"
-
-    def release(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("\n")
-        self.process.stdin.flush()
-        self.process.wait(timeout=60)
-
-
 def test_lock_held_too_long_raises(warehouse: Warehouse, tmp_path: Path) -> None:
     warehouse.ensure_schema()
-    holder = _LockHolder(warehouse.path)
+    holder = LockHolder(warehouse.path)
     try:
         impatient = Warehouse(warehouse.path, lock_timeout=0.2, lock_backoff=0.05)
         with pytest.raises(WarehouseLockedError, match=r"stayed locked by .*\(PID \d+\)"):
             impatient.write_partition(DAY, [[record(1)]])
     finally:
         holder.release()
+
+
+def test_a_lock_conflict_is_told_from_any_other_error(warehouse: Warehouse) -> None:
+    """DuckDB's own lock error and ours once the wait ran out are lock conflicts; a file DuckDB
+    cannot open for another reason is not (and raises at once, naming the path)."""
+    warehouse.ensure_schema()
+    with LockHolder(warehouse.path):
+        with pytest.raises(duckdb.IOException) as duckdbs:
+            duckdb.connect(str(warehouse.path), read_only=True)
+        with pytest.raises(WarehouseLockedError) as ours:
+            Warehouse(warehouse.path, lock_timeout=0).count_messages()
+    assert is_lock_conflict(duckdbs.value)
+    assert is_lock_conflict(ours.value)
+    truncated = warehouse.path.with_name("truncated.duckdb")
+    truncated.write_bytes(warehouse.path.read_bytes()[:5000])
+    with pytest.raises(WarehouseOpenError) as other:
+        Warehouse(truncated, lock_timeout=1).count_messages()
+    assert not is_lock_conflict(other.value)
+    assert not is_lock_conflict(other.value.__cause__ or other.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "duckdb_says"),
+    [
+        (lambda p: p.mkdir(), "Is a directory"),
+        (lambda p: p.write_text("id,recipient\n1,0708081488\n"), "not a valid DuckDB database"),
+        (lambda p: p.write_bytes(bytes(8) + b"DUCK" + bytes(4000)), "Could not read enough bytes"),
+    ],
+)
+def test_a_file_duckdb_cannot_open_is_not_waited_for(
+    tmp_path: Path, make: Callable[[Path], object], duckdb_says: str
+) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    make(path)
+    warehouse = Warehouse(path, lock_timeout=60)
+    for read_only in (True, False):
+        with (
+            pytest.raises(WarehouseOpenError, match=duckdb_says) as raised,
+            warehouse.connect(read_only=read_only),
+        ):
+            pass
+        assert f"DuckDB cannot open {path}" in str(raised.value)
+    assert warehouse.lock_waits.waited == 0.0  # not taken for a lock, so never waited for
 
 
 def test_lock_waits_are_reported_and_share_one_allowance(
@@ -429,7 +451,7 @@ def test_lock_waits_are_reported_and_share_one_allowance(
     warehouse.ensure_schema()
     log = logging.getLogger("smspresto_pipeline.tests.lock_waits")
     caplog.set_level(logging.INFO, logger=log.name)
-    holder = _LockHolder(warehouse.path)
+    holder = LockHolder(warehouse.path)
     try:
         run = Warehouse(
             warehouse.path, lock_timeout=0.6, lock_backoff=0.05, log=log, lock_report_every=0.2
@@ -449,7 +471,7 @@ def test_lock_conflict_is_waited_out(
     warehouse: Warehouse, caplog: pytest.LogCaptureFixture
 ) -> None:
     warehouse.ensure_schema()
-    holder = _LockHolder(warehouse.path)
+    holder = LockHolder(warehouse.path)
     retried = threading.Event()
 
     class Signal(logging.Handler):
@@ -600,7 +622,7 @@ def test_writer_commits_the_days_that_are_ready_together(tmp_path: Path) -> None
 
     batched = Warehouse(tmp_path / "batched.duckdb")
     batched.ensure_schema()
-    holder = _LockHolder(batched.path)  # the days pile up until the file is free
+    holder = LockHolder(batched.path)  # the days pile up until the file is free
     with batched.writer() as writer:
         futures = [writer.submit(staged(batched, day, pages[day])) for day in days]
         holder.release()
@@ -637,7 +659,7 @@ def test_writer_one_bad_day_does_not_fail_the_others(
         return real_source(spool)
 
     monkeypatch.setattr(DaySpool, "source", source)
-    holder = _LockHolder(warehouse.path)
+    holder = LockHolder(warehouse.path)
     with warehouse.writer() as writer:
         good = writer.submit(staged(warehouse, DAY, [[record(1), record(2)]]))
         bad = writer.submit(staged(warehouse, NEXT_DAY, [[record(3)]]))
@@ -730,7 +752,7 @@ def test_writer_makes_readers_wait_while_too_many_rows_are_staged(
     warehouse: Warehouse,
 ) -> None:
     warehouse.ensure_schema()
-    holder = _LockHolder(warehouse.path)  # nothing can be committed until it lets go
+    holder = LockHolder(warehouse.path)  # nothing can be committed until it lets go
 
     async def scenario() -> list[PartitionStats]:
         with warehouse.writer(batch_rows=2, max_staged_rows=3, linger=0.01) as writer:
@@ -753,7 +775,7 @@ def test_writer_put_makes_reading_threads_wait_while_too_many_rows_are_staged(
     warehouse: Warehouse,
 ) -> None:
     warehouse.ensure_schema()
-    holder = _LockHolder(warehouse.path)  # nothing can be committed until it lets go
+    holder = LockHolder(warehouse.path)  # nothing can be committed until it lets go
     with warehouse.writer(batch_rows=2, max_staged_rows=3, linger=0.01) as writer:
         first = writer.put(staged(warehouse, DAY, [[record(1), record(2)]]))
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as reader:

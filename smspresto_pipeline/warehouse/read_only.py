@@ -1,0 +1,93 @@
+"""A user's query, run so that it reads the warehouse's tables and reaches nothing else.
+
+A campaign's query is written by whoever configures the campaign, and it runs twice per batch
+(the sensor, then the send job). :func:`run_read_only_query` keeps it to reading:
+
+* it must be exactly one statement, and a read (``SELECT``, ``WITH``, ``FROM``, ``VALUES``,
+  ``DESCRIBE`` ...): checked on DuckDB's own parse, before the file is opened;
+* the file is attached read-only (:meth:`Warehouse.reading`);
+* once the file is attached, DuckDB's ``enable_external_access`` is switched off and then
+  ``lock_configuration`` on (``sql/dml/restrict_connection.sql``): no file or URL can be read or
+  written (``read_csv``, ``read_text``, ``glob``, ``COPY``, ``EXPORT``), no database attached, no
+  extension installed or loaded, no setting changed. Every table of the attached file stays
+  readable (``smspresto.*`` and the user's own), and a large query still spills to the
+  warehouse's temporary directory.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.warehouse.store import Warehouse
+
+__all__ = ["QueryRefusedError", "ReadOnlyQueryError", "restrict", "run_read_only_query"]
+
+_EXCERPT = 80
+
+
+class ReadOnlyQueryError(ValueError):
+    """Raised when DuckDB cannot parse or run a user's query; the message is DuckDB's."""
+
+
+class QueryRefusedError(ReadOnlyQueryError):
+    """Raised when a user's query is not one read statement, or reaches past the warehouse's
+    tables (a file, a URL, another database, an extension)."""
+
+
+def run_read_only_query(warehouse: Warehouse, sql: str) -> pa.Table:
+    """The rows ``sql`` returns, read from the warehouse's tables and from nothing else.
+
+    Raises:
+        QueryRefusedError: ``sql`` is not exactly one read statement (nothing was run), or it
+            tried to reach a file, a URL, a database or an extension (DuckDB's message names it).
+        ReadOnlyQueryError: DuckDB could not parse or run it (a SQL error: DuckDB's message).
+        WarehouseLockedError / WarehouseOpenError: the file could not be opened.
+    """
+    statement = _one_read(sql)
+    with warehouse.reading() as con:
+        restrict(con)
+        try:
+            return con.sql(statement).to_arrow_table()
+        except duckdb.PermissionException as exc:
+            raise QueryRefusedError(
+                "it reaches outside the warehouse's tables, which it may not (no file, URL, "
+                f"other database or extension): {exc}"
+            ) from None
+        except duckdb.Error as exc:
+            raise ReadOnlyQueryError(str(exc)) from None
+
+
+def restrict(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep ``con`` to what is attached to it already, for good: no file or URL, no other
+    database, no extension; then lock its settings (these two included)."""
+    con.execute(load_sql("dml/restrict_connection.sql"))
+
+
+def _one_read(sql: str) -> duckdb.Statement:
+    """The one statement of ``sql``, when it is a read."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ReadOnlyQueryError(str(exc)) from None
+    if len(statements) != 1:
+        excerpts = "; ".join(_excerpt(s.query) for s in statements)
+        raise QueryRefusedError(
+            f"it holds {len(statements)} statements ({excerpts}); it must be exactly one SELECT"
+            if statements
+            else "it holds no statement; it must be exactly one SELECT"
+        )
+    [statement] = statements
+    if statement.type is not duckdb.StatementType.SELECT:
+        raise QueryRefusedError(
+            f"{_excerpt(statement.query)} is a statement of type {statement.type.name}, not a "
+            "read; it must be exactly one SELECT"
+        )
+    return statement
+
+
+def _excerpt(query: str) -> str:
+    """The statement on one line, cut short, quoted."""
+    text = " ".join(query.split()).rstrip(";")
+    return repr(text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "...")

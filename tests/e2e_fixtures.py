@@ -70,6 +70,13 @@ def base_env() -> dict[str, str]:
     }
 
 
+def quiet_dagster_home(path: Path) -> Path:
+    """``path`` made a Dagster instance's home whose telemetry is off; ``path``."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return path
+
+
 def project_env(
     sim: RunningSimulator | None,
     *,
@@ -80,10 +87,8 @@ def project_env(
 ) -> dict[str, str]:
     """The environment the ``dagster_project`` code location runs with in a test."""
     env = base_env()
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     env.update(
-        DAGSTER_HOME=str(dagster_home),
+        DAGSTER_HOME=str(quiet_dagster_home(dagster_home)),
         SMSPRESTO_DUCKDB_PATH=str(duckdb_path),
         SMSPRESTO_START_DATE=start_date.isoformat(),
         SMSPRESTO_TIMEZONE="Africa/Abidjan",

@@ -1,6 +1,7 @@
-"""The wheel carries the library and nothing else: built and installed with the locked
-dependencies into a fresh venv, then used from another folder, it holds no ``dagster_project``
-(a user's project may have a package of that name), finds its SQL inside the package, and
+"""The wheel carries the library and nothing else, and declares ranges, not pins: installed
+into a fresh venv that already holds a dagster newer than uv.lock's, it leaves that dagster as
+it is and every requirement met; used from another folder, it holds no ``dagster_project`` (a
+user's project may have a package of that name), finds its SQL inside the package, and
 registers its components through the entry point that ``dg`` reads. That it runs in a user's
 project is test_e2e_own_project.py's proof."""
 
@@ -33,6 +34,10 @@ print(json.dumps({
 """
 
 
+# A user's dagster, newer than uv.lock's: the wheel's ranges take it as it is.
+USERS_DAGSTER = "1.13.29"
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("dist"))
@@ -40,25 +45,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv holding the wheel and the locked dependencies, nothing of this checkout; its
+    """A fresh venv holding a user's dagster, then the wheel, nothing of this checkout; its
     ``bin``."""
     where = tmp_path_factory.mktemp("wheel")
-    locked = where / "requirements.txt"
-    uv(
-        "export",
-        "--frozen",
-        "--no-dev",
-        "--no-emit-project",
-        "--no-hashes",
-        "--output-file",
-        str(locked),
-        cwd=ROOT,
-    )
     venv = where / "venv"
     uv("venv", "--quiet", "--python", "python3", str(venv), cwd=where)
     python = str(venv / "bin" / "python")
-    uv("pip", "install", "--quiet", "--python", python, "-r", str(locked), cwd=where)
-    uv("pip", "install", "--quiet", "--python", python, "--no-deps", str(wheel), cwd=where)
+    uv("pip", "install", "--quiet", "--python", python, f"dagster=={USERS_DAGSTER}", cwd=where)
+    uv("pip", "install", "--quiet", "--python", python, str(wheel), cwd=where)
     return venv / "bin"
 
 
@@ -84,12 +78,23 @@ def test_the_installed_library_finds_its_sql_and_registers_its_components(
     env.pop("PYTHONPATH", None)
     env["PATH"] = f"{installed}:/usr/bin:/bin"
     env["VIRTUAL_ENV"] = str(installed.parent)
+    python = str(installed / "python")
+    # Installing the wheel moved no dagster and broke no requirement.
+    versions = {
+        item["name"]: item["version"]
+        for item in json.loads(
+            uv("pip", "list", "--python", python, "--format", "json", cwd=tmp_path)
+        )
+    }
+    assert versions["dagster"] == USERS_DAGSTER
+    uv("pip", "check", "--python", python, cwd=tmp_path)
+
     site_packages = next(installed.parent.glob("lib/python3*/site-packages"))
     assert not (site_packages / "dagster_project").exists()
 
     found = json.loads(
         run(
-            [str(installed / "python"), "-c", _INSPECT, str(tmp_path / "warehouse.duckdb")],
+            [python, "-c", _INSPECT, str(tmp_path / "warehouse.duckdb")],
             env,
             cwd=tmp_path,
         )

@@ -9,7 +9,8 @@ Exit codes (every subcommand)::
     3  a send may or may not have been accepted: check the archive before sending again
 
 Connection settings come from ``--base-url``/``--api-key``/``--api-pass`` or the environment
-(``SMSPRESTO_BASE_URL``, ``SMSPRESTO_API_KEY``, ``SMSPRESTO_API_PASS``). The password is never
+(``SMSPRESTO_BASE_URL``, ``SMSPRESTO_API_KEY``, ``SMSPRESTO_API_PASS``); the base URL defaults to
+the public API's, so the key and the password are all an account needs. The password is never
 printed: not in help (no default shown), not in errors (they go through a `Redactor`).
 
 Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKDB_PATH``, or
@@ -44,7 +45,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.prompt import Confirm
 from rich.table import Table
 
-from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.api.client import DEFAULT_BASE_URL, SMSPrestoClient
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
 from smspresto_pipeline.api.redaction import Redactor
 from smspresto_pipeline.errors import AmbiguousSendError, SMSPrestoError, SMSValidationError
@@ -112,7 +113,7 @@ def _err() -> Console:
 class Connection:
     """Where and how to reach the API; the password stays out of the repr."""
 
-    base_url: str | None
+    base_url: str
     api_key: str | None
     api_pass: str | None = dataclasses.field(repr=False)
 
@@ -123,12 +124,11 @@ class Connection:
 
     def client(self, *, region: str = "CI") -> SMSPrestoClient:
         """Build a client, or exit 2 naming the missing setting."""
-        base_url, api_key, api_pass = self.base_url, self.api_key, self.api_pass
-        if not (base_url and api_key and api_pass):
+        api_key, api_pass = self.api_key, self.api_pass
+        if not (api_key and api_pass):
             missing = [
                 f"{flag} (or {env})"
                 for value, flag, env in (
-                    (base_url, "--base-url", "SMSPRESTO_BASE_URL"),
                     (api_key, "--api-key", "SMSPRESTO_API_KEY"),
                     (api_pass, "--api-pass", "SMSPRESTO_API_PASS"),
                 )
@@ -138,7 +138,7 @@ class Connection:
         return SMSPrestoClient(
             api_key=api_key,
             api_pass=api_pass,
-            base_url=base_url,
+            base_url=self.base_url,
             default_region=region,
         )
 
@@ -150,7 +150,9 @@ def connection_options(func: F) -> F:
         "--base-url",
         envvar="SMSPRESTO_BASE_URL",
         show_envvar=True,
-        help="API base URL, e.g. http://127.0.0.1:8000/console/api/.",
+        default=DEFAULT_BASE_URL,
+        show_default=True,
+        help="API base URL (a simulator's: http://127.0.0.1:8000/console/api/).",
     )
     @click.option("--api-key", envvar="SMSPRESTO_API_KEY", show_envvar=True, help="API key.")
     @click.option(
@@ -162,7 +164,7 @@ def connection_options(func: F) -> F:
     )
     @functools.wraps(func)
     def wrapper(
-        *args: Any, base_url: str | None, api_key: str | None, api_pass: str | None, **kw: Any
+        *args: Any, base_url: str, api_key: str | None, api_pass: str | None, **kw: Any
     ) -> Any:
         return func(*args, connection=Connection(base_url, api_key, api_pass), **kw)
 

@@ -27,6 +27,7 @@ launched the same way, in one ``dagster job backfill`` of the days (one run per 
 """
 
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -515,8 +516,9 @@ def run_demo(
         The figures of the summary.
 
     Raises:
-        DemoRunError: a launch or a run failed (with the error that says why), or a run did not
-            finish in time.
+        DemoRunError: a launch or a run failed (with the error that says why), a run did not
+            finish in time, or ``dagster_project`` is not importable (an installed wheel, not a
+            checkout).
 
     Example:
         .. code-block:: python
@@ -528,6 +530,13 @@ def run_demo(
     """
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
+    if importlib.util.find_spec(_CODE_LOCATION) is None:
+        # The wheel carries the library only; the code location lives in the repository.
+        raise DemoRunError(
+            f"the demo runs the repository's own code location `{_CODE_LOCATION}`, which the "
+            "installed package does not carry: run `bash scripts/demo.sh` in a clone of the "
+            "repository"
+        )
     console = console or Console(highlight=False)
     data_dir = data_dir.resolve()
     dagster_home = data_dir / "dagster_home"

@@ -31,6 +31,10 @@ T = TypeVar("T")
 
 #: Where the venv's console scripts (dagster, dagster-webserver) live.
 BIN = Path(sys.executable).parent
+#: The checkout's root.
+ROOT = Path(__file__).resolve().parents[1]
+#: The pinned uv that scripts/bootstrap.sh installs (the test command runs it first).
+UV = ROOT / ".cache" / "bootstrap" / "bin" / "uv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,13 @@ def base_env() -> dict[str, str]:
     }
 
 
+def quiet_dagster_home(path: Path) -> Path:
+    """``path`` made a Dagster instance's home whose telemetry is off; ``path``."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return path
+
+
 def project_env(
     sim: RunningSimulator | None,
     *,
@@ -76,10 +87,8 @@ def project_env(
 ) -> dict[str, str]:
     """The environment the ``dagster_project`` code location runs with in a test."""
     env = base_env()
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     env.update(
-        DAGSTER_HOME=str(dagster_home),
+        DAGSTER_HOME=str(quiet_dagster_home(dagster_home)),
         SMSPRESTO_DUCKDB_PATH=str(duckdb_path),
         SMSPRESTO_START_DATE=start_date.isoformat(),
         SMSPRESTO_TIMEZONE="Africa/Abidjan",
@@ -93,6 +102,37 @@ def project_env(
         )
     env.update(extra or {})
     return env
+
+
+def uv(*args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 300) -> str:
+    """Run the bootstrap's ``uv ARGS`` in ``cwd``; its output. Fails the test on a non-zero exit.
+
+    ``env`` defaults to `base_env`; either way uv never downloads a Python (the machine's
+    ``python3`` serves) and trusts the system's certificates, as scripts/bootstrap.sh has it.
+    """
+    assert UV.exists(), "run scripts/bootstrap.sh first"
+    environ = dict(base_env() if env is None else env)
+    # An activated venv of this checkout must not become the one uv installs into.
+    environ.pop("VIRTUAL_ENV", None)
+    environ.update(UV_PYTHON_DOWNLOADS="never", UV_SYSTEM_CERTS="1")
+    done = subprocess.run(
+        [str(UV), *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"uv {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """This checkout's wheel, built into ``out_dir``; its path."""
+    uv("build", "--wheel", "--quiet", "--out-dir", str(out_dir), cwd=ROOT)
+    (wheel,) = out_dir.glob("smspresto_pipeline-*.whl")
+    return wheel
 
 
 def load_project(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> dg.Definitions:

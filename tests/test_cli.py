@@ -1,11 +1,14 @@
 """The `smspresto` command, run with click's CliRunner against a real simulator over HTTP."""
 
 import csv
+import dataclasses
 import json
 import os
 import signal
+import socketserver
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -197,6 +200,58 @@ def test_missing_settings_exit_2_before_any_request(simulator: RunningSimulator)
     assert result.exit_code == 2
     assert "SMSPRESTO_API_PASS" in result.output
     assert simulator.requests == []
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingProxy:
+    """An HTTP proxy on 127.0.0.1 that records each request's first line and refuses it."""
+
+    url: str
+    lines: list[str]
+
+
+@pytest.fixture
+def proxy() -> Iterator[RecordingProxy]:
+    """A `RecordingProxy`: what a ``CONNECT`` names is where a client meant to go, and nothing
+    leaves this machine."""
+    lines: list[str] = []
+
+    class Refuse(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            lines.append(self.rfile.readline().decode("latin-1").strip())
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Refuse) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield RecordingProxy(f"http://127.0.0.1:{server.server_address[1]}", lines)
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+
+
+def test_counters_with_only_the_key_and_password_call_the_public_api(
+    proxy: RecordingProxy,
+) -> None:
+    """The README's two variables are enough: the base URL defaults to the public API's."""
+    no_proxy_settings = {
+        name: None
+        for name in os.environ
+        if name.lower() in {"all_proxy", "http_proxy", "https_proxy", "no_proxy"}
+    }
+    env = {
+        **no_proxy_settings,
+        **_env(None, SMSPRESTO_API_KEY="key-1", SMSPRESTO_API_PASS="s3cret-pass"),
+        "HTTPS_PROXY": proxy.url,
+    }
+    result = CliRunner().invoke(cli, ["counters"], env=env)
+    # Refused by the proxy (an API error, 1), not a usage error (2) asking for --base-url.
+    assert result.exit_code == 1, result.output
+    assert "--base-url" not in result.output
+    assert proxy.lines[0] == "CONNECT smspresto.com:443 HTTP/1.1"
+    assert "s3cret-pass" not in result.output
 
 
 @pytest.mark.parametrize("answer", ["n\n", "\n", ""])

@@ -1,130 +1,118 @@
-"""The installed wheel is a whole code location: built, installed with the locked dependencies
-into a fresh venv, and run from another folder, it validates, lists its component, and
-materializes a day from the simulator into DuckDB (the SQL, the defs folder and the ``dg``
-settings all come from inside the wheel)."""
+"""The wheel carries the library and nothing else, and declares ranges, not pins: installed
+into a fresh venv that already holds a dagster newer than uv.lock's, it leaves that dagster as
+it is and every requirement met; used from another folder, it holds no ``dagster_project`` (a
+user's project may have a package of that name), finds its SQL inside the package, and
+registers its components through the entry point that ``dg`` reads. That it runs in a user's
+project is test_e2e_own_project.py's proof."""
 
 import json
-import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import SIMULATOR_HISTORY_START
-from e2e_fixtures import api_rows, project_env, run, warehouse_rows
+from e2e_fixtures import ROOT, base_env, build_wheel, finish, run, start, uv
 
-from smspresto_pipeline.simulator import RunningSimulator
+# Run by the installed interpreter: what the installed package finds, as JSON.
+_INSPECT = """
+import importlib.util, json, sys
+from importlib.metadata import entry_points
 
-ROOT = Path(__file__).resolve().parents[2]
-# Installed by scripts/bootstrap.sh, which the test command runs first.
-UV = ROOT / ".cache" / "bootstrap" / "bin" / "uv"
+from smspresto_pipeline.warehouse import Warehouse, sql_dir
+
+(registry,) = entry_points(group="dagster_dg_cli.registry_modules", name="smspresto_pipeline")
+module = registry.load()
+warehouse = Warehouse(sys.argv[1])
+warehouse.ensure_schema()
+print(json.dumps({
+    "dagster_project": importlib.util.find_spec("dagster_project") is not None,
+    "sql_dir": str(sql_dir()),
+    "components": sorted(
+        name for name in ("SMSPrestoIngestComponent", "CampaignComponent") if hasattr(module, name)
+    ),
+    "views": sorted(warehouse.create_views()),
+}))
+"""
 
 
-def uv(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [str(UV), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, f"uv {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+# A user's dagster, newer than uv.lock's: the wheel's ranges take it as it is.
+USERS_DAGSTER = "1.13.29"
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv holding the built wheel and the locked dependencies, nothing of this checkout."""
-    assert UV.exists(), "run scripts/bootstrap.sh first"
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding a user's dagster, then the wheel, nothing of this checkout; its
+    ``bin``."""
     where = tmp_path_factory.mktemp("wheel")
-    uv("build", "--wheel", "--quiet", "--out-dir", str(where / "dist"), cwd=ROOT)
-    (wheel,) = (where / "dist").glob("smspresto_pipeline-*.whl")
-    locked = where / "requirements.txt"
-    uv(
-        "export",
-        "--frozen",
-        "--no-dev",
-        "--no-emit-project",
-        "--no-hashes",
-        "--output-file",
-        str(locked),
-        cwd=ROOT,
-    )
     venv = where / "venv"
     uv("venv", "--quiet", "--python", "python3", str(venv), cwd=where)
     python = str(venv / "bin" / "python")
-    # Compiled once here, as bootstrap.sh does: each Dagster process below would compile again.
-    uv(
-        "pip",
-        "install",
-        "--quiet",
-        "--compile-bytecode",
-        "--python",
-        python,
-        "-r",
-        str(locked),
-        cwd=where,
-    )
-    uv("pip", "install", "--quiet", "--python", python, "--no-deps", str(wheel), cwd=where)
+    uv("pip", "install", "--quiet", "--python", python, f"dagster=={USERS_DAGSTER}", cwd=where)
+    uv("pip", "install", "--quiet", "--python", python, str(wheel), cwd=where)
     return venv / "bin"
 
 
+def test_the_wheel_holds_the_library_only(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    assert tops == {"smspresto_pipeline", "smspresto_pipeline-0.1.0.dist-info"}
+    # Every SQL file of the checkout, inside the package.
+    shipped = {name for name in names if name.startswith("smspresto_pipeline/sql/")}
+    assert shipped == {
+        f"smspresto_pipeline/{path.relative_to(ROOT).as_posix()}"
+        for path in (ROOT / "sql").rglob("*.sql")
+    }
+
+
 @pytest.mark.slow
-def test_installed_wheel_runs_the_code_location(
-    installed: Path, simulator: RunningSimulator, tmp_path: Path
+def test_the_installed_library_finds_its_sql_and_registers_its_components(
+    installed: Path, tmp_path: Path
 ) -> None:
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    duckdb_path = elsewhere / "warehouse.duckdb"
-    env = project_env(
-        simulator,
-        duckdb_path=duckdb_path,
-        dagster_home=tmp_path / "home",
-        start_date=SIMULATOR_HISTORY_START,
-    )
+    env = base_env()
     # Nothing of this checkout may be found: not its folder, not its venv.
     env.pop("PYTHONPATH", None)
     env["PATH"] = f"{installed}:/usr/bin:/bin"
     env["VIRTUAL_ENV"] = str(installed.parent)
-    origin = run(
-        [
-            str(installed / "python"),
-            "-c",
-            "import dagster_project; print(dagster_project.__file__)",
-        ],
-        env,
-        cwd=elsewhere,
-    )
-    assert origin.strip().startswith(str(installed.parent)), origin
+    python = str(installed / "python")
+    # Installing the wheel moved no dagster and broke no requirement.
+    versions = {
+        item["name"]: item["version"]
+        for item in json.loads(
+            uv("pip", "list", "--python", python, "--format", "json", cwd=tmp_path)
+        )
+    }
+    assert versions["dagster"] == USERS_DAGSTER
+    uv("pip", "check", "--python", python, cwd=tmp_path)
 
-    run(
-        [str(installed / "dagster"), "definitions", "validate", "-m", "dagster_project"],
-        env,
-        cwd=elsewhere,
+    site_packages = next(installed.parent.glob("lib/python3*/site-packages"))
+    assert not (site_packages / "dagster_project").exists()
+
+    found = json.loads(
+        run(
+            [python, "-c", _INSPECT, str(tmp_path / "warehouse.duckdb")],
+            env,
+            cwd=tmp_path,
+        )
     )
-    listed = subprocess.run(
-        [str(installed / "dg"), "list", "components", "--json"],
-        env=env,
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        check=True,
+    assert found["dagster_project"] is False
+    assert found["sql_dir"] == str(site_packages / "smspresto_pipeline" / "sql")
+    assert found["components"] == ["CampaignComponent", "SMSPrestoIngestComponent"]
+    assert found["views"] == sorted(
+        path.stem.removeprefix("create_").removesuffix("_view")
+        for path in (ROOT / "sql" / "analytics").glob("*.sql")
+    )
+
+    # The demo runs the repository's code location: from the wheel it says where that is.
+    data = tmp_path / "data"
+    code, output = finish(
+        start([str(installed / "smspresto"), "demo", "--data-dir", str(data)], env, tmp_path),
         timeout=120,
     )
-    keys = {item["key"] for item in json.loads(listed.stdout)["items"]}
-    assert "smspresto_pipeline.SMSPrestoIngestComponent" in keys
-    assert "smspresto_pipeline.CampaignComponent" in keys
-
-    day = SIMULATOR_HISTORY_START
-    run(
-        [
-            str(installed / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "dagster_project",
-            "--select",
-            "archive_messages",
-            "--partition",
-            day.isoformat(),
-        ],
-        env,
-        cwd=elsewhere,
-    )
-    stored = warehouse_rows(duckdb_path, day, day)
-    assert stored, "the day has messages"
-    assert stored == api_rows(simulator, day, day)
+    assert code == 1, output
+    assert "run `bash scripts/demo.sh` in a clone of the repository" in " ".join(output.split())
+    assert not data.exists()

@@ -83,7 +83,7 @@ def _reconcile_op(before: timedelta, after: timedelta) -> dg.OpDefinition:
             "resolved_sent": dg.MetadataValue.int(len(sent)),
             "resolved_failed": dg.MetadataValue.int(len(failed)),
             "still_ambiguous": dg.MetadataValue.int(len(waiting)),
-            "oldest_ambiguous_age_seconds": dg.MetadataValue.float(age)
+            "oldest_ambiguous_age_seconds": dg.MetadataValue.float(round(age, 1))
             if age is not None
             else dg.MetadataValue.null(),
             "by_campaign": dg.MetadataValue.json(

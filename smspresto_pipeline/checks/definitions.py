@@ -79,6 +79,16 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def _rate(value: float | None) -> float | None:
+    """A rate as metadata: 4 decimals (0.01 %) say all a day's rate can; None stays None."""
+    return None if value is None else round(value, 4)
+
+
+def _float(value: float | None) -> dg.MetadataValue | None:
+    """A number that stays a number in the UI (it plots); None when there is none."""
+    return None if value is None else dg.MetadataValue.float(value)
+
+
 def _worst(findings: list[SpikeFinding]) -> list[SpikeFinding]:
     """The flagged segments first (ERROR, then WARN), then the lowest p-values."""
     rank = {"ERROR": 0, "WARN": 1, None: 2}
@@ -129,19 +139,16 @@ def _recent_days(
         if account is None:
             continue
 
-        def rounded(value: float | None) -> float | None:
-            return None if value is None else round(value, 4)
-
         records.append(
             dg.TableRecord(
                 {
                     "day": current.isoformat(),
                     "messages": account.messages,
                     "failed": account.failed,
-                    "rate": rounded(account.rate),
-                    "baseline": rounded(account.baseline_rate),
-                    "band_low": rounded(account.baseline_low),
-                    "band_high": rounded(account.baseline_high),
+                    "rate": _rate(account.rate),
+                    "baseline": _rate(account.baseline_rate),
+                    "band_low": _rate(account.baseline_low),
+                    "band_high": _rate(account.baseline_high),
                     "severity": account.severity or "pass",
                 }
             )
@@ -251,22 +258,19 @@ def build_failure_spike_check(
                 {
                     "final_messages": account.messages,
                     "failed": account.failed,
-                    "failure_rate": dg.MetadataValue.float(account.rate)
-                    if account.rate is not None
-                    else None,
+                    "failure_rate": _float(_rate(account.rate)),
                     "failure_rate_interval": (
                         f"{_percent(account.rate)} "
                         f"({_percent(account.rate_low)} to {_percent(account.rate_high)})"
                     ),
-                    "baseline_rate": dg.MetadataValue.float(account.baseline_rate)
-                    if account.baseline_rate is not None
-                    else None,
+                    "baseline_rate": _float(_rate(account.baseline_rate)),
                     "baseline_band": (
                         f"{_percent(account.baseline_low)} to {_percent(account.baseline_high)}"
                     ),
-                    "p_value": dg.MetadataValue.float(account.p_value)
-                    if account.p_value is not None
-                    else None,
+                    # 3 significant digits: 7.02e-06, not 0.000007024566263688321.
+                    "p_value": _float(
+                        None if account.p_value is None else float(f"{account.p_value:.3g}")
+                    ),
                 }
             )
         return dg.AssetCheckResult(

@@ -85,7 +85,7 @@ def test_the_check_passes_on_a_clean_day(backfilled: tuple[dict[str, Any], Any])
     assert metadata["flagged_segments"] == "none"
     assert metadata["reason"].startswith("all failures at ")
     rate = metadata["failure_rate"]
-    assert rate == pytest.approx(metadata["failed"] / metadata["final_messages"])
+    assert rate == pytest.approx(metadata["failed"] / metadata["final_messages"], abs=5e-5)
     interval = re.fullmatch(
         r"[\d.]+% \(([\d.]+)% to ([\d.]+)%\)", metadata["failure_rate_interval"]
     )
@@ -113,6 +113,31 @@ def test_the_check_fails_at_error_on_a_carrier_spike(
     assert evaluation.description == metadata["reason"]
     worst_rows = metadata["worst_segments"].splitlines()[2:]
     assert worst_rows[0].startswith("| carrier:MTN | ERROR | ")
+
+
+@pytest.mark.parametrize("day", [CLEAN_DAY, CARRIER_SPIKE])
+def test_the_checks_numbers_read_as_people_write_them(
+    backfilled: tuple[dict[str, Any], Any], day: date
+) -> None:
+    """Rates to 4 decimals, the p-value to 3 significant digits: numbers still (the UI plots
+    them), never ``0.000007024566263688321``."""
+    metadata = check_day(backfilled, day).metadata
+    rates = [metadata["failure_rate"], metadata["baseline_rate"]]
+    p_value = metadata["p_value"]
+    assert all(isinstance(value, dg.FloatMetadataValue) for value in [*rates, p_value])
+    for rate in rates:
+        assert rate.value is not None
+        assert rate.value == round(rate.value, 4)
+    assert metadata["failure_rate"].value == pytest.approx(
+        metadata["failed"].value / metadata["final_messages"].value, abs=5e-5
+    )
+    assert p_value.value is not None
+    assert p_value.value == float(f"{p_value.value:.3g}")
+    floats = [v.value for v in metadata.values() if isinstance(v, dg.FloatMetadataValue)]
+    assert isinstance(metadata["recent_days"], dg.TableMetadataValue)
+    for record in metadata["recent_days"].records:
+        floats += [v for v in record.data.values() if isinstance(v, float)]
+    assert [v for v in floats if len(repr(v)) > 8] == []
 
 
 def test_a_spike_in_history_fails_the_check_but_does_not_pause_campaigns(

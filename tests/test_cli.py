@@ -679,8 +679,9 @@ def test_campaigns_pause_status_resume(campaigns_cli: Invoke, duckdb_path: Path)
 
     status = campaigns_cli("status")
     assert status.exit_code == 0, status.output
-    assert "Campaigns are paused by the circuit breaker since " in status.stdout
+    assert "Campaigns are paused by ama (manual pause): panne MTN annoncée, since " in status.stdout
     assert "(and 1 more active trip)" in status.stdout
+    assert "circuit breaker" not in status.stdout.splitlines()[0]
     assert "smspresto campaigns resume" in status.stdout
     assert "carrier:MTN failures jumped from 3% to 21% on 2025-03-06" in status.stdout
     assert "check:archive_messages_failure_spike" in status.stdout
@@ -704,6 +705,24 @@ def test_campaigns_pause_status_resume(campaigns_cli: Invoke, duckdb_path: Path)
     again = campaigns_cli("resume", "--reason", "encore")
     assert again.exit_code == 0
     assert "Campaigns were not paused: nothing to resume." in again.stdout
+
+
+def test_campaigns_status_of_a_spike_names_the_circuit_breaker(
+    campaigns_cli: Invoke, duckdb_path: Path
+) -> None:
+    record_check_outcome(
+        Warehouse(duckdb_path),
+        check_name="failure_rate_spike",
+        partition="2025-03-06",
+        severity="ERROR",
+        reason="carrier:MTN failures jumped from 3% to 21% on 2025-03-06",
+    )
+    status = campaigns_cli("status")
+    assert status.exit_code == 0, status.output
+    headline = status.stdout.splitlines()[0]
+    assert headline.startswith("Campaigns are paused by the circuit breaker since ")
+    assert "manual pause" not in headline
+    assert "until the check passes again for 2025-03-06 or a person resumes them" in headline
 
 
 @pytest.mark.parametrize(

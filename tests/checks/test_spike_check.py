@@ -122,20 +122,17 @@ def test_the_checks_numbers_read_as_people_write_them(
     """Rates to 4 decimals, the p-value to 3 significant digits: numbers still (the UI plots
     them), never ``0.000007024566263688321``."""
     metadata = check_day(backfilled, day).metadata
-    rates = [metadata["failure_rate"], metadata["baseline_rate"]]
-    p_value = metadata["p_value"]
-    assert all(isinstance(value, dg.FloatMetadataValue) for value in [*rates, p_value])
-    for rate in rates:
-        assert rate.value is not None
-        assert rate.value == round(rate.value, 4)
-    assert metadata["failure_rate"].value == pytest.approx(
-        metadata["failed"].value / metadata["final_messages"].value, abs=5e-5
+    numbers = [metadata[name] for name in ("failure_rate", "baseline_rate", "p_value")]
+    assert all(isinstance(value, dg.FloatMetadataValue) for value in numbers)
+    values: dict[str, Any] = {name: value.value for name, value in metadata.items()}
+    for name in ("failure_rate", "baseline_rate"):
+        assert values[name] == round(values[name], 4)
+    assert values["failure_rate"] == pytest.approx(
+        values["failed"] / values["final_messages"], abs=5e-5
     )
-    assert p_value.value is not None
-    assert p_value.value == float(f"{p_value.value:.3g}")
-    floats = [v.value for v in metadata.values() if isinstance(v, dg.FloatMetadataValue)]
-    assert isinstance(metadata["recent_days"], dg.TableMetadataValue)
-    for record in metadata["recent_days"].records:
+    assert values["p_value"] == float(f"{values['p_value']:.3g}")
+    floats = [v for v in values.values() if isinstance(v, float)]
+    for record in values["recent_days"].records:
         floats += [v for v in record.data.values() if isinstance(v, float)]
     assert [v for v in floats if len(repr(v)) > 8] == []
 

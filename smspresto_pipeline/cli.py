@@ -16,7 +16,8 @@ Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKD
 ``data/smspresto_warehouse.duckdb``): ``opt-out`` edits them and ``send`` leaves those numbers out.
 The same file holds the campaigns' circuit breaker: ``campaigns status`` shows it (and each
 campaign's activation and outbox rows by state), ``campaigns resume`` and ``campaigns pause``
-are a person's hand on it.
+are a person's hand on it. Those commands, ``opt-out list`` and ``opt-out remove`` exit 2 when
+the file does not exist (and create none); ``send`` and ``opt-out add`` do not need it to.
 """
 
 from __future__ import annotations
@@ -222,6 +223,17 @@ def _warehouse_errors(path: Path) -> Iterator[None]:
     except (WarehouseLockedError, WarehouseSchemaError, duckdb.Error) as exc:
         _err().print(f"[red]Cannot use {escape(str(path))}:[/] {escape(str(exc))}")
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
+
+
+def _require_file(path: Path) -> None:
+    """Exit 2 unless the warehouse file exists: a command that reads or changes what it holds
+    would otherwise report an empty warehouse (or create one) for a mistyped path."""
+    if not path.exists():
+        raise click.BadParameter(
+            f"no DuckDB file at {path} (from --duckdb, SMSPRESTO_DUCKDB_PATH or the default): "
+            "nothing was read or written; give the warehouse's file",
+            param_hint="'--duckdb'",
+        )
 
 
 def _print_batches(err: Console, exc: SMSPrestoError) -> None:
@@ -543,6 +555,7 @@ def opt_out_add(
 @duckdb_option
 def opt_out_remove(numbers: tuple[str, ...], region: str, duckdb_path: Path) -> None:
     """Opt NUMBERS back in."""
+    _require_file(duckdb_path)
     with _api_errors(), _warehouse_errors(duckdb_path):
         change = OptOuts(Warehouse(duckdb_path), region=region).remove(numbers)
     _print_change(change, "Removed", "Were not opted out")
@@ -553,6 +566,7 @@ def opt_out_remove(numbers: tuple[str, ...], region: str, duckdb_path: Path) -> 
 @duckdb_option
 def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
     """List the opted-out numbers, oldest first (times in UTC)."""
+    _require_file(duckdb_path)
     with _warehouse_errors(duckdb_path):
         entries = OptOuts(Warehouse(duckdb_path)).entries()
     if as_json:
@@ -694,6 +708,7 @@ def _campaigns_table(overviews: Sequence[CampaignOverview]) -> Table:
 def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
     """Say whether campaigns are paused, why, and list the latest trips; each campaign's
     activation and outbox rows by state (times in UTC)."""
+    _require_file(duckdb_path)
     warehouse = Warehouse(duckdb_path)
     breaker = CircuitBreaker(warehouse)
     with _warehouse_errors(duckdb_path):
@@ -748,6 +763,7 @@ def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
     """Resume every campaign: end every active trip, whatever tripped it."""
     _require_text(reason, "--reason")
     _require_text(by, "--by")
+    _require_file(duckdb_path)
     with _warehouse_errors(duckdb_path):
         ended = CircuitBreaker(Warehouse(duckdb_path)).resume(by=f"cli:{by}", reason=reason)
     out = _out()
@@ -767,6 +783,8 @@ def campaigns_pause(reason: str, by: str, duckdb_path: Path) -> None:
     """Pause every campaign until a person resumes them (sensors skip, send jobs refuse)."""
     _require_text(reason, "--reason")
     _require_text(by, "--by")
+    # A pause written to a new file would pause nothing: the campaigns read their own.
+    _require_file(duckdb_path)
     with _warehouse_errors(duckdb_path):
         trip = CircuitBreaker(Warehouse(duckdb_path)).trip(reason, source=f"cli:{by}")
     _out().print(f"Campaigns paused: {trip.describe()}", markup=False)

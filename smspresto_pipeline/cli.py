@@ -74,6 +74,7 @@ from smspresto_pipeline.warehouse import (
     WarehouseLockedError,
     WarehouseSchemaError,
 )
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "DEFAULT_DUCKDB_PATH",
@@ -291,10 +292,6 @@ def segments(message: str | None, as_json: bool) -> None:
     _out().print(table)
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
 def _show_char(ch: str) -> str:
     return f"{ch!r} (U+{ord(ch):04X})"
 
@@ -394,9 +391,9 @@ def _check_send(
     except SMSValidationError as exc:
         problems.extend(exc.problems)
     if problems:
-        noun = "problem" if len(problems) == 1 else "problems"
         raise SMSValidationError(
-            f"{len(problems)} {noun}, nothing sent: {problems[0]}", problems=tuple(problems)
+            f"{plural(len(problems), 'problem')}, nothing sent: {problems[0]}",
+            problems=tuple(problems),
         )
     return clean_sender, clean_message, recipients
 
@@ -453,7 +450,7 @@ def send(
     if client is None:
         out.print("Dry run: nothing sent.")
         return
-    question = f"Send {len(recipients)} SMS ({_plural(total, 'segment')})?"
+    question = f"Send {len(recipients)} SMS ({plural(total, 'segment')})?"
     if not yes and not _confirm(out, question):
         out.print("Nothing sent.")
         client.close()
@@ -462,7 +459,7 @@ def send(
         result = client.send_sms(sender, recipients, message)
     out.print(
         f"[green]Sent.[/] {escape(result.api_message)} (message-count {result.message_count}, "
-        f"{_plural(result.batches, 'request')})"
+        f"{plural(result.batches, 'request')})"
     )
 
 
@@ -476,7 +473,7 @@ def _drop_opted_out(out: Console, recipients: tuple[str, ...], path: Path) -> tu
     kept = tuple(r for r in recipients if r not in opted_out)
     dropped = [r for r in recipients if r in opted_out]
     out.print(
-        f"Dropped {_plural(len(dropped), 'opted-out recipient')}: {', '.join(dropped)}",
+        f"Dropped {plural(len(dropped), 'opted-out recipient')}: {', '.join(dropped)}",
         markup=False,
     )
     if not kept:
@@ -498,7 +495,7 @@ def _send_summary(
     table.add_row("Recipients", f"{len(recipients)}: {shown}")
     table.add_row("Encoding", encoding)
     table.add_row("Segments per message", str(per_message))
-    table.add_row("Total cost", _plural(total, "segment"))
+    table.add_row("Total cost", plural(total, "segment"))
     return table
 
 
@@ -576,7 +573,7 @@ def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
     if not entries:
         _out().print(f"No opt-outs in {duckdb_path}.", markup=False)
         return
-    table = Table(title=f"{_plural(len(entries), 'opted-out number')}")
+    table = Table(title=f"{plural(len(entries), 'opted-out number')}")
     for column in ("Number", "Reason", "Source", "Since (UTC)"):
         table.add_column(column)
     for e in entries:
@@ -734,7 +731,7 @@ def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
     if not history:
         out.print(f"No trip recorded in {duckdb_path}.", markup=False)
         return
-    table = Table(title=f"Latest {_plural(len(history), 'trip')}")
+    table = Table(title=f"Latest {plural(len(history), 'trip')}")
     for column in ("Tripped", "Reason", "Source", "Partition", "Resumed", "By", "Why"):
         table.add_column(column)
     for t in history:
@@ -770,7 +767,7 @@ def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
     if not ended:
         out.print("Campaigns were not paused: nothing to resume.", markup=False)
         return
-    out.print(f"Resumed the campaigns ({_plural(len(ended), 'trip')} ended):", markup=False)
+    out.print(f"Resumed the campaigns ({plural(len(ended), 'trip')} ended):", markup=False)
     for trip in ended:
         out.print(f"  - {trip.describe()}", markup=False)
 
@@ -904,19 +901,19 @@ def archive(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days, {task.fields[rows]:,} rows"),
+        TextColumn("days, {task.fields[rows]}"),
         TimeElapsedColumn(),
         console=_err(),
     )
     try:
         with _api_errors(connection), client, progress:
-            task = progress.add_task("Archive", total=len(days), rows=0)
+            task = progress.add_task("Archive", total=len(days), rows=plural(0, "row"))
             for day in days:
                 progress.update(task, description=f"Archive {day}")
                 for page in client.iter_archive_pages(day, day, page_size=page_size):
                     sink.write(page)
                     rows += len(page)
-                    progress.update(task, rows=rows)
+                    progress.update(task, rows=plural(rows, "row"))
                 progress.advance(task)
         sink.close()
         os.replace(partial, output)
@@ -924,7 +921,10 @@ def archive(
         if partial.exists():
             sink.close()
             partial.unlink()
-    _out().print(f"Wrote {rows:,} rows of {len(days)} day(s) to {output} ({fmt}).", markup=False)
+    _out().print(
+        f"Wrote {plural(rows, 'row')} of {plural(len(days), 'day')} to {output} ({fmt}).",
+        markup=False,
+    )
 
 
 # --- simulate --------------------------------------------------------------------------

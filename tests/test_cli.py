@@ -442,7 +442,7 @@ def test_archive_to_csv_round_trips_the_rows(
     assert len(rows) == simulator.message_count(SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END)
     assert rows == [{k: v or "" for k, v in row.items()} for row in expected]
     assert any("é" in row["HIS_MESSAGE"] or "à" in row["HIS_MESSAGE"] for row in rows)
-    assert f"Wrote {len(rows):,} rows of 5 day(s)" in result.stdout
+    assert f"Wrote {len(rows):,} rows of 5 days" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["history.parquet", "history.data"])

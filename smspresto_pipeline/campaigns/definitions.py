@@ -153,6 +153,7 @@ from smspresto_pipeline.warehouse.connection import WarehouseLockedError
 from smspresto_pipeline.warehouse.opt_outs import opted_out_on
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.warehouse.queries import SCHEMA
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "SENSOR_LOCK_TIMEOUT",
@@ -353,8 +354,8 @@ def _first_activation(
     if campaign.dry_run:
         recorded = len(baseline)  # what it would record
         context.log.info(
-            f"dry run of campaign {name!r}: its first activation would record {len(baseline)} "
-            "rows as baseline (never sent); nothing recorded"
+            f"dry run of campaign {name!r}: its first activation would record "
+            f"{plural(len(baseline), 'row')} as baseline (never sent); nothing recorded"
         )
     else:
         activation = CampaignActivations(store).activate(
@@ -499,8 +500,8 @@ def _evaluate(
             # when it was first previewed (else the rows of the preview weeks would all be new).
             return dg.SkipReason(
                 f"dry run of campaign {name!r}: its first activation would record "
-                f"{len(_baseline(campaign, found))} rows as baseline (never sent); nothing "
-                "recorded: the baseline is taken when the campaign goes live"
+                f"{plural(len(_baseline(campaign, found)), 'row')} as baseline (never sent); "
+                "nothing recorded: the baseline is taken when the campaign goes live"
             )
         activation = CampaignActivations(store).activate(
             name, _baseline(campaign, found), by=f"sensor:{campaign.sensor_name}", now=now
@@ -539,20 +540,25 @@ def _evaluate(
     if not chosen:
         if plan.waiting and not decision.limit:
             return dg.SkipReason(
-                f"daily cap reached: campaign {name!r} tried {decision.sent_today} messages "
-                f"today (max_per_day {campaign.max_per_day}); {len(plan.waiting)} rows wait "
-                f"for the next day, which starts at "
-                f"{_when(next_day_start(campaign, now), campaign)}"
+                f"daily cap reached: campaign {name!r} tried "
+                f"{plural(decision.sent_today, 'message')} today (max_per_day "
+                f"{campaign.max_per_day}); {plural(len(plan.waiting), 'row')} "
+                f"{'waits' if len(plan.waiting) == 1 else 'wait'} for the next day, which "
+                f"starts at {_when(next_day_start(campaign, now), campaign)}"
             )
-        why = [f"{len(found.opted_out)} opted-out numbers left out"] if found.opted_out else []
+        why = (
+            [f"{plural(len(found.opted_out), 'opted-out number')} left out"]
+            if found.opted_out
+            else []
+        )
         if expired:
-            why.append(f"{len(expired)} held rows expired, past validity_seconds")
+            why.append(f"{plural(len(expired), 'held row')} expired, past validity_seconds")
         return dg.SkipReason("nothing new to send" + (f" ({'; '.join(why)})" if why else ""))
     context.log.info(
-        f"campaign {name!r}: requesting a run for {len(plan.send)} messages "
+        f"campaign {name!r}: requesting a run for {plural(len(plan.send), 'message')} "
         f"({len(decision.held_keys & {m.dedup_key for m in plan.send})} held until now), "
-        f"{len(chosen) - len(plan.send)} rows to record as skipped, {len(plan.waiting)} rows "
-        "waiting for the caps"
+        f"{plural(len(chosen) - len(plan.send), 'row')} to record as skipped, "
+        f"{plural(len(plan.waiting), 'row')} waiting for the caps"
     )
     run_key = batch_run_key(name, chosen)
     if breaker.generation:
@@ -577,14 +583,14 @@ def _quiet_skip(campaign: Campaign, outbox: Outbox, found: _Found, now: datetime
         return dg.SkipReason(f"{window} until {until}: nothing new to hold")
     if campaign.dry_run:
         return dg.SkipReason(
-            f"{window} until {until}: {len(found.new)} new rows would be held (dry run: "
+            f"{window} until {until}: {plural(len(found.new), 'new row')} would be held (dry run: "
             "nothing recorded)"
         )
     held = outbox.claim(found.new, state="held", now=now)
     return dg.SkipReason(
-        f"{window} until {until}: {len(held)} new rows held; they are sent when the window "
+        f"{window} until {until}: {plural(len(held), 'new row')} held; sent when the window "
         f"opens, unless held longer than validity_seconds ({campaign.validity_seconds} s), "
-        "then they expire"
+        "then expired"
     )
 
 
@@ -683,8 +689,9 @@ def _quarantine_dead_runs(context: dg.OpExecutionContext, outbox: Outbox, campai
     quarantined = quarantine_orphans(outbox, campaign, finished) if finished else ()
     if quarantined:
         context.log.warning(
-            f"campaign {campaign!r}: {len(quarantined)} rows of {len(finished)} runs that ended "
-            "without recording an answer were marked ambiguous (never resent: reconcile them)"
+            f"campaign {campaign!r}: {plural(len(quarantined), 'row')} of "
+            f"{plural(len(finished), 'run')} that ended without recording an answer marked "
+            "ambiguous (never resent: reconcile them)"
         )
     return len(quarantined)
 
@@ -747,8 +754,8 @@ def _run_send(
         returned |= {str(r.dedup_key) for r in found.batch.skipped}
         if missing := len(wanted - returned - {r.dedup_key for r in held}):
             context.log.warning(
-                f"{missing} of the {len(wanted)} chosen rows are no longer returned by the "
-                "query (or no longer sendable): left alone"
+                f"{missing} of the {plural(len(wanted), 'chosen row')} no longer returned by "
+                "the query (or no longer sendable): left alone"
             )
     selected = len(found.new) + len(found.opted_out) + len(found.skipped) + len(held)
     quiet = in_quiet_hours(campaign, now)
@@ -788,7 +795,7 @@ def _run_send(
         counts["held"] = len(outbox.claim(found.new, state="held", run_id=run_id, now=now))
         context.log.info(
             f"campaign {name!r}: quiet hours until {texts['next_send_time']}: "
-            f"{counts['held']} new rows held, nothing sent"
+            f"{plural(counts['held'], 'new row')} held, nothing sent"
         )
         metadata = _metadata(
             campaign,
@@ -870,10 +877,10 @@ def _run_send(
         adopted = [m for m in adopted if m.recipient not in adopted_opted]
     claimed += adopted
     context.log.info(
-        f"campaign {name!r}: {len(claimed)} messages claimed ({len(moved)} held until now, "
-        f"{len(adopted)} adopted from earlier runs), {len(expired)} held rows expired, "
-        f"{len(plan.waiting)} rows waiting for the caps, {sum(reasons.values())} rows "
-        f"skipped {reasons}"
+        f"campaign {name!r}: {plural(len(claimed), 'message')} claimed ({len(moved)} held "
+        f"until now, {len(adopted)} adopted from earlier runs), "
+        f"{plural(len(expired), 'held row')} expired, {plural(len(plan.waiting), 'row')} "
+        f"waiting for the caps, {plural(sum(reasons.values()), 'row')} skipped {reasons}"
     )
 
     if not claimed:
@@ -894,8 +901,9 @@ def _run_send(
             outbox.hand_over(name, keys, from_run=run_id, to_run=None)
             counts["left_pending"] = len(keys)
             raise dg.Failure(
-                description=f"campaign {name!r}: {exc}. The {len(keys)} claimed rows were "
-                "released (pending, no run): the next run of the campaign adopts and sends them.",
+                description=f"campaign {name!r}: {exc}. Released (pending, no run): the "
+                f"{plural(len(keys), 'claimed row')}, which the next run of the campaign adopts "
+                "and sends.",
                 metadata=_metadata(
                     campaign, selected, reasons, preview, counts, threshold=threshold
                 ),
@@ -961,8 +969,8 @@ def _dry_run(
         )
     segments = sum(m.segments for m in to_send)
     context.log.info(
-        f"dry run of campaign {name!r}: would send {len(to_send)} messages "
-        f"({segments} SMS parts); {counts}; nothing claimed, nothing sent"
+        f"dry run of campaign {name!r}: would send {plural(len(to_send), 'message')} "
+        f"({plural(segments, 'SMS part')}); {counts}; nothing claimed, nothing sent"
     )
     metadata = _metadata(
         campaign,

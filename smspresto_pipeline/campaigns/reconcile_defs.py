@@ -40,6 +40,7 @@ from smspresto_pipeline.campaigns.reconcile import (
 )
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import Outbox
+from smspresto_pipeline.wording import plural
 
 __all__ = ["RECONCILE_JOB_NAME", "build_reconcile_defs"]
 
@@ -75,7 +76,7 @@ def _reconcile_op(before: timedelta, after: timedelta) -> dg.OpDefinition:
         oldest = min((row.updated_at for row in waiting), default=None)
         age = None if oldest is None else (now - oldest).total_seconds()
         context.log.info(
-            f"{len(sent)} ambiguous rows resolved sent, {len(failed)} failed, "
+            f"{plural(len(sent), 'ambiguous row')} resolved sent, {len(failed)} failed, "
             f"{len(waiting)} still ambiguous"
             + ("" if age is None else f" (the oldest for {age / 3600:.1f} hours)")
         )

@@ -46,6 +46,7 @@ from smspresto_pipeline.checks.spikes import (
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.warehouse.breaker import record_check_outcome
 from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:
     # What define_asset_job returns; dagster does not export the class under its top name.
@@ -248,8 +249,8 @@ def build_failure_spike_check(
             # A spike in history is read by the breaker as a WARN, which changes nothing.
             state = _drive_breaker(warehouse, day, "WARN" if history else severity, reason)
             metadata["circuit_breaker"] = (
-                f"{day} is {age} days before the newest day stored ({newest}): a spike this old "
-                f"does not pause campaigns (breaker_days {breaker_days}); {state}"
+                f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a "
+                f"spike this old does not pause campaigns (breaker_days {breaker_days}); {state}"
                 if history
                 else state
             )

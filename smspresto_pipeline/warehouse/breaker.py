@@ -57,6 +57,7 @@ import duckdb
 from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "CHECK_PREFIX",
@@ -166,7 +167,7 @@ class BreakerState:
             return "campaigns are running: the circuit breaker is closed"
         latest = self.trips[0]
         others = len(self.trips) - 1
-        more = f" (and {others} more active trip{'s' if others > 1 else ''})" if others else ""
+        more = f" (and {plural(others, 'more active trip')})" if others else ""
         if latest.paused_by is not None:
             # A person's pause is not the breaker's doing, and only a person ends it.
             return (

@@ -202,7 +202,7 @@ def test_an_empty_table_of_another_shape_is_recreated_one_with_rows_is_refused(
     with duckdb.connect(str(other)) as con:
         con.execute("CREATE TABLE smspresto.campaign_pauses (source VARCHAR, reason VARCHAR)")
         con.execute("INSERT INTO smspresto.campaign_pauses VALUES ('cli', 'x')")
-    with pytest.raises(WarehouseSchemaError, match=r"campaign_pauses .* holds 1 rows"):
+    with pytest.raises(WarehouseSchemaError, match=r"campaign_pauses .* holds 1 row,"):
         CircuitBreaker(Warehouse(other)).trip("x", source="cli:ama")
 
 

@@ -8,9 +8,12 @@ environment variables (see :mod:`dagster_project.settings`). Load it with ``dg d
 dagster_project``; the definitions are built when Dagster loads them, not on import.
 """
 
+import os
 from pathlib import Path
 
 import dagster as dg
+
+from dagster_project.settings import Settings
 
 __all__ = ["defs"]
 
@@ -20,4 +23,8 @@ def defs() -> dg.Definitions:
     """Everything under ``defs/``: assets ``archive_messages``, ``account_snapshot`` and
     ``analytics_views``; the daily ingest and hourly snapshot schedules (with their jobs) and
     ``analytics_views_job``; resources ``smspresto`` and ``warehouse``."""
+    # Every setting is read here first: a bad one fails the load with its own message. Read
+    # by the components' YAML instead, it would be reported as the error of whichever
+    # component comes first (campaigns/daily_summary), under a tree and a stack trace.
+    Settings.from_env(os.environ)
     return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

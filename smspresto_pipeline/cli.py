@@ -17,7 +17,8 @@ Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKD
 ``data/smspresto_warehouse.duckdb``): ``opt-out`` edits them and ``send`` leaves those numbers out.
 The same file holds the campaigns' circuit breaker: ``campaigns status`` shows it (and each
 campaign's activation and outbox rows by state), ``campaigns resume`` and ``campaigns pause``
-are a person's hand on it.
+are a person's hand on it. Those commands, ``opt-out list`` and ``opt-out remove`` exit 2 when
+the file does not exist (and create none); ``send`` and ``opt-out add`` do not need it to.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from smspresto_pipeline.warehouse import (
     WarehouseLockedError,
     WarehouseSchemaError,
 )
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "DEFAULT_DUCKDB_PATH",
@@ -226,6 +228,17 @@ def _warehouse_errors(path: Path) -> Iterator[None]:
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 
 
+def _require_file(path: Path) -> None:
+    """Exit 2 unless the warehouse file exists: a command that reads or changes what it holds
+    would otherwise report an empty warehouse (or create one) for a mistyped path."""
+    if not path.exists():
+        raise click.BadParameter(
+            f"no DuckDB file at {path} (from --duckdb, SMSPRESTO_DUCKDB_PATH or the default): "
+            "nothing was read or written; give the warehouse's file",
+            param_hint="'--duckdb'",
+        )
+
+
 def _print_batches(err: Console, exc: SMSPrestoError) -> None:
     """When a send failed part-way, say which recipients did get it and which were not tried."""
     for attribute, label in (("sent", "Already sent to"), ("not_attempted", "Not attempted")):
@@ -279,10 +292,6 @@ def segments(message: str | None, as_json: bool) -> None:
     if info.non_gsm_chars:
         table.add_row("Forcing UCS-2", " ".join(_show_char(ch) for ch in info.non_gsm_chars))
     _out().print(table)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _show_char(ch: str) -> str:
@@ -384,9 +393,9 @@ def _check_send(
     except SMSValidationError as exc:
         problems.extend(exc.problems)
     if problems:
-        noun = "problem" if len(problems) == 1 else "problems"
         raise SMSValidationError(
-            f"{len(problems)} {noun}, nothing sent: {problems[0]}", problems=tuple(problems)
+            f"{plural(len(problems), 'problem')}, nothing sent: {problems[0]}",
+            problems=tuple(problems),
         )
     return clean_sender, clean_message, recipients
 
@@ -443,7 +452,7 @@ def send(
     if client is None:
         out.print("Dry run: nothing sent.")
         return
-    question = f"Send {len(recipients)} SMS ({_plural(total, 'segment')})?"
+    question = f"Send {len(recipients)} SMS ({plural(total, 'segment')})?"
     if not yes and not _confirm(out, question):
         out.print("Nothing sent.")
         client.close()
@@ -452,7 +461,7 @@ def send(
         result = client.send_sms(sender, recipients, message)
     out.print(
         f"[green]Sent.[/] {escape(result.api_message)} (message-count {result.message_count}, "
-        f"{_plural(result.batches, 'request')})"
+        f"{plural(result.batches, 'request')})"
     )
 
 
@@ -466,7 +475,7 @@ def _drop_opted_out(out: Console, recipients: tuple[str, ...], path: Path) -> tu
     kept = tuple(r for r in recipients if r not in opted_out)
     dropped = [r for r in recipients if r in opted_out]
     out.print(
-        f"Dropped {_plural(len(dropped), 'opted-out recipient')}: {', '.join(dropped)}",
+        f"Dropped {plural(len(dropped), 'opted-out recipient')}: {', '.join(dropped)}",
         markup=False,
     )
     if not kept:
@@ -488,7 +497,7 @@ def _send_summary(
     table.add_row("Recipients", f"{len(recipients)}: {shown}")
     table.add_row("Encoding", encoding)
     table.add_row("Segments per message", str(per_message))
-    table.add_row("Total cost", _plural(total, "segment"))
+    table.add_row("Total cost", plural(total, "segment"))
     return table
 
 
@@ -545,6 +554,7 @@ def opt_out_add(
 @duckdb_option
 def opt_out_remove(numbers: tuple[str, ...], region: str, duckdb_path: Path) -> None:
     """Opt NUMBERS back in."""
+    _require_file(duckdb_path)
     with _api_errors(), _warehouse_errors(duckdb_path):
         change = OptOuts(Warehouse(duckdb_path), region=region).remove(numbers)
     _print_change(change, "Removed", "Were not opted out")
@@ -555,6 +565,7 @@ def opt_out_remove(numbers: tuple[str, ...], region: str, duckdb_path: Path) -> 
 @duckdb_option
 def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
     """List the opted-out numbers, oldest first (times in UTC)."""
+    _require_file(duckdb_path)
     with _warehouse_errors(duckdb_path):
         entries = OptOuts(Warehouse(duckdb_path)).entries()
     if as_json:
@@ -564,7 +575,7 @@ def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
     if not entries:
         _out().print(f"No opt-outs in {duckdb_path}.", markup=False)
         return
-    table = Table(title=f"{_plural(len(entries), 'opted-out number')}")
+    table = Table(title=f"{plural(len(entries), 'opted-out number')}")
     for column in ("Number", "Reason", "Source", "Since (UTC)"):
         table.add_column(column)
     for e in entries:
@@ -696,6 +707,7 @@ def _campaigns_table(overviews: Sequence[CampaignOverview]) -> Table:
 def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
     """Say whether campaigns are paused, why, and list the latest trips; each campaign's
     activation and outbox rows by state (times in UTC)."""
+    _require_file(duckdb_path)
     warehouse = Warehouse(duckdb_path)
     breaker = CircuitBreaker(warehouse)
     with _warehouse_errors(duckdb_path):
@@ -721,7 +733,7 @@ def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
     if not history:
         out.print(f"No trip recorded in {duckdb_path}.", markup=False)
         return
-    table = Table(title=f"Latest {_plural(len(history), 'trip')}")
+    table = Table(title=f"Latest {plural(len(history), 'trip')}")
     for column in ("Tripped", "Reason", "Source", "Partition", "Resumed", "By", "Why"):
         table.add_column(column)
     for t in history:
@@ -750,13 +762,14 @@ def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
     """Resume every campaign: end every active trip, whatever tripped it."""
     _require_text(reason, "--reason")
     _require_text(by, "--by")
+    _require_file(duckdb_path)
     with _warehouse_errors(duckdb_path):
         ended = CircuitBreaker(Warehouse(duckdb_path)).resume(by=f"cli:{by}", reason=reason)
     out = _out()
     if not ended:
         out.print("Campaigns were not paused: nothing to resume.", markup=False)
         return
-    out.print(f"Resumed the campaigns ({_plural(len(ended), 'trip')} ended):", markup=False)
+    out.print(f"Resumed the campaigns ({plural(len(ended), 'trip')} ended):", markup=False)
     for trip in ended:
         out.print(f"  - {trip.describe()}", markup=False)
 
@@ -769,6 +782,8 @@ def campaigns_pause(reason: str, by: str, duckdb_path: Path) -> None:
     """Pause every campaign until a person resumes them (sensors skip, send jobs refuse)."""
     _require_text(reason, "--reason")
     _require_text(by, "--by")
+    # A pause written to a new file would pause nothing: the campaigns read their own.
+    _require_file(duckdb_path)
     with _warehouse_errors(duckdb_path):
         trip = CircuitBreaker(Warehouse(duckdb_path)).trip(reason, source=f"cli:{by}")
     _out().print(f"Campaigns paused: {trip.describe()}", markup=False)
@@ -888,19 +903,19 @@ def archive(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days, {task.fields[rows]:,} rows"),
+        TextColumn("days, {task.fields[rows]}"),
         TimeElapsedColumn(),
         console=_err(),
     )
     try:
         with _api_errors(connection), client, progress:
-            task = progress.add_task("Archive", total=len(days), rows=0)
+            task = progress.add_task("Archive", total=len(days), rows=plural(0, "row"))
             for day in days:
                 progress.update(task, description=f"Archive {day}")
                 for page in client.iter_archive_pages(day, day, page_size=page_size):
                     sink.write(page)
                     rows += len(page)
-                    progress.update(task, rows=rows)
+                    progress.update(task, rows=plural(rows, "row"))
                 progress.advance(task)
         sink.close()
         os.replace(partial, output)
@@ -908,7 +923,10 @@ def archive(
         if partial.exists():
             sink.close()
             partial.unlink()
-    _out().print(f"Wrote {rows:,} rows of {len(days)} day(s) to {output} ({fmt}).", markup=False)
+    _out().print(
+        f"Wrote {plural(rows, 'row')} of {plural(len(days), 'day')} to {output} ({fmt}).",
+        markup=False,
+    )
 
 
 # --- simulate --------------------------------------------------------------------------

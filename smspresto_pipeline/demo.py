@@ -52,6 +52,7 @@ from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
 from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse, sql_dir
 from smspresto_pipeline.warehouse.breaker import CircuitBreaker
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "DEMO_OPERATOR_NUMBER",
@@ -345,7 +346,8 @@ def _wait_for_runs(
             break
         if time.monotonic() > deadline:
             raise DemoRunError(
-                f"{len(runs)} of the {count} runs of {job_name} were recorded within "
+                f"{len(runs)} of the {plural(count, 'run')} of {job_name} "
+                f"{'was' if len(runs) == 1 else 'were'} recorded within "
                 f"{_RUN_TIMEOUT:.0f} s"
             )
         time.sleep(0.2)

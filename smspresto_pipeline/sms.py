@@ -33,6 +33,7 @@ import phonenumbers
 from phonenumbers import carrier as phone_carrier
 
 from smspresto_pipeline.errors import SMSValidationError
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "CI_LEGACY_MOBILE_PREFIX",
@@ -204,9 +205,10 @@ def normalize_recipients(numbers: Iterable[str], region: str = "CI") -> tuple[st
         except SMSValidationError as exc:
             problems.extend(exc.problems)
     if problems:
-        noun = "recipient is" if len(problems) == 1 else "recipients are"
+        # The noun counts the recipients, the verb the invalid ones: "1 of 2 recipients is".
+        verb = "is" if len(problems) == 1 else "are"
         raise SMSValidationError(
-            f"{len(problems)} of {total} {noun} invalid: {problems[0]}"
+            f"{len(problems)} of {plural(total, 'recipient')} {verb} invalid: {problems[0]}"
             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
             problems=tuple(problems),
         )

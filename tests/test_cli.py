@@ -303,9 +303,18 @@ def _opt_outs(invoke: Invoke, *more: str) -> list[dict[str, str | None]]:
     return listed
 
 
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["remove", "0708081488"]])
+def test_opt_out_reading_a_missing_file_says_so_and_creates_nothing(
+    invoke: Invoke, duckdb_path: Path, args: list[str]
+) -> None:
+    result = invoke("opt-out", *args)
+    assert result.exit_code == 2, result.output
+    assert f"no DuckDB file at {duckdb_path}" in " ".join(result.stderr.split())
+    assert result.stdout == ""
+    assert not duckdb_path.parent.exists()
+
+
 def test_opt_out_add_list_remove(invoke: Invoke, duckdb_path: Path) -> None:
-    assert _opt_outs(invoke) == []
-    assert not duckdb_path.exists()  # listing a missing file creates nothing
     added = invoke("opt-out", "add", "07 08 08 14 88", "0505050505", "--reason", "appel client")
     assert added.exit_code == 0, added.output
     assert f"Opted out (2): {AMA}, {KONE}" in added.stdout
@@ -326,19 +335,21 @@ def test_opt_out_add_list_remove(invoke: Invoke, duckdb_path: Path) -> None:
     assert [o["recipient"] for o in _opt_outs(invoke)] == [KONE]
 
 
-def test_opt_out_add_refuses_invalid_numbers(invoke: Invoke) -> None:
+def test_opt_out_add_refuses_invalid_numbers(invoke: Invoke, duckdb_path: Path) -> None:
     result = invoke("opt-out", "add", "0708081488", "abc", "12")
     assert result.exit_code == 2
     assert "'abc' is not a phone number" in result.stderr
     assert "'12' is not a valid number for CI" in result.stderr
-    assert _opt_outs(invoke) == []  # nothing added, not even the valid number
+    assert not duckdb_path.exists()  # nothing added, not even the valid number
 
 
-def test_opt_out_duckdb_option_beats_the_environment(invoke: Invoke, tmp_path: Path) -> None:
+def test_opt_out_duckdb_option_beats_the_environment(
+    invoke: Invoke, tmp_path: Path, duckdb_path: Path
+) -> None:
     other = tmp_path / "other.duckdb"
     assert invoke("opt-out", "add", "0708081488", "--duckdb", str(other)).exit_code == 0
     assert other.exists()
-    assert _opt_outs(invoke) == []
+    assert not duckdb_path.exists()
     assert [o["recipient"] for o in _opt_outs(invoke, "--duckdb", str(other))] == [AMA]
 
 
@@ -486,7 +497,7 @@ def test_archive_to_csv_round_trips_the_rows(
     assert len(rows) == simulator.message_count(SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END)
     assert rows == [{k: v or "" for k, v in row.items()} for row in expected]
     assert any("é" in row["HIS_MESSAGE"] or "à" in row["HIS_MESSAGE"] for row in rows)
-    assert f"Wrote {len(rows):,} rows of 5 day(s)" in result.stdout
+    assert f"Wrote {len(rows):,} rows of 5 days" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["history.parquet", "history.data"])
@@ -708,15 +719,25 @@ def _breaker_json(campaigns_cli: Invoke) -> dict[str, Any]:
     return document
 
 
-def test_campaigns_status_of_a_missing_file_is_running_and_creates_nothing(
-    campaigns_cli: Invoke, duckdb_path: Path
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["resume", "--reason", "x"],
+        ["pause", "--reason", "x"],
+    ],
+)
+def test_campaigns_on_a_missing_file_say_so_and_create_nothing(
+    campaigns_cli: Invoke, duckdb_path: Path, args: list[str]
 ) -> None:
-    result = campaigns_cli("status")
-    assert result.exit_code == 0, result.output
-    assert "Campaigns are running: the circuit breaker is closed." in result.stdout
-    assert "No trip recorded" in result.stdout
-    assert _breaker_json(campaigns_cli)["paused"] is False
-    assert not duckdb_path.exists()
+    """A mistyped path is not a warehouse whose campaigns run: said, exit 2, nothing made."""
+    result = campaigns_cli(*args)
+    assert result.exit_code == 2, result.output
+    assert f"no DuckDB file at {duckdb_path}" in " ".join(result.stderr.split())
+    assert "running" not in result.output
+    assert "paused" not in result.stdout
+    assert not duckdb_path.parent.exists()
 
 
 def test_campaigns_pause_status_resume(campaigns_cli: Invoke, duckdb_path: Path) -> None:
@@ -734,8 +755,9 @@ def test_campaigns_pause_status_resume(campaigns_cli: Invoke, duckdb_path: Path)
 
     status = campaigns_cli("status")
     assert status.exit_code == 0, status.output
-    assert "Campaigns are paused by the circuit breaker since " in status.stdout
+    assert "Campaigns are paused by ama (manual pause): panne MTN annoncée, since " in status.stdout
     assert "(and 1 more active trip)" in status.stdout
+    assert "circuit breaker" not in status.stdout.splitlines()[0]
     assert "smspresto campaigns resume" in status.stdout
     assert "carrier:MTN failures jumped from 3% to 21% on 2025-03-06" in status.stdout
     assert "check:archive_messages_failure_spike" in status.stdout
@@ -759,6 +781,24 @@ def test_campaigns_pause_status_resume(campaigns_cli: Invoke, duckdb_path: Path)
     again = campaigns_cli("resume", "--reason", "encore")
     assert again.exit_code == 0
     assert "Campaigns were not paused: nothing to resume." in again.stdout
+
+
+def test_campaigns_status_of_a_spike_names_the_circuit_breaker(
+    campaigns_cli: Invoke, duckdb_path: Path
+) -> None:
+    record_check_outcome(
+        Warehouse(duckdb_path),
+        check_name="failure_rate_spike",
+        partition="2025-03-06",
+        severity="ERROR",
+        reason="carrier:MTN failures jumped from 3% to 21% on 2025-03-06",
+    )
+    status = campaigns_cli("status")
+    assert status.exit_code == 0, status.output
+    headline = status.stdout.splitlines()[0]
+    assert headline.startswith("Campaigns are paused by the circuit breaker since ")
+    assert "manual pause" not in headline
+    assert "until the check passes again for 2025-03-06 or a person resumes them" in headline
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "smspresto_pipeline"
 # A module may import from its own layer and the layers below it.
 LAYERS = {
     "errors": 0,
+    "wording": 0,
     "sms": 1,
     "api": 2,
     "warehouse": 3,

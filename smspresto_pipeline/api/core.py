@@ -48,6 +48,7 @@ from smspresto_pipeline.sms import (
     validate_message,
     validate_sender,
 )
+from smspresto_pipeline.wording import plural
 
 # The clients' shared machinery is public within the api package (client.py uses it); the
 # package itself re-exports only the two constants.
@@ -166,7 +167,7 @@ class SendPlan:
         if len(self.calls) > 1:
             exc.args = (
                 f"{exc.args[0]} [batch {done + 1} of {len(self.calls)}: "
-                f"{len(exc.sent)} recipients sent before it, "
+                f"{plural(len(exc.sent), 'recipient')} sent before it, "
                 f"{len(exc.not_attempted)} not attempted]",
             )
 
@@ -478,7 +479,7 @@ class Core:
     def _ambiguous(call: Call[Any], failure: SMSPrestoError) -> AmbiguousSendError:
         batch = call.batch or ()
         return AmbiguousSendError(
-            f"sendsms to {len(batch)} recipients may or may not have been accepted "
+            f"sendsms to {plural(len(batch), 'recipient')} may or may not have been accepted "
             f"({failure.args[0] if failure.args else failure}); check the archive before "
             "sending again",
             recipients=batch,

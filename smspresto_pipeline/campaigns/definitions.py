@@ -173,6 +173,7 @@ from smspresto_pipeline.warehouse.read_only import (
     ReadOnlyQueryError,
     run_read_only_query,
 )
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "SENSOR_LOCK_TIMEOUT",
@@ -369,8 +370,8 @@ def _first_activation(
     if campaign.dry_run:
         recorded = len(baseline)  # what it would record
         context.log.info(
-            f"dry run of campaign {name!r}: its first activation would record {len(baseline)} "
-            "rows as baseline (never sent); nothing recorded"
+            f"dry run of campaign {name!r}: its first activation would record "
+            f"{plural(len(baseline), 'row')} as baseline (never sent); nothing recorded"
         )
     else:
         activation = CampaignActivations(store).activate(
@@ -522,8 +523,8 @@ def _evaluate(
             # when it was first previewed (else the rows of the preview weeks would all be new).
             return dg.SkipReason(
                 f"dry run of campaign {name!r}: its first activation would record "
-                f"{len(_baseline(campaign, found))} rows as baseline (never sent); nothing "
-                "recorded: the baseline is taken when the campaign goes live"
+                f"{plural(len(_baseline(campaign, found)), 'row')} as baseline (never sent); "
+                "nothing recorded: the baseline is taken when the campaign goes live"
             )
         activation = CampaignActivations(store).activate(
             name, _baseline(campaign, found), by=f"sensor:{campaign.sensor_name}", now=now
@@ -566,23 +567,28 @@ def _evaluate(
     if not chosen:
         if plan.waiting and not decision.limit:
             return dg.SkipReason(
-                f"daily cap reached: campaign {name!r} tried {decision.sent_today} messages "
-                f"today (max_per_day {campaign.max_per_day}); {len(plan.waiting)} rows wait "
-                f"for the next day, which starts at "
-                f"{_when(next_day_start(campaign, now), campaign)}"
+                f"daily cap reached: campaign {name!r} tried "
+                f"{plural(decision.sent_today, 'message')} today (max_per_day "
+                f"{campaign.max_per_day}); {plural(len(plan.waiting), 'row')} "
+                f"{'waits' if len(plan.waiting) == 1 else 'wait'} for the next day, which "
+                f"starts at {_when(next_day_start(campaign, now), campaign)}"
             )
-        why = [f"{len(found.opted_out)} opted-out numbers left out"] if found.opted_out else []
+        why = (
+            [f"{plural(len(found.opted_out), 'opted-out number')} left out"]
+            if found.opted_out
+            else []
+        )
         if expired:
-            why.append(f"{len(expired)} held rows expired, past validity_seconds")
+            why.append(f"{plural(len(expired), 'held row')} expired, past validity_seconds")
         why += [run.describe() for run in dead]
-        why += _waiting_on_runs(outbox, campaign, now, silent_after)
+        why += _waiting_on_runs(outbox, campaign, silent_after)
         return dg.SkipReason("nothing new to send" + (f" ({'; '.join(why)})" if why else ""))
     context.log.info(
-        f"campaign {name!r}: requesting a run for {len(plan.send)} messages "
+        f"campaign {name!r}: requesting a run for {plural(len(plan.send), 'message')} "
         f"({len(decision.held_keys & {m.dedup_key for m in plan.send})} held until now) and "
-        f"{len(released)} released by earlier runs, "
-        f"{len(chosen) - len(plan.send) - len(released)} rows to record as skipped, "
-        f"{len(plan.waiting)} rows waiting for the caps"
+        f"{plural(len(released), 'row')} released by earlier runs, "
+        f"{plural(len(chosen) - len(plan.send) - len(released), 'row')} to record as skipped, "
+        f"{plural(len(plan.waiting), 'row')} waiting for the caps"
     )
     run_key = batch_run_key(name, chosen)
     if released:
@@ -611,14 +617,14 @@ def _quiet_skip(campaign: Campaign, outbox: Outbox, found: _Found, now: datetime
         return dg.SkipReason(f"{window} until {until}: nothing new to hold")
     if campaign.dry_run:
         return dg.SkipReason(
-            f"{window} until {until}: {len(found.new)} new rows would be held (dry run: "
+            f"{window} until {until}: {plural(len(found.new), 'new row')} would be held (dry run: "
             "nothing recorded)"
         )
     held = outbox.claim(found.new, state="held", now=now)
     return dg.SkipReason(
-        f"{window} until {until}: {len(held)} new rows held; they are sent when the window "
+        f"{window} until {until}: {plural(len(held), 'new row')} held; sent when the window "
         f"opens, unless held longer than validity_seconds ({campaign.validity_seconds} s), "
-        "then they expire"
+        "then expired"
     )
 
 
@@ -732,16 +738,15 @@ def _settle(
     return dead
 
 
-def _waiting_on_runs(
-    outbox: Outbox, campaign: Campaign, now: datetime, silent_after: timedelta
-) -> list[str]:
+def _waiting_on_runs(outbox: Outbox, campaign: Campaign, silent_after: timedelta) -> list[str]:
     """What waits under runs still taken for alive: their pending rows, and when they are
     judged dead if they stay silent."""
     waiting = []
     for owner in outbox.pending_owners(campaign.name):
         last = owner.last_write.replace(tzinfo=UTC)
         waiting.append(
-            f"{owner.requested + owner.unrequested} rows pending under send run {owner.run_id} "
+            f"{plural(owner.requested + owner.unrequested, 'row')} pending under send run "
+            f"{owner.run_id} "
             f"(its last write {_when(last, campaign)}; settled as a dead run if it writes "
             f"nothing more by {_when(last + silent_after, campaign)})"
         )
@@ -809,8 +814,8 @@ def _run_send(
         returned |= {str(r.dedup_key) for r in found.batch.skipped}
         if missing := len(wanted - returned - {r.dedup_key for r in held}):
             context.log.warning(
-                f"{missing} of the {len(wanted)} chosen rows are no longer returned by the "
-                "query (or no longer sendable): left alone"
+                f"{missing} of the {plural(len(wanted), 'chosen row')} no longer returned by "
+                "the query (or no longer sendable): left alone"
             )
     selected = len(found.new) + len(found.opted_out) + len(found.skipped) + len(held)
     quiet = in_quiet_hours(campaign, now)
@@ -852,7 +857,7 @@ def _run_send(
         counts["held"] = len(outbox.claim(found.new, state="held", run_id=run_id, now=now))
         context.log.info(
             f"campaign {name!r}: quiet hours until {texts['next_send_time']}: "
-            f"{counts['held']} new rows held, nothing sent"
+            f"{plural(counts['held'], 'new row')} held, nothing sent"
         )
         metadata = _metadata(
             campaign,
@@ -931,10 +936,10 @@ def _run_send(
     adopted = adopt_released(outbox, name, run_id=run_id)
     claimed += adopted
     context.log.info(
-        f"campaign {name!r}: {len(claimed)} messages claimed ({len(moved)} held until now, "
-        f"{len(adopted)} adopted from earlier runs), {len(expired)} held rows expired, "
-        f"{len(plan.waiting)} rows waiting for the caps, {sum(reasons.values())} rows "
-        f"skipped {reasons}"
+        f"campaign {name!r}: {plural(len(claimed), 'message')} claimed ({len(moved)} held "
+        f"until now, {len(adopted)} adopted from earlier runs), "
+        f"{plural(len(expired), 'held row')} expired, {plural(len(plan.waiting), 'row')} "
+        f"waiting for the caps, {plural(sum(reasons.values()), 'row')} skipped {reasons}"
     )
 
     if not claimed:
@@ -959,8 +964,9 @@ def _run_send(
                 raise
             counts["left_pending"] = len(keys)
             raise dg.Failure(
-                description=f"campaign {name!r}: {exc}. The {len(keys)} claimed rows were "
-                "released (pending, no run): the next run of the campaign adopts and sends them.",
+                description=f"campaign {name!r}: {exc}. Released (pending, no run): the "
+                f"{plural(len(keys), 'claimed row')}, which the next run of the campaign adopts "
+                "and sends.",
                 metadata=_metadata(
                     campaign, selected, reasons, preview, counts, threshold=threshold
                 ),
@@ -1029,8 +1035,8 @@ def _dry_run(
         )
     segments = sum(m.segments for m in to_send)
     context.log.info(
-        f"dry run of campaign {name!r}: would send {len(to_send)} messages "
-        f"({segments} SMS parts); {counts}; nothing claimed, nothing sent"
+        f"dry run of campaign {name!r}: would send {plural(len(to_send), 'message')} "
+        f"({plural(segments, 'SMS part')}); {counts}; nothing claimed, nothing sent"
     )
     metadata = _metadata(
         campaign,

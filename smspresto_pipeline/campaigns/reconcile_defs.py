@@ -46,6 +46,7 @@ from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, settle_dead_runs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import Outbox
+from smspresto_pipeline.wording import plural
 
 __all__ = ["RECONCILE_JOB_NAME", "build_reconcile_defs"]
 
@@ -91,8 +92,8 @@ def _reconcile_op(before: timedelta, after: timedelta, silent_after: timedelta) 
         oldest = min((row.updated_at for row in waiting), default=None)
         age = None if oldest is None else (now - oldest).total_seconds()
         context.log.info(
-            f"{len(sent)} ambiguous rows resolved sent, {len(released)} never accepted "
-            f"(released for their campaign's next run), {len(waiting)} still ambiguous"
+            f"{plural(len(sent), 'ambiguous row')} resolved sent, {len(released)} never "
+            f"accepted (released for their campaign's next run), {len(waiting)} still ambiguous"
             + ("" if age is None else f" (the oldest for {age / 3600:.1f} hours)")
         )
         metadata = {
@@ -103,7 +104,7 @@ def _reconcile_op(before: timedelta, after: timedelta, silent_after: timedelta) 
             "resolved_sent": dg.MetadataValue.int(len(sent)),
             "released_unsent": dg.MetadataValue.int(len(released)),
             "still_ambiguous": dg.MetadataValue.int(len(waiting)),
-            "oldest_ambiguous_age_seconds": dg.MetadataValue.float(age)
+            "oldest_ambiguous_age_seconds": dg.MetadataValue.float(round(age, 1))
             if age is not None
             else dg.MetadataValue.null(),
             "by_campaign": dg.MetadataValue.json(

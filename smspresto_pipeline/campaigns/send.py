@@ -60,6 +60,7 @@ from smspresto_pipeline.errors import (
 )
 from smspresto_pipeline.sms import validate_sender
 from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMark, OutboxMessage, OutboxRow, Taken
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "BatchOutcome",
@@ -194,7 +195,8 @@ def check_stock(client: SMSPrestoClient, messages: Sequence[OutboxMessage]) -> i
     stock = client.get_stock()
     if stock < needed:
         raise SMSValidationError(
-            f"nothing sent: the {len(messages)} messages cost {needed} SMS parts and the "
+            f"nothing sent: the {plural(len(messages), 'message')} cost "
+            f"{plural(needed, 'SMS part')} and the "
             f"account's stock is {stock}"
         )
     return stock

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "COUNTERS_RECONCILE",
@@ -189,7 +190,10 @@ def check_counters_reconcile(
         )
         if missing_ranges:
             where += f", and days without any stored message: {_listed(missing_ranges)}"
-        reasons.append(f"{not_stored} of the account's {sent} messages are not stored ({where})")
+        verb = "is" if not_stored == 1 else "are"
+        reasons.append(
+            f"{not_stored} of the account's {plural(sent, 'message')} {verb} not stored ({where})"
+        )
     if totals.pending:
         reasons.append(
             f"{totals.pending} stored as pending on {_listed(pending_days)} (they may have "
@@ -205,7 +209,8 @@ def check_counters_reconcile(
     )
     if unexplained > allowed:
         summary = (
-            f"{unexplained} message(s) of the gap are unexplained (allowed {allowed}): "
+            f"{plural(unexplained, 'message')} of the gap "
+            f"{'is' if unexplained == 1 else 'are'} unexplained (allowed {allowed}): "
             f"{figures}. Look for a status map that swaps codes, days written from another "
             "account, or a counter reset"
         )

@@ -46,6 +46,7 @@ from smspresto_pipeline.checks.spikes import (
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.warehouse.breaker import record_check_outcome
 from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:
     # What define_asset_job returns; dagster does not export the class under its top name.
@@ -77,6 +78,16 @@ _WORST_SHOWN = 5
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _rate(value: float | None) -> float | None:
+    """A rate as metadata: 4 decimals (0.01 %) say all a day's rate can; None stays None."""
+    return None if value is None else round(value, 4)
+
+
+def _float(value: float | None) -> dg.MetadataValue | None:
+    """A number that stays a number in the UI (it plots); None when there is none."""
+    return None if value is None else dg.MetadataValue.float(value)
 
 
 def _worst(findings: list[SpikeFinding]) -> list[SpikeFinding]:
@@ -129,19 +140,16 @@ def _recent_days(
         if account is None:
             continue
 
-        def rounded(value: float | None) -> float | None:
-            return None if value is None else round(value, 4)
-
         records.append(
             dg.TableRecord(
                 {
                     "day": current.isoformat(),
                     "messages": account.messages,
                     "failed": account.failed,
-                    "rate": rounded(account.rate),
-                    "baseline": rounded(account.baseline_rate),
-                    "band_low": rounded(account.baseline_low),
-                    "band_high": rounded(account.baseline_high),
+                    "rate": _rate(account.rate),
+                    "baseline": _rate(account.baseline_rate),
+                    "band_low": _rate(account.baseline_low),
+                    "band_high": _rate(account.baseline_high),
                     "severity": account.severity or "pass",
                 }
             )
@@ -241,8 +249,8 @@ def build_failure_spike_check(
             # A spike in history is read by the breaker as a WARN, which changes nothing.
             state = _drive_breaker(warehouse, day, "WARN" if history else severity, reason)
             metadata["circuit_breaker"] = (
-                f"{day} is {age} days before the newest day stored ({newest}): a spike this old "
-                f"does not pause campaigns (breaker_days {breaker_days}); {state}"
+                f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a "
+                f"spike this old does not pause campaigns (breaker_days {breaker_days}); {state}"
                 if history
                 else state
             )
@@ -251,22 +259,19 @@ def build_failure_spike_check(
                 {
                     "final_messages": account.messages,
                     "failed": account.failed,
-                    "failure_rate": dg.MetadataValue.float(account.rate)
-                    if account.rate is not None
-                    else None,
+                    "failure_rate": _float(_rate(account.rate)),
                     "failure_rate_interval": (
                         f"{_percent(account.rate)} "
                         f"({_percent(account.rate_low)} to {_percent(account.rate_high)})"
                     ),
-                    "baseline_rate": dg.MetadataValue.float(account.baseline_rate)
-                    if account.baseline_rate is not None
-                    else None,
+                    "baseline_rate": _float(_rate(account.baseline_rate)),
                     "baseline_band": (
                         f"{_percent(account.baseline_low)} to {_percent(account.baseline_high)}"
                     ),
-                    "p_value": dg.MetadataValue.float(account.p_value)
-                    if account.p_value is not None
-                    else None,
+                    # 3 significant digits: 7.02e-06, not 0.000007024566263688321.
+                    "p_value": _float(
+                        None if account.p_value is None else float(f"{account.p_value:.3g}")
+                    ),
                 }
             )
         return dg.AssetCheckResult(
@@ -507,29 +512,29 @@ def _checked_in_run(
     return {partition for partition, names in evaluated.items() if check_names <= names}
 
 
-def _first_tick_start(instance: dg.DagsterInstance, key: dg.AssetKey, days: int) -> int | None:
-    """The storage id after which the first tick reads: just before the first materialization
-    of the ``days`` newest days materialized (None: from the start, nothing older was)."""
-    newest = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key), limit=1, ascending=False
+def _first_tick(
+    instance: dg.DagsterInstance, key: dg.AssetKey, days: int
+) -> tuple[Sequence[dg.EventLogRecord], int | None, bool]:
+    """What the first tick reads: the latest materialization of each of the ``days`` newest
+    days materialized, the newest storage id of any day (the cursor after it; None when
+    nothing was materialized), and whether older days were left out.
+
+    Days, not materializations: a backfill run again or the lookback re-reading days records
+    older days after the newest ones, and a range of storage ids would bring them all back.
+    """
+    latest = instance.get_latest_storage_id_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION
+    )
+    if not latest:
+        return [], None, False
+    # Daily keys are ISO dates: sorted as text, they are sorted as days.
+    newest = sorted(latest)[-days:]
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, storage_ids=[latest[day] for day in newest]),
+        limit=len(newest),
+        ascending=True,
     ).records
-    if not newest or newest[0].partition_key is None:
-        return None
-    try:
-        last = date.fromisoformat(newest[0].partition_key)
-    except ValueError:
-        return None  # not a day: every materialization is read
-    window = [(last - timedelta(days=n)).isoformat() for n in range(days)]
-    first = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=window), limit=1, ascending=True
-    ).records
-    if not first:
-        return None
-    older = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, before_storage_id=first[0].storage_id),
-        limit=1,
-    ).records
-    return first[0].storage_id - 1 if older else None
+    return records, max(latest.values()), len(latest) > len(newest)
 
 
 def build_checks_sensor(
@@ -554,10 +559,11 @@ def build_checks_sensor(
     already evaluated every check in ``check_names`` for it (a single-day run with its checks)
     is not requested again. ``batch`` records are read a tick.
 
-    The first tick (no cursor yet: a new deployment, a reset) starts at the first
-    materialization of the ``first_tick_days`` newest days: the history ingested before the
-    sensor was switched on is not checked day by day (one run each) unless asked, by launching
-    the checks job for those days.
+    The first tick (no cursor yet: a new deployment, a reset) requests the ``first_tick_days``
+    newest days materialized, each at its latest materialization, however often older days
+    were materialized again since (a backfill run twice), and moves its cursor past every
+    materialization recorded: the history ingested before the sensor was switched on is not
+    checked day by day (one run each) unless asked, by launching the checks job for those days.
 
     Args:
         asset: the partitioned asset (``archive_messages``).
@@ -589,20 +595,23 @@ def build_checks_sensor(
         ),
     )
     def checks_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        after: int | None
+        records: Sequence[dg.EventLogRecord]
+        cursor: int | None
         if context.cursor:
-            after = int(context.cursor)
+            records = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, after_storage_id=int(context.cursor)),
+                limit=batch,
+                ascending=True,
+            ).records
+            cursor = records[-1].storage_id if records else None
         else:
-            after = _first_tick_start(context.instance, key, first_tick_days)
-            if after is not None:
+            records, cursor, older = _first_tick(context.instance, key, first_tick_days)
+            if older:
                 context.log.info(
                     f"first tick: the days of {key.to_user_string()} materialized before the "
                     f"{first_tick_days} newest are not checked; launch {job_name} for those "
                     "days to check them"
                 )
-        records = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=batch, ascending=True
-        ).records
         if not records:
             return dg.SensorResult(
                 skip_reason=f"no materialization of {key.to_user_string()} since the last tick"
@@ -619,7 +628,7 @@ def build_checks_sensor(
             requests.append(dg.RunRequest(run_key=f"{day}@{record.storage_id}", partition_key=day))
         return dg.SensorResult(
             run_requests=requests,
-            cursor=str(records[-1].storage_id),
+            cursor=str(cursor),
             skip_reason=None
             if requests
             else "the runs that materialized these days evaluated their checks",

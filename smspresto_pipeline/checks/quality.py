@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.wording import plural
 
 __all__ = ["QUALITY_CHECKS", "QualityResult", "check_data_quality", "run_quality_check"]
 
@@ -67,8 +68,9 @@ def _history_ids(con: _Connection, day: date) -> QualityResult:
     text = (
         "every history id is numeric and unique"
         if not total
-        else f"{counts['missing']} rows without a numeric history id, {counts['repeated']} "
-        f"repeated within the day, {counts['in_other_days']} also in another day"
+        else f"{plural(counts['missing'], 'row')} without a numeric history id, "
+        f"{counts['repeated']} repeated within the day, {counts['in_other_days']} also in "
+        "another day"
     )
     return QualityResult("history_id_unique", day, not total, total, counts, text)
 
@@ -80,7 +82,7 @@ def _required_fields(con: _Connection, day: date) -> QualityResult:
     text = (
         "every message has a recipient and a creation time"
         if not total
-        else f"{counts['no_recipient']} messages without a recipient, "
+        else f"{plural(counts['no_recipient'], 'message')} without a recipient, "
         f"{counts['no_created_at']} without a creation time"
     )
     return QualityResult("required_fields_present", day, not total, total, counts, text)
@@ -93,7 +95,7 @@ def _statuses(con: _Connection, day: date) -> QualityResult:
     text = (
         "every status code is mapped"
         if not total
-        else f"{total} messages with a status code the status map does not name ({codes})"
+        else f"{plural(total, 'message')} with a status code the status map does not name ({codes})"
     )
     return QualityResult("statuses_mapped", day, not total, total, counts, text)
 
@@ -103,7 +105,8 @@ def _send_times(con: _Connection, day: date) -> QualityResult:
     text = (
         "no message was sent before it was created"
         if not total
-        else f"{total} messages sent before they were created"
+        else f"{plural(total, 'message')} sent before "
+        f"{'it was' if total == 1 else 'they were'} created"
     )
     return QualityResult(
         "sent_not_before_created", day, not total, total, {"sent_before_created": total}, text

@@ -45,6 +45,7 @@ from statistics import NormalDist
 from typing import Any, Literal, Protocol
 
 from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "DailyCounts",
@@ -471,7 +472,7 @@ def _assess_day(
         severity: Severity | None = None
         base_rate = prediction.rate if prediction else None
         band = _band(prediction, messages) if prediction and messages else (None, None)
-        volume = f"{messages:,} messages"
+        volume = plural(messages, "message")
         if not enough:
             reason = (
                 f"{segment}: insufficient data ({volume}, {failed:,} failed; "
@@ -479,7 +480,8 @@ def _assess_day(
             )
         elif prediction is None or p_value is None or rate is None or base_rate is None:
             reason = (
-                f"{segment}: no baseline yet ({account.days if account else 0} days of history;"
+                f"{segment}: no baseline yet ({plural(account.days if account else 0, 'day')} "
+                "of history;"
                 f" needs {config.min_baseline_days})"
             )
         else:

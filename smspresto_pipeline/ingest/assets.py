@@ -43,6 +43,7 @@ from smspresto_pipeline.warehouse import (
     WarehousePathError,
     check_path,
 )
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "ARCHIVE_MESSAGES",
@@ -328,8 +329,9 @@ def build_archive_messages_asset(
                 )
             )
         context.log.info(
-            f"{len(written)} day(s) written: {sum(s.rows for s in written)} messages, "
-            f"{sum(s.pages for s in written)} pages"
+            f"{plural(len(written), 'day')} written: "
+            f"{plural(sum(s.rows for s in written), 'message')}, "
+            f"{plural(sum(s.pages for s in written), 'page')}"
         )
         if failed:
             for day, error in failed.items():
@@ -337,8 +339,8 @@ def build_archive_messages_asset(
             first = next(iter(failed.values()))
             raise dg.Failure(
                 description=(
-                    f"{len(failed)} of {len(days)} day(s) failed and kept their previous "
-                    f"contents: {', '.join(d.isoformat() for d in failed)}"
+                    f"{len(failed)} of {plural(len(days), 'day')} failed and kept their "
+                    f"previous contents: {', '.join(d.isoformat() for d in failed)}"
                 ),
             ) from first
         return dg.MaterializeResult()
@@ -465,7 +467,9 @@ def build_analytics_views_asset(
             f"rows/{name}": dg.MetadataValue.int(count) for name, count in counts.items()
         }
         metadata["views"] = dg.MetadataValue.md(
-            "\n".join(f"- `smspresto.{name}`: {count} rows" for name, count in counts.items())
+            "\n".join(
+                f"- `smspresto.{name}`: {plural(count, 'row')}" for name, count in counts.items()
+            )
         )
         return dg.MaterializeResult(metadata=metadata)
 

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from smspresto_pipeline.wording import plural
+
 __all__ = ["build_ingest_schedule", "build_snapshot_schedule", "ingest_partition_keys"]
 
 #: Run tags that make one run cover a partition key range (read by Dagster's executor, the
@@ -171,7 +173,7 @@ def build_ingest_schedule(
         if not keys:
             return dg.SkipReason(
                 f"no partition of {asset_key.to_user_string()} between yesterday and "
-                f"{lookback_days} days before (the partitions start on "
+                f"{plural(lookback_days, 'day')} before (the partitions start on "
                 f"{resolved_partitions.start.date().isoformat()})"
             )
         return dg.RunRequest(
@@ -195,7 +197,7 @@ def build_ingest_schedule(
         default_status=default_status,
         description=(
             f"Every day at {hour:02d}:{minute:02d} ({timezone}): ingest yesterday and the "
-            f"{lookback_days} days before it, in one run."
+            f"{plural(lookback_days, 'day')} before it, in one run."
         ),
         execution_fn=requests,
     )

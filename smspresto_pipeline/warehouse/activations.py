@@ -37,6 +37,7 @@ from smspresto_pipeline.warehouse.outbox import OUTBOX_STATES, OutboxMessage, Ou
 from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.wording import plural
 
 __all__ = ["Activation", "CampaignActivations", "CampaignOverview", "is_activated_on"]
 
@@ -67,10 +68,9 @@ class Activation:
 
     def describe(self) -> str:
         """``activated <time> UTC by <who>, <n> rows recorded as baseline``."""
-        rows = "1 row" if self.baseline_rows == 1 else f"{self.baseline_rows} rows"
         return (
             f"activated {self.activated_at:%Y-%m-%d %H:%M:%S} UTC by {self.activated_by}, "
-            f"{rows} recorded as baseline"
+            f"{plural(self.baseline_rows, 'row')} recorded as baseline"
         )
 
 

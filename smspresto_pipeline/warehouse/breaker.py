@@ -57,6 +57,7 @@ import duckdb
 from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "CHECK_PREFIX",
@@ -117,6 +118,19 @@ class Trip:
         """Whether the trip still pauses the campaigns."""
         return self.resumed_at is None
 
+    @property
+    def paused_by(self) -> str | None:
+        """Who paused the campaigns by hand (``cli:<who>``, ``job:<job>:<who>``, or any other
+        source but a check's); None when a check tripped the breaker."""
+        if self.source.startswith(CHECK_PREFIX):
+            return None
+        kind, _, rest = self.source.partition(":")
+        if kind == "cli" and rest:
+            return rest
+        if kind == "job" and rest.count(":"):
+            return rest.split(":", 1)[1]
+        return self.source
+
     def describe(self) -> str:
         """``<time> UTC: <reason> (<source>, partition <key>)``."""
         where = f", partition {self.partition_key}" if self.partition_key else ""
@@ -153,7 +167,14 @@ class BreakerState:
             return "campaigns are running: the circuit breaker is closed"
         latest = self.trips[0]
         others = len(self.trips) - 1
-        more = f" (and {others} more active trip{'s' if others > 1 else ''})" if others else ""
+        more = f" (and {plural(others, 'more active trip')})" if others else ""
+        if latest.paused_by is not None:
+            # A person's pause is not the breaker's doing, and only a person ends it.
+            return (
+                f"campaigns are paused by {latest.paused_by} (manual pause): {latest.reason}, "
+                f"since {latest.tripped_at:%Y-%m-%d %H:%M} UTC{more}; nothing is sent until a "
+                f"person resumes them: {RESUME_HINT}"
+            )
         if others:
             automatic = "each trip ends (a check's when it passes again for its partition) or "
         elif latest.source.startswith(CHECK_PREFIX):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from smspresto_pipeline.wording import plural
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -227,7 +229,7 @@ def open_connection(
                 raise WarehouseLockedError(
                     f"{path} stayed locked by {_holder(exc)}: this run waited "
                     f"{waits.waited:.1f} s for it in all, its limit (lock_timeout "
-                    f"{waits.timeout:g} s), over {attempts} attempt(s) here"
+                    f"{waits.timeout:g} s), over {plural(attempts, 'attempt')} here"
                 ) from exc
             pause = min(remaining, delay * random.uniform(0.5, 1.5))  # noqa: S311
             time.sleep(pause)

@@ -17,6 +17,7 @@ import duckdb
 
 from smspresto_pipeline.warehouse.connection import rollback
 from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
+from smspresto_pipeline.wording import plural
 
 __all__ = ["UPGRADABLE_TABLES", "WarehouseSchemaError", "upgrade_tables"]
 
@@ -94,8 +95,8 @@ def upgrade_tables(
             if rows:
                 raise WarehouseSchemaError(
                     f"{SCHEMA}.{table} was created by an older version of smspresto-pipeline "
-                    f"and holds {rows:,} rows, so it is not recreated automatically. It differs "
-                    f"from sql/ddl/create_{table}_table.sql: it has {_describe(found)}; "
+                    f"and holds {plural(rows, 'row')}, so it is not recreated automatically. It "
+                    f"differs from sql/ddl/create_{table}_table.sql: it has {_describe(found)}; "
                     f"the current DDL has {_describe(wanted)}. Export the rows, drop the table "
                     "and let the warehouse create it again, then reload them."
                 )

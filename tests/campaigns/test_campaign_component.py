@@ -20,6 +20,7 @@ from e2e_fixtures import load_project, project_env
 import dagster_project
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.campaigns import Campaign, CampaignComponent
+from smspresto_pipeline.campaigns.render import compile_template
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
@@ -308,6 +309,25 @@ def project_query(name: str, **settings: str) -> str:
     return text
 
 
+@pytest.mark.parametrize(
+    ("messages", "failed", "rate", "expected"),
+    [
+        (1, 0, "0,0", "1 message, 0 en échec (0,0 %)"),
+        (2, 1, "50,0", "2 messages, 1 en échec (50,0 %)"),
+        (0, 0, None, "0 message, aucun envoi"),
+    ],
+)
+def test_the_daily_summary_counts_in_french(
+    messages: int, failed: int, rate: str | None, expected: str
+) -> None:
+    """French puts 0 and 1 in the singular: never "1 messages"."""
+    template = compile_template(
+        (CAMPAIGNS / "daily_summary" / "message.j2").read_text(encoding="utf-8")
+    )
+    row = {"day": "06/12/2026", "messages": messages, "failed": failed, "failure_rate": rate}
+    assert template.render(row) == f"SMS Presto, bilan du 06/12/2026 : {expected}."
+
+
 def archive_by_number(sim: RunningSimulator) -> dict[str, list[Any]]:
     """The simulator's records per valid number (E.164), oldest first (creation time, id)."""
     by_number: dict[str, list[Any]] = collections.defaultdict(list)
@@ -394,7 +414,7 @@ def test_the_projects_daily_summary_texts_the_operator_once_a_day(
     # the query file reads as {{ settings.operator_number }}.
     day = datetime.now(ZoneInfo("Africa/Abidjan")).date() - timedelta(days=1)
     assert sent == [
-        ("+2250700000001", f"SMS Presto, bilan du {day:%d/%m/%Y} : 0 messages, aucun envoi.")
+        ("+2250700000001", f"SMS Presto, bilan du {day:%d/%m/%Y} : 0 message, aucun envoi.")
     ]
     (row,) = Outbox(Warehouse(duckdb_path)).rows("sent", campaign="daily_summary")
     assert row.dedup_key == day.isoformat()

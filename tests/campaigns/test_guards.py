@@ -161,7 +161,7 @@ def test_rows_held_before_the_sender_changed_are_sent_from_the_sender_they_were_
     add_customers(path, 2)
     clock.at = NIGHT
     assert (
-        "1 new rows held"
+        "1 new row held"
         in Harness(customers_campaign(quiet_hours=QUIET), sim, path, instance, clock).skip()
     )
     # The campaign's sender is changed overnight; a new row comes in the morning.
@@ -189,13 +189,13 @@ def test_held_rows_past_their_validity_expire_and_are_never_sent(
     assert "baseline" in reminder.skip()
     add_customers(path, 2)
     clock.at = NIGHT
-    assert "1 new rows held" in reminder.skip()
+    assert "1 new row held" in reminder.skip()
     clock.at = MORNING  # nine hours later: past the hour of validity
-    assert reminder.skip() == "nothing new to send (1 held rows expired, past validity_seconds)"
+    assert reminder.skip() == "nothing new to send (1 held row expired, past validity_seconds)"
     # The send job expires them too (here it finds the next night's row).
     add_customers(path, 3)
     clock.at = NIGHT + timedelta(days=1)
-    assert "1 new rows held" in reminder.skip()
+    assert "1 new row held" in reminder.skip()
     clock.at = MORNING + timedelta(days=1)
     metadata = output_metadata(reminder.run())
     assert (metadata["expired"], metadata["sent"]) == (1, 0)

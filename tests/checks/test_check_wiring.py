@@ -240,6 +240,43 @@ def test_the_first_tick_checks_the_newest_days_not_the_whole_history(account: Ac
         assert [r.partition_key for r in requests] == [first.isoformat()]
 
 
+def test_the_first_tick_checks_14_distinct_days_after_older_days_were_rematerialized(
+    account: Account,
+) -> None:
+    """A backfill run again (or the lookback re-reading days) materializes older days after
+    the first materialization of the newest ones: the first tick still asks for the 14 newest
+    days, each once, at its latest materialization."""
+    defs = account.defs()
+    first, last = END - timedelta(days=29), END
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert account.ingest(defs, instance, first, last).success
+        assert account.ingest(defs, instance, first, last).success  # the backfill re-run
+        assert account.ingest(defs, instance, first, first).success  # an old day, once more
+        requests, cursor = tick(defs, instance, None)
+        newest = days(last - timedelta(days=13), last)
+        assert [r.partition_key for r in requests] == newest
+        latest = instance.get_latest_storage_id_by_partition(
+            dg.AssetKey("archive_messages"), dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        assert [r.run_key for r in requests] == [f"{day}@{latest[day]}" for day in newest]
+        # The cursor is past every materialization read: the next tick asks for nothing.
+        assert cursor == str(max(latest.values()))
+        assert tick(defs, instance, cursor)[0] == []
+
+
+def test_the_first_tick_counts_days_ingested_not_calendar_days(account: Account) -> None:
+    """With days missing from the history, the 14 newest days ingested reach further back."""
+    defs = account.defs()
+    with dg.DagsterInstance.ephemeral() as instance:
+        older = account.ingest(defs, instance, END - timedelta(days=19), END - timedelta(days=10))
+        assert older.success
+        assert account.ingest(defs, instance, END - timedelta(days=3), END).success
+        requests, _ = tick(defs, instance, None)
+    assert [r.partition_key for r in requests] == days(
+        END - timedelta(days=19), END - timedelta(days=10)
+    )[-10:] + days(END - timedelta(days=3), END)
+
+
 def test_the_sensor_follows_the_schedules_status(account: Account) -> None:
     running = account.defs(schedule_status=dg.DefaultScheduleStatus.RUNNING)
     stopped = account.defs()

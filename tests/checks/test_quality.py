@@ -112,7 +112,7 @@ def test_a_crafted_bad_day_fails_each_check_with_its_counts(
     assert not ids.passed
     assert dict(ids.counts) == {"missing": 1, "repeated": 1, "in_other_days": 1}
     assert ids.description == (
-        "1 rows without a numeric history id, 1 repeated within the day, 1 also in another day"
+        "1 row without a numeric history id, 1 repeated within the day, 1 also in another day"
     )
     required = results["required_fields_present"]
     assert not required.passed

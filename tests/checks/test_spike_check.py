@@ -85,7 +85,7 @@ def test_the_check_passes_on_a_clean_day(backfilled: tuple[dict[str, Any], Any])
     assert metadata["flagged_segments"] == "none"
     assert metadata["reason"].startswith("all failures at ")
     rate = metadata["failure_rate"]
-    assert rate == pytest.approx(metadata["failed"] / metadata["final_messages"])
+    assert rate == pytest.approx(metadata["failed"] / metadata["final_messages"], abs=5e-5)
     interval = re.fullmatch(
         r"[\d.]+% \(([\d.]+)% to ([\d.]+)%\)", metadata["failure_rate_interval"]
     )
@@ -113,6 +113,28 @@ def test_the_check_fails_at_error_on_a_carrier_spike(
     assert evaluation.description == metadata["reason"]
     worst_rows = metadata["worst_segments"].splitlines()[2:]
     assert worst_rows[0].startswith("| carrier:MTN | ERROR | ")
+
+
+@pytest.mark.parametrize("day", [CLEAN_DAY, CARRIER_SPIKE])
+def test_the_checks_numbers_read_as_people_write_them(
+    backfilled: tuple[dict[str, Any], Any], day: date
+) -> None:
+    """Rates to 4 decimals, the p-value to 3 significant digits: numbers still (the UI plots
+    them), never ``0.000007024566263688321``."""
+    metadata = check_day(backfilled, day).metadata
+    numbers = [metadata[name] for name in ("failure_rate", "baseline_rate", "p_value")]
+    assert all(isinstance(value, dg.FloatMetadataValue) for value in numbers)
+    values: dict[str, Any] = {name: value.value for name, value in metadata.items()}
+    for name in ("failure_rate", "baseline_rate"):
+        assert values[name] == round(values[name], 4)
+    assert values["failure_rate"] == pytest.approx(
+        values["failed"] / values["final_messages"], abs=5e-5
+    )
+    assert values["p_value"] == float(f"{values['p_value']:.3g}")
+    floats = [v for v in values.values() if isinstance(v, float)]
+    for record in values["recent_days"].records:
+        floats += [v for v in record.data.values() if isinstance(v, float)]
+    assert [v for v in floats if len(repr(v)) > 8] == []
 
 
 def test_a_spike_in_history_fails_the_check_but_does_not_pause_campaigns(

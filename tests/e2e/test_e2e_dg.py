@@ -105,6 +105,22 @@ def test_dg_check_names_a_bad_setting(tmp_path: Path) -> None:
     assert "SMSPRESTO_TIMEZONE must be an IANA time zone name, got 'Africa/Atlantis'" in out + err
 
 
+@pytest.mark.parametrize("value", ["2026-13-45", "yesterday"])
+def test_dg_check_says_first_what_is_wrong_with_the_start_date(tmp_path: Path, value: str) -> None:
+    """The first component to read the settings is not to blame: the report opens with the
+    variable, the value and the format, before any stack trace or component tree."""
+    code, out, err = dg(
+        "check", "defs", cwd=ROOT, extra={**settings(tmp_path), "SMSPRESTO_START_DATE": value}
+    )
+    assert code != 0
+    lines = (out + err).splitlines()
+    message = f"SMSPRESTO_START_DATE must be a date (YYYY-MM-DD), got {value!r}"
+    opening = next(n for n, line in enumerate(lines) if "Validation failed" in line)
+    assert any(message in line for line in lines[opening : opening + 3]), "\n".join(lines)
+    assert "daily_summary" not in out + err
+    assert "ComponentTreeException" not in out + err
+
+
 @pytest.mark.slow
 def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path: Path) -> None:
     """A user's own ``dg`` project, with this package installed, gets the ingestion and a

@@ -88,12 +88,19 @@ def test_a_later_failure_trips_again_and_a_person_resumes_every_trip(
     # Same partition after it was cleared: a new trip, not the old one re-opened.
     breaker.trip("day 6 again", source=SOURCE, partition="2025-03-06", now=T0 + timedelta(hours=2))
     breaker.trip("day 7", source=SOURCE, partition="2025-03-07", now=T0 + timedelta(days=1))
+    text = breaker.state().describe()
+    assert text.startswith("campaigns are paused by the circuit breaker since 2025-03-08 06:00")
+    assert "(and 1 more active trip)" in text
+    assert "each trip ends" in text
     breaker.trip("stop everything", source="cli:ama", now=T0 + timedelta(days=1, hours=1))
     state = breaker.state()
     assert [t.reason for t in state.trips] == ["stop everything", "day 7", "day 6 again"]
     assert state.generation == 4
-    assert "(and 2 more active trips)" in state.describe()
-    assert "each trip ends" in state.describe()
+    # The newest is a person's pause: only a person ends it, whatever the checks say.
+    assert state.describe() == (
+        "campaigns are paused by ama (manual pause): stop everything, since 2025-03-08 07:00 "
+        "UTC (and 2 more active trips); nothing is sent until a person resumes them: " + RESUME_HINT
+    )
 
     at = T0 + timedelta(days=2)
     ended = breaker.resume(by="kofi", reason="MTN fixed its gateway", now=at)
@@ -195,5 +202,19 @@ def test_an_empty_table_of_another_shape_is_recreated_one_with_rows_is_refused(
     with duckdb.connect(str(other)) as con:
         con.execute("CREATE TABLE smspresto.campaign_pauses (source VARCHAR, reason VARCHAR)")
         con.execute("INSERT INTO smspresto.campaign_pauses VALUES ('cli', 'x')")
-    with pytest.raises(WarehouseSchemaError, match=r"campaign_pauses .* holds 1 rows"):
+    with pytest.raises(WarehouseSchemaError, match=r"campaign_pauses .* holds 1 row,"):
         CircuitBreaker(Warehouse(other)).trip("x", source="cli:ama")
+
+
+@pytest.mark.parametrize(
+    ("source", "paused_by"),
+    [
+        ("cli:ama", "ama"),
+        ("job:smspresto_pause_campaigns:kofi", "kofi"),
+        ("job:smspresto_pause_campaigns:the UI", "the UI"),
+        ("ops-runbook", "ops-runbook"),
+        (SOURCE, None),
+    ],
+)
+def test_who_paused_by_hand(source: str, paused_by: str | None) -> None:
+    assert Trip(source, None, "x", T0).paused_by == paused_by

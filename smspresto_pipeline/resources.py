@@ -1,20 +1,26 @@
 """The bridge between Dagster configuration and the library.
 
 `SMSPrestoResource` hands out SMS Presto clients; `WarehouseResource` hands out the DuckDB
-`Warehouse`.
+`Warehouse`. `ResourceAttributes` are the attributes by which a component (the ingestion's,
+each campaign's) binds both from the environment.
 """
 
+import functools
+import os
+import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
+from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.api.redaction import REDACTED, mask
 from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
 
-__all__ = ["DEFAULT_STATUS_MAP", "SMSPrestoResource", "WarehouseResource"]
+__all__ = ["DEFAULT_STATUS_MAP", "ResourceAttributes", "SMSPrestoResource", "WarehouseResource"]
 
 
 class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -208,3 +214,136 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             memory_limit=self.memory_limit,
             threads=self.threads,
         )
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The attributes every component binding the resources must agree on.
+_BINDING = ("duckdb_path", "api_key_env", "api_pass_env", "base_url_env", "timezone")
+
+
+class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
+    """A component that binds the resources ``smspresto`` and ``warehouse``: the ingestion's,
+    each campaign's.
+
+    Secrets are named, never written: the attributes hold the names of the environment
+    variables, which the resources read through ``dg.EnvVar`` when a run starts (a
+    ``ConfigurableResource`` given as a component field would not resolve ``{{ env.X }}``,
+    dagster issue 33677).
+
+    Every such component of a project binds the same two keys, and Dagster accepts a key bound
+    twice only to the very same object: :meth:`bind_resources` gives one object per
+    configuration for the whole process, so components naming the same file, variables and
+    time zone (the defaults do) share them. A project has one warehouse and one account: a
+    component naming others than its neighbours fails the load, naming the attribute.
+    """
+
+    duckdb_path: Annotated[
+        str,
+        dg.Resolver.default(
+            description="The DuckDB file (the warehouse), relative to the directory Dagster "
+            "runs in (created when missing). Every component of a project names the same one."
+        ),
+    ] = "data/smspresto_warehouse.duckdb"
+    api_key_env: Annotated[
+        str,
+        dg.Resolver.default(
+            description="Name of the environment variable holding the API key; read when a run "
+            "starts, never shown in the UI."
+        ),
+    ] = "SMSPRESTO_API_KEY"
+    api_pass_env: Annotated[
+        str,
+        dg.Resolver.default(
+            description="Name of the environment variable holding the account's password; read "
+            "when a run starts, never shown in the UI."
+        ),
+    ] = "SMSPRESTO_API_PASS"  # noqa: S105 (the name of a variable, not a password)
+    base_url_env: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="Name of the environment variable holding the API's base URL (e.g. a "
+            "simulator's), read when a run starts. When it is unset where the definitions "
+            f"load, or this is null, the public API is used ({DEFAULT_BASE_URL})."
+        ),
+    ] = "SMSPRESTO_BASE_URL"
+    # Each component describes (and checks) its own: the account's time zone.
+    timezone: str = "Africa/Abidjan"
+
+    @field_validator("duckdb_path")
+    @classmethod
+    def _check_duckdb_path(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("duckdb_path must name a file, got an empty string")
+        if Path(value).is_dir():
+            raise ValueError(f"duckdb_path must name a DuckDB file, got a directory: {value}")
+        return value
+
+    @field_validator("api_key_env", "api_pass_env", "base_url_env")
+    @classmethod
+    def _check_env_name(cls, value: str | None, info: Any) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                f"{info.field_name} must be the name of an environment variable (letters, "
+                f"digits, _), not its value: got {len(value)} characters that are not a name"
+            )
+        return value
+
+    def describe_component(self) -> str:
+        """How errors name this component."""
+        return f"the {type(self).__name__}"
+
+    def bind_resources(
+        self, context: dg.ComponentLoadContext
+    ) -> tuple[SMSPrestoResource, WarehouseResource]:
+        """``smspresto`` and ``warehouse`` from these attributes: the same two objects for the
+        same configuration, however many components ask.
+
+        Raises:
+            ValueError: another component of the project binding them names another file,
+                variable or time zone (the message names the attribute and both values).
+        """
+        # The tree finds the concrete subclasses (the ingestion, the campaigns) by this base.
+        neighbours = context.component_tree.get_all_components(
+            of_type=ResourceAttributes  # type: ignore[type-abstract]
+        )
+        for other in neighbours:
+            for name in _BINDING:
+                mine, theirs = getattr(self, name), getattr(other, name)
+                if mine != theirs:
+                    here, there = self.describe_component(), other.describe_component()
+                    raise ValueError(
+                        f"{here} and {there} bind the resources smspresto and warehouse "
+                        f"differently: {name} is {mine!r} in {here} and {theirs!r} in {there}. A "
+                        "project has one warehouse and one account: give every component the "
+                        f"same {name}."
+                    )
+        # Whether the URL comes from the environment is decided here, where the definitions
+        # load; its value, like the secrets', is read by Dagster when a run starts.
+        from_env = self.base_url_env is not None and bool(
+            os.environ.get(self.base_url_env, "").strip()
+        )
+        return _bound_resources(
+            self.duckdb_path,
+            self.api_key_env,
+            self.api_pass_env,
+            self.base_url_env if from_env else None,
+            self.timezone,
+        )
+
+
+@functools.cache
+def _bound_resources(
+    duckdb_path: str,
+    api_key_env: str,
+    api_pass_env: str,
+    base_url_env: str | None,
+    timezone: str,
+) -> tuple[SMSPrestoResource, WarehouseResource]:
+    base_url: str = DEFAULT_BASE_URL if base_url_env is None else dg.EnvVar(base_url_env)
+    smspresto = SMSPrestoResource(
+        api_key=dg.EnvVar(api_key_env),
+        api_pass=dg.EnvVar(api_pass_env),
+        base_url=base_url,
+        timezone=timezone,
+    )
+    return smspresto, WarehouseResource(path=duckdb_path)

@@ -16,7 +16,8 @@ is the campaign tests' file: the warehouse schema and an empty ``main.customers`
 ``LockHolder(path)`` is another process holding a DuckDB file's write lock until released.
 
 ``sandbox`` is a Dagster defs folder to declare components in; ``load_error(sandbox, path)`` is
-the error (with its causes) of loading the one declared at ``path``.
+the error (with its causes) of loading the one declared at ``path`` (``load_error(sandbox)``:
+of loading the whole folder).
 
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
 under xdist: each demo run launches its Dagster runs through the CLI and the code location
@@ -165,12 +166,17 @@ def sandbox() -> Iterator["DefsFolderSandbox"]:
         yield created
 
 
-def load_error(sandbox: "DefsFolderSandbox", path: Path) -> str:
-    """The error (and its causes) of loading the component at ``path``: Dagster wraps a
-    component's own error in its own."""
+def load_error(sandbox: "DefsFolderSandbox", path: Path | None = None) -> str:
+    """The error (and its causes) of loading the component at ``path`` (the whole defs folder
+    when None): Dagster wraps a component's own error in its own."""
+    loading = (
+        sandbox.build_all_defs()
+        if path is None
+        else sandbox.load_component_and_build_defs(defs_path=path)
+    )
     with (
         pytest.raises(Exception) as caught,  # noqa: PT011 (Dagster wraps the component's error)
-        sandbox.load_component_and_build_defs(defs_path=path),
+        loading,
     ):
         pass
     parts = []

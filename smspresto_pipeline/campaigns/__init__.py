@@ -7,7 +7,9 @@ hours and expiry (``timing``). :func:`build_campaign_defs` (``definitions``) giv
 campaign's sensor ``<name>_sensor`` and send job ``<name>_send``; :class:`CampaignComponent`
 (``component``) declares a campaign in a ``defs.yaml`` beside its query and template files;
 :func:`build_reconcile_defs` (``reconcile_defs``) gives the hourly job that resolves every
-campaign's ``ambiguous`` rows against the ingested archive (``reconcile``).
+campaign's ``ambiguous`` rows against the ingested archive (``reconcile``), and
+:func:`build_shared_campaign_defs` (``shared_defs``) gives it with the circuit breaker's pause and
+resume jobs: what a project's campaigns share, once.
 
 Example:
     >>> from smspresto_pipeline.campaigns import Campaign
@@ -20,5 +22,12 @@ from smspresto_pipeline.campaigns.component import CampaignComponent
 from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign
 from smspresto_pipeline.campaigns.reconcile_defs import build_reconcile_defs
+from smspresto_pipeline.campaigns.shared_defs import build_shared_campaign_defs
 
-__all__ = ["Campaign", "CampaignComponent", "build_campaign_defs", "build_reconcile_defs"]
+__all__ = [
+    "Campaign",
+    "CampaignComponent",
+    "build_campaign_defs",
+    "build_reconcile_defs",
+    "build_shared_campaign_defs",
+]

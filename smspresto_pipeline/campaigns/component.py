@@ -19,25 +19,33 @@ treatment whether inline or in ``sql_file``, so a query may read a setting
 in ``template_file`` it is taken as written, and its ``{{ column }}`` placeholders are filled
 per row when the campaign sends.
 
-Resources: the sensor and the job use the resources ``smspresto`` and ``warehouse``, and the
-component binds none: a project has one API account and one warehouse, bound once. In a project
-declaring :class:`~smspresto_pipeline.SMSPrestoIngestComponent`, that component binds them; a
-project without it binds them itself (``Definitions(resources=...)`` in a ``@dg.definitions``
-file of its ``defs/`` folder), or loading fails with Dagster's error naming the missing
-resource and the campaign's sensor or job.
+A project of campaigns alone is whole. Its first campaign (in the defs folder's order) also
+gives what every campaign shares
+(:func:`~smspresto_pipeline.campaigns.shared_defs.build_shared_campaign_defs`): the circuit
+breaker's jobs ``smspresto_resume_campaigns`` and ``smspresto_pause_campaigns``, which the
+campaigns' messages name, and the job ``smspresto_reconcile_outbox`` with its schedule
+``smspresto_reconcile_outbox_hourly`` (``reconcile_schedule_status``). Every campaign binds the
+resources ``smspresto`` and ``warehouse`` from the environment as the ingest component does
+(:class:`~smspresto_pipeline.resources.ResourceAttributes`: ``duckdb_path``, ``api_key_env``,
+``api_pass_env``, ``base_url_env``, and ``timezone``, the account's), as the same objects when
+they say the same (the defaults do), so several campaigns and the ingestion load side by side.
+A project has one account, one warehouse and one reconciliation schedule: a component saying
+otherwise than another fails the load, naming the attribute and both values.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the fields' annotations at runtime.
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
 from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign, FrequencyCap, QuietHours
+from smspresto_pipeline.campaigns.shared_defs import build_shared_campaign_defs
+from smspresto_pipeline.resources import ResourceAttributes
 
 __all__ = ["DEFAULT_SQL_FILE", "DEFAULT_TEMPLATE_FILE", "CampaignComponent", "CampaignScaffolder"]
 
@@ -97,8 +105,18 @@ attributes:
   frequency_cap:
     max_messages: 1
     window_seconds: 86400
+  # The account's time zone: quiet hours and the daily cap follow it.
   timezone: Africa/Abidjan
   default_region: CI
+  # The warehouse and the account, named as the ingest component names them (every component
+  # of a project names the same ones): the DuckDB file, and the environment variables holding
+  # the API key, the password and the API's URL (read when a run starts).
+  duckdb_path: data/smspresto_warehouse.duckdb
+  api_key_env: SMSPRESTO_API_KEY
+  api_pass_env: SMSPRESTO_API_PASS
+  base_url_env: SMSPRESTO_BASE_URL
+  # The hourly reconciliation of lost answers, shared by every campaign: running or stopped.
+  reconcile_schedule_status: stopped
 """
 
 _SCAFFOLD_SQL = """\
@@ -160,15 +178,16 @@ def _campaign_name(folder: str) -> str:
 
 
 @dg.scaffold_with(CampaignScaffolder)
-class CampaignComponent(dg.Component, dg.Resolvable, dg.Model):
+class CampaignComponent(ResourceAttributes):
     """An SMS campaign: a query's rows texted once each with a template, by a sensor and a job.
 
     Gives the sensor ``<name>_sensor`` and the send job ``<name>_send``: what
     :func:`~smspresto_pipeline.campaigns.build_campaign_defs` builds for the
     :class:`~smspresto_pipeline.campaigns.Campaign` of these attributes (same names, defaults
-    and meaning); the query and the template may come from files beside ``defs.yaml``. The
-    resources ``smspresto`` and ``warehouse`` are the project's (the ingest component binds
-    them).
+    and meaning); the query and the template may come from files beside ``defs.yaml``. With
+    them, what every campaign shares (the breaker's pause and resume jobs, the reconciliation
+    job and its schedule) and the resources ``smspresto`` and ``warehouse``, bound from the
+    environment as the ingest component binds them: a project of campaigns alone loads whole.
 
     Example:
         .. code-block:: yaml
@@ -240,6 +259,14 @@ class CampaignComponent(dg.Component, dg.Resolvable, dg.Model):
     default_region: Annotated[str, _described("default_region")] = "CI"
     timezone: Annotated[str, _described("timezone")] = "Africa/Abidjan"
     smart_encoding: Annotated[bool, _described("smart_encoding")] = False
+    reconcile_schedule_status: Annotated[
+        Literal["running", "stopped"],
+        dg.Resolver.default(
+            description="The state of the schedule smspresto_reconcile_outbox_hourly, which every "
+            "campaign of a project shares, when first deployed: 'running' or 'stopped' (every "
+            "campaign of the project must say the same). The UI's toggle wins afterwards."
+        ),
+    ] = "stopped"
 
     # The template scope the attributes were rendered with (template_vars_module's names
     # included), kept to render the query file the same way: build_defs' context lacks it.
@@ -262,9 +289,43 @@ class CampaignComponent(dg.Component, dg.Resolvable, dg.Model):
                 )
         return self
 
+    def describe_component(self) -> str:
+        """How errors name this component: ``campaign '<name>'``."""
+        return f"campaign {self.name!r}"
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        """The campaign's sensor and send job (resources: the project's, see the module)."""
-        return build_campaign_defs(self.build_campaign(context.path, self._resolution))
+        """The campaign's sensor and send job and the resources; and, from the project's first
+        campaign, what every campaign shares.
+
+        Raises:
+            ValueError: the campaign is invalid, or it disagrees with the project's first
+                campaign on ``reconcile_schedule_status``, or with another component on the
+                resources (see :class:`~smspresto_pipeline.resources.ResourceAttributes`).
+        """
+        campaign = self.build_campaign(context.path, self._resolution)
+        smspresto, warehouse = self.bind_resources(context)
+        defs = [
+            build_campaign_defs(campaign),
+            dg.Definitions(resources={"smspresto": smspresto, "warehouse": warehouse}),
+        ]
+        # Dagster copies each definition a component returns (to record its defs.yaml), so two
+        # components returning the same job give two jobs of one name, which it refuses: the
+        # first campaign declared (in the defs folder's order) gives the shared ones.
+        campaigns = context.component_tree.get_all_components(of_type=CampaignComponent)
+        first = next(iter(campaigns), self)
+        if first is self:
+            status = dg.DefaultScheduleStatus(self.reconcile_schedule_status.upper())
+            defs.append(
+                build_shared_campaign_defs(timezone=campaign.timezone, schedule_status=status)
+            )
+        elif first.reconcile_schedule_status != self.reconcile_schedule_status:
+            raise ValueError(
+                f"campaign {self.name!r} says reconcile_schedule_status "
+                f"{self.reconcile_schedule_status!r} and campaign {first.name!r} says "
+                f"{first.reconcile_schedule_status!r}: the campaigns of a project share one "
+                "reconciliation schedule; give them the same state."
+            )
+        return dg.Definitions.merge(*defs)
 
     def build_campaign(
         self, folder: Path, resolution: dg.ResolutionContext | None = None

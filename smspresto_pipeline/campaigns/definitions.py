@@ -37,7 +37,10 @@ no second run. It skips, with the reason shown in the UI:
   the baseline would hold: it is taken when the campaign goes live;
 * **volume breaker**: more new rows than the campaign's threshold
   (:func:`~smspresto_pipeline.campaigns.guards.volume_threshold`): nothing is claimed; the
-  reason gives the numbers and how to confirm (launch the job with ``confirm_volume: true``);
+  reason gives the numbers, how to confirm (launch the job with ``confirm_volume: true`` and
+  ``surge_rest``), and what a confirmation does with them under the caps
+  (:func:`~smspresto_pipeline.campaigns.guards.surge_outlook`): how many go in its first run,
+  how many the caps let go before the held rest expires, how many expire;
 * **quiet hours**: the new rows are claimed as ``held`` and nothing is sent; the reason says
   until when. Held rows go out once the window opens, oldest first, before new rows; those
   held longer than ``validity_seconds`` become ``expired`` and are never sent;
@@ -70,7 +73,13 @@ run's own clock and counts, so a run started late or by hand obeys the same guar
    says when (``activated_at``) and how many rows (``baseline``);
 2. volume breaker: above the threshold, the run fails (:class:`dagster.Failure`) before
    claiming anything, unless its config says ``confirm_volume``; a confirmed run sends a first
-   batch (caps applied) and claims the rest ``held``, for the next evaluations;
+   batch (caps applied) and does with the rest what ``surge_rest`` says
+   (:class:`~smspresto_pipeline.campaigns.guards.SurgeRest`): ``expire``, claimed ``held`` for
+   the next evaluations, which send what the caps allow before ``validity_seconds`` runs out;
+   ``keep``, claimed ``held`` never to expire; ``drop``, claimed ``skipped``
+   (``surge_dropped``). ``confirm_volume`` alone means ``expire`` when nothing would expire,
+   and otherwise fails asking for the choice. The confirmation is recorded
+   (``smspresto.campaign_surges``) with the claims;
 3. it settles the campaign's dead send runs (:mod:`~smspresto_pipeline.campaigns.settle`:
    over, unknown to the instance, or silent for ``silent_after``): rows they never requested
    are released, those that may have left become ``ambiguous``; then it reconciles the
@@ -122,9 +131,12 @@ from pydantic import Field
 from smspresto_pipeline.campaigns.guards import (
     VOLUME_HISTORY,
     BatchPlan,
+    SurgeOutlook,
+    SurgeRest,
     batch_limit,
     plan_batch,
     split_expired,
+    surge_outlook,
     volume_threshold,
 )
 from smspresto_pipeline.campaigns.model import Campaign
@@ -211,7 +223,18 @@ class CampaignSendConfig(dg.Config):
     confirm_volume: bool = Field(
         default=False,
         description="Confirm a batch the volume breaker stopped: the run sends a first batch "
-        "(caps applied) and holds the rest, which the next evaluations send.",
+        "(caps applied) and does with the rest what surge_rest says. Alone, it means "
+        "surge_rest: expire when the caps send the whole rest before it expires; otherwise the "
+        "run fails, claiming nothing, and asks for surge_rest.",
+    )
+    surge_rest: SurgeRest | None = Field(
+        default=None,
+        description="With confirm_volume, what becomes of the rows the first batch leaves (the "
+        "volume breaker's message gives the numbers for each): expire: held; the next runs "
+        "send what max_per_day allows before validity_seconds runs out, the rest expires "
+        "unsent. keep: held and never expired; the next runs send them all, within "
+        "max_per_run, max_per_day and quiet hours, over as many days as that takes. drop: "
+        "recorded skipped (surge_dropped) now, never sent.",
     )
     ignore_circuit_breaker: bool = Field(
         default=False,
@@ -235,8 +258,11 @@ def _sensor_warehouse(resource: WarehouseResource) -> Warehouse:
     )
 
 
-#: The smspresto tables a campaign reads: its outbox, the opt-outs, the archive (reconciling).
-_CAMPAIGN_TABLES = frozenset({"outbox", "opt_outs", "messages"})
+#: The smspresto tables a campaign reads: its outbox, the opt-outs, the archive (reconciling),
+#: the surges confirmed (whose held rows may never expire).
+_CAMPAIGN_TABLES = frozenset({"outbox", "opt_outs", "messages", "campaign_surges"})
+#: The skip reason of the rows a confirmed surge drops (``surge_rest: drop``).
+SURGE_DROPPED = "surge_dropped"
 
 
 def _ensure_schema(store: Warehouse) -> None:
@@ -418,16 +444,121 @@ def _threshold(campaign: Campaign, outbox: Outbox, found: _Found) -> int | None:
     return volume_threshold(campaign, outbox.run_sizes(campaign.name, runs=VOLUME_HISTORY))
 
 
-def _surge_message(campaign: Campaign, rows: int, threshold: int) -> str:
+def _outlook(campaign: Campaign, outbox: Outbox, rows: int, now: datetime) -> SurgeOutlook:
+    """What confirming ``rows`` new rows now would do (the day's sends read from the outbox)."""
+    sent_today = outbox.campaign_sent_count(campaign.name, day_start(campaign, now))
+    return surge_outlook(campaign, rows, sent_today=sent_today, now=now)
+
+
+def _surge_message(campaign: Campaign, outlook: SurgeOutlook, threshold: int) -> str:
     return (
-        f"volume breaker: campaign {campaign.name!r} found {rows} new rows to send, above its "
-        f"threshold of {threshold} ({campaign.volume_breaker_factor:g} times its usual batch, "
-        f"the median of its last {VOLUME_HISTORY} runs; at least "
+        f"volume breaker: campaign {campaign.name!r} found {outlook.rows} new rows to send, "
+        f"above its threshold of {threshold} ({campaign.volume_breaker_factor:g} times its "
+        f"usual batch, the median of its last {VOLUME_HISTORY} runs; at least "
         f"{campaign.volume_breaker_min_rows}). Nothing was claimed or sent. If this volume is "
         f"expected, launch the job {campaign.job_name} with the run config "
-        f"'ops: {{{_op_name(campaign)}: {{config: {{confirm_volume: true}}}}}}': it sends a "
-        "first batch (caps applied) and holds the rest, which the next evaluations send."
+        f"'ops: {{{_op_name(campaign)}: {{config: {{confirm_volume: true, surge_rest: "
+        f"<expire|keep|drop>}}}}}}'. {_outlook_text(campaign, outlook)}"
     )
+
+
+def _outlook_text(campaign: Campaign, outlook: SurgeOutlook) -> str:
+    """What a confirmation does with a surge, in numbers, and what each ``surge_rest`` means."""
+    first = (
+        "sends nothing now (quiet hours)"
+        if outlook.quiet
+        else f"sends {outlook.first_run} now (max_per_run {campaign.max_per_run}; "
+        f"{outlook.day_left} left of today's max_per_day {campaign.max_per_day})"
+    )
+    if not outlook.held:
+        return f"A confirmed run {first}, which is all of them."
+    expire = (
+        f"all {outlook.held} go before that"
+        if not outlook.expire
+        else f"the caps let at most {outlook.before_expiry} of them go before that "
+        f"(max_per_day {campaign.max_per_day} a day, {campaign.timezone}) and the other "
+        f"{outlook.expire} expire unsent"
+    )
+    return (
+        f"A confirmed run {first} and holds the other {outlook.held} for the next runs (the "
+        f"sensor {campaign.sensor_name} sends them while it is running), which expire at "
+        f"{_when(outlook.expires_at, campaign)} (validity_seconds {campaign.validity_seconds} "
+        f"after the claim). surge_rest says what becomes of them: expire: {expire}; keep: they "
+        f"never expire and all go within max_per_day and quiet hours, the last on "
+        f"{outlook.last_day.isoformat()}; drop: they are recorded skipped "
+        f"({SURGE_DROPPED}) now and never sent."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Surge:
+    """A surge the run's config confirms: what becomes of its rest, and its figures."""
+
+    rest: SurgeRest
+    found: int
+    threshold: int
+
+
+def _confirmed_surge(
+    campaign: Campaign,
+    config: CampaignSendConfig,
+    outlook: SurgeOutlook,
+    threshold: int,
+    metadata: Mapping[str, Any],
+) -> _Surge:
+    """The surge as the run's config confirms it.
+
+    Raises:
+        dagster.Failure: the surge is not confirmed, or confirm_volume alone would let rows
+            expire (with ``metadata``); nothing was claimed.
+    """
+    if not config.confirm_volume:
+        raise dg.Failure(
+            description=_surge_message(campaign, outlook, threshold), metadata=metadata
+        )
+    rest = config.surge_rest
+    if rest is None and outlook.expire:
+        raise dg.Failure(
+            description=f"campaign {campaign.name!r}: confirm_volume alone would let "
+            f"{outlook.expire} of the {outlook.rows} new rows expire unsent: nothing was "
+            "claimed or sent. Launch the job again saying what becomes of the rest: "
+            f"'ops: {{{_op_name(campaign)}: {{config: {{confirm_volume: true, surge_rest: "
+            f"<expire|keep|drop>}}}}}}'. {_outlook_text(campaign, outlook)}",
+            metadata=metadata,
+        )
+    # Alone, with nothing that would expire: the rest is sent as the caps allow.
+    return _Surge(rest or SurgeRest.expire, outlook.rows, threshold)
+
+
+def _settle_surge(
+    session: OutboxSession,
+    campaign: Campaign,
+    rest: Sequence[OutboxMessage],
+    surge: _Surge,
+    reasons: dict[str, int],
+    *,
+    run_id: str,
+    now: datetime,
+) -> int:
+    """Claim a confirmed surge's ``rest`` as it says and record the confirmation, in the
+    session's transaction; the rows held (those dropped are counted in ``reasons``)."""
+    if surge.rest is SurgeRest.drop:
+        claimed = session.claim(
+            rest, state="skipped", skip_reason=SURGE_DROPPED, run_id=run_id, now=now
+        )
+        reasons[SURGE_DROPPED] = len(claimed)
+    else:
+        claimed = session.claim(rest, state="held", run_id=run_id, now=now)
+    session.record_surge(
+        campaign.name,
+        run_id=run_id,
+        found_rows=surge.found,
+        threshold=surge.threshold,
+        rest=surge.rest.value,
+        rest_rows=len(claimed),
+        now=now,
+    )
+    return 0 if surge.rest is SurgeRest.drop else len(claimed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -450,7 +581,8 @@ def _decide(
 ) -> _Decision:
     """Expiry, the daily cap and the frequency cap over held rows (oldest first) then new ones,
     reading the counts through ``session``."""
-    valid, expired = split_expired(campaign, held, now)
+    kept = session.surge_runs(campaign.name, SurgeRest.keep.value)
+    valid, expired = split_expired(campaign, held, now, kept_runs=kept)
     sent_today = session.campaign_sent_count(campaign.name, day_start(campaign, now))
     limit = batch_limit(campaign, sent_today)
     candidates = [_as_prepared(r) for r in valid] + list(new)
@@ -542,7 +674,8 @@ def _evaluate(
 
     threshold = _threshold(campaign, outbox, found)
     if threshold is not None and len(found.new) > threshold:
-        return dg.SkipReason(_surge_message(campaign, len(found.new), threshold))
+        outlook = _outlook(campaign, outbox, len(found.new), now)
+        return dg.SkipReason(_surge_message(campaign, outlook, threshold))
 
     if in_quiet_hours(campaign, now):
         return _quiet_skip(campaign, outbox, found, now)
@@ -798,13 +931,11 @@ def _run_send(
         return _first_activation(context, campaign, store, found, now)
 
     threshold = _threshold(campaign, outbox, found)
-    surge = threshold is not None and len(found.new) > threshold
-    if surge and not config.confirm_volume and not campaign.dry_run:
-        assert threshold is not None
-        raise dg.Failure(
-            description=_surge_message(campaign, len(found.new), threshold),
-            metadata=_metadata(campaign, len(found.new), reasons, [], {}, threshold=threshold),
-        )
+    surge = None
+    if threshold is not None and len(found.new) > threshold and not campaign.dry_run:
+        outlook = _outlook(campaign, outbox, len(found.new), now)
+        refused = _metadata(campaign, len(found.new), reasons, [], {}, threshold=threshold)
+        surge = _confirmed_surge(campaign, config, outlook, threshold, refused)
     held = [
         r for r in outbox.rows("held", campaign=name) if wanted is None or r.dedup_key in wanted
     ]
@@ -854,7 +985,13 @@ def _run_send(
     }
 
     if quiet:
-        counts["held"] = len(outbox.claim(found.new, state="held", run_id=run_id, now=now))
+        if surge is None:
+            counts["held"] = len(outbox.claim(found.new, state="held", run_id=run_id, now=now))
+        else:
+            with outbox.transaction() as session:
+                counts["held"] = _settle_surge(
+                    session, campaign, found.new, surge, reasons, run_id=run_id, now=now
+                )
         context.log.info(
             f"campaign {name!r}: quiet hours until {texts['next_send_time']}: "
             f"{plural(counts['held'], 'new row')} held, nothing sent"
@@ -913,11 +1050,13 @@ def _run_send(
             run_id=run_id,
             now=now,
         )
-        if surge:
-            # A confirmed surge: the rest is claimed now, so the next ticks send it without
-            # tripping the breaker again (the rows are no longer new).
+        if surge is not None:
+            # A confirmed surge: the rest is claimed now, so the next ticks do not trip the
+            # breaker again (the rows are no longer new).
             rest = [m for m in plan.waiting if m.dedup_key not in decision.held_keys]
-            counts["held"] = len(session.claim(rest, state="held", run_id=run_id, now=now))
+            counts["held"] = _settle_surge(
+                session, campaign, rest, surge, reasons, run_id=run_id, now=now
+            )
     ours = set(moved) | {m.dedup_key for m in fresh}
     claimed: list[OutboxMessage] = [m for m in plan.send if m.dedup_key in ours]
     if gone:
@@ -1019,7 +1158,8 @@ def _dry_run(
     texts: dict[str, str] = {} if paused is None else {"circuit_breaker": paused}
     to_send: Sequence[PreparedMessage] = ()
     if threshold is not None and len(found.new) > threshold:
-        context.log.warning(_surge_message(campaign, len(found.new), threshold))
+        outlook = _outlook(campaign, outbox, len(found.new), now)
+        context.log.warning(_surge_message(campaign, outlook, threshold))
     if in_quiet_hours(campaign, now):
         texts["next_send_time"] = next_send_time(campaign, now).isoformat()
         counts["held"] = len(found.new)

@@ -23,24 +23,19 @@ mirror :class:`~smspresto_pipeline.checks.SpikeConfig` (each optional, with its 
         error_p: 0.0001
 """
 
-import os
-import re
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 from pydantic import ConfigDict, field_validator, model_validator
 
-from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
-from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.resources import ResourceAttributes
 
 __all__ = ["FailureSpikeThresholds", "SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCHEDULE_STATUSES = {
     "running": dg.DefaultScheduleStatus.RUNNING,
     "stopped": dg.DefaultScheduleStatus.STOPPED,
@@ -279,7 +274,7 @@ class FailureSpikeThresholds(dg.Resolvable, dg.Model):
 
 
 @dg.scaffold_with(SMSPrestoIngestScaffolder)
-class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
+class SMSPrestoIngestComponent(ResourceAttributes):
     """SMS Presto message history into DuckDB: daily archive partitions, account snapshots,
     analytics views, and their schedules.
 
@@ -340,13 +335,6 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             description="Days one backfill run fetches at the same time (1 to 32)."
         ),
     ] = 4
-    duckdb_path: Annotated[
-        str,
-        dg.Resolver.default(
-            description="The DuckDB file, relative to the directory Dagster runs in (created "
-            "when missing)."
-        ),
-    ] = "data/smspresto_warehouse.duckdb"
     page_size: Annotated[
         int | None,
         dg.Resolver.default(
@@ -361,28 +349,6 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             "UI's toggle wins afterwards."
         ),
     ] = "stopped"
-    api_key_env: Annotated[
-        str,
-        dg.Resolver.default(
-            description="Name of the environment variable holding the API key; read when a run "
-            "starts, never shown in the UI."
-        ),
-    ] = "SMSPRESTO_API_KEY"
-    api_pass_env: Annotated[
-        str,
-        dg.Resolver.default(
-            description="Name of the environment variable holding the account's password; read "
-            "when a run starts, never shown in the UI."
-        ),
-    ] = "SMSPRESTO_API_PASS"  # noqa: S105 (the name of a variable, not a password)
-    base_url_env: Annotated[
-        str | None,
-        dg.Resolver.default(
-            description="Name of the environment variable holding the API's base URL (e.g. a "
-            "simulator's), read when a run starts. When it is unset where the definitions "
-            f"load, or this is null, the public API is used ({DEFAULT_BASE_URL})."
-        ),
-    ] = "SMSPRESTO_BASE_URL"
     failure_spikes: Annotated[
         FailureSpikeThresholds,
         dg.Resolver.default(
@@ -430,15 +396,6 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
     def _check_page_size(cls, value: int | None) -> int | None:
         return None if value is None else _in_range("page_size", value, 1, 10_000)
 
-    @field_validator("duckdb_path")
-    @classmethod
-    def _check_duckdb_path(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("duckdb_path must name a file, got an empty string")
-        if Path(value).is_dir():
-            raise ValueError(f"duckdb_path must name a DuckDB file, got a directory: {value}")
-        return value
-
     @field_validator("schedule_status", mode="before")
     @classmethod
     def _check_schedule_status(cls, value: object) -> object:
@@ -447,33 +404,13 @@ class SMSPrestoIngestComponent(dg.Component, dg.Resolvable, dg.Model):
             raise ValueError(f"schedule_status must be 'running' or 'stopped', got {value!r}")
         return text
 
-    @field_validator("api_key_env", "api_pass_env", "base_url_env")
-    @classmethod
-    def _check_env_name(cls, value: str | None, info: Any) -> str | None:
-        if value is not None and not _ENV_NAME.fullmatch(value):
-            raise ValueError(
-                f"{info.field_name} must be the name of an environment variable (letters, "
-                f"digits, _), not its value: got {len(value)} characters that are not a name"
-            )
-        return value
-
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """The ingestion's definitions (see the class docstring)."""
-        # Whether the URL comes from the environment is decided here, where the definitions
-        # load; its value, like the secrets', is read by Dagster when a run starts.
-        from_env = self.base_url_env is not None and bool(
-            os.environ.get(self.base_url_env, "").strip()
-        )
-        base_url: str = dg.EnvVar(self.base_url_env) if from_env else DEFAULT_BASE_URL
+        smspresto, warehouse = self.bind_resources(context)
         return build_ingest_defs(
             start_date=self.start_date,
-            smspresto=SMSPrestoResource(
-                api_key=dg.EnvVar(self.api_key_env),
-                api_pass=dg.EnvVar(self.api_pass_env),
-                base_url=base_url,
-                timezone=self.timezone,
-            ),
-            warehouse=WarehouseResource(path=self.duckdb_path),
+            smspresto=smspresto,
+            warehouse=warehouse,
             timezone=self.timezone,
             lookback_days=self.lookback_days,
             ingest_hour=self.ingest_hour,

@@ -554,6 +554,40 @@ class OutboxSession:
         ).fetchall()
         return [int(row[0]) for row in rows]
 
+    def record_surge(
+        self,
+        campaign: str,
+        *,
+        run_id: str,
+        found_rows: int,
+        threshold: int,
+        rest: str,
+        rest_rows: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Record that ``run_id`` confirmed a surge of ``found_rows`` new rows (above
+        ``threshold``), and what it did with the ``rest_rows`` its first batch left: ``rest`` is
+        ``expire``, ``keep`` or ``drop`` (table ``smspresto.campaign_surges``). Write it in the
+        transaction of the run's claims."""
+        params = {
+            "campaign": campaign,
+            "run_id": run_id,
+            "now": utc_naive(now),
+            "found_rows": found_rows,
+            "threshold": threshold,
+            "rest": rest,
+            "rest_rows": rest_rows,
+        }
+        self._con.execute(load_sql("dml/insert_campaign_surge.sql"), params).fetchall()
+
+    def surge_runs(self, campaign: str, rest: str) -> frozenset[str]:
+        """The runs that confirmed a surge of ``campaign`` saying ``rest`` (``keep``: the rows
+        they held never expire)."""
+        rows = self._con.execute(
+            load_sql("dml/select_campaign_surge_runs.sql"), {"campaign": campaign, "rest": rest}
+        ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
 
 def _outbox_rows(cursor: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
     names = [d[0] for d in cursor.description or ()]

@@ -1,9 +1,11 @@
 """The campaign component: declared in a ``defs.yaml`` (with its query and template inline or in
-files beside it), scaffolded by ``dg scaffold defs``, loaded in sandboxed defs folders; and the
-project's example campaigns, whose ``failed_reminder`` query runs against a warehouse ingested
-from the simulator."""
+files beside it), scaffolded by ``dg scaffold defs``, loaded in sandboxed defs folders, alone
+(a whole project: the shared jobs and schedule, the resources) or beside other campaigns and the
+ingestion; and the project's example campaigns, whose ``failed_reminder`` query runs against a
+warehouse ingested from the simulator."""
 
 import collections
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,15 @@ from e2e_fixtures import load_project, project_env
 import dagster_project
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.campaigns import Campaign, CampaignComponent
+from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.campaigns.render import compile_template
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.ingest import SMSPrestoIngestComponent
+from smspresto_pipeline.resources import ResourceAttributes, SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.sms import migrate_legacy_ci, normalize_number
-from smspresto_pipeline.warehouse import Outbox, Warehouse
+from smspresto_pipeline.warehouse import CircuitBreaker, Outbox, Warehouse
+from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
 
 TYPE = "smspresto_pipeline.CampaignComponent"
 CAMPAIGNS = Path(dagster_project.__file__).parent / "defs" / "campaigns"
@@ -33,13 +38,22 @@ SQL = "select phone as recipient, id as dedup_key, first_name from main.customer
 TEMPLATE = "Bonjour {{ first_name }}, à demain !"
 
 
+#: What every campaign of a project shares, given by its first campaign.
+SHARED_JOBS = {RESUME_JOB, PAUSE_JOB, RECONCILE_JOB_NAME}
+RECONCILE_SCHEDULE = f"{RECONCILE_JOB_NAME}_hourly"
+
+
 def declare(
-    sandbox: DefsFolderSandbox, attributes: dict[str, Any], files: dict[str, str] | None = None
+    sandbox: DefsFolderSandbox,
+    attributes: dict[str, Any],
+    files: dict[str, str] | None = None,
+    *,
+    folder: str = "campaign",
 ) -> Path:
-    """A folder ``campaign`` whose defs.yaml declares a campaign, with ``files`` beside it."""
+    """A folder ``folder`` whose defs.yaml declares a campaign, with ``files`` beside it."""
     path = sandbox.scaffold_component(
         component_cls=CampaignComponent,
-        defs_path="campaign",
+        defs_path=folder,
         defs_yaml_contents={
             "type": TYPE,
             "attributes": {"name": "welcome", "sender": "MaBoutique", **attributes},
@@ -52,19 +66,26 @@ def declare(
     return path
 
 
-def with_resources(defs: dg.Definitions, sim: RunningSimulator, path: Path) -> dg.Definitions:
-    """The component's definitions with the resources a project binds."""
-    return dg.Definitions.merge(
-        defs,
-        dg.Definitions(
-            resources={
-                "smspresto": SMSPrestoResource(
-                    api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
-                ),
-                "warehouse": WarehouseResource(path=str(path)),
-            }
-        ),
+def declare_ingest(sandbox: DefsFolderSandbox, **attributes: Any) -> Path:
+    """A folder ``ingest`` declaring the ingestion (its other attributes: the defaults)."""
+    return sandbox.scaffold_component(
+        component_cls=SMSPrestoIngestComponent,
+        defs_path="ingest",
+        defs_yaml_contents={
+            "type": "smspresto_pipeline.SMSPrestoIngestComponent",
+            "attributes": {"start_date": "2025-03-01", **attributes},
+        },
     )
+
+
+@pytest.fixture
+def account(simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch) -> RunningSimulator:
+    """The simulator, in the variables the components read by default (as a deployment sets
+    them for the real API)."""
+    monkeypatch.setenv("SMSPRESTO_API_KEY", simulator.api_key)
+    monkeypatch.setenv("SMSPRESTO_API_PASS", simulator.api_pass)
+    monkeypatch.setenv("SMSPRESTO_BASE_URL", simulator.base_url)
+    return simulator
 
 
 def customers(tmp_path: Path, *rows: tuple[str, str, str]) -> Path:
@@ -79,10 +100,19 @@ def customers(tmp_path: Path, *rows: tuple[str, str, str]) -> Path:
 
 def test_attributes_mirror_the_campaign_fields() -> None:
     """Every Campaign field is an attribute of the same name and default (and description);
-    the component adds only the file variants of the query and the template."""
+    the component adds the file variants of the query and the template, the attributes binding
+    the resources (the ingest component's), and the shared schedule's state."""
     attributes = CampaignComponent.model_fields
     fields = Campaign.model_fields
-    assert set(attributes) - set(fields) == {"sql_file", "template_file"}
+    binding = set(ResourceAttributes.model_fields) - {"timezone"}
+    assert binding == {"duckdb_path", "api_key_env", "api_pass_env", "base_url_env"}
+    assert binding <= set(SMSPrestoIngestComponent.model_fields)
+    assert set(attributes) - set(fields) == {
+        "sql_file",
+        "template_file",
+        "reconcile_schedule_status",
+        *binding,
+    }
     assert set(fields) <= set(attributes)
     schema = CampaignComponent.model().model_json_schema()["properties"]
     for name, field in fields.items():
@@ -99,12 +129,14 @@ def test_attributes_mirror_the_campaign_fields() -> None:
 
 
 def test_yaml_campaign_with_files_sends_through_its_job(
-    sandbox: DefsFolderSandbox, simulator: RunningSimulator, tmp_path: Path
+    sandbox: DefsFolderSandbox, account: RunningSimulator, tmp_path: Path
 ) -> None:
+    simulator = account
     warehouse = customers(tmp_path, ("c1", "0708081401", "Awa"), ("c2", "0708081402", "Koffi"))
     path = declare(
         sandbox,
         {
+            "duckdb_path": str(warehouse),
             "sql_file": "sql/select.sql",
             "template_file": "message.j2",
             "max_per_run": 10,
@@ -123,10 +155,9 @@ def test_yaml_campaign_with_files_sends_through_its_job(
         assert isinstance(component, CampaignComponent)
         assert component.sql_file == "sql/select.sql"
         assert component.max_per_run == 10
-        project = with_resources(defs, simulator, warehouse)
-        assert {s.name for s in project.resolve_all_job_defs()} >= {"welcome_send"}
-        assert project.resolve_sensor_def("welcome_sensor").name == "welcome_sensor"
-        result = project.resolve_job_def("welcome_send").execute_in_process(instance=instance)
+        assert {s.name for s in defs.resolve_all_job_defs()} >= {"welcome_send"}
+        assert defs.resolve_sensor_def("welcome_sensor").name == "welcome_sensor"
+        result = defs.resolve_job_def("welcome_send").execute_in_process(instance=instance)
         assert result.success
     sent = [pair for record in simulator.sends[sent_before:] for pair in record.messages]
     # The template file's last line break is not part of the message.
@@ -160,7 +191,7 @@ def test_the_folders_query_sql_and_message_j2_are_the_default(sandbox: DefsFolde
         assert isinstance(component, CampaignComponent)
         assert (component.sql, component.sql_file) == (None, None)
         campaign = component.build_campaign(path)
-        assert [job.name for job in defs.jobs or ()] == ["welcome_send"]
+        assert {job.name for job in defs.jobs or ()} == {"welcome_send", *SHARED_JOBS}
     assert (campaign.sql, campaign.template) == (SQL, "{{ first_name }} !")
 
 
@@ -220,32 +251,148 @@ def test_a_bad_value_names_its_attribute(
         assert f"{expected}{path}" in text, "the file is named with its folder"
 
 
-def test_without_the_projects_resources_the_load_fails_naming_them(
-    sandbox: DefsFolderSandbox,
+def test_a_campaign_alone_is_a_whole_project(sandbox: DefsFolderSandbox) -> None:
+    """No ingest component, no Python: the campaign brings the breaker's jobs, the
+    reconciliation job and its schedule, and binds the resources from the environment."""
+    declare(sandbox, {"sql": SQL, "template": TEMPLATE, "duckdb_path": "data/shop.duckdb"})
+    with sandbox.build_all_defs() as defs:
+        dg.Definitions.validate_loadable(defs)
+        repository = defs.get_repository_def()
+        assert {job.name for job in repository.get_all_jobs()} == {"welcome_send", *SHARED_JOBS}
+        [schedule] = repository.schedule_defs
+        assert (schedule.name, schedule.job_name) == (RECONCILE_SCHEDULE, RECONCILE_JOB_NAME)
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+        assert [sensor.name for sensor in repository.sensor_defs] == ["welcome_sensor"]
+        resources = dict(defs.resources or {})
+    warehouse, smspresto = resources["warehouse"], resources["smspresto"]
+    assert isinstance(warehouse, WarehouseResource)
+    assert warehouse.path == "data/shop.duckdb"
+    assert isinstance(smspresto, SMSPrestoResource)
+    # Names of variables, read when a run starts: never a secret in the definitions.
+    assert (smspresto.api_key, smspresto.api_pass) == (
+        dg.EnvVar("SMSPRESTO_API_KEY"),
+        dg.EnvVar("SMSPRESTO_API_PASS"),
+    )
+
+
+def test_a_paused_campaign_names_a_job_its_project_has(
+    sandbox: DefsFolderSandbox, account: RunningSimulator, tmp_path: Path
 ) -> None:
-    """The component binds no resource: a project without the ingest component (or its own
-    binding) gets Dagster's error naming the missing resource."""
-    path = declare(sandbox, {"sql": SQL, "template": TEMPLATE})
-    with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
-        assert not defs.resources
-        with pytest.raises(
-            dg.DagsterInvalidDefinitionError,
-            match=r"resource with key '(smspresto|warehouse)' required by op 'welcome_send_batch' "
-            "was not provided",
-        ):
-            defs.get_repository_def()
+    """The breaker's message names the job that resumes the campaigns: a campaign-only project
+    has it, and launching it resumes them."""
+    warehouse = customers(tmp_path, ("c1", "0708081401", "Awa"))
+    declare(
+        sandbox,
+        {
+            "sql": SQL,
+            "template": TEMPLATE,
+            "duckdb_path": str(warehouse),
+            "send_on_first_activation": True,
+        },
+    )
+    CircuitBreaker(Warehouse(warehouse)).trip("MTN outage", source="cli:ama")
+    with sandbox.build_all_defs() as defs, dg.instance_for_test() as instance:
+        resources = dict(defs.resources or {})
+
+        def evaluate() -> dg.RunRequest | dg.SkipReason:
+            context = dg.build_sensor_context(
+                instance=instance, resources={"warehouse": resources["warehouse"]}
+            )
+            result = defs.resolve_sensor_def("welcome_sensor")(context)
+            assert isinstance(result, (dg.RunRequest, dg.SkipReason))
+            return result
+
+        paused = evaluate()
+        assert isinstance(paused, dg.SkipReason)
+        named = re.findall(r"the job (\w+)", str(paused.skip_message))
+        assert named == [RESUME_JOB], paused.skip_message
+        resume = defs.resolve_job_def(named[0])
+        result = resume.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"smspresto_resume": {"config": {"reason": "MTN is back"}}}},
+        )
+        assert result.success
+        assert isinstance(evaluate(), dg.RunRequest), "resumed, the sensor requests a run"
+    assert not CircuitBreaker(Warehouse(warehouse)).state().tripped
+
+
+def test_two_campaigns_and_the_ingestion_load_side_by_side(sandbox: DefsFolderSandbox) -> None:
+    """Each campaign binds the resources the ingestion binds, as the same objects; the shared
+    jobs and schedule come once, from the first campaign declared."""
+    declare_ingest(sandbox)
+    for folder in ("reminder", "summary"):
+        declare(sandbox, {"name": folder, "sql": SQL, "template": TEMPLATE}, folder=folder)
+    with sandbox.build_all_defs() as defs:
+        dg.Definitions.validate_loadable(defs)
+        repository = defs.get_repository_def()
+        jobs = {job.name for job in repository.get_all_jobs()}
+        schedules = {schedule.name for schedule in repository.schedule_defs}
+        sensors = {sensor.name for sensor in repository.sensor_defs}
+        resources = dict(defs.resources or {})
+        shared = defs.resolve_job_def(RESUME_JOB)
+    assert {"reminder_send", "summary_send", "archive_messages_ingest_job", *SHARED_JOBS} <= jobs
+    assert RECONCILE_SCHEDULE in schedules
+    assert {"reminder_sensor", "summary_sensor", "smspresto_archive_checks_sensor"} <= sensors
+    assert isinstance(resources["warehouse"], WarehouseResource)
+    assert resources["warehouse"].path == "data/smspresto_warehouse.duckdb"
+    # The UI shows where the shared jobs come from: the first campaign's defs.yaml.
+    references = shared.metadata["dagster/code_references"]
+    assert isinstance(references, dg.CodeReferencesMetadataValue)
+    [reference] = references.code_references
+    assert isinstance(reference, dg.LocalFileCodeReference)
+    assert reference.file_path.endswith("reminder/defs.yaml")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        # Whichever of the two components is built first says it.
+        ({"duckdb_path": "data/other.duckdb"}, "'data/other.duckdb' in campaign 'summary'"),
+        ({"api_key_env": "SHOP_API_KEY"}, "'SHOP_API_KEY' in campaign 'summary'"),
+        ({"timezone": "Africa/Lagos"}, "'Africa/Lagos' in campaign 'summary'"),
+        (
+            {"reconcile_schedule_status": "running"},
+            "campaign 'summary' says reconcile_schedule_status 'running' and campaign "
+            "'reminder' says 'stopped'",
+        ),
+    ],
+)
+def test_a_component_naming_another_account_fails_the_load(
+    sandbox: DefsFolderSandbox, attributes: dict[str, Any], expected: str
+) -> None:
+    """One project, one warehouse, one account, one reconciliation schedule: the load fails
+    naming the attribute and both values, whichever component disagrees."""
+    declare_ingest(sandbox)
+    declare(sandbox, {"name": "reminder", "sql": SQL, "template": TEMPLATE}, folder="reminder")
+    declare(
+        sandbox,
+        {"name": "summary", "sql": SQL, "template": TEMPLATE, **attributes},
+        folder="summary",
+    )
+    text = load_error(sandbox)
+    assert expected in text, text
+    if "reconcile" not in expected:
+        assert "bind the resources smspresto and warehouse differently" in text
+        assert "give every component the same" in text
 
 
 def test_scaffolded_campaign_loads_as_a_dry_run(
-    sandbox: DefsFolderSandbox, simulator: RunningSimulator, tmp_path: Path
+    sandbox: DefsFolderSandbox,
+    account: RunningSimulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    simulator = account
     path = sandbox.scaffold_component(component_cls=CampaignComponent, defs_path="my_campaign")
     assert sorted(p.name for p in path.iterdir()) == ["defs.yaml", "message.j2", "query.sql"]
     declared = yaml.safe_load((path / "defs.yaml").read_text(encoding="utf-8"))
     assert declared["type"].endswith(".CampaignComponent")
     assert declared["attributes"]["dry_run"] is True
     assert declared["attributes"]["name"] == "my_campaign"
-    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    # The scaffolded file names the default warehouse, relative to where Dagster runs.
+    assert declared["attributes"]["duckdb_path"] == "data/smspresto_warehouse.duckdb"
+    monkeypatch.chdir(tmp_path)
+    warehouse = Warehouse(tmp_path / "data" / "smspresto_warehouse.duckdb")
     warehouse.ensure_schema()
     sent_before = len(simulator.sends)
     with (
@@ -254,8 +401,7 @@ def test_scaffolded_campaign_loads_as_a_dry_run(
     ):
         assert isinstance(component, CampaignComponent)
         assert component.dry_run
-        project = with_resources(defs, simulator, warehouse.path)
-        result = project.resolve_job_def("my_campaign_send").execute_in_process(instance=instance)
+        result = defs.resolve_job_def("my_campaign_send").execute_in_process(instance=instance)
         assert result.success, "the example's query and template run"
     assert len(simulator.sends) == sent_before
 

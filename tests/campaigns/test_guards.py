@@ -32,9 +32,11 @@ from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.guards import (
+    SurgeOutlook,
     batch_limit,
     plan_batch,
     split_expired,
+    surge_outlook,
     volume_threshold,
 )
 from smspresto_pipeline.campaigns.timing import day_start, next_day_start
@@ -109,6 +111,65 @@ def test_the_daily_cap_day_follows_the_campaign_time_zone() -> None:
     at = datetime(2025, 3, 7, 3, 0, tzinfo=UTC)  # 22:00 on the 6th in New York
     assert day_start(campaign, at) == datetime(2025, 3, 6, 5, 0, tzinfo=UTC)
     assert next_day_start(campaign, at) == datetime(2025, 3, 7, 5, 0, tzinfo=UTC)
+
+
+def test_a_surge_at_the_default_caps_mostly_expires_unless_kept() -> None:
+    """60,000 rows confirmed at 14:00 with the defaults (1,000 a run, 10,000 a day, valid a
+    day): the first run sends 1,000; the caps let 9,000 more go today and 10,000 tomorrow
+    before 14:00, when the held rows expire; 40,000 would expire. Kept, the 59,000 take today's
+    9,000 and five more days of 10,000."""
+    campaign = make_campaign()
+    at = datetime(2025, 3, 6, 14, 0, tzinfo=UTC)
+    assert surge_outlook(campaign, 60_000, sent_today=0, now=at) == SurgeOutlook(
+        rows=60_000,
+        day_left=10_000,
+        quiet=False,
+        first_run=1_000,
+        held=59_000,
+        before_expiry=19_000,
+        expire=40_000,
+        expires_at=datetime(2025, 3, 7, 14, 0, tzinfo=UTC),
+        last_day=date(2025, 3, 11),
+    )
+    # 4,000 already sent today: 5,000 more today after the first run.
+    busy = surge_outlook(campaign, 60_000, sent_today=4_000, now=at)
+    assert (busy.day_left, busy.first_run, busy.before_expiry, busy.expire) == (
+        6_000,
+        1_000,
+        15_000,
+        44_000,
+    )
+    assert busy.last_day == date(2025, 3, 12)
+    # A surge the caps absorb: nothing expires.
+    small = surge_outlook(campaign, 15_000, sent_today=0, now=at)
+    assert (small.first_run, small.held, small.expire, small.last_day) == (
+        1_000,
+        14_000,
+        0,
+        date(2025, 3, 7),
+    )
+    assert surge_outlook(campaign, 500, sent_today=0, now=at).held == 0
+
+
+def test_a_surge_outlook_counts_no_day_whose_span_is_quiet() -> None:
+    quiet = make_campaign(quiet_hours=QUIET)  # 21:00 to 08:00
+    # Confirmed at 23:00: nothing goes now, nor before midnight; tomorrow sends 10,000 before
+    # the rows expire at 23:00.
+    night = surge_outlook(quiet, 60_000, sent_today=0, now=NIGHT)
+    assert (night.quiet, night.first_run, night.held) == (True, 0, 60_000)
+    assert (night.before_expiry, night.expire, night.last_day) == (
+        10_000,
+        50_000,
+        date(2025, 3, 12),
+    )
+    # Valid 10 hours from 20:00: the rows expire at 06:00, inside the next night's quiet hours,
+    # so only the hour left before 21:00 today counts.
+    short = make_campaign(quiet_hours=QUIET, validity_seconds=10 * 3600)
+    evening = surge_outlook(short, 60_000, sent_today=0, now=EVENING)
+    assert (evening.first_run, evening.before_expiry) == (1_000, 9_000)
+    # Valid an hour: the rest of today's cap at most.
+    hour = surge_outlook(make_campaign(validity_seconds=3600), 60_000, sent_today=0, now=EVENING)
+    assert (hour.before_expiry, hour.expire, hour.last_day) == (9_000, 50_000, date(2025, 3, 11))
 
 
 # --- through the sensor and the send job ---------------------------------------------------
@@ -422,7 +483,8 @@ def test_the_volume_breaker_stops_a_surge_until_a_confirmed_run_sends_it_in_batc
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
     campaign = customers_campaign(volume_breaker_factor=2, volume_breaker_min_rows=2, max_per_run=3)
-    reminder = Harness(campaign, sim, path, instance)
+    # A fixed clock: the message gives the time the held rows would expire.
+    reminder = Harness(campaign, sim, path, instance, Clock(EVENING))
     add_customers(path, 1)
     assert "baseline" in reminder.skip()
     add_customers(path, 2, 3, 4, 5, 6, 7)

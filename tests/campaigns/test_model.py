@@ -26,6 +26,7 @@ def test_the_package_exports_campaign_its_component_and_its_definitions() -> Non
         "CampaignComponent",
         "build_campaign_defs",
         "build_reconcile_defs",
+        "build_shared_campaign_defs",
     ]
     # DESIGN §2 and the `type:` of a defs.yaml name the same class.
     assert smspresto_pipeline.campaigns.CampaignComponent is smspresto_pipeline.CampaignComponent

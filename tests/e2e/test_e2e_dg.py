@@ -74,9 +74,10 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "daily_summary_sensor": f"{campaigns}/daily_summary/defs.yaml:5",
         "smspresto_archive_checks_sensor": "dagster_project/defs/ingest/defs.yaml:4",
     }
-    # (Python definitions, like the campaigns' shared jobs, have no YAML source.)
+    # The campaigns' shared jobs come from the first campaign in the folder's order.
     jobs = {job["name"]: job.get("source") for job in listed["jobs"]}
-    assert {"smspresto_reconcile_outbox", "smspresto_resume_campaigns"} <= set(jobs)
+    for shared in ("smspresto_reconcile_outbox", "smspresto_resume_campaigns"):
+        assert jobs[shared] == f"{campaigns}/daily_summary/defs.yaml:5"
     assert jobs["failed_reminder_send"] == f"{campaigns}/failed_reminder/defs.yaml:4"
     assert jobs["daily_summary_send"] == f"{campaigns}/daily_summary/defs.yaml:5"
     assert not (tmp_path / "warehouse.duckdb").exists(), "loading must not touch the warehouse"
@@ -121,17 +122,17 @@ def test_dg_check_says_first_what_is_wrong_with_the_start_date(tmp_path: Path, v
     assert "ComponentTreeException" not in out + err
 
 
-@pytest.mark.slow
-def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path: Path) -> None:
-    """A user's own ``dg`` project, with this package installed, gets the ingestion and a
-    campaign by name."""
-    (tmp_path / "pyproject.toml").write_text(
+def user_project(root: Path) -> tuple[Path, dict[str, str]]:
+    """A user's own empty ``dg`` project in ``root``: its package, and the environment that
+    finds it (the project is not installed: its package is on the path, as an editable install
+    would put it)."""
+    (root / "pyproject.toml").write_text(
         '[project]\nname = "clinic-sms"\nversion = "0.1.0"\n\n'
         '[tool.dg]\ndirectory_type = "project"\n\n'
         '[tool.dg.project]\nroot_module = "clinic_sms"\n',
         encoding="utf-8",
     )
-    package = tmp_path / "clinic_sms"
+    package = root / "clinic_sms"
     (package / "defs").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "defs" / "__init__.py").write_text("")
@@ -140,9 +141,14 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
         "@dg.definitions\ndef defs() -> dg.Definitions:\n"
         "    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
     )
-    # The project is not installed: its package is found on the path, as an editable install
-    # would make it.
-    extra = {"PYTHONPATH": str(tmp_path)}
+    return package, {"PYTHONPATH": str(root)}
+
+
+@pytest.mark.slow
+def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path: Path) -> None:
+    """A user's own ``dg`` project, with this package installed, gets the ingestion and a
+    campaign by name."""
+    package, extra = user_project(tmp_path)
 
     code, out, err = dg("scaffold", "defs", COMPONENT, "sms_history", cwd=tmp_path, extra=extra)
     assert code == 0, out + err
@@ -173,3 +179,30 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
         "welcome_sensor",
     ]
     assert "welcome_send" in {job["name"] for job in listed["jobs"]}
+
+
+@pytest.mark.slow
+def test_dg_checks_a_project_of_campaigns_alone(tmp_path: Path) -> None:
+    """A user's project that declares two scaffolded campaigns and nothing else checks, with the
+    jobs its campaigns' messages name, and the reconciliation."""
+    _, extra = user_project(tmp_path)
+    for name in ("welcome", "reminder"):
+        code, out, err = dg("scaffold", "defs", CAMPAIGN, name, cwd=tmp_path, extra=extra)
+        assert code == 0, out + err
+
+    code, out, err = dg("check", "defs", cwd=tmp_path, extra=extra)
+    assert code == 0, out + err
+    assert "All definitions loaded successfully" in out + err
+    code, out, err = dg("list", "defs", "--json", cwd=tmp_path, extra=extra)
+    assert code == 0, out + err
+    listed = json.loads(out)
+    assert {job["name"] for job in listed["jobs"]} == {
+        "welcome_send",
+        "reminder_send",
+        "smspresto_resume_campaigns",
+        "smspresto_pause_campaigns",
+        "smspresto_reconcile_outbox",
+    }
+    assert [schedule["name"] for schedule in listed["schedules"]] == [
+        "smspresto_reconcile_outbox_hourly"
+    ]

@@ -4,6 +4,7 @@ attributes with their defaults, as ``dg scaffold defs`` does."""
 
 import re
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 import dagster_project
 from smspresto_pipeline.campaigns import CampaignComponent
+from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
+from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -59,6 +62,9 @@ def test_campaign_example_builds_its_sensor_and_job() -> None:
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("failed_reminder_send") is not None
     assert defs.resolve_sensor_def("failed_reminder_sensor").job_name == "failed_reminder_send"
+    # The job the breaker's messages name, and the reconciliation.
+    assert defs.resolve_job_def(RESUME_JOB) is not None
+    assert defs.resolve_schedule_def(f"{RECONCILE_JOB_NAME}_hourly") is not None
 
 
 def test_campaign_yaml_example_loads_with_the_projects_files() -> None:
@@ -73,5 +79,24 @@ def test_campaign_yaml_example_loads_with_the_projects_files() -> None:
             shutil.copy(example / name, path / name)
         with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
             assert isinstance(component, CampaignComponent)
-            assert [job.name for job in defs.jobs or ()] == ["failed_reminder_send"]
+            jobs = {job.name for job in defs.jobs or ()}
+            assert jobs == {"failed_reminder_send", RESUME_JOB, PAUSE_JOB, RECONCILE_JOB_NAME}
             assert [sensor.name for sensor in defs.sensors or ()] == ["failed_reminder_sensor"]
+
+
+def test_campaign_binding_attributes_are_the_defaults() -> None:
+    """The README's list of what a campaign binds the resources with: every such attribute,
+    with the component's default, the ingest component's too."""
+    listed = yaml.safe_load(textwrap.dedent(block_after("campaigns alone is whole", "yaml")))
+    assert set(listed) == {
+        "timezone",
+        "duckdb_path",
+        "api_key_env",
+        "api_pass_env",
+        "base_url_env",
+        "reconcile_schedule_status",
+    }
+    for name, value in listed.items():
+        assert CampaignComponent.model_fields[name].default == value, name
+        if name in SMSPrestoIngestComponent.model_fields:
+            assert SMSPrestoIngestComponent.model_fields[name].default == value, name

@@ -104,6 +104,7 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
         "opt_outs",
         "campaign_pauses",
         "campaign_activations",
+        "campaign_surges",
     }
 
 

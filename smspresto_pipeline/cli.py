@@ -73,6 +73,7 @@ from smspresto_pipeline.warehouse import (
     Trip,
     Warehouse,
     WarehouseLockedError,
+    WarehouseOpenError,
     WarehouseSchemaError,
 )
 from smspresto_pipeline.wording import plural
@@ -223,7 +224,7 @@ def _warehouse_errors(path: Path) -> Iterator[None]:
     """Turn a locked, outdated or unreadable DuckDB file into a message and exit code 1."""
     try:
         yield
-    except (WarehouseLockedError, WarehouseSchemaError, duckdb.Error) as exc:
+    except (WarehouseLockedError, WarehouseOpenError, WarehouseSchemaError, duckdb.Error) as exc:
         _err().print(f"[red]Cannot use {escape(str(path))}:[/] {escape(str(exc))}")
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 

@@ -355,7 +355,9 @@ def test_a_number_opted_out_while_its_row_was_released_is_not_texted(
     with make_simulator(messages_per_day=0, initial_stock=1) as poor:
         request = evaluate(campaign, poor, path, instance)
         assert isinstance(request, dg.RunRequest)
-        assert "were released" in failure_text(run(campaign, poor, path, instance, request))
+        assert "Released (pending, no run)" in failure_text(
+            run(campaign, poor, path, instance, request)
+        )
         assert poor.sends == []
     OptOuts(Warehouse(path)).add(["07 08 08 14 02"], reason="replied STOP")
     with make_simulator(messages_per_day=0) as sim:
@@ -497,5 +499,5 @@ def test_the_sensor_settles_a_dead_run_and_names_one_it_waits_on(
     assert sent_texts(sim) == texts_of(3)
     skip = evaluate(campaign, sim, path, instance)
     assert isinstance(skip, dg.SkipReason)
-    assert f"1 rows pending under send run {live.run_id}" in str(skip.skip_message)
+    assert f"1 row pending under send run {live.run_id}" in str(skip.skip_message)
     assert "settled as a dead run if it writes nothing more by" in str(skip.skip_message)

@@ -262,6 +262,19 @@ def send_claimed(
     for sender in dict.fromkeys(message.sender for message in messages):
         validate_sender(sender)
     batches = _batches(messages, client.batch_size)
+    with outbox.warehouse.kept_instance():
+        return _send_batches(client, outbox, campaign, batches, run_id, clock)
+
+
+def _send_batches(
+    client: SMSPrestoClient,
+    outbox: Outbox,
+    campaign: str,
+    batches: Sequence[Sequence[OutboxMessage]],
+    run_id: str,
+    clock: Callable[[], datetime] | None,
+) -> SendReport:
+    """:func:`send_claimed`'s loop, once the batches are made and their senders checked."""
     outcomes: list[BatchOutcome] = []
     stopped: str | None = None
     unwritten: list[OutboxMark] = []  # the last answer's mark, written with the next take

@@ -428,6 +428,7 @@ class OutboxSession:
             {"campaign": campaign, "run_id": run_id},
         ).fetchall()
         opted = {key for key, opted_out in found if opted_out}
+        # Marking the opted-out rows skipped leaves the others as found: no second lookup.
         skipped = self.mark(
             campaign,
             [k for k in keys if k in opted],
@@ -444,6 +445,7 @@ class OutboxSession:
             {"campaign": campaign, "run_id": run_id, "now": at},
             run_id=run_id,
             check_run=True,
+            movable={key for key, opted_out in found if not opted_out},
         )
         return Taken(requested, skipped)
 
@@ -457,13 +459,15 @@ class OutboxSession:
         *,
         run_id: str | None,
         check_run: bool | None = None,
+        movable: set[str] | None = None,
     ) -> tuple[str, ...]:
         """Move outbox rows of ``campaign`` and return the keys moved, in the order of ``rows``.
 
         ``rows`` (a ``dedup_key`` column, the ``state`` and ``now`` each row must end with, and
         what the UPDATE reads) is registered as ``view``; the SELECT ``sql[0]`` finds the rows
-        that may move, the UPDATE ``sql[1]`` moves exactly those, and what it moved is read
-        back (state, time and, when ``check_run``, ``run_id``): never the statement's echo.
+        that may move (unless the caller read them in this transaction: ``movable``), the
+        UPDATE ``sql[1]`` moves exactly those, and what it moved is read back (state, time
+        and, when ``check_run``, ``run_id``): never the statement's echo.
 
         Raises:
             OutboxIntegrityError: the rows read back differ from those that should have moved
@@ -472,8 +476,10 @@ class OutboxSession:
         if not rows.num_rows:
             return ()
         select, update = (load_sql(name) for name in sql)
-        self._con.register(view, rows)
-        movable = {row[0] for row in self._con.execute(select, _bound(select, params)).fetchall()}
+        if movable is None:
+            self._con.register(view, rows)
+            found = self._con.execute(select, _bound(select, params)).fetchall()
+            movable = {row[0] for row in found}
         if not movable:
             return ()
         rows = rows.filter(pc.is_in(rows["dedup_key"], value_set=pa.array(list(movable))))

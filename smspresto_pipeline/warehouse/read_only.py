@@ -44,7 +44,14 @@ def run_read_only_query(warehouse: Warehouse, sql: str) -> pa.Table:
             tried to reach a file, a URL, a database or an extension (DuckDB's message names it).
         ReadOnlyQueryError: DuckDB could not parse or run it (a SQL error: DuckDB's message).
         WarehouseLockedError / WarehouseOpenError: the file could not be opened.
+        RuntimeError: inside :meth:`Warehouse.kept_instance`, whose instance the restriction
+            would keep from attaching the file ever again.
     """
+    if warehouse.keeps_instance:
+        raise RuntimeError(
+            "a campaign query restricts its DuckDB instance for good: run it outside "
+            "Warehouse.kept_instance()"
+        )
     statement = _one_read(sql)
     with warehouse.reading() as con:
         restrict(con)

@@ -157,7 +157,12 @@ class Warehouse:
         try:
             yield con
         finally:
-            release(con, kept=self._instance is not None)
+            release(con, kept=self.keeps_instance)
+
+    @property
+    def keeps_instance(self) -> bool:
+        """Whether this object's connections attach to a kept instance now (see below)."""
+        return self._instance is not None
 
     @contextlib.contextmanager
     def kept_instance(self) -> Iterator[None]:
@@ -220,7 +225,7 @@ class Warehouse:
                     con.execute(statement)
                 upgrade_tables(con)
             finally:
-                release(con, kept=self._instance is not None)
+                release(con, kept=self.keeps_instance)
         self._schema_ready = True
 
     def spool(self, day: date) -> DaySpool:

@@ -135,3 +135,12 @@ def test_large_queries_still_run(path: Path) -> None:
     )
     small = Warehouse(path, memory_limit="16MB")
     assert run_read_only_query(small, spilling).to_pylist() == [{"n": 50_000}]
+
+
+def test_a_query_is_refused_inside_a_kept_instance(tmp_path: Path) -> None:
+    """The restriction is the instance's for good: a kept instance would never attach again."""
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse.ensure_schema()
+    with warehouse.kept_instance(), pytest.raises(RuntimeError, match="kept_instance"):
+        run_read_only_query(warehouse, "SELECT 1")
+    assert run_read_only_query(warehouse, "SELECT 1 AS one").to_pylist() == [{"one": 1}]

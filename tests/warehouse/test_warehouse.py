@@ -840,3 +840,28 @@ def test_writer_flush_commits_without_waiting_for_more_days(warehouse: Warehouse
         future = writer.submit(staged(warehouse, DAY, [[record(1)]]))
         writer.flush()
         assert future.result(timeout=60).rows == 1
+
+
+def test_a_kept_instance_frees_the_file_between_two_transactions(tmp_path: Path) -> None:
+    """A send's loop of short transactions keeps one DuckDB instance; between two of them
+    another process opens the file for writing, as between any two connections."""
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    probe = (
+        "import duckdb, sys\n"
+        "with duckdb.connect(sys.argv[1]) as con:\n"
+        "    con.execute('CREATE TABLE IF NOT EXISTS main.probe(i INTEGER)')\n"
+        "    con.execute('INSERT INTO main.probe VALUES (1)')\n"
+    )
+    with warehouse.kept_instance():
+        for _ in range(2):
+            with warehouse.transaction() as con:
+                con.execute("CREATE TABLE IF NOT EXISTS main.mine(i INTEGER)")
+                con.execute("INSERT INTO main.mine VALUES (1)")
+            subprocess.run([sys.executable, "-c", probe, str(warehouse.path)], check=True)
+        kept = warehouse.keeps_instance
+    assert (kept, warehouse.keeps_instance) == (True, False)
+    with warehouse.connect(read_only=True) as con:
+        counts = [
+            con.execute(f"SELECT count(*) FROM main.{t}").fetchone() for t in ("mine", "probe")
+        ]
+    assert counts == [(2,), (2,)]

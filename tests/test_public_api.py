@@ -1,5 +1,7 @@
-"""The package's public surface (DESIGN.md §2) is pinned: it changes only on purpose."""
+"""The package's public surface (its ``__all__``, the names the README uses) is pinned: it
+changes only on purpose."""
 
+import importlib
 import subprocess
 import sys
 
@@ -65,28 +67,10 @@ def test_import_does_not_load_dagster_until_a_dagster_name_is_used(name: str) ->
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "name"),
-    [
-        ("smspresto_pipeline.resource", "smspresto_pipeline.resources", "WarehouseResource"),
-        ("smspresto_pipeline.assets", "smspresto_pipeline.ingest.assets", "build_smspresto_assets"),
-        (
-            "smspresto_pipeline.schedules",
-            "smspresto_pipeline.ingest.schedules",
-            "build_ingest_schedule",
-        ),
-    ],
+    "old",
+    ["smspresto_pipeline.resource", "smspresto_pipeline.assets", "smspresto_pipeline.schedules"],
 )
-def test_modules_named_in_earlier_readmes_still_import(old: str, new: str, name: str) -> None:
-    # A fresh interpreter: the warning is given once, when the old module is first imported.
-    code = (
-        "import importlib, warnings\n"
-        "with warnings.catch_warnings(record=True) as caught:\n"
-        "    warnings.simplefilter('always')\n"
-        f"    old = importlib.import_module({old!r})\n"
-        f"new = importlib.import_module({new!r})\n"
-        f"assert getattr(old, {name!r}) is getattr(new, {name!r})\n"
-        "assert old.__all__ == new.__all__\n"
-        "assert [w.category for w in caught] == [DeprecationWarning], caught\n"
-        f"assert {new!r} in str(caught[0].message)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+def test_the_0_1_0_module_names_are_gone(old: str) -> None:
+    # Removed after 0.1.0 (README, Changes): `resource` beside `resources` was a trap.
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)

@@ -4,7 +4,7 @@
 async clients (:mod:`smspresto_pipeline.api.client`) only send what it built, hand back what
 came out (an answer or an httpx error) and sleep when told to (the h11/httpcore pattern).
 
-The rules the core applies (DESIGN.md §3):
+The rules the core applies (docs/architecture.md §3):
 
 * POST by default, so that the password never sits in a URL; GET on request.
 * Reads (counters, ``list-archive``) are retried on transient failures (5xx, 429, timeouts,

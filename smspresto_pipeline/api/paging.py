@@ -3,7 +3,7 @@
 The reference's example ``from=0&to=50`` fits two readings: an offset and a count
 (SQL ``LIMIT from, to``) or a start and an end index (inclusive or not). The walk is right under
 all of them without being told, and no page holds more than ``page_size`` rows (``+ 1`` under an
-inclusive end), as DESIGN.md §3 asks:
+inclusive end), as docs/architecture.md §3 asks:
 
 * advance ``from`` by the number of rows each page held; de-duplicate on ``IDHISTORIQUE``;
   stop on an empty page, or on a page that brings nothing new (a server ignoring ``from``/``to``);

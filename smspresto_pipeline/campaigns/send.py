@@ -2,8 +2,8 @@
 
 :func:`send_claimed` sends a campaign's rows already claimed as ``pending`` by a run, in
 batches of the client's ``batch_size`` through the per-recipient POST shape. What a batch's
-outcome does (DESIGN.md §6: an ambiguous send is never retried blindly, a row is never sent
-twice)::
+outcome does (docs/architecture.md §4: an ambiguous send is never retried blindly, a row is
+never sent twice)::
 
     answer                                   batch's rows   the run
     accepted (status 0)                      sent           goes on

@@ -345,7 +345,7 @@ def build_archive_messages_asset(
             ) from first
         return dg.MaterializeResult()
 
-    # Single-run backfills are a deliberate choice (DESIGN.md section 5), though still marked
+    # Single-run backfills are a deliberate choice (docs/architecture.md §2), though still marked
     # beta: a warning to every user of the code location on each load would help no one.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)

@@ -16,7 +16,8 @@ from smspresto_pipeline.warehouse.numbering import enrich_numbers
 
 __all__ = ["DEFAULT_STATUS_MAP", "Enricher", "recipient_details"]
 
-#: ``HIS_STATUT`` is undocumented; this is the default reading of it (DESIGN.md section 3).
+#: ``HIS_STATUT`` is undocumented; this is the default reading of it (docs/architecture.md,
+#: section 3).
 DEFAULT_STATUS_MAP: Mapping[str, str] = MappingProxyType(
     {"0": "pending", "1": "delivered", "2": "failed"}
 )

@@ -1,6 +1,6 @@
 -- One row per message of the history, typed. Times are the account's local time (naive), as
 -- the API gives them; loaded_at is UTC. recipient is E.164 when recipient_valid, else the raw
--- number (old numbers stay in the history: DESIGN.md section 3).
+-- number (old numbers stay in the history: docs/architecture.md, section 3).
 CREATE TABLE IF NOT EXISTS smspresto.messages (
     history_id BIGINT PRIMARY KEY,
     recipient VARCHAR NOT NULL,

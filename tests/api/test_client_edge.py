@@ -373,7 +373,7 @@ def test_paging_under_every_reading(serve: Callable[[int, int], list[dict[str, s
 def test_pages_stay_bounded_under_every_reading(
     serve: Callable[[int, int], list[dict[str, str]]], reading: str
 ) -> None:
-    """DESIGN.md §3: no page beyond page_size (+1 for an inclusive end), whatever from/to
+    """docs/architecture.md §3: no page beyond page_size (+1 for an inclusive end), whatever from/to
     mean; read as a count, `to = from + page_size` would double the pages."""
     sizes: list[int] = []
 

@@ -484,7 +484,8 @@ def archive_by_number(sim: RunningSimulator) -> dict[str, list[Any]]:
             try:
                 number = normalize_number(record.recipient)
             except SMSValidationError:
-                # DESIGN §3: an eight-digit Ivorian number of before 2021 counts as today's.
+                # docs/architecture.md §3: an eight-digit Ivorian number of before 2021 counts
+                # as today's.
                 migrated = migrate_legacy_ci(record.recipient)
                 if migrated is None:
                     continue

@@ -28,7 +28,7 @@ def test_the_package_exports_campaign_its_component_and_its_definitions() -> Non
         "build_reconcile_defs",
         "build_shared_campaign_defs",
     ]
-    # DESIGN §2 and the `type:` of a defs.yaml name the same class.
+    # The README and the `type:` of a defs.yaml name the same class.
     assert smspresto_pipeline.campaigns.CampaignComponent is smspresto_pipeline.CampaignComponent
 
 

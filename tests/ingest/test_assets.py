@@ -306,8 +306,8 @@ def test_unusable_warehouse_path_fails_before_any_request(
 def test_run_config_resetting_the_resources_fails_loudly(
     sim: RunningSimulator, duckdb_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    """Run config for a resource resets what it leaves out to the defaults (DESIGN.md §8):
-    the warehouse's path is required, and the account's time zone is checked."""
+    """Run config for a resource resets what it leaves out to the defaults (docs/architecture.md
+    §5): the warehouse's path is required, and the account's time zone is checked."""
     asset = build_archive_messages_asset(start_date=FIRST.isoformat(), timezone="Africa/Lagos")
     configured = resources(sim, duckdb_path, timezone="Africa/Lagos")
     with pytest.raises(dg.DagsterInvalidConfigError, match="path"):

@@ -179,7 +179,7 @@ from smspresto_pipeline.warehouse.connection import (
 )
 from smspresto_pipeline.warehouse.opt_outs import opted_out_on
 from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
-from smspresto_pipeline.warehouse.queries import SCHEMA
+from smspresto_pipeline.warehouse.queries import schema_tables
 from smspresto_pipeline.warehouse.read_only import (
     QueryRefusedError,
     ReadOnlyQueryError,
@@ -275,12 +275,8 @@ def _ensure_schema(store: Warehouse) -> None:
     """
     if store.path.exists():
         with store.reading() as con:
-            rows = con.execute(
-                "SELECT table_name FROM duckdb_tables() "
-                "WHERE database_name = current_database() AND schema_name = ?",
-                [SCHEMA],
-            ).fetchall()
-        if {name for (name,) in rows} >= _CAMPAIGN_TABLES:
+            tables = schema_tables(con)
+        if tables >= _CAMPAIGN_TABLES:
             return
     store.ensure_schema()
 

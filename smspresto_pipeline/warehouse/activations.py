@@ -34,7 +34,7 @@ from datetime import datetime
 import duckdb
 
 from smspresto_pipeline.warehouse.outbox import OUTBOX_STATES, OutboxMessage, OutboxSession
-from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
+from smspresto_pipeline.warehouse.queries import load_sql, schema_tables
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.wording import plural
@@ -43,11 +43,6 @@ __all__ = ["Activation", "CampaignActivations", "CampaignOverview", "is_activate
 
 #: The table holding the activations.
 TABLE = "campaign_activations"
-
-_TABLE_EXISTS = (
-    "SELECT count(*) FROM duckdb_tables() "
-    "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?"
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -186,8 +181,7 @@ class CampaignActivations:
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    [(count,)] = con.execute(_TABLE_EXISTS, [SCHEMA, TABLE]).fetchall()
-    return bool(count)
+    return TABLE in schema_tables(con)
 
 
 def _activations(con: duckdb.DuckDBPyConnection, campaign: str | None) -> list[Activation]:

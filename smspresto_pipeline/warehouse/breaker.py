@@ -54,7 +54,7 @@ from typing import Any
 
 import duckdb
 
-from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
+from smspresto_pipeline.warehouse.queries import load_sql, schema_tables
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.wording import plural
@@ -83,10 +83,6 @@ RESUME_HINT = (
     f'`smspresto campaigns resume --reason "..."`, or the job {RESUME_JOB} launched in the UI'
 )
 
-_TABLE_EXISTS = (
-    "SELECT count(*) FROM duckdb_tables() "
-    "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?"
-)
 #: Severities :func:`record_check_outcome` accepts (None: the check passed).
 _SEVERITIES = frozenset({"ERROR", "WARN"})
 
@@ -352,8 +348,7 @@ def _require(**values: str) -> None:
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(_TABLE_EXISTS, [SCHEMA, TABLE]).fetchone()
-    return bool(row and row[0])
+    return TABLE in schema_tables(con)
 
 
 def _select(con: duckdb.DuckDBPyConnection, *, active_only: bool, limit: int | None) -> list[Trip]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-__all__ = ["SCHEMA", "ddl_statements", "load_sql", "sql_dir"]
+import duckdb
+
+__all__ = ["SCHEMA", "ddl_statements", "load_sql", "schema_tables", "sql_dir"]
 
 #: The schema every table and view lives in.
 SCHEMA = "smspresto"
@@ -39,3 +41,9 @@ def ddl_statements() -> list[str]:
     # The schema must exist before the tables in it; the rest are independent of each other.
     files.sort(key=lambda p: (p.name != "create_smspresto_schema.sql", p.name))
     return [p.read_text(encoding="utf-8") for p in files]
+
+
+def schema_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The tables of the ``smspresto`` schema in the file attached to ``con``."""
+    rows = con.execute(load_sql("dml/select_schema_tables.sql"), {"schema": SCHEMA}).fetchall()
+    return frozenset(name for (name,) in rows)

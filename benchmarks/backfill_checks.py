@@ -1,0 +1,147 @@
+"""Step durations of a ranged ``archive_messages`` run with its asset checks, as a user starts it.
+
+Seeds one simulated account (``--days`` days ending yesterday, ``--per-day`` messages a day on
+average) in a temporary directory, serves it from this process, and runs::
+
+    dagster asset materialize -m dagster_project --select archive_messages \\
+        --partition-range FIRST...LAST
+
+in a child process against a fresh Dagster instance, the way a backfill from the UI or the
+command line runs: the asset's step and the steps of its checks, each step in its own process
+(the implicit job's multiprocess executor). The durations come from the run's event log (each
+step's start to its success or failure), so they do not include the run's own set-up.
+
+Prints JSON: ``{days, rows, run_s, ingest_step_s, checks_steps_s, checks_over_ingest,
+steps: {step key: seconds}, check_results}``; ``check_results`` counts the asset check
+evaluations the run recorded (one per check and day). Target: ``checks_over_ingest <= 1``.
+
+Usage::
+
+    .venv/bin/python benchmarks/backfill_checks.py [--days 180] [--per-day 1000]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEZONE = "Africa/Abidjan"
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+def step_durations(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds from each step's start to its end, from the run's event log."""
+    started: dict[str, float] = {}
+    durations: dict[str, float] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or record.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[record.step_key] = record.timestamp
+        elif event.event_type in (
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        ):
+            durations[record.step_key] = record.timestamp - started[record.step_key]
+    return durations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--per-day", type=int, default=1000)
+    args = parser.parse_args()
+
+    last = date.today() - timedelta(days=1)
+    first = last - timedelta(days=args.days - 1)
+    with tempfile.TemporaryDirectory(prefix="smspresto-bench-") as tmp:
+        work = Path(tmp)
+        home = work / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+        database = work / "warehouse.duckdb"
+        config = SimulatorConfig(
+            db_path=work / "simulator.sqlite3",
+            history_start=first,
+            history_end=last,
+            messages_per_day=args.per_day,
+            timezone=TIMEZONE,
+        )
+        with run_simulator(config) as sim:
+            env = {
+                **os.environ,
+                "DAGSTER_HOME": str(home),
+                "SMSPRESTO_API_KEY": config.api_key,
+                "SMSPRESTO_API_PASS": config.api_pass,
+                "SMSPRESTO_BASE_URL": sim.base_url,
+                "SMSPRESTO_DUCKDB_PATH": str(database),
+                "SMSPRESTO_START_DATE": first.isoformat(),
+                "SMSPRESTO_TIMEZONE": TIMEZONE,
+                "SMSPRESTO_SCHEDULES": "stopped",
+            }
+            command = [
+                sys.executable,
+                "-m",
+                "dagster",
+                "asset",
+                "materialize",
+                "-m",
+                "dagster_project",
+                "--select",
+                "archive_messages",
+                "--partition-range",
+                f"{first.isoformat()}...{last.isoformat()}",
+            ]
+            began = time.perf_counter()
+            done = subprocess.run(
+                command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+            )
+            run_s = time.perf_counter() - began
+            if done.returncode != 0:
+                raise SystemExit(f"the run failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            (run,) = instance.get_runs()
+            steps = step_durations(instance, run.run_id)
+            logs = instance.all_logs(run.run_id)
+            evaluations = Counter(
+                data.check_name
+                for data in (r.dagster_event.event_specific_data for r in logs if r.dagster_event)
+                if isinstance(data, dg.AssetCheckEvaluation)
+            )
+        with duckdb.connect(str(database), read_only=True) as con:
+            row = con.execute("select count(*) from smspresto.messages").fetchone()
+            rows = int(row[0]) if row else 0
+    ingest = sum(s for key, s in steps.items() if key == "archive_messages")
+    checks = sum(s for key, s in steps.items() if key != "archive_messages")
+    print(
+        json.dumps(
+            {
+                "days": args.days,
+                "rows": rows,
+                "run_s": round(run_s, 1),
+                "ingest_step_s": round(ingest, 1),
+                "checks_steps_s": round(checks, 1),
+                "checks_over_ingest": round(checks / ingest, 2) if ingest else None,
+                "steps": {key: round(s, 1) for key, s in sorted(steps.items())},
+                "check_results": dict(evaluations),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -94,7 +94,7 @@ from smspresto_pipeline.warehouse.outbox import (
     OutboxRow,
     OutboxState,
 )
-from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
+from smspresto_pipeline.warehouse.queries import SCHEMA
 from smspresto_pipeline.warehouse.read_only import (
     QueryRefusedError,
     ReadOnlyQueryError,
@@ -137,5 +137,4 @@ __all__ = [
     "recipient_details",
     "record_check_outcome",
     "run_read_only_query",
-    "sql_dir",
 ]

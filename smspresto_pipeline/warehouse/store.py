@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord
+from smspresto_pipeline.storage.queries import group_files
 from smspresto_pipeline.warehouse.connection import (
     LockWaits,
     open_connection,
@@ -24,7 +25,7 @@ from smspresto_pipeline.warehouse.connection import (
 )
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, Enricher
 from smspresto_pipeline.warehouse.migrate import upgrade_tables
-from smspresto_pipeline.warehouse.queries import SCHEMA, ddl_statements, load_sql, sql_dir
+from smspresto_pipeline.warehouse.queries import SCHEMA, ddl_statements, load_sql
 from smspresto_pipeline.warehouse.replace import replace_days, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool, remove_orphan_spools
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
@@ -327,11 +328,11 @@ class Warehouse:
         return int(row[0])
 
     def create_views(self) -> dict[str, int]:
-        """(Re)create every view of ``sql/analytics``; returns each view's row count by name."""
-        files = sorted((sql_dir() / "analytics").glob("*.sql"))
+        """(Re)create every view of ``storage/sql/analytics``; returns each view's row count by
+        name."""
         with self.transaction() as con:
-            for file in files:
-                con.execute(file.read_text(encoding="utf-8"))
+            for name in group_files("analytics"):
+                con.execute(load_sql(name))
             counts: dict[str, int] = {}
             for name in _view_names(con):
                 # A view name comes from the catalog, not from input; identifiers can't be bound.

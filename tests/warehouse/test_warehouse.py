@@ -29,7 +29,6 @@ from smspresto_pipeline.warehouse import (
     WarehouseLockedError,
     WarehouseOpenError,
     recipient_details,
-    sql_dir,
 )
 from smspresto_pipeline.warehouse import connection as connection_module
 from smspresto_pipeline.warehouse import queries as queries_module
@@ -106,11 +105,6 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
         "campaign_activations",
         "campaign_surges",
     }
-
-
-def test_sql_dir_is_the_checkouts() -> None:
-    assert sql_dir() == Path(__file__).resolve().parents[2] / "sql"
-    assert (sql_dir() / "ddl" / "create_messages_table.sql").is_file()
 
 
 def test_day_is_typed_and_counted(warehouse: Warehouse) -> None:

@@ -1,0 +1,1 @@
+"""Storage: the one place that knows an engine."""

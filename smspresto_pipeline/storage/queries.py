@@ -25,6 +25,7 @@ __all__ = [
     "group_files",
     "load_sql",
     "sql_file",
+    "statement",
     "to_paramstyle",
 ]
 
@@ -112,3 +113,10 @@ def to_paramstyle(sql: str, style: ParamStyle) -> str:
         return found.group(0) if name is None else f"%({name})s"
 
     return _TOKENS.sub(replace, sql.replace("%", "%%"))
+
+
+@functools.cache
+def statement(relative: str, dialect: str, style: ParamStyle) -> str:
+    """The text of ``relative`` for ``dialect``, its parameters in ``style``: what an engine's
+    session runs, prepared once per process."""
+    return to_paramstyle(load_sql(relative, dialect), style)

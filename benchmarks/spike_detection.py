@@ -15,8 +15,8 @@ The shortcut: the messages are counted per day, sender and carrier in Python (ca
 status exactly as the warehouse derives them: `recipient_details` and the default status map)
 instead of being served over HTTP and written to DuckDB (a year at 2,000 a day is 730,000
 messages); `find_failure_spikes` reads the same counts from DuckDB with the SQL in
-``sql/checks/`` (tests/checks compares the two). The check is replayed day by day with
-`assess_history` (flagged days leave later baselines, as when it runs daily).
+``storage/sql/duckdb/checks/`` (tests/checks compares the two). The check is replayed day by
+day with `assess_history` (flagged days leave later baselines, as when it runs daily).
 
 Figures (JSON): per spike size, the share of injected spikes flagged on their segment (any
 severity, and ``ERROR``); false ``ERROR``s and ``WARN``s per 30 clean days (days without an

@@ -50,7 +50,8 @@ from smspresto_pipeline.checks.definitions import CHECKS_JOB, FAILURE_SPIKE_CHEC
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse, sql_dir
+from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse
 from smspresto_pipeline.warehouse.breaker import CircuitBreaker
 from smspresto_pipeline.wording import plural
 
@@ -409,24 +410,21 @@ def _drop_stale_simulator(config: SimulatorConfig, first: date, last: date) -> N
 def _read_summary(
     warehouse: Warehouse, first: date, last: date
 ) -> tuple[int, dict[str, int], list[tuple[date, int, int, float | None]], dict[str, int]]:
-    reports = sql_dir() / "reports"
     with warehouse.connect(read_only=True) as con:
         by_status = {
             str(status): int(count)
             for status, count in con.execute(
-                (reports / "select_messages_by_status.sql").read_text(encoding="utf-8")
+                load_sql("reports/select_messages_by_status.sql")
             ).fetchall()
         }
         daily = [
             (day, int(messages), int(failed), None if rate is None else float(rate))
             for day, messages, failed, rate in con.execute(
-                (reports / "select_daily_failure_rate.sql").read_text(encoding="utf-8")
+                load_sql("reports/select_daily_failure_rate.sql")
             ).fetchall()
             if first <= day <= last
         ]
-        snapshot = con.execute(
-            (reports / "select_latest_account_snapshot.sql").read_text(encoding="utf-8")
-        )
+        snapshot = con.execute(load_sql("reports/select_latest_account_snapshot.sql"))
         names = [column[0] for column in snapshot.description or ()]
         row = snapshot.fetchone() or ()
         counters = {name: int(value) for name, value in zip(names, row, strict=False)}

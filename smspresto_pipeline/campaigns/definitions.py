@@ -160,6 +160,16 @@ from smspresto_pipeline.campaigns.timing import (
 )
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.storage import (
+    QueryRefusedError,
+    ReadOnlyQueryError,
+    WarehouseLockedError,
+    WarehouseOpenError,
+    WarehousePathError,
+    check_path,
+    is_lock_conflict,
+)
+from smspresto_pipeline.storage.duckdb import schema_tables
 from smspresto_pipeline.warehouse import (
     BreakerState,
     CampaignActivations,
@@ -168,23 +178,11 @@ from smspresto_pipeline.warehouse import (
     Outbox,
     OutboxMessage,
     Warehouse,
-)
-from smspresto_pipeline.warehouse.activations import is_activated_on
-from smspresto_pipeline.warehouse.connection import (
-    WarehouseLockedError,
-    WarehouseOpenError,
-    WarehousePathError,
-    check_path,
-    is_lock_conflict,
-)
-from smspresto_pipeline.warehouse.opt_outs import opted_out_on
-from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
-from smspresto_pipeline.warehouse.queries import schema_tables
-from smspresto_pipeline.warehouse.read_only import (
-    QueryRefusedError,
-    ReadOnlyQueryError,
     run_read_only_query,
 )
+from smspresto_pipeline.warehouse.activations import is_activated_on
+from smspresto_pipeline.warehouse.opt_outs import opted_out_on
+from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.wording import plural
 
 __all__ = [

@@ -23,7 +23,7 @@ from datetime import UTC, date, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.wording import plural
 
 __all__ = [

@@ -44,8 +44,8 @@ from smspresto_pipeline.checks.spikes import (
     load_daily_counts,
 )
 from smspresto_pipeline.resources import WarehouseResource
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.warehouse.breaker import record_check_outcome
-from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:

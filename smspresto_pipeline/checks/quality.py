@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Protocol
 
-from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.wording import plural
 
 __all__ = ["QUALITY_CHECKS", "QualityResult", "check_data_quality", "run_quality_check"]

@@ -44,7 +44,7 @@ from datetime import date, timedelta
 from statistics import NormalDist
 from typing import Any, Literal, Protocol
 
-from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.wording import plural
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The DuckDB warehouse: schema ``smspresto`` and idempotent, crash-safe partition writes.
+"""The warehouse: the message history in schema ``smspresto``, written over the storage port
+(:mod:`smspresto_pipeline.storage`) in idempotent, crash-safe partition writes.
 
 A day of history is written in two steps so that memory stays bounded and the database's
 single-writer lock is held only while there is something to write:
@@ -19,22 +20,21 @@ single-writer lock is held only while there is something to write:
    transaction several times faster than many small ones), over one connection kept open while
    days keep coming and closed once none came for ``idle_release`` seconds.
 
-DuckDB lets one process at a time open a file for writing. Connections are opened and closed
-here (never kept after a failed statement), and a lock held by another process is waited for
-with exponential backoff and jitter, up to ``lock_timeout`` seconds over all of a
+DuckDB lets one process at a time open a file for writing. The storage port opens and closes
+connections (never kept after a failed statement), and waits for a lock held by another
+process with exponential backoff and jitter, up to ``lock_timeout`` seconds over all of a
 ``Warehouse``'s connections; each wait is reported (who holds the file) when it starts, every
-30 s, and when it ends. Only a lock is waited for (:func:`~.connection.is_lock_conflict` tells
-it from the rest): a file DuckDB cannot open for another reason (a directory, not a DuckDB
-file, a corrupt one) raises :class:`WarehouseOpenError` at once, naming the path and DuckDB's
-message.
+30 s, and when it ends, on this package's logger. Only a lock is waited for
+(:func:`~smspresto_pipeline.storage.is_lock_conflict` tells it from the rest): a file DuckDB
+cannot open for another reason (a directory, not a DuckDB file, a corrupt one) raises
+:class:`WarehouseOpenError` at once, naming the path and DuckDB's message.
 
 DuckDB names a file's catalog after its name, so a file called ``smspresto.duckdb`` makes
-``smspresto.messages`` ambiguous (catalog or schema?). This module attaches the file under the
-alias ``warehouse``, and the views name their tables without a schema, so both work whatever the
-file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.smspresto.x``.
+``smspresto.messages`` ambiguous (catalog or schema?). The DuckDB engine attaches the file under
+the alias ``warehouse``, and the views name their tables without a schema, so both work whatever
+the file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.smspresto.x``.
 
-SQL lives in ``sql/`` (``ddl/``, ``dml/``, ``analytics/``), read at run time with bound
-parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sql``.
+SQL lives in ``storage/sql/`` inside the package, run by name with bound parameters.
 
 The same file holds the send side's two tables: ``outbox`` (:class:`Outbox`: one row per
 intended SMS, claimed under its unique (campaign, dedup_key) before any request, then marked)
@@ -47,13 +47,13 @@ on, recorded with its baseline).
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (recipient details and status names), ``numbering`` (the same details, column-wise),
-``connection`` (opening the file, the lock),
-``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
-brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
+``stats`` (:class:`PartitionStats`), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
 ``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``activations``
 (:class:`CampaignActivations`), ``replies`` (stop
-requests in a CSV of replies), ``read_only`` (a user's query, kept to reading the warehouse's
-tables: :func:`run_read_only_query`). No Dagster here.
+requests in a CSV of replies); :func:`run_read_only_query` runs a user's query kept to reading
+the warehouse's tables. The outbox, opt-outs, breaker and activations still run their SQL on the
+engine's connection (:meth:`Warehouse.transaction`) until they move over the port. No Dagster
+here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -67,6 +67,16 @@ Example:
     (1, 1, 0.0)
 """
 
+from smspresto_pipeline.storage import (
+    SCHEMA,
+    QueryRefusedError,
+    ReadOnlyQueryError,
+    WarehouseLockedError,
+    WarehouseOpenError,
+    WarehousePathError,
+    WarehouseSchemaError,
+    check_path,
+)
 from smspresto_pipeline.warehouse.activations import (
     Activation,
     CampaignActivations,
@@ -78,14 +88,7 @@ from smspresto_pipeline.warehouse.breaker import (
     Trip,
     record_check_outcome,
 )
-from smspresto_pipeline.warehouse.connection import (
-    WarehouseLockedError,
-    WarehouseOpenError,
-    WarehousePathError,
-    check_path,
-)
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
-from smspresto_pipeline.warehouse.migrate import WarehouseSchemaError
 from smspresto_pipeline.warehouse.opt_outs import OptOut, OptOutChange, OptOuts, ReplyImport
 from smspresto_pipeline.warehouse.outbox import (
     OUTBOX_STATES,
@@ -94,15 +97,9 @@ from smspresto_pipeline.warehouse.outbox import (
     OutboxRow,
     OutboxState,
 )
-from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
-from smspresto_pipeline.warehouse.read_only import (
-    QueryRefusedError,
-    ReadOnlyQueryError,
-    run_read_only_query,
-)
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
-from smspresto_pipeline.warehouse.store import Warehouse
+from smspresto_pipeline.warehouse.store import Warehouse, run_read_only_query
 from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = [
@@ -137,5 +134,4 @@ __all__ = [
     "recipient_details",
     "record_check_outcome",
     "run_read_only_query",
-    "sql_dir",
 ]

@@ -33,8 +33,9 @@ from datetime import datetime
 
 import duckdb
 
+from smspresto_pipeline.storage.duckdb import schema_tables
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.warehouse.outbox import OUTBOX_STATES, OutboxMessage, OutboxSession
-from smspresto_pipeline.warehouse.queries import load_sql, schema_tables
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.wording import plural

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sms import normalize_number, normalize_recipients
-from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.warehouse.replies import is_stop_reply, read_replies
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive

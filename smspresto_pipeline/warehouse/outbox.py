@@ -48,7 +48,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smspresto_pipeline.warehouse.queries import load_sql
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 

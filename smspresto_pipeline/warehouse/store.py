@@ -1,4 +1,5 @@
-"""The warehouse: the ``smspresto`` schema in one DuckDB file and the writes made to it."""
+"""The warehouse: the ``smspresto`` schema (in one DuckDB file) and the history's writes to it,
+over the storage port."""
 
 from __future__ import annotations
 
@@ -6,39 +7,26 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-import threading
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
+import pyarrow as pa
 
 from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord
-from smspresto_pipeline.warehouse.connection import (
-    LockWaits,
-    open_connection,
-    process_write_lock,
-    release,
-    rollback,
-)
+from smspresto_pipeline.storage import Database, open_database
+from smspresto_pipeline.storage.queries import group_files
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, Enricher
-from smspresto_pipeline.warehouse.migrate import upgrade_tables
-from smspresto_pipeline.warehouse.queries import SCHEMA, ddl_statements, load_sql, sql_dir
 from smspresto_pipeline.warehouse.replace import replace_days, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool, remove_orphan_spools
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.warehouse.writer import DayWriter
 
-__all__ = ["Warehouse"]
+__all__ = ["Warehouse", "run_read_only_query"]
 
 logger = logging.getLogger(__name__)
-
-
-# Paths warned about once per process (see _warn_about_catalog_name).
-_WARNED_PATHS: set[str] = set()
-_WARNED_PATHS_GUARD = threading.Lock()
 
 
 class Warehouse:
@@ -98,7 +86,6 @@ class Warehouse:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self.path = Path(path)
         self.lock_timeout = lock_timeout
-        self.lock_waits = LockWaits(lock_timeout, log=log, report_every=lock_report_every)
         self.lock_backoff = lock_backoff
         self.lock_backoff_max = lock_backoff_max
         self.status_map: Mapping[str, str] = dict(
@@ -107,106 +94,79 @@ class Warehouse:
         self.default_region = default_region
         self.spill_rows = spill_rows
         self.spool_dir = None if spool_dir is None else Path(spool_dir)
-        self.duckdb_config: Mapping[str, str | int] = {
-            "memory_limit": memory_limit,
-            "threads": threads,
-            # Larger queries spill here (an in-memory connection has no temp directory).
-            "temp_directory": f"{self.path}.tmp",
-        }
+        self.database: Database = open_database(
+            self.path,
+            lock_timeout=lock_timeout,
+            lock_backoff=lock_backoff,
+            lock_backoff_max=lock_backoff_max,
+            memory_limit=memory_limit,
+            threads=threads,
+            # Lock waits are the warehouse's to report, under its logger, whatever the engine.
+            log=log or logger,
+            lock_report_every=lock_report_every,
+        )
+        self.lock_waits = self.database.lock_waits
         self._derived = Enricher(self.status_map, default_region)
-        self._schema_ready = False
         self._orphans_checked = False
-        self._instance: duckdb.DuckDBPyConnection | None = None
-        self._warn_about_catalog_name()
 
     def __repr__(self) -> str:
         return f"Warehouse(path={str(self.path)!r})"
 
-    def _warn_about_catalog_name(self) -> None:
-        if self.path.stem != SCHEMA:
-            return
-        key = str(self.path.resolve())
-        with _WARNED_PATHS_GUARD:
-            if key in _WARNED_PATHS:
-                return
-            _WARNED_PATHS.add(key)
-        logger.warning(
-            "%s is named like its schema: DuckDB names the file's catalog %r too, so SQL run "
-            "directly on this file must write smspresto.smspresto.messages (smspresto.messages "
-            "is ambiguous there). This library and its views are not affected; another file "
-            "name (e.g. smspresto_warehouse.duckdb) avoids the clash.",
-            self.path,
-            SCHEMA,
-        )
-
     @contextlib.contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, read_only: bool = False) -> Iterator[Any]:
         """Open the file (waiting out another process's lock), yield the connection, close it.
 
-        The schema is created on the first writing connection of this object (and by a
-        read-only one when the file does not exist yet).
+        The connection is the engine's own (a ``duckdb.DuckDBPyConnection`` for a DuckDB file):
+        for plain SQL of a user's, and for code not yet over the storage port. The schema is
+        created on the first writing connection of this object (and by a read-only one when the
+        file does not exist yet).
 
         Raises:
             WarehouseLockedError: when the lock was still held once ``lock_timeout`` seconds
                 of waiting were spent.
             WarehouseOpenError: when DuckDB cannot open the file for another reason.
         """
-        if not self._schema_ready and not (read_only and self.path.exists()):
-            self.ensure_schema()
-        con = self._open(read_only=read_only)
-        try:
-            yield con
-        finally:
-            release(con, kept=self.keeps_instance)
+        with self.database.session(read_only=read_only) as session:
+            yield session.raw
 
     @property
     def keeps_instance(self) -> bool:
         """Whether this object's connections attach to a kept instance now (see below)."""
-        return self._instance is not None
+        return self.database.keeps_instance
 
-    @contextlib.contextmanager
-    def kept_instance(self) -> Iterator[None]:
+    def kept_instance(self) -> contextlib.AbstractContextManager[None]:
         """Within the block, this object's connections attach the file to one kept DuckDB
         instance and detach it when they close (the file is free for other processes between
         two of them, as ever): for a loop of short transactions, such as a send's one per
         batch, each then costs ~1 ms to open instead of ~25 ms. Use from one thread."""
-        self._instance = duckdb.connect(":memory:", config=dict(self.duckdb_config))
-        try:
-            yield
-        finally:
-            instance, self._instance = self._instance, None
-            instance.close()
+        return self.database.kept_instance()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A writing connection inside one transaction: committed when the block ends, rolled
-        back (and the connection closed, releasing the file) when it raises.
+    def transaction(self) -> Iterator[Any]:
+        """A writing connection (the engine's own, as :meth:`connect`'s) inside one
+        transaction: committed when the block ends, rolled back (and the connection closed,
+        releasing the file) when it raises.
 
         Writers of this file in this process take turns; another process's lock is waited out.
 
         Raises:
             WarehouseLockedError: when the lock was still held after ``lock_timeout`` seconds.
         """
-        with process_write_lock(self.path), self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                rollback(con)
-                raise
+        with self.database.transaction() as session:
+            yield session.raw
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection that first waits for this process's writers of the file.
+    def reading(self) -> Iterator[Any]:
+        """A read-only connection (the engine's own) that first waits for this process's
+        writers of the file.
 
         DuckDB refuses to attach a file that another connection of the same process has
         attached ("Unique file handle conflict"), so a read taken while a writer works would
         fail; here it waits for the writer's transaction instead. Another process's lock is
         waited out as by :meth:`connect`.
         """
-        with process_write_lock(self.path), self.connect(read_only=True) as con:
-            yield con
+        with self.database.reading() as session:
+            yield session.raw
 
     def ensure_schema(self) -> None:
         """Create the schema and its tables if they are missing (idempotent).
@@ -217,16 +177,7 @@ class Warehouse:
         Raises:
             WarehouseSchemaError: when such an older table already holds rows.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with process_write_lock(self.path):
-            con = self._open(read_only=False)
-            try:
-                for statement in ddl_statements():
-                    con.execute(statement)
-                upgrade_tables(con)
-            finally:
-                release(con, kept=self.keeps_instance)
-        self._schema_ready = True
+        self.database.ensure_schema()
 
     def spool(self, day: date) -> DaySpool:
         """A new, empty staging area for ``day``.
@@ -255,13 +206,13 @@ class Warehouse:
         """Replace several days (each at most once) in one transaction; their stats in order."""
         if not spools:
             return []
-        with process_write_lock(self.path), self.connect() as con:
-            return replace_days(con, spools)
+        with self.database.writing() as session:
+            return replace_days(session, spools)
 
     def writer(self, **options: Any) -> DayWriter:
         """A :class:`DayWriter` committing days of this warehouse from a background thread;
         ``options`` are its keyword arguments."""
-        return DayWriter(self, **options)
+        return DayWriter(self.database, **options)
 
     def write_partition(
         self, day: date, pages: Iterable[Iterable[ArchiveRecord | Mapping[str, Any]]]
@@ -286,9 +237,11 @@ class Warehouse:
 
     def partition_stats(self, day: date) -> PartitionStats:
         """The figures of a day as stored now (``pages`` is 0: nothing was read)."""
-        with self.connect(read_only=True) as con:
-            con.register("staged_days", staged_days([day]))
-            row = con.execute(load_sql("dml/select_partition_stats.sql")).fetchone()
+        with (
+            self.database.session(read_only=True) as session,
+            session.load_arrow("staged_days", staged_days([day])),
+        ):
+            row = session.fetch_one("dml/select_partition_stats.sql")
         assert row is not None
         return stats_from_row(row, 0)
 
@@ -297,66 +250,51 @@ class Warehouse:
         result: dict[date, list[dict[str, Any]]] = {day: [] for day in days}
         if not result or limit < 1:
             return result
-        with self.connect(read_only=True) as con:
-            cursor = con.execute(
-                load_sql("dml/select_partition_previews.sql"),
-                {"days": list(result), "limit": limit},
+        with self.database.session(read_only=True) as session:
+            table = session.fetch_arrow(
+                "dml/select_partition_previews.sql", {"days": list(result), "limit": limit}
             )
-            names = [d[0] for d in cursor.description or ()][1:]
-            for day, *row in cursor.fetchall():
-                result[day].append(dict(zip(names, row, strict=True)))
+        for row in table.to_pylist():
+            result[row.pop("partition_date")].append(row)
         return result
 
     def count_messages(self) -> int:
         """The rows of ``messages`` now: the whole table, every day."""
-        with self.connect(read_only=True) as con:
-            row = con.execute(load_sql("dml/count_messages.sql")).fetchone()
+        with self.database.session(read_only=True) as session:
+            row = session.fetch_one("dml/count_messages.sql")
         assert row is not None
         return int(row[0])
 
     def insert_snapshot(self, counters: AccountCounters) -> int:
         """Append one row of counters to ``account_snapshots``; returns the table's row count."""
         taken_at = utc_naive(counters.taken_at)
-        with process_write_lock(self.path), self.connect() as con:
-            con.execute(
-                load_sql("dml/insert_account_snapshot.sql"),
-                {"taken_at": taken_at, **counters.as_dict()},
+        with self.database.writing() as session:
+            session.execute(
+                "dml/insert_account_snapshot.sql", {"taken_at": taken_at, **counters.as_dict()}
             )
-            row = con.execute(load_sql("dml/count_account_snapshots.sql")).fetchone()
+            row = session.fetch_one("dml/count_account_snapshots.sql")
         assert row is not None
         return int(row[0])
 
     def create_views(self) -> dict[str, int]:
-        """(Re)create every view of ``sql/analytics``; returns each view's row count by name."""
-        files = sorted((sql_dir() / "analytics").glob("*.sql"))
-        with self.transaction() as con:
-            for file in files:
-                con.execute(file.read_text(encoding="utf-8"))
-            counts: dict[str, int] = {}
-            for name in _view_names(con):
-                # A view name comes from the catalog, not from input; identifiers can't be bound.
-                row = con.execute(f'SELECT count(*) FROM {SCHEMA}."{name}"').fetchone()
-                counts[name] = int(row[0]) if row else 0
-        return counts
-
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        return open_connection(
-            self.path,
-            read_only=read_only,
-            config=self.duckdb_config,
-            waits=self.lock_waits,
-            lock_backoff=self.lock_backoff,
-            lock_backoff_max=self.lock_backoff_max,
-            instance=self._instance,
-        )
+        """(Re)create every view of ``storage/sql/analytics``; returns each view's row count by
+        name."""
+        with self.database.transaction() as session:
+            for name in group_files("analytics"):
+                session.execute(name)
+            return {name: session.count_rows(name) for name in session.views()}
 
 
-def _view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
-            "AND schema_name = ? AND NOT internal ORDER BY view_name",
-            [SCHEMA],
-        ).fetchall()
-    ]
+def run_read_only_query(warehouse: Warehouse, sql: str) -> pa.Table:
+    """The rows a user's ``sql`` returns, read from the warehouse's tables and from nothing else
+    (exactly one read statement; no file, URL, other database or extension).
+
+    Raises:
+        QueryRefusedError: ``sql`` is not exactly one read statement (nothing was run), or it
+            tried to reach past the warehouse's tables (the engine's message names what).
+        ReadOnlyQueryError: the engine could not parse or run it (its message).
+        WarehouseLockedError / WarehouseOpenError: the file could not be opened.
+        RuntimeError: inside :meth:`Warehouse.kept_instance`, whose instance the restriction
+            would keep from attaching the file ever again.
+    """
+    return warehouse.database.run_read_only_query(sql)

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import queue
 import threading
 import time
 from datetime import date
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-import duckdb
-
-from smspresto_pipeline.warehouse.connection import process_write_lock
+from smspresto_pipeline.storage import Database, Session
 from smspresto_pipeline.warehouse.replace import replace_days
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
-
-if TYPE_CHECKING:
-    from smspresto_pipeline.warehouse.store import Warehouse
 
 __all__ = ["DayWriter"]
 
@@ -34,6 +29,18 @@ class _Job:
 
 _FLUSH = object()
 _STOP = object()
+
+
+class _Held:
+    """A writing session kept open between transactions, with this process's write lock."""
+
+    def __init__(self, database: Database) -> None:
+        self._stack = contextlib.ExitStack()
+        self.session: Session = self._stack.enter_context(database.writing())
+        self.rows = 0  # rows committed over it
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 class DayWriter:
@@ -69,7 +76,7 @@ class DayWriter:
 
     def __init__(
         self,
-        warehouse: Warehouse,
+        database: Database,
         *,
         batch_rows: int = 40_000,
         max_staged_rows: int | None = None,
@@ -90,20 +97,19 @@ class DayWriter:
                 f"linger, max_delay and idle_release must not be negative, got {linger=}, "
                 f"{max_delay=}, {idle_release=}"
             )
-        self._warehouse = warehouse
+        self._database = database
         self._batch_rows = batch_rows
         self._max_staged_rows = staged
         self._linger = linger
         self._max_delay = max_delay
         self._idle_release = idle_release
         self._recycle_rows = recycle_rows
-        self._connection_rows = 0  # rows committed over the connection open now
         self._jobs: queue.Queue[_Job | object] = queue.Queue()
         self._staged_rows = 0  # rows queued and not committed yet
         self._room = threading.Condition()  # notified when a commit made room
         self._closed = False
         self._thread = threading.Thread(
-            target=self._run, name=f"smspresto-writer-{warehouse.path.name}", daemon=True
+            target=self._run, name=f"smspresto-writer-{database.name}", daemon=True
         )
         self._thread.start()
 
@@ -172,19 +178,16 @@ class DayWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        connection: duckdb.DuckDBPyConnection | None = None
-        lock = process_write_lock(self._warehouse.path)
+        held: _Held | None = None
         pending: list[_Job] = []
         stopping = False
         try:
             while pending or not stopping:
                 if not pending and not stopping:
                     try:
-                        item = self._jobs.get(
-                            timeout=None if connection is None else self._idle_release
-                        )
+                        item = self._jobs.get(timeout=None if held is None else self._idle_release)
                     except queue.Empty:
-                        connection = self._release(connection, lock)
+                        held = self._release(held)
                         continue
                     stopping = item is _STOP
                     if isinstance(item, _Job):
@@ -193,9 +196,9 @@ class DayWriter:
                 if not stopping:
                     stopping = self._gather(pending)
                 batch = self._batch(pending)
-                connection = self._commit_batch(batch, connection, lock)
+                held = self._commit_batch(batch, held)
         finally:
-            self._release(connection, lock)
+            self._release(held)
 
     def _gather(self, pending: list[_Job]) -> bool:
         """Add queued days to ``pending`` until a transaction is due; True when stopping."""
@@ -234,20 +237,14 @@ class DayWriter:
         pending[:] = rest
         return batch
 
-    def _commit_batch(
-        self,
-        batch: list[_Job],
-        connection: duckdb.DuckDBPyConnection | None,
-        lock: threading.RLock,
-    ) -> duckdb.DuckDBPyConnection | None:
+    def _commit_batch(self, batch: list[_Job], held: _Held | None) -> _Held | None:
         jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
         try:
             if not jobs:
-                return connection
-            if connection is None:
-                self._connection_rows = 0
+                return held
+            if held is None:
                 try:
-                    connection = self._acquire(lock)
+                    held = _Held(self._database)
                 except BaseException as exc:
                     for job in jobs:
                         job.future.set_exception(exc)
@@ -255,9 +252,9 @@ class DayWriter:
                         raise
                     return None
             try:
-                results = replace_days(connection, [job.spool for job in jobs])
+                results = replace_days(held.session, [job.spool for job in jobs])
             except BaseException as exc:
-                self._release(connection, lock)
+                self._release(held)
                 if len(jobs) == 1 or not isinstance(exc, Exception):
                     for job in jobs:
                         job.future.set_exception(exc)
@@ -267,38 +264,29 @@ class DayWriter:
                 # One bad day must not fail the others: each is tried again alone.
                 for job in jobs:
                     try:
-                        job.future.set_result(self._warehouse.commit(job.spool))
+                        job.future.set_result(self._commit_alone(job.spool))
                     except Exception as alone:  # handed to the caller
                         job.future.set_exception(alone)
                 return None
             for job, stats in zip(jobs, results, strict=True):
                 job.future.set_result(stats)
-            self._connection_rows += sum(job.spool.rows for job in jobs)
-            if self._connection_rows >= self._recycle_rows:
+            held.rows += sum(job.spool.rows for job in jobs)
+            if held.rows >= self._recycle_rows:
                 # The process grows with what one connection wrote, for as long as it lives:
                 # about 45 MB a million rows, measured on a 365-day backfill. A new one
                 # starts from the file.
-                self._release(connection, lock)
+                self._release(held)
                 return None
-            return connection
+            return held
         finally:
             for job in batch:
                 job.spool.discard()
 
-    def _acquire(self, lock: threading.RLock) -> duckdb.DuckDBPyConnection:
-        if not self._warehouse._schema_ready:
-            self._warehouse.ensure_schema()
-        lock.acquire()
-        try:
-            return self._warehouse._open(read_only=False)
-        except BaseException:
-            lock.release()
-            raise
+    def _commit_alone(self, spool: DaySpool) -> PartitionStats:
+        with self._database.writing() as session:
+            return replace_days(session, [spool])[0]
 
     @staticmethod
-    def _release(connection: duckdb.DuckDBPyConnection | None, lock: threading.RLock) -> None:
-        if connection is not None:
-            try:
-                connection.close()
-            finally:
-                lock.release()
+    def _release(held: _Held | None) -> None:
+        if held is not None:
+            held.close()

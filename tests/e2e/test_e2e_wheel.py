@@ -17,7 +17,8 @@ _INSPECT = """
 import importlib.util, json, sys
 from importlib.metadata import entry_points
 
-from smspresto_pipeline.warehouse import Warehouse, sql_dir
+from smspresto_pipeline.storage.queries import SQL_ROOT
+from smspresto_pipeline.warehouse import Warehouse
 
 (registry,) = entry_points(group="dagster_dg_cli.registry_modules", name="smspresto_pipeline")
 module = registry.load()
@@ -25,7 +26,7 @@ warehouse = Warehouse(sys.argv[1])
 warehouse.ensure_schema()
 print(json.dumps({
     "dagster_project": importlib.util.find_spec("dagster_project") is not None,
-    "sql_dir": str(sql_dir()),
+    "sql_root": str(SQL_ROOT),
     "components": sorted(
         name for name in ("SMSPrestoIngestComponent", "CampaignComponent") if hasattr(module, name)
     ),
@@ -61,12 +62,12 @@ def test_the_wheel_holds_the_library_only(wheel: Path) -> None:
         names = archive.namelist()
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"smspresto_pipeline", "smspresto_pipeline-0.1.0.dist-info"}
-    # Every SQL file of the checkout, inside the package.
-    shipped = {name for name in names if name.startswith("smspresto_pipeline/sql/")}
+    # Every SQL file of the package (storage's and the simulator's), as in the checkout.
+    shipped = {name for name in names if name.endswith(".sql")}
     assert shipped == {
-        f"smspresto_pipeline/{path.relative_to(ROOT).as_posix()}"
-        for path in (ROOT / "sql").rglob("*.sql")
+        path.relative_to(ROOT).as_posix() for path in (ROOT / "smspresto_pipeline").rglob("*.sql")
     }
+    assert "smspresto_pipeline/storage/sql/ddl/create_messages_table.sql" in shipped
 
 
 @pytest.mark.slow
@@ -100,11 +101,11 @@ def test_the_installed_library_finds_its_sql_and_registers_its_components(
         )
     )
     assert found["dagster_project"] is False
-    assert found["sql_dir"] == str(site_packages / "smspresto_pipeline" / "sql")
+    assert found["sql_root"] == str(site_packages / "smspresto_pipeline" / "storage" / "sql")
     assert found["components"] == ["CampaignComponent", "SMSPrestoIngestComponent"]
     assert found["views"] == sorted(
         path.stem.removeprefix("create_").removesuffix("_view")
-        for path in (ROOT / "sql" / "analytics").glob("*.sql")
+        for path in (ROOT / "smspresto_pipeline" / "storage" / "sql" / "analytics").glob("*.sql")
     )
 
     # The demo runs the repository's code location: from the wheel it says where that is.

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.warehouse import (
     OUTBOX_STATES,
     OptOuts,
@@ -29,7 +30,6 @@ from smspresto_pipeline.warehouse.outbox import (
     PendingOwner,
     Taken,
 )
-from smspresto_pipeline.warehouse.queries import load_sql
 
 NOW = datetime(2025, 3, 6, 9, 0)
 OLD_OUTBOX_DDL = """

@@ -11,13 +11,13 @@ import duckdb
 import pytest
 from campaign_fixtures import add_customers, customer_ids
 
+from smspresto_pipeline.storage.duckdb.read_only import restrict
 from smspresto_pipeline.warehouse import (
     QueryRefusedError,
     ReadOnlyQueryError,
     Warehouse,
     run_read_only_query,
 )
-from smspresto_pipeline.warehouse.read_only import restrict
 
 CUSTOMERS = "select id, phone from main.customers order by id"
 

@@ -22,6 +22,11 @@ import pytest
 from conftest import LockHolder
 
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, AccountCounters, ArchiveRecord
+from smspresto_pipeline.storage import StorageError, is_lock_conflict
+from smspresto_pipeline.storage import queries as queries_module
+from smspresto_pipeline.storage.duckdb import DuckDBDatabase
+from smspresto_pipeline.storage.duckdb import connection as connection_module
+from smspresto_pipeline.storage.duckdb import database as database_module
 from smspresto_pipeline.warehouse import (
     DaySpool,
     PartitionStats,
@@ -29,12 +34,7 @@ from smspresto_pipeline.warehouse import (
     WarehouseLockedError,
     WarehouseOpenError,
     recipient_details,
-    sql_dir,
 )
-from smspresto_pipeline.warehouse import connection as connection_module
-from smspresto_pipeline.warehouse import queries as queries_module
-from smspresto_pipeline.warehouse import replace as replace_module
-from smspresto_pipeline.warehouse.connection import is_lock_conflict
 
 DAY = date(2025, 3, 6)
 NEXT_DAY = date(2025, 3, 7)
@@ -78,7 +78,10 @@ def table(warehouse: Warehouse, name: str) -> list[tuple[Any, ...]]:
             ).fetchall()
         ]
         select = ", ".join(f'"{c}"' for c in columns)
-        return con.execute(f"SELECT {select} FROM smspresto.{name} ORDER BY ALL").fetchall()
+        rows: list[tuple[Any, ...]] = con.execute(
+            f"SELECT {select} FROM smspresto.{name} ORDER BY ALL"
+        ).fetchall()
+        return rows
 
 
 @pytest.fixture
@@ -106,11 +109,6 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
         "campaign_activations",
         "campaign_surges",
     }
-
-
-def test_sql_dir_is_the_checkouts() -> None:
-    assert sql_dir() == Path(__file__).resolve().parents[2] / "sql"
-    assert (sql_dir() / "ddl" / "create_messages_table.sql").is_file()
 
 
 def test_day_is_typed_and_counted(warehouse: Warehouse) -> None:
@@ -313,17 +311,18 @@ def test_failed_commit_rolls_back_and_releases_the_lock(
     before = (table(warehouse, "messages"), table(warehouse, "archive_raw"))
     real_sql = queries_module.load_sql
 
-    def broken_insert(relative: str) -> str:
+    def broken_insert(relative: str, dialect: str) -> str:
         # The day's rows are already deleted and re-inserted into archive_raw when this fails.
         if relative.startswith("dml/insert_messages_staged"):
             return "INSERT INTO smspresto.messages SELECT * FROM no_such_table"
-        return real_sql(relative)
+        return real_sql(relative, dialect)
 
-    monkeypatch.setattr(replace_module, "load_sql", broken_insert)
+    monkeypatch.setattr(database_module, "load_sql", broken_insert)
     with warehouse.spool(DAY) as spool:
         spool.add([record(50)])
-        with pytest.raises(duckdb.CatalogException):
+        with pytest.raises(StorageError, match="no_such_table") as failed:
             warehouse.commit(spool)
+    assert isinstance(failed.value.__cause__, duckdb.CatalogException), "DuckDB's, as the cause"
     monkeypatch.undo()
     assert (table(warehouse, "messages"), table(warehouse, "archive_raw")) == before
     # Another process can write at once: nothing kept the file locked.
@@ -723,7 +722,7 @@ def test_a_file_named_like_the_schema_warns_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "smspresto.duckdb"
-    with caplog.at_level(logging.WARNING, logger="smspresto_pipeline.warehouse"):
+    with caplog.at_level(logging.WARNING, logger="smspresto_pipeline.storage"):
         warehouse = Warehouse(path)
         Warehouse(path)
         Warehouse(tmp_path / "smspresto_warehouse.duckdb")
@@ -817,13 +816,15 @@ def test_writer_opens_a_new_connection_once_recycle_rows_were_written_over_one(
     # A connection's memory grows with what it wrote; a backfill of years must not keep one.
     warehouse.ensure_schema()
     opened: list[duckdb.DuckDBPyConnection] = []
-    open_connection = warehouse._open
+    database = warehouse.database
+    assert isinstance(database, DuckDBDatabase)
+    open_connection = database._open
 
     def counted(*, read_only: bool) -> duckdb.DuckDBPyConnection:
         opened.append(open_connection(read_only=read_only))
         return opened[-1]
 
-    monkeypatch.setattr(warehouse, "_open", counted)
+    monkeypatch.setattr(database, "_open", counted)
     days = [DAY + timedelta(days=n) for n in range(5)]
     with warehouse.writer(recycle_rows=4, idle_release=600) as writer:
         for n, day in enumerate(days):

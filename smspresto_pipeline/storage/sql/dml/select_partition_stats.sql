@@ -1,14 +1,15 @@
 -- One row per day of staged_days, in its order (zeros for a day without messages), and the
--- messages of the whole table. count_if over no row is NULL in DuckDB, hence the coalesce.
+-- messages of the whole table (a day without messages has no row in messages_by_day, hence
+-- the coalesce).
 WITH days AS (SELECT partition_date, position FROM staged_days),
 messages_by_day AS (
     SELECT
         partition_date,
         count(*) AS messages,
-        count_if(status = 'delivered') AS delivered,
-        count_if(status = 'failed') AS failed,
-        count_if(status = 'pending') AS pending,
-        count_if(status NOT IN ('delivered', 'failed', 'pending')) AS unknown,
+        count(*) FILTER (WHERE status = 'delivered') AS delivered,
+        count(*) FILTER (WHERE status = 'failed') AS failed,
+        count(*) FILTER (WHERE status = 'pending') AS pending,
+        count(*) FILTER (WHERE status NOT IN ('delivered', 'failed', 'pending')) AS unknown,
         sum(segments) AS segments
     FROM smspresto.messages
     WHERE partition_date IN (SELECT partition_date FROM days)

@@ -8,9 +8,9 @@ SELECT
     any_value(country) AS country,
     any_value(carrier) AS carrier,
     count(*) AS messages,
-    count_if(status = 'failed') AS failures,
-    count_if(status = 'delivered') AS deliveries,
+    count(*) FILTER (WHERE status = 'failed') AS failures,
+    count(*) FILTER (WHERE status = 'delivered') AS deliveries,
     max(created_at) FILTER (WHERE status = 'failed') AS last_failure_at
 FROM messages
 GROUP BY recipient
-HAVING count_if(status = 'failed') >= 2;
+HAVING count(*) FILTER (WHERE status = 'failed') >= 2;

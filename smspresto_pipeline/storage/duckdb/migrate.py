@@ -5,7 +5,7 @@ table an older file lacks, such as ``campaign_pauses``). The outbox and opt-out 
 columns and states after files were already created. A table whose only difference is nullable
 columns the current DDL adds at its end gets them (``ALTER TABLE ... ADD COLUMN``, its rows
 kept, the new columns NULL); any other difference is mended only while the table is empty: it
-is dropped and created again from ``sql/ddl``. A table that already holds rows is never
+is dropped and created again from ``storage/sql/ddl``. A table that already holds rows is never
 rewritten here: that raises :class:`WarehouseSchemaError`, naming what differs.
 """
 
@@ -15,11 +15,12 @@ import functools
 
 import duckdb
 
-from smspresto_pipeline.warehouse.connection import rollback
-from smspresto_pipeline.warehouse.queries import SCHEMA, load_sql
+from smspresto_pipeline.storage.duckdb.connection import rollback
+from smspresto_pipeline.storage.errors import WarehouseSchemaError
+from smspresto_pipeline.storage.queries import SCHEMA, load_sql
 from smspresto_pipeline.wording import plural
 
-__all__ = ["UPGRADABLE_TABLES", "WarehouseSchemaError", "upgrade_tables"]
+__all__ = ["UPGRADABLE_TABLES", "upgrade_tables"]
 
 #: Tables recreated from the current DDL when an older file has them empty.
 UPGRADABLE_TABLES = ("outbox", "opt_outs", "campaign_pauses")
@@ -36,11 +37,6 @@ _CONSTRAINTS = (
 )
 
 Shape = tuple[tuple[tuple[object, ...], ...], tuple[str, ...]]
-
-
-class WarehouseSchemaError(RuntimeError):
-    """Raised when a table made by an older DDL holds rows and differs in more than added
-    columns, so it cannot be brought up to date here."""
 
 
 def _shape(con: duckdb.DuckDBPyConnection, table: str) -> Shape:
@@ -96,7 +92,8 @@ def upgrade_tables(
                 raise WarehouseSchemaError(
                     f"{SCHEMA}.{table} was created by an older version of smspresto-pipeline "
                     f"and holds {plural(rows, 'row')}, so it is not recreated automatically. It "
-                    f"differs from sql/ddl/create_{table}_table.sql: it has {_describe(found)}; "
+                    f"differs from storage/sql/ddl/create_{table}_table.sql: it has "
+                    f"{_describe(found)}; "
                     f"the current DDL has {_describe(wanted)}. Export the rows, drop the table "
                     "and let the warehouse create it again, then reload them."
                 )

@@ -5,8 +5,8 @@ SELECT
     date_trunc('hour', created_at) AS hour,
     count(*) AS messages,
     coalesce(sum(segments), 0) AS segments,
-    count_if(status = 'delivered') AS delivered,
-    count_if(status = 'failed') AS failed
+    count(*) FILTER (WHERE status = 'delivered') AS delivered,
+    count(*) FILTER (WHERE status = 'failed') AS failed
 FROM messages
 WHERE created_at IS NOT NULL
-GROUP BY ALL;
+GROUP BY date_trunc('hour', created_at);

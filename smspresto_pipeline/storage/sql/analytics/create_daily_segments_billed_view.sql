@@ -6,6 +6,6 @@ SELECT
     partition_date,
     count(*) AS messages,
     coalesce(sum(segments), 0) AS segments,
-    count_if(segments > 1) AS multipart_messages
+    count(*) FILTER (WHERE segments > 1) AS multipart_messages
 FROM messages
-GROUP BY ALL;
+GROUP BY partition_date;

@@ -3,32 +3,32 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import random
 import re
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 
+from smspresto_pipeline.storage.errors import (
+    WarehouseLockedError,
+    WarehouseOpenError,
+    WarehousePathError,
+)
+from smspresto_pipeline.storage.locks import LockWaits
+from smspresto_pipeline.storage.queries import SCHEMA, load_sql
 from smspresto_pipeline.wording import plural
 
-logger = logging.getLogger(__name__)
-
 __all__ = [
-    "LockWaits",
-    "WarehouseLockedError",
-    "WarehouseOpenError",
-    "WarehousePathError",
     "attach",
     "check_path",
     "is_lock_conflict",
     "open_connection",
-    "process_write_lock",
+    "release",
     "rollback",
+    "schema_tables",
 ]
 
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
@@ -38,18 +38,6 @@ _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
 # writer's time on a 300,000-message backfill). Files made with another size stay readable.
 _ATTACH = "ATTACH ? AS warehouse (ROW_GROUP_SIZE 16384)"
 _ATTACH_READ_ONLY = "ATTACH ? AS warehouse (READ_ONLY)"
-
-
-# Writers in one process take turns: DuckDB would otherwise abort one of two transactions that
-# delete from the same table at once. Other processes are kept out by DuckDB's file lock.
-_PROCESS_WRITE_LOCKS: dict[str, threading.RLock] = {}
-_PROCESS_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-def process_write_lock(path: Path) -> threading.RLock:
-    """The lock that the writers of ``path`` in this process take turns with."""
-    with _PROCESS_WRITE_LOCKS_GUARD:
-        return _PROCESS_WRITE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
 
 
 def attach(
@@ -85,20 +73,6 @@ def release(con: duckdb.DuckDBPyConnection, *, kept: bool) -> None:
             con.close()
     else:
         con.close()
-
-
-class WarehouseLockedError(RuntimeError):
-    """Raised when another process kept the DuckDB file locked for longer than allowed."""
-
-
-class WarehouseOpenError(RuntimeError):
-    """Raised when DuckDB cannot open the warehouse's file for any reason but another process's
-    lock (a directory, a file that is not a DuckDB database, a truncated or corrupt one): waiting
-    would not help."""
-
-
-class WarehousePathError(ValueError):
-    """Raised when the warehouse's path can never be opened for writing."""
 
 
 def is_lock_conflict(error: BaseException) -> bool:
@@ -145,46 +119,6 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
     # The error that made us roll back is the one worth raising; the connection is closed next.
     with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
-
-
-class LockWaits:
-    """How long one user of the file (a run) may wait for other processes' locks, in total,
-    and where those waits are reported.
-
-    Each wait is reported when it starts (naming the process that holds the file, when DuckDB
-    says), every ``report_every`` seconds while it lasts, and when it ends. Thread-safe: the
-    writers of one run share it.
-
-    Args:
-        timeout: seconds of waiting allowed over all the connections opened with it.
-        log: where the waits are reported.
-        report_every: seconds between two reports of the same wait.
-    """
-
-    def __init__(
-        self, timeout: float, *, log: logging.Logger | None = None, report_every: float = 30.0
-    ) -> None:
-        self.timeout = timeout
-        self.log = log or logger
-        self.report_every = report_every
-        self._waited = 0.0
-        self._guard = threading.Lock()
-
-    @property
-    def waited(self) -> float:
-        """Seconds waited so far."""
-        with self._guard:
-            return self._waited
-
-    def remaining(self) -> float:
-        """Seconds of waiting still allowed."""
-        with self._guard:
-            return max(0.0, self.timeout - self._waited)
-
-    def add(self, seconds: float) -> None:
-        """Count ``seconds`` of waiting."""
-        with self._guard:
-            self._waited += seconds
 
 
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also|$)")
@@ -262,3 +196,9 @@ def open_connection(
                 waits.add(waited)
                 waits.log.info("%s: lock obtained after waiting %.1f s", path, waited)
             return con
+
+
+def schema_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The tables of the ``smspresto`` schema in the file attached to ``con``."""
+    rows = con.execute(load_sql("dml/select_schema_tables.sql"), {"schema": SCHEMA}).fetchall()
+    return frozenset(name for (name,) in rows)

@@ -6,9 +6,10 @@ SELECT
     coalesce(country, 'unknown') AS country,
     coalesce(carrier, 'unknown') AS carrier,
     count(*) AS messages,
-    count_if(status = 'delivered') AS delivered,
-    count_if(status = 'failed') AS failed,
-    count_if(status = 'failed')
-        / nullif(count_if(status IN ('delivered', 'failed')), 0) AS failure_rate
+    count(*) FILTER (WHERE status = 'delivered') AS delivered,
+    count(*) FILTER (WHERE status = 'failed') AS failed,
+    -- Cast: PostgreSQL divides integers as integers.
+    CAST(count(*) FILTER (WHERE status = 'failed') AS DOUBLE PRECISION)
+        / nullif(count(*) FILTER (WHERE status IN ('delivered', 'failed')), 0) AS failure_rate
 FROM messages
-GROUP BY ALL;
+GROUP BY coalesce(country, 'unknown'), coalesce(carrier, 'unknown');

@@ -5,38 +5,34 @@ A campaign's query is written by whoever configures the campaign, and it runs tw
 
 * it must be exactly one statement, and a read (``SELECT``, ``WITH``, ``FROM``, ``VALUES``,
   ``DESCRIBE`` ...): checked on DuckDB's own parse, before the file is opened;
-* the file is attached read-only (:meth:`Warehouse.reading`);
+* the file is attached read-only (:meth:`DuckDBDatabase.reading`);
 * once the file is attached, DuckDB's ``enable_external_access`` is switched off and then
-  ``lock_configuration`` on (``sql/dml/restrict_connection.sql``): no file or URL can be read or
-  written (``read_csv``, ``read_text``, ``glob``, ``COPY``, ``EXPORT``), no database attached, no
-  extension installed or loaded, no setting changed. Every table of the attached file stays
-  readable (``smspresto.*`` and the user's own), and a large query still spills to the
-  warehouse's temporary directory.
+  ``lock_configuration`` on (``storage/sql/duckdb/dml/restrict_connection.sql``): no file or URL
+  can be read or written (``read_csv``, ``read_text``, ``glob``, ``COPY``, ``EXPORT``), no
+  database attached, no extension installed or loaded, no setting changed. Every table of the
+  attached file stays readable (``smspresto.*`` and the user's own), and a large query still
+  spills to the warehouse's temporary directory.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import pyarrow as pa
 
-from smspresto_pipeline.warehouse.queries import load_sql
-from smspresto_pipeline.warehouse.store import Warehouse
+from smspresto_pipeline.storage.errors import QueryRefusedError, ReadOnlyQueryError
+from smspresto_pipeline.storage.queries import load_sql
 
-__all__ = ["QueryRefusedError", "ReadOnlyQueryError", "restrict", "run_read_only_query"]
+if TYPE_CHECKING:
+    from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase
+
+__all__ = ["restrict", "run_read_only_query"]
 
 _EXCERPT = 80
 
 
-class ReadOnlyQueryError(ValueError):
-    """Raised when DuckDB cannot parse or run a user's query; the message is DuckDB's."""
-
-
-class QueryRefusedError(ReadOnlyQueryError):
-    """Raised when a user's query is not one read statement, or reaches past the warehouse's
-    tables (a file, a URL, another database, an extension)."""
-
-
-def run_read_only_query(warehouse: Warehouse, sql: str) -> pa.Table:
+def run_read_only_query(database: DuckDBDatabase, sql: str) -> pa.Table:
     """The rows ``sql`` returns, read from the warehouse's tables and from nothing else.
 
     Raises:
@@ -44,16 +40,17 @@ def run_read_only_query(warehouse: Warehouse, sql: str) -> pa.Table:
             tried to reach a file, a URL, a database or an extension (DuckDB's message names it).
         ReadOnlyQueryError: DuckDB could not parse or run it (a SQL error: DuckDB's message).
         WarehouseLockedError / WarehouseOpenError: the file could not be opened.
-        RuntimeError: inside :meth:`Warehouse.kept_instance`, whose instance the restriction
-            would keep from attaching the file ever again.
+        RuntimeError: inside :meth:`~DuckDBDatabase.kept_instance`, whose instance the
+            restriction would keep from attaching the file ever again.
     """
-    if warehouse.keeps_instance:
+    if database.keeps_instance:
         raise RuntimeError(
             "a campaign query restricts its DuckDB instance for good: run it outside "
             "Warehouse.kept_instance()"
         )
     statement = _one_read(sql)
-    with warehouse.reading() as con:
+    with database.reading() as session:
+        con = session.raw
         restrict(con)
         try:
             return con.sql(statement).to_arrow_table()

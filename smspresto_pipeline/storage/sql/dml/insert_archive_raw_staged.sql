@@ -1,6 +1,10 @@
 -- staged: the days' pages (every API field a string), in the order received; DuckDB keeps
 -- that order (preserve_insertion_order) without a sort.
-INSERT INTO smspresto.archive_raw BY NAME
+INSERT INTO smspresto.archive_raw (
+    IDHISTORIQUE, HIS_DESTINATAIRE, HIS_MESSAGE, HIS_STATUT, HIS_NOMBRESMS,
+    HIS_DATEHEURECREA, HIS_DATEHEUREENVOI, IDDATEHEURE, CPT_REF, IDSMSFILATTENTE,
+    HIS_EXPEDITEUR, NOMCONTACT, partition_date, loaded_at
+)
 SELECT
     IDHISTORIQUE, HIS_DESTINATAIRE, HIS_MESSAGE, HIS_STATUT, HIS_NOMBRESMS,
     HIS_DATEHEURECREA, HIS_DATEHEUREENVOI, IDDATEHEURE, CPT_REF, IDSMSFILATTENTE,

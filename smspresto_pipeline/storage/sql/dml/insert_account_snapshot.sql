@@ -1,4 +1,5 @@
-INSERT INTO smspresto.account_snapshots BY NAME
+INSERT INTO smspresto.account_snapshots
+    (taken_at, stock, sent, success, failed, contacts, groups, orders, bills, scheduled, predefined)
 SELECT
     $taken_at::TIMESTAMP AS taken_at,
     $stock AS stock,

@@ -1,0 +1,86 @@
+"""Storage: the one place that knows an engine.
+
+Every layer that stores (the history in ``warehouse``, what sending remembers) asks a
+:class:`Database` for a :class:`Session` and runs the SQL files of ``storage/sql`` by name with
+bound ``$name`` parameters; it bulk-loads Arrow tables through the session and catches the errors
+of :mod:`.errors`. None of them imports an engine. :func:`open_database` picks the engine: today
+DuckDB (``storage/duckdb``, a local file). A second engine (PostgreSQL) is a sibling folder with
+its session and database, and adds under ``storage/sql/<engine>/`` only the files whose dialect
+differs (see :mod:`.queries`).
+
+Modules: ``port`` (the :class:`Database` and :class:`Session` protocols), ``queries`` (the SQL
+files by name and dialect, parameter styles), ``errors`` (the port's errors), ``locks`` (this
+process's writers taking turns, the allowance of waiting for other processes), ``duckdb`` (the
+DuckDB engine). No Dagster here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from smspresto_pipeline.storage.duckdb import check_path, is_lock_conflict
+from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase
+from smspresto_pipeline.storage.errors import (
+    ConstraintViolationError,
+    QueryRefusedError,
+    ReadOnlyQueryError,
+    StorageError,
+    WarehouseLockedError,
+    WarehouseOpenError,
+    WarehousePathError,
+    WarehouseSchemaError,
+)
+from smspresto_pipeline.storage.locks import LockWaits
+from smspresto_pipeline.storage.port import Database, Params, Row, Session
+from smspresto_pipeline.storage.queries import SCHEMA, load_sql
+
+__all__ = [
+    "SCHEMA",
+    "ConstraintViolationError",
+    "Database",
+    "LockWaits",
+    "Params",
+    "QueryRefusedError",
+    "ReadOnlyQueryError",
+    "Row",
+    "Session",
+    "StorageError",
+    "WarehouseLockedError",
+    "WarehouseOpenError",
+    "WarehousePathError",
+    "WarehouseSchemaError",
+    "check_path",
+    "is_lock_conflict",
+    "load_sql",
+    "open_database",
+]
+
+
+def open_database(
+    path: Path,
+    *,
+    lock_timeout: float,
+    lock_backoff: float,
+    lock_backoff_max: float,
+    memory_limit: str,
+    threads: int,
+    log: logging.Logger | None = None,
+    lock_report_every: float = 30.0,
+) -> Database:
+    """The warehouse at ``path`` (a DuckDB file), opened lazily: nothing is touched here.
+
+    Args:
+        lock_timeout: seconds this object may spend, in all, waiting for other processes' locks.
+        lock_backoff / lock_backoff_max: the first and the longest pause between two attempts.
+        memory_limit / threads: DuckDB's per connection.
+        log / lock_report_every: where waits are reported, and how often while one lasts.
+    """
+    return DuckDBDatabase(
+        path,
+        lock_waits=LockWaits(lock_timeout, log=log, report_every=lock_report_every),
+        lock_backoff=lock_backoff,
+        lock_backoff_max=lock_backoff_max,
+        memory_limit=memory_limit,
+        threads=threads,
+    )

@@ -1,0 +1,282 @@
+"""The DuckDB engine behind the port: one local file, attached under a fixed catalog name."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from smspresto_pipeline.storage.duckdb.connection import open_connection, release, rollback
+from smspresto_pipeline.storage.duckdb.migrate import upgrade_tables
+from smspresto_pipeline.storage.duckdb.read_only import run_read_only_query
+from smspresto_pipeline.storage.errors import ConstraintViolationError, StorageError
+from smspresto_pipeline.storage.locks import LockWaits, process_write_lock
+from smspresto_pipeline.storage.port import Params, Row
+from smspresto_pipeline.storage.queries import DUCKDB, SCHEMA, group_files, load_sql, statement
+
+__all__ = ["DuckDBDatabase", "DuckDBSession"]
+
+logger = logging.getLogger(__name__)
+
+# Paths warned about once per process (see _warn_about_catalog_name).
+_WARNED_PATHS: set[str] = set()
+_WARNED_PATHS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """DuckDB's errors as the port's (DuckDB's stays the ``__cause__``)."""
+    try:
+        yield
+    except duckdb.ConstraintException as exc:
+        raise ConstraintViolationError(str(exc)) from exc
+    except duckdb.Error as exc:
+        raise StorageError(str(exc)) from exc
+
+
+def _quoted(identifier: str) -> str:
+    # Identifiers cannot be bound; these come from our own code and the catalog, not input.
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class DuckDBSession:
+    """A :class:`~smspresto_pipeline.storage.port.Session` over one DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.raw = con
+
+    def _run(self, name: str, params: Params) -> duckdb.DuckDBPyConnection:
+        with _engine_errors():
+            return self.raw.execute(statement(name, DUCKDB, "dollar"), params)
+
+    def execute(self, name: str, params: Params = None) -> None:
+        self._run(name, params)
+
+    def fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        cursor = self._run(name, params)
+        with _engine_errors():
+            return cursor.fetchall()
+
+    def fetch_one(self, name: str, params: Params = None) -> Row | None:
+        cursor = self._run(name, params)
+        with _engine_errors():
+            return cursor.fetchone()
+
+    def fetch_arrow(self, name: str, params: Params = None) -> pa.Table:
+        # A relation, not a DB-API result: that would copy the rows once more into Arrow.
+        with _engine_errors():
+            return self.raw.sql(statement(name, DUCKDB, "dollar"), params=params).to_arrow_table()
+
+    def run_script(self, names: Sequence[str], *, begin: bool = False) -> list[Row]:
+        # One script, one call: every call into DuckDB hands the GIL back and forth with the
+        # thread reading the API, which costs more than the statements themselves on small days.
+        statements = [load_sql(name, DUCKDB).strip().rstrip(";") for name in names]
+        script = ";\n".join(["BEGIN TRANSACTION", *statements] if begin else statements)
+        with _engine_errors():
+            return self.raw.execute(script).fetchall()
+
+    @contextlib.contextmanager
+    def load_arrow(
+        self, relation: str, table: pa.Table, *, parquet: Sequence[Path] = ()
+    ) -> Iterator[None]:
+        # DuckDB reads a registered Arrow table in place, and a Parquet file itself, a row group
+        # at a time within its memory_limit. (Through a pyarrow dataset, the scanner read ahead
+        # batches of 131,072 rows: a 200,000-message day was in memory whole, twice.)
+        con = self.raw
+        if not parquet:
+            con.register(relation, table)
+            try:
+                yield
+            finally:
+                con.unregister(relation)
+            return
+        memory, files = f"{relation}_memory", f"{relation}_files"
+        con.register(memory, table)
+        try:
+            with _engine_errors():
+                con.read_parquet([str(path) for path in parquet]).to_view(files, replace=True)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {_quoted(relation)} AS "
+                    f"SELECT * FROM {_quoted(memory)} UNION ALL SELECT * FROM {_quoted(files)}"
+                )
+            yield
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {_quoted(relation)}")
+            con.execute(f"DROP VIEW IF EXISTS {_quoted(files)}")
+            con.unregister(memory)
+
+    def count_rows(self, relation: str) -> int:
+        with _engine_errors():
+            row = self.raw.execute(f"SELECT count(*) FROM {SCHEMA}.{_quoted(relation)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def views(self) -> list[str]:
+        return [
+            name for (name,) in self.fetch_all("dml/select_schema_views.sql", {"schema": SCHEMA})
+        ]
+
+    def commit(self) -> None:
+        with _engine_errors():
+            self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        rollback(self.raw)
+
+
+class DuckDBDatabase:
+    """The warehouse in one DuckDB file: a :class:`~smspresto_pipeline.storage.port.Database`.
+
+    DuckDB lets one process at a time open a file for writing. Connections are opened and
+    closed here (never kept after a failed statement), and a lock held by another process is
+    waited for with exponential backoff and jitter, within ``lock_waits``. DuckDB names a
+    file's catalog after its name (``smspresto.duckdb`` would make ``smspresto.messages``
+    ambiguous), so the file is attached under the alias ``warehouse``.
+
+    Args:
+        path: the DuckDB file (created with its parent directory when missing).
+        lock_waits: the allowance of waiting for other processes' locks.
+        lock_backoff / lock_backoff_max: the first and the longest pause between two attempts.
+        memory_limit: DuckDB's memory limit per connection; larger work spills to
+            ``<path>.tmp``.
+        threads: DuckDB's threads per connection.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_waits: LockWaits,
+        lock_backoff: float,
+        lock_backoff_max: float,
+        memory_limit: str,
+        threads: int,
+    ) -> None:
+        self.path = path
+        self.lock_waits = lock_waits
+        self.lock_backoff = lock_backoff
+        self.lock_backoff_max = lock_backoff_max
+        self.config: dict[str, str | int] = {
+            "memory_limit": memory_limit,
+            "threads": threads,
+            # Larger queries spill here (an in-memory connection has no temp directory).
+            "temp_directory": f"{path}.tmp",
+        }
+        self._schema_ready = False
+        self._instance: duckdb.DuckDBPyConnection | None = None
+        self._warn_about_catalog_name()
+
+    def __repr__(self) -> str:
+        return f"DuckDBDatabase(path={str(self.path)!r})"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def schema_ready(self) -> bool:
+        return self._schema_ready
+
+    @property
+    def keeps_instance(self) -> bool:
+        return self._instance is not None
+
+    def _warn_about_catalog_name(self) -> None:
+        if self.path.stem != SCHEMA:
+            return
+        key = str(self.path.resolve())
+        with _WARNED_PATHS_GUARD:
+            if key in _WARNED_PATHS:
+                return
+            _WARNED_PATHS.add(key)
+        logger.warning(
+            "%s is named like its schema: DuckDB names the file's catalog %r too, so SQL run "
+            "directly on this file must write smspresto.smspresto.messages (smspresto.messages "
+            "is ambiguous there). This library and its views are not affected; another file "
+            "name (e.g. smspresto_warehouse.duckdb) avoids the clash.",
+            self.path,
+            SCHEMA,
+        )
+
+    def ensure_schema(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with process_write_lock(self.path):
+            con = self._open(read_only=False)
+            try:
+                for statement_ in _ddl_statements():
+                    con.execute(statement_)
+                upgrade_tables(con)
+            finally:
+                release(con, kept=self.keeps_instance)
+        self._schema_ready = True
+
+    @contextlib.contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[DuckDBSession]:
+        if not self._schema_ready and not (read_only and self.path.exists()):
+            self.ensure_schema()
+        con = self._open(read_only=read_only)
+        try:
+            yield DuckDBSession(con)
+        finally:
+            release(con, kept=self.keeps_instance)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[DuckDBSession]:
+        with process_write_lock(self.path), self.session() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[DuckDBSession]:
+        with self.writing() as session:
+            session.raw.execute("BEGIN TRANSACTION")
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[DuckDBSession]:
+        # DuckDB refuses to attach a file that another connection of the same process has
+        # attached ("Unique file handle conflict"), so a read taken while a writer works would
+        # fail; it waits for the writer's transaction instead.
+        with process_write_lock(self.path), self.session(read_only=True) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def kept_instance(self) -> Iterator[None]:
+        # Creating a DuckDB instance costs ~25 ms, attaching a file to a kept one ~1 ms; the file
+        # is detached when each connection closes, which frees it for other processes.
+        self._instance = duckdb.connect(":memory:", config=dict(self.config))
+        try:
+            yield
+        finally:
+            instance, self._instance = self._instance, None
+            instance.close()
+
+    def run_read_only_query(self, sql: str) -> pa.Table:
+        return run_read_only_query(self, sql)
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        return open_connection(
+            self.path,
+            read_only=read_only,
+            config=self.config,
+            waits=self.lock_waits,
+            lock_backoff=self.lock_backoff,
+            lock_backoff_max=self.lock_backoff_max,
+            instance=self._instance,
+        )
+
+
+def _ddl_statements() -> list[str]:
+    """The statements creating the schema and its tables, the schema first."""
+    files = group_files("ddl", DUCKDB)
+    # The schema must exist before the tables in it; the rest are independent of each other.
+    files.sort(key=lambda name: (name != "ddl/create_smspresto_schema.sql", name))
+    return [load_sql(name, DUCKDB) for name in files]

@@ -1,0 +1,54 @@
+"""The errors of the storage port: what the layers above tell apart, whatever the engine.
+
+An engine turns its own errors into these (its error stays the ``__cause__``), so that no layer
+above ``storage/`` catches an engine's exception type.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConstraintViolationError",
+    "QueryRefusedError",
+    "ReadOnlyQueryError",
+    "StorageError",
+    "WarehouseLockedError",
+    "WarehouseOpenError",
+    "WarehousePathError",
+    "WarehouseSchemaError",
+]
+
+
+class StorageError(RuntimeError):
+    """Raised when the engine could not run a statement; the message is the engine's."""
+
+
+class ConstraintViolationError(StorageError):
+    """Raised when a statement broke a key, a NOT NULL or a CHECK of the schema."""
+
+
+class WarehouseLockedError(StorageError):
+    """Raised when another process kept the warehouse locked for longer than allowed."""
+
+
+class WarehouseOpenError(StorageError):
+    """Raised when the engine cannot open the warehouse for any reason but another process's
+    lock (a directory, a file that is not a database, a truncated or corrupt one): waiting
+    would not help."""
+
+
+class WarehouseSchemaError(StorageError):
+    """Raised when a table made by an older DDL holds rows and differs in more than added
+    columns, so it cannot be brought up to date here."""
+
+
+class WarehousePathError(ValueError):
+    """Raised when the warehouse's path can never be opened for writing."""
+
+
+class ReadOnlyQueryError(ValueError):
+    """Raised when the engine cannot parse or run a user's query; the message is the engine's."""
+
+
+class QueryRefusedError(ReadOnlyQueryError):
+    """Raised when a user's query is not one read statement, or reaches past the warehouse's
+    tables (a file, a URL, another database, an extension)."""

@@ -359,7 +359,7 @@ def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefin
 
     def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_warehouse().reading() as con:
-            result = run_quality_check(con, name, day)
+            result = run_quality_check(con, name, day)[day]
         return dg.AssetCheckResult(
             passed=result.passed,
             severity=_QUALITY_SEVERITY.get(name, dg.AssetCheckSeverity.ERROR),

@@ -10,11 +10,10 @@ import dagster as dg
 
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.checks.definitions import (
+    build_archive_checks,
     build_checks_job,
     build_checks_sensor,
     build_counters_reconcile_check,
-    build_data_quality_checks,
-    build_failure_spike_check,
 )
 from smspresto_pipeline.ingest.assets import (
     build_account_snapshot_asset,
@@ -98,10 +97,7 @@ def build_ingest_defs(
     snapshot = build_account_snapshot_asset()
     views = build_analytics_views_asset()
     checks = [
-        build_failure_spike_check(
-            asset=archive, config=spike_config, breaker_days=circuit_breaker_days
-        ),
-        *build_data_quality_checks(asset=archive),
+        build_archive_checks(asset=archive, config=spike_config, breaker_days=circuit_breaker_days)
     ]
     checks_job = build_checks_job(asset=archive)
     reconcile = build_counters_reconcile_check(

@@ -35,6 +35,7 @@ END = date(2025, 2, 16)
 SPIKE_DAY = date(2025, 2, 12)  # MTN fails six times as often
 CLEAN_DAY = date(2025, 2, 10)
 INGEST_JOB = "archive_messages_ingest_job"
+ARCHIVE = dg.AssetKey("archive_messages")
 CHECK_NAMES = {
     FAILURE_SPIKE_CHECK,
     "history_id_unique",
@@ -175,6 +176,46 @@ def test_a_ranged_run_with_the_checks_evaluates_each_day(account: Account) -> No
         # Evaluated in the run that materialized them: the sensor asks for no second run.
         requests, _ = tick(defs, instance, None)
         assert requests == []
+
+
+def test_a_ranged_run_evaluates_every_check_of_every_day_in_one_step(account: Account) -> None:
+    """``build_ingest_defs`` puts the five checks in one step: a ranged run of the asset with
+    its checks (a backfill from the UI, ``dagster asset materialize --partition-range``) has
+    two steps, not six; each (check, day) is recorded against that day's materialization, as
+    a run of one day records it (the UI shows a day's check as current by it)."""
+    first, last = SPIKE_DAY - timedelta(days=2), SPIKE_DAY + timedelta(days=1)
+    defs = account.defs()
+    archive = next(
+        a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and a.key == ARCHIVE
+    )
+    checks = [c for c in defs.asset_checks or [] if isinstance(c, dg.AssetChecksDefinition)]
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [archive, *checks],
+            resources=defs.resources,
+            instance=instance,
+            selection=dg.AssetSelection.assets(archive),
+            tags=ranged(first, last),
+        )
+        assert result.success
+        steps = {event.step_key for event in result.all_events if event.is_step_success}
+        assert steps == {"archive_messages", "archive_messages_checks"}
+        evaluations = result.get_asset_check_evaluations()
+        assert sorted((e.check_name, e.partition) for e in evaluations) == sorted(
+            (name, day) for name in CHECK_NAMES for day in days(first, last)
+        )
+        materialized = instance.get_latest_storage_id_by_partition(
+            dg.AssetKey("archive_messages"), dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        for evaluation in evaluations:
+            target = evaluation.target_materialization_data
+            assert target is not None
+            assert str(evaluation.partition) in materialized
+            assert target.storage_id == materialized[str(evaluation.partition)]
+            assert target.run_id == result.run_id
+        spikes = {e.partition: e for e in evaluations if e.check_name == FAILURE_SPIKE_CHECK}
+        assert not spikes[SPIKE_DAY.isoformat()].passed
+        assert [day for day, e in sorted(spikes.items()) if not e.passed] == [SPIKE_DAY.isoformat()]
 
 
 def tick(

@@ -22,7 +22,7 @@ materialization of the snapshot (the hourly snapshot job selects it).
 
 The ingestion's ranged runs (the daily ingest with its lookback) leave the checks out:
 :func:`build_checks_sensor` requests runs of the checks-only job (:func:`build_checks_job`)
-for each day materialized.
+for the days materialized, one run per stretch of consecutive days.
 """
 
 import dataclasses
@@ -37,6 +37,13 @@ from dagster import AssetRecordsFilter, DagsterEventType
 # Not exported by dagster: an AssetCheckResult fills it in only for a step of one partition.
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
+)
+
+# What makes a run one over a range of partitions (the ingestion has them too, in
+# smspresto_pipeline.ingest.schedules, a layer checks does not import).
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
 )
 
 from smspresto_pipeline.checks.counters import (
@@ -79,7 +86,7 @@ __all__ = [
 FAILURE_SPIKE_CHECK = "failure_rate_spike"
 #: The job that evaluates the checks of ``archive_messages`` for one day.
 CHECKS_JOB = "smspresto_archive_checks"
-#: The sensor that launches it for each day materialized.
+#: The sensor that launches it for the days materialized, one run per stretch of consecutive days.
 CHECKS_SENSOR = "smspresto_archive_checks_sensor"
 
 _WORST_SHOWN = 5
@@ -611,18 +618,20 @@ def _no_run_config(partition_key: str) -> dict[str, object]:
 def build_checks_job(
     *, asset: dg.AssetsDefinition, name: str = CHECKS_JOB
 ) -> "UnresolvedAssetJobDefinition":
-    """A job that evaluates every check on ``asset`` for one day, and materializes nothing.
+    """A job that evaluates every check on ``asset`` for the days of its run, and materializes
+    nothing.
 
     Partitioned like ``asset``: a run is one day (``partition_key`` of a ``RunRequest``, the
-    launchpad's partition, ``dagster job backfill --partitions``). Its steps run in the run's
-    process (the checks are short reads of the DuckDB file).
+    launchpad's partition, ``dagster job backfill --partitions``) or a range of days (the
+    ``dagster/asset_partition_range_start`` and ``_end`` tags, as the checks sensor asks for
+    consecutive days). Its steps run in the run's process (the checks are short reads of the
+    DuckDB file; with :func:`build_archive_checks`, one step).
 
     Example:
         .. code-block:: python
 
             archive = build_archive_messages_asset(start_date="2024-01-01")
-            checks = [build_failure_spike_check(asset=archive), *build_data_quality_checks(
-                asset=archive)]
+            checks = [build_archive_checks(asset=archive)]
             defs = dg.Definitions(
                 assets=[archive], asset_checks=checks, jobs=[build_checks_job(asset=archive)],
                 resources=...,
@@ -645,8 +654,8 @@ def build_checks_job(
         ),
         executor_def=dg.in_process_executor,
         description=(
-            f"Evaluate the checks of `{asset.key.to_user_string()}` for one day (failure-rate "
-            "spike, data quality); launched by the sensor after each materialization."
+            f"Evaluate the checks of `{asset.key.to_user_string()}` for a day or a range of days "
+            "(failure-rate spike, data quality); launched by the sensor after materializations."
         ),
     )
 
@@ -689,6 +698,30 @@ def _first_tick(
     return records, max(latest.values()), len(latest) > len(newest)
 
 
+def _stretches(days: Sequence[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    """``days`` (sorted ``(day, storage id)``) cut into runs of consecutive days."""
+    stretches: list[list[tuple[str, int]]] = []
+    for day, storage_id in days:
+        after = stretches and date.fromisoformat(stretches[-1][-1][0]) + timedelta(days=1)
+        if after == date.fromisoformat(day):
+            stretches[-1].append((day, storage_id))
+        else:
+            stretches.append([(day, storage_id)])
+    return stretches
+
+
+def _run_request(stretch: Sequence[tuple[str, int]]) -> dg.RunRequest:
+    """The checks run of consecutive days: a run of the day, or of their range."""
+    (first, _), (last, _) = stretch[0], stretch[-1]
+    newest = max(storage_id for _, storage_id in stretch)
+    if first == last:
+        return dg.RunRequest(run_key=f"{first}@{newest}", partition_key=first)
+    return dg.RunRequest(
+        run_key=f"{first}...{last}@{newest}",
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+    )
+
+
 def build_checks_sensor(
     *,
     asset: dg.AssetsDefinition,
@@ -700,22 +733,24 @@ def build_checks_sensor(
     batch: int = 500,
     first_tick_days: int = 14,
 ) -> dg.SensorDefinition:
-    """A sensor that requests one run of the job ``job_name`` (the checks) per day of ``asset``
-    materialized.
+    """A sensor that requests runs of the job ``job_name`` (the checks) for the days of
+    ``asset`` materialized: one run per stretch of consecutive days.
 
-    Each tick reads the materializations recorded since its cursor (a storage id), keeps the
-    newest per day and requests a run for that day with ``run_key`` ``<day>@<storage id>``:
-    a tick evaluated again (its cursor not moved) requests the same keys, which Dagster never
-    launches twice, and a day materialized again later (the daily ingest re-reads the last days
-    for late statuses) gets a new key, so it is checked again. A day whose materializing run
-    already evaluated every check in ``check_names`` for it (a single-day run with its checks)
-    is not requested again. ``batch`` records are read a tick.
+    Each tick reads the materializations recorded since its cursor (a storage id) and keeps
+    the newest per day. Consecutive days go in one run over their range (the checks of a run
+    evaluate all its days in one step, each check in one query), with ``run_key``
+    ``<first>...<last>@<newest storage id>`` (a lone day: a run of that day, ``<day>@<storage
+    id>``): a tick evaluated again (its cursor not moved) requests the same keys, which Dagster
+    never launches twice, and a day materialized again later (the daily ingest re-reads the
+    last days for late statuses) gets a new key, so it is checked again. A day whose
+    materializing run already evaluated every check in ``check_names`` for it (a run of the
+    asset with its checks) is not requested again. ``batch`` records are read a tick.
 
     The first tick (no cursor yet: a new deployment, a reset) requests the ``first_tick_days``
     newest days materialized, each at its latest materialization, however often older days
     were materialized again since (a backfill run twice), and moves its cursor past every
     materialization recorded: the history ingested before the sensor was switched on is not
-    checked day by day (one run each) unless asked, by launching the checks job for those days.
+    checked unless asked, by launching the checks job for those days.
 
     Args:
         asset: the partitioned asset (``archive_messages``).
@@ -742,8 +777,8 @@ def build_checks_sensor(
         default_status=default_status,
         minimum_interval_seconds=minimum_interval_seconds,
         description=(
-            f"Launch `{job_name}` for each day of `{key.to_user_string()}` materialized (one "
-            "run per day, again when a day is materialized again)."
+            f"Launch `{job_name}` for the days of `{key.to_user_string()}` materialized (one "
+            "run per stretch of consecutive days, again when a day is materialized again)."
         ),
     )
     def checks_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -770,14 +805,14 @@ def build_checks_sensor(
             )
         newest = {r.partition_key: r for r in records if r.partition_key is not None}
         checked: dict[str, set[str]] = {}
-        requests = []
+        due = []
         for day, record in sorted(newest.items()):
             run_id = record.run_id
             if run_id not in checked:
                 checked[run_id] = _checked_in_run(context.instance, run_id, expected)
-            if day in checked[run_id]:
-                continue
-            requests.append(dg.RunRequest(run_key=f"{day}@{record.storage_id}", partition_key=day))
+            if day not in checked[run_id]:
+                due.append((day, record.storage_id))
+        requests = [_run_request(stretch) for stretch in _stretches(due)]
         return dg.SensorResult(
             run_requests=requests,
             cursor=str(cursor),

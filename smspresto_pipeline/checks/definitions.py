@@ -59,7 +59,7 @@ from smspresto_pipeline.checks.spikes import (
     format_p_value,
 )
 from smspresto_pipeline.resources import WarehouseResource
-from smspresto_pipeline.warehouse.breaker import record_check_outcome
+from smspresto_pipeline.warehouse.breaker import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.wording import plural
 
@@ -228,14 +228,42 @@ def _quality_spec(asset: dg.AssetsDefinition, name: str) -> dg.AssetCheckSpec:
     )
 
 
+class _Breaker:
+    """The spike check's way to the circuit breaker, over the days of a run in day order:
+    ``ERROR`` trips it for the day, a pass ends that day's trip, ``WARN`` changes nothing.
+
+    The breaker is read once; only an outcome that changes it is recorded (one short write
+    each), so a run over many passing days does not open the file once per day.
+    """
+
+    def __init__(self, warehouse: WarehouseResource) -> None:
+        self.warehouse = warehouse.get_warehouse()
+        self.state = CircuitBreaker(self.warehouse).state()
+
+    def record(self, day: date, severity: str | None, reason: str) -> str:
+        """Record ``day``'s outcome; the breaker's state after it, in words."""
+        partition = day.isoformat()
+        if severity == "ERROR" or (
+            severity is None and self.state.tripped_by_check(FAILURE_SPIKE_CHECK, partition)
+        ):
+            self.state = record_check_outcome(
+                self.warehouse,
+                check_name=FAILURE_SPIKE_CHECK,
+                partition=partition,
+                severity=severity,
+                reason=f"{reason} on {partition}",
+            )
+        return self.state.describe()
+
+
 def _judge_spike(
     day: date,
     findings_by_day: Mapping[date, list[SpikeFinding]],
     newest: date | None,
     options: _SpikeOptions,
-    warehouse: WarehouseResource,
+    breaker: _Breaker | None,
 ) -> dg.AssetCheckResult:
-    """The spike check's result for ``day``; with the circuit breaker, its outcome drives it."""
+    """The spike check's result for ``day``; with a ``breaker``, its outcome drives it."""
     findings = findings_by_day[day]
     flagged = [f for f in findings if f.severity is not None]
     errors = [f for f in flagged if f.severity == "ERROR"]
@@ -249,12 +277,12 @@ def _judge_spike(
         "worst_segments": dg.MetadataValue.md(_worst_table(findings)),
         "recent_days": _recent_days(findings_by_day, day, options.recent_days),
     }
-    if options.circuit_breaker:
+    if breaker is not None:
         severity = "ERROR" if errors else ("WARN" if flagged else None)
         age = 0 if newest is None else (newest - day).days
         history = severity == "ERROR" and age >= options.breaker_days
         # A spike in history is read by the breaker as a WARN, which changes nothing.
-        state = _drive_breaker(warehouse, day, "WARN" if history else severity, reason)
+        state = breaker.record(day, "WARN" if history else severity, reason)
         metadata["circuit_breaker"] = (
             f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a spike "
             f"this old does not pause campaigns (breaker_days {options.breaker_days}); {state}"
@@ -356,18 +384,20 @@ def _build_checks(
         quality_results: dict[str, dict[date, QualityResult]] = {}
         spikes: dict[date, list[SpikeFinding]] = {}
         newest = None
+        judged = spike if FAILURE_SPIKE_CHECK in selected else None  # the spike check's options
         with warehouse.get_warehouse().reading() as con:
             for check_name in quality:
                 if check_name in selected:
                     quality_results[check_name] = run_quality_check(
                         con, check_name, days[0], days[-1]
                     )
-            if spike and FAILURE_SPIKE_CHECK in selected:
+            if judged:
                 # The recent-days table of the first day shows the days before it too.
-                shown = days[0] - timedelta(days=spike.recent_days - 1)
-                spikes = find_failure_spikes_by_day(con, shown, days[-1], spike.config)
+                shown = days[0] - timedelta(days=judged.recent_days - 1)
+                spikes = find_failure_spikes_by_day(con, shown, days[-1], judged.config)
                 newest = _newest_day(con)
         targets = _targets(context.instance, asset.key, keys)
+        breaker = _Breaker(warehouse) if judged and judged.circuit_breaker else None
         assets_def = context.op_execution_context.assets_def
 
         def recorded(
@@ -389,8 +419,8 @@ def _build_checks(
             if spec.name not in selected:
                 continue
             for key, day in zip(keys, days, strict=True):
-                if spec.name == FAILURE_SPIKE_CHECK and spike:
-                    result = _judge_spike(day, spikes, newest, spike, warehouse)
+                if spec.name == FAILURE_SPIKE_CHECK and judged:
+                    result = _judge_spike(day, spikes, newest, judged, breaker)
                 else:
                     result = _quality_result(quality_results[spec.name][day])
                 yield recorded(spec, key, result)
@@ -502,22 +532,6 @@ def _newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     """The newest day in ``smspresto.messages`` (None while it is empty)."""
     row = con.execute(load_sql("checks/select_newest_day.sql")).fetchone()
     return None if row is None else row[0]
-
-
-def _drive_breaker(
-    warehouse: WarehouseResource, day: date, severity: str | None, reason: str
-) -> str:
-    """The one call from the spike check to the circuit breaker: ``ERROR`` trips it for ``day``,
-    a pass (``None``) ends ``day``'s trip, ``WARN`` changes nothing. Returns its state, in words.
-    """
-    state = record_check_outcome(
-        warehouse.get_warehouse(),
-        check_name=FAILURE_SPIKE_CHECK,
-        partition=day.isoformat(),
-        severity=severity,
-        reason=f"{reason} on {day.isoformat()}",
-    )
-    return state.describe()
 
 
 def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:

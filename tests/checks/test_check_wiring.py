@@ -182,9 +182,12 @@ def test_a_ranged_run_evaluates_every_check_of_every_day_in_one_step(account: Ac
     """``build_ingest_defs`` puts the five checks in one step: a ranged run of the asset with
     its checks (a backfill from the UI, ``dagster asset materialize --partition-range``) has
     two steps, not six; each (check, day) is recorded against that day's materialization, as
-    a run of one day records it (the UI shows a day's check as current by it)."""
+    a run of one day records it (the UI shows a day's check as current by it), and the spike
+    check drives the circuit breaker day by day."""
     first, last = SPIKE_DAY - timedelta(days=2), SPIKE_DAY + timedelta(days=1)
     defs = account.defs()
+    breaker = CircuitBreaker(Warehouse(account.path))
+    breaker.resume(by="test", reason="start closed")
     archive = next(
         a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and a.key == ARCHIVE
     )
@@ -216,6 +219,15 @@ def test_a_ranged_run_evaluates_every_check_of_every_day_in_one_step(account: Ac
         spikes = {e.partition: e for e in evaluations if e.check_name == FAILURE_SPIKE_CHECK}
         assert not spikes[SPIKE_DAY.isoformat()].passed
         assert [day for day, e in sorted(spikes.items()) if not e.passed] == [SPIKE_DAY.isoformat()]
+    # The breaker, day by day in day order: closed before the spike, tripped by it, and still
+    # tripped after it (a later day's pass ends only its own trip).
+    state = {day: str(e.metadata["circuit_breaker"].value) for day, e in spikes.items()}
+    for day in days(first, last):
+        paused = day >= SPIKE_DAY.isoformat()
+        assert state[day].startswith("campaigns are paused" if paused else "campaigns are running")
+    latest = breaker.state().latest
+    assert latest is not None
+    assert latest.partition_key == SPIKE_DAY.isoformat()
 
 
 def requested_days(requests: list[dg.RunRequest]) -> list[str]:

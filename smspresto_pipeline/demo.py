@@ -9,7 +9,8 @@ figures to the operator's number (the simulator's :data:`DEMO_OPERATOR_NUMBER`) 
 job, and the demo prints that message's outbox row: its key is the day, so a second demo run on
 the same day sends nothing more. Last, the checks of ``archive_messages`` run for the days the
 daily ingest re-reads (yesterday and the three before), one run of ``smspresto_archive_checks``
-per day as its sensor requests them: the demo prints each day's failure-rate spike verdict
+per day, as a backfill of the job launched from the UI or the CLI runs them (its sensor asks
+for one run over consecutive days instead): the demo prints each day's failure-rate spike verdict
 (the spike day fails at ``ERROR`` naming ``carrier:MTN``) and the circuit breaker, which that
 ``ERROR`` trips: the campaigns stay paused until a person resumes them (a new demo run does,
 first, so that it can text the operator again). Runs are recorded in a persistent Dagster

@@ -14,6 +14,7 @@ is the campaign tests' file: the warehouse schema and an empty ``main.customers`
 ``campaign_fixtures.add_customers`` fills.
 
 ``LockHolder(path)`` is another process holding a DuckDB file's write lock until released.
+``CountingConnection(con)`` is a DuckDB connection that counts the statements run through it.
 
 ``sandbox`` is a Dagster defs folder to declare components in; ``load_error(sandbox, path)`` is
 the error (with its causes) of loading the one declared at ``path`` (``load_error(sandbox)``:
@@ -37,6 +38,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pytest
 
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, run_simulator
@@ -124,6 +126,22 @@ def path(tmp_path: Path) -> Path:
     from campaign_fixtures import customers_file  # here: it imports Dagster, slow to import
 
     return customers_file(tmp_path / "warehouse.duckdb")
+
+
+class CountingConnection:
+    """A real DuckDB connection that counts its ``execute`` calls (the queries a check makes)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.statements = 0
+
+    def execute(self, query: str, parameters: object = None, /) -> "CountingConnection":
+        self.statements += 1
+        self.con.execute(query, parameters)
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.con.fetchall()
 
 
 class LockHolder:

@@ -1,27 +1,32 @@
 """Dagster asset checks on ``archive_messages``, per partition: the failure-rate spike check and
-the data-quality checks, the job that evaluates them for one day and the sensor that launches it;
-and the reconciliation of the account counters on ``account_snapshot`` (not partitioned).
+the data-quality checks, in one step for all the days of a run; the job that evaluates them and
+the sensor that launches it; and the reconciliation of the account counters on
+``account_snapshot`` (not partitioned).
 
-:func:`build_data_quality_checks` wraps `smspresto_pipeline.checks.quality` (one check each).
-:func:`build_failure_spike_check` wraps :func:`~smspresto_pipeline.checks.find_failure_spikes`:
-the check of a partition judges that day's segments and fails at ``ERROR`` or ``WARN`` as the
+:func:`build_archive_checks` is the five checks of the archive in one step (what
+:func:`~smspresto_pipeline.ingest.build_ingest_defs` wires): a run over a range of days (``dagster
+asset materialize --partition-range``, a single-run backfill in the UI, a batch of the checks
+sensor) starts one step process, not one per check, and each check reads all the run's days in
+one query grouped by day; each (check, day) is still recorded as an evaluation of that day's
+partition, against that day's materialization. :func:`build_failure_spike_check` and
+:func:`build_data_quality_checks` are the same checks in a step of their own.
+The spike check wraps :func:`~smspresto_pipeline.checks.spikes.find_failure_spikes_by_day`:
+the check of a day judges that day's segments and fails at ``ERROR`` or ``WARN`` as the
 statistics say; its metadata carries the numbers a person needs to see the spike (the account's
 rate with its Wilson interval, the baseline and its band, volume, p-value, the worst segments)
 and a table of the recent days (rate, baseline, band) that charts well. An ``ERROR`` trips the
-circuit breaker (campaigns pause), a pass ends that day's trip.
+circuit breaker (campaigns pause), a pass ends that day's trip, day by day in day order.
 :func:`build_counters_reconcile_check` wraps
 :func:`~smspresto_pipeline.checks.counters.check_counters_reconcile`; it runs with each
 materialization of the snapshot (the hourly snapshot job selects it).
 
-Dagster 1.13 gives a partitioned check its ``partition_key`` only in a run of one partition. So
-the ingestion's ranged runs (the daily ingest with its lookback) leave the checks out, and
-:func:`build_checks_sensor` requests one run of the checks-only job (:func:`build_checks_job`)
-per day that was materialized, after each materialization. A ranged run that does include the
-checks (``dagster asset materialize --partition-range``, a single-run backfill in the UI) gets
-one evaluation per day, logged with its partition.
+The ingestion's ranged runs (the daily ingest with its lookback) leave the checks out:
+:func:`build_checks_sensor` requests runs of the checks-only job (:func:`build_checks_job`)
+for the days materialized, one run per stretch of consecutive days.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -29,23 +34,33 @@ import dagster as dg
 import duckdb
 from dagster import AssetRecordsFilter, DagsterEventType
 
+# Not exported by dagster: an AssetCheckResult fills it in only for a step of one partition.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+# What makes a run one over a range of partitions (the ingestion has them too, in
+# smspresto_pipeline.ingest.schedules, a layer checks does not import).
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
 from smspresto_pipeline.checks.counters import (
     COUNTERS_RECONCILE,
     check_counters_reconcile,
     validate_tolerances,
 )
-from smspresto_pipeline.checks.quality import QUALITY_CHECKS, run_quality_check
+from smspresto_pipeline.checks.quality import QUALITY_CHECKS, QualityResult, run_quality_check
 from smspresto_pipeline.checks.spikes import (
     SpikeConfig,
     SpikeFinding,
-    assess_history,
-    find_failure_spikes,
+    find_failure_spikes_by_day,
     format_p_value,
-    load_daily_counts,
 )
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.breaker import record_check_outcome
+from smspresto_pipeline.warehouse.breaker import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -59,6 +74,7 @@ __all__ = [
     "CHECKS_SENSOR",
     "COUNTERS_RECONCILE",
     "FAILURE_SPIKE_CHECK",
+    "build_archive_checks",
     "build_checks_job",
     "build_checks_sensor",
     "build_counters_reconcile_check",
@@ -70,7 +86,7 @@ __all__ = [
 FAILURE_SPIKE_CHECK = "failure_rate_spike"
 #: The job that evaluates the checks of ``archive_messages`` for one day.
 CHECKS_JOB = "smspresto_archive_checks"
-#: The sensor that launches it for each day materialized.
+#: The sensor that launches it for the days materialized, one run per stretch of consecutive days.
 CHECKS_SENSOR = "smspresto_archive_checks_sensor"
 
 _WORST_SHOWN = 5
@@ -126,20 +142,15 @@ _RECENT_SCHEMA = dg.TableSchema(
 
 
 def _recent_days(
-    con: duckdb.DuckDBPyConnection, day: date, config: SpikeConfig, days: int
+    findings_by_day: Mapping[date, list[SpikeFinding]], day: date, days: int
 ) -> dg.TableMetadataValue:
     """The account's last ``days`` days (``day`` included), as the check judged each."""
-    first = day - timedelta(days=days - 1)
-    start = first - timedelta(days=2 * config.baseline_days)
-    counts = load_daily_counts(con, start, day)
-    walk = [start + timedelta(days=i) for i in range((day - start).days + 1)]
-    results = assess_history(counts, walk, config)
     records = []
-    for current in walk[-days:]:
-        account = next((f for f in results[current] if f.segment == "all"), None)
+    for current in (day - timedelta(days=back) for back in reversed(range(days))):
+        findings = findings_by_day.get(current, [])
+        account = next((f for f in findings if f.segment == "all"), None)
         if account is None:
             continue
-
         records.append(
             dg.TableRecord(
                 {
@@ -157,6 +168,309 @@ def _recent_days(
     return dg.MetadataValue.table(records, schema=_RECENT_SCHEMA)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SpikeOptions:
+    """How the failure-rate spike check judges and what it may do (see
+    :func:`build_failure_spike_check`)."""
+
+    config: SpikeConfig
+    recent_days: int
+    blocking: bool
+    circuit_breaker: bool
+    breaker_days: int
+
+    @classmethod
+    def of(
+        cls,
+        asset: dg.AssetsDefinition,
+        config: SpikeConfig | None,
+        recent_days: int,
+        blocking: bool,
+        circuit_breaker: bool,
+        breaker_days: int,
+    ) -> "_SpikeOptions":
+        _require_partitions(asset)
+        if recent_days < 1:
+            raise ValueError(f"recent_days must be at least 1, got {recent_days}")
+        if breaker_days < 1:
+            raise ValueError(f"breaker_days must be at least 1, got {breaker_days}")
+        return cls(config or SpikeConfig(), recent_days, blocking, circuit_breaker, breaker_days)
+
+    @property
+    def description(self) -> str:
+        return (
+            "Failure-rate spike of the day, per segment (account, sender, carrier), against a "
+            f"{self.config.baseline_days}-day baseline that allows for the day's volume and the "
+            "usual day-to-day spread."
+        )
+
+    def spec(self, asset: dg.AssetsDefinition) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            FAILURE_SPIKE_CHECK,
+            asset=asset.key,
+            partitions_def=asset.partitions_def,
+            blocking=self.blocking,
+            description=self.description,
+        )
+
+
+def _require_partitions(asset: dg.AssetsDefinition) -> None:
+    if asset.partitions_def is None:
+        raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
+
+
+def _quality_spec(asset: dg.AssetsDefinition, name: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name,
+        asset=asset.key,
+        partitions_def=asset.partitions_def,
+        description=f"Data quality of the day: {name.replace('_', ' ')}.",
+    )
+
+
+class _Breaker:
+    """The spike check's way to the circuit breaker, over the days of a run in day order:
+    ``ERROR`` trips it for the day, a pass ends that day's trip, ``WARN`` changes nothing.
+
+    The breaker is read once; only an outcome that changes it is recorded (one short write
+    each), so a run over many passing days does not open the file once per day.
+    """
+
+    def __init__(self, warehouse: WarehouseResource) -> None:
+        self.warehouse = warehouse.get_warehouse()
+        self.state = CircuitBreaker(self.warehouse).state()
+
+    def record(self, day: date, severity: str | None, reason: str) -> str:
+        """Record ``day``'s outcome; the breaker's state after it, in words."""
+        partition = day.isoformat()
+        if severity == "ERROR" or (
+            severity is None and self.state.tripped_by_check(FAILURE_SPIKE_CHECK, partition)
+        ):
+            self.state = record_check_outcome(
+                self.warehouse,
+                check_name=FAILURE_SPIKE_CHECK,
+                partition=partition,
+                severity=severity,
+                reason=f"{reason} on {partition}",
+            )
+        return self.state.describe()
+
+
+def _judge_spike(
+    day: date,
+    findings_by_day: Mapping[date, list[SpikeFinding]],
+    newest: date | None,
+    options: _SpikeOptions,
+    breaker: _Breaker | None,
+) -> dg.AssetCheckResult:
+    """The spike check's result for ``day``; with a ``breaker``, its outcome drives it."""
+    findings = findings_by_day[day]
+    flagged = [f for f in findings if f.severity is not None]
+    errors = [f for f in flagged if f.severity == "ERROR"]
+    account = next((f for f in findings if f.segment == "all"), None)
+    worst = _worst(findings)
+    headline = worst[0] if worst and worst[0].severity else account
+    reason = headline.reason if headline else f"no messages on {day}"
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "reason": reason,
+        "flagged_segments": ", ".join(f.segment for f in flagged) or "none",
+        "worst_segments": dg.MetadataValue.md(_worst_table(findings)),
+        "recent_days": _recent_days(findings_by_day, day, options.recent_days),
+    }
+    if breaker is not None:
+        severity = "ERROR" if errors else ("WARN" if flagged else None)
+        age = 0 if newest is None else (newest - day).days
+        history = severity == "ERROR" and age >= options.breaker_days
+        # A spike in history is read by the breaker as a WARN, which changes nothing.
+        state = breaker.record(day, "WARN" if history else severity, reason)
+        metadata["circuit_breaker"] = (
+            f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a spike "
+            f"this old does not pause campaigns (breaker_days {options.breaker_days}); {state}"
+            if history
+            else state
+        )
+    if account is not None:
+        metadata.update(
+            {
+                "final_messages": account.messages,
+                "failed": account.failed,
+                "failure_rate": _float(_rate(account.rate)),
+                "failure_rate_interval": (
+                    f"{_percent(account.rate)} "
+                    f"({_percent(account.rate_low)} to {_percent(account.rate_high)})"
+                ),
+                "baseline_rate": _float(_rate(account.baseline_rate)),
+                "baseline_band": (
+                    f"{_percent(account.baseline_low)} to {_percent(account.baseline_high)}"
+                ),
+                # 3 significant digits: 7.02e-06, not 0.000007024566263688321.
+                "p_value": _float(
+                    None if account.p_value is None else float(f"{account.p_value:.3g}")
+                ),
+            }
+        )
+    return dg.AssetCheckResult(
+        passed=not flagged,
+        severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=reason,
+    )
+
+
+# A status code nobody mapped is worth a look, not a stop: the rows are kept ("unknown").
+_QUALITY_SEVERITY = {"statuses_mapped": dg.AssetCheckSeverity.WARN}
+
+
+def _quality_result(result: QualityResult) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        severity=_QUALITY_SEVERITY.get(result.name, dg.AssetCheckSeverity.ERROR),
+        description=result.description,
+        metadata={"failing_rows": result.failing_rows, **result.counts},
+    )
+
+
+def _targets(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Sequence[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The latest materialization of each of ``partitions`` (by partition; a day never
+    materialized has none), read in two queries whatever their number: what the UI compares
+    with a day's newest materialization to show its check as current."""
+    latest = instance.get_latest_storage_id_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION
+    )
+    ids = [latest[partition] for partition in partitions if partition in latest]
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, storage_ids=ids), limit=len(ids)
+    ).records
+    return {
+        record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+        )
+        for record in records
+        if record.partition_key is not None
+    }
+
+
+def _build_checks(
+    asset: dg.AssetsDefinition,
+    *,
+    name: str,
+    quality: Sequence[str],
+    spike: _SpikeOptions | None,
+    description: str,
+) -> dg.AssetChecksDefinition:
+    """The checks ``quality`` (data-quality rules) and, with ``spike``, ``failure_rate_spike`` on
+    ``asset``, evaluated in one step named ``name`` for all the days of its run.
+
+    A run of one day and a ranged run (``dagster asset materialize --partition-range``, a
+    single-run backfill, a batch of the checks sensor) alike: each check reads all the run's
+    days in one query, and each (check, day) is recorded as an evaluation of that partition,
+    in day order (the spike check drives the circuit breaker day by day). A run that selects
+    some of the checks (the UI's "execute" of one check) evaluates those alone.
+    """
+    _require_partitions(asset)
+    specs = [*([spike.spec(asset)] if spike else []), *(_quality_spec(asset, n) for n in quality)]
+
+    @dg.multi_asset_check(specs=specs, name=name, can_subset=True, description=description)
+    def archive_checks(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckEvaluation | dg.Output[None]]:
+        keys = sorted(context.partition_keys)  # one day, or each day of a ranged run
+        days = [date.fromisoformat(key) for key in keys]
+        selected = {key.name for key in context.selected_asset_check_keys}
+        quality_results: dict[str, dict[date, QualityResult]] = {}
+        spikes: dict[date, list[SpikeFinding]] = {}
+        newest = None
+        judged = spike if FAILURE_SPIKE_CHECK in selected else None  # the spike check's options
+        with warehouse.get_warehouse().reading() as con:
+            for check_name in quality:
+                if check_name in selected:
+                    quality_results[check_name] = run_quality_check(
+                        con, check_name, days[0], days[-1]
+                    )
+            if judged:
+                # The recent-days table of the first day shows the days before it too.
+                shown = days[0] - timedelta(days=judged.recent_days - 1)
+                spikes = find_failure_spikes_by_day(con, shown, days[-1], judged.config)
+                newest = _newest_day(con)
+        targets = _targets(context.instance, asset.key, keys)
+        breaker = _Breaker(warehouse) if judged and judged.circuit_breaker else None
+        assets_def = context.op_execution_context.assets_def
+
+        def recorded(
+            spec: dg.AssetCheckSpec, key: str, result: dg.AssetCheckResult
+        ) -> dg.AssetCheckEvaluation:
+            return dg.AssetCheckEvaluation(
+                asset_key=spec.asset_key,
+                check_name=spec.name,
+                passed=result.passed,
+                metadata=result.metadata,
+                target_materialization_data=targets.get(key),
+                severity=result.severity,
+                description=result.description,
+                blocking=spec.blocking,
+                partition=key,
+            )
+
+        for spec in specs:
+            if spec.name not in selected:
+                continue
+            for key, day in zip(keys, days, strict=True):
+                if spec.name == FAILURE_SPIKE_CHECK and judged:
+                    result = _judge_spike(day, spikes, newest, judged, breaker)
+                else:
+                    result = _quality_result(quality_results[spec.name][day])
+                yield recorded(spec, key, result)
+            yield dg.Output(
+                None, output_name=assets_def.get_output_name_for_asset_check_key(spec.key)
+            )
+
+    return archive_checks
+
+
+def build_archive_checks(
+    *,
+    asset: dg.AssetsDefinition,
+    config: SpikeConfig | None = None,
+    recent_days: int = 14,
+    blocking: bool = False,
+    circuit_breaker: bool = True,
+    breaker_days: int = 7,
+) -> dg.AssetChecksDefinition:
+    """Every check on ``asset`` (``archive_messages``) in one step, ``<asset>_checks``:
+    ``failure_rate_spike`` (:func:`build_failure_spike_check`, whose arguments these are) and
+    the data-quality checks (:func:`build_data_quality_checks`).
+
+    One step for all the days of a run: a ranged run (``dagster asset materialize
+    --partition-range``, a single-run backfill, a batch of the checks sensor) starts one step
+    process, not five, and each check reads all its days in one query, however many days.
+    Still one result per check and day, recorded as an evaluation of that day's partition.
+
+    Example:
+        .. code-block:: python
+
+            archive = build_archive_messages_asset(start_date="2024-01-01")
+            defs = dg.Definitions(
+                assets=[archive], asset_checks=[build_archive_checks(asset=archive)],
+                resources=...,
+            )
+    """
+    spike = _SpikeOptions.of(asset, config, recent_days, blocking, circuit_breaker, breaker_days)
+    return _build_checks(
+        asset,
+        name=f"{asset.key.to_python_identifier()}_checks",
+        quality=QUALITY_CHECKS,
+        spike=spike,
+        description=(
+            f"The checks of `{asset.key.to_user_string()}` for every day of the run (failure-rate "
+            "spike, data quality), each reading all the days in one query."
+        ),
+    )
+
+
 def build_failure_spike_check(
     *,
     asset: dg.AssetsDefinition,
@@ -166,15 +480,18 @@ def build_failure_spike_check(
     circuit_breaker: bool = True,
     breaker_days: int = 7,
 ) -> dg.AssetChecksDefinition:
-    """The partitioned check ``failure_rate_spike`` on ``asset`` (``archive_messages``).
+    """The partitioned check ``failure_rate_spike`` on ``asset`` (``archive_messages``), alone in
+    its step (:func:`build_archive_checks` puts it in one step with the data-quality checks).
 
     The check of a partition (a day) calls `find_failure_spikes` on the ``warehouse``
     resource's file: it fails with severity ``ERROR`` when a segment is an ``ERROR``, with
     ``WARN`` when the worst is a ``WARN``, and passes otherwise (insufficient data passes).
-    With ``circuit_breaker``, an ``ERROR`` on one of the last ``breaker_days`` days stored (up
-    to the newest day in ``smspresto.messages``) trips the circuit breaker for that day (every
-    campaign pauses, see `smspresto_pipeline.warehouse.breaker`) and a pass ends that day's
-    trip; a ``WARN`` leaves it as it is, and so does an ``ERROR`` on an older day: a spike
+    A run over several days judges them all from one read of the daily counts
+    (`find_failure_spikes_by_day`). With ``circuit_breaker``, an ``ERROR`` on one of the last
+    ``breaker_days`` days stored (up to the newest day in ``smspresto.messages``) trips the
+    circuit breaker for that day (every campaign pauses, see
+    `smspresto_pipeline.warehouse.breaker`) and a pass ends that day's trip, day by day in day
+    order; a ``WARN`` leaves it as it is, and so does an ``ERROR`` on an older day: a spike
     found in history (a backfill checked, the checks sensor's first ticks) says nothing of
     today's deliveries and must not pause today's campaigns.
 
@@ -201,122 +518,14 @@ def build_failure_spike_check(
             check = build_failure_spike_check(asset=archive)
             defs = dg.Definitions(assets=[archive], asset_checks=[check], resources=...)
     """
-    if asset.partitions_def is None:
-        raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the check is per day")
-    if recent_days < 1:
-        raise ValueError(f"recent_days must be at least 1, got {recent_days}")
-    if breaker_days < 1:
-        raise ValueError(f"breaker_days must be at least 1, got {breaker_days}")
-    spike_config = config or SpikeConfig()
-
-    @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
-        asset=asset,
-        name=FAILURE_SPIKE_CHECK,
-        partitions_def=asset.partitions_def,
-        blocking=blocking,
-        description=(
-            "Failure-rate spike of the day, per segment (account, sender, carrier), against a "
-            f"{spike_config.baseline_days}-day baseline that allows for the day's volume and "
-            "the usual day-to-day spread."
-        ),
+    spike = _SpikeOptions.of(asset, config, recent_days, blocking, circuit_breaker, breaker_days)
+    return _build_checks(
+        asset,
+        name=spike.spec(asset).get_python_identifier(),
+        quality=(),
+        spike=spike,
+        description=spike.description,
     )
-    def failure_rate_spike(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
-        yield from _per_day(context, FAILURE_SPIKE_CHECK, lambda day: judge(day, warehouse))
-
-    def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.get_warehouse().reading() as con:
-            findings = find_failure_spikes(con, day, spike_config)
-            recent = _recent_days(con, day, spike_config, recent_days)
-            newest = _newest_day(con)
-        flagged = [f for f in findings if f.severity is not None]
-        errors = [f for f in flagged if f.severity == "ERROR"]
-        account = next((f for f in findings if f.segment == "all"), None)
-        worst = _worst(findings)
-        headline = worst[0] if worst and worst[0].severity else account
-        reason = headline.reason if headline else f"no messages on {day}"
-        metadata: dict[str, dg.RawMetadataValue] = {
-            "reason": reason,
-            "flagged_segments": ", ".join(f.segment for f in flagged) or "none",
-            "worst_segments": dg.MetadataValue.md(_worst_table(findings)),
-            "recent_days": recent,
-        }
-        if circuit_breaker:
-            severity = "ERROR" if errors else ("WARN" if flagged else None)
-            age = 0 if newest is None else (newest - day).days
-            history = severity == "ERROR" and age >= breaker_days
-            # A spike in history is read by the breaker as a WARN, which changes nothing.
-            state = _drive_breaker(warehouse, day, "WARN" if history else severity, reason)
-            metadata["circuit_breaker"] = (
-                f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a "
-                f"spike this old does not pause campaigns (breaker_days {breaker_days}); {state}"
-                if history
-                else state
-            )
-        if account is not None:
-            metadata.update(
-                {
-                    "final_messages": account.messages,
-                    "failed": account.failed,
-                    "failure_rate": _float(_rate(account.rate)),
-                    "failure_rate_interval": (
-                        f"{_percent(account.rate)} "
-                        f"({_percent(account.rate_low)} to {_percent(account.rate_high)})"
-                    ),
-                    "baseline_rate": _float(_rate(account.baseline_rate)),
-                    "baseline_band": (
-                        f"{_percent(account.baseline_low)} to {_percent(account.baseline_high)}"
-                    ),
-                    # 3 significant digits: 7.02e-06, not 0.000007024566263688321.
-                    "p_value": _float(
-                        None if account.p_value is None else float(f"{account.p_value:.3g}")
-                    ),
-                }
-            )
-        return dg.AssetCheckResult(
-            passed=not flagged,
-            severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
-            metadata=metadata,
-            description=reason,
-        )
-
-    return failure_rate_spike
-
-
-def _per_day(
-    context: dg.AssetCheckExecutionContext,
-    check_name: str,
-    judge: Callable[[date], dg.AssetCheckResult],
-) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
-    """The check's result for the run's day; in a run over a range of days, one evaluation
-    per day, each recorded with its partition.
-
-    Dagster 1.13 gives a partitioned check no ``partition_key`` in a run over a range (``dagster
-    asset materialize --partition-range``, a single-run backfill launched in the UI with the
-    checks): there each day's result is logged as an ``AssetCheckEvaluation`` of that partition,
-    which the UI shows per day like any other, and the step's output is yielded bare.
-    """
-    run = context.op_execution_context
-    if run.has_partition_key or not run.has_partition_key_range:
-        yield judge(date.fromisoformat(context.partition_key))
-        return
-    asset_key = context.check_specs[0].asset_key
-    for key in context.partition_keys:
-        result = judge(date.fromisoformat(key))
-        evaluation = dg.AssetCheckEvaluation(
-            asset_key=asset_key,
-            check_name=check_name,
-            passed=result.passed,
-            metadata=result.metadata,
-            severity=result.severity,
-            description=result.description,
-            blocking=context.check_specs[0].blocking,
-            partition=key,
-        )
-        # log_event records check evaluations too (its annotation omits them).
-        run.log_event(evaluation)  # type: ignore[arg-type]
-    yield dg.Output(None, output_name=run.op_def.output_defs[0].name)
 
 
 def _newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -325,62 +534,26 @@ def _newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     return None if row is None else row[0]
 
 
-def _drive_breaker(
-    warehouse: WarehouseResource, day: date, severity: str | None, reason: str
-) -> str:
-    """The one call from the spike check to the circuit breaker: ``ERROR`` trips it for ``day``,
-    a pass (``None``) ends ``day``'s trip, ``WARN`` changes nothing. Returns its state, in words.
-    """
-    state = record_check_outcome(
-        warehouse.get_warehouse(),
-        check_name=FAILURE_SPIKE_CHECK,
-        partition=day.isoformat(),
-        severity=severity,
-        reason=f"{reason} on {day.isoformat()}",
-    )
-    return state.describe()
-
-
-# A status code nobody mapped is worth a look, not a stop: the rows are kept ("unknown").
-_QUALITY_SEVERITY = {"statuses_mapped": dg.AssetCheckSeverity.WARN}
-
-
-def _quality_check(asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(  # type: ignore[arg-type]  # a generator: see _per_day
-        asset=asset,
-        name=name,
-        partitions_def=asset.partitions_def,
-        description=f"Data quality of the day: {name.replace('_', ' ')}.",
-    )
-    def quality_check(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[dg.AssetCheckResult | dg.Output[None]]:
-        yield from _per_day(context, name, lambda day: judge(day, warehouse))
-
-    def judge(day: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.get_warehouse().reading() as con:
-            result = run_quality_check(con, name, day)
-        return dg.AssetCheckResult(
-            passed=result.passed,
-            severity=_QUALITY_SEVERITY.get(name, dg.AssetCheckSeverity.ERROR),
-            description=result.description,
-            metadata={"failing_rows": result.failing_rows, **result.counts},
-        )
-
-    return quality_check
-
-
 def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
-    """One partitioned check per data-quality rule on ``asset`` (``archive_messages``).
+    """The partitioned data-quality checks on ``asset`` (``archive_messages``), one check per
+    rule, all in one step (``<asset>_data_quality``; :func:`build_archive_checks` adds the
+    spike check to it).
 
     ``history_id_unique``, ``required_fields_present`` and ``sent_not_before_created`` fail at
     ``ERROR``; ``statuses_mapped`` at ``WARN`` (unknown codes are kept and counted). Each check's
     metadata: ``failing_rows`` and the offending rows by kind (by status code for
-    ``statuses_mapped``). Resource: ``warehouse``.
+    ``statuses_mapped``). Each reads all the days of its run in one query. Resource:
+    ``warehouse``.
     """
-    if asset.partitions_def is None:
-        raise ValueError(f"{asset.key.to_user_string()} is not partitioned: the checks are per day")
-    return [_quality_check(asset, name) for name in QUALITY_CHECKS]
+    return [
+        _build_checks(
+            asset,
+            name=f"{asset.key.to_python_identifier()}_data_quality",
+            quality=QUALITY_CHECKS,
+            spike=None,
+            description=f"Data quality of `{asset.key.to_user_string()}`, day by day.",
+        )
+    ]
 
 
 def _metadata_value(value: object) -> dg.MetadataValue:
@@ -459,18 +632,20 @@ def _no_run_config(partition_key: str) -> dict[str, object]:
 def build_checks_job(
     *, asset: dg.AssetsDefinition, name: str = CHECKS_JOB
 ) -> "UnresolvedAssetJobDefinition":
-    """A job that evaluates every check on ``asset`` for one day, and materializes nothing.
+    """A job that evaluates every check on ``asset`` for the days of its run, and materializes
+    nothing.
 
     Partitioned like ``asset``: a run is one day (``partition_key`` of a ``RunRequest``, the
-    launchpad's partition, ``dagster job backfill --partitions``). Its steps run in the run's
-    process (the checks are short reads of the DuckDB file).
+    launchpad's partition, ``dagster job backfill --partitions``) or a range of days (the
+    ``dagster/asset_partition_range_start`` and ``_end`` tags, as the checks sensor asks for
+    consecutive days). Its steps run in the run's process (the checks are short reads of the
+    DuckDB file; with :func:`build_archive_checks`, one step).
 
     Example:
         .. code-block:: python
 
             archive = build_archive_messages_asset(start_date="2024-01-01")
-            checks = [build_failure_spike_check(asset=archive), *build_data_quality_checks(
-                asset=archive)]
+            checks = [build_archive_checks(asset=archive)]
             defs = dg.Definitions(
                 assets=[archive], asset_checks=checks, jobs=[build_checks_job(asset=archive)],
                 resources=...,
@@ -493,8 +668,8 @@ def build_checks_job(
         ),
         executor_def=dg.in_process_executor,
         description=(
-            f"Evaluate the checks of `{asset.key.to_user_string()}` for one day (failure-rate "
-            "spike, data quality); launched by the sensor after each materialization."
+            f"Evaluate the checks of `{asset.key.to_user_string()}` for a day or a range of days "
+            "(failure-rate spike, data quality); launched by the sensor after materializations."
         ),
     )
 
@@ -537,6 +712,30 @@ def _first_tick(
     return records, max(latest.values()), len(latest) > len(newest)
 
 
+def _stretches(days: Sequence[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    """``days`` (sorted ``(day, storage id)``) cut into runs of consecutive days."""
+    stretches: list[list[tuple[str, int]]] = []
+    for day, storage_id in days:
+        after = stretches and date.fromisoformat(stretches[-1][-1][0]) + timedelta(days=1)
+        if after == date.fromisoformat(day):
+            stretches[-1].append((day, storage_id))
+        else:
+            stretches.append([(day, storage_id)])
+    return stretches
+
+
+def _run_request(stretch: Sequence[tuple[str, int]]) -> dg.RunRequest:
+    """The checks run of consecutive days: a run of the day, or of their range."""
+    (first, _), (last, _) = stretch[0], stretch[-1]
+    newest = max(storage_id for _, storage_id in stretch)
+    if first == last:
+        return dg.RunRequest(run_key=f"{first}@{newest}", partition_key=first)
+    return dg.RunRequest(
+        run_key=f"{first}...{last}@{newest}",
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+    )
+
+
 def build_checks_sensor(
     *,
     asset: dg.AssetsDefinition,
@@ -548,22 +747,24 @@ def build_checks_sensor(
     batch: int = 500,
     first_tick_days: int = 14,
 ) -> dg.SensorDefinition:
-    """A sensor that requests one run of the job ``job_name`` (the checks) per day of ``asset``
-    materialized.
+    """A sensor that requests runs of the job ``job_name`` (the checks) for the days of
+    ``asset`` materialized: one run per stretch of consecutive days.
 
-    Each tick reads the materializations recorded since its cursor (a storage id), keeps the
-    newest per day and requests a run for that day with ``run_key`` ``<day>@<storage id>``:
-    a tick evaluated again (its cursor not moved) requests the same keys, which Dagster never
-    launches twice, and a day materialized again later (the daily ingest re-reads the last days
-    for late statuses) gets a new key, so it is checked again. A day whose materializing run
-    already evaluated every check in ``check_names`` for it (a single-day run with its checks)
-    is not requested again. ``batch`` records are read a tick.
+    Each tick reads the materializations recorded since its cursor (a storage id) and keeps
+    the newest per day. Consecutive days go in one run over their range (the checks of a run
+    evaluate all its days in one step, each check in one query), with ``run_key``
+    ``<first>...<last>@<newest storage id>`` (a lone day: a run of that day, ``<day>@<storage
+    id>``): a tick evaluated again (its cursor not moved) requests the same keys, which Dagster
+    never launches twice, and a day materialized again later (the daily ingest re-reads the
+    last days for late statuses) gets a new key, so it is checked again. A day whose
+    materializing run already evaluated every check in ``check_names`` for it (a run of the
+    asset with its checks) is not requested again. ``batch`` records are read a tick.
 
     The first tick (no cursor yet: a new deployment, a reset) requests the ``first_tick_days``
     newest days materialized, each at its latest materialization, however often older days
     were materialized again since (a backfill run twice), and moves its cursor past every
     materialization recorded: the history ingested before the sensor was switched on is not
-    checked day by day (one run each) unless asked, by launching the checks job for those days.
+    checked unless asked, by launching the checks job for those days.
 
     Args:
         asset: the partitioned asset (``archive_messages``).
@@ -590,8 +791,8 @@ def build_checks_sensor(
         default_status=default_status,
         minimum_interval_seconds=minimum_interval_seconds,
         description=(
-            f"Launch `{job_name}` for each day of `{key.to_user_string()}` materialized (one "
-            "run per day, again when a day is materialized again)."
+            f"Launch `{job_name}` for the days of `{key.to_user_string()}` materialized (one "
+            "run per stretch of consecutive days, again when a day is materialized again)."
         ),
     )
     def checks_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -618,14 +819,14 @@ def build_checks_sensor(
             )
         newest = {r.partition_key: r for r in records if r.partition_key is not None}
         checked: dict[str, set[str]] = {}
-        requests = []
+        due = []
         for day, record in sorted(newest.items()):
             run_id = record.run_id
             if run_id not in checked:
                 checked[run_id] = _checked_in_run(context.instance, run_id, expected)
-            if day in checked[run_id]:
-                continue
-            requests.append(dg.RunRequest(run_key=f"{day}@{record.storage_id}", partition_key=day))
+            if day not in checked[run_id]:
+                due.append((day, record.storage_id))
+        requests = [_run_request(stretch) for stretch in _stretches(due)]
         return dg.SensorResult(
             run_requests=requests,
             cursor=str(cursor),

@@ -1,6 +1,7 @@
-"""Data-quality checks of one archive day: plain SQL over the warehouse, no Dagster.
+"""Data-quality checks of archive days: plain SQL over the warehouse, no Dagster.
 
-Each check counts the offending rows of a day and passes when there are none:
+Each check counts the offending rows of a day and passes when there are none; one query per
+check reads all the days checked (grouped by day), however many:
 
 * ``history_id_unique``: every row the API sent has a numeric ``IDHISTORIQUE``, none repeats
   within the day, none also belongs to another day (``archive_raw``, the API's rows verbatim);
@@ -18,8 +19,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from smspresto_pipeline.storage.queries import load_sql
@@ -57,12 +58,28 @@ class QualityResult:
     description: str
 
 
-def _rows(con: _Connection, sql_file: str, day: date) -> list[tuple[Any, ...]]:
-    return con.execute(load_sql(f"checks/{sql_file}.sql"), {"day": day}).fetchall()
+def _days(first: date, last: date) -> list[date]:
+    if last < first:
+        raise ValueError(f"last must not be before first, got {first} to {last}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _history_ids(con: _Connection, day: date) -> QualityResult:
-    missing, repeated, elsewhere = _rows(con, "count_raw_id_problems", day)[0]
+def _rows_by_day(
+    con: _Connection, sql_file: str, first: date, last: date
+) -> dict[date, list[tuple[Any, ...]]]:
+    """The rows of ``sql/checks/<sql_file>.sql`` over the days, grouped by their first column
+    (the day); every day of the range is a key (an empty list when it has no row)."""
+    rows = con.execute(
+        load_sql(f"checks/{sql_file}.sql"), {"first": first, "last": last}
+    ).fetchall()
+    by_day: dict[date, list[tuple[Any, ...]]] = {day: [] for day in _days(first, last)}
+    for day, *values in rows:
+        by_day[day].append(tuple(values))
+    return by_day
+
+
+def _history_ids(day: date, rows: list[tuple[Any, ...]]) -> QualityResult:
+    missing, repeated, elsewhere = rows[0] if rows else (0, 0, 0)
     counts = {"missing": int(missing), "repeated": int(repeated), "in_other_days": int(elsewhere)}
     total = sum(counts.values())
     text = (
@@ -75,8 +92,8 @@ def _history_ids(con: _Connection, day: date) -> QualityResult:
     return QualityResult("history_id_unique", day, not total, total, counts, text)
 
 
-def _required_fields(con: _Connection, day: date) -> QualityResult:
-    no_recipient, no_created = _rows(con, "count_missing_required_fields", day)[0]
+def _required_fields(day: date, rows: list[tuple[Any, ...]]) -> QualityResult:
+    no_recipient, no_created = rows[0] if rows else (0, 0)
     counts = {"no_recipient": int(no_recipient), "no_created_at": int(no_created)}
     total = sum(counts.values())
     text = (
@@ -88,8 +105,8 @@ def _required_fields(con: _Connection, day: date) -> QualityResult:
     return QualityResult("required_fields_present", day, not total, total, counts, text)
 
 
-def _statuses(con: _Connection, day: date) -> QualityResult:
-    counts = {str(code): int(n) for code, n in _rows(con, "select_unmapped_status_codes", day)}
+def _statuses(day: date, rows: list[tuple[Any, ...]]) -> QualityResult:
+    counts = {str(code): int(n) for code, n in rows}
     total = sum(counts.values())
     codes = ", ".join(f"{code!r}: {n}" for code, n in counts.items())
     text = (
@@ -100,8 +117,8 @@ def _statuses(con: _Connection, day: date) -> QualityResult:
     return QualityResult("statuses_mapped", day, not total, total, counts, text)
 
 
-def _send_times(con: _Connection, day: date) -> QualityResult:
-    total = int(_rows(con, "count_sent_before_created", day)[0][0])
+def _send_times(day: date, rows: list[tuple[Any, ...]]) -> QualityResult:
+    total = int(rows[0][0]) if rows else 0
     text = (
         "no message was sent before it was created"
         if not total
@@ -113,25 +130,35 @@ def _send_times(con: _Connection, day: date) -> QualityResult:
     )
 
 
-#: The checks, by name, in the order they run.
-QUALITY_CHECKS: Mapping[str, Callable[[_Connection, date], QualityResult]] = {
-    "history_id_unique": _history_ids,
-    "required_fields_present": _required_fields,
-    "statuses_mapped": _statuses,
-    "sent_not_before_created": _send_times,
+_Judge = Callable[[date, list[tuple[Any, ...]]], QualityResult]
+
+# Each check's query (one for all the days checked) and its verdict on one day's rows of it.
+_RULES: Mapping[str, tuple[str, _Judge]] = {
+    "history_id_unique": ("count_raw_id_problems", _history_ids),
+    "required_fields_present": ("count_missing_required_fields", _required_fields),
+    "statuses_mapped": ("select_unmapped_status_codes", _statuses),
+    "sent_not_before_created": ("count_sent_before_created", _send_times),
 }
 
+#: The checks' names, in the order they run.
+QUALITY_CHECKS: Sequence[str] = tuple(_RULES)
 
-def run_quality_check(con: _Connection, name: str, day: date) -> QualityResult:
-    """Run the data-quality check ``name`` (one of `QUALITY_CHECKS`) on ``day``."""
+
+def run_quality_check(
+    con: _Connection, name: str, first: date, last: date | None = None
+) -> dict[date, QualityResult]:
+    """The data-quality check ``name`` (one of `QUALITY_CHECKS`) on each day from ``first`` to
+    ``last`` (``first`` alone when None), by day, from one query over all of them."""
     try:
-        check = QUALITY_CHECKS[name]
+        sql_file, judge = _RULES[name]
     except KeyError:
-        known = list(QUALITY_CHECKS)
-        raise ValueError(f"unknown quality check {name!r}; expected one of {known}") from None
-    return check(con, day)
+        raise ValueError(
+            f"unknown quality check {name!r}; expected one of {list(QUALITY_CHECKS)}"
+        ) from None
+    rows = _rows_by_day(con, sql_file, first, first if last is None else last)
+    return {day: judge(day, day_rows) for day, day_rows in rows.items()}
 
 
 def check_data_quality(con: _Connection, day: date) -> list[QualityResult]:
     """Every data-quality check on ``day``, reading ``smspresto.archive_raw`` and ``messages``."""
-    return [check(con, day) for check in QUALITY_CHECKS.values()]
+    return [run_quality_check(con, name, day)[day] for name in QUALITY_CHECKS]

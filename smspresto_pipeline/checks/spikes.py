@@ -55,6 +55,7 @@ __all__ = [
     "assess_history",
     "beta_binomial_sf",
     "find_failure_spikes",
+    "find_failure_spikes_by_day",
     "format_p_value",
     "load_daily_counts",
     "wilson_interval",
@@ -575,7 +576,26 @@ def find_failure_spikes(
         >>> [f.reason for f in findings if f.severity == "ERROR"]  # doctest: +SKIP
         ['carrier:MTN failures jumped from 5.7% to 23.1% (117 messages, p=6e-4)']
     """
-    first = day - timedelta(days=2 * config.baseline_days)
-    counts = load_daily_counts(con, first, day)
-    walk = [first + timedelta(days=i) for i in range((day - first).days + 1)]
-    return assess_history(counts, walk, config)[day]
+    return find_failure_spikes_by_day(con, day, day, config)[day]
+
+
+def find_failure_spikes_by_day(
+    con: _Connection, first: date, last: date, config: SpikeConfig = SpikeConfig()
+) -> dict[date, list[SpikeFinding]]:
+    """`find_failure_spikes` of every day from ``first`` to ``last``, by day, from one read of
+    the daily counts and one walk over them.
+
+    The walk starts ``2 * baseline_days`` before ``first``, as `find_failure_spikes` does for
+    ``first`` alone, and goes on day by day to ``last``: each day is judged as the check
+    running every day judges it, with the days flagged before it (``first``'s warm-up
+    included) left out of its baseline. A later day's walk thus starts earlier than its own
+    ``2 * baseline_days``: the verdicts are the same unless a day flagged only in that longer
+    walk sits in its baseline (a spike judged with more history, as the daily check has it).
+    """
+    if last < first:
+        raise ValueError(f"last must not be before first, got {first} to {last}")
+    start = first - timedelta(days=2 * config.baseline_days)
+    counts = load_daily_counts(con, start, last)
+    walk = [start + timedelta(days=i) for i in range((last - start).days + 1)]
+    results = assess_history(counts, walk, config)
+    return {day: findings for day, findings in results.items() if day >= first}

@@ -10,11 +10,10 @@ import dagster as dg
 
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.checks.definitions import (
+    build_archive_checks,
     build_checks_job,
     build_checks_sensor,
     build_counters_reconcile_check,
-    build_data_quality_checks,
-    build_failure_spike_check,
 )
 from smspresto_pipeline.ingest.assets import (
     build_account_snapshot_asset,
@@ -64,13 +63,14 @@ def build_ingest_defs(
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
-        on ``archive_messages`` (``failure_rate_spike`` and the data-quality checks, per day)
-        and ``counters_reconcile`` on ``account_snapshot`` (the counters against the archive);
-        schedules ``archive_messages_daily_ingest`` (its job leaves the archive's checks out)
-        and ``account_snapshot_hourly`` (its job evaluates ``counters_reconcile``); the job
-        ``analytics_views_job``; the job ``smspresto_archive_checks`` (the checks of one day)
-        and the sensor ``smspresto_archive_checks_sensor`` that launches it for each day
-        materialized; resources ``smspresto`` and ``warehouse``.
+        on ``archive_messages`` (``failure_rate_spike`` and the data-quality checks, per day, in
+        one step for all the days of a run) and ``counters_reconcile`` on ``account_snapshot``
+        (the counters against the archive); schedules ``archive_messages_daily_ingest`` (its
+        job leaves the archive's checks out) and ``account_snapshot_hourly`` (its job evaluates
+        ``counters_reconcile``); the job ``analytics_views_job``; the job
+        ``smspresto_archive_checks`` (the checks of a day or a range of days) and the sensor
+        ``smspresto_archive_checks_sensor`` that launches it for the days materialized (a run
+        per stretch of consecutive days); resources ``smspresto`` and ``warehouse``.
 
     Example:
         .. code-block:: python
@@ -98,10 +98,7 @@ def build_ingest_defs(
     snapshot = build_account_snapshot_asset()
     views = build_analytics_views_asset()
     checks = [
-        build_failure_spike_check(
-            asset=archive, config=spike_config, breaker_days=circuit_breaker_days
-        ),
-        *build_data_quality_checks(asset=archive),
+        build_archive_checks(asset=archive, config=spike_config, breaker_days=circuit_breaker_days)
     ]
     checks_job = build_checks_job(asset=archive)
     reconcile = build_counters_reconcile_check(

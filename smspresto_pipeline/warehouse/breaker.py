@@ -158,6 +158,12 @@ class BreakerState:
         """The newest active trip, if any."""
         return self.trips[0] if self.trips else None
 
+    def tripped_by_check(self, check_name: str, partition: str | None) -> bool:
+        """Whether the check ``check_name`` has an active trip for ``partition`` (the one its
+        pass there ends)."""
+        source = f"{CHECK_PREFIX}{check_name}"
+        return any((t.source, t.partition_key) == (source, partition) for t in self.trips)
+
     def describe(self) -> str:
         """One paragraph for a person: why campaigns are paused and how to resume them."""
         if not self.trips:
@@ -333,8 +339,7 @@ def record_check_outcome(
         breaker.trip(reason, source=source, partition=partition, now=now)
         return breaker.state()
     state = breaker.state()
-    ours = [t for t in state.trips if (t.source, t.partition_key) == (source, partition)]
-    if severity is None and ours:
+    if severity is None and state.tripped_by_check(check_name, partition):
         # Written only when there is a trip to end: a check passing every day (or a backfill
         # of passing days) takes no write lock.
         breaker.clear(source=source, partition=partition, now=now)

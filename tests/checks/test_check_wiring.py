@@ -1,8 +1,8 @@
 """The checks wired into the ingestion (``build_ingest_defs``), in real runs over the simulator:
-a ranged ingest run evaluates no check, the sensor requests one checks run per day materialized
-and never twice, the checks job fails at ERROR on an injected carrier spike and trips the
-circuit breaker, a passing re-run clears it, and the component's ``failure_spikes:`` thresholds
-reach the check."""
+a ranged ingest run evaluates no check, the sensor requests a checks run per stretch of
+consecutive days materialized and never twice, the checks job fails at ERROR on an injected
+carrier spike and trips the circuit breaker, a passing re-run clears it, and the component's
+``failure_spikes:`` thresholds reach the check."""
 
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -35,6 +35,7 @@ END = date(2025, 2, 16)
 SPIKE_DAY = date(2025, 2, 12)  # MTN fails six times as often
 CLEAN_DAY = date(2025, 2, 10)
 INGEST_JOB = "archive_messages_ingest_job"
+ARCHIVE = dg.AssetKey("archive_messages")
 CHECK_NAMES = {
     FAILURE_SPIKE_CHECK,
     "history_id_unique",
@@ -177,6 +178,70 @@ def test_a_ranged_run_with_the_checks_evaluates_each_day(account: Account) -> No
         assert requests == []
 
 
+def test_a_ranged_run_evaluates_every_check_of_every_day_in_one_step(account: Account) -> None:
+    """``build_ingest_defs`` puts the five checks in one step: a ranged run of the asset with
+    its checks (a backfill from the UI, ``dagster asset materialize --partition-range``) has
+    two steps, not six; each (check, day) is recorded against that day's materialization, as
+    a run of one day records it (the UI shows a day's check as current by it), and the spike
+    check drives the circuit breaker day by day."""
+    first, last = SPIKE_DAY - timedelta(days=2), SPIKE_DAY + timedelta(days=1)
+    defs = account.defs()
+    breaker = CircuitBreaker(Warehouse(account.path))
+    breaker.resume(by="test", reason="start closed")
+    archive = next(
+        a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and a.key == ARCHIVE
+    )
+    checks = [c for c in defs.asset_checks or [] if isinstance(c, dg.AssetChecksDefinition)]
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [archive, *checks],
+            resources=defs.resources,
+            instance=instance,
+            selection=dg.AssetSelection.assets(archive),
+            tags=ranged(first, last),
+        )
+        assert result.success
+        steps = {event.step_key for event in result.all_events if event.is_step_success}
+        assert steps == {"archive_messages", "archive_messages_checks"}
+        evaluations = result.get_asset_check_evaluations()
+        assert sorted((e.check_name, e.partition) for e in evaluations) == sorted(
+            (name, day) for name in CHECK_NAMES for day in days(first, last)
+        )
+        materialized = instance.get_latest_storage_id_by_partition(
+            dg.AssetKey("archive_messages"), dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        for evaluation in evaluations:
+            target = evaluation.target_materialization_data
+            assert target is not None
+            assert str(evaluation.partition) in materialized
+            assert target.storage_id == materialized[str(evaluation.partition)]
+            assert target.run_id == result.run_id
+        spikes = {e.partition: e for e in evaluations if e.check_name == FAILURE_SPIKE_CHECK}
+        assert not spikes[SPIKE_DAY.isoformat()].passed
+        assert [day for day, e in sorted(spikes.items()) if not e.passed] == [SPIKE_DAY.isoformat()]
+    # The breaker, day by day in day order: closed before the spike, tripped by it, and still
+    # tripped after it (a later day's pass ends only its own trip).
+    state = {day: str(e.metadata["circuit_breaker"].value) for day, e in spikes.items()}
+    for day in days(first, last):
+        paused = day >= SPIKE_DAY.isoformat()
+        assert state[day].startswith("campaigns are paused" if paused else "campaigns are running")
+    latest = breaker.state().latest
+    assert latest is not None
+    assert latest.partition_key == SPIKE_DAY.isoformat()
+
+
+def requested_days(requests: list[dg.RunRequest]) -> list[str]:
+    """The days the requests cover, in order: a request's day, or each day of its range."""
+    covered = []
+    for request in requests:
+        span = request.partition_key_range
+        if span is None:
+            covered.append(str(request.partition_key))
+        else:
+            covered += days(date.fromisoformat(span.start), date.fromisoformat(span.end))
+    return covered
+
+
 def tick(
     defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None
 ) -> tuple[list[dg.RunRequest], str | None]:
@@ -196,11 +261,13 @@ def test_the_sensor_requests_each_materialized_day_once(account: Account) -> Non
 
         assert account.ingest(defs, instance, first, last).success
         requests, cursor = tick(defs, instance, None)
-        assert [r.partition_key for r in requests] == days(first, last)
+        assert requested_days(requests) == days(first, last)
+        assert len(requests) == 1, "consecutive days go in one run"
         assert all(r.job_name in (None, CHECKS_JOB) for r in requests)
+        asked = requests
         keys = [r.run_key for r in requests]
         assert len(set(keys)) == len(keys)
-        assert [key.split("@")[0] for key in keys if key] == days(first, last)
+        assert [key.split("@")[0] for key in keys if key] == [f"{first}...{last}"]
         # A tick evaluated again from the same cursor asks for the same keys (Dagster launches
         # a run key once); from the new cursor, nothing new.
         again, _ = tick(defs, instance, None)
@@ -210,7 +277,7 @@ def test_the_sensor_requests_each_materialized_day_once(account: Account) -> Non
         # The next daily ingest re-reads the last two days: those two are checked again.
         assert account.ingest(defs, instance, last - timedelta(days=1), last).success
         requests, next_cursor = tick(defs, instance, cursor)
-        assert [r.partition_key for r in requests] == days(last - timedelta(days=1), last)
+        assert requested_days(requests) == days(last - timedelta(days=1), last)
         assert not {r.run_key for r in requests} & set(keys)
         assert next_cursor is not None
         assert int(next_cursor) > int(cursor or 0)
@@ -220,9 +287,18 @@ def test_the_sensor_requests_each_materialized_day_once(account: Account) -> Non
         requests, _ = tick(defs, instance, next_cursor)
         assert requests == []
 
-        # The requested run is the checks job for that day: it evaluates every check.
-        day = date.fromisoformat(str(keys[0]).split("@")[0])
-        assert set(account.check(defs, instance, day)) == CHECK_NAMES
+        # The requested run is the checks job over those days: it evaluates every check of
+        # every day, in one step; a run of one day, every check of the day.
+        run = defs.resolve_job_def(CHECKS_JOB).execute_in_process(
+            instance=instance, tags=dict(asked[0].tags)
+        )
+        assert run.success
+        assert sorted((e.check_name, e.partition) for e in run.get_asset_check_evaluations()) == (
+            sorted((name, day) for name in CHECK_NAMES for day in days(first, last))
+        )
+        steps = {event.step_key for event in run.all_events if event.is_step_success}
+        assert steps == {"archive_messages_checks"}
+        assert set(account.check(defs, instance, first)) == CHECK_NAMES
 
 
 def test_the_first_tick_checks_the_newest_days_not_the_whole_history(account: Account) -> None:
@@ -233,7 +309,7 @@ def test_the_first_tick_checks_the_newest_days_not_the_whole_history(account: Ac
         assert account.ingest(defs, instance, first - timedelta(days=1), first).success
         assert account.ingest(defs, instance, first, last).success
         requests, cursor = tick(defs, instance, None)
-        assert [r.partition_key for r in requests] == days(last - timedelta(days=13), last)
+        assert requested_days(requests) == days(last - timedelta(days=13), last)
         # Later materializations are all read, an old day's too.
         assert account.ingest(defs, instance, first, first).success
         requests, _ = tick(defs, instance, cursor)
@@ -254,11 +330,13 @@ def test_the_first_tick_checks_14_distinct_days_after_older_days_were_rematerial
         assert account.ingest(defs, instance, first, first).success  # an old day, once more
         requests, cursor = tick(defs, instance, None)
         newest = days(last - timedelta(days=13), last)
-        assert [r.partition_key for r in requests] == newest
+        assert requested_days(requests) == newest
         latest = instance.get_latest_storage_id_by_partition(
             dg.AssetKey("archive_messages"), dg.DagsterEventType.ASSET_MATERIALIZATION
         )
-        assert [r.run_key for r in requests] == [f"{day}@{latest[day]}" for day in newest]
+        # One run for the 14 consecutive days, keyed by the newest of their latest storage ids.
+        newest_id = max(latest[day] for day in newest)
+        assert [r.run_key for r in requests] == [f"{newest[0]}...{newest[-1]}@{newest_id}"]
         # The cursor is past every materialization read: the next tick asks for nothing.
         assert cursor == str(max(latest.values()))
         assert tick(defs, instance, cursor)[0] == []
@@ -272,9 +350,10 @@ def test_the_first_tick_counts_days_ingested_not_calendar_days(account: Account)
         assert older.success
         assert account.ingest(defs, instance, END - timedelta(days=3), END).success
         requests, _ = tick(defs, instance, None)
-    assert [r.partition_key for r in requests] == days(
-        END - timedelta(days=19), END - timedelta(days=10)
-    )[-10:] + days(END - timedelta(days=3), END)
+    assert requested_days(requests) == days(END - timedelta(days=19), END - timedelta(days=10))[
+        -10:
+    ] + days(END - timedelta(days=3), END)
+    assert len(requests) == 2, "a run for each stretch of consecutive days"
 
 
 def test_the_sensor_follows_the_schedules_status(account: Account) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import MakeSimulator
+from conftest import CountingConnection, MakeSimulator
 
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.checks.quality import (
@@ -20,6 +20,7 @@ from smspresto_pipeline.warehouse import Warehouse
 
 GOOD = date(2025, 3, 6)
 OTHER = date(2025, 3, 7)
+EMPTY = date(2025, 3, 8)  # no row at all
 BAD = date(2025, 3, 9)
 # Codes 0-2 as by default; the simulator's rare 3 named too, so the good days are all mapped.
 STATUS_MAP = {"0": "pending", "1": "delivered", "2": "failed", "3": "rejected"}
@@ -124,6 +125,44 @@ def test_a_crafted_bad_day_fails_each_check_with_its_counts(
     times = results["sent_not_before_created"]
     assert not times.passed
     assert times.failing_rows == 1
+
+
+def test_one_query_per_check_judges_every_day_of_a_range(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The checks of a ranged run: each check reads GOOD...BAD in one query and judges each day
+    on its own rows; OTHER shares one history id with BAD (each is "another day" of the
+    other), the day without rows passes."""
+    counting = CountingConnection(con)
+    results = {name: run_quality_check(counting, name, GOOD, BAD) for name in QUALITY_CHECKS}
+    assert counting.statements == len(QUALITY_CHECKS)
+    for name, by_day in results.items():
+        assert list(by_day) == [GOOD, OTHER, EMPTY, BAD]
+        assert [(r.name, r.day) for r in by_day.values()] == [(name, day) for day in by_day]
+    failing = {
+        (name, day): dict(result.counts)
+        for name, by_day in results.items()
+        for day, result in by_day.items()
+        if not result.passed
+    }
+    assert failing == {
+        ("history_id_unique", OTHER): {"missing": 0, "repeated": 0, "in_other_days": 1},
+        ("history_id_unique", BAD): {"missing": 1, "repeated": 1, "in_other_days": 1},
+        ("required_fields_present", BAD): {"no_recipient": 1, "no_created_at": 1},
+        ("statuses_mapped", BAD): {"7": 2, "": 1},
+        ("sent_not_before_created", BAD): {"sent_before_created": 1},
+    }
+    assert results["statuses_mapped"][BAD].description == (
+        "3 messages with a status code the status map does not name ('7': 2, '': 1)"
+    )
+    for by_day in results.values():
+        assert by_day[EMPTY].failing_rows == 0
+        assert by_day[GOOD].failing_rows == 0
+
+
+def test_a_range_that_ends_before_it_starts_is_refused(con: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(ValueError, match="last must not be before first, got 2025-03-09 to "):
+        run_quality_check(con, "statuses_mapped", BAD, GOOD)
 
 
 def test_an_unknown_check_is_refused(con: duckdb.DuckDBPyConnection) -> None:

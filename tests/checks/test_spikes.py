@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import CountingConnection
 
 import smspresto_pipeline.checks.spikes as spikes_module
 from smspresto_pipeline import SMSPrestoClient
@@ -24,6 +25,7 @@ from smspresto_pipeline.checks import (
 from smspresto_pipeline.checks.spikes import (
     DailyCounts,
     beta_binomial_sf,
+    find_failure_spikes_by_day,
     format_p_value,
     load_daily_counts,
 )
@@ -125,6 +127,27 @@ def test_an_account_wide_spike_is_an_error_globally(con: duckdb.DuckDBPyConnecti
     assert account.severity == "ERROR", account.reason
     assert account.reason.startswith("all failures jumped from ")
     assert by_segment(findings)["carrier:Orange"].severity == "ERROR"
+
+
+def test_a_range_is_judged_from_one_read_as_each_day_alone(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The days of a ranged run: one query and one walk, the same verdicts as each day judged on
+    its own (the history is shorter than a day's warm-up of 2 * baseline_days, so each day's
+    own walk and the range's start before the first day stored). The range holds both spikes
+    and the clean days, and the account spike has the carrier's in its baseline."""
+    first = CLEAN_DAYS[0]
+    counting = CountingConnection(con)
+    by_day = find_failure_spikes_by_day(counting, first, END)
+    assert counting.statements == 1
+    assert list(by_day) == [first + timedelta(days=i) for i in range((END - first).days + 1)]
+    for day, findings in by_day.items():
+        assert findings == find_failure_spikes(con, day), day
+    flagged = {day: [f.segment for f in fs if f.severity == "ERROR"] for day, fs in by_day.items()}
+    assert "carrier:MTN" in flagged[CARRIER_SPIKE]
+    assert "all" in flagged[ACCOUNT_SPIKE]
+    with pytest.raises(ValueError, match="last must not be before first"):
+        find_failure_spikes_by_day(con, END, first)
 
 
 def test_the_counts_are_the_archives_final_messages(

@@ -1,4 +1,7 @@
--- Messages of one day ($day) whose send time is earlier than their creation time.
-SELECT count(*) AS messages
+-- Messages of each day from $first to $last whose send time is earlier than their creation
+-- time; days without such messages have no row here.
+SELECT partition_date AS day, count(*) AS messages
 FROM smspresto.messages
-WHERE partition_date = $day AND sent_at < created_at;
+WHERE partition_date BETWEEN $first AND $last AND sent_at < created_at
+GROUP BY partition_date
+ORDER BY partition_date;

@@ -1,7 +1,11 @@
--- Messages of one day ($day) without a recipient or without a creation time (a creation time
--- the API sent that could not be read as one is NULL here too).
+-- Messages of each day from $first to $last without a recipient or without a creation time (a
+-- creation time the API sent that could not be read as one is NULL here too). Days without
+-- messages have no row here.
 SELECT
-    count_if(recipient IS NULL OR trim(recipient) = '') AS no_recipient,
-    count_if(created_at IS NULL) AS no_created_at
+    partition_date AS day,
+    count(*) FILTER (WHERE recipient IS NULL OR trim(recipient) = '') AS no_recipient,
+    count(*) FILTER (WHERE created_at IS NULL) AS no_created_at
 FROM smspresto.messages
-WHERE partition_date = $day;
+WHERE partition_date BETWEEN $first AND $last
+GROUP BY partition_date
+ORDER BY partition_date;

@@ -1,20 +1,32 @@
--- History ids of one archive day ($day) as the API sent them: rows without a numeric
--- IDHISTORIQUE (kept in archive_raw only), ids repeated within the day, and ids that also
--- belong to another day.
-WITH day_rows AS (
-    SELECT TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id
+-- History ids of each archive day from $first to $last as the API sent them: rows without a
+-- numeric IDHISTORIQUE (kept in archive_raw only), ids repeated within the day, and ids that
+-- also belong to another day (any day stored, in the range or not). Days without rows have
+-- no row here.
+WITH ids AS (
+    SELECT partition_date AS day, TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id
     FROM smspresto.archive_raw
-    WHERE partition_date = $day
+),
+checked AS (
+    SELECT day, history_id FROM ids WHERE day BETWEEN $first AND $last
+),
+per_day AS (
+    SELECT
+        day,
+        count(*) FILTER (WHERE history_id IS NULL) AS missing,
+        count(history_id) - count(DISTINCT history_id) AS repeated
+    FROM checked
+    GROUP BY day
+),
+elsewhere AS (
+    SELECT checked.day, count(DISTINCT checked.history_id) AS in_other_days
+    FROM checked
+    WHERE EXISTS (
+        SELECT 1 FROM ids AS other
+        WHERE other.history_id = checked.history_id AND other.day <> checked.day
+    )
+    GROUP BY checked.day
 )
-SELECT
-    count_if(history_id IS NULL) AS missing,
-    count(history_id) - count(DISTINCT history_id) AS repeated,
-    (
-        SELECT count(DISTINCT TRY_CAST(trim(other.IDHISTORIQUE) AS BIGINT))
-        FROM smspresto.archive_raw AS other
-        WHERE other.partition_date <> $day
-            AND TRY_CAST(trim(other.IDHISTORIQUE) AS BIGINT) IN (
-                SELECT history_id FROM day_rows WHERE history_id IS NOT NULL
-            )
-    ) AS in_other_days
-FROM day_rows;
+SELECT per_day.day, missing, repeated, coalesce(in_other_days, 0) AS in_other_days
+FROM per_day
+LEFT JOIN elsewhere ON elsewhere.day = per_day.day
+ORDER BY per_day.day;

@@ -1,6 +1,10 @@
--- The status codes of one day ($day) that the status map does not name, with their counts.
-SELECT coalesce(status_code, '<null>') AS status_code, count(*) AS messages
+-- The status codes of each day from $first to $last that the status map does not name, with
+-- their counts; days without such codes have no row here.
+SELECT
+    partition_date AS day,
+    coalesce(status_code, '<null>') AS status_code,
+    count(*) AS messages
 FROM smspresto.messages
-WHERE partition_date = $day AND status = 'unknown'
-GROUP BY ALL
-ORDER BY messages DESC, status_code;
+WHERE partition_date BETWEEN $first AND $last AND status = 'unknown'
+GROUP BY partition_date, coalesce(status_code, '<null>')
+ORDER BY day, messages DESC, status_code;

@@ -1,13 +1,32 @@
-"""The campaign engine without Dagster: every guard of the one decision, tested on hand-built
-facts (a :class:`CampaignSnapshot` written here, no file): no Dagster definitions, context or run
-anywhere here."""
+"""The campaign engine without Dagster: every guard of the one decision, then its execution.
 
+The decision (:func:`~smspresto_pipeline.campaigns.decision.decide`) is tested on hand-built
+facts (a :class:`CampaignSnapshot` written here, no file); its execution
+(:func:`~smspresto_pipeline.campaigns.engine.evaluate` for a sensor,
+:func:`~smspresto_pipeline.campaigns.engine.run` for a send run) on a real DuckDB file in
+``tmp_path`` and the simulator over HTTP, whose record of accepted sends is the witness. No
+Dagster definitions, context or run anywhere here.
+"""
+
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from campaign_fixtures import make_campaign
+import pytest
+from campaign_fixtures import (
+    add_customers,
+    customers_campaign,
+    make_campaign,
+    sent_texts,
+    skip_reasons,
+    states,
+    texts_of,
+)
 
+from smspresto_pipeline.api.client import SMSPrestoClient
+from smspresto_pipeline.campaigns import engine
 from smspresto_pipeline.campaigns.decision import (
     Baseline,
     Hold,
@@ -22,7 +41,9 @@ from smspresto_pipeline.campaigns.decision import (
 from smspresto_pipeline.campaigns.guards import SurgeRest
 from smspresto_pipeline.campaigns.model import Campaign
 from smspresto_pipeline.campaigns.prepare import prepare_batch
-from smspresto_pipeline.warehouse import OutboxMessage
+from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, RunStatus
+from smspresto_pipeline.simulator import RunningSimulator
+from smspresto_pipeline.warehouse import CircuitBreaker, Outbox, OutboxMessage, Warehouse
 from smspresto_pipeline.warehouse.breaker import BreakerState, Trip
 from smspresto_pipeline.warehouse.campaign_snapshot import CampaignSnapshot
 from smspresto_pipeline.warehouse.outbox import OutboxRow
@@ -246,3 +267,188 @@ def test_a_dry_run_adopts_no_released_row() -> None:
     assert live.released == (released,)
     assert isinstance(dry, Send)
     assert dry.released == ()
+
+
+# --- the execution, on a real file and the simulator -----------------------------------------
+
+
+def _alive(run_id: str) -> RunStatus:
+    return RunStatus(over=False, label="STARTED")
+
+
+def evaluate(campaign: Campaign, path: Path, now: datetime = NOON) -> engine.Skip | engine.Request:
+    return engine.evaluate(
+        campaign,
+        Warehouse(path),
+        now,
+        status_of=_alive,
+        silent_after=DEFAULT_SILENT_AFTER,
+        log=logging.getLogger("test"),
+    )
+
+
+def run(
+    campaign: Campaign,
+    path: Path,
+    sim: RunningSimulator,
+    now: datetime = NOON,
+    run_id: str = "run-1",
+    **options: Any,
+) -> engine.Report:
+    return engine.run(
+        campaign,
+        Warehouse(path),
+        RunOptions(**options),
+        run_id=run_id,
+        clock=lambda: now,
+        client=lambda: SMSPrestoClient(sim.api_key, sim.api_pass, sim.base_url),
+        status_of=_alive,
+        silent_after=DEFAULT_SILENT_AFTER,
+        log=logging.getLogger("test"),
+    )
+
+
+def test_the_engine_baselines_a_first_activation_then_sends_new_rows_once(
+    sim: RunningSimulator, path: Path
+) -> None:
+    campaign = customers_campaign()
+    baseline = evaluate(campaign, path)
+    assert isinstance(baseline, engine.Skip)
+    assert "0 rows recorded as baseline" in baseline.reason
+    add_customers(path, 1, 2)
+    request = evaluate(campaign, path)
+    assert isinstance(request, engine.Request)
+    assert sorted(request.dedup_keys) == ["c1", "c2"]
+    report = run(campaign, path, sim, wanted=frozenset(request.dedup_keys))
+    assert report.counts["sent"] == 2
+    assert sent_texts(sim) == texts_of(1, 2)
+    assert run(campaign, path, sim, run_id="run-2").counts["sent"] == 0
+    assert sent_texts(sim) == texts_of(1, 2)
+
+
+def test_a_run_on_the_first_activation_records_the_baseline_and_sends_nothing(
+    sim: RunningSimulator, path: Path
+) -> None:
+    add_customers(path, 1, 2)
+    report = run(customers_campaign(), path, sim)
+    assert report.counts == {"baseline": 2, "sent": 0, "requests": 0}
+    assert states(path) == {"c1": "baseline", "c2": "baseline"}
+    assert sim.sends == []
+
+
+def test_a_tripped_breaker_refuses_the_run_before_the_query(
+    sim: RunningSimulator, path: Path
+) -> None:
+    CircuitBreaker(Warehouse(path)).trip("MTN failures at 21%", source="check:spike")
+    broken = customers_campaign(sql="select * from no_such_table")
+    skip = evaluate(broken, path)
+    assert isinstance(skip, engine.Skip)
+    assert "Nothing was queried" in skip.reason
+    with pytest.raises(engine.SendRunError, match="ignore_circuit_breaker") as refused:
+        run(broken, path, sim)
+    assert "MTN failures at 21%" in refused.value.texts["circuit_breaker"]
+
+
+def test_the_volume_breaker_refuses_then_a_confirmed_run_keeps_or_drops_the_rest(
+    sim: RunningSimulator, path: Path
+) -> None:
+    campaign = customers_campaign(
+        volume_breaker_min_rows=1,
+        volume_breaker_factor=1.5,
+        max_per_run=1,
+        max_per_day=1,
+        validity_seconds=3600,
+    )
+    evaluate(campaign, path)  # activated, empty baseline
+    add_customers(path, 1, 2, 3)
+    skip = evaluate(campaign, path)
+    assert isinstance(skip, engine.Skip)
+    assert skip.reason.startswith("volume breaker")
+    with pytest.raises(engine.SendRunError, match="surge_rest") as refused:
+        run(campaign, path, sim, confirm_volume=True)
+    assert "expire unsent" in refused.value.description
+    assert states(path) == {}
+    report = run(campaign, path, sim, confirm_volume=True, surge_rest=SurgeRest.drop)
+    assert report.counts["sent"] == 1
+    assert report.skipped == {engine.SURGE_DROPPED: 2}
+    assert sorted(states(path).values()) == ["sent", "skipped", "skipped"]
+    add_customers(path, 4, 5, 6)
+    kept = run(
+        campaign,
+        path,
+        sim,
+        now=NOON + timedelta(days=1),
+        run_id="run-2",
+        confirm_volume=True,
+        surge_rest=SurgeRest.keep,
+    )
+    assert kept.counts["sent"] == 1
+    assert kept.counts["held"] == 2
+    # Kept rows never expire: two days later, the next run sends one (the daily cap).
+    later = run(campaign, path, sim, now=NOON + timedelta(days=3), run_id="run-3")
+    assert later.counts["sent"] == 1
+    assert later.counts["expired"] == 0
+    assert len(sim.sends) == 3
+
+
+def test_quiet_hours_hold_rows_which_expire_past_their_validity(
+    sim: RunningSimulator, path: Path
+) -> None:
+    campaign = customers_campaign(quiet_hours=QUIET, validity_seconds=3600)
+    evaluate(campaign, path)
+    add_customers(path, 1)
+    skip = evaluate(campaign, path, NIGHT)
+    assert isinstance(skip, engine.Skip)
+    assert "1 new row held" in skip.reason
+    assert states(path) == {"c1": "held"}
+    add_customers(path, 2)
+    report = run(campaign, path, sim, NIGHT)
+    assert report.counts["held"] == 1
+    assert report.texts["next_send_time"].startswith("2025-03-07")
+    # The morning after: c1 was held at 23:00, c2 too; valid an hour only, both expire.
+    morning = run(campaign, path, sim, NIGHT + timedelta(hours=9), run_id="run-2")
+    assert morning.counts["expired"] == 2
+    assert sim.sends == []
+    assert states(path) == {"c1": "expired", "c2": "expired"}
+
+
+def test_the_caps_and_the_frequency_cap_through_the_engine(
+    sim: RunningSimulator, path: Path
+) -> None:
+    campaign = customers_campaign(
+        max_per_run=2, max_per_day=3, frequency_cap={"max_messages": 1, "window_seconds": 86_400}
+    )
+    evaluate(campaign, path)
+    add_customers(path, 1, 2)
+    add_customers(path, 3, phone=1)  # the number of c1 again
+    add_customers(path, 4, 5)
+    first = run(campaign, path, sim)
+    assert first.counts["sent"] == 2
+    assert first.counts["waiting_for_cap"] == 3
+    second = run(campaign, path, sim, run_id="run-2")
+    # One left of the day: c3 shares c1's number (capped for good), c4 goes, c5 waits.
+    assert second.counts["sent"] == 1
+    assert second.counts["frequency_capped"] == 1
+    assert skip_reasons(path) == {"c3": "frequency_cap"}
+    skip = evaluate(campaign, path)
+    assert isinstance(skip, engine.Skip)
+    assert skip.reason.startswith("daily cap reached")
+    assert sent_texts(sim) == texts_of(1, 2, 4)
+
+
+def test_a_dry_run_reports_and_sends_nothing(sim: RunningSimulator, path: Path) -> None:
+    campaign = customers_campaign(dry_run=True, max_per_run=1)
+    Outbox(Warehouse(path)).claim(
+        [OutboxMessage("reminder", "old", number(9), "MaBoutique", "x", 1, "GSM-7")],
+        state="baseline",
+    )
+    add_customers(path, 1, 2)
+    report = run(campaign, path, sim)
+    assert report.counts["would_send"] == 1
+    assert report.counts["waiting_for_cap"] == 1
+    assert sim.sends == []
+    assert states(path) == {"old": "baseline"}
+    request = evaluate(campaign, path)
+    assert isinstance(request, engine.Request)
+    assert request.dedup_keys == ("c1",)
+    assert states(path) == {"old": "baseline"}

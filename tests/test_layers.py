@@ -1,7 +1,9 @@
 """Imports flow one way (docs/architecture.md §1): errors <- sms <- api <- warehouse <- resources
 <- ingest, campaigns, checks <- demo, cli; nothing below ``resources`` knows Dagster; parts of
 one layer do not import each other (``ingest``, ``campaigns`` and ``checks`` stand side by
-side); the simulator stays an independent witness and imports nothing else of the library."""
+side); the simulator stays an independent witness and imports nothing else of the library.
+The campaign engine (its decision and its execution, and what they use) imports no Dagster:
+only the campaigns' Dagster face does."""
 
 import ast
 from pathlib import Path
@@ -34,6 +36,20 @@ SIDE_BY_SIDE = {
     "campaigns": {"ingest", "assets", "schedules"},
     "checks": {"ingest", "campaigns", "assets", "schedules"},
 }
+# The campaign engine and the parts it uses: no Dagster (their Dagster face is definitions,
+# component, reconcile_defs, breaker_defs, shared_defs, run_status).
+CAMPAIGN_ENGINE = (
+    "decision",
+    "engine",
+    "guards",
+    "model",
+    "prepare",
+    "reconcile",
+    "render",
+    "send",
+    "settle",
+    "timing",
+)
 
 
 def _part(module: str) -> str | None:
@@ -81,3 +97,18 @@ def test_imports_flow_one_way(part: str, path: Path) -> None:
 def test_the_layers_cover_the_package() -> None:
     parts = {part for part, _ in _modules()}
     assert parts - {"simulator"} <= set(LAYERS), parts - set(LAYERS)
+
+
+@pytest.mark.parametrize("name", CAMPAIGN_ENGINE)
+def test_the_campaign_engine_imports_no_dagster(name: str) -> None:
+    imported = _imports(PACKAGE / "campaigns" / f"{name}.py")
+    assert not {m for m in imported if m.split(".")[0] == "dagster"}, f"campaigns/{name}.py"
+    faces = {
+        "definitions",
+        "component",
+        "reconcile_defs",
+        "breaker_defs",
+        "shared_defs",
+        "run_status",
+    }
+    assert not {m for m in imported if m.rsplit(".", 1)[-1] in faces}, f"campaigns/{name}.py"

@@ -9,6 +9,8 @@ Dagster definitions, context or run anywhere here.
 """
 
 import logging
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -452,3 +454,16 @@ def test_a_dry_run_reports_and_sends_nothing(sim: RunningSimulator, path: Path) 
     assert isinstance(request, engine.Request)
     assert request.dedup_keys == ("c1",)
     assert states(path) == {"old": "baseline"}
+
+
+def test_importing_the_engine_loads_no_dagster() -> None:
+    code = (
+        "import sys\n"
+        "import smspresto_pipeline.campaigns.engine\n"
+        "import smspresto_pipeline.campaigns.decision\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

@@ -11,6 +11,7 @@ MODULES = [
     "smspresto_pipeline.campaigns.render",
     "smspresto_pipeline.campaigns.prepare",
     "smspresto_pipeline.campaigns.timing",
+    "smspresto_pipeline.campaigns.decision",
 ]
 
 

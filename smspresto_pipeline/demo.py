@@ -50,6 +50,7 @@ from smspresto_pipeline.checks.definitions import CHECKS_JOB, FAILURE_SPIKE_CHEC
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse, sql_dir
 from smspresto_pipeline.warehouse.breaker import CircuitBreaker
 from smspresto_pipeline.wording import plural
@@ -79,7 +80,7 @@ _CHECKED_DAYS = 4
 # Tags the demo's checks runs, so that it finds them among the instance's runs.
 _CHECKS_TAG = "smspresto/demo_checks"
 
-_TIMEZONE = "Africa/Abidjan"
+_TIMEZONE = DEFAULT_TIMEZONE
 _CODE_LOCATION = "dagster_project"
 # Written on every demo run: the instance is the demo's own, and a file left by an older demo
 # lacks the run coordinator.

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "smspresto_pipeline"
 LAYERS = {
     "errors": 0,
     "wording": 0,
+    "timezones": 0,
     "sms": 1,
     "api": 2,
     "warehouse": 3,

@@ -46,6 +46,7 @@ from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign, FrequencyCap, QuietHours
 from smspresto_pipeline.campaigns.shared_defs import build_shared_campaign_defs
 from smspresto_pipeline.resources import ResourceAttributes
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 
 __all__ = ["DEFAULT_SQL_FILE", "DEFAULT_TEMPLATE_FILE", "CampaignComponent", "CampaignScaffolder"]
 
@@ -257,7 +258,7 @@ class CampaignComponent(ResourceAttributes):
     volume_breaker_factor: Annotated[float | None, _described("volume_breaker_factor")] = 5.0
     volume_breaker_min_rows: Annotated[int, _described("volume_breaker_min_rows")] = 100
     default_region: Annotated[str, _described("default_region")] = "CI"
-    timezone: Annotated[str, _described("timezone")] = "Africa/Abidjan"
+    timezone: Annotated[str, _described("timezone")] = DEFAULT_TIMEZONE
     smart_encoding: Annotated[bool, _described("smart_encoding")] = False
     reconcile_schedule_status: Annotated[
         Literal["running", "stopped"],

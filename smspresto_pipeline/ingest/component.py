@@ -25,7 +25,6 @@ mirror :class:`~smspresto_pipeline.checks.SpikeConfig` (each optional, with its 
 
 from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 from pydantic import ConfigDict, field_validator, model_validator
@@ -33,6 +32,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import ResourceAttributes
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 
 __all__ = ["FailureSpikeThresholds", "SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
 
@@ -315,7 +315,7 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             description="The account's time zone (IANA name): a partition is one of its days, "
             "and the schedules follow it."
         ),
-    ] = "Africa/Abidjan"
+    ] = DEFAULT_TIMEZONE
     lookback_days: Annotated[
         int,
         dg.Resolver.default(
@@ -380,11 +380,7 @@ class SMSPrestoIngestComponent(ResourceAttributes):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone must be an IANA time zone name, got {value!r}") from None
-        return value
+        return check_timezone(value)
 
     @field_validator(*_INT_RANGES)
     @classmethod

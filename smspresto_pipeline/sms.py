@@ -49,6 +49,7 @@ __all__ = [
     "normalize_recipients",
     "number_info",
     "validate_message",
+    "validate_send",
     "validate_sender",
 ]
 
@@ -263,6 +264,39 @@ def validate_message(text: str) -> str:
             "the message holds a lone surrogate: it is not valid text"
         ) from None
     return text
+
+
+def validate_send(
+    sender: str, message: str, numbers: Iterable[str], region: str = "CI"
+) -> tuple[str, str, tuple[str, ...]]:
+    """The sender, the text and the recipients of a one-text send, each checked and cleaned
+    (:func:`validate_sender`, :func:`validate_message`, :func:`normalize_recipients`).
+
+    Raises:
+        SMSValidationError: once for every problem of the three, so one attempt reports them
+            all; ``problems`` has one line per problem.
+    """
+    problems: list[str] = []
+    clean_sender, clean_message = sender, message
+    recipients: tuple[str, ...] = ()
+    try:
+        clean_sender = validate_sender(sender)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        clean_message = validate_message(message)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        recipients = normalize_recipients(numbers, region=region)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise SMSValidationError(
+            f"{plural(len(problems), 'problem')}, nothing sent: {problems[0]}",
+            problems=tuple(problems),
+        )
+    return clean_sender, clean_message, recipients
 
 
 _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION

@@ -1,7 +1,8 @@
-"""Imports flow one way (docs/architecture.md §1): errors <- sms <- api <- warehouse <- resources
-<- ingest, campaigns, checks <- demo, cli; nothing below ``resources`` knows Dagster; parts of
-one layer do not import each other (``ingest``, ``campaigns`` and ``checks`` stand side by
-side); the simulator stays an independent witness and imports nothing else of the library."""
+"""Imports flow one way (docs/architecture.md §1): errors, wording, timezones <- sms <- api
+<- warehouse <- resources <- ingest, campaigns, checks <- demo, cli; nothing below
+``resources`` knows Dagster; parts of one layer do not import each other (``ingest``,
+``campaigns`` and ``checks`` stand side by side); the simulator stays an independent witness
+and imports nothing else of the library."""
 
 import ast
 from pathlib import Path

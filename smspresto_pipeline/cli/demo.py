@@ -8,9 +8,7 @@ import click
 from rich.markup import escape
 
 from smspresto_pipeline.cli.common import EXIT_API_ERROR, err_console, out_console
-from smspresto_pipeline.simulator import (
-    SimulatorConfig,
-)
+from smspresto_pipeline.simulator import SimulatorConfig
 
 #: The simulator's own defaults, shown by `demo --help`.
 _SIM = SimulatorConfig()

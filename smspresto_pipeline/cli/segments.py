@@ -13,9 +13,7 @@ from smspresto_pipeline.cli.common import (
     out_console,
     show_char,
 )
-from smspresto_pipeline.sms import (
-    describe_text,
-)
+from smspresto_pipeline.sms import describe_text
 
 
 @click.command()

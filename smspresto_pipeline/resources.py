@@ -124,12 +124,6 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         """A new asynchronous client; use it as an async context manager."""
         return AsyncSMSPrestoClient(**self._client_kwargs())
 
-    def status_for(self, code: str | None) -> str:
-        """The status name of a ``HIS_STATUT`` code under this resource's mapping."""
-        if code is None:
-            return "unknown"
-        return self.status_map.get(code, "unknown")
-
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the history lives: one DuckDB file, and how long to wait for its lock.

@@ -43,7 +43,6 @@ __all__ = [
     "SegmentInfo",
     "count_segments",
     "describe_text",
-    "detect_encoding",
     "migrate_legacy_ci",
     "normalize_number",
     "normalize_recipients",
@@ -308,11 +307,6 @@ def _non_gsm(text: str) -> tuple[str, ...]:
     if not outside:
         return ()
     return tuple(sorted(outside, key=text.index))
-
-
-def detect_encoding(text: str) -> Encoding:
-    """``"GSM-7"`` when every character is in GSM 03.38 (basic or extension), else ``"UCS-2"``."""
-    return "UCS-2" if _non_gsm(text) else "GSM-7"
 
 
 def _pack(units: Iterable[int], single: int, multi: int) -> tuple[int, int, int]:

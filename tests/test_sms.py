@@ -16,7 +16,6 @@ from smspresto_pipeline.sms import (
     SegmentInfo,
     count_segments,
     describe_text,
-    detect_encoding,
     migrate_legacy_ci,
     normalize_number,
     normalize_recipients,
@@ -70,7 +69,6 @@ def expected_segments(length: int, single: int, multi: int) -> int:
 def test_describe_text_known_values(text: str, encoding: str, length: int, segments: int) -> None:
     info = describe_text(text)
     assert (info.encoding, info.length, info.segments) == (encoding, length, segments)
-    assert detect_encoding(text) == encoding
     assert count_segments(text) == segments
 
 

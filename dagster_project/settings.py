@@ -46,9 +46,10 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import dagster as dg
+
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 
 __all__ = ["Settings", "settings"]
 
@@ -85,7 +86,7 @@ class Settings:
 
     duckdb_path: str = "data/smspresto_warehouse.duckdb"
     start_date: date = date(2025, 1, 1)
-    timezone: str = "Africa/Abidjan"
+    timezone: str = DEFAULT_TIMEZONE
     lookback_days: int = 3
     ingest_hour: int = 6
     max_concurrent_days: int = 4
@@ -104,12 +105,7 @@ class Settings:
                 f"SMSPRESTO_START_DATE must be a date (YYYY-MM-DD), got {raw_start!r}"
             ) from None
         timezone = env.get("SMSPRESTO_TIMEZONE", "").strip() or defaults.timezone
-        try:
-            ZoneInfo(timezone)
-        except (ValueError, LookupError):
-            raise ValueError(
-                f"SMSPRESTO_TIMEZONE must be an IANA time zone name, got {timezone!r}"
-            ) from None
+        check_timezone(timezone, "SMSPRESTO_TIMEZONE")
         raw_status = env.get("SMSPRESTO_SCHEDULES", "").strip().lower()
         status: Literal["running", "stopped"]
         if raw_status in ("", "running"):

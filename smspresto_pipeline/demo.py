@@ -52,6 +52,7 @@ from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITI
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
 from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse
 from smspresto_pipeline.warehouse.breaker import CircuitBreaker
 from smspresto_pipeline.wording import plural
@@ -81,7 +82,7 @@ _CHECKED_DAYS = 4
 # Tags the demo's checks runs, so that it finds them among the instance's runs.
 _CHECKS_TAG = "smspresto/demo_checks"
 
-_TIMEZONE = "Africa/Abidjan"
+_TIMEZONE = DEFAULT_TIMEZONE
 _CODE_LOCATION = "dagster_project"
 # Written on every demo run: the instance is the demo's own, and a file left by an older demo
 # lacks the run coordinator.

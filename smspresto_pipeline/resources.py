@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
 from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.api.redaction import REDACTED, mask
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
 
 __all__ = ["DEFAULT_STATUS_MAP", "ResourceAttributes", "SMSPrestoResource", "WarehouseResource"]
@@ -52,7 +53,7 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         description="The account's password. Set it with dg.EnvVar: it is never logged."
     )
     timezone: str = Field(
-        default="Africa/Abidjan",
+        default=DEFAULT_TIMEZONE,
         description="The account's time zone: list-archive's dates are days of it. The "
         "archive's partitions must be days of the same zone (a run checks it).",
     )
@@ -122,12 +123,6 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def get_async_client(self) -> AsyncSMSPrestoClient:
         """A new asynchronous client; use it as an async context manager."""
         return AsyncSMSPrestoClient(**self._client_kwargs())
-
-    def status_for(self, code: str | None) -> str:
-        """The status name of a ``HIS_STATUT`` code under this resource's mapping."""
-        if code is None:
-            return "unknown"
-        return self.status_map.get(code, "unknown")
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -267,7 +262,7 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
         ),
     ] = "SMSPRESTO_BASE_URL"
     # Each component describes (and checks) its own: the account's time zone.
-    timezone: str = "Africa/Abidjan"
+    timezone: str = DEFAULT_TIMEZONE
 
     @field_validator("duckdb_path")
     @classmethod

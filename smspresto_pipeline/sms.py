@@ -43,12 +43,12 @@ __all__ = [
     "SegmentInfo",
     "count_segments",
     "describe_text",
-    "detect_encoding",
     "migrate_legacy_ci",
     "normalize_number",
     "normalize_recipients",
     "number_info",
     "validate_message",
+    "validate_send",
     "validate_sender",
 ]
 
@@ -265,6 +265,39 @@ def validate_message(text: str) -> str:
     return text
 
 
+def validate_send(
+    sender: str, message: str, numbers: Iterable[str], region: str = "CI"
+) -> tuple[str, str, tuple[str, ...]]:
+    """The sender, the text and the recipients of a one-text send, each checked and cleaned
+    (:func:`validate_sender`, :func:`validate_message`, :func:`normalize_recipients`).
+
+    Raises:
+        SMSValidationError: once for every problem of the three, so one attempt reports them
+            all; ``problems`` has one line per problem.
+    """
+    problems: list[str] = []
+    clean_sender, clean_message = sender, message
+    recipients: tuple[str, ...] = ()
+    try:
+        clean_sender = validate_sender(sender)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        clean_message = validate_message(message)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    try:
+        recipients = normalize_recipients(numbers, region=region)
+    except SMSValidationError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise SMSValidationError(
+            f"{plural(len(problems), 'problem')}, nothing sent: {problems[0]}",
+            problems=tuple(problems),
+        )
+    return clean_sender, clean_message, recipients
+
+
 _GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
 
 
@@ -274,11 +307,6 @@ def _non_gsm(text: str) -> tuple[str, ...]:
     if not outside:
         return ()
     return tuple(sorted(outside, key=text.index))
-
-
-def detect_encoding(text: str) -> Encoding:
-    """``"GSM-7"`` when every character is in GSM 03.38 (basic or extension), else ``"UCS-2"``."""
-    return "UCS-2" if _non_gsm(text) else "GSM-7"
 
 
 def _pack(units: Iterable[int], single: int, multi: int) -> tuple[int, int, int]:

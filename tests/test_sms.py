@@ -16,12 +16,12 @@ from smspresto_pipeline.sms import (
     SegmentInfo,
     count_segments,
     describe_text,
-    detect_encoding,
     migrate_legacy_ci,
     normalize_number,
     normalize_recipients,
     number_info,
     validate_message,
+    validate_send,
     validate_sender,
 )
 
@@ -69,7 +69,6 @@ def expected_segments(length: int, single: int, multi: int) -> int:
 def test_describe_text_known_values(text: str, encoding: str, length: int, segments: int) -> None:
     info = describe_text(text)
     assert (info.encoding, info.length, info.segments) == (encoding, length, segments)
-    assert detect_encoding(text) == encoding
     assert count_segments(text) == segments
 
 
@@ -451,3 +450,22 @@ def _non_gsm_one_by_one(text: str) -> tuple[str, ...]:
 @example("Prête à 18h, ça coûte 5€ 😀 ê ç ê")
 def test_the_characters_forcing_ucs2_are_listed_in_order(text: str) -> None:
     assert describe_text(text).non_gsm_chars == _non_gsm_one_by_one(text)
+
+
+def test_a_send_is_checked_whole_and_cleaned() -> None:
+    assert validate_send(" ONIRIS ", "Bonjour", ["07 08 08 14 88", "+2250708081488"]) == (
+        "ONIRIS",
+        "Bonjour",
+        ("+2250708081488",),
+    )
+
+
+def test_a_send_reports_every_problem_of_sender_text_and_numbers_at_once() -> None:
+    with pytest.raises(SMSValidationError) as raised:
+        validate_send("Société Générale", "  ", ["0708081488", "abc", "12"])
+    problems = raised.value.problems
+    assert len(problems) == 4, problems
+    assert "ASCII letters" in problems[0]
+    assert problems[1] == "the message is empty"
+    assert "'abc' is not a phone number" in problems[2]
+    assert str(raised.value).startswith(f"4 problems, nothing sent: {problems[0]}")

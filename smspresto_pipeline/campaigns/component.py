@@ -8,9 +8,10 @@
       message.j2    the message's Jinja2 template (template_file)
 
 The attributes mirror :class:`~smspresto_pipeline.campaigns.Campaign`'s fields one for one
-(same names, defaults and descriptions), except that the query and the template may sit in
-files beside ``defs.yaml``: ``sql`` or ``sql_file``, ``template`` or ``template_file``, never
-both. With neither, the folder's ``query.sql`` / ``message.j2`` are read.
+(same names and types; the defaults and descriptions are read from ``Campaign``), except
+that the query and the template may sit in files beside ``defs.yaml``: ``sql`` or
+``sql_file``, ``template`` or ``template_file``, never both. With neither, the folder's
+``query.sql`` / ``message.j2`` are read.
 
 Templating: Dagster renders ``{{ ... }}`` in attribute values when it loads them (template
 variables such as ``{{ env.X }}`` or a ``template_vars_module``'s). The query gets the same
@@ -66,6 +67,11 @@ def _described(field: str) -> dg.Resolver:
         description=info.description, examples=info.examples
     )
     return resolver
+
+
+def _default(field: str) -> Any:
+    """The Campaign field's default: the attribute's too, written once (in Campaign)."""
+    return Campaign.model_fields[field].default
 
 
 def _as_written(context: dg.ResolutionContext, value: str | None) -> str | None:
@@ -244,21 +250,31 @@ class CampaignComponent(ResourceAttributes):
         ),
     ] = None
     sender: Annotated[str, _described("sender")]
-    description: Annotated[str | None, _described("description")] = None
-    minimum_interval_seconds: Annotated[int, _described("minimum_interval_seconds")] = 300
-    max_per_run: Annotated[int, _described("max_per_run")] = 1_000
-    max_per_day: Annotated[int, _described("max_per_day")] = 10_000
-    max_segments: Annotated[int, _described("max_segments")] = 3
-    quiet_hours: Annotated[QuietHours | None, _described("quiet_hours")] = None
-    validity_seconds: Annotated[int, _described("validity_seconds")] = 86_400
-    frequency_cap: Annotated[FrequencyCap | None, _described("frequency_cap")] = None
-    dry_run: Annotated[bool, _described("dry_run")] = False
-    send_on_first_activation: Annotated[bool, _described("send_on_first_activation")] = False
-    volume_breaker_factor: Annotated[float | None, _described("volume_breaker_factor")] = 5.0
-    volume_breaker_min_rows: Annotated[int, _described("volume_breaker_min_rows")] = 100
-    default_region: Annotated[str, _described("default_region")] = "CI"
-    timezone: Annotated[str, _described("timezone")] = "Africa/Abidjan"
-    smart_encoding: Annotated[bool, _described("smart_encoding")] = False
+    description: Annotated[str | None, _described("description")] = _default("description")
+    minimum_interval_seconds: Annotated[int, _described("minimum_interval_seconds")] = _default(
+        "minimum_interval_seconds"
+    )
+    max_per_run: Annotated[int, _described("max_per_run")] = _default("max_per_run")
+    max_per_day: Annotated[int, _described("max_per_day")] = _default("max_per_day")
+    max_segments: Annotated[int, _described("max_segments")] = _default("max_segments")
+    quiet_hours: Annotated[QuietHours | None, _described("quiet_hours")] = _default("quiet_hours")
+    validity_seconds: Annotated[int, _described("validity_seconds")] = _default("validity_seconds")
+    frequency_cap: Annotated[FrequencyCap | None, _described("frequency_cap")] = _default(
+        "frequency_cap"
+    )
+    dry_run: Annotated[bool, _described("dry_run")] = _default("dry_run")
+    send_on_first_activation: Annotated[bool, _described("send_on_first_activation")] = _default(
+        "send_on_first_activation"
+    )
+    volume_breaker_factor: Annotated[float | None, _described("volume_breaker_factor")] = _default(
+        "volume_breaker_factor"
+    )
+    volume_breaker_min_rows: Annotated[int, _described("volume_breaker_min_rows")] = _default(
+        "volume_breaker_min_rows"
+    )
+    default_region: Annotated[str, _described("default_region")] = _default("default_region")
+    timezone: Annotated[str, _described("timezone")] = _default("timezone")
+    smart_encoding: Annotated[bool, _described("smart_encoding")] = _default("smart_encoding")
     reconcile_schedule_status: Annotated[
         Literal["running", "stopped"],
         dg.Resolver.default(

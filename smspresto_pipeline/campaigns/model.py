@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import time, timedelta
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from pydantic import (
@@ -33,6 +33,7 @@ from pydantic import (
 
 from smspresto_pipeline.campaigns.render import CompiledTemplate, compile_template
 from smspresto_pipeline.sms import validate_sender
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 
 __all__ = ["REQUIRED_COLUMNS", "Campaign", "FrequencyCap", "QuietHours"]
 
@@ -92,16 +93,6 @@ def _region(value: str, field: str) -> str:
             f"{field} must be a country's two-letter ISO code (CI, SN, FR ...), got {value!r}"
         )
     return region
-
-
-def _timezone(value: str, field: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{field} must be an IANA time zone name like Africa/Abidjan, got {value!r}"
-        ) from None
-    return value
 
 
 def _factor(value: float, field: str) -> float:
@@ -320,7 +311,7 @@ class Campaign(_Frozen):
         "prefix.",
     )
     timezone: str = Field(
-        default="Africa/Abidjan",
+        default=DEFAULT_TIMEZONE,
         description="The account's time zone (IANA name): quiet hours and the daily cap follow it.",
     )
     smart_encoding: bool = Field(
@@ -342,7 +333,7 @@ class Campaign(_Frozen):
         "volume_breaker_factor": _factor,
         "volume_breaker_min_rows": _between(1),
         "default_region": _region,
-        "timezone": _timezone,
+        "timezone": check_timezone,
     }
 
     @property

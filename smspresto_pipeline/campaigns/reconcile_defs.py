@@ -31,7 +31,6 @@ Example:
 
 import collections
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -45,6 +44,7 @@ from smspresto_pipeline.campaigns.reconcile import (
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, settle_dead_runs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.warehouse import Outbox
 from smspresto_pipeline.wording import plural
 
@@ -124,7 +124,7 @@ def _reconcile_op(before: timedelta, after: timedelta, silent_after: timedelta) 
 def build_reconcile_defs(
     *,
     minute: int = 30,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     before: timedelta = DEFAULT_BEFORE,
     after: timedelta = DEFAULT_AFTER,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
@@ -160,10 +160,7 @@ def build_reconcile_defs(
     """
     if not 0 <= minute <= 59:
         raise ValueError(f"minute must be between 0 and 59, got {minute!r}")
-    try:
-        ZoneInfo(timezone)
-    except (ValueError, LookupError) as error:
-        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from error
+    check_timezone(timezone)
     check_window(before, after)
     op = _reconcile_op(before, after, silent_after)
 

@@ -26,13 +26,14 @@ import dagster as dg
 
 from smspresto_pipeline.campaigns.breaker_defs import build_breaker_defs
 from smspresto_pipeline.campaigns.reconcile_defs import build_reconcile_defs
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 
 __all__ = ["build_shared_campaign_defs"]
 
 
 def build_shared_campaign_defs(
     *,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
 ) -> dg.Definitions:
     """The breaker's pause and resume jobs, the reconciliation job and its hourly schedule.

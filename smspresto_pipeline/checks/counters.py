@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -113,7 +114,7 @@ def validate_tolerances(tolerance: int, tolerance_ratio: float) -> None:
 def check_counters_reconcile(
     con: _Connection,
     *,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     tolerance: int = 10,
     tolerance_ratio: float = 0.001,
 ) -> CountersResult:

@@ -42,7 +42,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from statistics import NormalDist
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.wording import plural
@@ -62,6 +64,7 @@ __all__ = [
 ]
 
 Severity = Literal["WARN", "ERROR"]
+_Number = TypeVar("_Number", int, float)
 
 #: Per segment (``all``, ``sender:<name>``, ``carrier:<name>``), per day: (final, failed).
 DailyCounts = Mapping[str, Mapping[date, tuple[int, int]]]
@@ -85,56 +88,142 @@ class _Connection(Protocol):
     def fetchall(self) -> list[tuple[Any, ...]]: ...
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class SpikeConfig:
+class SpikeConfig(BaseModel):
     """The thresholds of `find_failure_spikes`; the defaults are the documented ones.
+
+    The one definition of each threshold, its default, its bounds and its description: the
+    ingest component's ``failure_spikes:`` block is this model (``dg`` shows the descriptions),
+    and a bad value fails construction with a ``pydantic.ValidationError`` (a ``ValueError``)
+    naming the field.
 
     Example:
         >>> SpikeConfig(baseline_days=14, weekday_seasonality=True).min_ratio
         1.5
-
-    Attributes:
-        baseline_days: trailing days the baseline is drawn from (days already flagged enter
-            capped at the top of the band they broke).
-        weekday_seasonality: scale the baseline by the segment's weekday factor (from the
-            baseline's own same-weekday days, shrunk toward 1 by ``seasonality_prior``).
-        seasonality_prior: pseudo-messages at the segment's overall rate that the weekday
-            factor starts from.
-        min_messages: fewer final messages on the day: "insufficient data", never flagged.
-        min_failures: fewer failures on the day: "insufficient data", never flagged.
-        min_baseline_days: the account needs this many baseline days before anything is tested.
-        min_rise: the least rise over the baseline rate that counts (0.02: 2 points).
-        min_ratio: the least ratio to the baseline rate that counts.
-        warn_q: Benjamini-Hochberg false discovery rate for ``WARN`` across the day's segments.
-        error_p: the p-value under which a practical rise is an ``ERROR``.
-        dispersion_confidence: the day-to-day spread is taken at this upper confidence bound
-            of its estimate from the baseline days (0.5: the estimate itself).
     """
 
-    baseline_days: int = 28
-    weekday_seasonality: bool = False
-    seasonality_prior: float = 2000.0
-    min_messages: int = 50
-    min_failures: int = 5
-    min_baseline_days: int = 7
-    min_rise: float = 0.02
-    min_ratio: float = 1.5
-    warn_q: float = 0.05
-    error_p: float = 0.001
-    dispersion_confidence: float = 0.9
+    # The fields' types stay plain (bounds are checked by the validators below, not with
+    # Field(ge=...)): Dagster resolves a pydantic model given as a component attribute only
+    # when every field's type is a plain one.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    def __post_init__(self) -> None:
-        if self.baseline_days < 2 or not 2 <= self.min_baseline_days <= self.baseline_days:
+    baseline_days: int = Field(
+        default=28,
+        description="Trailing days the baseline is drawn from (2 to 366); days already flagged "
+        "enter capped at the top of the band they broke.",
+    )
+    weekday_seasonality: bool = Field(
+        default=False,
+        description="Scale the baseline by the segment's weekday factor (from the baseline's "
+        "own same-weekday days, shrunk toward 1 by seasonality_prior).",
+    )
+    seasonality_prior: float = Field(
+        default=2000.0,
+        description="Pseudo-messages at the segment's overall rate the weekday factor starts "
+        "from (0 or more).",
+    )
+    min_messages: int = Field(
+        default=50,
+        description="Fewer final messages (delivered + failed) on the day: 'insufficient "
+        "data', never flagged (1 or more).",
+    )
+    min_failures: int = Field(
+        default=5,
+        description="Fewer failures on the day: 'insufficient data', never flagged (0 or more).",
+    )
+    min_baseline_days: int = Field(
+        default=7,
+        description="Days of history the account needs before anything is tested (2 to "
+        "baseline_days).",
+    )
+    min_rise: float = Field(
+        default=0.02,
+        description="The least rise over the baseline rate that counts as a spike (0.02: 2 "
+        "points; 0 to 1).",
+    )
+    min_ratio: float = Field(
+        default=1.5,
+        description="The least ratio to the baseline rate that counts as a spike (1 or more).",
+    )
+    warn_q: float = Field(
+        default=0.05,
+        description="Benjamini-Hochberg false discovery rate of WARN across a day's segments "
+        "(between 0 and 1).",
+    )
+    error_p: float = Field(
+        default=0.001,
+        description="The p-value under which a spike (with the practical rise) is an ERROR, "
+        "which pauses the campaigns (between 0 and 1).",
+    )
+    dispersion_confidence: float = Field(
+        default=0.9,
+        description="The day-to-day spread is taken at this upper confidence bound of its "
+        "estimate from the baseline days (0.5: the estimate itself; at least 0, below 1).",
+    )
+
+    @field_validator("baseline_days")
+    @classmethod
+    def _check_baseline_days(cls, value: int) -> int:
+        return _within("baseline_days", value, 2, 366)
+
+    @field_validator("min_baseline_days")
+    @classmethod
+    def _check_min_baseline_days(cls, value: int, info: ValidationInfo) -> int:
+        # Fields are validated in their order: baseline_days is known here unless it was bad.
+        baseline_days = info.data.get("baseline_days")
+        if baseline_days is not None and value > baseline_days:
             raise ValueError(
-                "need 2 <= min_baseline_days <= baseline_days, got "
-                f"{self.min_baseline_days} and {self.baseline_days}"
+                f"min_baseline_days ({value}) must not exceed baseline_days ({baseline_days})"
             )
-        if self.min_messages < 1 or self.min_failures < 0:
-            raise ValueError("min_messages must be at least 1 and min_failures at least 0")
-        if not (0 < self.warn_q < 1 and 0 < self.error_p < 1):
-            raise ValueError("warn_q and error_p must be within (0, 1)")
-        if self.min_rise < 0 or self.min_ratio < 1 or self.seasonality_prior < 0:
-            raise ValueError("min_rise and seasonality_prior must be >= 0, min_ratio >= 1")
+        return _within("min_baseline_days", value, 2, 366)
+
+    @field_validator("min_messages")
+    @classmethod
+    def _check_min_messages(cls, value: int) -> int:
+        return _within("min_messages", value, 1, None)
+
+    @field_validator("min_failures")
+    @classmethod
+    def _check_min_failures(cls, value: int) -> int:
+        return _within("min_failures", value, 0, None)
+
+    @field_validator("seasonality_prior")
+    @classmethod
+    def _check_seasonality_prior(cls, value: float) -> float:
+        return _within("seasonality_prior", value, 0, None)
+
+    @field_validator("min_rise")
+    @classmethod
+    def _check_min_rise(cls, value: float) -> float:
+        return _within("min_rise", value, 0, 1)
+
+    @field_validator("min_ratio")
+    @classmethod
+    def _check_min_ratio(cls, value: float) -> float:
+        return _within("min_ratio", value, 1, None)
+
+    @field_validator("warn_q", "error_p")
+    @classmethod
+    def _check_probability(cls, value: float, info: ValidationInfo) -> float:
+        if not 0 < value < 1:
+            raise ValueError(
+                f"{info.field_name} must be between 0 and 1 (both excluded), got {value}"
+            )
+        return value
+
+    @field_validator("dispersion_confidence")
+    @classmethod
+    def _check_dispersion_confidence(cls, value: float) -> float:
+        if not 0 <= value < 1:
+            raise ValueError(f"dispersion_confidence must be at least 0 and below 1, got {value}")
+        return value
+
+
+def _within(name: str, value: _Number, low: float, high: float | None) -> _Number:
+    # `not low <= value` also refuses NaN.
+    if not low <= value or (high is not None and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -32,11 +32,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.warehouse import (
     PartitionStats,
     Warehouse,
@@ -68,14 +68,6 @@ def _check_date(name: str, value: str) -> date:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
-
-
-def _check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"timezone must be an IANA time zone name, got {value!r}") from None
-    return value
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -215,7 +207,7 @@ def build_archive_messages_asset(
     start_date: str,
     end_offset: int = 0,
     max_concurrent_days: int = 4,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     page_size: int | None = None,
     pool: str | None = None,
     preview_rows: int = 5,
@@ -265,7 +257,7 @@ def build_archive_messages_asset(
     _check_date("start_date", start_date)
     _check_int("end_offset", end_offset, 0)
     _check_int("max_concurrent_days", max_concurrent_days, 1)
-    _check_timezone(timezone)
+    check_timezone(timezone)
     if page_size is not None:
         _check_int("page_size", page_size, 1)
     _check_int("preview_rows", preview_rows, 0)
@@ -481,7 +473,7 @@ def build_smspresto_assets(
     start_date: str,
     end_offset: int = 0,
     max_concurrent_days: int = 4,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     page_size: int | None = None,
     pool: str | None = None,
 ) -> list[dg.AssetsDefinition]:

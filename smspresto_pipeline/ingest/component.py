@@ -14,8 +14,8 @@ Secrets are named, never written: the attributes hold the names of the environme
 which the resources read through ``dg.EnvVar`` when a run starts (a ``ConfigurableResource``
 given as a component field would not resolve ``{{ env.X }}``, dagster issue 33677).
 
-The failure-rate spike check's thresholds sit in a ``failure_spikes:`` block whose attributes
-mirror :class:`~smspresto_pipeline.checks.SpikeConfig` (each optional, with its default)::
+The failure-rate spike check's thresholds sit in a ``failure_spikes:`` block: a
+:class:`~smspresto_pipeline.checks.SpikeConfig` (each field optional, with its default)::
 
       failure_spikes:
         baseline_days: 28
@@ -23,18 +23,20 @@ mirror :class:`~smspresto_pipeline.checks.SpikeConfig` (each optional, with its 
         error_p: 0.0001
 """
 
+import json
+import textwrap
 from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import ResourceAttributes
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 
-__all__ = ["FailureSpikeThresholds", "SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
+__all__ = ["SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
 
 _SCHEDULE_STATUSES = {
     "running": dg.DefaultScheduleStatus.RUNNING,
@@ -66,17 +68,7 @@ attributes:
   base_url_env: SMSPRESTO_BASE_URL
   # The failure-rate spike check on archive_messages (per day, per sender and carrier).
   failure_spikes:
-    # Trailing days the baseline is drawn from.
-    baseline_days: 28
-    # A spike needs this rise over the baseline rate (0.02: 2 points) and this ratio to it.
-    min_rise: 0.02
-    min_ratio: 1.5
-    # Days (or segments) with fewer final messages or failures pass as "insufficient data".
-    min_messages: 50
-    min_failures: 5
-    # ERROR (campaigns pause) under this p-value; WARN by Benjamini-Hochberg at this rate.
-    error_p: 0.001
-    warn_q: 0.05
+{failure_spikes}
   # Only a spike on one of this many newest days stored pauses the campaigns.
   circuit_breaker_days: 7
 """
@@ -94,13 +86,47 @@ class SMSPrestoIngestScaffolder(dg.Scaffolder[Any]):
             return
         request.target_path.mkdir(parents=True, exist_ok=True)
         (request.target_path / "defs.yaml").write_text(
-            _SCAFFOLD.format(type_name=request.type_name, start_date=_first_of_the_year()),
+            _SCAFFOLD.format(
+                type_name=request.type_name,
+                start_date=_first_of_the_year(),
+                failure_spikes=_spike_thresholds_yaml(),
+            ),
             encoding="utf-8",
         )
 
 
 def _first_of_the_year() -> str:
     return date.today().replace(month=1, day=1).isoformat()
+
+
+def _spike_thresholds_yaml() -> str:
+    """The ``failure_spikes:`` block's lines: each threshold with its description and default."""
+    lines = []
+    for name, field in SpikeConfig.model_fields.items():
+        lines += textwrap.wrap(
+            str(field.description), 96, initial_indent="    # ", subsequent_indent="    # "
+        )
+        lines.append(f"    {name}: {json.dumps(field.default)}")
+    return "\n".join(lines)
+
+
+def _spike_thresholds(context: dg.ResolutionContext, thresholds: BaseModel) -> dict[str, Any]:
+    # Only the thresholds written in the YAML, still unchecked: the component's own validation
+    # builds the SpikeConfig, so a bad one is reported as failure_spikes.<threshold>.
+    return thresholds.model_dump(exclude_unset=True)
+
+
+_THRESHOLDS: dict[str, Any] = {
+    name: (field.annotation, Field(default=field.default, description=field.description))
+    for name, field in SpikeConfig.model_fields.items()
+}
+#: What the ``failure_spikes:`` block is parsed into: SpikeConfig's fields (types, defaults,
+#: descriptions) without its checks. Checked there, a bad threshold would be reported under
+#: the union Dagster makes of each attribute's type and ``str`` (for ``{{ ... }}``), as
+#: ``failure_spikes.SpikeConfig.<threshold>``.
+_SpikeThresholds = create_model(
+    "SpikeThresholds", __config__=ConfigDict(extra="forbid"), **_THRESHOLDS
+)
 
 
 #: The component's integer attributes and their bounds (both included).
@@ -116,161 +142,6 @@ def _in_range(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return value
-
-
-def _within(name: str, value: float, low: float, high: float | None) -> float:
-    # `not low <= value` also refuses NaN.
-    if not low <= value or (high is not None and value > high):
-        bound = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-_DEFAULT_SPIKES = SpikeConfig()
-
-
-def _threshold(description: str) -> dg.Resolver:
-    resolver: dg.Resolver = dg.Resolver.default(description=description)
-    return resolver
-
-
-class FailureSpikeThresholds(dg.Resolvable, dg.Model):
-    """The ``failure_spikes:`` block: the thresholds of the failure-rate spike check, one
-    attribute per field of :class:`~smspresto_pipeline.checks.SpikeConfig` (same names, same
-    defaults, same meaning)."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    baseline_days: Annotated[
-        int,
-        _threshold(
-            "Trailing days the baseline is drawn from (2 to 366); days already flagged enter "
-            "capped at the top of the band they broke."
-        ),
-    ] = _DEFAULT_SPIKES.baseline_days
-    weekday_seasonality: Annotated[
-        bool,
-        _threshold(
-            "Scale the baseline by the segment's weekday factor (its own same-weekday days)."
-        ),
-    ] = _DEFAULT_SPIKES.weekday_seasonality
-    seasonality_prior: Annotated[
-        float,
-        _threshold(
-            "Pseudo-messages at the segment's overall rate the weekday factor starts from (0 or "
-            "more)."
-        ),
-    ] = _DEFAULT_SPIKES.seasonality_prior
-    min_messages: Annotated[
-        int,
-        _threshold(
-            "Fewer final messages (delivered + failed) on the day: 'insufficient data', never "
-            "flagged (1 or more)."
-        ),
-    ] = _DEFAULT_SPIKES.min_messages
-    min_failures: Annotated[
-        int,
-        _threshold("Fewer failures on the day: 'insufficient data', never flagged (0 or more)."),
-    ] = _DEFAULT_SPIKES.min_failures
-    min_baseline_days: Annotated[
-        int,
-        _threshold(
-            "Days of history the account needs before anything is tested (2 to baseline_days)."
-        ),
-    ] = _DEFAULT_SPIKES.min_baseline_days
-    min_rise: Annotated[
-        float,
-        _threshold(
-            "The least rise over the baseline rate that counts as a spike (0.02: 2 points; 0 to 1)."
-        ),
-    ] = _DEFAULT_SPIKES.min_rise
-    min_ratio: Annotated[
-        float,
-        _threshold("The least ratio to the baseline rate that counts as a spike (1 or more)."),
-    ] = _DEFAULT_SPIKES.min_ratio
-    warn_q: Annotated[
-        float,
-        _threshold(
-            "Benjamini-Hochberg false discovery rate of WARN across a day's segments (between "
-            "0 and 1)."
-        ),
-    ] = _DEFAULT_SPIKES.warn_q
-    error_p: Annotated[
-        float,
-        _threshold(
-            "The p-value under which a spike (with the practical rise) is an ERROR, which pauses "
-            "the campaigns (between 0 and 1)."
-        ),
-    ] = _DEFAULT_SPIKES.error_p
-    dispersion_confidence: Annotated[
-        float,
-        _threshold(
-            "The day-to-day spread is taken at this upper confidence bound of its estimate (0.5: "
-            "the estimate itself; below 1)."
-        ),
-    ] = _DEFAULT_SPIKES.dispersion_confidence
-
-    @field_validator("baseline_days", "min_baseline_days")
-    @classmethod
-    def _check_days(cls, value: int, info: Any) -> int:
-        return _in_range(f"failure_spikes.{info.field_name}", value, 2, 366)
-
-    @field_validator("min_messages")
-    @classmethod
-    def _check_min_messages(cls, value: int) -> int:
-        return _in_range("failure_spikes.min_messages", value, 1, 10**9)
-
-    @field_validator("min_failures")
-    @classmethod
-    def _check_min_failures(cls, value: int) -> int:
-        return _in_range("failure_spikes.min_failures", value, 0, 10**9)
-
-    @field_validator("seasonality_prior")
-    @classmethod
-    def _check_prior(cls, value: float) -> float:
-        return _within("failure_spikes.seasonality_prior", value, 0.0, None)
-
-    @field_validator("min_rise")
-    @classmethod
-    def _check_min_rise(cls, value: float) -> float:
-        return _within("failure_spikes.min_rise", value, 0.0, 1.0)
-
-    @field_validator("min_ratio")
-    @classmethod
-    def _check_min_ratio(cls, value: float) -> float:
-        return _within("failure_spikes.min_ratio", value, 1.0, None)
-
-    @field_validator("warn_q", "error_p")
-    @classmethod
-    def _check_probability(cls, value: float, info: Any) -> float:
-        if not 0 < value < 1:
-            raise ValueError(
-                f"failure_spikes.{info.field_name} must be between 0 and 1 (both excluded), "
-                f"got {value}"
-            )
-        return value
-
-    @field_validator("dispersion_confidence")
-    @classmethod
-    def _check_confidence(cls, value: float) -> float:
-        if not 0 <= value < 1:
-            raise ValueError(
-                f"failure_spikes.dispersion_confidence must be at least 0 and below 1, got {value}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _check_together(self) -> "FailureSpikeThresholds":
-        if self.min_baseline_days > self.baseline_days:
-            raise ValueError(
-                f"failure_spikes.min_baseline_days ({self.min_baseline_days}) must not exceed "
-                f"failure_spikes.baseline_days ({self.baseline_days})"
-            )
-        return self
-
-    def to_config(self) -> SpikeConfig:
-        """The thresholds as the check takes them."""
-        return SpikeConfig(**self.model_dump())
 
 
 @dg.scaffold_with(SMSPrestoIngestScaffolder)
@@ -315,7 +186,7 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             description="The account's time zone (IANA name): a partition is one of its days, "
             "and the schedules follow it."
         ),
-    ] = "Africa/Abidjan"
+    ] = DEFAULT_TIMEZONE
     lookback_days: Annotated[
         int,
         dg.Resolver.default(
@@ -350,14 +221,16 @@ class SMSPrestoIngestComponent(ResourceAttributes):
         ),
     ] = "stopped"
     failure_spikes: Annotated[
-        FailureSpikeThresholds,
-        dg.Resolver.default(
+        SpikeConfig,
+        dg.Resolver(
+            _spike_thresholds,
+            model_field_type=_SpikeThresholds,
             description="Thresholds of the failure-rate spike check on archive_messages "
             "(baseline_days, min_rise, min_ratio, min_messages, min_failures, error_p, warn_q, "
             "...; each optional, defaults as documented in SpikeConfig). An ERROR pauses the "
-            "campaigns."
+            "campaigns.",
         ),
-    ] = FailureSpikeThresholds()
+    ] = SpikeConfig()
     circuit_breaker_days: Annotated[
         int,
         dg.Resolver.default(
@@ -380,11 +253,7 @@ class SMSPrestoIngestComponent(ResourceAttributes):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone must be an IANA time zone name, got {value!r}") from None
-        return value
+        return check_timezone(value)
 
     @field_validator(*_INT_RANGES)
     @classmethod
@@ -417,6 +286,6 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             max_concurrent_days=self.max_concurrent_days,
             page_size=self.page_size,
             schedule_status=_SCHEDULE_STATUSES[self.schedule_status],
-            spike_config=self.failure_spikes.to_config(),
+            spike_config=self.failure_spikes,
             circuit_breaker_days=self.circuit_breaker_days,
         )

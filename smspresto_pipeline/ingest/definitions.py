@@ -22,6 +22,7 @@ from smspresto_pipeline.ingest.assets import (
 )
 from smspresto_pipeline.ingest.schedules import build_ingest_schedule, build_snapshot_schedule
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 
 __all__ = ["ANALYTICS_VIEWS_JOB", "build_ingest_defs"]
 
@@ -34,7 +35,7 @@ def build_ingest_defs(
     start_date: str,
     smspresto: SMSPrestoResource,
     warehouse: WarehouseResource,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     lookback_days: int = 3,
     ingest_hour: int = 6,
     max_concurrent_days: int = 4,

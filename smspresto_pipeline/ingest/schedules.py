@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.wording import plural
 
 __all__ = ["build_ingest_schedule", "build_snapshot_schedule", "ingest_partition_keys"]
@@ -29,13 +30,6 @@ def _check_time(hour: int, minute: int) -> None:
         raise ValueError(f"hour must be between 0 and 23, got {hour!r}")
     if not 0 <= minute <= 59:
         raise ValueError(f"minute must be between 0 and 59, got {minute!r}")
-
-
-def _check_timezone(timezone: str) -> None:
-    try:
-        ZoneInfo(timezone)
-    except (ValueError, LookupError) as error:
-        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from error
 
 
 def _asset_schedule(
@@ -162,7 +156,7 @@ def build_ingest_schedule(
             "asset with a DailyPartitionsDefinition, or partitions_def"
         )
     timezone = timezone or partitions_def.timezone
-    _check_timezone(timezone)
+    check_timezone(timezone)
     resolved_partitions = partitions_def
     identifier = asset_key.to_python_identifier()
 
@@ -207,7 +201,7 @@ def build_snapshot_schedule(
     *,
     asset: dg.AssetsDefinition | dg.AssetKey | str = "account_snapshot",
     minute: int = 0,
-    timezone: str = "Africa/Abidjan",
+    timezone: str = DEFAULT_TIMEZONE,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     name: str | None = None,
 ) -> dg.ScheduleDefinition:
@@ -232,7 +226,7 @@ def build_snapshot_schedule(
             snapshot_schedule = build_snapshot_schedule(minute=5)
     """
     _check_time(0, minute)
-    _check_timezone(timezone)
+    check_timezone(timezone)
     asset_key = (
         asset.key if isinstance(asset, dg.AssetsDefinition) else dg.AssetKey.from_coercible(asset)
     )

@@ -122,6 +122,7 @@ def test_attributes_mirror_the_campaign_fields() -> None:
         else:
             assert attributes[name].is_required() == field.is_required(), name
             assert attributes[name].default == field.default, name
+            assert attributes[name].annotation == field.annotation, name
         assert field.description, name
         assert schema[name]["description"].startswith(field.description), name
     assert schema["sql_file"]["description"]

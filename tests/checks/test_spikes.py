@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import CountingConnection
+from pydantic import ValidationError
 
 import smspresto_pipeline.checks.spikes as spikes_module
 from smspresto_pipeline import SMSPrestoClient
@@ -362,6 +363,42 @@ def test_wilson_interval_and_p_values_read_as_documented() -> None:
 def test_spike_config_refuses_nonsense(fields: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=r"must|need"):
         SpikeConfig(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"baseline_days": 1},
+        {"baseline_days": 367},
+        {"min_baseline_days": 1},
+        {"min_baseline_days": 40},
+        {"seasonality_prior": -1.0},
+        {"seasonality_prior": float("nan")},
+        {"min_messages": 0},
+        {"min_failures": -1},
+        {"min_rise": -0.01},
+        {"min_rise": 1.5},
+        {"min_ratio": 0.5},
+        {"warn_q": 0.0},
+        {"error_p": 1.0},
+        {"dispersion_confidence": 1.0},
+        {"dispersion_confidence": -0.1},
+    ],
+)
+def test_a_bad_threshold_is_named_with_its_value(fields: dict[str, float]) -> None:
+    """Each threshold's bounds are checked where it is defined, the error naming it."""
+    ((name, value),) = fields.items()
+    with pytest.raises(ValidationError) as raised:
+        SpikeConfig(**fields)  # type: ignore[arg-type]
+    (error,) = raised.value.errors()
+    assert error["loc"] == (name,)
+    assert name in error["msg"]
+    assert repr(value) in error["msg"] or str(value) in error["msg"]
+
+
+def test_spike_config_takes_no_unknown_threshold() -> None:
+    with pytest.raises(ValidationError, match="min_rate"):
+        SpikeConfig(min_rate=0.1)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("module", ["__init__.py", "spikes.py", "quality.py"])

@@ -178,6 +178,27 @@ def test_every_attribute_has_a_description() -> None:
         assert field.get("description"), name
 
 
+def test_the_thresholds_are_spike_configs_fields_each_described() -> None:
+    """The ``failure_spikes:`` block is SpikeConfig: its fields, each shown with a description."""
+    schema = SMSPrestoIngestComponent.model().model_json_schema()
+    (reference,) = (
+        option["$ref"]
+        for option in schema["properties"]["failure_spikes"]["anyOf"]
+        if "$ref" in option
+    )
+    thresholds = schema["$defs"][reference.rsplit("/", 1)[-1]]["properties"]
+    assert thresholds.keys() == SpikeConfig.model_fields.keys()
+    for name, field in thresholds.items():
+        assert field["description"] == SpikeConfig.model_fields[name].description, name
+        assert field["default"] == SpikeConfig.model_fields[name].default, name
+
+
+def test_the_scaffold_lists_every_threshold_with_its_default(sandbox: DefsFolderSandbox) -> None:
+    path = sandbox.scaffold_component(component_cls=SMSPrestoIngestComponent, defs_path="ingest")
+    declared = yaml.safe_load((path / "defs.yaml").read_text(encoding="utf-8"))
+    assert declared["attributes"]["failure_spikes"] == SpikeConfig().model_dump()
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -232,4 +253,4 @@ def test_thresholds_default_to_the_spike_configs(sandbox: DefsFolderSandbox) -> 
     path = declare(sandbox, {"start_date": "2025-01-01", "failure_spikes": {"baseline_days": 21}})
     with sandbox.load_component_and_build_defs(defs_path=path) as (component, _):
         assert isinstance(component, SMSPrestoIngestComponent)
-        assert component.failure_spikes.to_config() == SpikeConfig(baseline_days=21)
+        assert component.failure_spikes == SpikeConfig(baseline_days=21)

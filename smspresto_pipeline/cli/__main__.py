@@ -1,0 +1,5 @@
+"""``python -m smspresto_pipeline.cli``: the ``smspresto`` command."""
+
+from smspresto_pipeline.cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""``smspresto campaigns``: the campaigns' circuit breaker (status, resume, pause)."""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from smspresto_pipeline.cli.common import (
+    duckdb_option,
+    out_console,
+    require_file,
+    warehouse_errors,
+)
+from smspresto_pipeline.warehouse import (
+    CampaignActivations,
+    CampaignOverview,
+    CircuitBreaker,
+    Trip,
+    Warehouse,
+)
+from smspresto_pipeline.wording import plural
+
+
+@click.group("campaigns")
+def campaigns() -> None:
+    """The campaigns' circuit breaker: status, resume, pause.
+
+    Every campaign pauses while the breaker is tripped: when the failure-rate spike check fails
+    at ERROR (it ends by itself when the check passes again for that day), or when a person
+    pauses them. Kept in the warehouse's DuckDB file (table smspresto.campaign_pauses).
+    """
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return "unknown user"
+
+
+_REASON_OPTION = click.option(
+    "--reason", required=True, help="Why (kept in the breaker's history, shown by the sensors)."
+)
+_BY_OPTION = click.option(
+    "--by",
+    default=_default_user,
+    show_default="your login name",
+    help="Who (kept in the breaker's history).",
+)
+
+
+def _require_text(value: str, name: str) -> None:
+    if not value.strip():
+        raise click.BadParameter("must not be blank", param_hint=name)
+
+
+def _trip_json(trip: Trip) -> dict[str, Any]:
+    row = dataclasses.asdict(trip)
+    for field in ("tripped_at", "resumed_at"):
+        row[field] = row[field] and row[field].isoformat()
+    return {**row, "active": trip.active}
+
+
+def _at(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+def _campaign_json(overview: CampaignOverview) -> dict[str, Any]:
+    activation = overview.activation
+    return {
+        "campaign": overview.campaign,
+        "activated_at": activation and activation.activated_at.isoformat(),
+        "activated_by": activation and activation.activated_by,
+        "baseline_rows": activation and activation.baseline_rows,
+        "outbox": dict(overview.outbox),
+    }
+
+
+def _campaigns_table(overviews: Sequence[CampaignOverview]) -> Table:
+    table = Table(title="Campaigns (activation, outbox rows by state)")
+    for column in ("Campaign", "Activated", "By", "Baseline", "Outbox"):
+        table.add_column(column)
+    for o in overviews:
+        a = o.activation
+        outbox = ", ".join(f"{state} {rows:,}" for state, rows in o.outbox.items())
+        table.add_row(
+            *map(
+                escape,
+                (
+                    o.campaign,
+                    _at(a.activated_at) if a else "before activations were recorded",
+                    a.activated_by if a else "",
+                    str(a.baseline_rows) if a else "",
+                    outbox,
+                ),
+            )
+        )
+    return table
+
+
+@campaigns.command("status")
+@click.option("--history", "limit", default=20, show_default=True, help="Trips to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@duckdb_option
+def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
+    """Say whether campaigns are paused, why, and list the latest trips; each campaign's
+    activation and outbox rows by state (times in UTC)."""
+    require_file(duckdb_path)
+    warehouse = Warehouse(duckdb_path)
+    breaker = CircuitBreaker(warehouse)
+    with warehouse_errors(duckdb_path):
+        state = breaker.state()
+        history = breaker.history(limit=limit)
+        overviews = CampaignActivations(warehouse).overview()
+    if as_json:
+        document = {
+            "paused": state.tripped,
+            "description": state.describe(),
+            "active": [_trip_json(t) for t in state.trips],
+            "history": [_trip_json(t) for t in history],
+            "campaigns": [_campaign_json(o) for o in overviews],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False))
+        return
+    out = out_console()
+    text = state.describe()
+    colour = "red" if state.tripped else "green"
+    out.print(f"[{colour}]{escape(text[:1].upper() + text[1:])}.[/]")
+    if overviews:
+        out.print(_campaigns_table(overviews))
+    if not history:
+        out.print(f"No trip recorded in {duckdb_path}.", markup=False)
+        return
+    table = Table(title=f"Latest {plural(len(history), 'trip')}")
+    for column in ("Tripped", "Reason", "Source", "Partition", "Resumed", "By", "Why"):
+        table.add_column(column)
+    for t in history:
+        table.add_row(
+            *map(
+                escape,
+                (
+                    _at(t.tripped_at),
+                    t.reason,
+                    t.source,
+                    t.partition_key or "",
+                    _at(t.resumed_at) if t.resumed_at else "active",
+                    t.resumed_by or "",
+                    t.resume_reason or "",
+                ),
+            )
+        )
+    out.print(table)
+
+
+@campaigns.command("resume")
+@_REASON_OPTION
+@_BY_OPTION
+@duckdb_option
+def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
+    """Resume every campaign: end every active trip, whatever tripped it."""
+    _require_text(reason, "--reason")
+    _require_text(by, "--by")
+    require_file(duckdb_path)
+    with warehouse_errors(duckdb_path):
+        ended = CircuitBreaker(Warehouse(duckdb_path)).resume(by=f"cli:{by}", reason=reason)
+    out = out_console()
+    if not ended:
+        out.print("Campaigns were not paused: nothing to resume.", markup=False)
+        return
+    out.print(f"Resumed the campaigns ({plural(len(ended), 'trip')} ended):", markup=False)
+    for trip in ended:
+        out.print(f"  - {trip.describe()}", markup=False)
+
+
+@campaigns.command("pause")
+@_REASON_OPTION
+@_BY_OPTION
+@duckdb_option
+def campaigns_pause(reason: str, by: str, duckdb_path: Path) -> None:
+    """Pause every campaign until a person resumes them (sensors skip, send jobs refuse)."""
+    _require_text(reason, "--reason")
+    _require_text(by, "--by")
+    # A pause written to a new file would pause nothing: the campaigns read their own.
+    require_file(duckdb_path)
+    with warehouse_errors(duckdb_path):
+        trip = CircuitBreaker(Warehouse(duckdb_path)).trip(reason, source=f"cli:{by}")
+    out_console().print(f"Campaigns paused: {trip.describe()}", markup=False)

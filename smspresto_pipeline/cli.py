@@ -50,6 +50,14 @@ from smspresto_pipeline.api.client import DEFAULT_BASE_URL, SMSPrestoClient
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
 from smspresto_pipeline.api.redaction import Redactor
 from smspresto_pipeline.errors import AmbiguousSendError, SMSPrestoError, SMSValidationError
+from smspresto_pipeline.sending import (
+    CampaignActivations,
+    CampaignOverview,
+    CircuitBreaker,
+    OptOutChange,
+    OptOuts,
+    Trip,
+)
 from smspresto_pipeline.simulator import (
     FAULT_KINDS,
     Fault,
@@ -65,12 +73,6 @@ from smspresto_pipeline.sms import (
     validate_sender,
 )
 from smspresto_pipeline.warehouse import (
-    CampaignActivations,
-    CampaignOverview,
-    CircuitBreaker,
-    OptOutChange,
-    OptOuts,
-    Trip,
     Warehouse,
     WarehouseLockedError,
     WarehouseOpenError,

@@ -48,10 +48,11 @@ from rich.table import Table
 from smspresto_pipeline.campaigns.prepare import mask_number
 from smspresto_pipeline.checks.definitions import CHECKS_JOB, FAILURE_SPIKE_CHECK
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxRow
+from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse, sql_dir
-from smspresto_pipeline.warehouse.breaker import CircuitBreaker
+from smspresto_pipeline.warehouse import Warehouse, sql_dir
 from smspresto_pipeline.wording import plural
 
 __all__ = [

@@ -17,6 +17,7 @@ LAYERS = {
     "sms": 1,
     "api": 2,
     "warehouse": 3,
+    "sending": 3,
     "resources": 4,
     "resource": 4,
     "ingest": 5,

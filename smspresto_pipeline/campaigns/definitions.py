@@ -13,7 +13,7 @@ the chosen ``dedup_keys`` in the run's config: a tick that finds the same batch 
 no second run. It skips, with the reason shown in the UI:
 
 * **circuit breaker**: while the breaker is tripped (a failure-rate spike check failed at ERROR,
-  or a person paused the campaigns; see :mod:`smspresto_pipeline.warehouse.breaker`), before
+  or a person paused the campaigns; see :mod:`smspresto_pipeline.sending.breaker`), before
   running the query and without writing anything; the reason says why, since when, and how to
   resume. The run key carries the breaker's generation, so a batch whose run was refused during
   a pause is requested again after the resume;
@@ -29,7 +29,7 @@ no second run. It skips, with the reason shown in the UI:
 * on the campaign's first activation unless ``send_on_first_activation``: the rows found are
   claimed as ``baseline`` (never sent) so switching a campaign on never texts a whole table.
   The activation itself is recorded in the same transaction
-  (:class:`~smspresto_pipeline.warehouse.CampaignActivations`), even when the query returns
+  (:class:`~smspresto_pipeline.sending.CampaignActivations`), even when the query returns
   nothing: rows appearing later are new, and sent. A campaign is activated once it has an
   activation row or any outbox row (a file older than the activations table); a lost outbox
   (the file replaced) loses both, so the next evaluation takes a baseline again. The reason
@@ -160,16 +160,18 @@ from smspresto_pipeline.campaigns.timing import (
 )
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
-from smspresto_pipeline.warehouse import (
+from smspresto_pipeline.sending import (
     BreakerState,
     CampaignActivations,
     CircuitBreaker,
     OptOuts,
     Outbox,
     OutboxMessage,
-    Warehouse,
 )
-from smspresto_pipeline.warehouse.activations import is_activated_on
+from smspresto_pipeline.sending.activations import is_activated_on
+from smspresto_pipeline.sending.opt_outs import opted_out_on
+from smspresto_pipeline.sending.outbox import OutboxRow, OutboxSession
+from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.warehouse.connection import (
     WarehouseLockedError,
     WarehouseOpenError,
@@ -177,8 +179,6 @@ from smspresto_pipeline.warehouse.connection import (
     check_path,
     is_lock_conflict,
 )
-from smspresto_pipeline.warehouse.opt_outs import opted_out_on
-from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.warehouse.queries import schema_tables
 from smspresto_pipeline.warehouse.read_only import (
     QueryRefusedError,

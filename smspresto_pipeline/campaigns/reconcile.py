@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from smspresto_pipeline.warehouse.outbox import Outbox
+from smspresto_pipeline.sending.outbox import Outbox
 from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 

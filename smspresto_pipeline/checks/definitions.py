@@ -44,7 +44,7 @@ from smspresto_pipeline.checks.spikes import (
     load_daily_counts,
 )
 from smspresto_pipeline.resources import WarehouseResource
-from smspresto_pipeline.warehouse.breaker import record_check_outcome
+from smspresto_pipeline.sending.breaker import record_check_outcome
 from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.wording import plural
 
@@ -173,7 +173,7 @@ def build_failure_spike_check(
     ``WARN`` when the worst is a ``WARN``, and passes otherwise (insufficient data passes).
     With ``circuit_breaker``, an ``ERROR`` on one of the last ``breaker_days`` days stored (up
     to the newest day in ``smspresto.messages``) trips the circuit breaker for that day (every
-    campaign pauses, see `smspresto_pipeline.warehouse.breaker`) and a pass ends that day's
+    campaign pauses, see `smspresto_pipeline.sending.breaker`) and a pass ends that day's
     trip; a ``WARN`` leaves it as it is, and so does an ``ERROR`` on an older day: a spike
     found in history (a backfill checked, the checks sensor's first ticks) says nothing of
     today's deliveries and must not pause today's campaigns.

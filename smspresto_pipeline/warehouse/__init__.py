@@ -36,24 +36,16 @@ file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspresto.s
 SQL lives in ``sql/`` (``ddl/``, ``dml/``, ``analytics/``), read at run time with bound
 parameters. In an installed wheel the directory ships as ``smspresto_pipeline/sql``.
 
-The same file holds the send side's two tables: ``outbox`` (:class:`Outbox`: one row per
-intended SMS, claimed under its unique (campaign, dedup_key) before any request, then marked)
-and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends), the circuit
-breaker's ``campaign_pauses`` (:class:`CircuitBreaker`: every campaign pauses while a trip is
-active; :func:`record_check_outcome` lets a check trip and clear it), and
-``campaign_activations`` (:class:`CampaignActivations`: when each campaign was first switched
-on, recorded with its baseline).
+The same file holds what sending must remember (the outbox, opt-outs, activations, the
+circuit breaker's state): that is :mod:`smspresto_pipeline.sending`, apart from the history.
 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (recipient details and status names), ``numbering`` (the same details, column-wise),
 ``connection`` (opening the file, the lock),
 ``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
-brought up to the DDL), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
-``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``activations``
-(:class:`CampaignActivations`), ``replies`` (stop
-requests in a CSV of replies), ``read_only`` (a user's query, kept to reading the warehouse's
-tables: :func:`run_read_only_query`). No Dagster here.
+brought up to the DDL), ``timestamps`` (naive UTC), ``read_only`` (a user's query, kept to
+reading the warehouse's tables: :func:`run_read_only_query`). No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -67,17 +59,6 @@ Example:
     (1, 1, 0.0)
 """
 
-from smspresto_pipeline.warehouse.activations import (
-    Activation,
-    CampaignActivations,
-    CampaignOverview,
-)
-from smspresto_pipeline.warehouse.breaker import (
-    BreakerState,
-    CircuitBreaker,
-    Trip,
-    record_check_outcome,
-)
 from smspresto_pipeline.warehouse.connection import (
     WarehouseLockedError,
     WarehouseOpenError,
@@ -86,14 +67,6 @@ from smspresto_pipeline.warehouse.connection import (
 )
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
 from smspresto_pipeline.warehouse.migrate import WarehouseSchemaError
-from smspresto_pipeline.warehouse.opt_outs import OptOut, OptOutChange, OptOuts, ReplyImport
-from smspresto_pipeline.warehouse.outbox import (
-    OUTBOX_STATES,
-    Outbox,
-    OutboxMessage,
-    OutboxRow,
-    OutboxState,
-)
 from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
 from smspresto_pipeline.warehouse.read_only import (
     QueryRefusedError,
@@ -107,27 +80,12 @@ from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = [
     "DEFAULT_STATUS_MAP",
-    "OUTBOX_STATES",
     "SCHEMA",
-    "Activation",
-    "BreakerState",
-    "CampaignActivations",
-    "CampaignOverview",
-    "CircuitBreaker",
     "DaySpool",
     "DayWriter",
-    "OptOut",
-    "OptOutChange",
-    "OptOuts",
-    "Outbox",
-    "OutboxMessage",
-    "OutboxRow",
-    "OutboxState",
     "PartitionStats",
     "QueryRefusedError",
     "ReadOnlyQueryError",
-    "ReplyImport",
-    "Trip",
     "Warehouse",
     "WarehouseLockedError",
     "WarehouseOpenError",
@@ -135,7 +93,6 @@ __all__ = [
     "WarehouseSchemaError",
     "check_path",
     "recipient_details",
-    "record_check_outcome",
     "run_read_only_query",
     "sql_dir",
 ]

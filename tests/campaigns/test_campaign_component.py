@@ -27,10 +27,11 @@ from smspresto_pipeline.campaigns.render import compile_template
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
 from smspresto_pipeline.resources import ResourceAttributes, SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import CircuitBreaker, Outbox
+from smspresto_pipeline.sending.breaker import PAUSE_JOB, RESUME_JOB
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.sms import migrate_legacy_ci, normalize_number
-from smspresto_pipeline.warehouse import CircuitBreaker, Outbox, Warehouse
-from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
+from smspresto_pipeline.warehouse import Warehouse
 
 TYPE = "smspresto_pipeline.CampaignComponent"
 CAMPAIGNS = Path(dagster_project.__file__).parent / "defs" / "campaigns"

@@ -12,16 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from smspresto_pipeline.warehouse import (
-    OUTBOX_STATES,
-    OptOuts,
-    Outbox,
-    OutboxMessage,
-    Warehouse,
-    WarehouseSchemaError,
-)
-from smspresto_pipeline.warehouse import outbox as outbox_module
-from smspresto_pipeline.warehouse.outbox import (
+from smspresto_pipeline.sending import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
+from smspresto_pipeline.sending import outbox as outbox_module
+from smspresto_pipeline.sending.outbox import (
     FINAL_STATES,
     TRANSITIONS,
     OutboxIntegrityError,
@@ -29,6 +22,7 @@ from smspresto_pipeline.warehouse.outbox import (
     PendingOwner,
     Taken,
 )
+from smspresto_pipeline.warehouse import Warehouse, WarehouseSchemaError
 from smspresto_pipeline.warehouse.queries import load_sql
 
 NOW = datetime(2025, 3, 6, 9, 0)
@@ -145,7 +139,8 @@ def test_a_read_waits_for_a_writer_of_the_same_process(outbox: Outbox) -> None:
 
 _CLAIMER = """
 import json, sys
-from smspresto_pipeline.warehouse import Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.sending import Outbox, OutboxMessage
+from smspresto_pipeline.warehouse import Warehouse
 outbox = Outbox(Warehouse(sys.argv[1], lock_backoff=0.01, lock_backoff_max=0.1))
 keys = [f"k{i}" for i in range(300)]
 if sys.argv[2] == "reversed":

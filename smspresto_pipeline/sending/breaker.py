@@ -20,7 +20,7 @@ existed, finds the breaker closed and creates nothing.
 trips, ``None`` (passed) ends that partition's trip, ``"WARN"`` changes nothing, since a warning
 is not a pass)::
 
-    from smspresto_pipeline.warehouse.breaker import record_check_outcome
+    from smspresto_pipeline.sending.breaker import record_check_outcome
 
     state = record_check_outcome(
         warehouse,                        # a Warehouse (WarehouseResource.get_warehouse())

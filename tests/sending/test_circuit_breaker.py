@@ -8,14 +8,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from smspresto_pipeline.warehouse import (
-    CircuitBreaker,
-    Trip,
-    Warehouse,
-    WarehouseSchemaError,
-    record_check_outcome,
-)
-from smspresto_pipeline.warehouse.breaker import RESUME_HINT
+from smspresto_pipeline.sending import CircuitBreaker, Trip, record_check_outcome
+from smspresto_pipeline.sending.breaker import RESUME_HINT
+from smspresto_pipeline.warehouse import Warehouse, WarehouseSchemaError
 
 CHECK = "archive_messages_failure_spike"
 SOURCE = f"check:{CHECK}"

@@ -28,9 +28,22 @@ from pydantic import Field
 
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.sending import CircuitBreaker
-from smspresto_pipeline.sending.breaker import PAUSE_JOB, RESUME_JOB
+from smspresto_pipeline.sending.breaker import RESUME_HINT
 
-__all__ = ["BreakerJobConfig", "build_breaker_defs"]
+__all__ = [
+    "DAGSTER_RESUME_HINT",
+    "PAUSE_JOB",
+    "RESUME_JOB",
+    "BreakerJobConfig",
+    "build_breaker_defs",
+]
+
+#: The jobs a person launches from the UI to resume or pause every campaign.
+RESUME_JOB = "smspresto_resume_campaigns"
+PAUSE_JOB = "smspresto_pause_campaigns"
+#: How a person resumes the campaigns, as the sensors and jobs say it (the breaker's state
+#: names no job: :meth:`~smspresto_pipeline.sending.BreakerState.describe` takes this).
+DAGSTER_RESUME_HINT = f"{RESUME_HINT}, or the job {RESUME_JOB} launched in the UI"
 
 
 class BreakerJobConfig(dg.Config):

@@ -128,6 +128,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from smspresto_pipeline.campaigns.breaker_defs import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.guards import (
     VOLUME_HISTORY,
     BatchPlan,
@@ -616,7 +617,9 @@ def _build_sensor(
             check_path(store.path)
             breaker = CircuitBreaker(store).state()
             if breaker.tripped:
-                return dg.SkipReason(f"{breaker.describe()}. Nothing was queried or claimed.")
+                return dg.SkipReason(
+                    f"{breaker.describe(DAGSTER_RESUME_HINT)}. Nothing was queried or claimed."
+                )
             return _evaluate(context, campaign, store, clock(), breaker, silent_after)
         except Exception as exc:
             # Only another process's lock passes; any other error (an unusable path, a file
@@ -823,7 +826,7 @@ def _check_breaker(
     breaker = CircuitBreaker(store).state()
     if not breaker.tripped:
         return None
-    paused = breaker.describe()
+    paused = breaker.describe(DAGSTER_RESUME_HINT)
     if campaign.dry_run:
         context.log.warning(f"dry run of campaign {campaign.name!r} while {paused}")
     elif config.ignore_circuit_breaker:

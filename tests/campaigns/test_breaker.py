@@ -22,10 +22,9 @@ from campaign_fixtures import (
 )
 
 from smspresto_pipeline.campaigns import Campaign
-from smspresto_pipeline.campaigns.breaker_defs import build_breaker_defs
+from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB, build_breaker_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
 from smspresto_pipeline.sending import CircuitBreaker, record_check_outcome
-from smspresto_pipeline.sending.breaker import PAUSE_JOB, RESUME_JOB
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import Warehouse
 

@@ -611,6 +611,28 @@ def test_a_write_whose_read_back_differs_rolls_back_and_fails_loudly(
     assert {key: row[0] for key, row in stored(warehouse).items()} == {"a": "held", "b": "held"}
 
 
+def test_a_claim_whose_read_back_differs_rolls_back_and_fails_loudly(
+    outbox: Outbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same guard on a claim, whether one call or inside a transaction of its own."""
+    outbox.claim([message("a")], run_id="run-0", now=NOW)
+
+    def one_row_short(name: str) -> str:
+        sql = load_sql(name)
+        if name == "dml/select_outbox_claim_owners.sql":
+            sql = sql.rstrip().rstrip(";") + " WHERE outbox.dedup_key <> 'c';"
+        return sql
+
+    monkeypatch.setattr(outbox_module, "load_sql", one_row_short)
+    batch = [message("a"), message("b"), message("c")]
+    short = r"a claim of 3 rows \(1 already in the outbox\) reads back 2 rows, 1 of them claimed"
+    with pytest.raises(OutboxIntegrityError, match=short):
+        outbox.claim(batch, run_id="run-1", now=NOW)
+    with pytest.raises(OutboxIntegrityError, match=short), outbox.transaction() as session:
+        session.claim(batch, run_id="run-1", now=NOW)
+    assert {key: row[4] for key, row in stored(warehouse).items()} == {"a": "run-0"}
+
+
 # --- a batch recorded as requested before its request ----------------------------------
 
 

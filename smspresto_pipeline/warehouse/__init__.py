@@ -5,7 +5,7 @@ single-writer lock is held only while there is something to write:
 
 1. *Staging.* Pages are appended to a :class:`DaySpool`: each page becomes an Arrow record
    batch (the API's fields verbatim as strings); the recipient, country, carrier and status are
-   derived column-wise for many pages at once (``numbering``: ``phonenumbers``' metadata
+   derived column-wise for many pages at once (``sms.numbering``: ``phonenumbers``' metadata
    compiled into RE2 patterns and prefix tables, ``phonenumbers`` itself only for the numbers
    outside them). A day stays in memory up to ``spill_rows`` rows; a larger day is spilled to
    a Parquet file in a temporary directory and streamed from there, so memory holds at most
@@ -41,7 +41,7 @@ circuit breaker's state): that is :mod:`smspresto_pipeline.sending`, apart from 
 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
-(recipient details and status names), ``numbering`` (the same details, column-wise),
+(a page's recipient details, by the number rules of ``sms.numbering``, and status names),
 ``connection`` (opening the file, the lock),
 ``queries`` (the SQL files), ``stats`` (:class:`PartitionStats`), ``migrate`` (older tables
 brought up to the DDL), ``timestamps`` (naive UTC), ``read_only`` (a user's query, kept to
@@ -65,7 +65,7 @@ from smspresto_pipeline.warehouse.connection import (
     WarehousePathError,
     check_path,
 )
-from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
+from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP
 from smspresto_pipeline.warehouse.migrate import WarehouseSchemaError
 from smspresto_pipeline.warehouse.queries import SCHEMA, sql_dir
 from smspresto_pipeline.warehouse.read_only import (
@@ -92,7 +92,6 @@ __all__ = [
     "WarehousePathError",
     "WarehouseSchemaError",
     "check_path",
-    "recipient_details",
     "run_read_only_query",
     "sql_dir",
 ]

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
-from smspresto_pipeline.warehouse.arrow import POOL
+from smspresto_pipeline.sms.arrow import POOL
 from smspresto_pipeline.warehouse.connection import rollback
 from smspresto_pipeline.warehouse.queries import load_sql
 from smspresto_pipeline.warehouse.staging import SPOOL_SCHEMA, DaySpool

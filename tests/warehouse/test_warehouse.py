@@ -28,7 +28,6 @@ from smspresto_pipeline.warehouse import (
     Warehouse,
     WarehouseLockedError,
     WarehouseOpenError,
-    recipient_details,
     sql_dir,
 )
 from smspresto_pipeline.warehouse import connection as connection_module
@@ -199,13 +198,6 @@ def test_recipients_old_national_and_invalid(warehouse: Warehouse) -> None:
         ("+33612345678", True, "FR"),
         ("abc", False, None),
     ]
-
-
-def test_recipient_details_are_cached() -> None:
-    recipient_details.cache_clear()
-    recipient_details("+22508081488")
-    recipient_details("+22508081488")
-    assert recipient_details.cache_info().hits == 1
 
 
 def test_status_map_is_configurable(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""Imports flow one way (docs/architecture.md §1): errors <- sms <- api <- warehouse <- resources
-<- ingest, campaigns, checks <- demo, cli; nothing below ``resources`` knows Dagster; parts of
-one layer do not import each other (``ingest``, ``campaigns`` and ``checks`` stand side by
-side); the simulator stays an independent witness and imports nothing else of the library."""
+"""Imports flow one way (docs/architecture.md §1): errors <- sms <- api <- warehouse, sending
+<- resources <- ingest, campaigns, checks <- demo, cli; nothing below ``resources`` knows
+Dagster; parts of one layer do not import each other (``warehouse`` and ``sending`` stand side
+by side, as do ``ingest``, ``campaigns`` and ``checks``); the simulator stays an independent
+witness and imports nothing else of the library."""
 
 import ast
 from pathlib import Path
@@ -31,9 +32,24 @@ LAYERS = {
 DAGSTER_FREE = {name for name, rank in LAYERS.items() if rank < LAYERS["resources"]}
 # Parts that share a layer but must not import each other.
 SIDE_BY_SIDE = {
+    "warehouse": {"sending"},
+    "sending": {"warehouse"},
     "ingest": {"campaigns"},
     "campaigns": {"ingest", "assets", "schedules"},
     "checks": {"ingest", "campaigns", "assets", "schedules"},
+}
+
+# What a part takes from a neighbour for now, by module. The sending state reaches its file
+# through the warehouse's handle on it (store.Warehouse: transaction(), reading(), path, the
+# lock waits, the schema), its SQL loader (queries) and its naive-UTC helper (timestamps):
+# storage's work, not the history's (staging, writer, replace, stats, enrich). Issue 18's
+# storage/ port takes them below both parts; then this empties.
+BORROWED = {
+    "sending": {
+        "smspresto_pipeline.warehouse.queries",
+        "smspresto_pipeline.warehouse.store",
+        "smspresto_pipeline.warehouse.timestamps",
+    },
 }
 
 
@@ -73,7 +89,11 @@ def test_imports_flow_one_way(part: str, path: Path) -> None:
     assert part in LAYERS, f"{part} has no layer: add it to LAYERS"
     above = {p for p in parts if p != "simulator" and LAYERS[p] > LAYERS[part]}
     assert not above, f"{path.relative_to(PACKAGE)} imports from a higher layer: {above}"
-    beside = parts & SIDE_BY_SIDE.get(part, set())
+    beside = {
+        module
+        for module in imported - BORROWED.get(part, set())
+        if _part(module) in SIDE_BY_SIDE.get(part, set())
+    }
     assert not beside, f"{path.relative_to(PACKAGE)} imports from its own layer: {beside}"
     if part in DAGSTER_FREE:
         assert not {m for m in imported if m.split(".")[0] == "dagster"}, "no Dagster below"

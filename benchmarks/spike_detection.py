@@ -48,7 +48,8 @@ from datetime import date, timedelta
 from smspresto_pipeline.checks.spikes import DailyCounts, SpikeConfig, assess_history
 from smspresto_pipeline.simulator.config import Spike
 from smspresto_pipeline.simulator.seed import seed_days
-from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, recipient_details
+from smspresto_pipeline.sms.numbering import recipient_details
+from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP
 
 SIZES = (1.5, 2.0, 3.0, 5.0)
 SEGMENTS = ("all", "carrier:MTN", "carrier:Moov", "sender:ONIRIS", "sender:MAIRIE")

@@ -46,15 +46,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from smspresto_pipeline.campaigns.breaker_defs import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.prepare import mask_number
 from smspresto_pipeline.checks.definitions import CHECKS_JOB, FAILURE_SPIKE_CHECK
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxRow
+from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
 from smspresto_pipeline.storage.queries import load_sql
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxRow, Warehouse
-from smspresto_pipeline.warehouse.breaker import CircuitBreaker
+from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -640,7 +642,7 @@ def run_demo(
         _operator_message(warehouse, last_day),
         spiked if spiked >= first_day else None,
         tuple(checks),
-        CircuitBreaker(warehouse).state().describe(),
+        CircuitBreaker(warehouse).state().describe(DAGSTER_RESUME_HINT),
     )
     _print_summary(console, summary, data_dir)
     return summary

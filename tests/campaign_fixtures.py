@@ -15,8 +15,9 @@ import duckdb
 from smspresto_pipeline.api.models import ArchiveRecord
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 #: The fields of a valid campaign; tests override what they are about.
 CAMPAIGN_FIELDS: dict[str, Any] = {

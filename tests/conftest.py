@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pytest
 
+from smspresto_pipeline.sending import Outbox
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, run_simulator
-from smspresto_pipeline.warehouse import Outbox, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import dagster as dg  # here: slow to import, and most tests never need it

@@ -23,8 +23,9 @@ from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS
 from smspresto_pipeline.cli import cli
 from smspresto_pipeline.demo import DemoRunError
+from smspresto_pipeline.sending import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.simulator import Fault, RunningSimulator, SendRecord
-from smspresto_pipeline.warehouse import CircuitBreaker, Warehouse, record_check_outcome
+from smspresto_pipeline.warehouse import Warehouse
 
 SMSPRESTO = Path(sys.executable).parent / "smspresto"
 

@@ -20,7 +20,7 @@ from smspresto_pipeline.demo import (
     _wait_for_run,
     spike_day,
 )
-from smspresto_pipeline.warehouse import OutboxRow
+from smspresto_pipeline.sending import OutboxRow
 
 
 @dg.op

@@ -4,7 +4,7 @@
 (:class:`~smspresto_pipeline.resources.WarehouseResource`), which the caller binds:
 
 * ``smspresto_resume_campaigns`` (config ``reason``, optional ``by``): ends every active trip of
-  the breaker (:meth:`~smspresto_pipeline.warehouse.CircuitBreaker.resume`), whatever tripped it:
+  the breaker (:meth:`~smspresto_pipeline.sending.CircuitBreaker.resume`), whatever tripped it:
   the campaign sensors request runs again at their next evaluation;
 * ``smspresto_pause_campaigns`` (config ``reason``, optional ``by``): trips the breaker by hand;
   it stays tripped until a person resumes (a check passing does not end a person's pause).
@@ -26,11 +26,17 @@ Example:
 import dagster as dg
 from pydantic import Field
 
+from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT, PAUSE_JOB, RESUME_JOB
 from smspresto_pipeline.resources import WarehouseResource
-from smspresto_pipeline.warehouse import CircuitBreaker
-from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
+from smspresto_pipeline.sending import CircuitBreaker
 
-__all__ = ["BreakerJobConfig", "build_breaker_defs"]
+__all__ = [
+    "DAGSTER_RESUME_HINT",
+    "PAUSE_JOB",
+    "RESUME_JOB",
+    "BreakerJobConfig",
+    "build_breaker_defs",
+]
 
 
 class BreakerJobConfig(dg.Config):

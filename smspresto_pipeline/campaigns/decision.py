@@ -6,7 +6,7 @@ campaign row's way). Its inputs are values:
 * the rows the campaign's query returns, prepared (:class:`~.prepare.PreparedBatch`), and
   sorted against the outbox and the opt-outs by :func:`sort_rows` (:class:`Found`);
 * what the warehouse says, read in one snapshot
-  (:class:`~smspresto_pipeline.warehouse.campaign_snapshot.CampaignSnapshot`);
+  (:class:`~smspresto_pipeline.sending.campaign_snapshot.CampaignSnapshot`);
 * the time ``now`` (aware), the campaign, and the run's :class:`RunOptions`.
 
 The guards, in their order, and the verdict each gives:
@@ -29,7 +29,7 @@ Example:
     >>> from datetime import UTC, datetime
     >>> from smspresto_pipeline.campaigns.model import Campaign
     >>> from smspresto_pipeline.campaigns.prepare import prepare_batch
-    >>> from smspresto_pipeline.warehouse.campaign_snapshot import CampaignSnapshot
+    >>> from smspresto_pipeline.sending.campaign_snapshot import CampaignSnapshot
     >>> campaign = Campaign(name="c", sql="select 1", template="Hi", sender="Shop")
     >>> batch = prepare_batch(campaign, pa.table({"recipient": ["0708081488"],
     ...                                           "dedup_key": ["a"]}))
@@ -59,11 +59,12 @@ from smspresto_pipeline.campaigns.guards import (
     volume_threshold,
 )
 from smspresto_pipeline.campaigns.model import Campaign
+from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.prepare import PreparedBatch, PreparedMessage, SkippedRow
 from smspresto_pipeline.campaigns.timing import day_start, in_quiet_hours
-from smspresto_pipeline.warehouse.breaker import BreakerState
-from smspresto_pipeline.warehouse.campaign_snapshot import CampaignSnapshot
-from smspresto_pipeline.warehouse.outbox import OutboxMessage, OutboxRow
+from smspresto_pipeline.sending.breaker import BreakerState
+from smspresto_pipeline.sending.campaign_snapshot import CampaignSnapshot
+from smspresto_pipeline.sending.outbox import OutboxMessage, OutboxRow
 
 __all__ = [
     "Baseline",
@@ -351,7 +352,7 @@ def decide(
         else:
             # Alone, with nothing that would expire: the rest is sent as the caps allow.
             surge = ConfirmedSurge(options.surge_rest or SurgeRest.expire, outlook.rows, threshold)
-    tripped = snapshot.breaker.describe() if snapshot.breaker.tripped else None
+    tripped = snapshot.breaker.describe(DAGSTER_RESUME_HINT) if snapshot.breaker.tripped else None
     if in_quiet_hours(campaign, now):
         return Hold(found, threshold, surge, seen, tripped)
     valid, expired = split_expired(campaign, found.held, now, kept_runs=snapshot.kept_surge_runs)

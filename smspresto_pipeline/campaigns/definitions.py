@@ -13,7 +13,7 @@ the chosen ``dedup_keys`` in the run's config: a tick that finds the same batch 
 no second run. It skips, with the reason shown in the UI:
 
 * **circuit breaker**: while the breaker is tripped (a failure-rate spike check failed at ERROR,
-  or a person paused the campaigns; see :mod:`smspresto_pipeline.warehouse.breaker`), before
+  or a person paused the campaigns; see :mod:`smspresto_pipeline.sending.breaker`), before
   running the query and without writing anything; the reason says why, since when, and how to
   resume. The run key carries the breaker's generation, so a batch whose run was refused during
   a pause is requested again after the resume;

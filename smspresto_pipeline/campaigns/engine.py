@@ -4,13 +4,13 @@ Dagster, shared by the sensor, the send job and a dry run.
 One evaluation (docs/architecture.md §2, a campaign row's way):
 
 1. **the gate**, one read before the query
-   (:func:`~smspresto_pipeline.warehouse.campaign_snapshot.read_gate`): a tripped circuit
+   (:func:`~smspresto_pipeline.sending.campaign_snapshot.read_gate`): a tripped circuit
    breaker stops here, the query never run; a file without the campaign's tables gets them;
 2. **dead send runs settled** (:mod:`~.settle`) and, in a job, the campaign's ``ambiguous``
    rows **reconciled** with the archive (:mod:`~.reconcile`); a dry run writes nothing;
 3. **the query**, kept to reading the warehouse's tables, its rows prepared (:mod:`~.prepare`);
 4. **one snapshot** of what the warehouse says about the campaign, on one connection
-   (:func:`~smspresto_pipeline.warehouse.campaign_snapshot.read_campaign_snapshot`); a job
+   (:func:`~smspresto_pipeline.sending.campaign_snapshot.read_campaign_snapshot`); a job
    reads it inside the transaction that then writes its claims, so no other writer comes
    between the counts the caps read and the claims that follow them;
 5. **one decision** (:func:`~.decision.decide`: no I/O) and its verdict written in one
@@ -53,6 +53,7 @@ from smspresto_pipeline.campaigns.decision import (
 )
 from smspresto_pipeline.campaigns.guards import VOLUME_HISTORY, SurgeOutlook, SurgeRest
 from smspresto_pipeline.campaigns.model import Campaign
+from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.prepare import (
     PreparedBatch,
     PreparedMessage,
@@ -64,21 +65,16 @@ from smspresto_pipeline.campaigns.send import adopt_released, check_stock, send_
 from smspresto_pipeline.campaigns.settle import DeadRun, RunStatus, settle_dead_runs
 from smspresto_pipeline.campaigns.timing import next_day_start, next_send_time
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.storage import QueryRefusedError, ReadOnlyQueryError
-from smspresto_pipeline.warehouse import (
-    CampaignActivations,
-    Outbox,
-    OutboxMessage,
-    Warehouse,
-    run_read_only_query,
-)
-from smspresto_pipeline.warehouse.campaign_snapshot import (
+from smspresto_pipeline.sending import CampaignActivations, Outbox, OutboxMessage
+from smspresto_pipeline.sending.campaign_snapshot import (
     CampaignGate,
     CampaignSnapshot,
     read_campaign_snapshot,
     read_gate,
 )
-from smspresto_pipeline.warehouse.outbox import OutboxSession, PendingOwner
+from smspresto_pipeline.sending.outbox import OutboxSession, PendingOwner
+from smspresto_pipeline.storage import QueryRefusedError, ReadOnlyQueryError
+from smspresto_pipeline.warehouse import Warehouse, run_read_only_query
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -395,7 +391,9 @@ def evaluate(
     options = RunOptions(trigger="sensor")
     gate = _gate(store, campaign)
     if breaker_verdict(campaign, gate.breaker, options) is not None:
-        return Skip(f"{gate.breaker.describe()}. Nothing was queried or claimed.")
+        return Skip(
+            f"{gate.breaker.describe(DAGSTER_RESUME_HINT)}. Nothing was queried or claimed."
+        )
     dead = _settle(campaign, store, now, status_of=status_of, silent_after=silent_after, log=log)
     batch = _prepare(campaign, store)
     with store.reading() as con:
@@ -403,7 +401,7 @@ def evaluate(
     found = sort_rows(batch, snapshot)
     verdict = decide(campaign, found, snapshot, now, options)
     if isinstance(verdict, Paused):
-        return Skip(f"{verdict.breaker.describe()}. Nothing was claimed.")
+        return Skip(f"{verdict.breaker.describe(DAGSTER_RESUME_HINT)}. Nothing was claimed.")
     if isinstance(verdict, Baseline):
         return Skip(_sensor_baseline(campaign, store, verdict, now))
     if isinstance(verdict, Refused):
@@ -596,7 +594,7 @@ def run(
             else None
         )
     if isinstance(verdict, Paused):  # tripped since the gate read
-        raise _breaker_failure(campaign, verdict.breaker.describe())
+        raise _breaker_failure(campaign, verdict.breaker.describe(DAGSTER_RESUME_HINT))
     if isinstance(verdict, Baseline):
         return _run_baseline(campaign, store, verdict, found, run_id, now, log)
     reasons = found.skipped_by_reason()
@@ -637,7 +635,7 @@ def _check_breaker(
     breaker = gate.breaker
     if not breaker.tripped:
         return
-    paused = breaker.describe()
+    paused = breaker.describe(DAGSTER_RESUME_HINT)
     if breaker_verdict(campaign, breaker, options) is not None:
         raise _breaker_failure(campaign, paused)
     if campaign.dry_run:

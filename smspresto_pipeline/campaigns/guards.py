@@ -46,7 +46,7 @@ from smspresto_pipeline.campaigns.timing import (
     next_day_start,
     next_send_time,
 )
-from smspresto_pipeline.warehouse.outbox import OutboxMessage, OutboxRow
+from smspresto_pipeline.sending.outbox import OutboxMessage, OutboxRow
 
 __all__ = [
     "VOLUME_HISTORY",

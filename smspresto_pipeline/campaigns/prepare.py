@@ -47,8 +47,8 @@ from jinja2.exceptions import SecurityError
 from smspresto_pipeline.campaigns.model import REQUIRED_COLUMNS, Campaign
 from smspresto_pipeline.campaigns.render import encode_text
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.warehouse.numbering import normalize_numbers
-from smspresto_pipeline.warehouse.outbox import OutboxMessage
+from smspresto_pipeline.sending.outbox import OutboxMessage
+from smspresto_pipeline.sms.numbering import normalize_numbers
 
 __all__ = [
     "PreparedBatch",

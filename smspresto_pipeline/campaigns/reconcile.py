@@ -38,8 +38,8 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from smspresto_pipeline.sending.outbox import Outbox
 from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.outbox import Outbox
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
 __all__ = ["DEFAULT_AFTER", "DEFAULT_BEFORE", "ReconcileReport", "check_window", "reconcile"]

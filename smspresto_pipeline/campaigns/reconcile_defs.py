@@ -44,8 +44,8 @@ from smspresto_pipeline.campaigns.reconcile import (
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, settle_dead_runs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import Outbox
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
-from smspresto_pipeline.warehouse import Outbox
 from smspresto_pipeline.wording import plural
 
 __all__ = ["RECONCILE_JOB_NAME", "build_reconcile_defs"]

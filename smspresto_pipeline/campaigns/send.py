@@ -13,7 +13,7 @@ never sent twice)::
     the request never left (after retries)   pending        stops: the API is unreachable
 
 **Each batch is recorded as requested before its request leaves.** Just before a batch's
-request, one transaction (:meth:`~smspresto_pipeline.warehouse.outbox.OutboxSession.take`)
+request, one transaction (:meth:`~smspresto_pipeline.sending.outbox.OutboxSession.take`)
 writes the previous batch's mark, marks ``skipped`` (``opted_out``) the rows whose number
 opted out since the claim (opt-outs are read again for every batch), and stamps
 ``requested_at`` on the rest of the rows the run still owns; only the rows read back from that
@@ -58,8 +58,8 @@ from smspresto_pipeline.errors import (
     SMSPrestoError,
     SMSValidationError,
 )
+from smspresto_pipeline.sending.outbox import Outbox, OutboxMark, OutboxMessage, OutboxRow, Taken
 from smspresto_pipeline.sms import validate_sender
-from smspresto_pipeline.warehouse.outbox import Outbox, OutboxMark, OutboxMessage, OutboxRow, Taken
 from smspresto_pipeline.wording import plural
 
 __all__ = [

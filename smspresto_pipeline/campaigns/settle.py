@@ -33,7 +33,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
-from smspresto_pipeline.warehouse.outbox import Outbox, PendingOwner
+from smspresto_pipeline.sending.outbox import Outbox, PendingOwner
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
 __all__ = ["DEFAULT_SILENT_AFTER", "DeadRun", "RunStatus", "settle_dead_runs"]

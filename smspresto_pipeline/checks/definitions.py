@@ -59,8 +59,8 @@ from smspresto_pipeline.checks.spikes import (
     format_p_value,
 )
 from smspresto_pipeline.resources import WarehouseResource
+from smspresto_pipeline.sending.breaker import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.breaker import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -490,7 +490,7 @@ def build_failure_spike_check(
     (`find_failure_spikes_by_day`). With ``circuit_breaker``, an ``ERROR`` on one of the last
     ``breaker_days`` days stored (up to the newest day in ``smspresto.messages``) trips the
     circuit breaker for that day (every campaign pauses, see
-    `smspresto_pipeline.warehouse.breaker`) and a pass ends that day's trip, day by day in day
+    `smspresto_pipeline.sending.breaker`) and a pass ends that day's trip, day by day in day
     order; a ``WARN`` leaves it as it is, and so does an ``ERROR`` on an older day: a spike
     found in history (a backfill checked, the checks sensor's first ticks) says nothing of
     today's deliveries and must not pause today's campaigns.

@@ -20,13 +20,8 @@ from smspresto_pipeline.cli.common import (
     require_file,
     warehouse_errors,
 )
-from smspresto_pipeline.warehouse import (
-    CampaignActivations,
-    CampaignOverview,
-    CircuitBreaker,
-    Trip,
-    Warehouse,
-)
+from smspresto_pipeline.sending import CampaignActivations, CampaignOverview, CircuitBreaker, Trip
+from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 

@@ -17,11 +17,8 @@ from smspresto_pipeline.cli.common import (
     require_file,
     warehouse_errors,
 )
-from smspresto_pipeline.warehouse import (
-    OptOutChange,
-    OptOuts,
-    Warehouse,
-)
+from smspresto_pipeline.sending import OptOutChange, OptOuts
+from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 

@@ -27,14 +27,12 @@ from smspresto_pipeline.cli.common import (
     show_char,
     warehouse_errors,
 )
+from smspresto_pipeline.sending import OptOuts
 from smspresto_pipeline.sms import (
     describe_text,
     validate_send,
 )
-from smspresto_pipeline.warehouse import (
-    OptOuts,
-    Warehouse,
-)
+from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 #: How many recipients `send` lists before summarising the rest.

@@ -6,7 +6,7 @@ single-writer lock is held only while there is something to write:
 
 1. *Staging.* Pages are appended to a :class:`DaySpool`: each page becomes an Arrow record
    batch (the API's fields verbatim as strings); the recipient, country, carrier and status are
-   derived column-wise for many pages at once (``numbering``: ``phonenumbers``' metadata
+   derived column-wise for many pages at once (``sms.numbering``: ``phonenumbers``' metadata
    compiled into RE2 patterns and prefix tables, ``phonenumbers`` itself only for the numbers
    outside them). A day stays in memory up to ``spill_rows`` rows; a larger day is spilled to
    a Parquet file in a temporary directory and streamed from there, so memory holds at most
@@ -36,24 +36,14 @@ the file is called; direct SQL on a ``smspresto.duckdb`` file must say ``smspres
 
 SQL lives in ``storage/sql/`` inside the package, run by name with bound parameters.
 
-The same file holds the send side's two tables: ``outbox`` (:class:`Outbox`: one row per
-intended SMS, claimed under its unique (campaign, dedup_key) before any request, then marked)
-and ``opt_outs`` (:class:`OptOuts`: numbers never to message, whatever sends), the circuit
-breaker's ``campaign_pauses`` (:class:`CircuitBreaker`: every campaign pauses while a trip is
-active; :func:`record_check_outcome` lets a check trip and clear it), and
-``campaign_activations`` (:class:`CampaignActivations`: when each campaign was first switched
-on, recorded with its baseline).
+The same file holds what sending must remember (the outbox, opt-outs, activations, the
+circuit breaker's state): that is :mod:`smspresto_pipeline.sending`, apart from the history.
 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
-(recipient details and status names), ``numbering`` (the same details, column-wise),
-``stats`` (:class:`PartitionStats`), ``timestamps`` (naive UTC), ``outbox`` (:class:`Outbox`),
-``opt_outs`` (:class:`OptOuts`), ``breaker`` (:class:`CircuitBreaker`), ``activations``
-(:class:`CampaignActivations`), ``replies`` (stop
-requests in a CSV of replies); :func:`run_read_only_query` runs a user's query kept to reading
-the warehouse's tables. The outbox, opt-outs, breaker and activations still run their SQL on the
-engine's connection (:meth:`Warehouse.transaction`) until they move over the port. No Dagster
-here.
+(a page's recipient details, by the number rules of ``sms.numbering``, and status names),
+``stats`` (:class:`PartitionStats`), ``timestamps`` (naive UTC); :func:`run_read_only_query`
+runs a user's query kept to reading the warehouse's tables. No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -77,26 +67,7 @@ from smspresto_pipeline.storage import (
     WarehouseSchemaError,
     check_path,
 )
-from smspresto_pipeline.warehouse.activations import (
-    Activation,
-    CampaignActivations,
-    CampaignOverview,
-)
-from smspresto_pipeline.warehouse.breaker import (
-    BreakerState,
-    CircuitBreaker,
-    Trip,
-    record_check_outcome,
-)
-from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, recipient_details
-from smspresto_pipeline.warehouse.opt_outs import OptOut, OptOutChange, OptOuts, ReplyImport
-from smspresto_pipeline.warehouse.outbox import (
-    OUTBOX_STATES,
-    Outbox,
-    OutboxMessage,
-    OutboxRow,
-    OutboxState,
-)
+from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
 from smspresto_pipeline.warehouse.store import Warehouse, run_read_only_query
@@ -104,34 +75,17 @@ from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = [
     "DEFAULT_STATUS_MAP",
-    "OUTBOX_STATES",
     "SCHEMA",
-    "Activation",
-    "BreakerState",
-    "CampaignActivations",
-    "CampaignOverview",
-    "CircuitBreaker",
     "DaySpool",
     "DayWriter",
-    "OptOut",
-    "OptOutChange",
-    "OptOuts",
-    "Outbox",
-    "OutboxMessage",
-    "OutboxRow",
-    "OutboxState",
     "PartitionStats",
     "QueryRefusedError",
     "ReadOnlyQueryError",
-    "ReplyImport",
-    "Trip",
     "Warehouse",
     "WarehouseLockedError",
     "WarehouseOpenError",
     "WarehousePathError",
     "WarehouseSchemaError",
     "check_path",
-    "recipient_details",
-    "record_check_outcome",
     "run_read_only_query",
 ]

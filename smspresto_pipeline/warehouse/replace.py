@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from smspresto_pipeline.sms.arrow import POOL
 from smspresto_pipeline.storage import ConstraintViolationError, Session
-from smspresto_pipeline.warehouse.arrow import POOL
 from smspresto_pipeline.warehouse.staging import SPOOL_SCHEMA, DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 

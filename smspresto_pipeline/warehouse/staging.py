@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
-from smspresto_pipeline.warehouse.arrow import POOL, STRING
+from smspresto_pipeline.sms.arrow import POOL, STRING
 from smspresto_pipeline.warehouse.enrich import Enricher
 
 logger = logging.getLogger(__name__)

@@ -26,14 +26,9 @@ from campaign_fixtures import (
 from click.testing import CliRunner
 
 from smspresto_pipeline.cli import cli
+from smspresto_pipeline.sending import Activation, CampaignActivations, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import (
-    Activation,
-    CampaignActivations,
-    Outbox,
-    OutboxMessage,
-    Warehouse,
-)
+from smspresto_pipeline.warehouse import Warehouse
 
 NOON = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
 ACTIVATED = "activated 2025-03-06 12:00:00 UTC by sensor:reminder_sensor"

@@ -22,11 +22,11 @@ from campaign_fixtures import (
 )
 
 from smspresto_pipeline.campaigns import Campaign
-from smspresto_pipeline.campaigns.breaker_defs import build_breaker_defs
+from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB, build_breaker_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
+from smspresto_pipeline.sending import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import CircuitBreaker, Warehouse, record_check_outcome
-from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
+from smspresto_pipeline.warehouse import Warehouse
 
 CHECK = "archive_messages_failure_spike"
 MTN = "carrier:MTN failures jumped from 3% to 21% on 2025-03-06"

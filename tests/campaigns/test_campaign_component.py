@@ -22,15 +22,16 @@ from e2e_fixtures import load_project, project_env
 import dagster_project
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.campaigns import Campaign, CampaignComponent
+from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB
 from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.campaigns.render import compile_template
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
 from smspresto_pipeline.resources import ResourceAttributes, SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import CircuitBreaker, Outbox
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.sms import migrate_legacy_ci, normalize_number
-from smspresto_pipeline.warehouse import CircuitBreaker, Outbox, Warehouse
-from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
+from smspresto_pipeline.warehouse import Warehouse
 
 TYPE = "smspresto_pipeline.CampaignComponent"
 CAMPAIGNS = Path(dagster_project.__file__).parent / "defs" / "campaigns"

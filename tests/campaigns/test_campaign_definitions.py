@@ -33,8 +33,9 @@ from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.campaigns.definitions import CampaignQueryError
 from smspresto_pipeline.campaigns.prepare import PreparedMessage, prepare_batch
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import OptOuts, Outbox
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OptOuts, Outbox, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 
 def resources(sim: RunningSimulator, path: Path, **warehouse: Any) -> dict[str, Any]:

@@ -44,11 +44,12 @@ from smspresto_pipeline.campaigns.guards import SurgeRest
 from smspresto_pipeline.campaigns.model import Campaign
 from smspresto_pipeline.campaigns.prepare import prepare_batch
 from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER, RunStatus
+from smspresto_pipeline.sending import CircuitBreaker, Outbox, OutboxMessage
+from smspresto_pipeline.sending.breaker import BreakerState, Trip
+from smspresto_pipeline.sending.campaign_snapshot import CampaignSnapshot
+from smspresto_pipeline.sending.outbox import OutboxRow
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import CircuitBreaker, Outbox, OutboxMessage, Warehouse
-from smspresto_pipeline.warehouse.breaker import BreakerState, Trip
-from smspresto_pipeline.warehouse.campaign_snapshot import CampaignSnapshot
-from smspresto_pipeline.warehouse.outbox import OutboxRow
+from smspresto_pipeline.warehouse import Warehouse
 
 NOON = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)  # Africa/Abidjan is UTC+0
 NIGHT = datetime(2025, 3, 6, 23, 0, tzinfo=UTC)

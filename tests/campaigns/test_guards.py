@@ -40,8 +40,9 @@ from smspresto_pipeline.campaigns.guards import (
     volume_threshold,
 )
 from smspresto_pipeline.campaigns.timing import day_start, next_day_start
+from smspresto_pipeline.sending import OptOuts, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OptOuts, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 QUIET = {"start": "21:00", "end": "08:00"}
 # Africa/Abidjan is UTC+0: the campaign's wall clock is the UTC one.

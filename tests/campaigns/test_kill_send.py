@@ -25,8 +25,9 @@ from campaign_fixtures import CUSTOMERS_SQL, CUSTOMERS_TEMPLATE, states
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.reconcile import reconcile
+from smspresto_pipeline.sending import Outbox
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import Outbox, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 WORKER = Path(__file__).resolve().parents[1] / "send_worker.py"
 ROWS = 2_000

@@ -15,8 +15,9 @@ from conftest import MakeSimulator
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.reconcile import reconcile
 from smspresto_pipeline.campaigns.send import send_claimed
+from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 CAMPAIGN = "reminder"
 # Nine hours ahead of UTC: an archive time read as UTC would fall outside every window.

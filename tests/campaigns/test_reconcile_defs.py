@@ -18,8 +18,9 @@ from smspresto_pipeline.campaigns import build_reconcile_defs
 from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.campaigns.send import send_claimed
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import Fault
-from smspresto_pipeline.warehouse import OUTBOX_STATES, Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 # Nine hours ahead of UTC: an archive time read in the wrong zone falls outside every window.
 ZONE = "Asia/Tokyo"

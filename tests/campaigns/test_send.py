@@ -22,9 +22,9 @@ from smspresto_pipeline.campaigns.send import (
 )
 from smspresto_pipeline.campaigns.settle import RunStatus, settle_dead_runs
 from smspresto_pipeline.errors import SMSValidationError
+from smspresto_pipeline.sending import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
+from smspresto_pipeline.sending.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.simulator import Fault, RunningSimulator
-from smspresto_pipeline.warehouse import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
-from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession
 
 CAMPAIGN = "reminder"
 DROP = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))

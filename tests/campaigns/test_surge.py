@@ -23,8 +23,9 @@ from campaign_fixtures import (
     texts_of,
 )
 
+from smspresto_pipeline.sending import Outbox
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import Outbox, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 #: Confirmed at 14:00 (Africa/Abidjan is UTC+0); held rows expire at 14:00 the next day.
 AT = datetime(2025, 3, 6, 14, 0, tzinfo=UTC)

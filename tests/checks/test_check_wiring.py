@@ -26,9 +26,9 @@ from smspresto_pipeline.ingest.assets import build_archive_messages_asset
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.warehouse import Warehouse
-from smspresto_pipeline.warehouse.breaker import CircuitBreaker
 
 START = date(2025, 1, 13)
 END = date(2025, 2, 16)

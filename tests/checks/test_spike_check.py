@@ -19,8 +19,9 @@ from smspresto_pipeline.checks.definitions import (
 )
 from smspresto_pipeline.ingest.assets import build_archive_messages_asset
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
-from smspresto_pipeline.warehouse import CircuitBreaker, Warehouse
+from smspresto_pipeline.warehouse import Warehouse
 
 START = date(2025, 1, 13)
 END = date(2025, 2, 16)

@@ -31,7 +31,8 @@ from smspresto_pipeline.checks.spikes import (
     load_daily_counts,
 )
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
-from smspresto_pipeline.warehouse import Warehouse, recipient_details
+from smspresto_pipeline.sms.numbering import recipient_details
+from smspresto_pipeline.warehouse import Warehouse
 
 START = date(2025, 1, 13)
 END = date(2025, 2, 16)

@@ -14,9 +14,9 @@ from e2e_fixtures import DemoTwice
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.checks.definitions import CHECKS_JOB
 from smspresto_pipeline.demo import DEMO_OPERATOR_NUMBER, DEMO_SPIKE_SEGMENT, spike_day
+from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 from smspresto_pipeline.warehouse import Warehouse
-from smspresto_pipeline.warehouse.breaker import CircuitBreaker
 
 CHECKED_DAYS = 4  # yesterday and the three days the daily ingest re-reads
 

@@ -15,9 +15,9 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 import dagster_project
 from smspresto_pipeline.campaigns import CampaignComponent
+from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB
 from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
-from smspresto_pipeline.warehouse.breaker import PAUSE_JOB, RESUME_JOB
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

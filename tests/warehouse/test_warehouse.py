@@ -33,7 +33,6 @@ from smspresto_pipeline.warehouse import (
     Warehouse,
     WarehouseLockedError,
     WarehouseOpenError,
-    recipient_details,
 )
 
 DAY = date(2025, 3, 6)
@@ -197,13 +196,6 @@ def test_recipients_old_national_and_invalid(warehouse: Warehouse) -> None:
         ("+33612345678", True, "FR"),
         ("abc", False, None),
     ]
-
-
-def test_recipient_details_are_cached() -> None:
-    recipient_details.cache_clear()
-    recipient_details("+22508081488")
-    recipient_details("+22508081488")
-    assert recipient_details.cache_info().hits == 1
 
 
 def test_status_map_is_configurable(tmp_path: Path) -> None:

@@ -12,17 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse import (
-    OUTBOX_STATES,
-    OptOuts,
-    Outbox,
-    OutboxMessage,
-    Warehouse,
-    WarehouseSchemaError,
-)
-from smspresto_pipeline.warehouse import outbox as outbox_module
-from smspresto_pipeline.warehouse.outbox import (
+from smspresto_pipeline.sending import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
+from smspresto_pipeline.sending import outbox as outbox_module
+from smspresto_pipeline.sending.outbox import (
     FINAL_STATES,
     TRANSITIONS,
     OutboxIntegrityError,
@@ -30,6 +22,8 @@ from smspresto_pipeline.warehouse.outbox import (
     PendingOwner,
     Taken,
 )
+from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.warehouse import Warehouse, WarehouseSchemaError
 
 NOW = datetime(2025, 3, 6, 9, 0)
 OLD_OUTBOX_DDL = """
@@ -145,7 +139,8 @@ def test_a_read_waits_for_a_writer_of_the_same_process(outbox: Outbox) -> None:
 
 _CLAIMER = """
 import json, sys
-from smspresto_pipeline.warehouse import Outbox, OutboxMessage, Warehouse
+from smspresto_pipeline.sending import Outbox, OutboxMessage
+from smspresto_pipeline.warehouse import Warehouse
 outbox = Outbox(Warehouse(sys.argv[1], lock_backoff=0.01, lock_backoff_max=0.1))
 keys = [f"k{i}" for i in range(300)]
 if sys.argv[2] == "reversed":
@@ -614,6 +609,28 @@ def test_a_write_whose_read_back_differs_rolls_back_and_fails_loudly(
     with pytest.raises(OutboxIntegrityError, match="2 outbox rows should have moved and 1 read"):
         outbox.mark("reminder", ["a", "b"], "pending", run_id="run-1", now=NOW)
     assert {key: row[0] for key, row in stored(warehouse).items()} == {"a": "held", "b": "held"}
+
+
+def test_a_claim_whose_read_back_differs_rolls_back_and_fails_loudly(
+    outbox: Outbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same guard on a claim, whether one call or inside a transaction of its own."""
+    outbox.claim([message("a")], run_id="run-0", now=NOW)
+
+    def one_row_short(name: str) -> str:
+        sql = load_sql(name)
+        if name == "dml/select_outbox_claim_owners.sql":
+            sql = sql.rstrip().rstrip(";") + " WHERE outbox.dedup_key <> 'c';"
+        return sql
+
+    monkeypatch.setattr(outbox_module, "load_sql", one_row_short)
+    batch = [message("a"), message("b"), message("c")]
+    short = r"a claim of 3 rows \(1 already in the outbox\) reads back 2 rows, 1 of them claimed"
+    with pytest.raises(OutboxIntegrityError, match=short):
+        outbox.claim(batch, run_id="run-1", now=NOW)
+    with pytest.raises(OutboxIntegrityError, match=short), outbox.transaction() as session:
+        session.claim(batch, run_id="run-1", now=NOW)
+    assert {key: row[4] for key, row in stored(warehouse).items()} == {"a": "run-0"}
 
 
 # --- a batch recorded as requested before its request ----------------------------------

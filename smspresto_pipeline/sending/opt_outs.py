@@ -27,9 +27,9 @@ import duckdb
 import pyarrow as pa
 
 from smspresto_pipeline.errors import SMSValidationError
+from smspresto_pipeline.sending.replies import is_stop_reply, read_replies
 from smspresto_pipeline.sms import normalize_number, normalize_recipients
 from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.replies import is_stop_reply, read_replies
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 
@@ -161,7 +161,7 @@ class OptOuts:
     ) -> ReplyImport:
         """Opt out every number whose reply in the CSV at ``path`` asks to stop.
 
-        Stop requests are recognised by :func:`~smspresto_pipeline.warehouse.replies.is_stop_reply`
+        Stop requests are recognised by :func:`~smspresto_pipeline.sending.replies.is_stop_reply`
         and stored with source ``reply-import``, all in one transaction. Invalid numbers are
         reported, not fatal.
 

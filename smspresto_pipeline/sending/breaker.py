@@ -20,7 +20,7 @@ existed, finds the breaker closed and creates nothing.
 trips, ``None`` (passed) ends that partition's trip, ``"WARN"`` changes nothing, since a warning
 is not a pass)::
 
-    from smspresto_pipeline.warehouse.breaker import record_check_outcome
+    from smspresto_pipeline.sending.breaker import record_check_outcome
 
     state = record_check_outcome(
         warehouse,                        # a Warehouse (WarehouseResource.get_warehouse())
@@ -62,9 +62,7 @@ from smspresto_pipeline.wording import plural
 
 __all__ = [
     "CHECK_PREFIX",
-    "PAUSE_JOB",
     "RESUME_HINT",
-    "RESUME_JOB",
     "BreakerState",
     "CircuitBreaker",
     "Trip",
@@ -75,14 +73,9 @@ __all__ = [
 CHECK_PREFIX = "check:"
 #: The table holding the trips.
 TABLE = "campaign_pauses"
-#: The Dagster jobs a person launches from the UI to resume or pause every campaign
-#: (``smspresto_pipeline.campaigns.breaker_defs``).
-RESUME_JOB = "smspresto_resume_campaigns"
-PAUSE_JOB = "smspresto_pause_campaigns"
-#: How a person resumes the campaigns, as the sensors, jobs and command say it.
-RESUME_HINT = (
-    f'`smspresto campaigns resume --reason "..."`, or the job {RESUME_JOB} launched in the UI'
-)
+#: How a person resumes the campaigns, whatever runs them (:meth:`BreakerState.describe`'s
+#: default); a face that offers more ways (the Dagster jobs) passes its own hint.
+RESUME_HINT = '`smspresto campaigns resume --reason "..."`'
 
 #: Severities :func:`record_check_outcome` accepts (None: the check passed).
 _SEVERITIES = frozenset({"ERROR", "WARN"})
@@ -164,8 +157,9 @@ class BreakerState:
         source = f"{CHECK_PREFIX}{check_name}"
         return any((t.source, t.partition_key) == (source, partition) for t in self.trips)
 
-    def describe(self) -> str:
-        """One paragraph for a person: why campaigns are paused and how to resume them."""
+    def describe(self, resume_hint: str = RESUME_HINT) -> str:
+        """One paragraph for a person: why campaigns are paused and how to resume them
+        (``resume_hint``, the ways the caller's face offers)."""
         if not self.trips:
             return "campaigns are running: the circuit breaker is closed"
         latest = self.trips[0]
@@ -176,7 +170,7 @@ class BreakerState:
             return (
                 f"campaigns are paused by {latest.paused_by} (manual pause): {latest.reason}, "
                 f"since {latest.tripped_at:%Y-%m-%d %H:%M} UTC{more}; nothing is sent until a "
-                f"person resumes them: {RESUME_HINT}"
+                f"person resumes them: {resume_hint}"
             )
         if others:
             automatic = "each trip ends (a check's when it passes again for its partition) or "
@@ -186,7 +180,7 @@ class BreakerState:
             automatic = ""
         return (
             f"campaigns are paused by the circuit breaker since {latest.describe()}{more}. "
-            f"Nothing is sent until {automatic}a person resumes them: {RESUME_HINT}"
+            f"Nothing is sent until {automatic}a person resumes them: {resume_hint}"
         )
 
 

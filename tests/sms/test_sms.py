@@ -8,7 +8,6 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from smspresto_pipeline import sms
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sms import (
     GSM7_BASIC,
@@ -24,6 +23,7 @@ from smspresto_pipeline.sms import (
     validate_send,
     validate_sender,
 )
+from smspresto_pipeline.sms import rules as sms
 
 GSM_BASIC_TEXT = st.text(alphabet=sorted(GSM7_BASIC))
 GSM_TEXT = st.text(alphabet=sorted(GSM7_BASIC | GSM7_EXTENSION))

@@ -34,12 +34,12 @@ from datetime import datetime
 
 import duckdb
 
+from smspresto_pipeline.sending.activations import is_activated_on
+from smspresto_pipeline.sending.breaker import BreakerState, Trip
+from smspresto_pipeline.sending.opt_outs import opted_out_on
+from smspresto_pipeline.sending.outbox import OutboxRow, OutboxSession, PendingOwner
 from smspresto_pipeline.storage.duckdb import schema_tables
 from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.activations import is_activated_on
-from smspresto_pipeline.warehouse.breaker import BreakerState, Trip
-from smspresto_pipeline.warehouse.opt_outs import opted_out_on
-from smspresto_pipeline.warehouse.outbox import OutboxRow, OutboxSession, PendingOwner
 
 __all__ = [
     "CampaignGate",

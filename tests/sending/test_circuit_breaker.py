@@ -8,14 +8,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from smspresto_pipeline.warehouse import (
-    CircuitBreaker,
-    Trip,
-    Warehouse,
-    WarehouseSchemaError,
-    record_check_outcome,
-)
-from smspresto_pipeline.warehouse.breaker import RESUME_HINT
+from smspresto_pipeline.sending import CircuitBreaker, Trip, record_check_outcome
+from smspresto_pipeline.sending.breaker import RESUME_HINT
+from smspresto_pipeline.warehouse import Warehouse, WarehouseSchemaError
 
 CHECK = "archive_messages_failure_spike"
 SOURCE = f"check:{CHECK}"
@@ -62,6 +57,25 @@ def test_a_trip_pauses_until_its_check_passes_again_for_that_partition(
     assert not ended.active
     assert not breaker.state().tripped
     assert breaker.history() == [ended]
+
+
+def test_the_state_says_how_to_resume_in_the_words_its_caller_gives(warehouse: Warehouse) -> None:
+    """The state names no Dagster job: a face offering other ways to resume passes its hint."""
+    breaker = CircuitBreaker(warehouse)
+    breaker.trip(MTN, source=SOURCE, partition="2025-03-06", now=T0)
+    breaker.trip("by hand", source="cli:ama", now=T0 + timedelta(hours=1))
+    state = breaker.state()
+    assert state.describe("launch the resume job").endswith(
+        "a person resumes them: launch the resume job"
+    )
+    assert "_campaigns" not in state.describe()  # no job name (smspresto_resume_campaigns)
+    breaker.resume(by="kofi", reason="fixed", now=T0 + timedelta(hours=2))
+    breaker.trip(MTN, source=SOURCE, partition="2025-03-07", now=T0 + timedelta(hours=3))
+    assert (
+        breaker.state()
+        .describe("launch the resume job")
+        .endswith("a person resumes them: launch the resume job")
+    )
 
 
 def test_re_tripping_the_same_partition_stacks_no_trip_and_takes_the_new_reason(

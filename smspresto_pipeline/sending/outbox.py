@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import dataclasses
 import re
@@ -233,368 +234,6 @@ def _expected(dedup_keys: Iterable[str], state: str, now: datetime) -> pa.Table:
     )
 
 
-class OutboxSession:
-    """The outbox's reads and writes on one open connection.
-
-    Given by :meth:`Outbox.transaction` (everything inside commits together, and no other
-    writer of the file runs in between) and used by :class:`Outbox` for its one-statement calls.
-    The methods are :class:`Outbox`'s: see there.
-    """
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-
-    def existing_keys(self, campaign: str, dedup_keys: Iterable[str]) -> set[str]:
-        """See :meth:`Outbox.existing_keys`."""
-        keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
-        if not keys.num_rows:
-            return set()
-        self._con.register("candidate_keys", keys)
-        rows = self._con.execute(
-            load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
-        ).fetchall()
-        return {row[0] for row in rows}
-
-    def claim(
-        self,
-        messages: Iterable[OutboxMessage],
-        *,
-        state: ClaimState = "pending",
-        skip_reason: str | None = None,
-        run_id: str | None = None,
-        now: datetime | None = None,
-    ) -> list[OutboxMessage]:
-        """See :meth:`Outbox.claim`."""
-        _check_claim(state, skip_reason)
-        batch: dict[tuple[str, str], OutboxMessage] = {}
-        for message in messages:
-            batch.setdefault(message.key, message)
-        if not batch:
-            return []
-        # Column by column: a dict per message is several times slower on 10,000 rows.
-        table = pa.Table.from_pydict(
-            {name: [getattr(m, name) for m in batch.values()] for name in _MESSAGE_SCHEMA.names},
-            schema=_MESSAGE_SCHEMA,
-        )
-        params = {
-            "state": state,
-            "skip_reason": skip_reason,
-            "run_id": run_id,
-            "now": utc_naive(now),
-        }
-        self._con.register("claimed_messages", table)
-        owners = load_sql("dml/select_outbox_claim_owners.sql")
-        owner_params = {"state": state, "run_id": run_id, "now": params["now"]}
-        taken = {(c, k) for c, k, _ in self._con.execute(owners, owner_params).fetchall()}
-        self._con.execute(load_sql("dml/insert_outbox_claimed.sql"), params)
-        after = self._con.execute(owners, owner_params).fetchall()
-        claimed = {(c, k) for c, k, here in after if here} - taken
-        if len(after) != len(batch) or len(claimed) != len(batch) - len(taken):
-            raise OutboxIntegrityError(
-                f"a claim of {len(batch)} rows ({len(taken)} already in the outbox) reads back "
-                f"{len(after)} rows, {len(claimed)} of them claimed here; rolled back, nothing "
-                "claimed"
-            )
-        return [message for key, message in batch.items() if key in claimed]
-
-    def mark(
-        self,
-        campaign: str,
-        dedup_keys: Iterable[str],
-        state: MarkState,
-        *,
-        api_status: int | None = None,
-        api_message: str | None = None,
-        skip_reason: str | None = None,
-        run_id: str | None = None,
-        sent_at: datetime | None = None,
-        now: datetime | None = None,
-    ) -> tuple[str, ...]:
-        """See :meth:`Outbox.mark`."""
-        _check_mark(state, skip_reason)
-        at = utc_naive(now)
-        params = {
-            "campaign": campaign,
-            "state": state,
-            "from_states": list(TRANSITIONS[state]),
-            "api_status": api_status,
-            "api_message": api_message,
-            "skip_reason": skip_reason,
-            "run_id": run_id,
-            "sent_at": None if sent_at is None else utc_naive(sent_at),
-            "now": at,
-        }
-        return self._move(
-            campaign,
-            "outbox_keys",
-            _expected(dedup_keys, state, at),
-            ("dml/select_outbox_markable_keys.sql", "dml/update_outbox_state.sql"),
-            params,
-            run_id=run_id,
-        )
-
-    def mark_each(
-        self, campaign: str, marks: Sequence[OutboxMark], *, run_id: str | None = None
-    ) -> tuple[str, ...]:
-        """Several :meth:`mark` calls in one UPDATE (each mark keeps its state, answer and
-        time; its keys must appear in no other mark); the keys moved, in the order given."""
-        for mark in marks:
-            _check_mark(mark.state, None)
-        keys = [key for mark in marks for key in dict.fromkeys(mark.keys)]
-        if len(set(keys)) != len(keys):
-            raise ValueError("a key appears in two marks")
-        if not keys:
-            return ()
-        counts = [len(dict.fromkeys(mark.keys)) for mark in marks]
-
-        def each(values: list[object]) -> list[object]:
-            return [
-                value for value, count in zip(values, counts, strict=True) for _ in range(count)
-            ]
-
-        table = pa.table(
-            {
-                "dedup_key": pa.array(keys, pa.string()),
-                "state": pa.array(each([m.state for m in marks]), pa.string()),
-                "api_status": pa.array(each([m.api_status for m in marks]), pa.int32()),
-                "api_message": pa.array(each([m.api_message for m in marks]), pa.string()),
-                "now": pa.array(each([utc_naive(m.now) for m in marks]), pa.timestamp("us")),
-                "from_states": pa.array(
-                    each([list(TRANSITIONS[m.state]) for m in marks]), pa.list_(pa.string())
-                ),
-            }
-        )
-        return self._move(
-            campaign,
-            "marked_rows",
-            table,
-            ("dml/select_outbox_markable_rows.sql", "dml/update_outbox_marks.sql"),
-            {"campaign": campaign, "run_id": run_id},
-            run_id=run_id,
-        )
-
-    def hand_over(
-        self,
-        campaign: str,
-        dedup_keys: Iterable[str],
-        *,
-        from_run: str | None,
-        to_run: str | None,
-        now: datetime | None = None,
-    ) -> tuple[str, ...]:
-        """See :meth:`Outbox.hand_over`."""
-        at = utc_naive(now)
-        params = {"campaign": campaign, "run_id": from_run, "to_run": to_run, "now": at}
-        return self._move(
-            campaign,
-            "outbox_keys",
-            _expected(dedup_keys, "pending", at),
-            ("dml/select_outbox_unrequested_keys.sql", "dml/update_outbox_pending_run.sql"),
-            params,
-            run_id=to_run,
-            check_run=True,
-        )
-
-    def release(
-        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
-    ) -> tuple[str, ...]:
-        """See :meth:`Outbox.release`."""
-        at = utc_naive(now)
-        return self._move(
-            campaign,
-            "outbox_keys",
-            _expected(dedup_keys, "pending", at),
-            ("dml/select_outbox_owned_pending_keys.sql", "dml/update_outbox_released.sql"),
-            {"campaign": campaign, "run_id": run_id, "now": at},
-            run_id=None,
-            check_run=True,
-        )
-
-    def take(
-        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
-    ) -> Taken:
-        """Record one batch as requested, just before its request: the rows ``run_id`` still
-        owns and never requested are stamped ``requested_at`` and returned, read back, as the
-        rows to send; those whose number opted out since their claim are marked ``skipped``
-        (``opted_out``) instead. A row another run took over (its run was judged dead) is in
-        neither: it is no longer this run's to send."""
-        at = utc_naive(now)
-        keys = list(dict.fromkeys(dedup_keys))
-        if not keys:
-            return Taken((), ())
-        self._con.register("outbox_keys", pa.table({"dedup_key": pa.array(keys, pa.string())}))
-        found = self._con.execute(
-            load_sql("dml/select_outbox_unrequested_keys.sql"),
-            {"campaign": campaign, "run_id": run_id},
-        ).fetchall()
-        opted = {key for key, opted_out in found if opted_out}
-        # Marking the opted-out rows skipped leaves the others as found: no second lookup.
-        skipped = self.mark(
-            campaign,
-            [k for k in keys if k in opted],
-            "skipped",
-            skip_reason="opted_out",
-            run_id=run_id,
-            now=at,
-        )
-        requested = self._move(
-            campaign,
-            "outbox_keys",
-            _expected((k for k in keys if k not in opted), "pending", at),
-            ("dml/select_outbox_unrequested_keys.sql", "dml/update_outbox_requested.sql"),
-            {"campaign": campaign, "run_id": run_id, "now": at},
-            run_id=run_id,
-            check_run=True,
-            movable={key for key, opted_out in found if not opted_out},
-        )
-        return Taken(requested, skipped)
-
-    def _move(
-        self,
-        campaign: str,
-        view: str,
-        rows: pa.Table,
-        sql: tuple[str, str],
-        params: Mapping[str, object],
-        *,
-        run_id: str | None,
-        check_run: bool | None = None,
-        movable: set[str] | None = None,
-    ) -> tuple[str, ...]:
-        """Move outbox rows of ``campaign`` and return the keys moved, in the order of ``rows``.
-
-        ``rows`` (a ``dedup_key`` column, the ``state`` and ``now`` each row must end with, and
-        what the UPDATE reads) is registered as ``view``; the SELECT ``sql[0]`` finds the rows
-        that may move (unless the caller read them in this transaction: ``movable``), the
-        UPDATE ``sql[1]`` moves exactly those, and what it moved is read back (state, time
-        and, when ``check_run``, ``run_id``): never the statement's echo.
-
-        Raises:
-            OutboxIntegrityError: the rows read back differ from those that should have moved
-                (the caller's transaction then rolls back).
-        """
-        if not rows.num_rows:
-            return ()
-        select, update = (load_sql(name) for name in sql)
-        if movable is None:
-            self._con.register(view, rows)
-            found = self._con.execute(select, _bound(select, params)).fetchall()
-            movable = {row[0] for row in found}
-        if not movable:
-            return ()
-        rows = rows.filter(pc.is_in(rows["dedup_key"], value_set=pa.array(list(movable))))
-        self._con.register(view, rows)
-        self._con.execute(update, _bound(update, params))
-        self._con.register("moved_rows", rows.select(["dedup_key", "state", "now"]))
-        check = run_id is not None if check_run is None else check_run
-        moved = {
-            row[0]
-            for row in self._con.execute(
-                load_sql("dml/select_outbox_moved_keys.sql"),
-                {"campaign": campaign, "run_id": run_id, "check_run": check},
-            ).fetchall()
-        }
-        if moved != movable:
-            raise OutboxIntegrityError(
-                f"campaign {campaign!r}: {len(movable)} outbox rows should have moved and "
-                f"{len(moved)} read back as moved; rolled back, nothing moved"
-            )
-        return tuple(rows["dedup_key"].to_pylist())
-
-    def pending_owners(self, campaign: str | None = None) -> list[PendingOwner]:
-        """See :meth:`Outbox.pending_owners`."""
-        rows = self._con.execute(
-            load_sql("dml/select_outbox_pending_owners.sql"), {"campaign": campaign}
-        ).fetchall()
-        return [PendingOwner(*row) for row in rows]
-
-    def rows(
-        self,
-        states: OutboxState | Sequence[OutboxState],
-        *,
-        campaign: str | None = None,
-        created_before: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[OutboxRow]:
-        """See :meth:`Outbox.rows`."""
-        wanted = _states(states)
-        params = {
-            "states": wanted,
-            "campaign": campaign,
-            "created_before": None if created_before is None else utc_naive(created_before),
-            "limit": limit,
-        }
-        return _outbox_rows(self._con.execute(load_sql("dml/select_outbox_rows.sql"), params))
-
-    def released(self, campaign: str) -> list[OutboxRow]:
-        """See :meth:`Outbox.released`."""
-        sql = load_sql("dml/select_outbox_released.sql")
-        return _outbox_rows(self._con.execute(sql, {"campaign": campaign}))
-
-    def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
-        """See :meth:`Outbox.sent_to_recipients`."""
-        numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
-        if not numbers.num_rows:
-            return {}
-        self._con.register("capped_recipients", numbers)
-        rows = self._con.execute(
-            load_sql("dml/count_outbox_sent_by_recipient.sql"),
-            {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
-        ).fetchall()
-        return {recipient: int(count) for recipient, count in rows}
-
-    def campaign_sent_count(self, campaign: str, since: datetime) -> int:
-        """See :meth:`Outbox.campaign_sent_count`."""
-        # fetchall, not fetchone: a result left unfinished blocks the session's next statement.
-        [(count,)] = self._con.execute(
-            load_sql("dml/count_outbox_sent_by_campaign.sql"),
-            {"campaign": campaign, "states": list(DAILY_CAP_STATES), "since": utc_naive(since)},
-        ).fetchall()
-        return int(count)
-
-    def run_sizes(self, campaign: str, *, runs: int) -> list[int]:
-        """See :meth:`Outbox.run_sizes`."""
-        rows = self._con.execute(
-            load_sql("dml/select_outbox_run_sizes.sql"),
-            {"campaign": campaign, "states": list(DAILY_CAP_STATES), "runs": runs},
-        ).fetchall()
-        return [int(row[0]) for row in rows]
-
-    def record_surge(
-        self,
-        campaign: str,
-        *,
-        run_id: str,
-        found_rows: int,
-        threshold: int,
-        rest: str,
-        rest_rows: int,
-        now: datetime | None = None,
-    ) -> None:
-        """Record that ``run_id`` confirmed a surge of ``found_rows`` new rows (above
-        ``threshold``), and what it did with the ``rest_rows`` its first batch left: ``rest`` is
-        ``expire``, ``keep`` or ``drop`` (table ``smspresto.campaign_surges``). Write it in the
-        transaction of the run's claims."""
-        params = {
-            "campaign": campaign,
-            "run_id": run_id,
-            "now": utc_naive(now),
-            "found_rows": found_rows,
-            "threshold": threshold,
-            "rest": rest,
-            "rest_rows": rest_rows,
-        }
-        self._con.execute(load_sql("dml/insert_campaign_surge.sql"), params).fetchall()
-
-    def surge_runs(self, campaign: str, rest: str) -> frozenset[str]:
-        """The runs that confirmed a surge of ``campaign`` saying ``rest`` (``keep``: the rows
-        they held never expire)."""
-        rows = self._con.execute(
-            load_sql("dml/select_campaign_surge_runs.sql"), {"campaign": campaign, "rest": rest}
-        ).fetchall()
-        return frozenset(str(row[0]) for row in rows)
-
-
 def _outbox_rows(cursor: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
     names = [d[0] for d in cursor.description or ()]
     return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
@@ -622,48 +261,36 @@ def _states(states: OutboxState | Sequence[OutboxState]) -> list[str]:
     return wanted
 
 
-class Outbox:
-    """Reads and writes of ``smspresto.outbox`` in a :class:`Warehouse`'s file.
+class _OutboxCalls(abc.ABC):
+    """The outbox's reads and writes, written once for :class:`Outbox` (each call on its own
+    connection) and :class:`OutboxSession` (every call on one): they differ only in
+    :meth:`_writing` and :meth:`_reading`."""
 
-    Each method is one short transaction (or one read-only connection);
-    :meth:`transaction` groups several.
+    @abc.abstractmethod
+    def _writing(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The connection one call writes on (its reads see its writes)."""
 
-    Args:
-        warehouse: the DuckDB file (its lock settings apply to every write here).
-    """
-
-    def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
-
-    def __repr__(self) -> str:
-        return f"Outbox({self.warehouse!r})"
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[OutboxSession]:
-        """An :class:`OutboxSession` inside one transaction: its reads see its own writes, it
-        commits when the block ends and rolls back when it raises. No other writer of the file
-        (in this process or another) runs until it ends, so keep it short; don't call this
-        :class:`Outbox`'s own methods inside it (they open their own connection)."""
-        with self.warehouse.transaction() as con:
-            yield OutboxSession(con)
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[OutboxSession]:
-        """An :class:`OutboxSession` on a read-only connection: several reads, one connection
-        (the file must exist; don't write through it)."""
-        with self.warehouse.reading() as con:
-            yield OutboxSession(con)
+    @abc.abstractmethod
+    def _reading(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection | None]:
+        """The connection one call reads on; None when there is nothing to read (the file is
+        missing: the call finds nothing and creates nothing)."""
 
     def existing_keys(self, campaign: str, dedup_keys: Iterable[str]) -> set[str]:
         """The keys among ``dedup_keys`` that already have a row of ``campaign`` (any state).
 
         One join, whatever the number of keys; nothing is created when the file is missing.
         """
-        keys = list(dedup_keys)
-        if not keys or not self.warehouse.path.exists():
+        keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
+        if not keys.num_rows:
             return set()
-        with self.reading() as session:
-            return session.existing_keys(campaign, keys)
+        with self._reading() as con:
+            if con is None:
+                return set()
+            con.register("candidate_keys", keys)
+            rows = con.execute(
+                load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def claim(
         self,
@@ -691,15 +318,40 @@ class Outbox:
 
         Raises:
             ValueError: for a state rows cannot be claimed in, or a missing/extra skip_reason.
+            OutboxIntegrityError: the rows read back are not those the claim should have left.
         """
         _check_claim(state, skip_reason)
-        batch = list(messages)
+        batch: dict[tuple[str, str], OutboxMessage] = {}
+        for message in messages:
+            batch.setdefault(message.key, message)
         if not batch:
             return []
-        with self.transaction() as session:
-            return session.claim(
-                batch, state=state, skip_reason=skip_reason, run_id=run_id, now=now
-            )
+        # Column by column: a dict per message is several times slower on 10,000 rows.
+        table = pa.Table.from_pydict(
+            {name: [getattr(m, name) for m in batch.values()] for name in _MESSAGE_SCHEMA.names},
+            schema=_MESSAGE_SCHEMA,
+        )
+        params = {
+            "state": state,
+            "skip_reason": skip_reason,
+            "run_id": run_id,
+            "now": utc_naive(now),
+        }
+        owners = load_sql("dml/select_outbox_claim_owners.sql")
+        owner_params = {"state": state, "run_id": run_id, "now": params["now"]}
+        with self._writing() as con:
+            con.register("claimed_messages", table)
+            taken = {(c, k) for c, k, _ in con.execute(owners, owner_params).fetchall()}
+            con.execute(load_sql("dml/insert_outbox_claimed.sql"), params)
+            after = con.execute(owners, owner_params).fetchall()
+            claimed = {(c, k) for c, k, here in after if here} - taken
+            if len(after) != len(batch) or len(claimed) != len(batch) - len(taken):
+                raise OutboxIntegrityError(
+                    f"a claim of {len(batch)} rows ({len(taken)} already in the outbox) reads "
+                    f"back {len(after)} rows, {len(claimed)} of them claimed here; rolled back, "
+                    "nothing claimed"
+                )
+        return [message for key, message in batch.items() if key in claimed]
 
     def mark(
         self,
@@ -732,21 +384,64 @@ class Outbox:
             ValueError: for a state rows cannot be marked with, or ``skipped`` with no reason.
         """
         _check_mark(state, skip_reason)
-        keys = list(dedup_keys)
-        if not keys:
-            return ()
-        with self.transaction() as session:
-            return session.mark(
-                campaign,
-                keys,
-                state,
-                api_status=api_status,
-                api_message=api_message,
-                skip_reason=skip_reason,
-                run_id=run_id,
-                sent_at=sent_at,
-                now=now,
-            )
+        at = utc_naive(now)
+        params = {
+            "campaign": campaign,
+            "state": state,
+            "from_states": list(TRANSITIONS[state]),
+            "api_status": api_status,
+            "api_message": api_message,
+            "skip_reason": skip_reason,
+            "run_id": run_id,
+            "sent_at": None if sent_at is None else utc_naive(sent_at),
+            "now": at,
+        }
+        return self._write_move(
+            campaign,
+            "outbox_keys",
+            _expected(dedup_keys, state, at),
+            ("dml/select_outbox_markable_keys.sql", "dml/update_outbox_state.sql"),
+            params,
+            run_id=run_id,
+        )
+
+    def mark_each(
+        self, campaign: str, marks: Sequence[OutboxMark], *, run_id: str | None = None
+    ) -> tuple[str, ...]:
+        """Several :meth:`mark` calls in one UPDATE (each mark keeps its state, answer and
+        time; its keys must appear in no other mark); the keys moved, in the order given."""
+        for mark in marks:
+            _check_mark(mark.state, None)
+        keys = [key for mark in marks for key in dict.fromkeys(mark.keys)]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a key appears in two marks")
+        counts = [len(dict.fromkeys(mark.keys)) for mark in marks]
+
+        def each(values: list[object]) -> list[object]:
+            return [
+                value for value, count in zip(values, counts, strict=True) for _ in range(count)
+            ]
+
+        table = pa.table(
+            {
+                "dedup_key": pa.array(keys, pa.string()),
+                "state": pa.array(each([m.state for m in marks]), pa.string()),
+                "api_status": pa.array(each([m.api_status for m in marks]), pa.int32()),
+                "api_message": pa.array(each([m.api_message for m in marks]), pa.string()),
+                "now": pa.array(each([utc_naive(m.now) for m in marks]), pa.timestamp("us")),
+                "from_states": pa.array(
+                    each([list(TRANSITIONS[m.state]) for m in marks]), pa.list_(pa.string())
+                ),
+            }
+        )
+        return self._write_move(
+            campaign,
+            "marked_rows",
+            table,
+            ("dml/select_outbox_markable_rows.sql", "dml/update_outbox_marks.sql"),
+            {"campaign": campaign, "run_id": run_id},
+            run_id=run_id,
+        )
 
     def hand_over(
         self,
@@ -765,11 +460,16 @@ class Outbox:
         never moves here (it may have been sent). One statement, so of two runs adopting the
         same key exactly one gets it.
         """
-        keys = list(dedup_keys)
-        if not keys:
-            return ()
-        with self.transaction() as session:
-            return session.hand_over(campaign, keys, from_run=from_run, to_run=to_run, now=now)
+        at = utc_naive(now)
+        return self._write_move(
+            campaign,
+            "outbox_keys",
+            _expected(dedup_keys, "pending", at),
+            ("dml/select_outbox_unrequested_keys.sql", "dml/update_outbox_pending_run.sql"),
+            {"campaign": campaign, "run_id": from_run, "to_run": to_run, "now": at},
+            run_id=to_run,
+            check_run=True,
+        )
 
     def release(
         self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
@@ -778,19 +478,85 @@ class Outbox:
         (never requested, or refused before reaching the API): no run owns them any more and
         their ``requested_at`` is cleared, so a later run adopts and sends them. Returns the keys
         released, read back."""
-        keys = list(dedup_keys)
+        at = utc_naive(now)
+        return self._write_move(
+            campaign,
+            "outbox_keys",
+            _expected(dedup_keys, "pending", at),
+            ("dml/select_outbox_owned_pending_keys.sql", "dml/update_outbox_released.sql"),
+            {"campaign": campaign, "run_id": run_id, "now": at},
+            run_id=None,
+            check_run=True,
+        )
+
+    def take(
+        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
+    ) -> Taken:
+        """Record one batch as requested, just before its request: the rows ``run_id`` still
+        owns and never requested are stamped ``requested_at`` and returned, read back, as the
+        rows to send; those whose number opted out since their claim are marked ``skipped``
+        (``opted_out``) instead. A row another run took over (its run was judged dead) is in
+        neither: it is no longer this run's to send."""
+        at = utc_naive(now)
+        keys = list(dict.fromkeys(dedup_keys))
         if not keys:
+            return Taken((), ())
+        with self._writing() as con:
+            con.register("outbox_keys", pa.table({"dedup_key": pa.array(keys, pa.string())}))
+            found = con.execute(
+                load_sql("dml/select_outbox_unrequested_keys.sql"),
+                {"campaign": campaign, "run_id": run_id},
+            ).fetchall()
+            opted = {key for key, opted_out in found if opted_out}
+            # Marking the opted-out rows skipped leaves the others as found: no second lookup.
+            skipped = OutboxSession(con).mark(
+                campaign,
+                [k for k in keys if k in opted],
+                "skipped",
+                skip_reason="opted_out",
+                run_id=run_id,
+                now=at,
+            )
+            requested = _move(
+                con,
+                campaign,
+                "outbox_keys",
+                _expected((k for k in keys if k not in opted), "pending", at),
+                ("dml/select_outbox_unrequested_keys.sql", "dml/update_outbox_requested.sql"),
+                {"campaign": campaign, "run_id": run_id, "now": at},
+                run_id=run_id,
+                check_run=True,
+                movable={key for key, opted_out in found if not opted_out},
+            )
+        return Taken(requested, skipped)
+
+    def _write_move(
+        self,
+        campaign: str,
+        view: str,
+        rows: pa.Table,
+        sql: tuple[str, str],
+        params: Mapping[str, object],
+        *,
+        run_id: str | None,
+        check_run: bool | None = None,
+    ) -> tuple[str, ...]:
+        """:func:`_move` on a write connection, opened only when there are rows to move."""
+        if not rows.num_rows:
             return ()
-        with self.transaction() as session:
-            return session.release(campaign, keys, run_id=run_id, now=now)
+        with self._writing() as con:
+            return _move(con, campaign, view, rows, sql, params, run_id=run_id, check_run=check_run)
 
     def pending_owners(self, campaign: str | None = None) -> list[PendingOwner]:
         """The runs owning ``pending`` rows (of ``campaign``, or of every campaign), with their
         requested and never-requested counts and their last write, stalest first."""
-        if not self.warehouse.path.exists():
-            return []
-        with self.reading() as session:
-            return session.pending_owners(campaign)
+        with self._reading() as con:
+            if con is None:
+                return []
+            rows = con.execute(
+                load_sql("dml/select_outbox_pending_owners.sql"), {"campaign": campaign}
+            ).fetchall()
+        return [PendingOwner(*row) for row in rows]
 
     def rows(
         self,
@@ -805,22 +571,26 @@ class Outbox:
 
         ``campaign`` None means every campaign; nothing is created when the file is missing.
         """
-        _states(states)
-        if not self.warehouse.path.exists():
-            return []
-        with self.reading() as session:
-            return session.rows(
-                states, campaign=campaign, created_before=created_before, limit=limit
-            )
+        params = {
+            "states": _states(states),
+            "campaign": campaign,
+            "created_before": None if created_before is None else utc_naive(created_before),
+            "limit": limit,
+        }
+        with self._reading() as con:
+            if con is None:
+                return []
+            return _outbox_rows(con.execute(load_sql("dml/select_outbox_rows.sql"), params))
 
     def released(self, campaign: str) -> list[OutboxRow]:
         """The ``pending`` rows of ``campaign`` that no run owns (``run_id`` NULL: released by
         a run that stopped before their batch's request), oldest first; read in SQL, so a run
         that holds many pending rows of its own costs nothing here."""
-        if not self.warehouse.path.exists():
-            return []
-        with self.reading() as session:
-            return session.released(campaign)
+        with self._reading() as con:
+            if con is None:
+                return []
+            sql = load_sql("dml/select_outbox_released.sql")
+            return _outbox_rows(con.execute(sql, {"campaign": campaign}))
 
     def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
         """Messages that went, or may have gone, to each recipient since ``since``, across
@@ -829,25 +599,199 @@ class Outbox:
         Counts the states of :data:`SENT_OR_MAYBE_SENT`, at ``sent_at`` (or, not sent yet, the
         row's last change: its claim, or the move of a held row to pending).
         """
-        numbers = list(recipients)
-        if not numbers or not self.warehouse.path.exists():
+        numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
+        if not numbers.num_rows:
             return {}
-        with self.reading() as session:
-            return session.sent_to_recipients(numbers, since)
+        with self._reading() as con:
+            if con is None:
+                return {}
+            con.register("capped_recipients", numbers)
+            rows = con.execute(
+                load_sql("dml/count_outbox_sent_by_recipient.sql"),
+                {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
+            ).fetchall()
+        return {recipient: int(count) for recipient, count in rows}
 
     def campaign_sent_count(self, campaign: str, since: datetime) -> int:
         """Messages ``campaign`` tried to send since ``since`` (the daily cap): the states of
         :data:`DAILY_CAP_STATES`, at ``sent_at`` (or the row's last change, as above)."""
-        if not self.warehouse.path.exists():
-            return 0
-        with self.reading() as session:
-            return session.campaign_sent_count(campaign, since)
+        with self._reading() as con:
+            if con is None:
+                return 0
+            # fetchall, not fetchone: a result left unfinished blocks a session's next statement.
+            [(count,)] = con.execute(
+                load_sql("dml/count_outbox_sent_by_campaign.sql"),
+                {"campaign": campaign, "states": list(DAILY_CAP_STATES), "since": utc_naive(since)},
+            ).fetchall()
+        return int(count)
 
     def run_sizes(self, campaign: str, *, runs: int = 10) -> list[int]:
         """How many rows each of ``campaign``'s last ``runs`` send runs claimed to send, newest
         first: the rows now in :data:`DAILY_CAP_STATES` per ``run_id`` (whatever became of
         them; baseline, held and skipped rows are not counted). The volume breaker's history."""
+        with self._reading() as con:
+            if con is None:
+                return []
+            rows = con.execute(
+                load_sql("dml/select_outbox_run_sizes.sql"),
+                {"campaign": campaign, "states": list(DAILY_CAP_STATES), "runs": runs},
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def record_surge(
+        self,
+        campaign: str,
+        *,
+        run_id: str,
+        found_rows: int,
+        threshold: int,
+        rest: str,
+        rest_rows: int,
+        now: datetime | None = None,
+    ) -> None:
+        """Record that ``run_id`` confirmed a surge of ``found_rows`` new rows (above
+        ``threshold``), and what it did with the ``rest_rows`` its first batch left: ``rest`` is
+        ``expire``, ``keep`` or ``drop`` (table ``smspresto.campaign_surges``). Write it in the
+        transaction of the run's claims."""
+        params = {
+            "campaign": campaign,
+            "run_id": run_id,
+            "now": utc_naive(now),
+            "found_rows": found_rows,
+            "threshold": threshold,
+            "rest": rest,
+            "rest_rows": rest_rows,
+        }
+        with self._writing() as con:
+            con.execute(load_sql("dml/insert_campaign_surge.sql"), params).fetchall()
+
+    def surge_runs(self, campaign: str, rest: str) -> frozenset[str]:
+        """The runs that confirmed a surge of ``campaign`` saying ``rest`` (``keep``: the rows
+        they held never expire)."""
+        with self._reading() as con:
+            if con is None:
+                return frozenset()
+            rows = con.execute(
+                load_sql("dml/select_campaign_surge_runs.sql"),
+                {"campaign": campaign, "rest": rest},
+            ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
+
+class OutboxSession(_OutboxCalls):
+    """The outbox's reads and writes on one open connection.
+
+    Given by :meth:`Outbox.transaction` (everything inside commits together, and no other
+    writer of the file runs in between) and :meth:`Outbox.reading` (several reads, one
+    connection). The methods are :class:`Outbox`'s.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        yield self._con
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        yield self._con
+
+
+class Outbox(_OutboxCalls):
+    """Reads and writes of ``smspresto.outbox`` in a :class:`Warehouse`'s file.
+
+    Each method is one short transaction (or one read-only connection; a read of a missing
+    file finds nothing and does not create it); :meth:`transaction` groups several.
+
+    Args:
+        warehouse: the DuckDB file (its lock settings apply to every write here).
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def __repr__(self) -> str:
+        return f"Outbox({self.warehouse!r})"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[OutboxSession]:
+        """An :class:`OutboxSession` inside one transaction: its reads see its own writes, it
+        commits when the block ends and rolls back when it raises. No other writer of the file
+        (in this process or another) runs until it ends, so keep it short; don't call this
+        :class:`Outbox`'s own methods inside it (they open their own connection)."""
+        with self.warehouse.transaction() as con:
+            yield OutboxSession(con)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[OutboxSession]:
+        """An :class:`OutboxSession` on a read-only connection: several reads, one connection
+        (the file must exist; don't write through it)."""
+        with self.warehouse.reading() as con:
+            yield OutboxSession(con)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.warehouse.transaction() as con:
+            yield con
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
         if not self.warehouse.path.exists():
-            return []
-        with self.reading() as session:
-            return session.run_sizes(campaign, runs=runs)
+            yield None
+            return
+        with self.warehouse.reading() as con:
+            yield con
+
+
+def _move(
+    con: duckdb.DuckDBPyConnection,
+    campaign: str,
+    view: str,
+    rows: pa.Table,
+    sql: tuple[str, str],
+    params: Mapping[str, object],
+    *,
+    run_id: str | None,
+    check_run: bool | None = None,
+    movable: set[str] | None = None,
+) -> tuple[str, ...]:
+    """Move outbox rows of ``campaign`` and return the keys moved, in the order of ``rows``.
+
+    ``rows`` (a ``dedup_key`` column, the ``state`` and ``now`` each row must end with, and
+    what the UPDATE reads) is registered as ``view``; the SELECT ``sql[0]`` finds the rows
+    that may move (unless the caller read them in this transaction: ``movable``), the
+    UPDATE ``sql[1]`` moves exactly those, and what it moved is read back (state, time
+    and, when ``check_run``, ``run_id``): never the statement's echo.
+
+    Raises:
+        OutboxIntegrityError: the rows read back differ from those that should have moved
+            (the caller's transaction then rolls back).
+    """
+    if not rows.num_rows:
+        return ()
+    select, update = (load_sql(name) for name in sql)
+    if movable is None:
+        con.register(view, rows)
+        found = con.execute(select, _bound(select, params)).fetchall()
+        movable = {row[0] for row in found}
+    if not movable:
+        return ()
+    rows = rows.filter(pc.is_in(rows["dedup_key"], value_set=pa.array(list(movable))))
+    con.register(view, rows)
+    con.execute(update, _bound(update, params))
+    con.register("moved_rows", rows.select(["dedup_key", "state", "now"]))
+    check = run_id is not None if check_run is None else check_run
+    moved = {
+        row[0]
+        for row in con.execute(
+            load_sql("dml/select_outbox_moved_keys.sql"),
+            {"campaign": campaign, "run_id": run_id, "check_run": check},
+        ).fetchall()
+    }
+    if moved != movable:
+        raise OutboxIntegrityError(
+            f"campaign {campaign!r}: {len(movable)} outbox rows should have moved and "
+            f"{len(moved)} read back as moved; rolled back, nothing moved"
+        )
+    return tuple(rows["dedup_key"].to_pylist())

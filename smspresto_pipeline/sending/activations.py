@@ -15,7 +15,7 @@ activation and creates nothing.
 
 Example:
     >>> import tempfile, pathlib
-    >>> from smspresto_pipeline.warehouse import OutboxMessage, Warehouse
+    >>> from smspresto_pipeline.warehouse import Warehouse
     >>> activations = CampaignActivations(Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb"))
     >>> activations.is_activated("welcome")
     False
@@ -33,9 +33,9 @@ from datetime import datetime
 
 import duckdb
 
+from smspresto_pipeline.sending.outbox import OUTBOX_STATES, OutboxMessage, OutboxSession
 from smspresto_pipeline.storage.duckdb import schema_tables
 from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.outbox import OUTBOX_STATES, OutboxMessage, OutboxSession
 from smspresto_pipeline.warehouse.store import Warehouse
 from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.wording import plural

@@ -1,4 +1,5 @@
-"""The Arrow memory pool and types that staging and enrichment share."""
+"""The Arrow memory pool and types that column-wise work shares: the number rules of
+:mod:`~smspresto_pipeline.sms.numbering`, and the warehouse's staging and day replacement."""
 
 import pyarrow as pa
 

@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.warehouse import OptOut, OptOuts, Warehouse
-from smspresto_pipeline.warehouse.replies import fold, is_stop_reply, read_replies
+from smspresto_pipeline.sending import OptOut, OptOuts
+from smspresto_pipeline.sending.replies import fold, is_stop_reply, read_replies
+from smspresto_pipeline.warehouse import Warehouse
 
 AMA, KONE, YAO = "+2250708081488", "+2250505050505", "+2250101020304"
 NOW = datetime(2025, 3, 6, 9, 0)

@@ -1,6 +1,6 @@
 """A page's recipient numbers worked out at columnar speed, identical to ``phonenumbers``.
 
-:func:`~smspresto_pipeline.warehouse.enrich.recipient_details` costs ``phonenumbers`` about
+:func:`recipient_details` costs ``phonenumbers`` about
 a hundred microseconds a number; on a marketing list every number is new, so a day of 200,000
 messages would spend tens of seconds there. Here ``phonenumbers``' own metadata is compiled
 once into a few tables (country calling codes, each covered region's patterns and lengths as
@@ -25,7 +25,7 @@ prefix in the carrier data that has an English name), and the 2021 Ivorian renum
 eight-digit numbers. Everything else (national forms, other regions, odd lengths, garbage) is
 worked out by ``recipient_details`` itself, once per distinct number.
 
-``tests/warehouse/test_numbering.py`` compares the two paths on generated numbers of many
+``tests/sms/test_numbering.py`` compares the two paths on generated numbers of many
 regions, valid and invalid, in every written form.
 """
 
@@ -42,10 +42,23 @@ from phonenumbers.carrierdata import CARRIER_DATA
 from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
 from smspresto_pipeline.errors import SMSValidationError
-from smspresto_pipeline.sms import CI_LEGACY_MOBILE_PREFIX, normalize_number, remember_normalized
-from smspresto_pipeline.warehouse.arrow import POOL, STRING
+from smspresto_pipeline.sms.arrow import POOL, STRING
+from smspresto_pipeline.sms.rules import (
+    CI_LEGACY_MOBILE_PREFIX,
+    migrate_legacy_ci,
+    normalize_number,
+    number_info,
+    remember_normalized,
+)
 
-__all__ = ["FAST_REGIONS", "NumberColumns", "enrich_numbers", "normalize_numbers", "valid_e164"]
+__all__ = [
+    "FAST_REGIONS",
+    "NumberColumns",
+    "enrich_numbers",
+    "normalize_numbers",
+    "recipient_details",
+    "valid_e164",
+]
 
 #: Regions worked out by the vectorised path: Côte d'Ivoire, its West African neighbours
 #: (ECOWAS, Mauritania, Cameroon) and France. Each pattern of a covered region runs for every
@@ -396,6 +409,36 @@ def _carriers(numbers: pa.Array, code: pa.Array, wanted: pa.Array, patterns: _Pa
             at = pc.replace_with_mask(at, mixed, found)
     at = pc.if_else(wanted, at, pa.scalar(None, pa.int32()))
     return pc.take(patterns.carrier_names, at, memory_pool=POOL)
+
+
+# Only the numbers outside numbering's fast path come here: 65,536 of them are a few tens of MB
+# at most (with number_info's cache), where 262,144 let the two caches reach 150 MB.
+@functools.lru_cache(maxsize=65_536)
+def recipient_details(raw: str, region: str = "CI") -> tuple[str, bool, str | None, str | None]:
+    """How a history row's ``HIS_DESTINATAIRE`` is stored: ``(recipient, valid, country, carrier)``.
+
+    The E.164 form when the number is valid or is a pre-2021 Ivorian mobile number that the
+    2021 renumbering maps to a valid one; otherwise the raw string with ``valid`` False (the
+    history keeps every message). Cached per distinct number and region.
+
+    Example:
+        >>> recipient_details("+22508081488")
+        ('+2250708081488', True, 'CI', 'Orange')
+    """
+    try:
+        e164: str | None = normalize_number(raw, region)
+    except SMSValidationError:
+        e164 = migrate_legacy_ci(raw)
+        if e164 is not None:
+            try:
+                e164 = normalize_number(e164, region)
+            except SMSValidationError:
+                e164 = None
+    if e164 is None:
+        country, carrier = number_info(raw.strip()) if raw.strip().startswith("+") else (None, None)
+        return raw, False, country, carrier
+    country, carrier = number_info(e164)
+    return e164, True, country, carrier
 
 
 def enrich_numbers(

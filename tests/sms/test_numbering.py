@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sms import normalize_number
-from smspresto_pipeline.warehouse.enrich import recipient_details
-from smspresto_pipeline.warehouse.numbering import (
+from smspresto_pipeline.sms.numbering import (
     FAST_REGIONS,
     enrich_numbers,
     normalize_numbers,
+    recipient_details,
     valid_e164,
 )
 
@@ -320,3 +320,10 @@ def test_normalize_numbers_is_normalize_number_for_each() -> None:
         expected.append(str(caught.value))
     assert [str(error) for error in got[3:]] == expected
     assert "before 2021" in expected[0]
+
+
+def test_recipient_details_are_cached() -> None:
+    recipient_details.cache_clear()
+    recipient_details("+22508081488")
+    recipient_details("+22508081488")
+    assert recipient_details.cache_info().hits == 1

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -828,6 +829,20 @@ def test_campaigns_with_an_unreadable_warehouse_file_exit_1(
         result = campaigns_cli(*args, "--duckdb", str(broken))
         assert result.exit_code == 1, result.output
         assert "Cannot use" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["campaigns", "status"], ["opt-out", "list"]], ids=lambda a: " ".join(a)
+)
+def test_a_warehouse_file_whose_statements_fail_exits_1(tmp_path: Path, args: list[str]) -> None:
+    """A DuckDB file without the schema opens, and a reading command creates nothing in it: the
+    statement fails, and that is said like a file that cannot be opened."""
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    result = CliRunner().invoke(cli, [*args, "--duckdb", str(empty)], env=_env(None))
+    assert result.exit_code == 1, result.output
+    assert f"Cannot use {empty}:" in " ".join(result.stderr.split())
+    assert "smspresto" in result.stderr, "the engine's message says what is missing"
 
 
 def test_installed_command_resumes_what_a_check_tripped(tmp_path: Path) -> None:

@@ -20,10 +20,10 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.checks.reading import Source, fetch_all, fetch_one
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.wording import plural
 
@@ -39,16 +39,6 @@ COUNTERS_RECONCILE = "counters_reconcile"
 
 # Day ranges listed by name in the explanation; the rest are counted.
 _RANGES_SHOWN = 10
-
-
-class _Connection(Protocol):
-    """What is used of a DuckDB connection (``duckdb.DuckDBPyConnection``)."""
-
-    def execute(self, query: str, parameters: object = ..., /) -> _Connection: ...
-
-    def fetchone(self) -> tuple[Any, ...] | None: ...
-
-    def fetchall(self) -> list[tuple[Any, ...]]: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,7 +102,7 @@ def validate_tolerances(tolerance: int, tolerance_ratio: float) -> None:
 
 
 def check_counters_reconcile(
-    con: _Connection,
+    con: Source,
     *,
     timezone: str = DEFAULT_TIMEZONE,
     tolerance: int = 10,
@@ -142,7 +132,7 @@ def check_counters_reconcile(
     """
     validate_tolerances(tolerance, tolerance_ratio)
     zone = ZoneInfo(timezone)
-    snapshot = con.execute(load_sql("checks/select_latest_snapshot_counters.sql")).fetchone()
+    snapshot = fetch_one(con, "checks/select_latest_snapshot_counters.sql")
     if snapshot is None:
         return CountersResult(
             passed=True,
@@ -150,7 +140,7 @@ def check_counters_reconcile(
             metadata={"snapshots": 0},
         )
     taken_at, sent, success, failed = snapshot
-    row = con.execute(load_sql("checks/select_archive_totals.sql"), [taken_at]).fetchone()
+    row = fetch_one(con, "checks/select_archive_totals.sql", [taken_at])
     assert row is not None  # an aggregate without GROUP BY always answers one row
     totals = _Totals(*row)
     snapshot_day = taken_at.replace(tzinfo=UTC).astimezone(zone).date()
@@ -170,7 +160,7 @@ def check_counters_reconcile(
     )
     allowed = max(tolerance, math.floor(tolerance_ratio * (success + failed)))
 
-    day_rows = con.execute(load_sql("checks/select_archive_days.sql")).fetchall()
+    day_rows = fetch_all(con, "checks/select_archive_days.sql")
     pending_days = _ranges([day for day, pending in day_rows if pending])
     without_rows: list[date] = []
     if totals.first_day is not None:

@@ -31,7 +31,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 from dagster import AssetRecordsFilter, DagsterEventType
 
 # Not exported by dagster: an AssetCheckResult fills it in only for a step of one partition.
@@ -60,7 +59,7 @@ from smspresto_pipeline.checks.spikes import (
 )
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.sending.breaker import CircuitBreaker, record_check_outcome
-from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.storage import Session
 from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -385,17 +384,17 @@ def _build_checks(
         spikes: dict[date, list[SpikeFinding]] = {}
         newest = None
         judged = spike if FAILURE_SPIKE_CHECK in selected else None  # the spike check's options
-        with warehouse.get_warehouse().reading() as con:
+        with warehouse.get_warehouse().database.reading() as session:
             for check_name in quality:
                 if check_name in selected:
                     quality_results[check_name] = run_quality_check(
-                        con, check_name, days[0], days[-1]
+                        session, check_name, days[0], days[-1]
                     )
             if judged:
                 # The recent-days table of the first day shows the days before it too.
                 shown = days[0] - timedelta(days=judged.recent_days - 1)
-                spikes = find_failure_spikes_by_day(con, shown, days[-1], judged.config)
-                newest = _newest_day(con)
+                spikes = find_failure_spikes_by_day(session, shown, days[-1], judged.config)
+                newest = _newest_day(session)
         targets = _targets(context.instance, asset.key, keys)
         breaker = _Breaker(warehouse) if judged and judged.circuit_breaker else None
         assets_def = context.op_execution_context.assets_def
@@ -528,9 +527,9 @@ def build_failure_spike_check(
     )
 
 
-def _newest_day(con: duckdb.DuckDBPyConnection) -> date | None:
+def _newest_day(session: Session) -> date | None:
     """The newest day in ``smspresto.messages`` (None while it is empty)."""
-    row = con.execute(load_sql("checks/select_newest_day.sql")).fetchone()
+    row = session.fetch_one("checks/select_newest_day.sql")
     return None if row is None else row[0]
 
 
@@ -611,9 +610,9 @@ def build_counters_reconcile_check(
         ),
     )
     def counters_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.get_warehouse().reading() as con:
+        with warehouse.get_warehouse().database.reading() as session:
             result = check_counters_reconcile(
-                con, timezone=timezone, tolerance=tolerance, tolerance_ratio=tolerance_ratio
+                session, timezone=timezone, tolerance=tolerance, tolerance_ratio=tolerance_ratio
             )
         return dg.AssetCheckResult(
             passed=result.passed,

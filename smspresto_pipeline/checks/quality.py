@@ -21,20 +21,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.checks.reading import Source, fetch_all
 from smspresto_pipeline.wording import plural
 
 __all__ = ["QUALITY_CHECKS", "QualityResult", "check_data_quality", "run_quality_check"]
-
-
-class _Connection(Protocol):
-    """What is used of a DuckDB connection (``duckdb.DuckDBPyConnection``)."""
-
-    def execute(self, query: str, parameters: object = ..., /) -> _Connection: ...
-
-    def fetchall(self) -> list[tuple[Any, ...]]: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,13 +57,11 @@ def _days(first: date, last: date) -> list[date]:
 
 
 def _rows_by_day(
-    con: _Connection, sql_file: str, first: date, last: date
+    con: Source, sql_file: str, first: date, last: date
 ) -> dict[date, list[tuple[Any, ...]]]:
     """The rows of ``sql/checks/<sql_file>.sql`` over the days, grouped by their first column
     (the day); every day of the range is a key (an empty list when it has no row)."""
-    rows = con.execute(
-        load_sql(f"checks/{sql_file}.sql"), {"first": first, "last": last}
-    ).fetchall()
+    rows = fetch_all(con, f"checks/{sql_file}.sql", {"first": first, "last": last})
     by_day: dict[date, list[tuple[Any, ...]]] = {day: [] for day in _days(first, last)}
     for day, *values in rows:
         by_day[day].append(tuple(values))
@@ -145,7 +135,7 @@ QUALITY_CHECKS: Sequence[str] = tuple(_RULES)
 
 
 def run_quality_check(
-    con: _Connection, name: str, first: date, last: date | None = None
+    con: Source, name: str, first: date, last: date | None = None
 ) -> dict[date, QualityResult]:
     """The data-quality check ``name`` (one of `QUALITY_CHECKS`) on each day from ``first`` to
     ``last`` (``first`` alone when None), by day, from one query over all of them."""
@@ -159,6 +149,6 @@ def run_quality_check(
     return {day: judge(day, day_rows) for day, day_rows in rows.items()}
 
 
-def check_data_quality(con: _Connection, day: date) -> list[QualityResult]:
+def check_data_quality(con: Source, day: date) -> list[QualityResult]:
     """Every data-quality check on ``day``, reading ``smspresto.archive_raw`` and ``messages``."""
     return [run_quality_check(con, name, day)[day] for name in QUALITY_CHECKS]

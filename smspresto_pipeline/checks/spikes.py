@@ -42,11 +42,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from statistics import NormalDist
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.checks.reading import Source, fetch_all
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -78,14 +78,6 @@ _TAIL_PRECISION = 1e-13
 _MAX_CONCENTRATION = 1e9
 # Below the mean, p-values of distributions wider than this (in variance) are approximated.
 _EXACT_BELOW_MEAN_UP_TO_VARIANCE = 2500.0
-
-
-class _Connection(Protocol):
-    """What is used of a DuckDB connection (``duckdb.DuckDBPyConnection``)."""
-
-    def execute(self, query: str, parameters: object = ..., /) -> _Connection: ...
-
-    def fetchall(self) -> list[tuple[Any, ...]]: ...
 
 
 class SpikeConfig(BaseModel):
@@ -639,12 +631,12 @@ def assess_history(
 
 
 def load_daily_counts(
-    con: _Connection, first: date, last: date
+    con: Source, first: date, last: date
 ) -> dict[str, dict[date, tuple[int, int]]]:
     """Per segment, ``(final, failed)`` per day from ``smspresto.messages``, days inclusive."""
-    rows = con.execute(
-        load_sql("checks/select_daily_failures_by_segment.sql"), {"first": first, "last": last}
-    ).fetchall()
+    rows = fetch_all(
+        con, "checks/select_daily_failures_by_segment.sql", {"first": first, "last": last}
+    )
     counts: dict[str, dict[date, tuple[int, int]]] = {}
     for day, segment, final, failed in rows:
         counts.setdefault(segment, {})[day] = (int(final), int(failed))
@@ -652,7 +644,7 @@ def load_daily_counts(
 
 
 def find_failure_spikes(
-    con: _Connection, day: date, config: SpikeConfig = SpikeConfig()
+    con: Source, day: date, config: SpikeConfig = SpikeConfig()
 ) -> list[SpikeFinding]:
     """One finding per segment (``all``, each sender, each carrier) with messages on ``day``.
 
@@ -669,7 +661,7 @@ def find_failure_spikes(
 
 
 def find_failure_spikes_by_day(
-    con: _Connection, first: date, last: date, config: SpikeConfig = SpikeConfig()
+    con: Source, first: date, last: date, config: SpikeConfig = SpikeConfig()
 ) -> dict[date, list[SpikeFinding]]:
     """`find_failure_spikes` of every day from ``first`` to ``last``, by day, from one read of
     the daily counts and one walk over them.

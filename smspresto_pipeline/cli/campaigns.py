@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.markup import escape
@@ -42,20 +42,36 @@ def _default_user() -> str:
         return "unknown user"
 
 
-_REASON_OPTION = click.option(
-    "--reason", required=True, help="Why (kept in the breaker's history, shown by the sensors)."
-)
-_BY_OPTION = click.option(
-    "--by",
-    default=_default_user,
-    show_default="your login name",
-    help="Who (kept in the breaker's history).",
-)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _person_options(func: F) -> F:
+    """Add ``--reason``, ``--by`` and ``--duckdb``: what a person's change to the breaker takes."""
+    func = duckdb_option(func)
+    func = click.option(
+        "--by",
+        default=_default_user,
+        show_default="your login name",
+        help="Who (kept in the breaker's history).",
+    )(func)
+    return click.option(
+        "--reason", required=True, help="Why (kept in the breaker's history, shown by the sensors)."
+    )(func)
 
 
 def _require_text(value: str, name: str) -> None:
     if not value.strip():
         raise click.BadParameter("must not be blank", param_hint=name)
+
+
+def _person_breaker(reason: str, by: str, duckdb_path: Path) -> CircuitBreaker:
+    """The breaker in ``duckdb_path``, once who and why are given; exit 2 before anything is
+    read or written when either is blank or the file is missing (a pause written to a new file
+    would pause nothing: the campaigns read their own)."""
+    _require_text(reason, "--reason")
+    _require_text(by, "--by")
+    require_file(duckdb_path)
+    return CircuitBreaker(Warehouse(duckdb_path))
 
 
 def _trip_json(trip: Trip) -> dict[str, Any]:
@@ -157,16 +173,12 @@ def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
 
 
 @campaigns.command("resume")
-@_REASON_OPTION
-@_BY_OPTION
-@duckdb_option
+@_person_options
 def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
     """Resume every campaign: end every active trip, whatever tripped it."""
-    _require_text(reason, "--reason")
-    _require_text(by, "--by")
-    require_file(duckdb_path)
+    breaker = _person_breaker(reason, by, duckdb_path)
     with warehouse_errors(duckdb_path):
-        ended = CircuitBreaker(Warehouse(duckdb_path)).resume(by=f"cli:{by}", reason=reason)
+        ended = breaker.resume(by=f"cli:{by}", reason=reason)
     out = out_console()
     if not ended:
         out.print("Campaigns were not paused: nothing to resume.", markup=False)
@@ -177,15 +189,10 @@ def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
 
 
 @campaigns.command("pause")
-@_REASON_OPTION
-@_BY_OPTION
-@duckdb_option
+@_person_options
 def campaigns_pause(reason: str, by: str, duckdb_path: Path) -> None:
     """Pause every campaign until a person resumes them (sensors skip, send jobs refuse)."""
-    _require_text(reason, "--reason")
-    _require_text(by, "--by")
-    # A pause written to a new file would pause nothing: the campaigns read their own.
-    require_file(duckdb_path)
+    breaker = _person_breaker(reason, by, duckdb_path)
     with warehouse_errors(duckdb_path):
-        trip = CircuitBreaker(Warehouse(duckdb_path)).trip(reason, source=f"cli:{by}")
+        trip = breaker.trip(reason, source=f"cli:{by}")
     out_console().print(f"Campaigns paused: {trip.describe()}", markup=False)

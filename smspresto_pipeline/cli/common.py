@@ -12,18 +12,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import duckdb
 from rich.console import Console
 from rich.markup import escape
 
 from smspresto_pipeline.api.client import DEFAULT_BASE_URL, SMSPrestoClient
 from smspresto_pipeline.api.redaction import Redactor
 from smspresto_pipeline.errors import AmbiguousSendError, SMSPrestoError, SMSValidationError
-from smspresto_pipeline.warehouse import (
-    WarehouseLockedError,
-    WarehouseOpenError,
-    WarehouseSchemaError,
-)
+from smspresto_pipeline.storage import STORAGE_ERRORS
 
 __all__ = [
     "DEFAULT_DUCKDB_PATH",
@@ -172,10 +167,11 @@ def duckdb_option(func: F) -> F:
 
 @contextlib.contextmanager
 def warehouse_errors(path: Path) -> Iterator[None]:
-    """Turn a locked, outdated or unreadable DuckDB file into a message and exit code 1."""
+    """Turn a locked, outdated or unreadable DuckDB file (or a statement it refused) into a
+    message and exit code 1."""
     try:
         yield
-    except (WarehouseLockedError, WarehouseOpenError, WarehouseSchemaError, duckdb.Error) as exc:
+    except STORAGE_ERRORS as exc:
         err_console().print(f"[red]Cannot use {escape(str(path))}:[/] {escape(str(exc))}")
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 

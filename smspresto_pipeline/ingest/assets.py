@@ -47,6 +47,7 @@ from smspresto_pipeline.wording import plural
 
 __all__ = [
     "ARCHIVE_MESSAGES",
+    "DEFAULT_MAX_CONCURRENT_DAYS",
     "GROUP_NAME",
     "build_account_snapshot_asset",
     "build_analytics_views_asset",
@@ -58,6 +59,8 @@ __all__ = [
 GROUP_NAME = "smspresto"
 #: The key of the daily archive asset.
 ARCHIVE_MESSAGES = "archive_messages"
+#: Days one run of the archive fetches at the same time, unless told otherwise.
+DEFAULT_MAX_CONCURRENT_DAYS = 4
 
 _KINDS = {"duckdb"}
 _PREVIEW_COLUMNS = ("history_id", "created_at", "sender", "recipient", "status", "segments")
@@ -206,7 +209,7 @@ def build_archive_messages_asset(
     *,
     start_date: str,
     end_offset: int = 0,
-    max_concurrent_days: int = 4,
+    max_concurrent_days: int = DEFAULT_MAX_CONCURRENT_DAYS,
     timezone: str = DEFAULT_TIMEZONE,
     page_size: int | None = None,
     pool: str | None = None,
@@ -472,7 +475,7 @@ def build_smspresto_assets(
     *,
     start_date: str,
     end_offset: int = 0,
-    max_concurrent_days: int = 4,
+    max_concurrent_days: int = DEFAULT_MAX_CONCURRENT_DAYS,
     timezone: str = DEFAULT_TIMEZONE,
     page_size: int | None = None,
     pool: str | None = None,

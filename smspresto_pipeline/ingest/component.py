@@ -32,6 +32,7 @@ import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from smspresto_pipeline.checks import SpikeConfig
+from smspresto_pipeline.ingest.assets import DEFAULT_MAX_CONCURRENT_DAYS
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import ResourceAttributes
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
@@ -205,7 +206,7 @@ class SMSPrestoIngestComponent(ResourceAttributes):
         dg.Resolver.default(
             description="Days one backfill run fetches at the same time (1 to 32)."
         ),
-    ] = 4
+    ] = DEFAULT_MAX_CONCURRENT_DAYS
     page_size: Annotated[
         int | None,
         dg.Resolver.default(

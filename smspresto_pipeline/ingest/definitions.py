@@ -16,6 +16,7 @@ from smspresto_pipeline.checks.definitions import (
     build_counters_reconcile_check,
 )
 from smspresto_pipeline.ingest.assets import (
+    DEFAULT_MAX_CONCURRENT_DAYS,
     build_account_snapshot_asset,
     build_analytics_views_asset,
     build_archive_messages_asset,
@@ -38,7 +39,7 @@ def build_ingest_defs(
     timezone: str = DEFAULT_TIMEZONE,
     lookback_days: int = 3,
     ingest_hour: int = 6,
-    max_concurrent_days: int = 4,
+    max_concurrent_days: int = DEFAULT_MAX_CONCURRENT_DAYS,
     page_size: int | None = None,
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     spike_config: SpikeConfig | None = None,

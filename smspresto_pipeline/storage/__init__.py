@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from smspresto_pipeline.storage.duckdb import check_path, is_lock_conflict
+from smspresto_pipeline.storage.duckdb import ENGINE_ERRORS, check_path, is_lock_conflict
 from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase
 from smspresto_pipeline.storage.errors import (
     ConstraintViolationError,
@@ -37,6 +37,7 @@ from smspresto_pipeline.storage.queries import SCHEMA, load_sql
 
 __all__ = [
     "SCHEMA",
+    "STORAGE_ERRORS",
     "ConstraintViolationError",
     "Database",
     "LockWaits",
@@ -55,6 +56,12 @@ __all__ = [
     "load_sql",
     "open_database",
 ]
+
+#: What a failed use of the warehouse may raise, for an ``except`` that names no engine: the
+#: port's errors, and the engine's own from its raw connection (``Session.raw``,
+#: ``Warehouse.connect()``: a user's SQL, code not yet over the port). A second engine adds its
+#: error base here.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, *ENGINE_ERRORS)
 
 
 def open_database(

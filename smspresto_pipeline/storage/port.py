@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -25,8 +25,13 @@ Params = Mapping[str, Any] | Sequence[Any] | None
 Row = tuple[Any, ...]
 
 
+@runtime_checkable
 class Session(Protocol):
-    """One connection to the warehouse, used from one thread, closed by its :class:`Database`."""
+    """One connection to the warehouse, used from one thread, closed by its :class:`Database`.
+
+    Runtime-checkable: a function that also takes a user's own engine connection (the checks'
+    ``find_failure_spikes(con, ...)``) tells the two apart with ``isinstance``.
+    """
 
     @property
     def raw(self) -> Any:

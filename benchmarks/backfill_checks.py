@@ -12,8 +12,12 @@ command line runs: the asset's step and the steps of its checks, each step in it
 step's start to its success or failure), so they do not include the run's own set-up.
 
 Prints JSON: ``{days, rows, run_s, ingest_step_s, checks_steps_s, checks_over_ingest,
-steps: {step key: seconds}, check_results}``; ``check_results`` counts the asset check
-evaluations the run recorded (one per check and day). Target: ``checks_over_ingest <= 1``.
+steps: {step key: seconds}, step_events: {step key: events}, check_results}``;
+``step_events`` counts the events each step stored while it ran (the ingest step one
+materialization a day, the checks step one evaluation per check and day: each is tens of
+milliseconds of Dagster's own writing, see docs/architecture.md, section 5, traps);
+``check_results`` counts the asset check evaluations the run recorded (one per check and day).
+Target: ``checks_over_ingest <= 1``.
 
 Usage::
 
@@ -41,10 +45,10 @@ TIMEZONE = "Africa/Abidjan"
 DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
-def step_durations(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Seconds from each step's start to its end, from the run's event log."""
+def step_spans(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each step's start and end (its success or failure), from the run's event log."""
     started: dict[str, float] = {}
-    durations: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
         if event is None or record.step_key is None:
@@ -55,8 +59,8 @@ def step_durations(instance: dg.DagsterInstance, run_id: str) -> dict[str, float
             dg.DagsterEventType.STEP_SUCCESS,
             dg.DagsterEventType.STEP_FAILURE,
         ):
-            durations[record.step_key] = record.timestamp - started[record.step_key]
-    return durations
+            spans[record.step_key] = (started[record.step_key], record.timestamp)
+    return spans
 
 
 def main() -> None:
@@ -114,8 +118,17 @@ def main() -> None:
                 raise SystemExit(f"the run failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
         with dg.DagsterInstance.from_config(str(home)) as instance:
             (run,) = instance.get_runs()
-            steps = step_durations(instance, run.run_id)
+            spans = step_spans(instance, run.run_id)
+            steps = {key: end - start for key, (start, end) in spans.items()}
             logs = instance.all_logs(run.run_id)
+            # The events each step stored while it ran (the planned events come before it).
+            step_events = Counter(
+                r.step_key
+                for r in logs
+                if r.dagster_event
+                and r.step_key in spans
+                and spans[r.step_key][0] <= r.timestamp <= spans[r.step_key][1]
+            )
             evaluations = Counter(
                 data.check_name
                 for data in (r.dagster_event.event_specific_data for r in logs if r.dagster_event)
@@ -136,6 +149,7 @@ def main() -> None:
                 "checks_steps_s": round(checks, 1),
                 "checks_over_ingest": round(checks / ingest, 2) if ingest else None,
                 "steps": {key: round(s, 1) for key, s in sorted(steps.items())},
+                "step_events": dict(sorted(step_events.items())),
                 "check_results": dict(evaluations),
             },
             indent=2,

@@ -72,6 +72,8 @@ __all__ = [
     "CHECKS_JOB",
     "CHECKS_SENSOR",
     "COUNTERS_RECONCILE",
+    "DEFAULT_BREAKER_DAYS",
+    "DEFAULT_RECENT_DAYS",
     "FAILURE_SPIKE_CHECK",
     "build_archive_checks",
     "build_checks_job",
@@ -81,9 +83,14 @@ __all__ = [
     "build_failure_spike_check",
 ]
 
+#: Days of daily rates a spike result shows in its ``recent_days`` table.
+DEFAULT_RECENT_DAYS = 14
+#: Only a spike on one of this many newest days stored pauses the campaigns.
+DEFAULT_BREAKER_DAYS = 7
+
 #: The name of the check on ``archive_messages``.
 FAILURE_SPIKE_CHECK = "failure_rate_spike"
-#: The job that evaluates the checks of ``archive_messages`` for one day.
+#: The job that evaluates the checks of ``archive_messages`` for the days (partitions) of a run.
 CHECKS_JOB = "smspresto_archive_checks"
 #: The sensor that launches it for the days materialized, one run per stretch of consecutive days.
 CHECKS_SENSOR = "smspresto_archive_checks_sensor"
@@ -434,10 +441,10 @@ def build_archive_checks(
     *,
     asset: dg.AssetsDefinition,
     config: SpikeConfig | None = None,
-    recent_days: int = 14,
+    recent_days: int = DEFAULT_RECENT_DAYS,
     blocking: bool = False,
     circuit_breaker: bool = True,
-    breaker_days: int = 7,
+    breaker_days: int = DEFAULT_BREAKER_DAYS,
 ) -> dg.AssetChecksDefinition:
     """Every check on ``asset`` (``archive_messages``) in one step, ``<asset>_checks``:
     ``failure_rate_spike`` (:func:`build_failure_spike_check`, whose arguments these are) and
@@ -474,10 +481,10 @@ def build_failure_spike_check(
     *,
     asset: dg.AssetsDefinition,
     config: SpikeConfig | None = None,
-    recent_days: int = 14,
+    recent_days: int = DEFAULT_RECENT_DAYS,
     blocking: bool = False,
     circuit_breaker: bool = True,
-    breaker_days: int = 7,
+    breaker_days: int = DEFAULT_BREAKER_DAYS,
 ) -> dg.AssetChecksDefinition:
     """The partitioned check ``failure_rate_spike`` on ``asset`` (``archive_messages``), alone in
     its step (:func:`build_archive_checks` puts it in one step with the data-quality checks).

@@ -57,18 +57,6 @@ CAMPAIGN_ENGINE = (
     "timing",
 )
 
-# What a part takes from a neighbour for now, by module. The sending state reaches its file
-# through the warehouse's handle on it (store.Warehouse: transaction(), reading(), path, the
-# lock waits, the schema), its SQL loader (queries) and its naive-UTC helper (timestamps):
-# storage's work, not the history's (staging, writer, replace, stats, enrich). Issue 18's
-# storage/ port takes them below both parts; then this empties.
-BORROWED = {
-    "sending": {
-        "smspresto_pipeline.warehouse.store",
-        "smspresto_pipeline.warehouse.timestamps",
-    },
-}
-
 
 def _part(module: str) -> str | None:
     """The top-level part of the library a module belongs to (``None`` outside it)."""
@@ -106,11 +94,7 @@ def test_imports_flow_one_way(part: str, path: Path) -> None:
     assert part in LAYERS, f"{part} has no layer: add it to LAYERS"
     above = {p for p in parts if p != "simulator" and LAYERS[p] > LAYERS[part]}
     assert not above, f"{path.relative_to(PACKAGE)} imports from a higher layer: {above}"
-    beside = {
-        module
-        for module in imported - BORROWED.get(part, set())
-        if _part(module) in SIDE_BY_SIDE.get(part, set())
-    }
+    beside = {module for module in imported if _part(module) in SIDE_BY_SIDE.get(part, set())}
     assert not beside, f"{path.relative_to(PACKAGE)} imports from its own layer: {beside}"
     if part in DAGSTER_FREE:
         assert not {m for m in imported if m.split(".")[0] == "dagster"}, "no Dagster below"
@@ -122,15 +106,9 @@ def test_the_layers_cover_the_package() -> None:
 
 
 # Modules that still speak DuckDB themselves (or through storage.duckdb) while other branches
-# of issue 18 reshape them: the sending state (moving to sending/), the checks, the campaign
-# engine, the CLI. TEMPORARY: each goes over the storage port once those branches are merged,
-# and this list must then be empty.
+# of issue 18 reshape them: the checks, the CLI. TEMPORARY: each goes over the storage port once
+# those branches are merged, and this list must then be empty.
 DUCKDB_ALLOWED = {
-    "sending/outbox.py",
-    "sending/opt_outs.py",
-    "sending/activations.py",
-    "sending/breaker.py",
-    "sending/campaign_snapshot.py",
     "checks/definitions.py",
     "cli/common.py",
 }

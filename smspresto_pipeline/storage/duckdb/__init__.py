@@ -7,7 +7,7 @@ DDL), ``read_only`` (a user's query kept to reading the attached file, with Duck
 restrictions). Its SQL in DuckDB's dialect is under ``storage/sql/duckdb/``.
 """
 
-from smspresto_pipeline.storage.duckdb.connection import check_path, is_lock_conflict, schema_tables
+from smspresto_pipeline.storage.duckdb.connection import check_path, is_lock_conflict
 from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase, DuckDBSession
 
-__all__ = ["DuckDBDatabase", "DuckDBSession", "check_path", "is_lock_conflict", "schema_tables"]
+__all__ = ["DuckDBDatabase", "DuckDBSession", "check_path", "is_lock_conflict"]

@@ -57,18 +57,6 @@ CAMPAIGN_ENGINE = (
     "timing",
 )
 
-# What a part takes from a neighbour for now, by module. The sending state reaches its file
-# through the warehouse's handle on it (store.Warehouse: transaction(), reading(), path, the
-# lock waits, the schema), its SQL loader (queries) and its naive-UTC helper (timestamps):
-# storage's work, not the history's (staging, writer, replace, stats, enrich). Issue 18's
-# storage/ port takes them below both parts; then this empties.
-BORROWED = {
-    "sending": {
-        "smspresto_pipeline.warehouse.store",
-        "smspresto_pipeline.warehouse.timestamps",
-    },
-}
-
 
 def _part(module: str) -> str | None:
     """The top-level part of the library a module belongs to (``None`` outside it)."""
@@ -106,11 +94,7 @@ def test_imports_flow_one_way(part: str, path: Path) -> None:
     assert part in LAYERS, f"{part} has no layer: add it to LAYERS"
     above = {p for p in parts if p != "simulator" and LAYERS[p] > LAYERS[part]}
     assert not above, f"{path.relative_to(PACKAGE)} imports from a higher layer: {above}"
-    beside = {
-        module
-        for module in imported - BORROWED.get(part, set())
-        if _part(module) in SIDE_BY_SIDE.get(part, set())
-    }
+    beside = {module for module in imported if _part(module) in SIDE_BY_SIDE.get(part, set())}
     assert not beside, f"{path.relative_to(PACKAGE)} imports from its own layer: {beside}"
     if part in DAGSTER_FREE:
         assert not {m for m in imported if m.split(".")[0] == "dagster"}, "no Dagster below"
@@ -119,18 +103,6 @@ def test_imports_flow_one_way(part: str, path: Path) -> None:
 def test_the_layers_cover_the_package() -> None:
     parts = {part for part, _ in _modules()}
     assert parts - {"simulator"} <= set(LAYERS), parts - set(LAYERS)
-
-
-# Modules that still speak DuckDB themselves (or through storage.duckdb) while another branch
-# of issue 18 moves them over the storage port: the sending state. TEMPORARY: this list must
-# be empty once that branch is merged.
-DUCKDB_ALLOWED = {
-    "sending/outbox.py",
-    "sending/opt_outs.py",
-    "sending/activations.py",
-    "sending/breaker.py",
-    "sending/campaign_snapshot.py",
-}
 
 
 def _engines(path: Path) -> set[str]:
@@ -145,20 +117,10 @@ def _engines(path: Path) -> set[str]:
 @pytest.mark.parametrize(("part", "path"), _modules(), ids=lambda v: str(v))
 def test_only_storage_imports_an_engine(part: str, path: Path) -> None:
     relative = path.relative_to(PACKAGE).as_posix()
-    if part in {"storage", "simulator"} or relative in DUCKDB_ALLOWED:
+    if part in {"storage", "simulator"}:
         return  # the simulator is no part of the library's layers: it has its own store
     engines = _engines(path)
     assert not engines, f"{relative} imports {engines}: go through smspresto_pipeline.storage"
-
-
-def test_the_allowed_engine_imports_are_still_there() -> None:
-    # An entry whose module no longer imports duckdb (or is gone) is stale: remove it.
-    stale = {
-        name
-        for name in DUCKDB_ALLOWED
-        if not (PACKAGE / name).exists() or not _engines(PACKAGE / name)
-    }
-    assert not stale, f"no longer import duckdb: {sorted(stale)}; take them off DUCKDB_ALLOWED"
 
 
 @pytest.mark.parametrize("name", CAMPAIGN_ENGINE)

@@ -9,7 +9,7 @@ One evaluation (docs/architecture.md §2, a campaign row's way):
 2. **dead send runs settled** (:mod:`~.settle`) and, in a job, the campaign's ``ambiguous``
    rows **reconciled** with the archive (:mod:`~.reconcile`); a dry run writes nothing;
 3. **the query**, kept to reading the warehouse's tables, its rows prepared (:mod:`~.prepare`);
-4. **one snapshot** of what the warehouse says about the campaign, on one connection
+4. **one snapshot** of what the warehouse says about the campaign, in one session
    (:func:`~smspresto_pipeline.sending.campaign_snapshot.read_campaign_snapshot`); a job
    reads it inside the transaction that then writes its claims, so no other writer comes
    between the counts the caps read and the claims that follow them;
@@ -32,7 +32,6 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.decision import (
@@ -73,7 +72,7 @@ from smspresto_pipeline.sending.campaign_snapshot import (
     read_gate,
 )
 from smspresto_pipeline.sending.outbox import OutboxSession, PendingOwner
-from smspresto_pipeline.storage import QueryRefusedError, ReadOnlyQueryError
+from smspresto_pipeline.storage import QueryRefusedError, ReadOnlyQueryError, Session
 from smspresto_pipeline.warehouse import Warehouse, run_read_only_query
 from smspresto_pipeline.wording import plural
 
@@ -171,15 +170,15 @@ def op_name(campaign: Campaign) -> str:
 
 def _gate(store: Warehouse, campaign: Campaign) -> CampaignGate:
     """The gate read; the schema created first in a file that lacks the campaign's tables (a
-    user's own file before any ingestion): checked on a read-only connection, written only
+    user's own file before any ingestion): checked in a read-only session, written only
     when missing, so a sensor's usual tick stays a read."""
-    with store.reading() as con:
-        gate = read_gate(con, campaign.name)
+    with store.database.reading() as session:
+        gate = read_gate(session, campaign.name)
     if gate.tables >= _CAMPAIGN_TABLES:
         return gate
     store.ensure_schema()
-    with store.reading() as con:
-        return read_gate(con, campaign.name)
+    with store.database.reading() as session:
+        return read_gate(session, campaign.name)
 
 
 def _settle(
@@ -232,14 +231,14 @@ def _prepare(campaign: Campaign, store: Warehouse) -> PreparedBatch:
 
 
 def _snapshot(
-    con: Any, campaign: Campaign, batch: PreparedBatch, now: datetime
+    session: Session, campaign: Campaign, batch: PreparedBatch, now: datetime
 ) -> CampaignSnapshot:
-    """The campaign's facts, read on ``con`` for the rows of ``batch``."""
+    """The campaign's facts, read in ``session`` for the rows of ``batch``."""
     day, cap_since = snapshot_window(campaign, now)
     keys = [m.dedup_key for m in batch.messages]
     keys += [str(r.dedup_key) for r in recordable(batch.skipped)]
     return read_campaign_snapshot(
-        con,
+        session,
         campaign.name,
         keys=keys,
         recipients=(m.recipient for m in batch.messages),
@@ -396,8 +395,8 @@ def evaluate(
         )
     dead = _settle(campaign, store, now, status_of=status_of, silent_after=silent_after, log=log)
     batch = _prepare(campaign, store)
-    with store.reading() as con:
-        snapshot = _snapshot(con, campaign, batch, now)
+    with store.database.reading() as session:
+        snapshot = _snapshot(session, campaign, batch, now)
     found = sort_rows(batch, snapshot)
     verdict = decide(campaign, found, snapshot, now, options)
     if isinstance(verdict, Paused):
@@ -410,8 +409,9 @@ def evaluate(
         return Skip(_sensor_hold(campaign, store, verdict, now))
     expired: Sequence[str] = [r.dedup_key for r in verdict.expired]
     if expired and not campaign.dry_run:
-        with store.transaction() as con:
-            expired = _write(OutboxSession(con), campaign, verdict, run_id=None, now=now).expired
+        with store.database.transaction() as session:
+            written = _write(OutboxSession(session), campaign, verdict, run_id=None, now=now)
+        expired = written.expired
     chosen = verdict.chosen_keys()
     if not chosen:
         return Skip(_nothing_to_send(campaign, verdict, expired, dead, snapshot, now, silent_after))
@@ -476,8 +476,8 @@ def _sensor_hold(campaign: Campaign, store: Warehouse, verdict: Hold, now: datet
             f"{window} until {until}: {plural(len(new), 'new row')} would be held (dry run: "
             "nothing recorded)"
         )
-    with store.transaction() as con:
-        held = _write(OutboxSession(con), campaign, verdict, run_id=None, now=now).held
+    with store.database.transaction() as session:
+        held = _write(OutboxSession(session), campaign, verdict, run_id=None, now=now).held
     return (
         f"{window} until {until}: {plural(held, 'new row')} held; sent when the window "
         f"opens, unless held longer than validity_seconds ({campaign.validity_seconds} s), "
@@ -582,14 +582,14 @@ def run(
         reconciled = _reconcile(campaign, store, log) if ambiguous else (0, 0)
         counts = _run_counts(dead, reconciled)
     batch = _prepare(campaign, store)
-    with store.reading() if campaign.dry_run else store.transaction() as con:
+    with store.database.reading() if campaign.dry_run else store.database.transaction() as session:
         # A run's snapshot, decision and claims share one transaction: the counts the caps
         # read cannot change before the claims that follow them.
-        snapshot = _snapshot(con, campaign, batch, now)
+        snapshot = _snapshot(session, campaign, batch, now)
         found = sort_rows(batch, snapshot, options.wanted)
         verdict = decide(campaign, found, snapshot, now, options)
         written = (
-            _write(OutboxSession(con), campaign, verdict, run_id=run_id, now=now)
+            _write(OutboxSession(session), campaign, verdict, run_id=run_id, now=now)
             if isinstance(verdict, Hold | Send) and not campaign.dry_run
             else None
         )

@@ -39,8 +39,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 
 from smspresto_pipeline.sending.outbox import Outbox
-from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.storage.timestamps import utc_naive
 
 __all__ = ["DEFAULT_AFTER", "DEFAULT_BEFORE", "ReconcileReport", "check_window", "reconcile"]
 
@@ -121,11 +120,11 @@ def reconcile(
         "after_seconds": after.total_seconds(),
         "ingested_until": None if ingested_until is None else utc_naive(ingested_until),
     }
-    with outbox.warehouse.transaction() as con:
-        matches = con.execute(load_sql("dml/select_outbox_archive_matches.sql"), params)
+    with outbox.database.transaction() as session:
+        matches = session.fetch_all("dml/select_outbox_archive_matches.sql", params)
         resolved: list[dict[str, object]] = []
         waiting: list[tuple[str, str]] = []
-        for name, key, history_id, archived_at, covered in matches.fetchall():
+        for name, key, history_id, archived_at, covered in matches:
             if history_id is not None:
                 message = f"reconciled with archive history_id {history_id}"
                 resolved.append(_row(name, key, "sent", message, archived_at))
@@ -137,12 +136,13 @@ def reconcile(
                 resolved.append(_row(name, key, "pending", message, None))
             else:
                 waiting.append((name, key))
-        con.register("reconciled_rows", pa.Table.from_pylist(resolved, schema=_RESOLVED_SCHEMA))
         at = {"now": utc_naive(now)}
-        # Rows resolved meanwhile are left alone, so fewer may move than were resolved; what
-        # did is read back (never RETURNING's echo, which under-reports on DuckDB 2.0).
-        con.execute(load_sql("dml/update_outbox_reconciled.sql"), at)
-        moved = con.execute(load_sql("dml/select_outbox_reconciled_rows.sql"), at).fetchall()
+        reconciled = pa.Table.from_pylist(resolved, schema=_RESOLVED_SCHEMA)
+        with session.load_arrow("reconciled_rows", reconciled):
+            # Rows resolved meanwhile are left alone, so fewer may move than were resolved;
+            # what did is read back (never RETURNING's echo, which under-reports on DuckDB 2.0).
+            session.execute("dml/update_outbox_reconciled.sql", at)
+            moved = session.fetch_all("dml/select_outbox_reconciled_rows.sql", at)
     states = {(name, key): state for name, key, state in moved}
     return ReconcileReport(
         sent=tuple(sorted(k for k, s in states.items() if s == "sent")),

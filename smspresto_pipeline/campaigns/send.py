@@ -262,7 +262,7 @@ def send_claimed(
     for sender in dict.fromkeys(message.sender for message in messages):
         validate_sender(sender)
     batches = _batches(messages, client.batch_size)
-    with outbox.warehouse.kept_instance():
+    with outbox.database.kept_instance():
         return _send_batches(client, outbox, campaign, batches, run_id, clock)
 
 

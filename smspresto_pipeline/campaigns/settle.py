@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from smspresto_pipeline.sending.outbox import Outbox, PendingOwner
-from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.storage.timestamps import utc_naive
 
 __all__ = ["DEFAULT_SILENT_AFTER", "DeadRun", "RunStatus", "settle_dead_runs"]
 

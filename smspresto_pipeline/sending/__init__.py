@@ -2,7 +2,8 @@
 
 One idea: a campaign sends each message at most once and never to a number that opted out, so
 everything a send decides on is written down before the request and read back after it, in the
-same DuckDB file as the history (``smspresto`` schema) but apart from it:
+same warehouse as the history (``smspresto`` schema) but apart from it, over the storage port
+(each part takes the warehouse and runs its SQL files in the sessions of its ``database``):
 
 * ``outbox`` (:class:`Outbox`): one row per intended SMS, claimed under its unique
   (campaign, dedup_key) before any request, then marked along a state machine;

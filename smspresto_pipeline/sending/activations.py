@@ -31,13 +31,9 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-import duckdb
-
 from smspresto_pipeline.sending.outbox import OUTBOX_STATES, OutboxMessage, OutboxSession
-from smspresto_pipeline.storage.duckdb import schema_tables
-from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.store import Warehouse
-from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.storage import HasDatabase, Session
+from smspresto_pipeline.storage.timestamps import utc_naive
 from smspresto_pipeline.wording import plural
 
 __all__ = ["Activation", "CampaignActivations", "CampaignOverview", "is_activated_on"]
@@ -87,14 +83,16 @@ class CampaignOverview:
 
 
 class CampaignActivations:
-    """The activations recorded in a :class:`Warehouse`'s file.
+    """The activations recorded in a warehouse (a
+    :class:`~smspresto_pipeline.warehouse.Warehouse`).
 
     Args:
-        warehouse: the DuckDB file.
+        warehouse: the warehouse.
     """
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: HasDatabase) -> None:
         self.warehouse = warehouse
+        self.database = warehouse.database
 
     def __repr__(self) -> str:
         return f"CampaignActivations({self.warehouse!r})"
@@ -112,16 +110,18 @@ class CampaignActivations:
     def overview(self) -> list[CampaignOverview]:
         """Every campaign with an activation or outbox rows, by name: its activation and its
         outbox rows by state (read-only; nothing when the file is missing)."""
-        if not self.warehouse.path.exists():
+        if not self.database.exists():
             return []
-        with self.warehouse.reading() as con:
+        with self.database.reading() as session:
             activations = (
-                {a.campaign: a for a in _activations(con, None)} if _table_exists(con) else {}
+                {a.campaign: a for a in _activations(session, None)}
+                if _table_exists(session)
+                else {}
             )
             counts: dict[str, dict[str, int]] = {}
-            for campaign, state, rows in con.execute(
-                load_sql("dml/count_outbox_by_campaign_state.sql")
-            ).fetchall():
+            for campaign, state, rows in session.fetch_all(
+                "dml/count_outbox_by_campaign_state.sql"
+            ):
                 counts.setdefault(campaign, {})[state] = int(rows)
         return [
             CampaignOverview(name, activations.get(name), counts.get(name, {}))
@@ -130,10 +130,10 @@ class CampaignActivations:
 
     def is_activated(self, campaign: str) -> bool:
         """Whether the campaign has an activation row or any outbox row (read-only)."""
-        if not self.warehouse.path.exists():
+        if not self.database.exists():
             return False
-        with self.warehouse.reading() as con:
-            return is_activated_on(con, campaign)
+        with self.database.reading() as session:
+            return is_activated_on(session, campaign)
 
     def activate(
         self,
@@ -159,39 +159,41 @@ class CampaignActivations:
         others = {m.campaign for m in baseline} - {campaign}
         if others:
             raise ValueError(f"baseline of {campaign!r} holds messages of {sorted(others)}")
-        with self.warehouse.transaction() as con:
-            if is_activated_on(con, campaign):
+        with self.database.transaction() as session:
+            if is_activated_on(session, campaign):
                 return None
-            claimed = OutboxSession(con).claim(baseline, state="baseline", run_id=run_id, now=now)
+            claimed = OutboxSession(session).claim(
+                baseline, state="baseline", run_id=run_id, now=now
+            )
             params = {
                 "campaign": campaign,
                 "now": utc_naive(now),
                 "baseline_rows": len(claimed),
                 "activated_by": by,
             }
-            [row] = con.execute(load_sql("dml/insert_campaign_activation.sql"), params).fetchall()
+            [row] = session.fetch_all("dml/insert_campaign_activation.sql", params)
         return Activation(*row)
 
     def _select(self, campaign: str | None) -> list[Activation]:
-        if not self.warehouse.path.exists():
+        if not self.database.exists():
             return []
-        with self.warehouse.reading() as con:
-            if not _table_exists(con):
+        with self.database.reading() as session:
+            if not _table_exists(session):
                 return []
-            return _activations(con, campaign)
+            return _activations(session, campaign)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return TABLE in schema_tables(con)
+def _table_exists(session: Session) -> bool:
+    return TABLE in session.tables()
 
 
-def _activations(con: duckdb.DuckDBPyConnection, campaign: str | None) -> list[Activation]:
-    rows = con.execute(load_sql("dml/select_campaign_activations.sql"), {"campaign": campaign})
-    return [Activation(*row) for row in rows.fetchall()]
+def _activations(session: Session, campaign: str | None) -> list[Activation]:
+    rows = session.fetch_all("dml/select_campaign_activations.sql", {"campaign": campaign})
+    return [Activation(*row) for row in rows]
 
 
-def is_activated_on(con: duckdb.DuckDBPyConnection, campaign: str) -> bool:
-    """:meth:`CampaignActivations.is_activated` on an open connection to the warehouse."""
-    if _table_exists(con) and _activations(con, campaign):
+def is_activated_on(session: Session, campaign: str) -> bool:
+    """:meth:`CampaignActivations.is_activated` in an open session of the warehouse."""
+    if _table_exists(session) and _activations(session, campaign):
         return True
-    return bool(OutboxSession(con).rows(OUTBOX_STATES, campaign=campaign, limit=1))
+    return bool(OutboxSession(session).rows(OUTBOX_STATES, campaign=campaign, limit=1))

@@ -52,12 +52,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
-from smspresto_pipeline.storage.duckdb import schema_tables
-from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.store import Warehouse
-from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.storage import HasDatabase, Session
+from smspresto_pipeline.storage.timestamps import utc_naive
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -66,6 +62,7 @@ __all__ = [
     "BreakerState",
     "CircuitBreaker",
     "Trip",
+    "breaker_state_on",
     "record_check_outcome",
 ]
 
@@ -185,17 +182,19 @@ class BreakerState:
 
 
 class CircuitBreaker:
-    """The trips recorded in a :class:`Warehouse`'s file (table ``smspresto.campaign_pauses``).
+    """The trips recorded in a warehouse (a :class:`~smspresto_pipeline.warehouse.Warehouse`;
+    table ``smspresto.campaign_pauses``).
 
     Args:
-        warehouse: the DuckDB file.
+        warehouse: the warehouse.
 
     Every write is one short transaction; times default to now (``now`` is for tests and
     back-filled records, naive values are UTC).
     """
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: HasDatabase) -> None:
         self.warehouse = warehouse
+        self.database = warehouse.database
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.warehouse!r})"
@@ -218,15 +217,15 @@ class CircuitBreaker:
         """
         _require(reason=reason, source=source)
         key: dict[str, Any] = {"source": source, "partition_key": partition}
-        with self.warehouse.transaction() as con:
+        with self.database.transaction() as session:
             # Check, then insert: in one transaction of the file's only writer, so no other
             # trip of this key can come in between.
-            active = con.execute(load_sql("dml/select_campaign_pause_active.sql"), key).fetchone()
+            active = session.fetch_one("dml/select_campaign_pause_active.sql", key)
             if active is None:
                 sql, params = "dml/insert_campaign_pause.sql", {**key, "now": utc_naive(now)}
             else:
                 sql, params = "dml/update_campaign_pause_reason.sql", key
-            row = con.execute(load_sql(sql), {**params, "reason": reason}).fetchone()
+            row = session.fetch_one(sql, {**params, "reason": reason})
         assert row is not None
         return Trip(*row)
 
@@ -264,23 +263,19 @@ class CircuitBreaker:
 
     def state(self) -> BreakerState:
         """The active trips and the generation; closed when the file or the table is missing."""
-        if not self.warehouse.path.exists():
+        if not self.database.exists():
             return BreakerState()
-        with self.warehouse.reading() as con:
-            if not _table_exists(con):
-                return BreakerState()
-            trips = _select(con, active_only=True, limit=None)
-            row = con.execute(load_sql("dml/count_campaign_pauses.sql")).fetchone()
-        return BreakerState(tuple(trips), int(row[0]) if row else 0)
+        with self.database.reading() as session:
+            return breaker_state_on(session)
 
     def history(self, *, limit: int | None = 50) -> list[Trip]:
         """Every trip, active or ended, newest first (at most ``limit``; None: all)."""
-        if not self.warehouse.path.exists():
+        if not self.database.exists():
             return []
-        with self.warehouse.reading() as con:
-            if not _table_exists(con):
+        with self.database.reading() as session:
+            if TABLE not in session.tables():
                 return []
-            return _select(con, active_only=False, limit=limit)
+            return _select(session, active_only=False, limit=limit)
 
     def _resume(
         self,
@@ -300,14 +295,14 @@ class CircuitBreaker:
             "resume_reason": reason,
             "now": utc_naive(now),
         }
-        with self.warehouse.transaction() as con:
-            rows = con.execute(load_sql("dml/update_campaign_pauses_resumed.sql"), params)
-            trips = [Trip(*row) for row in rows.fetchall()]
+        with self.database.transaction() as session:
+            rows = session.fetch_all("dml/update_campaign_pauses_resumed.sql", params)
+            trips = [Trip(*row) for row in rows]
         return sorted(trips, key=lambda t: t.tripped_at, reverse=True)
 
 
 def record_check_outcome(
-    warehouse: Warehouse,
+    warehouse: HasDatabase,
     *,
     check_name: str,
     partition: str | None,
@@ -347,13 +342,18 @@ def _require(**values: str) -> None:
         raise ValueError(f"{' and '.join(blank)} must not be blank")
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return TABLE in schema_tables(con)
+def breaker_state_on(session: Session, tables: frozenset[str] | None = None) -> BreakerState:
+    """The breaker's state (as :meth:`CircuitBreaker.state`) in an open session; closed when
+    the table is missing. ``tables``: the schema's tables, when already read."""
+    if TABLE not in (session.tables() if tables is None else tables):
+        return BreakerState()
+    trips = _select(session, active_only=True, limit=None)
+    [(generation,)] = session.fetch_all("dml/count_campaign_pauses.sql")
+    return BreakerState(tuple(trips), int(generation))
 
 
-def _select(con: duckdb.DuckDBPyConnection, *, active_only: bool, limit: int | None) -> list[Trip]:
-    rows = con.execute(
-        load_sql("dml/select_campaign_pauses.sql"),
-        {"active_only": active_only, "limit": limit},
-    ).fetchall()
+def _select(session: Session, *, active_only: bool, limit: int | None) -> list[Trip]:
+    rows = session.fetch_all(
+        "dml/select_campaign_pauses.sql", {"active_only": active_only, "limit": limit}
+    )
     return [Trip(*row) for row in rows]

@@ -1,9 +1,9 @@
-"""What a campaign's decision reads from the warehouse, read at once on one connection.
+"""What a campaign's decision reads from the warehouse, read at once in one session.
 
 The campaign engine (:mod:`smspresto_pipeline.campaigns.engine`) decides without I/O from
-plain facts: this module gathers them in one read, one transaction (the caller's connection: a
-sensor's read-only one, or the send run's write transaction, whose claims then follow a
-snapshot no other writer can change). Rather than a question to storage per guard, one
+plain facts: this module gathers them in one read, one transaction (the caller's session of the
+storage port: a sensor's read-only one, or the send run's write transaction, whose claims then
+follow a snapshot no other writer can change). Rather than a question to storage per guard, one
 :func:`read_campaign_snapshot` returns a frozen :class:`CampaignSnapshot`: the circuit breaker,
 the activation, which of the query's keys the outbox already holds, the opt-outs, the held,
 released and pending rows, the run sizes behind the volume breaker, the day's sends behind the
@@ -19,8 +19,8 @@ Example:
     >>> from smspresto_pipeline.warehouse import Warehouse
     >>> store = Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb")
     >>> store.ensure_schema()
-    >>> with store.reading() as con:
-    ...     facts = read_campaign_snapshot(con, "welcome", keys=["a"], recipients=[],
+    >>> with store.database.reading() as session:
+    ...     facts = read_campaign_snapshot(session, "welcome", keys=["a"], recipients=[],
     ...                                    day_start=datetime(2025, 3, 6, tzinfo=UTC))
     >>> facts.activated, facts.breaker.tripped, facts.sent_today
     (False, False, 0)
@@ -32,19 +32,15 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-import duckdb
-
 from smspresto_pipeline.sending.activations import is_activated_on
-from smspresto_pipeline.sending.breaker import BreakerState, Trip
+from smspresto_pipeline.sending.breaker import BreakerState, breaker_state_on
 from smspresto_pipeline.sending.opt_outs import opted_out_on
 from smspresto_pipeline.sending.outbox import OutboxRow, OutboxSession, PendingOwner
-from smspresto_pipeline.storage.duckdb import schema_tables
-from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.storage import Session
 
 __all__ = [
     "CampaignGate",
     "CampaignSnapshot",
-    "breaker_state_on",
     "read_campaign_snapshot",
     "read_gate",
 ]
@@ -105,31 +101,17 @@ class CampaignSnapshot:
     recent: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
-def breaker_state_on(
-    con: duckdb.DuckDBPyConnection, tables: frozenset[str] | None = None
-) -> BreakerState:
-    """The breaker's state (as :meth:`CircuitBreaker.state`) on an open connection; closed when
-    the table is missing. ``tables``: the schema's tables, when already read."""
-    if "campaign_pauses" not in (schema_tables(con) if tables is None else tables):
-        return BreakerState()
-    rows = con.execute(
-        load_sql("dml/select_campaign_pauses.sql"), {"active_only": True, "limit": None}
-    ).fetchall()
-    [(generation,)] = con.execute(load_sql("dml/count_campaign_pauses.sql")).fetchall()
-    return BreakerState(tuple(Trip(*row) for row in rows), int(generation))
-
-
-def read_gate(con: duckdb.DuckDBPyConnection, campaign: str) -> CampaignGate:
+def read_gate(session: Session, campaign: str) -> CampaignGate:
     """The breaker, the schema's tables and whether ``campaign`` has ``ambiguous`` rows."""
-    tables = schema_tables(con)
+    tables = session.tables()
     ambiguous = "outbox" in tables and bool(
-        OutboxSession(con).rows("ambiguous", campaign=campaign, limit=1)
+        OutboxSession(session).rows("ambiguous", campaign=campaign, limit=1)
     )
-    return CampaignGate(breaker_state_on(con, tables), tables, ambiguous)
+    return CampaignGate(breaker_state_on(session, tables), tables, ambiguous)
 
 
 def read_campaign_snapshot(
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     campaign: str,
     *,
     keys: Iterable[str],
@@ -138,11 +120,11 @@ def read_campaign_snapshot(
     cap_since: datetime | None = None,
     runs: int = 10,
 ) -> CampaignSnapshot:
-    """The facts about ``campaign`` (:class:`CampaignSnapshot`), on ``con`` (the file's schema
-    must be there: the caller made sure).
+    """The facts about ``campaign`` (:class:`CampaignSnapshot`), in ``session`` (the file's
+    schema must be there: the caller made sure).
 
     Args:
-        con: an open connection; a transaction's, when the caller writes after deciding.
+        session: an open session; a transaction's, when the caller writes after deciding.
         campaign: the campaign's name.
         keys: the dedup keys its query returns now: which ones the outbox holds already.
         recipients: the numbers of its query's messages: which ones opted out, and (with
@@ -151,21 +133,21 @@ def read_campaign_snapshot(
         cap_since: when the frequency cap's window opened (aware); None: no frequency cap.
         runs: how many of its latest send runs the volume breaker reads.
     """
-    tables = schema_tables(con)
-    session = OutboxSession(con)
-    held = tuple(session.rows("held", campaign=campaign))
+    tables = session.tables()
+    outbox = OutboxSession(session)
+    held = tuple(outbox.rows("held", campaign=campaign))
     numbers = set(recipients) | {row.recipient for row in held}
     return CampaignSnapshot(
         campaign=campaign,
-        breaker=breaker_state_on(con, tables),
-        activated=is_activated_on(con, campaign),
-        existing_keys=frozenset(session.existing_keys(campaign, keys)),
-        opted_out=frozenset(opted_out_on(con, numbers)),
+        breaker=breaker_state_on(session, tables),
+        activated=is_activated_on(session, campaign),
+        existing_keys=frozenset(outbox.existing_keys(campaign, keys)),
+        opted_out=frozenset(opted_out_on(session, numbers)),
         held=held,
-        released=tuple(session.released(campaign)),
-        pending_owners=tuple(session.pending_owners(campaign)),
-        run_sizes=tuple(session.run_sizes(campaign, runs=runs)),
-        sent_today=session.campaign_sent_count(campaign, day_start),
-        kept_surge_runs=session.surge_runs(campaign, _KEEP),
-        recent={} if cap_since is None else session.sent_to_recipients(numbers, cap_since),
+        released=tuple(outbox.released(campaign)),
+        pending_owners=tuple(outbox.pending_owners(campaign)),
+        run_sizes=tuple(outbox.run_sizes(campaign, runs=runs)),
+        sent_today=outbox.campaign_sent_count(campaign, day_start),
+        kept_surge_runs=outbox.surge_runs(campaign, _KEEP),
+        recent={} if cap_since is None else outbox.sent_to_recipients(numbers, cap_since),
     )

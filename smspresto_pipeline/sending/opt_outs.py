@@ -3,8 +3,8 @@
 Numbers are stored in E.164, normalised with :func:`smspresto_pipeline.sms.normalize_number`
 (national forms read in the warehouse's ``default_region``); a batch holding invalid numbers
 is refused whole, with every bad number listed. Checks are set-based: a batch of numbers is
-registered as an Arrow table and joined. Reading a file that does not exist finds no opt-outs
-and creates nothing.
+loaded as an Arrow table and joined. Reading a file that does not exist finds no opt-outs and
+creates nothing.
 
 Example:
     >>> import tempfile, pathlib
@@ -22,18 +22,24 @@ import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
-import duckdb
 import pyarrow as pa
 
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sending.replies import is_stop_reply, read_replies
 from smspresto_pipeline.sms import normalize_number, normalize_recipients
-from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.store import Warehouse
-from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.storage import HasDatabase, Session
+from smspresto_pipeline.storage.timestamps import utc_naive
 
-__all__ = ["OptOut", "OptOutChange", "OptOuts", "ReplyImport", "opted_out_on"]
+__all__ = [
+    "OptOut",
+    "OptOutChange",
+    "OptOuts",
+    "RegionalWarehouse",
+    "ReplyImport",
+    "opted_out_on",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,17 +87,28 @@ class ReplyImport:
     ignored: int
 
 
+class RegionalWarehouse(HasDatabase, Protocol):
+    """A warehouse that says how to read numbers written without a ``+`` (the history's
+    ``Warehouse``)."""
+
+    @property
+    def default_region(self) -> str:
+        """The country of numbers written in national form."""
+
+
 class OptOuts:
-    """Reads and writes of ``smspresto.opt_outs`` in a :class:`Warehouse`'s file.
+    """Reads and writes of ``smspresto.opt_outs`` in a warehouse (a
+    :class:`~smspresto_pipeline.warehouse.Warehouse`).
 
     Args:
-        warehouse: the DuckDB file.
+        warehouse: the warehouse.
         region: the country of numbers written in national form (default: the warehouse's
             ``default_region``).
     """
 
-    def __init__(self, warehouse: Warehouse, *, region: str | None = None) -> None:
+    def __init__(self, warehouse: RegionalWarehouse, *, region: str | None = None) -> None:
         self.warehouse = warehouse
+        self.database = warehouse.database
         self.region = region or warehouse.default_region
 
     def __repr__(self) -> str:
@@ -121,26 +138,28 @@ class OptOuts:
             SMSValidationError: when any number is invalid (nothing is removed).
         """
         recipients = normalize_recipients(numbers, region=self.region)
-        with self.warehouse.transaction() as con:
-            con.register("removed_opt_outs", _numbers(recipients))
-            rows = con.execute(load_sql("dml/delete_opt_outs.sql")).fetchall()
+        with (
+            self.database.transaction() as session,
+            session.load_arrow("removed_opt_outs", _numbers(recipients)),
+        ):
+            rows = session.fetch_all("dml/delete_opt_outs.sql")
         return _change(recipients, {row[0] for row in rows})
 
     def entries(self) -> list[OptOut]:
         """Every opted-out number, oldest first."""
-        if not self.warehouse.path.exists():
+        if not self.database.exists():
             return []
-        with self.warehouse.reading() as con:
-            rows = con.execute(load_sql("dml/select_opt_outs.sql")).fetchall()
+        with self.database.reading() as session:
+            rows = session.fetch_all("dml/select_opt_outs.sql")
         return [OptOut(*row) for row in rows]
 
     def opted_out(self, recipients: Iterable[str]) -> set[str]:
         """The numbers among ``recipients`` (E.164, as normalised for sending) opted out."""
         numbers = set(recipients)
-        if not numbers or not self.warehouse.path.exists():
+        if not numbers or not self.database.exists():
             return set()
-        with self.warehouse.reading() as con:
-            return opted_out_on(con, numbers)
+        with self.database.reading() as session:
+            return opted_out_on(session, numbers)
 
     def is_opted_out(self, number: str) -> bool:
         """Whether ``number`` (any form :func:`normalize_number` reads) is opted out.
@@ -193,20 +212,22 @@ class OptOuts:
         if not recipients:
             return OptOutChange((), ())
         params = {"reason": reason, "source": source, "now": utc_naive(now)}
-        with self.warehouse.transaction() as con:
-            con.register("new_opt_outs", _numbers(recipients))
-            rows = con.execute(load_sql("dml/insert_opt_outs.sql"), params).fetchall()
+        with (
+            self.database.transaction() as session,
+            session.load_arrow("new_opt_outs", _numbers(recipients)),
+        ):
+            rows = session.fetch_all("dml/insert_opt_outs.sql", params)
         return _change(recipients, {row[0] for row in rows})
 
 
-def opted_out_on(con: duckdb.DuckDBPyConnection, recipients: Iterable[str]) -> set[str]:
-    """:meth:`OptOuts.opted_out` on an open connection to the warehouse (one read session
-    for several lookups)."""
+def opted_out_on(session: Session, recipients: Iterable[str]) -> set[str]:
+    """:meth:`OptOuts.opted_out` in an open session of the warehouse (one read session for
+    several lookups)."""
     numbers = _numbers(set(recipients))
     if not numbers.num_rows:
         return set()
-    con.register("checked_recipients", numbers)
-    rows = con.execute(load_sql("dml/select_opted_out_recipients.sql")).fetchall()
+    with session.load_arrow("checked_recipients", numbers):
+        rows = session.fetch_all("dml/select_opted_out_recipients.sql")
     return {row[0] for row in rows}
 
 

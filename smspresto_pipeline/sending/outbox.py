@@ -40,18 +40,15 @@ from __future__ import annotations
 import abc
 import contextlib
 import dataclasses
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Final, Literal, get_args
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smspresto_pipeline.storage.queries import load_sql
-from smspresto_pipeline.warehouse.store import Warehouse
-from smspresto_pipeline.warehouse.timestamps import utc_naive
+from smspresto_pipeline.storage import HasDatabase, Session
+from smspresto_pipeline.storage.timestamps import utc_naive
 
 __all__ = [
     "CLAIM_STATES",
@@ -216,12 +213,6 @@ class PendingOwner:
     last_write: datetime
 
 
-def _bound(sql: str, params: Mapping[str, object]) -> dict[str, object]:
-    """The parameters ``sql`` names (DuckDB refuses a named parameter a statement lacks)."""
-    names = set(re.findall(r"\$(\w+)", sql))
-    return {name: value for name, value in params.items() if name in names}
-
-
 def _expected(dedup_keys: Iterable[str], state: str, now: datetime) -> pa.Table:
     """The keys (once each, in order) with the state and time a write must leave them in."""
     keys = list(dict.fromkeys(dedup_keys))
@@ -234,9 +225,9 @@ def _expected(dedup_keys: Iterable[str], state: str, now: datetime) -> pa.Table:
     )
 
 
-def _outbox_rows(cursor: duckdb.DuckDBPyConnection) -> list[OutboxRow]:
-    names = [d[0] for d in cursor.description or ()]
-    return [OutboxRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+def _outbox_rows(session: Session, name: str, params: Mapping[str, object]) -> list[OutboxRow]:
+    # By column name: a table upgraded from an older DDL has its later columns last.
+    return [OutboxRow(**row) for row in session.fetch_arrow(name, params).to_pylist()]
 
 
 def _check_claim(state: str, skip_reason: str | None) -> None:
@@ -262,17 +253,17 @@ def _states(states: OutboxState | Sequence[OutboxState]) -> list[str]:
 
 
 class _OutboxCalls(abc.ABC):
-    """The outbox's reads and writes, written once for :class:`Outbox` (each call on its own
-    connection) and :class:`OutboxSession` (every call on one): they differ only in
+    """The outbox's reads and writes, written once for :class:`Outbox` (each call in its own
+    session) and :class:`OutboxSession` (every call in one): they differ only in
     :meth:`_writing` and :meth:`_reading`."""
 
     @abc.abstractmethod
-    def _writing(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """The connection one call writes on (its reads see its writes)."""
+    def _writing(self) -> contextlib.AbstractContextManager[Session]:
+        """The session one call writes in (its reads see its writes)."""
 
     @abc.abstractmethod
-    def _reading(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection | None]:
-        """The connection one call reads on; None when there is nothing to read (the file is
+    def _reading(self) -> contextlib.AbstractContextManager[Session | None]:
+        """The session one call reads in; None when there is nothing to read (the warehouse is
         missing: the call finds nothing and creates nothing)."""
 
     def existing_keys(self, campaign: str, dedup_keys: Iterable[str]) -> set[str]:
@@ -283,13 +274,13 @@ class _OutboxCalls(abc.ABC):
         keys = pa.table({"dedup_key": pa.array(list(dedup_keys), pa.string())})
         if not keys.num_rows:
             return set()
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return set()
-            con.register("candidate_keys", keys)
-            rows = con.execute(
-                load_sql("dml/select_outbox_existing_keys.sql"), {"campaign": campaign}
-            ).fetchall()
+            with session.load_arrow("candidate_keys", keys):
+                rows = session.fetch_all(
+                    "dml/select_outbox_existing_keys.sql", {"campaign": campaign}
+                )
         return {row[0] for row in rows}
 
     def claim(
@@ -337,13 +328,11 @@ class _OutboxCalls(abc.ABC):
             "run_id": run_id,
             "now": utc_naive(now),
         }
-        owners = load_sql("dml/select_outbox_claim_owners.sql")
-        owner_params = {"state": state, "run_id": run_id, "now": params["now"]}
-        with self._writing() as con:
-            con.register("claimed_messages", table)
-            taken = {(c, k) for c, k, _ in con.execute(owners, owner_params).fetchall()}
-            con.execute(load_sql("dml/insert_outbox_claimed.sql"), params)
-            after = con.execute(owners, owner_params).fetchall()
+        owners = "dml/select_outbox_claim_owners.sql"
+        with self._writing() as session, session.load_arrow("claimed_messages", table):
+            taken = {(c, k) for c, k, _ in session.fetch_all(owners, params)}
+            session.execute("dml/insert_outbox_claimed.sql", params)
+            after = session.fetch_all(owners, params)
             claimed = {(c, k) for c, k, here in after if here} - taken
             if len(after) != len(batch) or len(claimed) != len(batch) - len(taken):
                 raise OutboxIntegrityError(
@@ -501,15 +490,16 @@ class _OutboxCalls(abc.ABC):
         keys = list(dict.fromkeys(dedup_keys))
         if not keys:
             return Taken((), ())
-        with self._writing() as con:
-            con.register("outbox_keys", pa.table({"dedup_key": pa.array(keys, pa.string())}))
-            found = con.execute(
-                load_sql("dml/select_outbox_unrequested_keys.sql"),
-                {"campaign": campaign, "run_id": run_id},
-            ).fetchall()
+        with self._writing() as session:
+            asked = pa.table({"dedup_key": pa.array(keys, pa.string())})
+            with session.load_arrow("outbox_keys", asked):
+                found = session.fetch_all(
+                    "dml/select_outbox_unrequested_keys.sql",
+                    {"campaign": campaign, "run_id": run_id},
+                )
             opted = {key for key, opted_out in found if opted_out}
             # Marking the opted-out rows skipped leaves the others as found: no second lookup.
-            skipped = OutboxSession(con).mark(
+            skipped = OutboxSession(session).mark(
                 campaign,
                 [k for k in keys if k in opted],
                 "skipped",
@@ -518,7 +508,7 @@ class _OutboxCalls(abc.ABC):
                 now=at,
             )
             requested = _move(
-                con,
+                session,
                 campaign,
                 "outbox_keys",
                 _expected((k for k in keys if k not in opted), "pending", at),
@@ -541,21 +531,21 @@ class _OutboxCalls(abc.ABC):
         run_id: str | None,
         check_run: bool | None = None,
     ) -> tuple[str, ...]:
-        """:func:`_move` on a write connection, opened only when there are rows to move."""
+        """:func:`_move` in a writing session, opened only when there are rows to move."""
         if not rows.num_rows:
             return ()
-        with self._writing() as con:
-            return _move(con, campaign, view, rows, sql, params, run_id=run_id, check_run=check_run)
+        with self._writing() as session:
+            return _move(
+                session, campaign, view, rows, sql, params, run_id=run_id, check_run=check_run
+            )
 
     def pending_owners(self, campaign: str | None = None) -> list[PendingOwner]:
         """The runs owning ``pending`` rows (of ``campaign``, or of every campaign), with their
         requested and never-requested counts and their last write, stalest first."""
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return []
-            rows = con.execute(
-                load_sql("dml/select_outbox_pending_owners.sql"), {"campaign": campaign}
-            ).fetchall()
+            rows = session.fetch_all("dml/select_outbox_pending_owners.sql", {"campaign": campaign})
         return [PendingOwner(*row) for row in rows]
 
     def rows(
@@ -577,20 +567,19 @@ class _OutboxCalls(abc.ABC):
             "created_before": None if created_before is None else utc_naive(created_before),
             "limit": limit,
         }
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return []
-            return _outbox_rows(con.execute(load_sql("dml/select_outbox_rows.sql"), params))
+            return _outbox_rows(session, "dml/select_outbox_rows.sql", params)
 
     def released(self, campaign: str) -> list[OutboxRow]:
         """The ``pending`` rows of ``campaign`` that no run owns (``run_id`` NULL: released by
         a run that stopped before their batch's request), oldest first; read in SQL, so a run
         that holds many pending rows of its own costs nothing here."""
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return []
-            sql = load_sql("dml/select_outbox_released.sql")
-            return _outbox_rows(con.execute(sql, {"campaign": campaign}))
+            return _outbox_rows(session, "dml/select_outbox_released.sql", {"campaign": campaign})
 
     def sent_to_recipients(self, recipients: Iterable[str], since: datetime) -> dict[str, int]:
         """Messages that went, or may have gone, to each recipient since ``since``, across
@@ -602,40 +591,40 @@ class _OutboxCalls(abc.ABC):
         numbers = pa.table({"recipient": pa.array(list(set(recipients)), pa.string())})
         if not numbers.num_rows:
             return {}
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return {}
-            con.register("capped_recipients", numbers)
-            rows = con.execute(
-                load_sql("dml/count_outbox_sent_by_recipient.sql"),
-                {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
-            ).fetchall()
+            with session.load_arrow("capped_recipients", numbers):
+                rows = session.fetch_all(
+                    "dml/count_outbox_sent_by_recipient.sql",
+                    {"states": list(SENT_OR_MAYBE_SENT), "since": utc_naive(since)},
+                )
         return {recipient: int(count) for recipient, count in rows}
 
     def campaign_sent_count(self, campaign: str, since: datetime) -> int:
         """Messages ``campaign`` tried to send since ``since`` (the daily cap): the states of
         :data:`DAILY_CAP_STATES`, at ``sent_at`` (or the row's last change, as above)."""
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return 0
-            # fetchall, not fetchone: a result left unfinished blocks a session's next statement.
-            [(count,)] = con.execute(
-                load_sql("dml/count_outbox_sent_by_campaign.sql"),
+            # fetch_all, not fetch_one: a result left unfinished blocks a session's next statement.
+            [(count,)] = session.fetch_all(
+                "dml/count_outbox_sent_by_campaign.sql",
                 {"campaign": campaign, "states": list(DAILY_CAP_STATES), "since": utc_naive(since)},
-            ).fetchall()
+            )
         return int(count)
 
     def run_sizes(self, campaign: str, *, runs: int = 10) -> list[int]:
         """How many rows each of ``campaign``'s last ``runs`` send runs claimed to send, newest
         first: the rows now in :data:`DAILY_CAP_STATES` per ``run_id`` (whatever became of
         them; baseline, held and skipped rows are not counted). The volume breaker's history."""
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return []
-            rows = con.execute(
-                load_sql("dml/select_outbox_run_sizes.sql"),
+            rows = session.fetch_all(
+                "dml/select_outbox_run_sizes.sql",
                 {"campaign": campaign, "states": list(DAILY_CAP_STATES), "runs": runs},
-            ).fetchall()
+            )
         return [int(row[0]) for row in rows]
 
     def record_surge(
@@ -662,54 +651,56 @@ class _OutboxCalls(abc.ABC):
             "rest": rest,
             "rest_rows": rest_rows,
         }
-        with self._writing() as con:
-            con.execute(load_sql("dml/insert_campaign_surge.sql"), params).fetchall()
+        with self._writing() as session:
+            session.fetch_all("dml/insert_campaign_surge.sql", params)
 
     def surge_runs(self, campaign: str, rest: str) -> frozenset[str]:
         """The runs that confirmed a surge of ``campaign`` saying ``rest`` (``keep``: the rows
         they held never expire)."""
-        with self._reading() as con:
-            if con is None:
+        with self._reading() as session:
+            if session is None:
                 return frozenset()
-            rows = con.execute(
-                load_sql("dml/select_campaign_surge_runs.sql"),
-                {"campaign": campaign, "rest": rest},
-            ).fetchall()
+            rows = session.fetch_all(
+                "dml/select_campaign_surge_runs.sql", {"campaign": campaign, "rest": rest}
+            )
         return frozenset(str(row[0]) for row in rows)
 
 
 class OutboxSession(_OutboxCalls):
-    """The outbox's reads and writes on one open connection.
+    """The outbox's reads and writes in one open session of the storage port.
 
     Given by :meth:`Outbox.transaction` (everything inside commits together, and no other
     writer of the file runs in between) and :meth:`Outbox.reading` (several reads, one
-    connection). The methods are :class:`Outbox`'s.
+    session); or made on a session of the caller's, to read or write the outbox beside other
+    things in it. The methods are :class:`Outbox`'s.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        yield self._con
+    def _writing(self) -> Iterator[Session]:
+        yield self.session
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        yield self._con
+    def _reading(self) -> Iterator[Session | None]:
+        yield self.session
 
 
 class Outbox(_OutboxCalls):
-    """Reads and writes of ``smspresto.outbox`` in a :class:`Warehouse`'s file.
+    """Reads and writes of ``smspresto.outbox`` in a warehouse (a
+    :class:`~smspresto_pipeline.warehouse.Warehouse`, or anything holding its database).
 
-    Each method is one short transaction (or one read-only connection; a read of a missing
-    file finds nothing and does not create it); :meth:`transaction` groups several.
+    Each method is one short transaction (or one read-only session; a read of a missing
+    warehouse finds nothing and does not create it); :meth:`transaction` groups several.
 
     Args:
-        warehouse: the DuckDB file (its lock settings apply to every write here).
+        warehouse: the warehouse (its lock settings apply to every write here).
     """
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: HasDatabase) -> None:
         self.warehouse = warehouse
+        self.database = warehouse.database
 
     def __repr__(self) -> str:
         return f"Outbox({self.warehouse!r})"
@@ -719,33 +710,31 @@ class Outbox(_OutboxCalls):
         """An :class:`OutboxSession` inside one transaction: its reads see its own writes, it
         commits when the block ends and rolls back when it raises. No other writer of the file
         (in this process or another) runs until it ends, so keep it short; don't call this
-        :class:`Outbox`'s own methods inside it (they open their own connection)."""
-        with self.warehouse.transaction() as con:
-            yield OutboxSession(con)
+        :class:`Outbox`'s own methods inside it (they open their own session)."""
+        with self.database.transaction() as session:
+            yield OutboxSession(session)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[OutboxSession]:
-        """An :class:`OutboxSession` on a read-only connection: several reads, one connection
-        (the file must exist; don't write through it)."""
-        with self.warehouse.reading() as con:
-            yield OutboxSession(con)
+        """An :class:`OutboxSession` in a read-only session: several reads, one session (the
+        warehouse must exist; don't write through it)."""
+        with self.database.reading() as session:
+            yield OutboxSession(session)
+
+    def _writing(self) -> contextlib.AbstractContextManager[Session]:
+        return self.database.transaction()
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.warehouse.transaction() as con:
-            yield con
-
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        if not self.warehouse.path.exists():
+    def _reading(self) -> Iterator[Session | None]:
+        if not self.database.exists():
             yield None
             return
-        with self.warehouse.reading() as con:
-            yield con
+        with self.database.reading() as session:
+            yield session
 
 
 def _move(
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     campaign: str,
     view: str,
     rows: pa.Table,
@@ -759,7 +748,7 @@ def _move(
     """Move outbox rows of ``campaign`` and return the keys moved, in the order of ``rows``.
 
     ``rows`` (a ``dedup_key`` column, the ``state`` and ``now`` each row must end with, and
-    what the UPDATE reads) is registered as ``view``; the SELECT ``sql[0]`` finds the rows
+    what the UPDATE reads) is loaded as the relation ``view``; the SELECT ``sql[0]`` finds the rows
     that may move (unless the caller read them in this transaction: ``movable``), the
     UPDATE ``sql[1]`` moves exactly those, and what it moved is read back (state, time
     and, when ``check_run``, ``run_id``): never the statement's echo.
@@ -770,25 +759,24 @@ def _move(
     """
     if not rows.num_rows:
         return ()
-    select, update = (load_sql(name) for name in sql)
+    select, update = sql
     if movable is None:
-        con.register(view, rows)
-        found = con.execute(select, _bound(select, params)).fetchall()
-        movable = {row[0] for row in found}
+        with session.load_arrow(view, rows):
+            movable = {row[0] for row in session.fetch_all(select, params)}
     if not movable:
         return ()
     rows = rows.filter(pc.is_in(rows["dedup_key"], value_set=pa.array(list(movable))))
-    con.register(view, rows)
-    con.execute(update, _bound(update, params))
-    con.register("moved_rows", rows.select(["dedup_key", "state", "now"]))
+    with session.load_arrow(view, rows):
+        session.execute(update, params)
     check = run_id is not None if check_run is None else check_run
-    moved = {
-        row[0]
-        for row in con.execute(
-            load_sql("dml/select_outbox_moved_keys.sql"),
-            {"campaign": campaign, "run_id": run_id, "check_run": check},
-        ).fetchall()
-    }
+    with session.load_arrow("moved_rows", rows.select(["dedup_key", "state", "now"])):
+        moved = {
+            row[0]
+            for row in session.fetch_all(
+                "dml/select_outbox_moved_keys.sql",
+                {"campaign": campaign, "run_id": run_id, "check_run": check},
+            )
+        }
     if moved != movable:
         raise OutboxIntegrityError(
             f"campaign {campaign!r}: {len(movable)} outbox rows should have moved and "

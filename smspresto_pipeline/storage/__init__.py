@@ -8,10 +8,11 @@ DuckDB (``storage/duckdb``, a local file). A second engine (PostgreSQL) is a sib
 its session and database, and adds under ``storage/sql/<engine>/`` only the files whose dialect
 differs (see :mod:`.queries`).
 
-Modules: ``port`` (the :class:`Database` and :class:`Session` protocols), ``queries`` (the SQL
-files by name and dialect, parameter styles), ``errors`` (the port's errors), ``locks`` (this
-process's writers taking turns, the allowance of waiting for other processes), ``duckdb`` (the
-DuckDB engine). No Dagster here.
+Modules: ``port`` (the :class:`Database` and :class:`Session` protocols, and
+:class:`HasDatabase`: what holds one), ``queries`` (the SQL files by name and dialect, parameter
+styles), ``errors`` (the port's errors), ``locks`` (this process's writers taking turns, the
+allowance of waiting for other processes), ``timestamps`` (times as the tables store them: naive
+UTC), ``duckdb`` (the DuckDB engine). No Dagster here.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from smspresto_pipeline.storage.errors import (
     WarehouseSchemaError,
 )
 from smspresto_pipeline.storage.locks import LockWaits
-from smspresto_pipeline.storage.port import Database, Params, Row, Session
+from smspresto_pipeline.storage.port import Database, HasDatabase, Params, Row, Session
 from smspresto_pipeline.storage.queries import SCHEMA, load_sql
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "STORAGE_ERRORS",
     "ConstraintViolationError",
     "Database",
+    "HasDatabase",
     "LockWaits",
     "Params",
     "QueryRefusedError",

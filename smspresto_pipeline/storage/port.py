@@ -5,6 +5,8 @@ transaction) and waits out another process's lock. A session runs the SQL files 
 ``storage/sql`` by name (``"dml/count_messages.sql"``: the engine picks its own file or the
 portable one) with bound ``$name`` parameters, and bulk-loads Arrow tables as temporary relations
 that those files read. Errors come as the types of :mod:`~smspresto_pipeline.storage.errors`.
+What holds a database (:class:`HasDatabase`: the history's ``Warehouse``) is what the parts
+beside the history take, so that they reach the same file, whatever its engine.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import pyarrow as pa
 
 from smspresto_pipeline.storage.locks import LockWaits
 
-__all__ = ["Database", "Params", "Row", "Session"]
+__all__ = ["Database", "HasDatabase", "Params", "Row", "Session"]
 
-#: Bound parameters: by name (``$name`` in the file) or by position.
+#: Bound parameters: by name (``$name`` in the file; a name the file does not use is left out,
+#: so one mapping may serve several files) or by position.
 Params = Mapping[str, Any] | Sequence[Any] | None
 Row = tuple[Any, ...]
 
@@ -66,6 +69,10 @@ class Session(Protocol):
     def views(self) -> list[str]:
         """The views of the schema, by name."""
 
+    def tables(self) -> frozenset[str]:
+        """The tables of the schema (a file made by an older version may lack some; a user's
+        own file may have none yet)."""
+
     def commit(self) -> None:
         """Commit the transaction open on this session."""
 
@@ -92,6 +99,10 @@ class Database(Protocol):
     @property
     def schema_ready(self) -> bool:
         """Whether this object created (or found) the schema already."""
+
+    def exists(self) -> bool:
+        """Whether the warehouse is there to be read: a read of one that is not finds nothing,
+        and must not create it (a read-only session of a missing DuckDB file would)."""
 
     def ensure_schema(self) -> None:
         """Create the schema and its tables when missing; bring older tables up to date.
@@ -130,3 +141,13 @@ class Database(Protocol):
             QueryRefusedError: not exactly one read statement, or it reaches past the tables.
             ReadOnlyQueryError: the engine could not parse or run it.
         """
+
+
+class HasDatabase(Protocol):
+    """What holds a warehouse's :class:`Database` (the history's ``Warehouse``): the outbox,
+    the opt-outs, the activations and the breaker take one, so their callers pass the warehouse
+    they have, and another engine's database drops in behind it."""
+
+    @property
+    def database(self) -> Database:
+        """The warehouse's database."""

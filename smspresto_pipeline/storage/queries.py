@@ -24,6 +24,7 @@ __all__ = [
     "ParamStyle",
     "group_files",
     "load_sql",
+    "parameter_names",
     "sql_file",
     "statement",
     "to_paramstyle",
@@ -113,6 +114,17 @@ def to_paramstyle(sql: str, style: ParamStyle) -> str:
         return found.group(0) if name is None else f"%({name})s"
 
     return _TOKENS.sub(replace, sql.replace("%", "%%"))
+
+
+@functools.cache
+def parameter_names(relative: str, dialect: str) -> frozenset[str]:
+    """The ``$name`` parameters of ``relative`` for ``dialect`` (those in strings, quoted
+    identifiers and comments aside): what a session binds of the mapping it is given."""
+    return frozenset(
+        found.group("name")
+        for found in _TOKENS.finditer(load_sql(relative, dialect))
+        if found.group("name") is not None
+    )
 
 
 @functools.cache

@@ -42,8 +42,8 @@ circuit breaker's state): that is :mod:`smspresto_pipeline.sending`, apart from 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (a page's recipient details, by the number rules of ``sms.numbering``, and status names),
-``stats`` (:class:`PartitionStats`), ``timestamps`` (naive UTC); :func:`run_read_only_query`
-runs a user's query kept to reading the warehouse's tables. No Dagster here.
+``stats`` (:class:`PartitionStats`); :func:`run_read_only_query` runs a user's query kept to
+reading the warehouse's tables. No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime

@@ -17,11 +17,11 @@ import pyarrow as pa
 from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord
 from smspresto_pipeline.storage import Database, open_database
 from smspresto_pipeline.storage.queries import group_files
+from smspresto_pipeline.storage.timestamps import utc_naive
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, Enricher
 from smspresto_pipeline.warehouse.replace import replace_days, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool, remove_orphan_spools
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
-from smspresto_pipeline.warehouse.timestamps import utc_naive
 from smspresto_pipeline.warehouse.writer import DayWriter
 
 __all__ = ["Warehouse", "run_read_only_query"]

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from smspresto_pipeline.cli import cli
 from smspresto_pipeline.sending import Activation, CampaignActivations, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import RunningSimulator
+from smspresto_pipeline.storage import ConstraintViolationError
 from smspresto_pipeline.warehouse import Warehouse
 
 NOON = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
@@ -239,8 +240,9 @@ def test_an_activation_whose_baseline_fails_records_nothing(tmp_path: Path) -> N
     # A row the outbox refuses (NOT NULL): a case a campaign's query cannot produce (prepare
     # validates rows), standing for any failure inside the transaction.
     bad = OutboxMessage("reminder", "c2", None, "Shop", "Hi", 1, "GSM-7")  # type: ignore[arg-type]
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(ConstraintViolationError) as failed:
         activations.activate("reminder", [good, bad], by="test")
+    assert isinstance(failed.value.__cause__, duckdb.ConstraintException), "DuckDB's, as the cause"
     # One transaction: neither the activation nor any baseline row was kept.
     assert activations.get("reminder") is None
     assert not activations.is_activated("reminder")

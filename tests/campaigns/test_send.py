@@ -25,6 +25,7 @@ from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.sending import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
 from smspresto_pipeline.sending.outbox import OutboxRow, OutboxSession
 from smspresto_pipeline.simulator import Fault, RunningSimulator
+from smspresto_pipeline.warehouse import Warehouse
 
 CAMPAIGN = "reminder"
 DROP = Fault("drop_after_send", count=1, actions=frozenset({"sendsms"}))
@@ -130,13 +131,13 @@ def test_each_batch_is_recorded_as_requested_before_its_request(
 
 
 def test_a_number_opted_out_after_its_claim_is_skipped_before_its_batch(
-    sim: RunningSimulator, outbox: Outbox
+    sim: RunningSimulator, outbox: Outbox, warehouse: Warehouse
 ) -> None:
     claimed = outbox.claim(messages(12), run_id="run-1")
 
     def opt_out_during_the_first_request(request: httpx.Request) -> None:
         if b"sendsms" in request.content and sendsms_requests(sim) == 0:
-            OptOuts(outbox.warehouse).add([claimed[7].recipient, claimed[1].recipient])
+            OptOuts(warehouse).add([claimed[7].recipient, claimed[1].recipient])
 
     hooks = {"request": [opt_out_during_the_first_request], "response": []}
     with client_for(sim, event_hooks=hooks) as client:

@@ -17,13 +17,13 @@ NOW = datetime(2025, 3, 6, 9, 0)
 
 
 @pytest.fixture
-def opt_outs(tmp_path: Path) -> OptOuts:
-    return OptOuts(Warehouse(tmp_path / "warehouse.duckdb"))
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb")
 
 
 @pytest.fixture
-def warehouse(opt_outs: OptOuts) -> Warehouse:
-    return opt_outs.warehouse
+def opt_outs(warehouse: Warehouse) -> OptOuts:
+    return OptOuts(warehouse)
 
 
 def stored(warehouse: Warehouse) -> list[tuple[object, ...]]:

@@ -11,6 +11,7 @@ from smspresto_pipeline.storage.queries import (
     SQL_ROOT,
     group_files,
     load_sql,
+    parameter_names,
     sql_file,
     to_paramstyle,
 )
@@ -91,6 +92,22 @@ def test_every_file_turns_to_pyformat_with_the_parameters_duckdb_binds() -> None
         names = set(re.findall(r"%\((\w+)\)s", to_paramstyle(text, "pyformat")))
         code = "\n".join(line.split("--")[0] for line in text.splitlines())
         assert names == set(re.findall(r"\$(\w+)", code)), path
+
+
+def test_a_session_binds_of_a_mapping_the_parameters_its_file_names() -> None:
+    # One mapping serves a select and its update (the outbox's moves): each binds its own.
+    for path in SQL_ROOT.rglob("*.sql"):
+        parts = path.relative_to(SQL_ROOT).parts
+        name = "/".join(parts[1:] if parts[0] == "duckdb" else parts)
+        if sql_file(name) != path:
+            continue  # a portable file that DuckDB's own replaces
+        code = "\n".join(line.split("--")[0] for line in path.read_text("utf-8").splitlines())
+        assert parameter_names(name, "duckdb") == set(re.findall(r"\$(\w+)", code)), path
+    assert parameter_names("dml/select_outbox_moved_keys.sql", "duckdb") == {
+        "campaign",
+        "check_run",
+        "run_id",
+    }
 
 
 def test_an_unknown_style_is_refused() -> None:

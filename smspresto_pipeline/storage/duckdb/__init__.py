@@ -9,7 +9,7 @@ restrictions). Its SQL in DuckDB's dialect is under ``storage/sql/duckdb/``.
 
 import duckdb
 
-from smspresto_pipeline.storage.duckdb.connection import check_path, is_lock_conflict, schema_tables
+from smspresto_pipeline.storage.duckdb.connection import check_path, is_lock_conflict
 from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase, DuckDBSession
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "DuckDBSession",
     "check_path",
     "is_lock_conflict",
-    "schema_tables",
 ]
 
 #: What DuckDB raises from its own connection (the one ``Session.raw`` holds).

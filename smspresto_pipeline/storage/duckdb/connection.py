@@ -18,7 +18,6 @@ from smspresto_pipeline.storage.errors import (
     WarehousePathError,
 )
 from smspresto_pipeline.storage.locks import LockWaits
-from smspresto_pipeline.storage.queries import SCHEMA, load_sql
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "open_connection",
     "release",
     "rollback",
-    "schema_tables",
 ]
 
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock")
@@ -196,9 +194,3 @@ def open_connection(
                 waits.add(waited)
                 waits.log.info("%s: lock obtained after waiting %.1f s", path, waited)
             return con
-
-
-def schema_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    """The tables of the ``smspresto`` schema in the file attached to ``con``."""
-    rows = con.execute(load_sql("dml/select_schema_tables.sql"), {"schema": SCHEMA}).fetchall()
-    return frozenset(name for (name,) in rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -17,7 +17,14 @@ from smspresto_pipeline.storage.duckdb.read_only import run_read_only_query
 from smspresto_pipeline.storage.errors import ConstraintViolationError, StorageError
 from smspresto_pipeline.storage.locks import LockWaits, process_write_lock
 from smspresto_pipeline.storage.port import Params, Row
-from smspresto_pipeline.storage.queries import DUCKDB, SCHEMA, group_files, load_sql, statement
+from smspresto_pipeline.storage.queries import (
+    DUCKDB,
+    SCHEMA,
+    group_files,
+    load_sql,
+    parameter_names,
+    statement,
+)
 
 __all__ = ["DuckDBDatabase", "DuckDBSession"]
 
@@ -39,6 +46,30 @@ def _engine_errors() -> Iterator[None]:
         raise StorageError(str(exc)) from exc
 
 
+@contextlib.contextmanager
+def _then(cleanup: Callable[[], object]) -> Iterator[None]:
+    """Run ``cleanup`` once the block ends. When the block raised, the cleanup's own error is
+    dropped: after a failed statement DuckDB refuses everything but ROLLBACK in the
+    transaction, and the block's error is the one worth raising."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            cleanup()
+        raise
+    with _engine_errors():
+        cleanup()
+
+
+def _bound(name: str, params: Params) -> Params:
+    """The parameters the file ``name`` uses, of a mapping (DuckDB refuses a named parameter
+    that a statement lacks; the port lets one mapping serve several files)."""
+    if not isinstance(params, Mapping):
+        return params
+    names = parameter_names(name, DUCKDB)
+    return {key: value for key, value in params.items() if key in names}
+
+
 def _quoted(identifier: str) -> str:
     # Identifiers cannot be bound; these come from our own code and the catalog, not input.
     return '"' + identifier.replace('"', '""') + '"'
@@ -52,7 +83,7 @@ class DuckDBSession:
 
     def _run(self, name: str, params: Params) -> duckdb.DuckDBPyConnection:
         with _engine_errors():
-            return self.raw.execute(statement(name, DUCKDB, "dollar"), params)
+            return self.raw.execute(statement(name, DUCKDB, "dollar"), _bound(name, params))
 
     def execute(self, name: str, params: Params = None) -> None:
         self._run(name, params)
@@ -70,7 +101,8 @@ class DuckDBSession:
     def fetch_arrow(self, name: str, params: Params = None) -> pa.Table:
         # A relation, not a DB-API result: that would copy the rows once more into Arrow.
         with _engine_errors():
-            return self.raw.sql(statement(name, DUCKDB, "dollar"), params=params).to_arrow_table()
+            relation = self.raw.sql(statement(name, DUCKDB, "dollar"), params=_bound(name, params))
+            return relation.to_arrow_table()
 
     def run_script(self, names: Sequence[str], *, begin: bool = False) -> list[Row]:
         # One script, one call: every call into DuckDB hands the GIL back and forth with the
@@ -90,14 +122,18 @@ class DuckDBSession:
         con = self.raw
         if not parquet:
             con.register(relation, table)
-            try:
+            with _then(lambda: con.unregister(relation)):
                 yield
-            finally:
-                con.unregister(relation)
             return
         memory, files = f"{relation}_memory", f"{relation}_files"
+
+        def drop() -> None:
+            con.execute(f"DROP VIEW IF EXISTS {_quoted(relation)}")
+            con.execute(f"DROP VIEW IF EXISTS {_quoted(files)}")
+            con.unregister(memory)
+
         con.register(memory, table)
-        try:
+        with _then(drop):
             with _engine_errors():
                 con.read_parquet([str(path) for path in parquet]).to_view(files, replace=True)
                 con.execute(
@@ -105,10 +141,6 @@ class DuckDBSession:
                     f"SELECT * FROM {_quoted(memory)} UNION ALL SELECT * FROM {_quoted(files)}"
                 )
             yield
-        finally:
-            con.execute(f"DROP VIEW IF EXISTS {_quoted(relation)}")
-            con.execute(f"DROP VIEW IF EXISTS {_quoted(files)}")
-            con.unregister(memory)
 
     def count_rows(self, relation: str) -> int:
         with _engine_errors():
@@ -119,6 +151,10 @@ class DuckDBSession:
         return [
             name for (name,) in self.fetch_all("dml/select_schema_views.sql", {"schema": SCHEMA})
         ]
+
+    def tables(self) -> frozenset[str]:
+        rows = self.fetch_all("dml/select_schema_tables.sql", {"schema": SCHEMA})
+        return frozenset(name for (name,) in rows)
 
     def commit(self) -> None:
         with _engine_errors():
@@ -184,6 +220,9 @@ class DuckDBDatabase:
     @property
     def keeps_instance(self) -> bool:
         return self._instance is not None
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     def _warn_about_catalog_name(self) -> None:
         if self.path.stem != SCHEMA:

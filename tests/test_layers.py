@@ -4,7 +4,8 @@ below ``resources`` knows Dagster; parts of one layer do not import each other (
 and ``sending`` stand side by side, as do ``ingest``, ``campaigns`` and ``checks``); only
 ``storage`` knows an engine (imports ``duckdb``); the simulator stays an independent witness and
 imports nothing else of the library. The campaign engine (its decision and its execution, and
-what they use) imports no Dagster: only the campaigns' Dagster face does."""
+what they use) imports no Dagster: only the campaigns' Dagster face does. No module of the
+library takes part in an import cycle."""
 
 import ast
 from pathlib import Path
@@ -136,3 +137,54 @@ def test_the_campaign_engine_imports_no_dagster(name: str) -> None:
         "run_status",
     }
     assert not {m for m in imported if m.rsplit(".", 1)[-1] in faces}, f"campaigns/{name}.py"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _loaded_on_import(path: Path, known: set[str]) -> set[str]:
+    """The library's modules that importing ``path`` imports at once: the imports of its body
+    (``if TYPE_CHECKING:`` blocks and function bodies, which run later or never, left out),
+    ``from package import module`` counted as importing that module."""
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                visit(node.orelse)
+                continue
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            for block in ("body", "orelse", "finalbody"):
+                visit(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                visit(handler.body)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return found & known
+
+
+def test_no_import_cycle() -> None:
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {name: _loaded_on_import(path, set(paths)) - {name} for name, path in paths.items()}
+    done: set[str] = set()
+
+    def walk(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = [*trail[trail.index(name) :], name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            walk(imported, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        walk(name, [])

@@ -23,6 +23,7 @@ The failure-rate spike check's thresholds sit in a ``failure_spikes:`` block: a
         error_p: 0.0001
 """
 
+import inspect
 import json
 import textwrap
 from datetime import date
@@ -32,17 +33,33 @@ import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from smspresto_pipeline.checks import SpikeConfig
-from smspresto_pipeline.ingest.assets import DEFAULT_MAX_CONCURRENT_DAYS
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import ResourceAttributes
-from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
+from smspresto_pipeline.timezones import check_timezone
 
 __all__ = ["SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
 
-_SCHEDULE_STATUSES = {
+_ScheduleStatus = Literal["running", "stopped"]
+
+_SCHEDULE_STATUSES: dict[_ScheduleStatus, dg.DefaultScheduleStatus] = {
     "running": dg.DefaultScheduleStatus.RUNNING,
     "stopped": dg.DefaultScheduleStatus.STOPPED,
 }
+
+#: build_ingest_defs' parameters: each attribute's default is written there, once.
+_FACTORY_PARAMETERS = inspect.signature(build_ingest_defs).parameters
+
+
+def _default(name: str) -> Any:
+    """The default of ``build_ingest_defs``' parameter ``name``: the attribute's too."""
+    return _FACTORY_PARAMETERS[name].default
+
+
+def _default_schedule_status() -> _ScheduleStatus:
+    """The factory's default schedule status, by the name the YAML gives it."""
+    default = _default("schedule_status")
+    return next(name for name, status in _SCHEDULE_STATUSES.items() if status == default)
+
 
 _SCAFFOLD = """\
 type: {type_name}
@@ -51,27 +68,27 @@ attributes:
   # The first day of the history to ingest (YYYY-MM-DD): set it to your account's first day.
   start_date: "{start_date}"
   # The account's time zone (IANA name): partitions and schedules follow it.
-  timezone: Africa/Abidjan
+  timezone: {timezone}
   # The DuckDB file, relative to the directory Dagster runs in.
-  duckdb_path: data/smspresto_warehouse.duckdb
+  duckdb_path: {duckdb_path}
   # Days before yesterday that the daily ingest re-reads (statuses change after sending).
-  lookback_days: 3
+  lookback_days: {lookback_days}
   # Hour of the daily ingest, in the account's time zone.
-  ingest_hour: 6
+  ingest_hour: {ingest_hour}
   # Days one backfill run fetches at the same time.
-  max_concurrent_days: 4
+  max_concurrent_days: {max_concurrent_days}
   # The schedules' state when first deployed: running or stopped.
-  schedule_status: stopped
+  schedule_status: {schedule_status}
   # Names of the environment variables holding the secrets, read only when a run starts.
-  api_key_env: SMSPRESTO_API_KEY
-  api_pass_env: SMSPRESTO_API_PASS
+  api_key_env: {api_key_env}
+  api_pass_env: {api_pass_env}
   # The variable holding the API's base URL (e.g. a simulator's); the public API when unset.
-  base_url_env: SMSPRESTO_BASE_URL
+  base_url_env: {base_url_env}
   # The failure-rate spike check on archive_messages (per day, per sender and carrier).
   failure_spikes:
 {failure_spikes}
   # Only a spike on one of this many newest days stored pauses the campaigns.
-  circuit_breaker_days: 7
+  circuit_breaker_days: {circuit_breaker_days}
 """
 
 
@@ -91,6 +108,7 @@ class SMSPrestoIngestScaffolder(dg.Scaffolder[Any]):
                 type_name=request.type_name,
                 start_date=_first_of_the_year(),
                 failure_spikes=_spike_thresholds_yaml(),
+                **_attribute_defaults_yaml(),
             ),
             encoding="utf-8",
         )
@@ -98,6 +116,16 @@ class SMSPrestoIngestScaffolder(dg.Scaffolder[Any]):
 
 def _first_of_the_year() -> str:
     return date.today().replace(month=1, day=1).isoformat()
+
+
+def _attribute_defaults_yaml() -> dict[str, str]:
+    """Each attribute's default (a plain value: not start_date's, failure_spikes' block) as
+    YAML, for the scaffold."""
+    return {
+        name: json.dumps(field.default)
+        for name, field in SMSPrestoIngestComponent.model_fields.items()
+        if isinstance(field.default, str | int)
+    }
 
 
 def _spike_thresholds_yaml() -> str:
@@ -187,40 +215,40 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             description="The account's time zone (IANA name): a partition is one of its days, "
             "and the schedules follow it."
         ),
-    ] = DEFAULT_TIMEZONE
+    ] = _default("timezone")
     lookback_days: Annotated[
         int,
         dg.Resolver.default(
             description="Days before yesterday that the daily ingest re-reads, since delivery "
             "statuses change after sending (0 to 60)."
         ),
-    ] = 3
+    ] = _default("lookback_days")
     ingest_hour: Annotated[
         int,
         dg.Resolver.default(
             description="Hour of the daily ingest in the account's time zone (0 to 23)."
         ),
-    ] = 6
+    ] = _default("ingest_hour")
     max_concurrent_days: Annotated[
         int,
         dg.Resolver.default(
             description="Days one backfill run fetches at the same time (1 to 32)."
         ),
-    ] = DEFAULT_MAX_CONCURRENT_DAYS
+    ] = _default("max_concurrent_days")
     page_size: Annotated[
         int | None,
         dg.Resolver.default(
             description="Rows asked per list-archive request (1 to 10000); the resource's "
             "default (500) when unset."
         ),
-    ] = None
+    ] = _default("page_size")
     schedule_status: Annotated[
-        Literal["running", "stopped"],
+        _ScheduleStatus,
         dg.Resolver.default(
             description="The schedules' state when first deployed: 'running' or 'stopped'. The "
             "UI's toggle wins afterwards."
         ),
-    ] = "stopped"
+    ] = _default_schedule_status()
     failure_spikes: Annotated[
         SpikeConfig,
         dg.Resolver(
@@ -239,7 +267,7 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             "stored pauses the campaigns; an older one (history backfilled and checked) fails "
             "its check and pauses nothing (1 to 366)."
         ),
-    ] = 7
+    ] = _default("circuit_breaker_days")
 
     @field_validator("start_date", mode="before")
     @classmethod

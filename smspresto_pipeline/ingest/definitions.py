@@ -21,7 +21,12 @@ from smspresto_pipeline.ingest.assets import (
     build_analytics_views_asset,
     build_archive_messages_asset,
 )
-from smspresto_pipeline.ingest.schedules import build_ingest_schedule, build_snapshot_schedule
+from smspresto_pipeline.ingest.schedules import (
+    DEFAULT_INGEST_HOUR,
+    DEFAULT_LOOKBACK_DAYS,
+    build_ingest_schedule,
+    build_snapshot_schedule,
+)
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 
@@ -37,8 +42,8 @@ def build_ingest_defs(
     smspresto: SMSPrestoResource,
     warehouse: WarehouseResource,
     timezone: str = DEFAULT_TIMEZONE,
-    lookback_days: int = 3,
-    ingest_hour: int = 6,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    ingest_hour: int = DEFAULT_INGEST_HOUR,
     max_concurrent_days: int = DEFAULT_MAX_CONCURRENT_DAYS,
     page_size: int | None = None,
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,

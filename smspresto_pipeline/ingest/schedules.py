@@ -17,7 +17,18 @@ import dagster as dg
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.wording import plural
 
-__all__ = ["build_ingest_schedule", "build_snapshot_schedule", "ingest_partition_keys"]
+__all__ = [
+    "DEFAULT_INGEST_HOUR",
+    "DEFAULT_LOOKBACK_DAYS",
+    "build_ingest_schedule",
+    "build_snapshot_schedule",
+    "ingest_partition_keys",
+]
+
+#: Hour of the daily ingest (in the account's time zone), unless told otherwise.
+DEFAULT_INGEST_HOUR = 6
+#: Days before yesterday that the daily ingest re-reads, unless told otherwise.
+DEFAULT_LOOKBACK_DAYS = 3
 
 #: Run tags that make one run cover a partition key range (read by Dagster's executor, the
 #: ``dagster asset materialize --partition-range`` command uses the same pair).
@@ -95,9 +106,9 @@ def build_ingest_schedule(
     *,
     asset: dg.AssetsDefinition | dg.AssetKey | str = "archive_messages",
     partitions_def: dg.TimeWindowPartitionsDefinition | None = None,
-    hour: int = 6,
+    hour: int = DEFAULT_INGEST_HOUR,
     minute: int = 0,
-    lookback_days: int = 3,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     timezone: str | None = None,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     name: str | None = None,

@@ -109,6 +109,8 @@ class Database(Protocol):
 
         Raises:
             WarehouseSchemaError: when an older table holds rows and cannot be upgraded.
+            StorageError: when the engine refuses a statement (an object of a table's name
+                that is not that table, say).
         """
 
     def session(self, *, read_only: bool = False) -> AbstractContextManager[Session]:

@@ -35,8 +35,11 @@ def _replace_files(*, deduplicate: bool) -> list[str]:
         "delete_archive_raw_partitions",
         "insert_archive_raw_staged",
         "delete_messages_partitions",
+        # The staged rows typed once (a temporary view), for the two statements that read them.
+        "create_staged_messages_view",
         "delete_messages_staged_ids",
         insert,
+        "drop_staged_messages_view",
         "select_partition_stats",
     )
     return [f"dml/{name}.sql" for name in files]

@@ -176,6 +176,8 @@ class Warehouse:
 
         Raises:
             WarehouseSchemaError: when such an older table already holds rows.
+            StorageError: when the engine refuses a statement of the schema's (another object
+                where a table belongs, say); the engine's error is its cause.
         """
         self.database.ensure_schema()
 

@@ -2,6 +2,7 @@
 factories' definitions, ingests a day from the simulator over HTTP into a real DuckDB file, and
 rejects a bad attribute with an error naming it."""
 
+import inspect
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,36 @@ def test_every_attribute_has_a_description() -> None:
     assert schema["properties"].keys() == SMSPrestoIngestComponent.model_fields.keys()
     for name, field in schema["properties"].items():
         assert field.get("description"), name
+
+
+def test_the_attributes_default_to_the_factorys() -> None:
+    """Each attribute that build_ingest_defs also takes defaults to the factory's default, and
+    the schema `dg` shows carries it."""
+    factory = inspect.signature(build_ingest_defs).parameters
+    schema = SMSPrestoIngestComponent.model().model_json_schema()["properties"]
+    shared = factory.keys() & SMSPrestoIngestComponent.model_fields.keys() - {"start_date"}
+    assert shared == {
+        "timezone",
+        "lookback_days",
+        "ingest_hour",
+        "max_concurrent_days",
+        "page_size",
+        "schedule_status",
+        "circuit_breaker_days",
+    }
+    for name in shared:
+        default = SMSPrestoIngestComponent.model_fields[name].default
+        assert schema[name]["default"] == default, name
+        if name == "schedule_status":
+            default = dg.DefaultScheduleStatus(default.upper())
+        assert default == factory[name].default, name
+
+
+def test_the_scaffold_writes_each_attributes_default(sandbox: DefsFolderSandbox) -> None:
+    path = sandbox.scaffold_component(component_cls=SMSPrestoIngestComponent, defs_path="ingest")
+    declared = yaml.safe_load((path / "defs.yaml").read_text(encoding="utf-8"))["attributes"]
+    for name in declared.keys() - {"start_date", "failure_spikes"}:
+        assert declared[name] == SMSPrestoIngestComponent.model_fields[name].default, name
 
 
 def test_the_thresholds_are_spike_configs_fields_each_described() -> None:

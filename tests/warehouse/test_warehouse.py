@@ -110,6 +110,22 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
     }
 
 
+def test_a_schema_the_engine_refuses_raises_the_ports_error(tmp_path: Path) -> None:
+    """A view where the outbox table belongs: the upgrade's DROP TABLE fails in DuckDB, and
+    the error comes as the port's (DuckDB's kept as the cause), the view kept, the file free."""
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA smspresto")
+        con.execute("CREATE VIEW smspresto.outbox AS SELECT 1 AS x WHERE false")
+    for _ in range(2):  # the failed attempt released the file: the next one fails alike
+        with pytest.raises(StorageError, match=r'"outbox" is of type View') as failed:
+            Warehouse(path).ensure_schema()
+        assert isinstance(failed.value.__cause__, duckdb.CatalogException)
+    with duckdb.connect(str(path), read_only=True) as con:
+        views = "SELECT view_name FROM duckdb_views() WHERE schema_name = 'smspresto'"
+        assert con.execute(views).fetchall() == [("outbox",)]
+
+
 def test_day_is_typed_and_counted(warehouse: Warehouse) -> None:
     pages = [
         [

@@ -246,9 +246,10 @@ class DuckDBDatabase:
         with process_write_lock(self.path):
             con = self._open(read_only=False)
             try:
-                for statement_ in _ddl_statements():
-                    con.execute(statement_)
-                upgrade_tables(con)
+                with _engine_errors():
+                    for statement_ in _ddl_statements():
+                        con.execute(statement_)
+                    upgrade_tables(con)
             finally:
                 release(con, kept=self.keeps_instance)
         self._schema_ready = True

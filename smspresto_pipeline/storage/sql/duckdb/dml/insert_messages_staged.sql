@@ -1,28 +1,5 @@
--- Typing happens here: TRY_CAST turns what the API may send for "no value" (empty strings,
--- MySQL zero dates such as 0000-00-00 00:00:00) into NULL instead of failing the day.
--- recipient, country, carrier and status were derived in Python while staging (norm_*).
--- Rows without a numeric IDHISTORIQUE stay in archive_raw only.
+-- staged_messages: the staged rows typed (create_staged_messages_view.sql).
 -- A history_id staged twice fails the primary key: the day is then written again with
 -- insert_messages_staged_deduplicated.sql (rare: the client drops repeats within a day).
 INSERT INTO smspresto.messages BY NAME
-SELECT
-    TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id,
-    norm_recipient AS recipient,
-    HIS_EXPEDITEUR AS sender,
-    norm_recipient_valid AS recipient_valid,
-    HIS_MESSAGE AS message,
-    HIS_STATUT AS status_code,
-    norm_status AS status,
-    TRY_CAST(trim(HIS_NOMBRESMS) AS INTEGER) AS segments,
-    TRY_CAST(trim(HIS_DATEHEURECREA) AS TIMESTAMP) AS created_at,
-    TRY_CAST(trim(HIS_DATEHEUREENVOI) AS TIMESTAMP) AS sent_at,
-    TRY_CAST(trim(IDDATEHEURE) AS TIMESTAMP) AS queued_at,
-    CPT_REF AS account_ref,
-    IDSMSFILATTENTE AS queue_id,
-    NOMCONTACT AS contact_name,
-    norm_country AS country,
-    norm_carrier AS carrier,
-    partition_date,
-    (SELECT any_value(loaded_at) FROM staged_days) AS loaded_at
-FROM staged
-WHERE TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) IS NOT NULL;
+SELECT * EXCLUDE (row_no) FROM staged_messages;

@@ -10,6 +10,7 @@ import dagster as dg
 
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.checks.definitions import (
+    DEFAULT_BREAKER_DAYS,
     build_archive_checks,
     build_checks_job,
     build_checks_sensor,
@@ -48,7 +49,7 @@ def build_ingest_defs(
     page_size: int | None = None,
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     spike_config: SpikeConfig | None = None,
-    circuit_breaker_days: int = 7,
+    circuit_breaker_days: int = DEFAULT_BREAKER_DAYS,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
 

@@ -25,6 +25,7 @@ The failure-rate spike check's thresholds sit in a ``failure_spikes:`` block: a
 
 import inspect
 import json
+import re
 import textwrap
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -122,10 +123,24 @@ def _attribute_defaults_yaml() -> dict[str, str]:
     """Each attribute's default (a plain value: not start_date's, failure_spikes' block) as
     YAML, for the scaffold."""
     return {
-        name: json.dumps(field.default)
+        name: _yaml_scalar(field.default)
         for name, field in SMSPrestoIngestComponent.model_fields.items()
         if isinstance(field.default, str | int)
     }
+
+
+# A word YAML reads as itself (a string), written without quotes as a person would write it.
+_PLAIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_/.+-]*")
+# Words YAML 1.1 reads as booleans or null: quoted.
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def _yaml_scalar(value: str | float) -> str:
+    """``value`` as YAML: a plain word as it is (``Africa/Abidjan``), anything else as JSON,
+    which YAML reads the same."""
+    if isinstance(value, str) and _PLAIN_WORD.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return json.dumps(value)
 
 
 def _spike_thresholds_yaml() -> str:
@@ -135,7 +150,7 @@ def _spike_thresholds_yaml() -> str:
         lines += textwrap.wrap(
             str(field.description), 96, initial_indent="    # ", subsequent_indent="    # "
         )
-        lines.append(f"    {name}: {json.dumps(field.default)}")
+        lines.append(f"    {name}: {_yaml_scalar(field.default)}")
     return "\n".join(lines)
 
 

@@ -80,6 +80,18 @@ _MAX_CONCENTRATION = 1e9
 _EXACT_BELOW_MEAN_UP_TO_VARIANCE = 2500.0
 
 
+# The thresholds' bounds (low, high; None: no upper bound), both included.
+_BOUNDS: dict[str, tuple[float, float | None]] = {
+    "baseline_days": (2, 366),
+    "min_baseline_days": (2, 366),
+    "min_messages": (1, None),
+    "min_failures": (0, None),
+    "seasonality_prior": (0, None),
+    "min_rise": (0, 1),
+    "min_ratio": (1, None),
+}
+
+
 class SpikeConfig(BaseModel):
     """The thresholds of `find_failure_spikes`; the defaults are the documented ones.
 
@@ -93,9 +105,9 @@ class SpikeConfig(BaseModel):
         1.5
     """
 
-    # The fields' types stay plain (bounds are checked by the validators below, not with
-    # Field(ge=...)): Dagster resolves a pydantic model given as a component attribute only
-    # when every field's type is a plain one.
+    # The fields' types stay plain (bounds are checked by the validators below, from _BOUNDS,
+    # not with Field(ge=...)): Dagster resolves a pydantic model given as a component attribute
+    # only when every field's type is a plain one.
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     baseline_days: int = Field(
@@ -152,11 +164,6 @@ class SpikeConfig(BaseModel):
         "estimate from the baseline days (0.5: the estimate itself; at least 0, below 1).",
     )
 
-    @field_validator("baseline_days")
-    @classmethod
-    def _check_baseline_days(cls, value: int) -> int:
-        return _within("baseline_days", value, 2, 366)
-
     @field_validator("min_baseline_days")
     @classmethod
     def _check_min_baseline_days(cls, value: int, info: ValidationInfo) -> int:
@@ -166,32 +173,13 @@ class SpikeConfig(BaseModel):
             raise ValueError(
                 f"min_baseline_days ({value}) must not exceed baseline_days ({baseline_days})"
             )
-        return _within("min_baseline_days", value, 2, 366)
+        return value
 
-    @field_validator("min_messages")
+    @field_validator(*_BOUNDS)
     @classmethod
-    def _check_min_messages(cls, value: int) -> int:
-        return _within("min_messages", value, 1, None)
-
-    @field_validator("min_failures")
-    @classmethod
-    def _check_min_failures(cls, value: int) -> int:
-        return _within("min_failures", value, 0, None)
-
-    @field_validator("seasonality_prior")
-    @classmethod
-    def _check_seasonality_prior(cls, value: float) -> float:
-        return _within("seasonality_prior", value, 0, None)
-
-    @field_validator("min_rise")
-    @classmethod
-    def _check_min_rise(cls, value: float) -> float:
-        return _within("min_rise", value, 0, 1)
-
-    @field_validator("min_ratio")
-    @classmethod
-    def _check_min_ratio(cls, value: float) -> float:
-        return _within("min_ratio", value, 1, None)
+    def _check_bounds(cls, value: float, info: ValidationInfo) -> float:
+        low, high = _BOUNDS[str(info.field_name)]
+        return _within(str(info.field_name), value, low, high)
 
     @field_validator("warn_q", "error_p")
     @classmethod

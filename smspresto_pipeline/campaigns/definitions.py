@@ -149,7 +149,6 @@ from smspresto_pipeline.storage import (
     WarehouseLockedError,
     WarehouseOpenError,
     WarehousePathError,
-    check_path,
     is_lock_conflict,
 )
 from smspresto_pipeline.warehouse import Warehouse
@@ -229,7 +228,7 @@ def _build_sensor(
     ) -> dg.RunRequest | dg.SkipReason:
         store = _sensor_warehouse(warehouse)
         try:
-            check_path(store.path)
+            store.check()
             outcome = engine.evaluate(
                 campaign,
                 store,
@@ -244,7 +243,7 @@ def _build_sensor(
             if not is_lock_conflict(exc):
                 raise
             return dg.SkipReason(
-                f"the warehouse {warehouse.path} is locked or busy (another process is "
+                f"the warehouse {store.target} is locked or busy (another process is "
                 f"writing to it): {exc}. The next evaluation tries again."
             )
         if isinstance(outcome, engine.Skip):
@@ -305,7 +304,7 @@ def _send_op(campaign: Campaign, clock: Clock, silent_after: timedelta) -> dg.Op
             ignore_circuit_breaker=config.ignore_circuit_breaker,
         )
         try:
-            check_path(store.path)
+            store.check()
             report = engine.run(
                 campaign,
                 store,

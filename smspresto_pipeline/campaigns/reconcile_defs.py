@@ -76,7 +76,7 @@ def _reconcile_op(before: timedelta, after: timedelta, silent_after: timedelta) 
         # A file that does not exist yet has sent nothing: no reason to create it.
         report = ReconcileReport()
         dead = []
-        if store.path.exists():
+        if store.database.exists():
             dead = settle_dead_runs(
                 outbox,
                 status_of=dagster_run_status(context.instance),

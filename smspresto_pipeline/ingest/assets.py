@@ -30,7 +30,6 @@ import gc
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -41,7 +40,6 @@ from smspresto_pipeline.warehouse import (
     PartitionStats,
     Warehouse,
     WarehousePathError,
-    check_path,
 )
 from smspresto_pipeline.wording import plural
 
@@ -151,7 +149,7 @@ def _check_warehouse_path(warehouse: WarehouseResource) -> None:
     """Fail the step, before any request, when the warehouse's file can never be written:
     otherwise the API is read in full and only the writes fail."""
     try:
-        check_path(Path(warehouse.path))
+        warehouse.get_warehouse().check()
     except WarehousePathError as error:
         raise dg.Failure(
             description=f"The warehouse resource's path is unusable: {error}. Set it "

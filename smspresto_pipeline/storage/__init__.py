@@ -35,6 +35,7 @@ from smspresto_pipeline.storage.errors import (
 from smspresto_pipeline.storage.locks import LockWaits
 from smspresto_pipeline.storage.port import Database, HasDatabase, Params, Row, Session
 from smspresto_pipeline.storage.queries import SCHEMA, load_sql
+from smspresto_pipeline.storage.urls import WarehouseTarget, parse_target, redact_url
 
 __all__ = [
     "SCHEMA",
@@ -53,10 +54,13 @@ __all__ = [
     "WarehouseOpenError",
     "WarehousePathError",
     "WarehouseSchemaError",
+    "WarehouseTarget",
     "check_path",
     "is_lock_conflict",
     "load_sql",
     "open_database",
+    "parse_target",
+    "redact_url",
 ]
 
 #: What a failed use of the warehouse may raise, for an ``except`` that names no engine: the
@@ -67,7 +71,7 @@ STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, *ENGINE_ERRORS)
 
 
 def open_database(
-    path: Path,
+    target: WarehouseTarget | Path,
     *,
     lock_timeout: float,
     lock_backoff: float,
@@ -77,7 +81,8 @@ def open_database(
     log: logging.Logger | None = None,
     lock_report_every: float = 30.0,
 ) -> Database:
-    """The warehouse at ``path`` (a DuckDB file), opened lazily: nothing is touched here.
+    """The warehouse at ``target`` (a DuckDB file's path, or a parsed target), opened lazily:
+    nothing is touched here.
 
     Args:
         lock_timeout: seconds this object may spend, in all, waiting for other processes' locks.
@@ -85,8 +90,14 @@ def open_database(
         memory_limit / threads: DuckDB's per connection.
         log / lock_report_every: where waits are reported, and how often while one lasts.
     """
+    if isinstance(target, WarehouseTarget):
+        if target.path is None:
+            raise WarehouseOpenError(
+                f"{target}: this version has no PostgreSQL engine yet; use a DuckDB file"
+            )
+        target = target.path
     return DuckDBDatabase(
-        path,
+        target,
         lock_waits=LockWaits(lock_timeout, log=log, report_every=lock_report_every),
         lock_backoff=lock_backoff,
         lock_backoff_max=lock_backoff_max,

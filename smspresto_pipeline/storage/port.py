@@ -104,6 +104,13 @@ class Database(Protocol):
         """Whether the warehouse is there to be read: a read of one that is not finds nothing,
         and must not create it (a read-only session of a missing DuckDB file would)."""
 
+    def check(self) -> None:
+        """Refuse, cheaply and without opening it, a warehouse that could never be written.
+
+        Raises:
+            WarehousePathError: naming the warehouse and what is wrong with it.
+        """
+
     def ensure_schema(self) -> None:
         """Create the schema and its tables when missing; bring older tables up to date.
 

@@ -18,6 +18,7 @@ from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord
 from smspresto_pipeline.storage import Database, open_database
 from smspresto_pipeline.storage.queries import group_files
 from smspresto_pipeline.storage.timestamps import utc_naive
+from smspresto_pipeline.storage.urls import WarehouseTarget, parse_target
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, Enricher
 from smspresto_pipeline.warehouse.replace import replace_days, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool, remove_orphan_spools
@@ -30,10 +31,12 @@ logger = logging.getLogger(__name__)
 
 
 class Warehouse:
-    """The ``smspresto`` schema in one DuckDB file, and the writes the assets make to it.
+    """The ``smspresto`` schema in one warehouse, and the writes the assets make to it.
 
     Args:
-        path: the DuckDB file (created with its parent directory when missing).
+        target: the warehouse: a DuckDB file's path (created with its parent directory when
+            missing) or URL (``duckdb:///data/w.duckdb``), or a ``postgresql://`` URL, as
+            :func:`~smspresto_pipeline.storage.urls.parse_target` reads them.
         lock_timeout: seconds this object may spend, in all, waiting for other processes'
             locks (one run uses one object: the limit is per run, not per attempt).
         lock_backoff: first retry delay in seconds; doubles each retry (with jitter), capped
@@ -61,7 +64,7 @@ class Warehouse:
 
     def __init__(
         self,
-        path: str | Path,
+        target: str | Path | WarehouseTarget,
         *,
         lock_timeout: float = 120.0,
         lock_backoff: float = 0.05,
@@ -84,7 +87,7 @@ class Warehouse:
             raise ValueError(f"spill_rows must be 0 or more, got {spill_rows}")
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        self.path = Path(path)
+        self.target = target if isinstance(target, WarehouseTarget) else parse_target(target)
         self.lock_timeout = lock_timeout
         self.lock_backoff = lock_backoff
         self.lock_backoff_max = lock_backoff_max
@@ -95,7 +98,7 @@ class Warehouse:
         self.spill_rows = spill_rows
         self.spool_dir = None if spool_dir is None else Path(spool_dir)
         self.database: Database = open_database(
-            self.path,
+            self.target,
             lock_timeout=lock_timeout,
             lock_backoff=lock_backoff,
             lock_backoff_max=lock_backoff_max,
@@ -110,7 +113,27 @@ class Warehouse:
         self._orphans_checked = False
 
     def __repr__(self) -> str:
-        return f"Warehouse(path={str(self.path)!r})"
+        return f"Warehouse({self.target.display!r})"
+
+    @property
+    def path(self) -> Path:
+        """The DuckDB file.
+
+        Raises:
+            ValueError: for a warehouse on a server, which has none.
+        """
+        if self.target.path is None:
+            raise ValueError(f"the warehouse {self.target} is on a server, not in a file")
+        return self.target.path
+
+    def check(self) -> None:
+        """Refuse a warehouse that could never be written, cheaply and before anything that
+        costs money (a run asks the API nothing until this passes).
+
+        Raises:
+            WarehousePathError: naming the target and what is wrong with it.
+        """
+        self.database.check()
 
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[Any]:

@@ -74,3 +74,13 @@ def test_bad_targets_are_refused_with_the_password_hidden(value: str, message: s
         parse_target(value)
     assert message in str(caught.value)
     assert "pw" not in str(caught.value).replace("path", "")
+
+
+def test_a_warehouse_opens_a_duckdb_url_and_shows_its_target(tmp_path: Path) -> None:
+    from smspresto_pipeline.warehouse import Warehouse
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path}/w.duckdb")
+    assert warehouse.path == tmp_path / "w.duckdb"
+    assert repr(warehouse) == f"Warehouse({str(tmp_path / 'w.duckdb')!r})"
+    warehouse.create_views()
+    assert (tmp_path / "w.duckdb").exists()

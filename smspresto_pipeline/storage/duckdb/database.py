@@ -11,7 +11,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from smspresto_pipeline.storage.duckdb.connection import open_connection, release, rollback
+from smspresto_pipeline.storage.duckdb.connection import (
+    check_path,
+    open_connection,
+    release,
+    rollback,
+)
 from smspresto_pipeline.storage.duckdb.migrate import upgrade_tables
 from smspresto_pipeline.storage.duckdb.read_only import run_read_only_query
 from smspresto_pipeline.storage.errors import ConstraintViolationError, StorageError
@@ -223,6 +228,9 @@ class DuckDBDatabase:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def check(self) -> None:
+        check_path(self.path)
 
     def _warn_about_catalog_name(self) -> None:
         if self.path.stem != SCHEMA:

@@ -205,3 +205,30 @@ def test_without_psycopg_a_postgresql_warehouse_names_the_extra(
             threads=1,
         )
     assert PASSWORD not in str(raised.value)
+
+
+_TRANSACTION_HOLDER = """
+import sys
+from smspresto_pipeline.warehouse import Warehouse
+with Warehouse(sys.argv[1]).database.transaction():
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_transactions_take_turns_across_processes_as_on_duckdb(postgres_url: str) -> None:
+    # The outbox counts on it: a claim reads the keys taken, then inserts; a campaign reads
+    # its caps' counts, then claims. No other transaction may slip in between.
+    Warehouse(postgres_url).ensure_schema()
+    holder = start(_TRANSACTION_HOLDER, postgres_url)
+    try:
+        assert said(holder) == "holding"
+        impatient = Warehouse(postgres_url, lock_timeout=0)
+        with pytest.raises(WarehouseLockedError), impatient.database.transaction():
+            pass
+        with impatient.database.reading() as session:  # readers need no turn
+            assert "outbox" in session.tables()
+    finally:
+        tell(holder, "stop")
+        holder.communicate(timeout=60)
+    assert holder.returncode == 0

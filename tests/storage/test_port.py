@@ -192,3 +192,16 @@ def test_a_users_query_reads_and_is_refused_anything_else(warehouse: Warehouse) 
     with pytest.raises(ReadOnlyQueryError, match="no_such_table"):
         warehouse.database.run_read_only_query("SELECT * FROM smspresto.no_such_table")
     assert len(messages(warehouse)) == 3
+
+
+@on_both_engines
+def test_the_analytics_views_are_made_and_read(warehouse: Warehouse) -> None:
+    warehouse.write_partition(DAY, [page(DAY, range(1, 7))])
+    assert warehouse.create_views() == {
+        "daily_delivery_by_sender": 1,
+        "daily_segments_billed": 1,
+        "failure_rate_by_carrier": 1,
+        "hourly_volume": 1,
+        "repeatedly_failing_recipients": 1,
+    }
+    assert warehouse.previews([DAY], limit=2)[DAY][1]["history_id"] == 2

@@ -98,7 +98,13 @@ def connect(url: str, secrets: Secrets, *, lock_timeout: float) -> psycopg.Conne
         with engine_errors(secrets):
             # A lock held past the allowance fails the statement (55P03, a WarehouseLockedError)
             # rather than waiting for ever (0 would mean no limit: 1 ms is "do not wait").
-            con.execute(f"SET lock_timeout = {max(1, round(lock_timeout * 1000))}")
+            # The schema last on the search path: the views' SQL names the tables unqualified
+            # (DuckDB resolves them in the view's schema), and nothing of the user's is shadowed.
+            con.execute(
+                "SELECT set_config('lock_timeout', %s, false), set_config('search_path',"
+                " current_setting('search_path') || ', smspresto', false)",
+                [str(max(1, round(lock_timeout * 1000)))],
+            )
     except BaseException:
         con.close()
         raise

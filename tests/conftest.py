@@ -9,7 +9,10 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
         with make_simulator(paging="range", messages_per_day=120) as sim:
             ...
 
-``warehouse`` and ``outbox`` are a fresh warehouse file in ``tmp_path`` and its outbox; ``path``
+``warehouse`` and ``outbox`` are a fresh warehouse file in ``tmp_path`` and its outbox. A test
+that must hold on both engines says ``@on_both_engines`` (``pytest.mark.parametrize`` of
+``warehouse``, indirect): it runs once on a DuckDB file and once on a fresh PostgreSQL database
+(``warehouse_target`` is that target, for a test that opens more than one ``Warehouse``). ``path``
 is the campaign tests' file: the warehouse schema and an empty ``main.customers`` table, which
 ``campaign_fixtures.add_customers`` fills.
 
@@ -36,6 +39,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date
@@ -116,9 +120,12 @@ def instance() -> Iterator["dg.DagsterInstance"]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """The URL of the session's PostgreSQL server (its maintenance database)."""
-    yield from postgres_fixtures.serve(tmp_path_factory.mktemp("pgdata"))
+    # Not under pytest's numbered base directories: a concurrent pytest session of the same
+    # user deletes the oldest of those, data directory and all, under a running server.
+    with tempfile.TemporaryDirectory(prefix="smspresto-pg-") as directory:
+        yield from postgres_fixtures.serve(Path(directory) / "pgdata")
 
 
 @pytest.fixture
@@ -127,10 +134,32 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     yield from postgres_fixtures.fresh_database(postgres_server)
 
 
+#: The engines a test of ``@on_both_engines`` runs on.
+ENGINES = ("duckdb", "postgres")
+
+
+def on_both_engines(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``test`` with its ``warehouse`` (and ``outbox``, ``warehouse_target``) on each engine."""
+    marked: Callable[..., Any] = pytest.mark.parametrize(
+        "warehouse_target", ENGINES, indirect=True
+    )(test)
+    return marked
+
+
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    """A warehouse file of the test's own, staging its days in ``tmp_path`` too."""
-    return Warehouse(tmp_path / "warehouse.duckdb", spool_dir=tmp_path / "spool")
+def warehouse_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the test's warehouse is: a DuckDB file in ``tmp_path`` (unless the test runs
+    ``@on_both_engines``, whose second run gets a fresh PostgreSQL database's URL)."""
+    if getattr(request, "param", "duckdb") == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "warehouse.duckdb")
+
+
+@pytest.fixture
+def warehouse(warehouse_target: str, tmp_path: Path) -> Warehouse:
+    """A warehouse of the test's own (a file, unless ``@on_both_engines``), staging its days in
+    ``tmp_path``."""
+    return Warehouse(warehouse_target, spool_dir=tmp_path / "spool")
 
 
 @pytest.fixture

@@ -3,20 +3,21 @@
 Every layer that stores (the history in ``warehouse``, what sending remembers) asks a
 :class:`Database` for a :class:`Session` and runs the SQL files of ``storage/sql`` by name with
 bound ``$name`` parameters; it bulk-loads Arrow tables through the session and catches the errors
-of :mod:`.errors`. None of them imports an engine. :func:`open_database` picks the engine: today
-DuckDB (``storage/duckdb``, a local file). A second engine (PostgreSQL) is a sibling folder with
-its session and database, and adds under ``storage/sql/<engine>/`` only the files whose dialect
-differs (see :mod:`.queries`).
+of :mod:`.errors`. None of them imports an engine. :func:`open_database` picks the engine: DuckDB
+(``storage/duckdb``, a local file: the default) or PostgreSQL (``storage/postgres``, a server;
+imported only then, from the ``postgres`` extra). Each adds under ``storage/sql/<engine>/`` only
+the files whose dialect differs (see :mod:`.queries`).
 
 Modules: ``port`` (the :class:`Database` and :class:`Session` protocols, and
 :class:`HasDatabase`: what holds one), ``queries`` (the SQL files by name and dialect, parameter
 styles), ``errors`` (the port's errors), ``locks`` (this process's writers taking turns, the
 allowance of waiting for other processes), ``timestamps`` (times as the tables store them: naive
-UTC), ``duckdb`` (the DuckDB engine). No Dagster here.
+UTC), ``duckdb`` (the DuckDB engine), ``postgres`` (the PostgreSQL engine). No Dagster here.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -63,11 +64,24 @@ __all__ = [
     "redact_url",
 ]
 
+#: The package that holds the PostgreSQL engine's driver, and how a user gets it.
+_POSTGRES_DRIVER = "psycopg"
+_POSTGRES_EXTRA = "pip install 'smspresto-pipeline[postgres]'"
+
+
+def _postgres_errors() -> tuple[type[Exception], ...]:
+    # psycopg's error base when it is installed: a user's raw connection may raise it.
+    if importlib.util.find_spec(_POSTGRES_DRIVER) is None:
+        return ()
+    import psycopg
+
+    return (psycopg.Error,)
+
+
 #: What a failed use of the warehouse may raise, for an ``except`` that names no engine: the
-#: port's errors, and the engine's own from its raw connection (``Session.raw``,
-#: ``Warehouse.connect()``: a user's SQL, code not yet over the port). A second engine adds its
-#: error base here.
-STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, *ENGINE_ERRORS)
+#: port's errors, and each engine's own from its raw connection (``Session.raw``,
+#: ``Warehouse.connect()``: a user's SQL, code not yet over the port).
+STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, *ENGINE_ERRORS, *_postgres_errors())
 
 
 def open_database(
@@ -89,18 +103,36 @@ def open_database(
         lock_backoff / lock_backoff_max: the first and the longest pause between two attempts.
         memory_limit / threads: DuckDB's per connection.
         log / lock_report_every: where waits are reported, and how often while one lasts.
+
+    Raises:
+        WarehouseOpenError: a PostgreSQL target without psycopg installed (naming the extra).
     """
+    lock_waits = LockWaits(lock_timeout, log=log, report_every=lock_report_every)
     if isinstance(target, WarehouseTarget):
-        if target.path is None:
-            raise WarehouseOpenError(
-                f"{target}: this version has no PostgreSQL engine yet; use a DuckDB file"
-            )
+        if target.url is not None:
+            return _postgres_database(target, lock_waits)
+        assert target.path is not None  # a target is a path or a URL
         target = target.path
     return DuckDBDatabase(
         target,
-        lock_waits=LockWaits(lock_timeout, log=log, report_every=lock_report_every),
+        lock_waits=lock_waits,
         lock_backoff=lock_backoff,
         lock_backoff_max=lock_backoff_max,
         memory_limit=memory_limit,
         threads=threads,
     )
+
+
+def _postgres_database(target: WarehouseTarget, lock_waits: LockWaits) -> Database:
+    """The PostgreSQL engine for ``target``, imported now: DuckDB users need no psycopg."""
+    try:
+        from smspresto_pipeline.storage.postgres import PostgresDatabase
+    except ImportError as exc:
+        if exc.name not in {_POSTGRES_DRIVER, "psycopg_binary", "psycopg_c"}:
+            raise
+        raise WarehouseOpenError(
+            f"{target} is a PostgreSQL warehouse, and its driver (psycopg 3) is not installed: "
+            f"{_POSTGRES_EXTRA}"
+        ) from None
+    assert target.url is not None
+    return PostgresDatabase(target.url, lock_waits=lock_waits)

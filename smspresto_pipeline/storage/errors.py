@@ -15,6 +15,7 @@ __all__ = [
     "WarehouseOpenError",
     "WarehousePathError",
     "WarehouseSchemaError",
+    "excerpt",
 ]
 
 
@@ -52,3 +53,12 @@ class ReadOnlyQueryError(ValueError):
 class QueryRefusedError(ReadOnlyQueryError):
     """Raised when a user's query is not one read statement, or reaches past the warehouse's
     tables (a file, a URL, another database, an extension)."""
+
+
+_EXCERPT = 80
+
+
+def excerpt(query: str) -> str:
+    """A user's statement on one line, cut short, quoted: for a refusal's message."""
+    text = " ".join(query.split()).rstrip(";")
+    return repr(text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "...")

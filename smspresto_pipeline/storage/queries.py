@@ -19,12 +19,14 @@ from typing import Literal
 
 __all__ = [
     "DUCKDB",
+    "POSTGRES",
     "SCHEMA",
     "SQL_ROOT",
     "ParamStyle",
     "group_files",
     "load_sql",
     "parameter_names",
+    "schema_files",
     "sql_file",
     "statement",
     "to_paramstyle",
@@ -38,6 +40,9 @@ SQL_ROOT = Path(__file__).resolve().parent / "sql"
 
 #: The dialect of the DuckDB engine: its own files are under ``sql/duckdb/``.
 DUCKDB = "duckdb"
+
+#: The dialect of the PostgreSQL engine: its own files are under ``sql/postgres/``.
+POSTGRES = "postgres"
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -81,6 +86,14 @@ def group_files(group: str, dialect: str = DUCKDB) -> list[str]:
         for path in folder.glob("*.sql")
     }
     return [f"{group}/{name}" for name in sorted(names)]
+
+
+def schema_files(dialect: str) -> list[str]:
+    """The ``ddl`` files for ``dialect`` in the order they must run: the schema first (the
+    tables, independent of each other, follow by name)."""
+    files = group_files("ddl", dialect)
+    files.sort(key=lambda name: (name != "ddl/create_smspresto_schema.sql", name))
+    return files
 
 
 #: ``dollar``: ``$name``, as written (DuckDB); ``pyformat``: ``%(name)s`` (psycopg).

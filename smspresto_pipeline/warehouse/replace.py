@@ -32,6 +32,8 @@ def staged_days(days: Sequence[date]) -> pa.Table:
 def _replace_files(*, deduplicate: bool) -> list[str]:
     insert = "insert_messages_staged_deduplicated" if deduplicate else "insert_messages_staged"
     files = (
+        # Two processes writing the same day take turns here; other days go on side by side.
+        "lock_staged_days",
         "delete_archive_raw_partitions",
         "insert_archive_raw_staged",
         "delete_messages_partitions",

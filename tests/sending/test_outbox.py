@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import on_both_engines
 
 from smspresto_pipeline.sending import OUTBOX_STATES, OptOuts, Outbox, OutboxMessage
 from smspresto_pipeline.sending.outbox import (
@@ -57,7 +58,7 @@ def message(
 
 def stored(warehouse: Warehouse) -> dict[str, tuple[object, ...]]:
     """Every row by dedup_key, read through a fresh connection (what another process sees)."""
-    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         rows = con.execute(
             "SELECT dedup_key, state, skip_reason, api_status, api_message, run_id, sent_at "
             "FROM smspresto.outbox"
@@ -68,6 +69,7 @@ def stored(warehouse: Warehouse) -> dict[str, tuple[object, ...]]:
 # --- claims ------------------------------------------------------------------------------
 
 
+@on_both_engines
 def test_claim_inserts_pending_rows_and_returns_them(outbox: Outbox, warehouse: Warehouse) -> None:
     claimed = outbox.claim([message("a"), message("b")], run_id="run-1", now=NOW)
     assert [m.dedup_key for m in claimed] == ["a", "b"]
@@ -80,6 +82,7 @@ def test_claim_inserts_pending_rows_and_returns_them(outbox: Outbox, warehouse: 
     assert (row.created_at, row.updated_at) == (NOW, NOW)
 
 
+@on_both_engines
 def test_a_key_is_claimed_once(outbox: Outbox, warehouse: Warehouse) -> None:
     assert outbox.claim([message("a")]) == [message("a")]
     changed = OutboxMessage("reminder", "a", "+2250505050505", "X", "other", 2, "UCS-2")
@@ -90,14 +93,14 @@ def test_a_key_is_claimed_once(outbox: Outbox, warehouse: Warehouse) -> None:
     assert len(stored(warehouse)) == 2
 
 
+@on_both_engines
 def test_the_same_key_in_two_campaigns_is_two_rows(outbox: Outbox) -> None:
     claimed = outbox.claim([message("a", "reminder"), message("a", "summary")])
     assert [m.campaign for m in claimed] == ["reminder", "summary"]
 
 
-def test_concurrent_claims_from_threads_give_each_key_once(
-    outbox: Outbox, warehouse: Warehouse
-) -> None:
+@on_both_engines
+def test_concurrent_claims_from_threads_give_each_key_once(warehouse_target: str) -> None:
     keys = [f"k{i}" for i in range(200)]
     results: list[list[OutboxMessage]] = []
     start = threading.Barrier(6)
@@ -107,7 +110,8 @@ def test_concurrent_claims_from_threads_give_each_key_once(
         # Each thread claims every key, in its own order and batches.
         order = keys[offset * 30 :] + keys[: offset * 30]
         for i in range(0, len(order), 50):
-            results.append(Outbox(Warehouse(warehouse.path)).claim(map(message, order[i : i + 50])))
+            outbox = Outbox(Warehouse(warehouse_target))
+            results.append(outbox.claim(map(message, order[i : i + 50])))
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(6)]
     for thread in threads:
@@ -158,11 +162,14 @@ print(json.dumps(claimed), flush=True)
 """
 
 
-def test_concurrent_claims_from_two_processes_give_each_key_once(warehouse: Warehouse) -> None:
+@on_both_engines
+def test_concurrent_claims_from_two_processes_give_each_key_once(
+    warehouse: Warehouse, warehouse_target: str
+) -> None:
     warehouse.ensure_schema()
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", _CLAIMER, str(warehouse.path), order],
+            [sys.executable, "-c", _CLAIMER, warehouse_target, order],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -186,12 +193,14 @@ def test_concurrent_claims_from_two_processes_give_each_key_once(warehouse: Ware
     assert len(stored(warehouse)) == 300
 
 
+@on_both_engines
 @pytest.mark.parametrize("state", ["held", "baseline"])
 def test_claim_in_another_state(outbox: Outbox, warehouse: Warehouse, state: str) -> None:
     outbox.claim([message("a")], state=state)  # type: ignore[arg-type]
     assert stored(warehouse)["a"][0] == state
 
 
+@on_both_engines
 def test_skipped_claims_keep_their_reason(outbox: Outbox, warehouse: Warehouse) -> None:
     bad = OutboxMessage("reminder", "x", "abc", "ONIRIS", "", 0, "GSM-7")
     assert outbox.claim([bad], state="skipped", skip_reason="'abc' is not a phone number")
@@ -213,6 +222,7 @@ def test_claim_refuses_bad_arguments(outbox: Outbox) -> None:
 # --- existing keys -----------------------------------------------------------------------
 
 
+@on_both_engines
 def test_existing_keys_of_100_000_candidates(outbox: Outbox) -> None:
     outbox.claim(message(f"k{i}") for i in range(0, 100_000, 100))
     outbox.claim([message("k1", campaign="other")])
@@ -234,7 +244,8 @@ def test_reads_of_a_missing_file_find_nothing_and_create_nothing(tmp_path: Path)
 # --- marks -------------------------------------------------------------------------------
 
 
-def test_marks_are_durable(outbox: Outbox, warehouse: Warehouse) -> None:
+@on_both_engines
+def test_marks_are_durable(outbox: Outbox, warehouse: Warehouse, warehouse_target: str) -> None:
     outbox.claim([message("a"), message("b"), message("c")], now=NOW)
     later = NOW + timedelta(minutes=1)
     sent = outbox.mark(
@@ -248,10 +259,11 @@ def test_marks_are_durable(outbox: Outbox, warehouse: Warehouse) -> None:
         "b": ("sent", None, 0, "Envoyé", "r1", later),
         "c": ("failed", None, 102, "Numéro", None, None),
     }
-    [a] = Outbox(Warehouse(warehouse.path)).rows("sent", limit=1)
+    [a] = Outbox(Warehouse(warehouse_target)).rows("sent", limit=1)
     assert (a.updated_at, a.sent_at) == (later, later)
 
 
+@on_both_engines
 def test_marks_take_aware_times_in_utc(outbox: Outbox) -> None:
     outbox.claim([message("a")])
     paris = datetime(2025, 3, 6, 10, 0, tzinfo=UTC).astimezone()
@@ -259,6 +271,7 @@ def test_marks_take_aware_times_in_utc(outbox: Outbox) -> None:
     assert outbox.rows("sent")[0].sent_at == datetime(2025, 3, 6, 10, 0)
 
 
+@on_both_engines
 def test_final_states_are_never_undone(outbox: Outbox, warehouse: Warehouse) -> None:
     outbox.claim([message("a")])
     outbox.mark("reminder", ["a"], "sent", api_status=0)
@@ -267,6 +280,7 @@ def test_final_states_are_never_undone(outbox: Outbox, warehouse: Warehouse) -> 
     assert stored(warehouse)["a"][0] == "sent"
 
 
+@on_both_engines
 def test_ambiguous_rows_are_resolved_by_reconciliation(outbox: Outbox) -> None:
     outbox.claim([message("a"), message("b"), message("c")])
     outbox.mark("reminder", ["a", "b"], "ambiguous", api_message="answer lost")
@@ -278,6 +292,7 @@ def test_ambiguous_rows_are_resolved_by_reconciliation(outbox: Outbox) -> None:
     assert b.api_message == "answer lost"  # kept: nothing new was said about it
 
 
+@on_both_engines
 def test_held_rows_are_released_or_expire(outbox: Outbox) -> None:
     outbox.claim([message("early")], state="held", now=NOW)
     outbox.claim([message("late")], state="held", now=NOW + timedelta(hours=5))
@@ -292,6 +307,7 @@ def test_held_rows_are_released_or_expire(outbox: Outbox) -> None:
     }
 
 
+@on_both_engines
 def test_baseline_rows_are_never_sent(outbox: Outbox) -> None:
     outbox.claim([message("a")], state="baseline")
     for state in TRANSITIONS:
@@ -299,6 +315,7 @@ def test_baseline_rows_are_never_sent(outbox: Outbox) -> None:
     assert outbox.claim([message("a")]) == []
 
 
+@on_both_engines
 def test_marks_touch_only_their_campaign(outbox: Outbox) -> None:
     outbox.claim([message("a", "reminder"), message("a", "summary")])
     outbox.mark("summary", ["a"], "sent")
@@ -326,6 +343,7 @@ def test_the_state_machine_ends_in_final_states() -> None:
 # --- caps --------------------------------------------------------------------------------
 
 
+@on_both_engines
 def test_counts_for_the_caps(outbox: Outbox) -> None:
     ama, kone = "+2250708081488", "+2250505050505"
     # Claimed five days ago, sent two days ago: counted from its send.
@@ -351,6 +369,7 @@ def test_counts_for_the_caps(outbox: Outbox) -> None:
     assert outbox.campaign_sent_count("reminder", NOW + timedelta(seconds=1)) == 0
 
 
+@on_both_engines
 def test_run_sizes_count_what_each_run_claimed_to_send_newest_first(outbox: Outbox) -> None:
     outbox.claim([message("a"), message("b"), message("c")], run_id="run-1", now=NOW)
     outbox.mark("reminder", ["a"], "sent", now=NOW)
@@ -369,6 +388,7 @@ def test_run_sizes_count_what_each_run_claimed_to_send_newest_first(outbox: Outb
     assert outbox.run_sizes("reminder") == [1, 1, 3]
 
 
+@on_both_engines
 def test_a_transaction_reads_its_own_writes_and_commits_them_together(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
@@ -436,6 +456,7 @@ def test_a_current_file_is_left_as_it_is(outbox: Outbox, warehouse: Warehouse) -
     assert list(stored(warehouse)) == ["a"]
 
 
+@on_both_engines
 def test_hand_over_moves_only_pending_rows_of_the_named_run(outbox: Outbox) -> None:
     outbox.claim([message("a"), message("b"), message("c")], run_id="run-1", now=NOW)
     outbox.mark("reminder", ["c"], "sent", run_id="run-1", now=NOW)
@@ -450,11 +471,12 @@ def test_hand_over_moves_only_pending_rows_of_the_named_run(outbox: Outbox) -> N
     assert owners == {"a": "run-2", "b": None, "c": "run-1"}
 
 
+@on_both_engines
 def test_released_gives_the_campaigns_pending_rows_no_run_owns(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
     assert outbox.released("reminder") == []
-    assert not warehouse.path.exists()  # nothing created by a read
+    assert not warehouse.database.exists()  # nothing created by a read
     keys = ["a", "b", "c", "d", "e"]
     outbox.claim([message(k) for k in keys] + [message("a", campaign="other")], run_id="run-1")
     outbox.claim([message("f")], state="held", now=NOW)
@@ -512,6 +534,7 @@ def test_mark_each_writes_what_one_mark_a_batch_writes(tmp_path: Path) -> None:
     assert outcomes[1][0] == ("k1", "k2", "k3", "k4", "k6")
 
 
+@on_both_engines
 def test_mark_each_refuses_a_key_in_two_marks(outbox: Outbox, warehouse: Warehouse) -> None:
     outbox.claim([message("k1")], now=NOW)
     twice = [
@@ -641,6 +664,7 @@ def test_a_claim_whose_read_back_differs_rolls_back_and_fails_loudly(
 # --- a batch recorded as requested before its request ----------------------------------
 
 
+@on_both_engines
 def test_take_records_the_batch_as_requested_and_skips_numbers_opted_out_since(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
@@ -661,6 +685,7 @@ def test_take_records_the_batch_as_requested_and_skips_numbers_opted_out_since(
     assert by_key["c"].requested_at is None
 
 
+@on_both_engines
 def test_requested_rows_are_never_handed_over_but_their_run_may_release_them(
     outbox: Outbox,
 ) -> None:
@@ -677,6 +702,7 @@ def test_requested_rows_are_never_handed_over_but_their_run_may_release_them(
     }
 
 
+@on_both_engines
 def test_pending_owners_count_requested_and_unrequested_rows_per_run(outbox: Outbox) -> None:
     outbox.claim([message("a"), message("b"), message("c")], run_id="run-1", now=NOW)
     outbox.claim([message("d")], run_id="run-2", now=NOW + timedelta(minutes=5))

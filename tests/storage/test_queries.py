@@ -98,11 +98,12 @@ def test_a_session_binds_of_a_mapping_the_parameters_its_file_names() -> None:
     # One mapping serves a select and its update (the outbox's moves): each binds its own.
     for path in SQL_ROOT.rglob("*.sql"):
         parts = path.relative_to(SQL_ROOT).parts
-        name = "/".join(parts[1:] if parts[0] == "duckdb" else parts)
-        if sql_file(name) != path:
-            continue  # a portable file that DuckDB's own replaces
+        own = parts[0] in {"duckdb", "postgres"}
+        dialect, name = (parts[0], "/".join(parts[1:])) if own else ("duckdb", "/".join(parts))
+        if sql_file(name, dialect) != path:
+            continue  # a portable file that the engine's own replaces
         code = "\n".join(line.split("--")[0] for line in path.read_text("utf-8").splitlines())
-        assert parameter_names(name, "duckdb") == set(re.findall(r"\$(\w+)", code)), path
+        assert parameter_names(name, dialect) == set(re.findall(r"\$(\w+)", code)), path
     assert parameter_names("dml/select_outbox_moved_keys.sql", "duckdb") == {
         "campaign",
         "check_run",

@@ -25,9 +25,9 @@ from smspresto_pipeline.storage.port import Params, Row
 from smspresto_pipeline.storage.queries import (
     DUCKDB,
     SCHEMA,
-    group_files,
     load_sql,
     parameter_names,
+    schema_files,
     statement,
 )
 
@@ -101,7 +101,10 @@ class DuckDBSession:
     def fetch_one(self, name: str, params: Params = None) -> Row | None:
         cursor = self._run(name, params)
         with _engine_errors():
-            return cursor.fetchone()
+            # Every row fetched: after fetchone() DuckDB 2.0 holds the result open, and the
+            # connection refuses other work (unregistering a load_arrow relation) until then.
+            rows = cursor.fetchall()
+        return rows[0] if rows else None
 
     def fetch_arrow(self, name: str, params: Params = None) -> pa.Table:
         # A relation, not a DB-API result: that would copy the rows once more into Arrow.
@@ -324,7 +327,4 @@ class DuckDBDatabase:
 
 def _ddl_statements() -> list[str]:
     """The statements creating the schema and its tables, the schema first."""
-    files = group_files("ddl", DUCKDB)
-    # The schema must exist before the tables in it; the rest are independent of each other.
-    files.sort(key=lambda name: (name != "ddl/create_smspresto_schema.sql", name))
-    return [load_sql(name, DUCKDB) for name in files]
+    return [load_sql(name, DUCKDB) for name in schema_files(DUCKDB)]

@@ -21,15 +21,13 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from smspresto_pipeline.storage.errors import QueryRefusedError, ReadOnlyQueryError
+from smspresto_pipeline.storage.errors import QueryRefusedError, ReadOnlyQueryError, excerpt
 from smspresto_pipeline.storage.queries import load_sql
 
 if TYPE_CHECKING:
     from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase
 
 __all__ = ["restrict", "run_read_only_query"]
-
-_EXCERPT = 80
 
 
 def run_read_only_query(database: DuckDBDatabase, sql: str) -> pa.Table:
@@ -76,7 +74,7 @@ def _one_read(sql: str) -> duckdb.Statement:
     except duckdb.Error as exc:
         raise ReadOnlyQueryError(str(exc)) from None
     if len(statements) != 1:
-        excerpts = "; ".join(_excerpt(s.query) for s in statements)
+        excerpts = "; ".join(excerpt(s.query) for s in statements)
         raise QueryRefusedError(
             f"it holds {len(statements)} statements ({excerpts}); it must be exactly one SELECT"
             if statements
@@ -85,13 +83,7 @@ def _one_read(sql: str) -> duckdb.Statement:
     [statement] = statements
     if statement.type is not duckdb.StatementType.SELECT:
         raise QueryRefusedError(
-            f"{_excerpt(statement.query)} is a statement of type {statement.type.name}, not a "
+            f"{excerpt(statement.query)} is a statement of type {statement.type.name}, not a "
             "read; it must be exactly one SELECT"
         )
     return statement
-
-
-def _excerpt(query: str) -> str:
-    """The statement on one line, cut short, quoted."""
-    text = " ".join(query.split()).rstrip(";")
-    return repr(text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "...")

@@ -1,0 +1,8 @@
+-- The first statement of a day's replacement: the days of staged_days are locked until the
+-- transaction ends, so that two processes writing the same day take turns (the second one's
+-- delete then sees the first one's rows, and the day is written once), while writers of other
+-- days go on side by side. In the days' order, so two writers of overlapping days cannot
+-- deadlock. The key: the two-integer form of pg_advisory_xact_lock, a constant for "a day of
+-- smspresto.messages" and the day's number since 1970-01-01.
+SELECT pg_advisory_xact_lock(hashtext('smspresto.day'), partition_date - DATE '1970-01-01')
+FROM (SELECT partition_date FROM staged_days ORDER BY partition_date) AS days;

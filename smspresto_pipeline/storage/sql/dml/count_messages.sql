@@ -1,1 +1,2 @@
-SELECT count(*) FROM smspresto.messages;
+-- The messages of $account (of every account when it is NULL).
+SELECT count(*) FROM smspresto.messages WHERE account = coalesce($account, account);

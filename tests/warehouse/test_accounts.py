@@ -142,6 +142,12 @@ def test_the_writer_commits_two_accounts_days_in_separate_transactions(
     assert by_account(warehouse, "messages") == {"brand_a": 3, "brand_b": 3}
 
 
+def test_one_transaction_replaces_one_accounts_days(warehouse: Warehouse) -> None:
+    spools = [warehouse.spool(DAY, account="brand_a"), warehouse.spool(NEXT_DAY)]
+    with pytest.raises(ValueError, match=r"one account, got \['brand_a', 'default'\]"):
+        warehouse.commit_days(spools)
+
+
 def test_snapshots_are_counted_per_account(warehouse: Warehouse) -> None:
     names = ("stock", "sent", "success", "failed", "contacts", "groups", "orders", "bills")
     counters = AccountCounters(
@@ -220,13 +226,24 @@ def test_a_warehouse_made_before_accounts_keeps_its_rows_as_the_default_accounts
     assert by_account(warehouse, "messages") == {DEFAULT_ACCOUNT: 2, "brand_b": 1}
 
 
-def test_a_history_table_of_another_shape_with_rows_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("columns", "row"),
+    [
+        ("taken_at VARCHAR, stock BIGINT", "('x', 1)"),  # a type changed
+        ("taken_at TIMESTAMP, stock BIGINT", "(now(), 1)"),  # lacks columns without a default
+    ],
+)
+def test_a_history_table_of_another_shape_with_rows_is_refused(
+    tmp_path: Path, columns: str, row: str
+) -> None:
     path = tmp_path / "odd.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA smspresto")
-        con.execute("CREATE TABLE smspresto.account_snapshots (taken_at VARCHAR, stock BIGINT)")
-        con.execute("INSERT INTO smspresto.account_snapshots VALUES ('x', 1)")
+        con.execute(f"CREATE TABLE smspresto.account_snapshots ({columns})")
+        con.execute(f"INSERT INTO smspresto.account_snapshots VALUES {row}")
     with pytest.raises(WarehouseSchemaError, match=r"smspresto\.account_snapshots .*taken_at"):
         Warehouse(path).ensure_schema()
     with duckdb.connect(str(path), read_only=True) as con:
-        assert con.execute("SELECT * FROM smspresto.account_snapshots").fetchall() == [("x", 1)]
+        described = con.execute("DESCRIBE smspresto.account_snapshots").fetchall()
+        assert [column[0] for column in described] == ["taken_at", "stock"]
+        assert con.execute("SELECT count(*) FROM smspresto.account_snapshots").fetchone() == (1,)

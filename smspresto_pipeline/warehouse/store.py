@@ -300,9 +300,12 @@ class Warehouse:
 
     def count_messages(self, account: str | None = None) -> int:
         """The rows of ``messages`` now, every day: of ``account``, or of every account (None)."""
-        params = {"account": None if account is None else check_account(account)}
         with self.database.session(read_only=True) as session:
-            row = session.fetch_one("dml/count_messages.sql", params)
+            if account is None:
+                row = session.fetch_one("dml/count_messages.sql")
+            else:
+                params = {"account": check_account(account)}
+                row = session.fetch_one("dml/count_account_messages.sql", params)
         assert row is not None
         return int(row[0])
 

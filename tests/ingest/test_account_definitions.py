@@ -98,7 +98,7 @@ def test_two_accounts_in_one_project_have_their_own_keys(tmp_path: Path) -> None
 
 
 def test_a_bad_account_name_fails_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="account must be .* got 'Brand B'"):
+    with pytest.raises(ValueError, match=r"account must be .* got 'Brand B'"):
         defs_of("Brand B", tmp_path / "w.duckdb")
 
 
@@ -137,8 +137,10 @@ def test_two_accounts_ingesting_the_same_days_at_once_lose_nothing_of_each_other
         accounts = {"brand_a": brand_a, "brand_b": brand_b}
         processes = [
             subprocess.Popen(
-                [sys.executable, "-c", INGEST, account, str(path), sim.base_url, sim.api_key]
-                + [sim.api_pass, FIRST.isoformat(), LAST.isoformat()],
+                [
+                    *(sys.executable, "-c", INGEST, account, str(path)),
+                    *(sim.base_url, sim.api_key, sim.api_pass, FIRST.isoformat(), LAST.isoformat()),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import dagster as dg
 from pydantic import Field, field_validator
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT
 from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
 from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.api.redaction import REDACTED, mask
@@ -214,6 +215,8 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The attributes every component binding the resources must agree on.
 _BINDING = ("duckdb_path", "api_key_env", "api_pass_env", "base_url_env", "timezone")
+#: What components of different accounts must agree on.
+_WAREHOUSE = ("duckdb_path",)
 
 
 class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
@@ -287,6 +290,10 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
         """How errors name this component."""
         return f"the {type(self).__name__}"
 
+    def account_name(self) -> str:
+        """The account whose API this component binds (a campaign's: the default account)."""
+        return DEFAULT_ACCOUNT
+
     def bind_resources(
         self, context: dg.ComponentLoadContext
     ) -> tuple[SMSPrestoResource, WarehouseResource]:
@@ -302,15 +309,17 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
             of_type=ResourceAttributes  # type: ignore[type-abstract]
         )
         for other in neighbours:
-            for name in _BINDING:
+            # Another account's API is its own; the warehouse is every account's.
+            shared = _BINDING if other.account_name() == self.account_name() else _WAREHOUSE
+            for name in shared:
                 mine, theirs = getattr(self, name), getattr(other, name)
                 if mine != theirs:
                     here, there = self.describe_component(), other.describe_component()
                     raise ValueError(
                         f"{here} and {there} bind the resources smspresto and warehouse "
                         f"differently: {name} is {mine!r} in {here} and {theirs!r} in {there}. A "
-                        "project has one warehouse and one account: give every component the "
-                        f"same {name}."
+                        "project has one warehouse, and one account's components bind its API "
+                        f"alike: give them the same {name}."
                     )
         # Whether the URL comes from the environment is decided here, where the definitions
         # load; its value, like the secrets', is read by Dagster when a run starts.
@@ -341,4 +350,10 @@ def _bound_resources(
         base_url=base_url,
         timezone=timezone,
     )
-    return smspresto, WarehouseResource(path=duckdb_path)
+    return smspresto, _bound_warehouse(duckdb_path)
+
+
+@functools.cache
+def _bound_warehouse(duckdb_path: str) -> WarehouseResource:
+    # One object per file, whatever the accounts' APIs: every account binds the same key.
+    return WarehouseResource(path=duckdb_path)

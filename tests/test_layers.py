@@ -1,11 +1,11 @@
-"""Imports flow one way (docs/architecture.md §1): errors, wording, timezones <- sms <- api <-
-storage <- warehouse, sending <- resources <- ingest, campaigns, checks <- demo, cli; nothing
-below ``resources`` knows Dagster; parts of one layer do not import each other (``warehouse``
-and ``sending`` stand side by side, as do ``ingest``, ``campaigns`` and ``checks``); only
-``storage`` knows an engine (imports ``duckdb``); the simulator stays an independent witness and
-imports nothing else of the library. The campaign engine (its decision and its execution, and
-what they use) imports no Dagster: only the campaigns' Dagster face does. No module of the
-library takes part in an import cycle."""
+"""Imports flow one way (docs/architecture.md §1): errors, wording, timezones, accounts <- sms <-
+api <- storage <- warehouse, sending <- resources <- ingest, campaigns, checks <- demo, cli;
+nothing below ``resources`` knows Dagster; parts of one layer do not import each other
+(``warehouse`` and ``sending`` stand side by side, as do ``ingest``, ``campaigns`` and
+``checks``); only ``storage`` knows an engine (imports ``duckdb``); the simulator stays an
+independent witness and imports nothing else of the library. The campaign engine (its decision
+and its execution, and what they use) imports no Dagster: only the campaigns' Dagster face does.
+No module of the library takes part in an import cycle."""
 
 import ast
 from pathlib import Path
@@ -19,6 +19,7 @@ LAYERS = {
     "errors": 0,
     "wording": 0,
     "timezones": 0,
+    "accounts": 0,
     "sms": 1,
     "api": 2,
     "storage": 3,

@@ -107,6 +107,7 @@ def check_counters_reconcile(
     timezone: str = DEFAULT_TIMEZONE,
     tolerance: int = 10,
     tolerance_ratio: float = 0.001,
+    account: str | None = None,
 ) -> CountersResult:
     """The latest account snapshot's ``success`` and ``failed`` counters against the archive's
     delivered and failed totals.
@@ -129,10 +130,13 @@ def check_counters_reconcile(
         timezone: the account's time zone (the snapshot's day is named in it).
         tolerance: messages of unexplained gap allowed.
         tolerance_ratio: share of the counters' success + failed allowed, if larger.
+        account: the account whose snapshot and archive are compared; None reads every
+            account's rows together (a warehouse of one account).
     """
     validate_tolerances(tolerance, tolerance_ratio)
     zone = ZoneInfo(timezone)
-    snapshot = fetch_one(con, "checks/select_latest_snapshot_counters.sql")
+    scope = {"account": account}
+    snapshot = fetch_one(con, "checks/select_latest_snapshot_counters.sql", scope)
     if snapshot is None:
         return CountersResult(
             passed=True,
@@ -140,7 +144,7 @@ def check_counters_reconcile(
             metadata={"snapshots": 0},
         )
     taken_at, sent, success, failed = snapshot
-    row = fetch_one(con, "checks/select_archive_totals.sql", [taken_at])
+    row = fetch_one(con, "checks/select_archive_totals.sql", {**scope, "loaded_after": taken_at})
     assert row is not None  # an aggregate without GROUP BY always answers one row
     totals = _Totals(*row)
     snapshot_day = taken_at.replace(tzinfo=UTC).astimezone(zone).date()
@@ -160,7 +164,7 @@ def check_counters_reconcile(
     )
     allowed = max(tolerance, math.floor(tolerance_ratio * (success + failed)))
 
-    day_rows = fetch_all(con, "checks/select_archive_days.sql")
+    day_rows = fetch_all(con, "checks/select_archive_days.sql", scope)
     pending_days = _ranges([day for day, pending in day_rows if pending])
     without_rows: list[date] = []
     if totals.first_day is not None:

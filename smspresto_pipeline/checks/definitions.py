@@ -45,6 +45,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from smspresto_pipeline.accounts import check_account, prefixed
 from smspresto_pipeline.checks.counters import (
     COUNTERS_RECONCILE,
     check_counters_reconcile,
@@ -239,22 +240,25 @@ class _Breaker:
     ``ERROR`` trips it for the day, a pass ends that day's trip, ``WARN`` changes nothing.
 
     The breaker is read once; only an outcome that changes it is recorded (one short write
-    each), so a run over many passing days does not open the file once per day.
+    each), so a run over many passing days does not open the file once per day. A named
+    account's check trips and clears its own trips (``check:<account>__failure_rate_spike``):
+    one account's quiet day never ends another's spike.
     """
 
-    def __init__(self, warehouse: WarehouseResource) -> None:
+    def __init__(self, warehouse: WarehouseResource, account: str | None) -> None:
         self.warehouse = warehouse.get_warehouse()
         self.state = CircuitBreaker(self.warehouse).state()
+        self.check_name = prefixed(FAILURE_SPIKE_CHECK, account)
 
     def record(self, day: date, severity: str | None, reason: str) -> str:
         """Record ``day``'s outcome; the breaker's state after it, in words."""
         partition = day.isoformat()
         if severity == "ERROR" or (
-            severity is None and self.state.tripped_by_check(FAILURE_SPIKE_CHECK, partition)
+            severity is None and self.state.tripped_by_check(self.check_name, partition)
         ):
             self.state = record_check_outcome(
                 self.warehouse,
-                check_name=FAILURE_SPIKE_CHECK,
+                check_name=self.check_name,
                 partition=partition,
                 severity=severity,
                 reason=f"{reason} on {partition}",
@@ -367,6 +371,7 @@ def _build_checks(
     quality: Sequence[str],
     spike: _SpikeOptions | None,
     description: str,
+    account: str | None,
 ) -> dg.AssetChecksDefinition:
     """The checks ``quality`` (data-quality rules) and, with ``spike``, ``failure_rate_spike`` on
     ``asset``, evaluated in one step named ``name`` for all the days of its run.
@@ -375,9 +380,12 @@ def _build_checks(
     single-run backfill, a batch of the checks sensor) alike: each check reads all the run's
     days in one query, and each (check, day) is recorded as an evaluation of that partition,
     in day order (the spike check drives the circuit breaker day by day). A run that selects
-    some of the checks (the UI's "execute" of one check) evaluates those alone.
+    some of the checks (the UI's "execute" of one check) evaluates those alone. The checks read
+    ``account``'s rows (every account's when None).
     """
     _require_partitions(asset)
+    if account is not None:
+        check_account(account)
     specs = [*([spike.spec(asset)] if spike else []), *(_quality_spec(asset, n) for n in quality)]
 
     @dg.multi_asset_check(specs=specs, name=name, can_subset=True, description=description)
@@ -395,15 +403,17 @@ def _build_checks(
             for check_name in quality:
                 if check_name in selected:
                     quality_results[check_name] = run_quality_check(
-                        session, check_name, days[0], days[-1]
+                        session, check_name, days[0], days[-1], account=account
                     )
             if judged:
                 # The recent-days table of the first day shows the days before it too.
                 shown = days[0] - timedelta(days=judged.recent_days - 1)
-                spikes = find_failure_spikes_by_day(session, shown, days[-1], judged.config)
-                newest = _newest_day(session)
+                spikes = find_failure_spikes_by_day(
+                    session, shown, days[-1], judged.config, account=account
+                )
+                newest = _newest_day(session, account)
         targets = _targets(context.instance, asset.key, keys)
-        breaker = _Breaker(warehouse) if judged and judged.circuit_breaker else None
+        breaker = _Breaker(warehouse, account) if judged and judged.circuit_breaker else None
         assets_def = context.op_execution_context.assets_def
 
         def recorded(
@@ -445,6 +455,7 @@ def build_archive_checks(
     blocking: bool = False,
     circuit_breaker: bool = True,
     breaker_days: int = DEFAULT_BREAKER_DAYS,
+    account: str | None = None,
 ) -> dg.AssetChecksDefinition:
     """Every check on ``asset`` (``archive_messages``) in one step, ``<asset>_checks``:
     ``failure_rate_spike`` (:func:`build_failure_spike_check`, whose arguments these are) and
@@ -474,6 +485,7 @@ def build_archive_checks(
             f"The checks of `{asset.key.to_user_string()}` for every day of the run (failure-rate "
             "spike, data quality), each reading all the days in one query."
         ),
+        account=account,
     )
 
 
@@ -485,6 +497,7 @@ def build_failure_spike_check(
     blocking: bool = False,
     circuit_breaker: bool = True,
     breaker_days: int = DEFAULT_BREAKER_DAYS,
+    account: str | None = None,
 ) -> dg.AssetChecksDefinition:
     """The partitioned check ``failure_rate_spike`` on ``asset`` (``archive_messages``), alone in
     its step (:func:`build_archive_checks` puts it in one step with the data-quality checks).
@@ -516,6 +529,8 @@ def build_failure_spike_check(
         circuit_breaker: let the check's outcome trip and clear the circuit breaker.
         breaker_days: how recent (in days stored, the newest included) a day's ``ERROR`` must
             be to trip the breaker.
+        account: the account whose rows the check reads (every account's together when None);
+            a named account's check trips the breaker as ``<account>__failure_rate_spike``.
 
     Example:
         .. code-block:: python
@@ -531,16 +546,19 @@ def build_failure_spike_check(
         quality=(),
         spike=spike,
         description=spike.description,
+        account=account,
     )
 
 
-def _newest_day(session: Session) -> date | None:
-    """The newest day in ``smspresto.messages`` (None while it is empty)."""
-    row = session.fetch_one("checks/select_newest_day.sql")
+def _newest_day(session: Session, account: str | None) -> date | None:
+    """The newest day of ``account`` in ``smspresto.messages`` (None while it has none)."""
+    row = session.fetch_one("checks/select_newest_day.sql", {"account": account})
     return None if row is None else row[0]
 
 
-def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_data_quality_checks(
+    *, asset: dg.AssetsDefinition, account: str | None = None
+) -> list[dg.AssetChecksDefinition]:
     """The partitioned data-quality checks on ``asset`` (``archive_messages``), one check per
     rule, all in one step (``<asset>_data_quality``; :func:`build_archive_checks` adds the
     spike check to it).
@@ -548,8 +566,8 @@ def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChe
     ``history_id_unique``, ``required_fields_present`` and ``sent_not_before_created`` fail at
     ``ERROR``; ``statuses_mapped`` at ``WARN`` (unknown codes are kept and counted). Each check's
     metadata: ``failing_rows`` and the offending rows by kind (by status code for
-    ``statuses_mapped``). Each reads all the days of its run in one query. Resource:
-    ``warehouse``.
+    ``statuses_mapped``). Each reads all the days of its run in one query, of ``account``'s
+    rows (every account's when None). Resource: ``warehouse``.
     """
     return [
         _build_checks(
@@ -558,6 +576,7 @@ def build_data_quality_checks(*, asset: dg.AssetsDefinition) -> list[dg.AssetChe
             quality=QUALITY_CHECKS,
             spike=None,
             description=f"Data quality of `{asset.key.to_user_string()}`, day by day.",
+            account=account,
         )
     ]
 
@@ -582,6 +601,7 @@ def build_counters_reconcile_check(
     timezone: str = "Africa/Abidjan",
     tolerance: int = 10,
     tolerance_ratio: float = 0.001,
+    account: str | None = None,
 ) -> dg.AssetChecksDefinition:
     """The check ``counters_reconcile`` on ``snapshot`` (``account_snapshot``), at ``WARN``.
 
@@ -600,8 +620,12 @@ def build_counters_reconcile_check(
         timezone: the account's time zone (the snapshot's day is named in it).
         tolerance: messages of unexplained gap allowed.
         tolerance_ratio: share of the counters' success + failed allowed, if larger.
+        account: the account whose snapshot and archive are compared (every account's rows
+            together when None: a warehouse of one account).
     """
     validate_tolerances(tolerance, tolerance_ratio)
+    if account is not None:
+        check_account(account)
     if snapshot.partitions_def is not None:
         raise ValueError(f"{snapshot.key.to_user_string()} is partitioned: expected the snapshot")
     archive_key = archive.key if isinstance(archive, dg.AssetsDefinition) else archive
@@ -619,7 +643,11 @@ def build_counters_reconcile_check(
     def counters_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.get_warehouse().database.reading() as session:
             result = check_counters_reconcile(
-                session, timezone=timezone, tolerance=tolerance, tolerance_ratio=tolerance_ratio
+                session,
+                timezone=timezone,
+                tolerance=tolerance,
+                tolerance_ratio=tolerance_ratio,
+                account=account,
             )
         return dg.AssetCheckResult(
             passed=result.passed,

@@ -57,11 +57,13 @@ def _days(first: date, last: date) -> list[date]:
 
 
 def _rows_by_day(
-    con: Source, sql_file: str, first: date, last: date
+    con: Source, sql_file: str, first: date, last: date, account: str | None
 ) -> dict[date, list[tuple[Any, ...]]]:
-    """The rows of ``sql/checks/<sql_file>.sql`` over the days, grouped by their first column
-    (the day); every day of the range is a key (an empty list when it has no row)."""
-    rows = fetch_all(con, f"checks/{sql_file}.sql", {"first": first, "last": last})
+    """The rows of ``sql/checks/<sql_file>.sql`` over the days (of ``account``, of every account
+    when None), grouped by their first column (the day); every day of the range is a key (an
+    empty list when it has no row)."""
+    params = {"first": first, "last": last, "account": account}
+    rows = fetch_all(con, f"checks/{sql_file}.sql", params)
     by_day: dict[date, list[tuple[Any, ...]]] = {day: [] for day in _days(first, last)}
     for day, *values in rows:
         by_day[day].append(tuple(values))
@@ -135,20 +137,24 @@ QUALITY_CHECKS: Sequence[str] = tuple(_RULES)
 
 
 def run_quality_check(
-    con: Source, name: str, first: date, last: date | None = None
+    con: Source, name: str, first: date, last: date | None = None, *, account: str | None = None
 ) -> dict[date, QualityResult]:
     """The data-quality check ``name`` (one of `QUALITY_CHECKS`) on each day from ``first`` to
-    ``last`` (``first`` alone when None), by day, from one query over all of them."""
+    ``last`` (``first`` alone when None), by day, from one query over all of them; of
+    ``account``'s rows (of every account's when None)."""
     try:
         sql_file, judge = _RULES[name]
     except KeyError:
         raise ValueError(
             f"unknown quality check {name!r}; expected one of {list(QUALITY_CHECKS)}"
         ) from None
-    rows = _rows_by_day(con, sql_file, first, first if last is None else last)
+    rows = _rows_by_day(con, sql_file, first, first if last is None else last, account)
     return {day: judge(day, day_rows) for day, day_rows in rows.items()}
 
 
-def check_data_quality(con: Source, day: date) -> list[QualityResult]:
-    """Every data-quality check on ``day``, reading ``smspresto.archive_raw`` and ``messages``."""
-    return [run_quality_check(con, name, day)[day] for name in QUALITY_CHECKS]
+def check_data_quality(
+    con: Source, day: date, *, account: str | None = None
+) -> list[QualityResult]:
+    """Every data-quality check on ``day``, reading ``smspresto.archive_raw`` and ``messages``
+    (``account``'s rows, every account's when None)."""
+    return [run_quality_check(con, name, day, account=account)[day] for name in QUALITY_CHECKS]

@@ -619,12 +619,12 @@ def assess_history(
 
 
 def load_daily_counts(
-    con: Source, first: date, last: date
+    con: Source, first: date, last: date, account: str | None = None
 ) -> dict[str, dict[date, tuple[int, int]]]:
-    """Per segment, ``(final, failed)`` per day from ``smspresto.messages``, days inclusive."""
-    rows = fetch_all(
-        con, "checks/select_daily_failures_by_segment.sql", {"first": first, "last": last}
-    )
+    """Per segment, ``(final, failed)`` per day from ``smspresto.messages``, days inclusive, of
+    ``account`` (of every account when None)."""
+    params = {"first": first, "last": last, "account": account}
+    rows = fetch_all(con, "checks/select_daily_failures_by_segment.sql", params)
     counts: dict[str, dict[date, tuple[int, int]]] = {}
     for day, segment, final, failed in rows:
         counts.setdefault(segment, {})[day] = (int(final), int(failed))
@@ -632,11 +632,12 @@ def load_daily_counts(
 
 
 def find_failure_spikes(
-    con: Source, day: date, config: SpikeConfig = SpikeConfig()
+    con: Source, day: date, config: SpikeConfig = SpikeConfig(), *, account: str | None = None
 ) -> list[SpikeFinding]:
     """One finding per segment (``all``, each sender, each carrier) with messages on ``day``.
 
-    Reads ``smspresto.messages`` through ``con`` (a DuckDB connection): ``day`` and the
+    Reads ``smspresto.messages`` through ``con`` (a DuckDB connection), ``account``'s rows
+    (every account's together when None): ``day`` and the
     ``2 * baseline_days`` before it, so that days flagged in the baseline are recognised (by
     walking the check forward over them) and left out. The account's finding comes first.
 
@@ -645,11 +646,16 @@ def find_failure_spikes(
         >>> [f.reason for f in findings if f.severity == "ERROR"]  # doctest: +SKIP
         ['carrier:MTN failures jumped from 5.7% to 23.1% (117 messages, p=6e-4)']
     """
-    return find_failure_spikes_by_day(con, day, day, config)[day]
+    return find_failure_spikes_by_day(con, day, day, config, account=account)[day]
 
 
 def find_failure_spikes_by_day(
-    con: Source, first: date, last: date, config: SpikeConfig = SpikeConfig()
+    con: Source,
+    first: date,
+    last: date,
+    config: SpikeConfig = SpikeConfig(),
+    *,
+    account: str | None = None,
 ) -> dict[date, list[SpikeFinding]]:
     """`find_failure_spikes` of every day from ``first`` to ``last``, by day, from one read of
     the daily counts and one walk over them.
@@ -664,7 +670,7 @@ def find_failure_spikes_by_day(
     if last < first:
         raise ValueError(f"last must not be before first, got {first} to {last}")
     start = first - timedelta(days=2 * config.baseline_days)
-    counts = load_daily_counts(con, start, last)
+    counts = load_daily_counts(con, start, last, account)
     walk = [start + timedelta(days=i) for i in range((last - start).days + 1)]
     results = assess_history(counts, walk, config)
     return {day: findings for day, findings in results.items() if day >= first}

@@ -5,6 +5,11 @@ Every asset is in group ``smspresto`` with kind ``duckdb`` and uses two resource
 * ``smspresto``: a :class:`~smspresto_pipeline.resources.SMSPrestoResource` (the API),
 * ``warehouse``: a :class:`~smspresto_pipeline.resources.WarehouseResource` (the DuckDB file).
 
+Each factory takes an ``account`` (:mod:`smspresto_pipeline.accounts`): a named account's assets
+are keyed ``<account>/<name>`` and read the API through the resource ``<account>__smspresto``
+(its own credentials); the warehouse is shared, its rows told apart by ``account``. Without an
+account (or with ``default``) the keys and the resource are the plain ones.
+
 Example:
     .. code-block:: python
 
@@ -34,6 +39,7 @@ from typing import Any
 
 import dagster as dg
 
+from smspresto_pipeline.accounts import account_of, is_default, prefixed
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.warehouse import (
@@ -47,6 +53,8 @@ __all__ = [
     "ARCHIVE_MESSAGES",
     "DEFAULT_MAX_CONCURRENT_DAYS",
     "GROUP_NAME",
+    "api_resource_key",
+    "asset_key",
     "build_account_snapshot_asset",
     "build_analytics_views_asset",
     "build_archive_messages_asset",
@@ -61,7 +69,35 @@ ARCHIVE_MESSAGES = "archive_messages"
 DEFAULT_MAX_CONCURRENT_DAYS = 4
 
 _KINDS = {"duckdb"}
+#: The key of the API's resource (the default account's; a named account's is prefixed).
+_API_RESOURCE = "smspresto"
 _PREVIEW_COLUMNS = ("history_id", "created_at", "sender", "recipient", "status", "segments")
+
+
+def api_resource_key(account: str | None = None) -> str:
+    """The key of ``account``'s API resource: ``smspresto``, or ``<account>__smspresto``."""
+    return prefixed(_API_RESOURCE, account)
+
+
+def asset_key(name: str, account: str | None = None) -> dg.AssetKey:
+    """The key of ``account``'s asset ``name``: ``name``, or ``<account>/<name>``."""
+    return dg.AssetKey([name] if is_default(account) else [account_of(account), name])
+
+
+def _key_prefix(account: str | None) -> list[str] | None:
+    return None if is_default(account) else [account_of(account)]
+
+
+def _api_resource(context: dg.AssetExecutionContext, key: str) -> SMSPrestoResource:
+    resource = getattr(context.resources, key)
+    assert isinstance(resource, SMSPrestoResource), f"{key} is not an SMSPrestoResource"
+    return resource
+
+
+def _warehouse_resource(context: dg.AssetExecutionContext) -> WarehouseResource:
+    resource = context.resources.warehouse
+    assert isinstance(resource, WarehouseResource), "warehouse is not a WarehouseResource"
+    return resource
 
 
 def _check_date(name: str, value: str) -> date:
@@ -165,6 +201,7 @@ def _ingest_days(
     *,
     max_concurrent_days: int,
     page_size: int | None,
+    account: str,
 ) -> list[PartitionStats | Exception]:
     # At most max_concurrent_days days are read at once, each by a thread of the pool with the
     # synchronous client (cheaper per row than the async one under the interpreter lock). A day
@@ -174,7 +211,7 @@ def _ingest_days(
     with smspresto.get_client() as client, warehouse.writer() as writer:
 
         def ingest(day: date) -> concurrent.futures.Future[PartitionStats]:
-            spool = warehouse.spool(day)
+            spool = warehouse.spool(day, account=account)
             try:
                 for page in client.iter_archive_pages(day, day, page_size):
                     spool.add(page)
@@ -212,6 +249,7 @@ def build_archive_messages_asset(
     page_size: int | None = None,
     pool: str | None = None,
     preview_rows: int = 5,
+    account: str | None = None,
 ) -> dg.AssetsDefinition:
     """The ``archive_messages`` asset: the account's message history, one partition a day.
 
@@ -223,8 +261,9 @@ def build_archive_messages_asset(
     ``unknown``, ``failure_rate`` (failed / (delivered + failed) to 4 decimals, null while no
     message of the day is final), ``failure_rate_text`` (e.g. ``9.42 % (29 failed of 308
     final)``), ``segments``, ``pages``, ``raw_rows`` and a masked ``preview``. The whole
-    table's ``dagster/row_count`` is recorded once per run, as an observation without
-    partition. Resources: ``smspresto``, ``warehouse``.
+    table's ``dagster/row_count`` (the account's rows) is recorded once per run, as an
+    observation without partition. Resources: ``smspresto`` (``<account>__smspresto`` for a
+    named account), ``warehouse``.
 
     When some days fail, the others are still written and reported, and the run fails naming
     the failed days, so a retry needs only those.
@@ -237,6 +276,8 @@ def build_archive_messages_asset(
         page_size: rows per ``list-archive`` request (the resource's ``page_size`` if None).
         pool: a Dagster concurrency pool for the asset (e.g. to let one run write at a time).
         preview_rows: messages shown in each partition's ``preview``.
+        account: the account (:mod:`smspresto_pipeline.accounts`): its days are replaced, and
+            no other account's; a named one's asset is keyed ``<account>/archive_messages``.
 
     Example:
         .. code-block:: python
@@ -262,23 +303,22 @@ def build_archive_messages_asset(
     if page_size is not None:
         _check_int("page_size", page_size, 1)
     _check_int("preview_rows", preview_rows, 0)
+    name = account_of(account)
+    api_key = api_resource_key(name)
 
     partitions = dg.DailyPartitionsDefinition(
         start_date=start_date, timezone=timezone, end_offset=end_offset
     )
 
-    def archive_messages(
-        context: dg.AssetExecutionContext,
-        smspresto: SMSPrestoResource,
-        warehouse: WarehouseResource,
-    ) -> dg.MaterializeResult[None]:
+    def archive_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
+        smspresto, warehouse = _api_resource(context, api_key), _warehouse_resource(context)
         if smspresto.timezone != timezone:
             # Days asked of the API in one zone and stored as days of another would be shifted
             # by hours. (Run config given for the resource resets its unset fields to their
             # defaults: this is where that shows.)
             raise dg.Failure(
                 description=(
-                    f"archive_messages' partitions are days in {timezone}, but the smspresto "
+                    f"archive_messages' partitions are days in {timezone}, but the {api_key} "
                     f"resource's account time zone is {smspresto.timezone}: give both the same "
                     f"time zone (SMSPrestoResource(timezone={timezone!r}))"
                 )
@@ -295,10 +335,13 @@ def build_archive_messages_asset(
                 days,
                 max_concurrent_days=max_concurrent_days,
                 page_size=page_size,
+                account=name,
             )
         written = [o for o in outcomes if isinstance(o, PartitionStats)]
         failed = {day: o for day, o in zip(days, outcomes, strict=True) if isinstance(o, Exception)}
-        previews = store.previews([s.partition_date for s in written], limit=preview_rows)
+        previews = store.previews(
+            [s.partition_date for s in written], limit=preview_rows, account=name
+        )
         for stats in written:
             metadata = _day_metadata(stats, previews[stats.partition_date])
             key = stats.partition_date.isoformat()
@@ -318,7 +361,9 @@ def build_archive_messages_asset(
             context.log_event(
                 dg.AssetObservation(
                     asset_key=context.asset_key,
-                    metadata={"dagster/row_count": dg.MetadataValue.int(store.count_messages())},
+                    metadata={
+                        "dagster/row_count": dg.MetadataValue.int(store.count_messages(name))
+                    },
                 )
             )
         context.log.info(
@@ -344,6 +389,8 @@ def build_archive_messages_asset(
         warnings.simplefilter("ignore", dg.BetaWarning)
         return dg.asset(
             name=ARCHIVE_MESSAGES,
+            key_prefix=_key_prefix(name),
+            required_resource_keys={api_key, "warehouse"},
             group_name=GROUP_NAME,
             kinds=_KINDS,
             partitions_def=partitions,
@@ -356,21 +403,26 @@ def build_archive_messages_asset(
                 "`smspresto.messages` (typed). Per day: `dagster/partition_row_count`, "
                 "delivered, failed, pending, `failure_rate` (failed / (delivered + failed); "
                 "null while nothing is final) and a preview. A backfill is one run."
+                + ("" if is_default(name) else f" Account `{name}`: its rows only.")
             ),
         )(archive_messages)
 
 
-def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinition:
+def build_account_snapshot_asset(
+    *, pool: str | None = None, account: str | None = None
+) -> dg.AssetsDefinition:
     """The ``account_snapshot`` asset: appends the ten account counters to
     ``smspresto.account_snapshots`` at each materialisation.
 
     The counters are the materialisation's numeric metadata (``stock``, ``sent``, ``success``,
     ``failed``, ``contacts``, ``groups``, ``orders``, ``bills``, ``scheduled``, ``predefined``),
     so the Dagster UI plots them; ``dagster/row_count`` is the number of snapshots kept.
-    Resources: ``smspresto``, ``warehouse``.
+    Resources: ``smspresto`` (``<account>__smspresto`` for a named account), ``warehouse``.
 
     Args:
         pool: a Dagster concurrency pool for the asset.
+        account: the account (:mod:`smspresto_pipeline.accounts`) whose counters are read and
+            stored; a named one's asset is keyed ``<account>/account_snapshot``.
 
     Example:
         .. code-block:: python
@@ -387,9 +439,13 @@ def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinit
                 },
             )
     """
+    name = account_of(account)
+    api_key = api_resource_key(name)
 
     @dg.asset(
         name="account_snapshot",
+        key_prefix=_key_prefix(name),
+        required_resource_keys={api_key, "warehouse"},
         group_name=GROUP_NAME,
         kinds=_KINDS,
         pool=pool,
@@ -397,13 +453,12 @@ def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinit
         "contacts, ...), one row per reading in `smspresto.account_snapshots`; each reading's "
         "counters are its metadata, so they plot over time.",
     )
-    def account_snapshot(
-        smspresto: SMSPrestoResource, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult[None]:
+    def account_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
+        smspresto, warehouse = _api_resource(context, api_key), _warehouse_resource(context)
         _check_warehouse_path(warehouse)
         with smspresto.get_client() as client:
             counters = client.get_counters()
-        snapshots = warehouse.get_warehouse().insert_snapshot(counters)
+        snapshots = warehouse.get_warehouse().insert_snapshot(counters, account=name)
         metadata: dict[str, Any] = {
             name: dg.MetadataValue.int(value) for name, value in counters.as_dict().items()
         }
@@ -415,7 +470,10 @@ def build_account_snapshot_asset(*, pool: str | None = None) -> dg.AssetsDefinit
 
 
 def build_analytics_views_asset(
-    *, deps: Sequence[str] = (ARCHIVE_MESSAGES,), pool: str | None = None
+    *,
+    deps: Sequence[str] | None = None,
+    pool: str | None = None,
+    account: str | None = None,
 ) -> dg.AssetsDefinition:
     """The ``analytics_views`` asset: (re)creates every view of ``sql/analytics`` in schema
     ``smspresto``.
@@ -424,9 +482,14 @@ def build_analytics_views_asset(
     ``hourly_volume``, ``daily_segments_billed``, ``repeatedly_failing_recipients``. Metadata
     gives each view's row count. Resource: ``warehouse``.
 
+    The views are the warehouse's, over every account (each has a column ``account``): a named
+    account's asset (``<account>/analytics_views``) recreates the same views.
+
     Args:
-        deps: the assets the views read (the archive by default).
+        deps: the asset keys the views read (``account``'s archive when None; a key with
+            parts is written ``a/b``).
         pool: a Dagster concurrency pool for the asset.
+        account: the account whose ingestion this asset belongs to.
 
     Example:
         .. code-block:: python
@@ -440,14 +503,23 @@ def build_analytics_views_asset(
                 resources={"warehouse": WarehouseResource(path="data/smspresto_warehouse.duckdb")},
             )
     """
-    if isinstance(deps, str) or not all(isinstance(d, str) and d for d in deps):
+    if deps is not None and (
+        isinstance(deps, str) or not all(isinstance(d, str) and d for d in deps)
+    ):
         raise ValueError(f"deps must be a sequence of asset key strings, got {deps!r}")
+    name = account_of(account)
+    upstream = (
+        [asset_key(ARCHIVE_MESSAGES, name)]
+        if deps is None
+        else [dg.AssetKey.from_user_string(d) for d in deps]
+    )
 
     @dg.asset(
         name="analytics_views",
+        key_prefix=_key_prefix(name),
         group_name=GROUP_NAME,
         kinds=_KINDS,
-        deps=list(deps),
+        deps=upstream,
         pool=pool,
         description="The analytics views over `smspresto.messages` (the files of "
         "`sql/analytics/`), recreated: daily delivery by sender, failure rate by carrier, "
@@ -477,10 +549,11 @@ def build_smspresto_assets(
     timezone: str = DEFAULT_TIMEZONE,
     page_size: int | None = None,
     pool: str | None = None,
+    account: str | None = None,
 ) -> list[dg.AssetsDefinition]:
     """The three ingestion assets: ``archive_messages``, ``account_snapshot``,
     ``analytics_views``; the arguments go to :func:`build_archive_messages_asset` (and
-    ``pool`` to all three).
+    ``pool`` and ``account`` to all three).
 
     Example:
         .. code-block:: python
@@ -499,7 +572,8 @@ def build_smspresto_assets(
             timezone=timezone,
             page_size=page_size,
             pool=pool,
+            account=account,
         ),
-        build_account_snapshot_asset(pool=pool),
-        build_analytics_views_asset(pool=pool),
+        build_account_snapshot_asset(pool=pool, account=account),
+        build_analytics_views_asset(pool=pool, account=account),
     ]

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, account_of
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import ResourceAttributes
@@ -90,6 +91,9 @@ attributes:
 {failure_spikes}
   # Only a spike on one of this many newest days stored pauses the campaigns.
   circuit_breaker_days: {circuit_breaker_days}
+  # The account's name when one warehouse holds several (a lowercase identifier: brand_a); its
+  # assets, schedules and checks then get their own keys. null: the one, default account.
+  account: null
 """
 
 
@@ -275,6 +279,16 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             "campaigns.",
         ),
     ] = SpikeConfig()
+    account: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="The account's name, when one warehouse holds several accounts (a "
+            "lowercase identifier: brand_a). Its assets are keyed <account>/archive_messages..., "
+            "its schedules, jobs, sensor and API resource named <account>__..., and its rows "
+            "carry it. Unset: the default account, with the plain keys and names.",
+            examples=["brand_a"],
+        ),
+    ] = _default("account")
     circuit_breaker_days: Annotated[
         int,
         dg.Resolver.default(
@@ -298,6 +312,20 @@ class SMSPrestoIngestComponent(ResourceAttributes):
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("account")
+    @classmethod
+    def _check_account(cls, value: str | None) -> str | None:
+        return None if value is None else account_of(value)
+
+    def account_name(self) -> str:
+        """The account this ingestion reads (the default account when none is named)."""
+        return self.account or DEFAULT_ACCOUNT
+
+    def describe_component(self) -> str:
+        """How errors name this component (with its account, when it names one)."""
+        named = "" if self.account is None else f" of account {self.account!r}"
+        return f"the {type(self).__name__}{named}"
 
     @field_validator(*_INT_RANGES)
     @classmethod
@@ -332,4 +360,5 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             schedule_status=_SCHEDULE_STATUSES[self.schedule_status],
             spike_config=self.failure_spikes,
             circuit_breaker_days=self.circuit_breaker_days,
+            account=self.account,
         )

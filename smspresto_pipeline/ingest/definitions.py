@@ -8,8 +8,11 @@ used by the ``dagster_project`` code location) calls it too, so both get the sam
 
 import dagster as dg
 
+from smspresto_pipeline.accounts import account_of, prefixed
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.checks.definitions import (
+    CHECKS_JOB,
+    CHECKS_SENSOR,
     DEFAULT_BREAKER_DAYS,
     build_archive_checks,
     build_checks_job,
@@ -18,6 +21,7 @@ from smspresto_pipeline.checks.definitions import (
 )
 from smspresto_pipeline.ingest.assets import (
     DEFAULT_MAX_CONCURRENT_DAYS,
+    api_resource_key,
     build_account_snapshot_asset,
     build_analytics_views_asset,
     build_archive_messages_asset,
@@ -50,8 +54,16 @@ def build_ingest_defs(
     schedule_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     spike_config: SpikeConfig | None = None,
     circuit_breaker_days: int = DEFAULT_BREAKER_DAYS,
+    account: str | None = None,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
+
+    Several accounts share one warehouse with one call each, every call naming its ``account``:
+    each call's assets, checks, jobs, schedules, sensor and API resource are its own (prefixed:
+    ``<account>/archive_messages``, ``<account>__archive_messages_daily_ingest``,
+    ``<account>__smspresto_archive_checks``, the resource ``<account>__smspresto``), and its
+    runs replace that account's days only. Without an account (or ``"default"``) the names are
+    the plain ones below, as in a project of one account.
 
     Args:
         start_date: the first day of ``archive_messages``, ``YYYY-MM-DD``.
@@ -68,6 +80,8 @@ def build_ingest_defs(
             None).
         circuit_breaker_days: only a spike on one of this many newest days stored pauses the
             campaigns (older ones fail their check and pause nothing).
+        account: the account's name (a lowercase identifier, :mod:`smspresto_pipeline.accounts`);
+            None for the default account.
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
@@ -97,20 +111,24 @@ def build_ingest_defs(
                 warehouse=WarehouseResource(path="data/smspresto_warehouse.duckdb"),
             )
     """
+    name = account_of(account)
     archive = build_archive_messages_asset(
         start_date=start_date,
         max_concurrent_days=max_concurrent_days,
         timezone=timezone,
         page_size=page_size,
+        account=name,
     )
-    snapshot = build_account_snapshot_asset()
-    views = build_analytics_views_asset()
+    snapshot = build_account_snapshot_asset(account=name)
+    views = build_analytics_views_asset(account=name)
     checks = [
-        build_archive_checks(asset=archive, config=spike_config, breaker_days=circuit_breaker_days)
+        build_archive_checks(
+            asset=archive, config=spike_config, breaker_days=circuit_breaker_days, account=name
+        )
     ]
-    checks_job = build_checks_job(asset=archive)
+    checks_job = build_checks_job(asset=archive, name=prefixed(CHECKS_JOB, name))
     reconcile = build_counters_reconcile_check(
-        snapshot=snapshot, archive=archive, timezone=timezone
+        snapshot=snapshot, archive=archive, timezone=timezone, account=name
     )
     running = schedule_status == dg.DefaultScheduleStatus.RUNNING
     return dg.Definitions(
@@ -120,7 +138,7 @@ def build_ingest_defs(
         asset_checks=[*checks, reconcile],
         jobs=[
             dg.define_asset_job(
-                ANALYTICS_VIEWS_JOB,
+                prefixed(ANALYTICS_VIEWS_JOB, name),
                 selection=dg.AssetSelection.assets(views),
                 description="Rebuild the analytics views over smspresto.messages.",
             ),
@@ -130,6 +148,7 @@ def build_ingest_defs(
             build_checks_sensor(
                 asset=archive,
                 job_name=checks_job.name,
+                name=prefixed(CHECKS_SENSOR, name),
                 check_names=[spec.name for check in checks for spec in check.check_specs],
                 default_status=dg.DefaultSensorStatus.RUNNING
                 if running
@@ -147,5 +166,5 @@ def build_ingest_defs(
                 asset=snapshot, timezone=timezone, default_status=schedule_status
             ),
         ],
-        resources={"smspresto": smspresto, "warehouse": warehouse},
+        resources={api_resource_key(name): smspresto, "warehouse": warehouse},
     )

@@ -17,11 +17,13 @@ from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 __all__ = ["replace_days", "staged_days"]
 
 
-def staged_days(days: Sequence[date]) -> pa.Table:
-    """The days being written (in order) and their ``loaded_at``, as the SQL's ``staged_days``."""
+def staged_days(days: Sequence[date], account: str) -> pa.Table:
+    """The days of ``account`` being written (in order) and their ``loaded_at``, as the SQL's
+    ``staged_days``: every statement of a replacement reads the account from it."""
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     return pa.table(
         {
+            "account": pa.array([account] * len(days), pa.string()),
             "partition_date": pa.array(days, pa.date32()),
             "position": pa.array(range(len(days)), pa.int32()),
             "loaded_at": pa.array([loaded_at] * len(days), pa.timestamp("us")),
@@ -48,7 +50,8 @@ def _replace_files(*, deduplicate: bool) -> list[str]:
 
 
 def replace_days(session: Session, spools: Sequence[DaySpool]) -> list[PartitionStats]:
-    """Replace the spools' days in one transaction on ``session``; rolls back on any error.
+    """Replace the spools' days (of one account: its rows only) in one transaction on
+    ``session``; rolls back on any error.
 
     The staged rows are the relation ``staged``, in the order they were received: the days held
     in memory (Arrow), then the spilled ones (Parquet, read by the engine itself).
@@ -56,13 +59,16 @@ def replace_days(session: Session, spools: Sequence[DaySpool]) -> list[Partition
     days = [spool.day for spool in spools]
     if len(set(days)) != len(days):
         raise ValueError(f"a day can be committed once per transaction, got {days}")
+    accounts = sorted({spool.account for spool in spools})
+    if len(accounts) != 1:
+        raise ValueError(f"a transaction replaces the days of one account, got {accounts}")
     sources = [spool.source() for spool in spools]
     tables = [s for s in sources if isinstance(s, pa.Table)]
     files = [s for s in sources if isinstance(s, Path)]
     memory = pa.concat_tables(tables, memory_pool=POOL) if tables else SPOOL_SCHEMA.empty_table()
     with contextlib.ExitStack() as staged:
         staged.enter_context(session.load_arrow("staged", memory, parquet=files))
-        staged.enter_context(session.load_arrow("staged_days", staged_days(days)))
+        staged.enter_context(session.load_arrow("staged_days", staged_days(days, accounts[0])))
         try:
             try:
                 rows = session.run_script(_replace_files(deduplicate=False), begin=True)

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, check_account
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
 from smspresto_pipeline.sms.arrow import POOL, STRING
 from smspresto_pipeline.warehouse.enrich import Enricher
@@ -107,7 +108,8 @@ class DaySpool:
     under ``directory`` or the system's temp dir), then every ``spill_rows`` further rows are
     appended to it, so memory holds at most ``spill_rows`` rows and one page whatever the size
     of the day. Use it as a context manager (staged rows are dropped on exit), or call
-    :meth:`Warehouse.write_partition`.
+    :meth:`Warehouse.write_partition`. ``account`` is the account the day is of: committing it
+    replaces that account's day only.
 
     Example:
         >>> import tempfile, pathlib, datetime
@@ -125,8 +127,10 @@ class DaySpool:
         derived: Enricher,
         spill_rows: int,
         directory: Path | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
         self.day = day
+        self.account = check_account(account)
         self.rows = 0
         self.pages = 0
         self._derived = derived

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, check_account
 from smspresto_pipeline.api.models import AccountCounters, ArchiveRecord
 from smspresto_pipeline.storage import Database, open_database
 from smspresto_pipeline.storage.queries import group_files
@@ -204,8 +205,8 @@ class Warehouse:
         """
         self.database.ensure_schema()
 
-    def spool(self, day: date) -> DaySpool:
-        """A new, empty staging area for ``day``.
+    def spool(self, day: date, *, account: str = DEFAULT_ACCOUNT) -> DaySpool:
+        """A new, empty staging area for ``account``'s ``day``.
 
         The first call also deletes what killed processes left in the spool directory.
         """
@@ -217,6 +218,7 @@ class Warehouse:
             derived=self._derived,
             spill_rows=self.spill_rows,
             directory=self.spool_dir,
+            account=account,
         )
 
     def commit(self, spool: DaySpool) -> PartitionStats:
@@ -240,64 +242,84 @@ class Warehouse:
         return DayWriter(self.database, **options)
 
     def write_partition(
-        self, day: date, pages: Iterable[Iterable[ArchiveRecord | Mapping[str, Any]]]
+        self,
+        day: date,
+        pages: Iterable[Iterable[ArchiveRecord | Mapping[str, Any]]],
+        *,
+        account: str = DEFAULT_ACCOUNT,
     ) -> PartitionStats:
-        """Stage every page of ``day``, then replace the day in one transaction.
+        """Stage every page of ``account``'s ``day``, then replace that (account, day) in one
+        transaction (other accounts' rows of the day are left as they are).
 
         If ``pages`` raises, nothing is written and the day keeps its previous contents.
         """
-        with self.spool(day) as spool:
+        with self.spool(day, account=account) as spool:
             for page in pages:
                 spool.add(page)
             return self.commit(spool)
 
     async def write_partition_async(
-        self, day: date, pages: AsyncIterable[Iterable[ArchiveRecord | Mapping[str, Any]]]
+        self,
+        day: date,
+        pages: AsyncIterable[Iterable[ArchiveRecord | Mapping[str, Any]]],
+        *,
+        account: str = DEFAULT_ACCOUNT,
     ) -> PartitionStats:
         """:meth:`write_partition` for an async page source; the commit runs in a thread."""
-        with self.spool(day) as spool:
+        with self.spool(day, account=account) as spool:
             async for page in pages:
                 spool.add(page)
             return await asyncio.to_thread(self.commit, spool)
 
-    def partition_stats(self, day: date) -> PartitionStats:
-        """The figures of a day as stored now (``pages`` is 0: nothing was read)."""
+    def partition_stats(self, day: date, *, account: str = DEFAULT_ACCOUNT) -> PartitionStats:
+        """The figures of ``account``'s day as stored now (``pages`` is 0: nothing was read)."""
         with (
             self.database.session(read_only=True) as session,
-            session.load_arrow("staged_days", staged_days([day])),
+            session.load_arrow("staged_days", staged_days([day], check_account(account))),
         ):
-            row = session.fetch_one("dml/select_partition_stats.sql")
-        assert row is not None
+            # All the rows (one): a result left unread keeps DuckDB from unregistering the days.
+            (row,) = session.fetch_all("dml/select_partition_stats.sql")
         return stats_from_row(row, 0)
 
-    def previews(self, days: Iterable[date], *, limit: int = 5) -> dict[date, list[dict[str, Any]]]:
-        """The first ``limit`` messages of each day (by creation time), as dicts, by day."""
+    def previews(
+        self, days: Iterable[date], *, limit: int = 5, account: str = DEFAULT_ACCOUNT
+    ) -> dict[date, list[dict[str, Any]]]:
+        """The first ``limit`` messages of ``account`` on each day (by creation time), as dicts,
+        by day."""
         result: dict[date, list[dict[str, Any]]] = {day: [] for day in days}
         if not result or limit < 1:
             return result
         with self.database.session(read_only=True) as session:
             table = session.fetch_arrow(
-                "dml/select_partition_previews.sql", {"days": list(result), "limit": limit}
+                "dml/select_partition_previews.sql",
+                {"days": list(result), "limit": limit, "account": check_account(account)},
             )
         for row in table.to_pylist():
             result[row.pop("partition_date")].append(row)
         return result
 
-    def count_messages(self) -> int:
-        """The rows of ``messages`` now: the whole table, every day."""
+    def count_messages(self, account: str | None = None) -> int:
+        """The rows of ``messages`` now, every day: of ``account``, or of every account (None)."""
         with self.database.session(read_only=True) as session:
-            row = session.fetch_one("dml/count_messages.sql")
+            if account is None:
+                row = session.fetch_one("dml/count_messages.sql")
+            else:
+                params = {"account": check_account(account)}
+                row = session.fetch_one("dml/count_account_messages.sql", params)
         assert row is not None
         return int(row[0])
 
-    def insert_snapshot(self, counters: AccountCounters) -> int:
-        """Append one row of counters to ``account_snapshots``; returns the table's row count."""
+    def insert_snapshot(self, counters: AccountCounters, *, account: str = DEFAULT_ACCOUNT) -> int:
+        """Append one row of ``account``'s counters to ``account_snapshots``; returns how many
+        snapshots of ``account`` it holds."""
         taken_at = utc_naive(counters.taken_at)
+        params = {"account": check_account(account)}
         with self.database.writing() as session:
             session.execute(
-                "dml/insert_account_snapshot.sql", {"taken_at": taken_at, **counters.as_dict()}
+                "dml/insert_account_snapshot.sql",
+                {**params, "taken_at": taken_at, **counters.as_dict()},
             )
-            row = session.fetch_one("dml/count_account_snapshots.sql")
+            row = session.fetch_one("dml/count_account_snapshots.sql", params)
         assert row is not None
         return int(row[0])
 

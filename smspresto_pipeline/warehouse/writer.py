@@ -222,14 +222,20 @@ class DayWriter:
         return False
 
     def _batch(self, pending: list[_Job]) -> list[_Job]:
-        """Take from ``pending`` the next transaction: each day once, about ``batch_rows``."""
+        """Take from ``pending`` the next transaction: days of one account, each day once,
+        about ``batch_rows``."""
         batch: list[_Job] = []
         days: set[date] = set()
         rows = 0
         rest: list[_Job] = []
         for job in pending:
-            if job.spool.day in days or (batch and rows >= self._batch_rows):
-                rest.append(job)  # a second reading of a day goes in a later transaction
+            if (
+                job.spool.day in days
+                or (batch and rows >= self._batch_rows)
+                or (batch and job.spool.account != batch[0].spool.account)
+            ):
+                # A second reading of a day, or another account's day, goes in a later one.
+                rest.append(job)
                 continue
             batch.append(job)
             days.add(job.spool.day)

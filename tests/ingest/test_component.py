@@ -193,6 +193,7 @@ def test_the_attributes_default_to_the_factorys() -> None:
         "page_size",
         "schedule_status",
         "circuit_breaker_days",
+        "account",
     }
     for name in shared:
         default = SMSPrestoIngestComponent.model_fields[name].default

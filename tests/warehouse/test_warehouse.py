@@ -605,7 +605,7 @@ def test_views(warehouse: Warehouse) -> None:
         ).fetchall()
         assert carriers == [("CI", "Moov", 2, 1.0), ("CI", "Orange", 0, 0.0)]
         assert con.execute("SELECT * FROM smspresto.daily_segments_billed").fetchall() == [
-            (DAY, 4, 5, 1)
+            (DAY, 4, 5, 1, "default")
         ]
         assert con.execute(
             "SELECT recipient, failures FROM smspresto.repeatedly_failing_recipients"

@@ -1,6 +1,6 @@
 -- Tables are named without their schema: a view binds them in its own schema (smspresto),
 -- so it works whatever name the DuckDB file is opened under.
--- Per day and sender: volumes by status. failure_rate counts final messages only
+-- Per day, sender and account: volumes by status. failure_rate counts final messages only
 -- (delivered + failed); it is NULL while none is final, so a quiet day never reads as 0 %.
 CREATE OR REPLACE VIEW smspresto.daily_delivery_by_sender AS
 SELECT
@@ -14,6 +14,7 @@ SELECT
     coalesce(sum(segments), 0) AS segments,
     -- Cast: PostgreSQL divides integers as integers.
     CAST(count(*) FILTER (WHERE status = 'failed') AS DOUBLE PRECISION)
-        / nullif(count(*) FILTER (WHERE status IN ('delivered', 'failed')), 0) AS failure_rate
+        / nullif(count(*) FILTER (WHERE status IN ('delivered', 'failed')), 0) AS failure_rate,
+    account
 FROM messages
-GROUP BY partition_date, coalesce(sender, '');
+GROUP BY partition_date, coalesce(sender, ''), account;

@@ -1,4 +1,5 @@
--- One row per reading of the ten account counters; taken_at is UTC.
+-- One row per reading of the ten account counters of an account (the configured account
+-- name: smspresto.messages says more); taken_at is UTC.
 CREATE TABLE IF NOT EXISTS smspresto.account_snapshots (
     taken_at TIMESTAMP NOT NULL,
     stock BIGINT NOT NULL,
@@ -10,5 +11,6 @@ CREATE TABLE IF NOT EXISTS smspresto.account_snapshots (
     orders BIGINT NOT NULL,
     bills BIGINT NOT NULL,
     scheduled BIGINT NOT NULL,
-    predefined BIGINT NOT NULL
+    predefined BIGINT NOT NULL,
+    account VARCHAR NOT NULL DEFAULT 'default'
 );

@@ -1,5 +1,6 @@
 -- list-archive rows exactly as the API sent them (every field a string, NULL when absent),
--- so a change in how we type or normalise them can always be replayed from here.
+-- so a change in how we type or normalise them can always be replayed from here; account is
+-- the configured account name (smspresto.messages says more).
 CREATE TABLE IF NOT EXISTS smspresto.archive_raw (
     IDHISTORIQUE VARCHAR,
     HIS_DESTINATAIRE VARCHAR,
@@ -13,6 +14,7 @@ CREATE TABLE IF NOT EXISTS smspresto.archive_raw (
     IDSMSFILATTENTE VARCHAR,
     HIS_EXPEDITEUR VARCHAR,
     NOMCONTACT VARCHAR,
+    account VARCHAR NOT NULL DEFAULT 'default',
     partition_date DATE NOT NULL,
     loaded_at TIMESTAMP NOT NULL
 );

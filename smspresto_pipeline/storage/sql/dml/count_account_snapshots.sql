@@ -1,1 +1,2 @@
-SELECT count(*) FROM smspresto.account_snapshots;
+-- The snapshots of $account.
+SELECT count(*) FROM smspresto.account_snapshots WHERE account = $account;

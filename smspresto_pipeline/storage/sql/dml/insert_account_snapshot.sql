@@ -1,5 +1,6 @@
 INSERT INTO smspresto.account_snapshots
-    (taken_at, stock, sent, success, failed, contacts, groups, orders, bills, scheduled, predefined)
+    (taken_at, stock, sent, success, failed, contacts, groups, orders, bills, scheduled, predefined,
+     account)
 SELECT
     $taken_at::TIMESTAMP AS taken_at,
     $stock AS stock,
@@ -11,4 +12,5 @@ SELECT
     $orders AS orders,
     $bills AS bills,
     $scheduled AS scheduled,
-    $predefined AS predefined;
+    $predefined AS predefined,
+    $account AS account;

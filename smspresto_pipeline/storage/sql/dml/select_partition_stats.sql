@@ -1,7 +1,7 @@
 -- One row per day of staged_days, in its order (zeros for a day without messages), and the
 -- messages of the whole table (a day without messages has no row in messages_by_day, hence
--- the coalesce).
-WITH days AS (SELECT partition_date, position FROM staged_days),
+-- the coalesce), all of staged_days' account.
+WITH days AS (SELECT account, partition_date, position FROM staged_days),
 messages_by_day AS (
     SELECT
         partition_date,
@@ -12,13 +12,15 @@ messages_by_day AS (
         count(*) FILTER (WHERE status NOT IN ('delivered', 'failed', 'pending')) AS unknown,
         sum(segments) AS segments
     FROM smspresto.messages
-    WHERE partition_date IN (SELECT partition_date FROM days)
+    WHERE account = (SELECT any_value(account) FROM days)
+        AND partition_date IN (SELECT partition_date FROM days)
     GROUP BY partition_date
 ),
 raw_by_day AS (
     SELECT partition_date, count(*) AS raw_rows
     FROM smspresto.archive_raw
-    WHERE partition_date IN (SELECT partition_date FROM days)
+    WHERE account = (SELECT any_value(account) FROM days)
+        AND partition_date IN (SELECT partition_date FROM days)
     GROUP BY partition_date
 )
 SELECT
@@ -30,7 +32,10 @@ SELECT
     coalesce(m.unknown, 0) AS unknown,
     coalesce(m.segments, 0) AS segments,
     coalesce(r.raw_rows, 0) AS raw_rows,
-    (SELECT count(*) FROM smspresto.messages) AS table_rows
+    (
+        SELECT count(*) FROM smspresto.messages
+        WHERE account = (SELECT any_value(account) FROM days)
+    ) AS table_rows
 FROM days
 LEFT JOIN messages_by_day AS m USING (partition_date)
 LEFT JOIN raw_by_day AS r USING (partition_date)

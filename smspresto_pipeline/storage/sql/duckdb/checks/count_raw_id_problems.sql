@@ -1,28 +1,35 @@
 -- History ids of each archive day from $first to $last as the API sent them: rows without a
 -- numeric IDHISTORIQUE (kept in archive_raw only), ids repeated within the day, and ids that
--- also belong to another day (any day stored, in the range or not). Days without rows have
--- no row here.
+-- also belong to another day (any day stored, in the range or not) of the same account. Days
+-- without rows have no row here. Of $account (every account when NULL; an id is then one
+-- account's: another account's same id is another message).
 WITH ids AS (
-    SELECT partition_date AS day, TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id
+    SELECT
+        account, partition_date AS day, TRY_CAST(trim(IDHISTORIQUE) AS BIGINT) AS history_id
     FROM smspresto.archive_raw
+    WHERE account = coalesce($account, account)
 ),
 checked AS (
-    SELECT day, history_id FROM ids WHERE day BETWEEN $first AND $last
+    SELECT account, day, history_id FROM ids WHERE day BETWEEN $first AND $last
 ),
 per_day AS (
     SELECT
         day,
         count(*) FILTER (WHERE history_id IS NULL) AS missing,
-        count(history_id) - count(DISTINCT history_id) AS repeated
+        count(history_id)
+            - count(DISTINCT (account, history_id)) FILTER (WHERE history_id IS NOT NULL)
+            AS repeated
     FROM checked
     GROUP BY day
 ),
 elsewhere AS (
-    SELECT checked.day, count(DISTINCT checked.history_id) AS in_other_days
+    SELECT checked.day, count(DISTINCT (checked.account, checked.history_id)) AS in_other_days
     FROM checked
     WHERE EXISTS (
         SELECT 1 FROM ids AS other
-        WHERE other.history_id = checked.history_id AND other.day <> checked.day
+        WHERE other.account = checked.account
+            AND other.history_id = checked.history_id
+            AND other.day <> checked.day
     )
     GROUP BY checked.day
 )

@@ -1,5 +1,7 @@
--- The days that hold at least one message, and how many of each day's messages are pending.
+-- The days that hold at least one message of $account (of any account when NULL), and how
+-- many of each day's messages are pending.
 SELECT partition_date, count_if(status = 'pending') AS pending
 FROM smspresto.messages
+WHERE account = coalesce($account, account)
 GROUP BY partition_date
 ORDER BY partition_date;

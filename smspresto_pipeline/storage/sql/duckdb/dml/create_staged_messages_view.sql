@@ -24,6 +24,7 @@ SELECT
     NOMCONTACT AS contact_name,
     norm_country AS country,
     norm_carrier AS carrier,
+    (SELECT any_value(account) FROM staged_days) AS account,
     partition_date,
     (SELECT any_value(loaded_at) FROM staged_days) AS loaded_at,
     row_no

@@ -1,4 +1,4 @@
--- The first $limit messages of each day of $days (by creation time), in one pass over the table
+-- The first $limit messages of $account on each day of $days (by creation time), in one pass over the table
 -- (min_by with a count keeps the first ones of each group without sorting the days).
 SELECT
     partition_date,
@@ -20,6 +20,6 @@ SELECT
         max_depth := 2
     )
 FROM smspresto.messages
-WHERE partition_date IN (SELECT unnest($days::DATE[]))
+WHERE account = $account AND partition_date IN (SELECT unnest($days::DATE[]))
 GROUP BY partition_date
 ORDER BY partition_date;

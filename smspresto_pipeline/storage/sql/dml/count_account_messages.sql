@@ -1,0 +1,2 @@
+-- The messages of $account.
+SELECT count(*) FROM smspresto.messages WHERE account = $account;

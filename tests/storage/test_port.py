@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import on_both_engines
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT
 from smspresto_pipeline.api.models import ArchiveRecord
 from smspresto_pipeline.sending import OptOuts, Outbox
 from smspresto_pipeline.storage import (
@@ -86,8 +87,8 @@ def test_arrow_loads_hold_the_table_then_the_parquet_files(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:
     spilled = tmp_path / "spilled.parquet"
-    pq.write_table(staged_days([THIRD_DAY]), spilled)
-    relation = staged_days([NEXT_DAY, DAY])
+    pq.write_table(staged_days([THIRD_DAY], DEFAULT_ACCOUNT), spilled)
+    relation = staged_days([NEXT_DAY, DAY], DEFAULT_ACCOUNT)
     with (
         warehouse.database.session() as session,
         session.load_arrow("staged_days", relation, parquet=[spilled]),
@@ -100,7 +101,7 @@ def test_arrow_loads_hold_the_table_then_the_parquet_files(
         table = session.fetch_arrow("dml/select_partition_stats.sql")
     with (
         warehouse.database.session() as session,
-        session.load_arrow("staged_days", staged_days([DAY])),
+        session.load_arrow("staged_days", staged_days([DAY], DEFAULT_ACCOUNT)),
     ):
         one = session.fetch_one("dml/select_partition_stats.sql")
     # The table's rows and the file's (its position 0 ties with the table's first).

@@ -36,11 +36,12 @@ print(warehouse.write_partition(date(2025, 3, 6), [page]).rows, flush=True)
 _DAY_HOLDER = """
 import sys
 from datetime import date
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT
 from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.warehouse.replace import staged_days
 warehouse = Warehouse(sys.argv[1])
 with warehouse.database.writing() as session:
-    with session.load_arrow("staged_days", staged_days([date(2025, 3, 6)])):
+    with session.load_arrow("staged_days", staged_days([date(2025, 3, 6)], DEFAULT_ACCOUNT)):
         session.run_script(["dml/lock_staged_days.sql"], begin=True)
         print("holding", flush=True)
         sys.stdin.readline()
@@ -86,6 +87,8 @@ def test_another_day_is_written_while_a_process_holds_a_day(postgres_url: str) -
         # The held day is another matter: its writer waits its turn, here none.
         with pytest.raises(WarehouseLockedError, match="lock"):
             impatient.write_partition(DAY, [page(DAY, range(1, 3))])
+        # Another account's same day is another lock: written at once, beside the held one.
+        assert impatient.write_partition(DAY, [page(DAY, range(1, 3))], account="brand_b").rows == 2
     finally:
         tell(holder, "stop")
         holder.communicate(timeout=60)

@@ -30,6 +30,7 @@ SELECT
     nomcontact AS contact_name,
     norm_country AS country,
     norm_carrier AS carrier,
+    (SELECT max(account) FROM staged_days) AS account,
     partition_date,
     (SELECT max(loaded_at) FROM staged_days) AS loaded_at,
     row_no

@@ -4,10 +4,10 @@
 INSERT INTO smspresto.messages (
     history_id, recipient, sender, recipient_valid, message, status_code, status, segments,
     created_at, sent_at, queued_at, account_ref, queue_id, contact_name, country, carrier,
-    partition_date, loaded_at
+    account, partition_date, loaded_at
 )
 SELECT
     history_id, recipient, sender, recipient_valid, message, status_code, status, segments,
     created_at, sent_at, queued_at, account_ref, queue_id, contact_name, country, carrier,
-    partition_date, loaded_at
+    account, partition_date, loaded_at
 FROM staged_messages;

@@ -1,4 +1,4 @@
--- The first $limit messages of each day of $days (by creation time).
+-- The first $limit messages of $account on each day of $days (by creation time).
 SELECT
     partition_date,
     history_id,
@@ -16,7 +16,7 @@ FROM (
             PARTITION BY partition_date ORDER BY created_at, history_id
         ) AS position
     FROM smspresto.messages
-    WHERE partition_date = ANY($days::DATE[])
+    WHERE account = $account AND partition_date = ANY($days::DATE[])
 ) AS numbered
 WHERE position <= $limit
 ORDER BY partition_date, position;

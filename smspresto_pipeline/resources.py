@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
 from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.api.redaction import REDACTED, mask
+from smspresto_pipeline.storage import WarehouseTarget, parse_target, redact_url
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
 
@@ -126,29 +127,52 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where the history lives: one DuckDB file, and how long to wait for its lock.
+    """Where the history lives (a DuckDB file, or a PostgreSQL database past one machine), and
+    how long to wait for another process's lock.
+
+    Give exactly one of ``path`` (a DuckDB file) or ``url`` (``postgresql://user:pass@host/db``,
+    or ``duckdb:///path/to/file.duckdb``). The URL holds a password: take it from the
+    environment, ``url=dg.EnvVar("SMSPRESTO_WAREHOUSE_URL")``, which Dagster reads when a run
+    starts and shows only by its name. A URL written out in code or in run config is shown in
+    the UI's resource and run config like any other config value; the library itself writes it
+    only with the password as ``***`` (this resource's repr, its errors, logs and metadata).
 
     DuckDB lets one process at a time write to a file. Runs that write side by side wait for
     each other (exponential backoff with jitter, up to `lock_timeout` seconds); each write
-    holds the lock for one short transaction. Building the resource never touches the file.
+    holds the lock for one short transaction. Building the resource never touches the
+    warehouse.
 
     Example:
 
     ```python
+    import dagster as dg
     from smspresto_pipeline.resources import WarehouseResource
 
     warehouse = WarehouseResource(path="data/smspresto_warehouse.duckdb")
+    # or, past one machine:
+    warehouse = WarehouseResource(url=dg.EnvVar("SMSPRESTO_WAREHOUSE_URL"))
     # in an asset:
     with warehouse.get_warehouse().connect(read_only=True) as con:
-        con.sql("SELECT count(*) FROM smspresto.messages").show()
+        con.execute("SELECT count(*) FROM smspresto.messages").fetchone()
     ```
     """
 
-    # Required: run config given for a resource resets every field it leaves out to the
-    # field's default, and a default path would send that run's writes to another file.
-    path: str = Field(
+    # Its error must not echo the URL it was given (pydantic shows the input by default).
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    # Neither has a default that run config could fall back to: run config given for a
+    # resource resets every field it leaves out to the field's default, and a default path
+    # would send that run's writes to another file. With both unset it fails, naming both.
+    path: str | None = Field(
+        default=None,
         description="The DuckDB file (created with its directory when missing), e.g. "
-        "data/smspresto_warehouse.duckdb.",
+        "data/smspresto_warehouse.duckdb. Give this or url, not both.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="The warehouse's URL: postgresql://user:password@host:5432/dbname (or "
+        "duckdb:///path/to/file.duckdb). Set it with dg.EnvVar: a URL written here is shown "
+        "in the run config with its password. Give this or path, not both.",
     )
     lock_timeout: float = Field(
         default=300.0,
@@ -178,28 +202,78 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     memory_limit: str = Field(
         default="64MB",
         description="DuckDB's memory limit per connection (e.g. '64MB', '2GB'); larger sorts "
-        "and aggregations spill to a directory next to the file (<path>.tmp).",
+        "and aggregations spill to a directory next to the file (<path>.tmp). DuckDB only.",
     )
     threads: int = Field(
         default=1,
         ge=1,
         description="DuckDB's threads per connection. One suits ingestion (the API is the "
-        "slow part); raise it for heavy analytics.",
+        "slow part); raise it for heavy analytics. DuckDB only.",
     )
 
+    @model_validator(mode="after")
+    def _check_target(self) -> "WarehouseResource":
+        if (self.path is None) == (self.url is None):
+            given = (
+                "both"
+                if self.path is not None
+                else "neither (run config given for a resource replaces what the code gave it: "
+                "repeat path or url there)"
+            )
+            # Dagster's own error for bad config (pydantic lets it through unwrapped): run
+            # config that resets both fails the run as a missing required field would.
+            raise dg.DagsterInvalidConfigError(  # type: ignore[no-untyped-call]
+                "The warehouse resource's config is invalid: give exactly one of path (a DuckDB "
+                f"file) or url (e.g. url=dg.EnvVar('SMSPRESTO_WAREHOUSE_URL')), got {given}.",
+                [],
+                None,
+            )
+        # An EnvVar holds the variable's name until a run starts: its value is checked then.
+        if self.url is not None and not isinstance(self.url, dg.EnvVar):
+            parse_target(self.url)  # its errors show the URL redacted
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Inside a run `url` holds the value read from the environment, password included.
+        for name, value in super().__repr_args__():
+            if name == "url" and isinstance(value, str) and not isinstance(value, dg.EnvVar):
+                yield name, redact_url(value)
+            else:
+                yield name, value
+
+    @property
+    def target(self) -> WarehouseTarget:
+        """Where the warehouse is, as :class:`WarehouseTarget` (its ``str`` hides the password).
+
+        Raises:
+            ValueError: ``url`` is not a warehouse URL (the message shows it redacted).
+        """
+        if self.url is not None:
+            return parse_target(self.url)
+        assert self.path is not None  # one of the two: checked when the resource is built
+        return parse_target(Path(self.path))
+
     def get_warehouse(
-        self, *, status_map: Mapping[str, str] | None = None, default_region: str = "CI"
+        self,
+        *,
+        status_map: Mapping[str, str] | None = None,
+        default_region: str = "CI",
+        max_lock_timeout: float | None = None,
     ) -> Warehouse:
         """The warehouse, reading ``HIS_STATUT`` with ``status_map`` (the default one if None).
 
-        Each call gets its own ``lock_timeout`` allowance: an asset calls it once per run. Its
-        waits for another process's lock are reported through Dagster's logger, so they show
-        in the run's event log.
+        Each call gets its own ``lock_timeout`` allowance (at most ``max_lock_timeout`` when
+        given: a sensor's tick is short): an asset calls it once per run. Its waits for another
+        process's lock are reported through Dagster's logger, so they show in the run's event
+        log.
         """
+        lock_timeout = self.lock_timeout
+        if max_lock_timeout is not None:
+            lock_timeout = min(lock_timeout, max_lock_timeout)
         return Warehouse(
-            self.path,
+            self.target,
             log=dg.get_dagster_logger("smspresto_pipeline"),
-            lock_timeout=self.lock_timeout,
+            lock_timeout=lock_timeout,
             lock_backoff=self.lock_backoff,
             lock_backoff_max=max(self.lock_backoff_max, self.lock_backoff),
             status_map=status_map,

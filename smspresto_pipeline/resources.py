@@ -1,8 +1,8 @@
 """The bridge between Dagster configuration and the library.
 
-`SMSPrestoResource` hands out SMS Presto clients; `WarehouseResource` hands out the DuckDB
-`Warehouse`. `ResourceAttributes` are the attributes by which a component (the ingestion's,
-each campaign's) binds both from the environment.
+`SMSPrestoResource` hands out SMS Presto clients; `WarehouseResource` hands out the `Warehouse`
+(a DuckDB file, or a PostgreSQL database by URL). `ResourceAttributes` are the attributes by
+which a component (the ingestion's, each campaign's) binds both from the environment.
 """
 
 import functools
@@ -287,7 +287,18 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The attributes every component binding the resources must agree on.
-_BINDING = ("duckdb_path", "api_key_env", "api_pass_env", "base_url_env", "timezone")
+_BINDING = (
+    # The URL's variable first: where one component names it and another a file, the variable
+    # says which warehouse is meant.
+    "warehouse_url_env",
+    "duckdb_path",
+    "api_key_env",
+    "api_pass_env",
+    "base_url_env",
+    "timezone",
+)
+#: The DuckDB file of a component that names no warehouse.
+_DEFAULT_DUCKDB_PATH = "data/smspresto_warehouse.duckdb"
 
 
 class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
@@ -304,15 +315,28 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
     configuration for the whole process, so components naming the same file, variables and
     time zone (the defaults do) share them. A project has one warehouse and one account: a
     component naming others than its neighbours fails the load, naming the attribute.
+
+    The warehouse is a DuckDB file (``duckdb_path``, the default) or, past one machine, the
+    PostgreSQL database whose URL an environment variable holds (``warehouse_url_env``): one of
+    the two. The URL holds a password, so it is named like the secrets, never written.
     """
 
     duckdb_path: Annotated[
-        str,
+        str | None,
         dg.Resolver.default(
             description="The DuckDB file (the warehouse), relative to the directory Dagster "
-            "runs in (created when missing). Every component of a project names the same one."
+            "runs in (created when missing); leave it out (or null) when warehouse_url_env is "
+            "given. Every component of a project names the same one."
         ),
-    ] = "data/smspresto_warehouse.duckdb"
+    ] = _DEFAULT_DUCKDB_PATH
+    warehouse_url_env: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="Name of the environment variable holding the warehouse's URL "
+            "(postgresql://user:password@host:5432/dbname), instead of duckdb_path; read when a "
+            "run starts, never shown in the UI. Every component of a project names the same one."
+        ),
+    ] = None
     api_key_env: Annotated[
         str,
         dg.Resolver.default(
@@ -340,14 +364,16 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
 
     @field_validator("duckdb_path")
     @classmethod
-    def _check_duckdb_path(cls, value: str) -> str:
+    def _check_duckdb_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if not value.strip():
             raise ValueError("duckdb_path must name a file, got an empty string")
         if Path(value).is_dir():
             raise ValueError(f"duckdb_path must name a DuckDB file, got a directory: {value}")
         return value
 
-    @field_validator("api_key_env", "api_pass_env", "base_url_env")
+    @field_validator("api_key_env", "api_pass_env", "base_url_env", "warehouse_url_env")
     @classmethod
     def _check_env_name(cls, value: str | None, info: Any) -> str | None:
         if value is not None and not _ENV_NAME.fullmatch(value):
@@ -356,6 +382,27 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
                 f"digits, _), not its value: got {len(value)} characters that are not a name"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_one_warehouse(self) -> "ResourceAttributes":
+        # A duckdb_path left at its default gives way to warehouse_url_env; one written out
+        # beside it is a contradiction (which warehouse did the user mean?).
+        given = self.duckdb_path is not None and "duckdb_path" in self.model_fields_set
+        if self.warehouse_url_env is not None and given:
+            raise ValueError(
+                "give the warehouse as duckdb_path or warehouse_url_env, not both: got "
+                f"duckdb_path {self.duckdb_path!r} and warehouse_url_env "
+                f"{self.warehouse_url_env!r}"
+            )
+        if self.warehouse_url_env is None and self.duckdb_path is None:
+            raise ValueError(
+                "give the warehouse as duckdb_path (a DuckDB file) or warehouse_url_env (the "
+                "name of the variable holding its URL): both are null"
+            )
+        if self.warehouse_url_env is not None:
+            # No file: components agree whether they left the default out or wrote null.
+            self.duckdb_path = None
+        return self
 
     def describe_component(self) -> str:
         """How errors name this component."""
@@ -369,7 +416,8 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
 
         Raises:
             ValueError: another component of the project binding them names another file,
-                variable or time zone (the message names the attribute and both values).
+                variable or time zone (the message names the attribute and both values); the
+                variable ``warehouse_url_env`` names holds no warehouse URL (shown redacted).
         """
         # The tree finds the concrete subclasses (the ingestion, the campaigns) by this base.
         neighbours = context.component_tree.get_all_components(
@@ -391,8 +439,11 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
         from_env = self.base_url_env is not None and bool(
             os.environ.get(self.base_url_env, "").strip()
         )
+        if self.warehouse_url_env is not None:
+            _check_warehouse_url(self.warehouse_url_env)
         return _bound_resources(
             self.duckdb_path,
+            self.warehouse_url_env,
             self.api_key_env,
             self.api_pass_env,
             self.base_url_env if from_env else None,
@@ -400,9 +451,22 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
         )
 
 
+def _check_warehouse_url(name: str) -> None:
+    """A malformed URL in ``name`` fails the load, redacted, rather than every run; an unset
+    one fails the runs (Dagster reads it when a run starts) but not a load without secrets."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return
+    try:
+        parse_target(value)
+    except ValueError as error:
+        raise ValueError(f"{name} does not name a warehouse: {error}") from None
+
+
 @functools.cache
 def _bound_resources(
-    duckdb_path: str,
+    duckdb_path: str | None,
+    warehouse_url_env: str | None,
     api_key_env: str,
     api_pass_env: str,
     base_url_env: str | None,
@@ -415,4 +479,6 @@ def _bound_resources(
         base_url=base_url,
         timezone=timezone,
     )
+    if warehouse_url_env is not None:
+        return smspresto, WarehouseResource(url=dg.EnvVar(warehouse_url_env))
     return smspresto, WarehouseResource(path=duckdb_path)

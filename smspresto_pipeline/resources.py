@@ -130,12 +130,13 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the history lives (a DuckDB file, or a PostgreSQL database past one machine), and
     how long to wait for another process's lock.
 
-    Give exactly one of ``path`` (a DuckDB file) or ``url`` (``postgresql://user:pass@host/db``,
-    or ``duckdb:///path/to/file.duckdb``). The URL holds a password: take it from the
-    environment, ``url=dg.EnvVar("SMSPRESTO_WAREHOUSE_URL")``, which Dagster reads when a run
-    starts and shows only by its name. A URL written out in code or in run config is shown in
-    the UI's resource and run config like any other config value; the library itself writes it
-    only with the password as ``***`` (this resource's repr, its errors, logs and metadata).
+    Give exactly one of `path` (a DuckDB file) or `url` (`postgresql://user:pass@host/db`, or
+    `duckdb:///path/to/file.duckdb`). The URL holds a password: take it from the environment,
+    `url=dg.EnvVar("SMSPRESTO_WAREHOUSE_URL")`, which Dagster reads when a run starts and shows
+    only by its name. A URL written out in code or in run config is shown in the UI's resource
+    and run config like any other config value; the library itself writes it only with the
+    password as `***` (this resource's repr, its errors, logs and metadata). `memory_limit` and
+    `threads` are DuckDB's.
 
     DuckDB lets one process at a time write to a file. Runs that write side by side wait for
     each other (exponential backoff with jitter, up to `lock_timeout` seconds); each write

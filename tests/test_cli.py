@@ -388,6 +388,13 @@ def test_the_warehouse_is_one_option_not_both(invoke: Invoke, duckdb_path: Path)
     assert not duckdb_path.parent.exists()
 
 
+def test_a_blank_warehouse_option_is_refused(invoke: Invoke, duckdb_path: Path) -> None:
+    result = invoke("opt-out", "add", "0708081488", "--warehouse", " ")
+    assert result.exit_code == 2, result.output
+    assert "a warehouse must be a DuckDB file's path or a postgresql:// URL" in result.stderr
+    assert not duckdb_path.parent.exists()
+
+
 def test_the_warehouse_url_variable_beats_the_file_and_an_option_beats_both(
     invoke: Invoke, tmp_path: Path, duckdb_path: Path
 ) -> None:

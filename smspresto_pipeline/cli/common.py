@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
@@ -232,13 +233,13 @@ def _chosen_warehouse(url: str | None, duckdb_path: Path) -> ChosenWarehouse:
     """The warehouse ``--warehouse`` / ``--duckdb`` (or their variables) name; exit 2 when
     both options are given, or the URL is not a warehouse's (shown redacted)."""
     context = click.get_current_context()
-    typed = click.core.ParameterSource.COMMANDLINE
+    typed = ParameterSource.COMMANDLINE
     url_typed = context.get_parameter_source("warehouse_url") == typed
     file_typed = context.get_parameter_source("duckdb_path") == typed
     if url_typed and file_typed:
         raise click.UsageError("give the warehouse as --warehouse or --duckdb, not both")
     url = (url or "").strip()
-    if not url or (file_typed and not url_typed):
+    if not url_typed and (file_typed or not url):
         return ChosenWarehouse(parse_target(duckdb_path), "--duckdb")
     try:
         target = parse_target(url)

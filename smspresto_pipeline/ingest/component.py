@@ -198,8 +198,8 @@ def _in_range(name: str, value: int, low: int, high: int) -> int:
 
 @dg.scaffold_with(SMSPrestoIngestScaffolder)
 class SMSPrestoIngestComponent(ResourceAttributes):
-    """SMS Presto message history into the warehouse (DuckDB or PostgreSQL): daily archive
-    partitions, account snapshots, analytics views, and their schedules.
+    """SMS Presto message history into DuckDB or PostgreSQL: daily archive partitions, account
+    snapshots, analytics views, and their schedules.
 
     Builds what :func:`~smspresto_pipeline.ingest.definitions.build_ingest_defs` builds:
     assets ``archive_messages``, ``account_snapshot``, ``analytics_views``; the checks on

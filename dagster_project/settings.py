@@ -4,8 +4,9 @@
 (``template_vars_module: dagster_project.settings``); a bad value fails the load with an error
 naming its variable.
 
-Secrets are not here: the API key and password reach the resource as ``dg.EnvVar`` and are
-read by Dagster only when a run starts, so they never appear in the UI or in run config.
+Secrets are not here: the API key and password, and the warehouse's URL, reach the resources
+as ``dg.EnvVar`` and are read by Dagster only when a run starts, so they never appear in the UI
+or in run config.
 
 =================================  ==========================================================
 Variable                           Meaning (default)
@@ -14,8 +15,14 @@ Variable                           Meaning (default)
 ``SMSPRESTO_API_PASS``             The account's password; read at run time (required to run).
 ``SMSPRESTO_BASE_URL``             The API's base URL; read at run time when set
                                    (``https://smspresto.com/console/api/``).
+``SMSPRESTO_WAREHOUSE_URL``        The warehouse past one machine, a PostgreSQL database
+                                   (``postgresql://user:password@host:5432/dbname``). When
+                                   set, it is the warehouse and SMSPRESTO_DUCKDB_PATH is
+                                   not read; the resource takes it by name (``dg.EnvVar``),
+                                   so its password is never shown. Read at run time.
 ``SMSPRESTO_DUCKDB_PATH``          The DuckDB file (``data/smspresto_warehouse.duckdb``,
-                                   relative to the directory Dagster runs in). Not
+                                   relative to the directory Dagster runs in) when
+                                   SMSPRESTO_WAREHOUSE_URL is unset. Not
                                    ``smspresto.duckdb``: that names the database like
                                    its schema and makes ``smspresto.x`` ambiguous.
 ``SMSPRESTO_START_DATE``           First day of ``archive_messages``, ``YYYY-MM-DD``
@@ -49,11 +56,13 @@ from typing import Literal
 
 import dagster as dg
 
+from smspresto_pipeline.storage import parse_target
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 
 __all__ = ["Settings", "settings"]
 
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
+_WAREHOUSE_URL = "SMSPRESTO_WAREHOUSE_URL"
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -74,7 +83,8 @@ class Settings:
     """The non-secret configuration of the code location.
 
     Attributes:
-        duckdb_path: the DuckDB file.
+        duckdb_path: the DuckDB file; None when the warehouse is a URL.
+        warehouse_url_env: the variable holding the warehouse's URL, when it is set; else None.
         start_date: first day of the archive's partitions.
         timezone: the account's time zone.
         lookback_days: days before yesterday that the daily ingest re-reads.
@@ -84,7 +94,8 @@ class Settings:
         operator_number: the number the daily summary campaign texts.
     """
 
-    duckdb_path: str = "data/smspresto_warehouse.duckdb"
+    duckdb_path: str | None = "data/smspresto_warehouse.duckdb"
+    warehouse_url_env: str | None = None
     start_date: date = date(2025, 1, 1)
     timezone: str = DEFAULT_TIMEZONE
     lookback_days: int = 3
@@ -116,8 +127,15 @@ class Settings:
             raise ValueError(
                 f"SMSPRESTO_SCHEDULES must be 'running' or 'stopped', got {raw_status!r}"
             )
+        warehouse_url = env.get(_WAREHOUSE_URL, "").strip()
         duckdb_path = env.get("SMSPRESTO_DUCKDB_PATH", "").strip() or defaults.duckdb_path
-        if Path(duckdb_path).is_dir():
+        if warehouse_url:
+            try:
+                parse_target(warehouse_url)
+            except ValueError as error:  # its message shows the URL redacted
+                raise ValueError(f"{_WAREHOUSE_URL} does not name a warehouse: {error}") from None
+            duckdb_path = None
+        elif duckdb_path and Path(duckdb_path).is_dir():
             raise ValueError(
                 f"SMSPRESTO_DUCKDB_PATH must name a DuckDB file, got a directory: {duckdb_path}"
             )
@@ -130,6 +148,8 @@ class Settings:
             )
         return cls(
             duckdb_path=duckdb_path,
+            # The variable's name: its value (a password) stays out of the definitions.
+            warehouse_url_env=_WAREHOUSE_URL if warehouse_url else None,
             start_date=start_date,
             timezone=timezone,
             lookback_days=_integer(env, "SMSPRESTO_LOOKBACK_DAYS", defaults.lookback_days, 0, 60),

@@ -576,6 +576,8 @@ def run_demo(
         "SMSPRESTO_API_KEY": config.api_key,
         "SMSPRESTO_API_PASS": config.api_pass,
         "SMSPRESTO_DUCKDB_PATH": str(data_dir / "smspresto_warehouse.duckdb"),
+        # The demo's warehouse is its file, whatever URL the shell may have exported.
+        "SMSPRESTO_WAREHOUSE_URL": "",
         # The UI opened on the demo must not call the simulator every hour by itself.
         "SMSPRESTO_SCHEDULES": "stopped",
         "SMSPRESTO_START_DATE": first_day.isoformat(),

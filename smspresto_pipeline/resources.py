@@ -1,8 +1,8 @@
 """The bridge between Dagster configuration and the library.
 
-`SMSPrestoResource` hands out SMS Presto clients; `WarehouseResource` hands out the DuckDB
-`Warehouse`. `ResourceAttributes` are the attributes by which a component (the ingestion's,
-each campaign's) binds both from the environment.
+`SMSPrestoResource` hands out SMS Presto clients; `WarehouseResource` hands out the `Warehouse`
+(a DuckDB file, or a PostgreSQL database by URL). `ResourceAttributes` are the attributes by
+which a component (the ingestion's, each campaign's) binds both from the environment.
 """
 
 import functools
@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from smspresto_pipeline.accounts import DEFAULT_ACCOUNT
 from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
 from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.api.redaction import REDACTED, mask
+from smspresto_pipeline.storage import WarehouseTarget, parse_target, redact_url
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
 
@@ -127,29 +128,53 @@ class SMSPrestoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Where the history lives: one DuckDB file, and how long to wait for its lock.
+    """Where the history lives (a DuckDB file, or a PostgreSQL database past one machine), and
+    how long to wait for another process's lock.
+
+    Give exactly one of `path` (a DuckDB file) or `url` (`postgresql://user:pass@host/db`, or
+    `duckdb:///path/to/file.duckdb`). The URL holds a password: take it from the environment,
+    `url=dg.EnvVar("SMSPRESTO_WAREHOUSE_URL")`, which Dagster reads when a run starts and shows
+    only by its name. A URL written out in code or in run config is shown in the UI's resource
+    and run config like any other config value; the library itself writes it only with the
+    password as `***` (this resource's repr, its errors, logs and metadata). `memory_limit` and
+    `threads` are DuckDB's.
 
     DuckDB lets one process at a time write to a file. Runs that write side by side wait for
     each other (exponential backoff with jitter, up to `lock_timeout` seconds); each write
-    holds the lock for one short transaction. Building the resource never touches the file.
+    holds the lock for one short transaction. Building the resource never touches the
+    warehouse.
 
     Example:
 
     ```python
+    import dagster as dg
     from smspresto_pipeline.resources import WarehouseResource
 
     warehouse = WarehouseResource(path="data/smspresto_warehouse.duckdb")
+    # or, past one machine:
+    warehouse = WarehouseResource(url=dg.EnvVar("SMSPRESTO_WAREHOUSE_URL"))
     # in an asset:
     with warehouse.get_warehouse().connect(read_only=True) as con:
-        con.sql("SELECT count(*) FROM smspresto.messages").show()
+        con.execute("SELECT count(*) FROM smspresto.messages").fetchone()
     ```
     """
 
-    # Required: run config given for a resource resets every field it leaves out to the
-    # field's default, and a default path would send that run's writes to another file.
-    path: str = Field(
+    # Its error must not echo the URL it was given (pydantic shows the input by default).
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    # Neither has a default that run config could fall back to: run config given for a
+    # resource resets every field it leaves out to the field's default, and a default path
+    # would send that run's writes to another file. With both unset it fails, naming both.
+    path: str | None = Field(
+        default=None,
         description="The DuckDB file (created with its directory when missing), e.g. "
-        "data/smspresto_warehouse.duckdb.",
+        "data/smspresto_warehouse.duckdb. Give this or url, not both.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="The warehouse's URL: postgresql://user:password@host:5432/dbname (or "
+        "duckdb:///path/to/file.duckdb). Set it with dg.EnvVar: a URL written here is shown "
+        "in the run config with its password. Give this or path, not both.",
     )
     lock_timeout: float = Field(
         default=300.0,
@@ -179,28 +204,78 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     memory_limit: str = Field(
         default="64MB",
         description="DuckDB's memory limit per connection (e.g. '64MB', '2GB'); larger sorts "
-        "and aggregations spill to a directory next to the file (<path>.tmp).",
+        "and aggregations spill to a directory next to the file (<path>.tmp). DuckDB only.",
     )
     threads: int = Field(
         default=1,
         ge=1,
         description="DuckDB's threads per connection. One suits ingestion (the API is the "
-        "slow part); raise it for heavy analytics.",
+        "slow part); raise it for heavy analytics. DuckDB only.",
     )
 
+    @model_validator(mode="after")
+    def _check_target(self) -> "WarehouseResource":
+        if (self.path is None) == (self.url is None):
+            given = (
+                "both"
+                if self.path is not None
+                else "neither (run config given for a resource replaces what the code gave it: "
+                "repeat path or url there)"
+            )
+            # Dagster's own error for bad config (pydantic lets it through unwrapped): run
+            # config that resets both fails the run as a missing required field would.
+            raise dg.DagsterInvalidConfigError(  # type: ignore[no-untyped-call]
+                "The warehouse resource's config is invalid: give exactly one of path (a DuckDB "
+                f"file) or url (e.g. url=dg.EnvVar('SMSPRESTO_WAREHOUSE_URL')), got {given}.",
+                [],
+                None,
+            )
+        # An EnvVar holds the variable's name until a run starts: its value is checked then.
+        if self.url is not None and not isinstance(self.url, dg.EnvVar):
+            parse_target(self.url)  # its errors show the URL redacted
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Inside a run `url` holds the value read from the environment, password included.
+        for name, value in super().__repr_args__():
+            if name == "url" and isinstance(value, str) and not isinstance(value, dg.EnvVar):
+                yield name, redact_url(value)
+            else:
+                yield name, value
+
+    @property
+    def target(self) -> WarehouseTarget:
+        """Where the warehouse is, as :class:`WarehouseTarget` (its ``str`` hides the password).
+
+        Raises:
+            ValueError: ``url`` is not a warehouse URL (the message shows it redacted).
+        """
+        if self.url is not None:
+            return parse_target(self.url)
+        assert self.path is not None  # one of the two: checked when the resource is built
+        return parse_target(Path(self.path))
+
     def get_warehouse(
-        self, *, status_map: Mapping[str, str] | None = None, default_region: str = "CI"
+        self,
+        *,
+        status_map: Mapping[str, str] | None = None,
+        default_region: str = "CI",
+        max_lock_timeout: float | None = None,
     ) -> Warehouse:
         """The warehouse, reading ``HIS_STATUT`` with ``status_map`` (the default one if None).
 
-        Each call gets its own ``lock_timeout`` allowance: an asset calls it once per run. Its
-        waits for another process's lock are reported through Dagster's logger, so they show
-        in the run's event log.
+        Each call gets its own ``lock_timeout`` allowance (at most ``max_lock_timeout`` when
+        given: a sensor's tick is short): an asset calls it once per run. Its waits for another
+        process's lock are reported through Dagster's logger, so they show in the run's event
+        log.
         """
+        lock_timeout = self.lock_timeout
+        if max_lock_timeout is not None:
+            lock_timeout = min(lock_timeout, max_lock_timeout)
         return Warehouse(
-            self.path,
+            self.target,
             log=dg.get_dagster_logger("smspresto_pipeline"),
-            lock_timeout=self.lock_timeout,
+            lock_timeout=lock_timeout,
             lock_backoff=self.lock_backoff,
             lock_backoff_max=max(self.lock_backoff_max, self.lock_backoff),
             status_map=status_map,
@@ -214,9 +289,20 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The attributes every component binding the resources must agree on.
-_BINDING = ("duckdb_path", "api_key_env", "api_pass_env", "base_url_env", "timezone")
-#: What components of different accounts must agree on.
-_WAREHOUSE = ("duckdb_path",)
+_BINDING = (
+    # The URL's variable first: where one component names it and another a file, the variable
+    # says which warehouse is meant.
+    "warehouse_url_env",
+    "duckdb_path",
+    "api_key_env",
+    "api_pass_env",
+    "base_url_env",
+    "timezone",
+)
+#: What components of different accounts must agree on: the one warehouse.
+_WAREHOUSE = ("warehouse_url_env", "duckdb_path")
+#: The DuckDB file of a component that names no warehouse.
+_DEFAULT_DUCKDB_PATH = "data/smspresto_warehouse.duckdb"
 
 
 class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
@@ -233,15 +319,28 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
     configuration for the whole process, so components naming the same file, variables and
     time zone (the defaults do) share them. A project has one warehouse and one account: a
     component naming others than its neighbours fails the load, naming the attribute.
+
+    The warehouse is a DuckDB file (``duckdb_path``, the default) or, past one machine, the
+    PostgreSQL database whose URL an environment variable holds (``warehouse_url_env``): one of
+    the two. The URL holds a password, so it is named like the secrets, never written.
     """
 
     duckdb_path: Annotated[
-        str,
+        str | None,
         dg.Resolver.default(
             description="The DuckDB file (the warehouse), relative to the directory Dagster "
-            "runs in (created when missing). Every component of a project names the same one."
+            "runs in (created when missing); leave it out (or null) when warehouse_url_env is "
+            "given. Every component of a project names the same one."
         ),
-    ] = "data/smspresto_warehouse.duckdb"
+    ] = _DEFAULT_DUCKDB_PATH
+    warehouse_url_env: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="Name of the environment variable holding the warehouse's URL "
+            "(postgresql://user:password@host:5432/dbname), instead of duckdb_path; read when a "
+            "run starts, never shown in the UI. Every component of a project names the same one."
+        ),
+    ] = None
     api_key_env: Annotated[
         str,
         dg.Resolver.default(
@@ -269,14 +368,16 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
 
     @field_validator("duckdb_path")
     @classmethod
-    def _check_duckdb_path(cls, value: str) -> str:
+    def _check_duckdb_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if not value.strip():
             raise ValueError("duckdb_path must name a file, got an empty string")
         if Path(value).is_dir():
             raise ValueError(f"duckdb_path must name a DuckDB file, got a directory: {value}")
         return value
 
-    @field_validator("api_key_env", "api_pass_env", "base_url_env")
+    @field_validator("api_key_env", "api_pass_env", "base_url_env", "warehouse_url_env")
     @classmethod
     def _check_env_name(cls, value: str | None, info: Any) -> str | None:
         if value is not None and not _ENV_NAME.fullmatch(value):
@@ -285,6 +386,27 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
                 f"digits, _), not its value: got {len(value)} characters that are not a name"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_one_warehouse(self) -> "ResourceAttributes":
+        # A duckdb_path left at its default gives way to warehouse_url_env; one written out
+        # beside it is a contradiction (which warehouse did the user mean?).
+        given = self.duckdb_path is not None and "duckdb_path" in self.model_fields_set
+        if self.warehouse_url_env is not None and given:
+            raise ValueError(
+                "give the warehouse as duckdb_path or warehouse_url_env, not both: got "
+                f"duckdb_path {self.duckdb_path!r} and warehouse_url_env "
+                f"{self.warehouse_url_env!r}"
+            )
+        if self.warehouse_url_env is None and self.duckdb_path is None:
+            raise ValueError(
+                "give the warehouse as duckdb_path (a DuckDB file) or warehouse_url_env (the "
+                "name of the variable holding its URL): both are null"
+            )
+        if self.warehouse_url_env is not None:
+            # No file: components agree whether they left the default out or wrote null.
+            self.duckdb_path = None
+        return self
 
     def describe_component(self) -> str:
         """How errors name this component."""
@@ -302,7 +424,8 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
 
         Raises:
             ValueError: another component of the project binding them names another file,
-                variable or time zone (the message names the attribute and both values).
+                variable or time zone (the message names the attribute and both values); the
+                variable ``warehouse_url_env`` names holds no warehouse URL (shown redacted).
         """
         # The tree finds the concrete subclasses (the ingestion, the campaigns) by this base.
         neighbours = context.component_tree.get_all_components(
@@ -326,8 +449,11 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
         from_env = self.base_url_env is not None and bool(
             os.environ.get(self.base_url_env, "").strip()
         )
+        if self.warehouse_url_env is not None:
+            _check_warehouse_url(self.warehouse_url_env)
         return _bound_resources(
             self.duckdb_path,
+            self.warehouse_url_env,
             self.api_key_env,
             self.api_pass_env,
             self.base_url_env if from_env else None,
@@ -335,9 +461,22 @@ class ResourceAttributes(dg.Component, dg.Resolvable, dg.Model):
         )
 
 
+def _check_warehouse_url(name: str) -> None:
+    """A malformed URL in ``name`` fails the load, redacted, rather than every run; an unset
+    one fails the runs (Dagster reads it when a run starts) but not a load without secrets."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return
+    try:
+        parse_target(value)
+    except ValueError as error:
+        raise ValueError(f"{name} does not name a warehouse: {error}") from None
+
+
 @functools.cache
 def _bound_resources(
-    duckdb_path: str,
+    duckdb_path: str | None,
+    warehouse_url_env: str | None,
     api_key_env: str,
     api_pass_env: str,
     base_url_env: str | None,
@@ -350,10 +489,12 @@ def _bound_resources(
         base_url=base_url,
         timezone=timezone,
     )
-    return smspresto, _bound_warehouse(duckdb_path)
+    return smspresto, _bound_warehouse(duckdb_path, warehouse_url_env)
 
 
 @functools.cache
-def _bound_warehouse(duckdb_path: str) -> WarehouseResource:
-    # One object per file, whatever the accounts' APIs: every account binds the same key.
+def _bound_warehouse(duckdb_path: str | None, warehouse_url_env: str | None) -> WarehouseResource:
+    # One object per warehouse, whatever the accounts' APIs: every account binds the same key.
+    if warehouse_url_env is not None:
+        return WarehouseResource(url=dg.EnvVar(warehouse_url_env))
     return WarehouseResource(path=duckdb_path)

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import socketserver
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import pyarrow.parquet as pq
@@ -39,6 +41,7 @@ def _env(sim: RunningSimulator | None, **overrides: str | None) -> dict[str, str
         "SMSPRESTO_API_KEY": sim.api_key if sim else None,
         "SMSPRESTO_API_PASS": sim.api_pass if sim else None,
         "COLUMNS": "200",  # no folding of long lines in tables
+        "SMSPRESTO_WAREHOUSE_URL": None,  # the tests name their warehouse
     }
     env.update(overrides)
     return env
@@ -353,6 +356,122 @@ def test_opt_out_duckdb_option_beats_the_environment(
     assert other.exists()
     assert not duckdb_path.exists()
     assert [o["recipient"] for o in _opt_outs(invoke, "--duckdb", str(other))] == [AMA]
+
+
+DB_PASSWORD = "pg+S3cret/word&42"
+
+
+def refused_warehouse_url() -> str:
+    """A PostgreSQL URL with a password, on a local port where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"postgresql://sms:{quote(DB_PASSWORD, safe='')}@127.0.0.1:{port}/warehouse"
+
+
+def test_the_warehouse_option_takes_a_url_or_a_path(
+    invoke: Invoke, tmp_path: Path, duckdb_path: Path
+) -> None:
+    other = tmp_path / "other.duckdb"
+    assert (
+        invoke("opt-out", "add", "0708081488", "--warehouse", f"duckdb:///{other}").exit_code == 0
+    )
+    assert not duckdb_path.exists()
+    assert [o["recipient"] for o in _opt_outs(invoke, "--warehouse", str(other))] == [AMA]
+    assert [o["recipient"] for o in _opt_outs(invoke, "--duckdb", str(other))] == [AMA]
+
+
+def test_the_warehouse_is_one_option_not_both(invoke: Invoke, duckdb_path: Path) -> None:
+    result = invoke("opt-out", "list", "--warehouse", str(duckdb_path), "--duckdb", "x.duckdb")
+    assert result.exit_code == 2, result.output
+    assert "give the warehouse as --warehouse or --duckdb, not both" in result.stderr
+    assert not duckdb_path.parent.exists()
+
+
+def test_a_blank_warehouse_option_is_refused(invoke: Invoke, duckdb_path: Path) -> None:
+    result = invoke("opt-out", "add", "0708081488", "--warehouse", " ")
+    assert result.exit_code == 2, result.output
+    assert "a warehouse must be a DuckDB file's path or a postgresql:// URL" in result.stderr
+    assert not duckdb_path.parent.exists()
+
+
+def test_the_warehouse_url_variable_beats_the_file_and_an_option_beats_both(
+    invoke: Invoke, tmp_path: Path, duckdb_path: Path
+) -> None:
+    by_url, by_option = tmp_path / "by-url.duckdb", tmp_path / "by-option.duckdb"
+    url = f"duckdb:///{by_url}"
+    assert invoke("opt-out", "add", "0708081488", SMSPRESTO_WAREHOUSE_URL=url).exit_code == 0
+    assert by_url.exists()
+    assert not duckdb_path.exists(), "SMSPRESTO_WAREHOUSE_URL wins over SMSPRESTO_DUCKDB_PATH"
+    added = invoke(
+        "opt-out", "add", "0505050505", "--duckdb", str(by_option), SMSPRESTO_WAREHOUSE_URL=url
+    )
+    assert added.exit_code == 0, added.output
+    assert [o["recipient"] for o in _opt_outs(invoke, "--duckdb", str(by_option))] == [
+        "+2250505050505"
+    ]
+    assert [o["recipient"] for o in _opt_outs(invoke, "--duckdb", str(by_url))] == [AMA]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["opt-out", "list"],
+        ["opt-out", "add", "0708081488"],
+        ["campaigns", "status"],
+        ["campaigns", "pause", "--reason", "x"],
+        ["send", "ONIRIS", "Bonjour", "0708081488", "-y"],
+    ],
+)
+@pytest.mark.parametrize("given", ["option", "variable"])
+def test_a_refused_warehouse_url_is_shown_without_its_password(
+    invoke: Invoke, simulator: RunningSimulator, args: list[str], given: str
+) -> None:
+    url = refused_warehouse_url()
+    if given == "option":
+        result = invoke(*args, "--warehouse", url)
+    else:
+        result = invoke(*args, SMSPRESTO_WAREHOUSE_URL=url)
+    assert result.exit_code == 1, result.output
+    assert f"Cannot use {url.split(':', 2)[0]}://sms:***@127.0.0.1:" in " ".join(
+        result.stderr.split()
+    )
+    for secret in (DB_PASSWORD, quote(DB_PASSWORD, safe="")):
+        assert secret not in result.output
+    assert simulator.sends == [], "nothing is sent while the opt-outs cannot be read"
+
+
+@pytest.mark.parametrize("given", ["option", "variable"])
+def test_a_malformed_warehouse_url_names_its_source_redacted(invoke: Invoke, given: str) -> None:
+    url = f"postgresql://sms:{quote(DB_PASSWORD, safe='')}@db.example:port/warehouse"
+    if given == "option":
+        result = invoke("opt-out", "list", "--warehouse", url)
+    else:
+        result = invoke("opt-out", "list", SMSPRESTO_WAREHOUSE_URL=url)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert ("'--warehouse'" if given == "option" else "SMSPRESTO_WAREHOUSE_URL") in said
+    assert "the URL's port is not a number: postgresql://sms:***@db.example:port/warehouse" in said
+    for secret in (DB_PASSWORD, quote(DB_PASSWORD, safe="")):
+        assert secret not in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["opt-out", "list"], ["send"], ["campaigns", "status"], ["campaigns", "resume"]]
+)
+def test_help_offers_the_warehouse_option_without_the_variables_value(
+    invoke: Invoke, command: list[str]
+) -> None:
+    url = refused_warehouse_url()
+    result = invoke(*command, "--help", SMSPRESTO_WAREHOUSE_URL=url)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "--warehouse TARGET" in text
+    assert "env var: SMSPRESTO_WAREHOUSE_URL" in text
+    assert "postgresql://user:password@host:5432/dbname" in text
+    assert "--duckdb" in text
+    for secret in (DB_PASSWORD, quote(DB_PASSWORD, safe=""), url):
+        assert secret not in text
 
 
 def test_opt_out_import_of_stop_replies(invoke: Invoke, tmp_path: Path) -> None:

@@ -27,8 +27,9 @@ breaker's jobs ``smspresto_resume_campaigns`` and ``smspresto_pause_campaigns``,
 campaigns' messages name, and the job ``smspresto_reconcile_outbox`` with its schedule
 ``smspresto_reconcile_outbox_hourly`` (``reconcile_schedule_status``). Every campaign binds the
 resources ``smspresto`` and ``warehouse`` from the environment as the ingest component does
-(:class:`~smspresto_pipeline.resources.ResourceAttributes`: ``duckdb_path``, ``api_key_env``,
-``api_pass_env``, ``base_url_env``, and ``timezone``, the account's), as the same objects when
+(:class:`~smspresto_pipeline.resources.ResourceAttributes`: ``duckdb_path`` or
+``warehouse_url_env``, ``api_key_env``, ``api_pass_env``, ``base_url_env``, and ``timezone``, the
+account's), as the same objects when
 they say the same (the defaults do), so several campaigns and the ingestion load side by side.
 A project has one account, one warehouse and one reconciliation schedule: a component saying
 otherwise than another fails the load, naming the attribute and both values.
@@ -115,9 +116,11 @@ attributes:
   timezone: Africa/Abidjan
   default_region: CI
   # The warehouse and the account, named as the ingest component names them (every component
-  # of a project names the same ones): the DuckDB file, and the environment variables holding
-  # the API key, the password and the API's URL (read when a run starts).
+  # of a project names the same ones): the DuckDB file (or, in its place, warehouse_url_env:
+  # the variable holding a PostgreSQL URL, e.g. SMSPRESTO_WAREHOUSE_URL), and the environment
+  # variables holding the API key, the password and the API's URL (read when a run starts).
   duckdb_path: data/smspresto_warehouse.duckdb
+  warehouse_url_env: null
   api_key_env: SMSPRESTO_API_KEY
   api_pass_env: SMSPRESTO_API_PASS
   base_url_env: SMSPRESTO_BASE_URL

@@ -200,16 +200,7 @@ class CampaignSendConfig(dg.Config):
 
 def _sensor_warehouse(resource: WarehouseResource) -> Warehouse:
     """The resource's warehouse, waiting at most SENSOR_LOCK_TIMEOUT for another's lock."""
-    backoff = resource.lock_backoff
-    return Warehouse(
-        resource.path,
-        log=dg.get_dagster_logger("smspresto_pipeline"),
-        lock_timeout=min(resource.lock_timeout, SENSOR_LOCK_TIMEOUT),
-        lock_backoff=backoff,
-        lock_backoff_max=max(resource.lock_backoff_max, backoff),
-        memory_limit=resource.memory_limit,
-        threads=resource.threads,
-    )
+    return resource.get_warehouse(max_lock_timeout=SENSOR_LOCK_TIMEOUT)
 
 
 def _build_sensor(
@@ -295,7 +286,6 @@ def _send_op(campaign: Campaign, clock: Clock, silent_after: timedelta) -> dg.Op
         smspresto: SMSPrestoResource,
         warehouse: WarehouseResource,
     ) -> dg.Output[None]:
-        store = warehouse.get_warehouse(default_region=campaign.default_region)
         options = RunOptions(
             trigger="job",
             wanted=frozenset(config.dedup_keys) if config.dedup_keys else None,
@@ -304,6 +294,7 @@ def _send_op(campaign: Campaign, clock: Clock, silent_after: timedelta) -> dg.Op
             ignore_circuit_breaker=config.ignore_circuit_breaker,
         )
         try:
+            store = warehouse.get_warehouse(default_region=campaign.default_region)
             store.check()
             report = engine.run(
                 campaign,

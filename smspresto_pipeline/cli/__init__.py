@@ -6,7 +6,7 @@ keep the opt-out list, pause and resume the campaigns. A module per command (gro
 Exit codes (every subcommand)::
 
     0  done
-    1  the API or the DuckDB file refused or failed (or the user declined the confirmation)
+    1  the API or the warehouse refused or failed (or the user declined the confirmation)
     2  bad input, caught before any request was made
     3  a send may or may not have been accepted: check the archive before sending again
 
@@ -15,12 +15,15 @@ Connection settings come from ``--base-url``/``--api-key``/``--api-pass`` or the
 the public API's, so the key and the password are all an account needs. The password is never
 printed: not in help (no default shown), not in errors (they go through a `Redactor`).
 
-Opt-outs live in the warehouse's DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKDB_PATH``, or
-``data/smspresto_warehouse.duckdb``): ``opt-out`` edits them and ``send`` leaves those numbers out.
-The same file holds the campaigns' circuit breaker: ``campaigns status`` shows it (and each
-campaign's activation and outbox rows by state), ``campaigns resume`` and ``campaigns pause``
-are a person's hand on it. Those commands, ``opt-out list`` and ``opt-out remove`` exit 2 when
-the file does not exist (and create none); ``send`` and ``opt-out add`` do not need it to.
+Opt-outs live in the warehouse: a PostgreSQL database (``--warehouse URL``, or
+``SMSPRESTO_WAREHOUSE_URL``) or a DuckDB file (``--duckdb``, or ``SMSPRESTO_DUCKDB_PATH``, or
+``data/smspresto_warehouse.duckdb``); one of the two options, an option beating a variable and
+the URL's variable beating the file's, as in the code location. A URL's password is shown as
+``***``. ``opt-out`` edits them and ``send`` leaves those numbers out. The same warehouse holds
+the campaigns' circuit breaker: ``campaigns status`` shows it (and each campaign's activation
+and outbox rows by state), ``campaigns resume`` and ``campaigns pause`` are a person's hand on
+it. Those commands, ``opt-out list`` and ``opt-out remove`` exit 2 when the warehouse does not
+exist (and create none); ``send`` and ``opt-out add`` do not need it to.
 """
 
 import click

@@ -7,7 +7,6 @@ import getpass
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,13 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from smspresto_pipeline.cli.common import (
-    duckdb_option,
+    ChosenWarehouse,
     out_console,
-    require_file,
     warehouse_errors,
+    warehouse_options,
 )
 from smspresto_pipeline.sending import CampaignActivations, CampaignOverview, CircuitBreaker, Trip
-from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 
@@ -31,7 +29,8 @@ def campaigns() -> None:
 
     Every campaign pauses while the breaker is tripped: when the failure-rate spike check fails
     at ERROR (it ends by itself when the check passes again for that day), or when a person
-    pauses them. Kept in the warehouse's DuckDB file (table smspresto.campaign_pauses).
+    pauses them. Kept in the warehouse (table smspresto.campaign_pauses; --warehouse or
+    --duckdb).
     """
 
 
@@ -46,8 +45,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _person_options(func: F) -> F:
-    """Add ``--reason``, ``--by`` and ``--duckdb``: what a person's change to the breaker takes."""
-    func = duckdb_option(func)
+    """Add ``--reason``, ``--by`` and the warehouse's options: what a person's change to the
+    breaker takes."""
+    func = warehouse_options(func)
     func = click.option(
         "--by",
         default=_default_user,
@@ -64,14 +64,13 @@ def _require_text(value: str, name: str) -> None:
         raise click.BadParameter("must not be blank", param_hint=name)
 
 
-def _person_breaker(reason: str, by: str, duckdb_path: Path) -> CircuitBreaker:
-    """The breaker in ``duckdb_path``, once who and why are given; exit 2 before anything is
-    read or written when either is blank or the file is missing (a pause written to a new file
-    would pause nothing: the campaigns read their own)."""
+def _person_breaker(reason: str, by: str, warehouse: ChosenWarehouse) -> CircuitBreaker:
+    """The breaker in ``warehouse``, once who and why are given; exit 2 before anything is
+    read or written when either is blank or the warehouse is missing (a pause written to a new
+    file would pause nothing: the campaigns read their own)."""
     _require_text(reason, "--reason")
     _require_text(by, "--by")
-    require_file(duckdb_path)
-    return CircuitBreaker(Warehouse(duckdb_path))
+    return CircuitBreaker(warehouse.open(must_exist=True))
 
 
 def _trip_json(trip: Trip) -> dict[str, Any]:
@@ -121,17 +120,16 @@ def _campaigns_table(overviews: Sequence[CampaignOverview]) -> Table:
 @campaigns.command("status")
 @click.option("--history", "limit", default=20, show_default=True, help="Trips to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@duckdb_option
-def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
+@warehouse_options
+def campaigns_status(limit: int, as_json: bool, warehouse: ChosenWarehouse) -> None:
     """Say whether campaigns are paused, why, and list the latest trips; each campaign's
     activation and outbox rows by state (times in UTC)."""
-    require_file(duckdb_path)
-    warehouse = Warehouse(duckdb_path)
-    breaker = CircuitBreaker(warehouse)
-    with warehouse_errors(duckdb_path):
+    store = warehouse.open(must_exist=True)
+    breaker = CircuitBreaker(store)
+    with warehouse_errors(warehouse):
         state = breaker.state()
         history = breaker.history(limit=limit)
-        overviews = CampaignActivations(warehouse).overview()
+        overviews = CampaignActivations(store).overview()
     if as_json:
         document = {
             "paused": state.tripped,
@@ -149,7 +147,7 @@ def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
     if overviews:
         out.print(_campaigns_table(overviews))
     if not history:
-        out.print(f"No trip recorded in {duckdb_path}.", markup=False)
+        out.print(f"No trip recorded in {warehouse}.", markup=False)
         return
     table = Table(title=f"Latest {plural(len(history), 'trip')}")
     for column in ("Tripped", "Reason", "Source", "Partition", "Resumed", "By", "Why"):
@@ -174,10 +172,10 @@ def campaigns_status(limit: int, as_json: bool, duckdb_path: Path) -> None:
 
 @campaigns.command("resume")
 @_person_options
-def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
+def campaigns_resume(reason: str, by: str, warehouse: ChosenWarehouse) -> None:
     """Resume every campaign: end every active trip, whatever tripped it."""
-    breaker = _person_breaker(reason, by, duckdb_path)
-    with warehouse_errors(duckdb_path):
+    breaker = _person_breaker(reason, by, warehouse)
+    with warehouse_errors(warehouse):
         ended = breaker.resume(by=f"cli:{by}", reason=reason)
     out = out_console()
     if not ended:
@@ -190,9 +188,9 @@ def campaigns_resume(reason: str, by: str, duckdb_path: Path) -> None:
 
 @campaigns.command("pause")
 @_person_options
-def campaigns_pause(reason: str, by: str, duckdb_path: Path) -> None:
+def campaigns_pause(reason: str, by: str, warehouse: ChosenWarehouse) -> None:
     """Pause every campaign until a person resumes them (sensors skip, send jobs refuse)."""
-    breaker = _person_breaker(reason, by, duckdb_path)
-    with warehouse_errors(duckdb_path):
+    breaker = _person_breaker(reason, by, warehouse)
+    with warehouse_errors(warehouse):
         trip = breaker.trip(reason, source=f"cli:{by}")
     out_console().print(f"Campaigns paused: {trip.describe()}", markup=False)

@@ -1,5 +1,6 @@
-"""What every ``smspresto`` command shares: its consoles, the connection and ``--duckdb``
-options, and the translation of errors into a message and the documented exit code.
+"""What every ``smspresto`` command shares: its consoles, the connection and warehouse
+(``--warehouse`` / ``--duckdb``) options, and the translation of errors into a message and the
+documented exit code.
 """
 
 from __future__ import annotations
@@ -12,36 +13,38 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
 from smspresto_pipeline.api.client import DEFAULT_BASE_URL, SMSPrestoClient
 from smspresto_pipeline.api.redaction import Redactor
 from smspresto_pipeline.errors import AmbiguousSendError, SMSPrestoError, SMSValidationError
-from smspresto_pipeline.storage import STORAGE_ERRORS
+from smspresto_pipeline.storage import STORAGE_ERRORS, WarehouseTarget, parse_target
+from smspresto_pipeline.warehouse import Warehouse
 
 __all__ = [
     "DEFAULT_DUCKDB_PATH",
     "EXIT_AMBIGUOUS",
     "EXIT_API_ERROR",
     "EXIT_BAD_INPUT",
+    "ChosenWarehouse",
     "Connection",
     "api_errors",
     "connection_options",
-    "duckdb_option",
     "err_console",
     "out_console",
     "region_option",
-    "require_file",
     "show_char",
     "warehouse_errors",
+    "warehouse_options",
 ]
 
 EXIT_API_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_AMBIGUOUS = 3
 
-#: The warehouse's DuckDB file when neither --duckdb nor SMSPRESTO_DUCKDB_PATH says otherwise.
+#: The warehouse's DuckDB file when no option or variable names another warehouse.
 DEFAULT_DUCKDB_PATH = Path("data") / "smspresto_warehouse.duckdb"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -151,9 +154,64 @@ def api_errors(connection: Connection | None = None) -> Iterator[None]:
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
 
 
-def duckdb_option(func: F) -> F:
-    """Add ``--duckdb``: the warehouse's DuckDB file, which holds the opt-outs."""
-    return click.option(
+@dataclasses.dataclass(frozen=True)
+class ChosenWarehouse:
+    """The warehouse a command was pointed at, and the options that can name it (for messages).
+
+    Its ``str`` is the target's: a URL's password shows as ``***``.
+    """
+
+    target: WarehouseTarget
+    #: How the options say it: ``"--warehouse"`` (a URL) or ``"--duckdb"`` (a file).
+    option: str
+
+    def __str__(self) -> str:
+        return str(self.target)
+
+    def open(self, *, must_exist: bool = False) -> Warehouse:
+        """The warehouse; exit 1 when it cannot be opened and, with ``must_exist``, exit 2
+        when it is not there: a command that reads or changes what it holds would otherwise
+        report an empty warehouse (or create one) for a mistyped path or URL."""
+        with warehouse_errors(self):
+            warehouse = Warehouse(self.target)
+            there = not must_exist or warehouse.database.exists()
+        if not there:
+            what, named_by, noun = _NAMED_BY[self.option]
+            raise click.BadParameter(
+                f"no {what} at {self} (from {named_by}): nothing was read or written; give the "
+                f"warehouse's {noun}",
+                param_hint=f"'{self.option}'",
+            )
+        return warehouse
+
+
+#: What each option names, where else it comes from, and what a user gives it.
+_NAMED_BY = {
+    "--warehouse": ("warehouse", "--warehouse or SMSPRESTO_WAREHOUSE_URL", "URL"),
+    "--duckdb": ("DuckDB file", "--duckdb, SMSPRESTO_DUCKDB_PATH or the default", "file"),
+}
+
+
+def warehouse_options(func: F) -> F:
+    """Add ``--warehouse`` and ``--duckdb`` and pass the warehouse they name as ``warehouse``
+    (a :class:`ChosenWarehouse`).
+
+    One of the two: both on the command line is an error (exit 2). An option given wins over the
+    environment; otherwise ``SMSPRESTO_WAREHOUSE_URL`` wins over ``SMSPRESTO_DUCKDB_PATH``, as
+    in the code location, and the default file comes last.
+    """
+
+    @click.option(
+        "--warehouse",
+        "warehouse_url",
+        metavar="TARGET",
+        envvar="SMSPRESTO_WAREHOUSE_URL",
+        show_envvar=True,
+        help="The warehouse: postgresql://user:password@host:5432/dbname (or a DuckDB file, as a "
+        "path or duckdb:///path). Prefer the environment variable: it stays out of shell "
+        "history. Shown with its password as ***. Not with --duckdb.",
+    )
+    @click.option(
         "--duckdb",
         "duckdb_path",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -161,30 +219,45 @@ def duckdb_option(func: F) -> F:
         show_envvar=True,
         default=DEFAULT_DUCKDB_PATH,
         show_default=True,
-        help="The warehouse's DuckDB file, holding the opt-outs.",
-    )(func)
+        help="The warehouse's DuckDB file, when no --warehouse (or SMSPRESTO_WAREHOUSE_URL) is "
+        "given. Not with --warehouse.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, warehouse_url: str | None, duckdb_path: Path, **kw: Any) -> Any:
+        return func(*args, warehouse=_chosen_warehouse(warehouse_url, duckdb_path), **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _chosen_warehouse(url: str | None, duckdb_path: Path) -> ChosenWarehouse:
+    """The warehouse ``--warehouse`` / ``--duckdb`` (or their variables) name; exit 2 when
+    both options are given, or the URL is not a warehouse's (shown redacted)."""
+    context = click.get_current_context()
+    typed = ParameterSource.COMMANDLINE
+    url_typed = context.get_parameter_source("warehouse_url") == typed
+    file_typed = context.get_parameter_source("duckdb_path") == typed
+    if url_typed and file_typed:
+        raise click.UsageError("give the warehouse as --warehouse or --duckdb, not both")
+    url = (url or "").strip()
+    if not url_typed and (file_typed or not url):
+        return ChosenWarehouse(parse_target(duckdb_path), "--duckdb")
+    try:
+        target = parse_target(url)
+    except ValueError as error:  # its message shows the URL redacted
+        hint = "'--warehouse'" if url_typed else "SMSPRESTO_WAREHOUSE_URL"
+        raise click.BadParameter(str(error), param_hint=hint) from None
+    return ChosenWarehouse(target, "--warehouse")
 
 
 @contextlib.contextmanager
-def warehouse_errors(path: Path) -> Iterator[None]:
-    """Turn a locked, outdated or unreadable DuckDB file (or a statement it refused) into a
+def warehouse_errors(warehouse: ChosenWarehouse) -> Iterator[None]:
+    """Turn a locked, outdated or unreadable warehouse (or a statement it refused) into a
     message and exit code 1."""
     try:
         yield
     except STORAGE_ERRORS as exc:
-        err_console().print(f"[red]Cannot use {escape(str(path))}:[/] {escape(str(exc))}")
+        err_console().print(f"[red]Cannot use {escape(str(warehouse))}:[/] {escape(str(exc))}")
         raise click.exceptions.Exit(EXIT_API_ERROR) from None
-
-
-def require_file(path: Path) -> None:
-    """Exit 2 unless the warehouse file exists: a command that reads or changes what it holds
-    would otherwise report an empty warehouse (or create one) for a mistyped path."""
-    if not path.exists():
-        raise click.BadParameter(
-            f"no DuckDB file at {path} (from --duckdb, SMSPRESTO_DUCKDB_PATH or the default): "
-            "nothing was read or written; give the warehouse's file",
-            param_hint="'--duckdb'",
-        )
 
 
 def _print_batches(err: Console, exc: SMSPrestoError) -> None:

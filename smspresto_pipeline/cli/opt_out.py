@@ -10,15 +10,14 @@ import click
 from rich.table import Table
 
 from smspresto_pipeline.cli.common import (
+    ChosenWarehouse,
     api_errors,
-    duckdb_option,
     out_console,
     region_option,
-    require_file,
     warehouse_errors,
+    warehouse_options,
 )
 from smspresto_pipeline.sending import OptOutChange, OptOuts
-from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 
@@ -26,8 +25,8 @@ from smspresto_pipeline.wording import plural
 def opt_out() -> None:
     """Numbers that must never be messaged: add, remove, list, import STOP replies.
 
-    They are kept in the warehouse's DuckDB file (table smspresto.opt_outs): `smspresto send`
-    leaves them out, and campaigns read the same table.
+    They are kept in the warehouse (table smspresto.opt_outs; --warehouse or --duckdb):
+    `smspresto send` leaves them out, and campaigns read the same table.
     """
 
 
@@ -42,44 +41,43 @@ def _print_change(change: OptOutChange, done: str, unchanged: str) -> None:
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--reason", help="Why (kept with the number).")
 @region_option
-@duckdb_option
+@warehouse_options
 def opt_out_add(
-    numbers: tuple[str, ...], reason: str | None, region: str, duckdb_path: Path
+    numbers: tuple[str, ...], reason: str | None, region: str, warehouse: ChosenWarehouse
 ) -> None:
     """Opt NUMBERS out: no send will reach them. Invalid numbers are all listed, none added."""
-    with api_errors(), warehouse_errors(duckdb_path):
-        change = OptOuts(Warehouse(duckdb_path), region=region).add(
-            numbers, reason=reason, source="cli"
-        )
+    store = warehouse.open()
+    with api_errors(), warehouse_errors(warehouse):
+        change = OptOuts(store, region=region).add(numbers, reason=reason, source="cli")
     _print_change(change, "Opted out", "Already opted out")
 
 
 @opt_out.command("remove")
 @click.argument("numbers", nargs=-1, required=True)
 @region_option
-@duckdb_option
-def opt_out_remove(numbers: tuple[str, ...], region: str, duckdb_path: Path) -> None:
+@warehouse_options
+def opt_out_remove(numbers: tuple[str, ...], region: str, warehouse: ChosenWarehouse) -> None:
     """Opt NUMBERS back in."""
-    require_file(duckdb_path)
-    with api_errors(), warehouse_errors(duckdb_path):
-        change = OptOuts(Warehouse(duckdb_path), region=region).remove(numbers)
+    store = warehouse.open(must_exist=True)
+    with api_errors(), warehouse_errors(warehouse):
+        change = OptOuts(store, region=region).remove(numbers)
     _print_change(change, "Removed", "Were not opted out")
 
 
 @opt_out.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@duckdb_option
-def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
+@warehouse_options
+def opt_out_list(as_json: bool, warehouse: ChosenWarehouse) -> None:
     """List the opted-out numbers, oldest first (times in UTC)."""
-    require_file(duckdb_path)
-    with warehouse_errors(duckdb_path):
-        entries = OptOuts(Warehouse(duckdb_path)).entries()
+    store = warehouse.open(must_exist=True)
+    with warehouse_errors(warehouse):
+        entries = OptOuts(store).entries()
     if as_json:
         rows = [{**dataclasses.asdict(e), "created_at": e.created_at.isoformat()} for e in entries]
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not entries:
-        out_console().print(f"No opt-outs in {duckdb_path}.", markup=False)
+        out_console().print(f"No opt-outs in {warehouse}.", markup=False)
         return
     table = Table(title=f"{plural(len(entries), 'opted-out number')}")
     for column in ("Number", "Reason", "Source", "Since (UTC)"):
@@ -94,13 +92,13 @@ def opt_out_list(as_json: bool, duckdb_path: Path) -> None:
 @click.option("--phone-column", help="The phone number's column (default: found by name).")
 @click.option("--text-column", help="The reply text's column (default: found by name).")
 @region_option
-@duckdb_option
+@warehouse_options
 def opt_out_import(
     file: Path,
     phone_column: str | None,
     text_column: str | None,
     region: str,
-    duckdb_path: Path,
+    warehouse: ChosenWarehouse,
 ) -> None:
     """Opt out the senders of STOP replies in FILE, a CSV with a header row.
 
@@ -108,8 +106,8 @@ def opt_out_import(
     UNSUBSCRIBE, DESABONNER... in any case, with or without accents and punctuation. The
     columns are found by name (phone, numero, from... and message, text, texte...) unless given.
     """
-    opt_outs = OptOuts(Warehouse(duckdb_path), region=region)
-    with warehouse_errors(duckdb_path):
+    opt_outs = OptOuts(warehouse.open(), region=region)
+    with warehouse_errors(warehouse):
         try:
             result = opt_outs.import_replies(
                 file, phone_column=phone_column, text_column=text_column

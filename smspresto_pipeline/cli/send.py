@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO
 
 import click
@@ -17,22 +16,22 @@ from rich.table import Table
 from smspresto_pipeline.cli.common import (
     EXIT_API_ERROR,
     EXIT_BAD_INPUT,
+    ChosenWarehouse,
     Connection,
     api_errors,
     connection_options,
-    duckdb_option,
     err_console,
     out_console,
     region_option,
     show_char,
     warehouse_errors,
+    warehouse_options,
 )
 from smspresto_pipeline.sending import OptOuts
 from smspresto_pipeline.sms import (
     describe_text,
     validate_send,
 )
-from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 #: How many recipients `send` lists before summarising the rest.
@@ -84,7 +83,7 @@ def _read_numbers(data: bytes) -> list[str]:
 @region_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Validate and count, send nothing.")
-@duckdb_option
+@warehouse_options
 @connection_options
 def send(
     connection: Connection,
@@ -95,21 +94,21 @@ def send(
     region: str,
     yes: bool,
     dry_run: bool,
-    duckdb_path: Path,
+    warehouse: ChosenWarehouse,
 ) -> None:
     """Send MESSAGE from SENDER to each RECIPIENT (one text, many numbers).
 
-    Numbers are normalised to E.164 and de-duplicated; opted-out numbers (the opt-outs of
-    the --duckdb file; a file that does not exist holds none) are left out, and if none remain
-    nothing is sent (exit code 2). The command shows the cost in segments and asks before
-    sending. Exit code 3 means the send may or may not have been accepted: check the archive
-    before sending again.
+    Numbers are normalised to E.164 and de-duplicated; opted-out numbers (the opt-outs of the
+    warehouse, --warehouse or --duckdb; a file that does not exist holds none) are left out, and
+    if none remain nothing is sent (exit code 2). The command shows the cost in segments and
+    asks before sending. Exit code 3 means the send may or may not have been accepted: check the
+    archive before sending again.
     """
     numbers = list(recipient) + (_read_numbers(recipients_file.read()) if recipients_file else [])
     out = out_console()
     with api_errors(connection):
         sender, message, recipients = validate_send(sender, message, numbers, region)
-    recipients = _drop_opted_out(out, recipients, duckdb_path)
+    recipients = _drop_opted_out(out, recipients, warehouse)
     # Built before anything is shown: missing settings exit 2 up front (no request yet).
     client = None if dry_run else connection.client(region=region)
     info = describe_text(message)
@@ -134,11 +133,14 @@ def send(
     )
 
 
-def _drop_opted_out(out: Console, recipients: tuple[str, ...], path: Path) -> tuple[str, ...]:
+def _drop_opted_out(
+    out: Console, recipients: tuple[str, ...], warehouse: ChosenWarehouse
+) -> tuple[str, ...]:
     """``recipients`` less the opted-out numbers, saying how many were dropped; exit 2 when
     none remain."""
-    with warehouse_errors(path):
-        opted_out = OptOuts(Warehouse(path)).opted_out(recipients)
+    store = warehouse.open()
+    with warehouse_errors(warehouse):
+        opted_out = OptOuts(store).opted_out(recipients)
     if not opted_out:
         return recipients
     kept = tuple(r for r in recipients if r not in opted_out)

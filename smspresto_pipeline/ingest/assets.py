@@ -45,6 +45,7 @@ from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.warehouse import (
     PartitionStats,
     Warehouse,
+    WarehouseOpenError,
     WarehousePathError,
 )
 from smspresto_pipeline.wording import plural
@@ -182,15 +183,16 @@ def _frozen_heap() -> Iterator[None]:
 
 
 def _check_warehouse_path(warehouse: WarehouseResource) -> None:
-    """Fail the step, before any request, when the warehouse's file can never be written:
-    otherwise the API is read in full and only the writes fail."""
+    """Fail the step, before any request, when the warehouse can never be written: otherwise
+    the API is read in full and only the writes fail."""
     try:
         warehouse.get_warehouse().check()
-    except WarehousePathError as error:
+    except (WarehousePathError, WarehouseOpenError) as error:
         raise dg.Failure(
-            description=f"The warehouse resource's path is unusable: {error}. Set it "
-            "(SMSPRESTO_DUCKDB_PATH in the dagster_project code location, duckdb_path in a "
-            "component) to a DuckDB file this process can create and write."
+            description=f"The warehouse resource's target is unusable: {error}. Set it "
+            "(SMSPRESTO_WAREHOUSE_URL or SMSPRESTO_DUCKDB_PATH in the dagster_project code "
+            "location, warehouse_url_env or duckdb_path in a component) to a warehouse this "
+            "process can reach and write: a PostgreSQL URL or a DuckDB file."
         ) from None
 
 

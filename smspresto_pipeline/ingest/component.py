@@ -10,6 +10,10 @@ my_ingest`` writes one)::
       api_key_env: SMSPRESTO_API_KEY
       api_pass_env: SMSPRESTO_API_PASS
 
+The warehouse is a DuckDB file (``duckdb_path``) or a PostgreSQL database whose URL an
+environment variable holds (``warehouse_url_env: SMSPRESTO_WAREHOUSE_URL``, without
+``duckdb_path``): named like the secrets, since the URL holds a password.
+
 Secrets are named, never written: the attributes hold the names of the environment variables,
 which the resources read through ``dg.EnvVar`` when a run starts (a ``ConfigurableResource``
 given as a component field would not resolve ``{{ env.X }}``, dagster issue 33677).
@@ -71,8 +75,12 @@ attributes:
   start_date: "{start_date}"
   # The account's time zone (IANA name): partitions and schedules follow it.
   timezone: {timezone}
-  # The DuckDB file, relative to the directory Dagster runs in.
+  # The warehouse: a DuckDB file, relative to the directory Dagster runs in...
   duckdb_path: {duckdb_path}
+  # ...or, past one machine, a PostgreSQL database: the name of the environment variable holding
+  # its URL (postgresql://user:password@host:5432/dbname), e.g. SMSPRESTO_WAREHOUSE_URL, with
+  # duckdb_path removed. Read when a run starts: its password is never shown.
+  warehouse_url_env: null
   # Days before yesterday that the daily ingest re-reads (statuses change after sending).
   lookback_days: {lookback_days}
   # Hour of the daily ingest, in the account's time zone.
@@ -194,8 +202,8 @@ def _in_range(name: str, value: int, low: int, high: int) -> int:
 
 @dg.scaffold_with(SMSPrestoIngestScaffolder)
 class SMSPrestoIngestComponent(ResourceAttributes):
-    """SMS Presto message history into DuckDB: daily archive partitions, account snapshots,
-    analytics views, and their schedules.
+    """SMS Presto message history into DuckDB or PostgreSQL: daily archive partitions, account
+    snapshots, analytics views, and their schedules.
 
     Builds what :func:`~smspresto_pipeline.ingest.definitions.build_ingest_defs` builds:
     assets ``archive_messages``, ``account_snapshot``, ``analytics_views``; the checks on

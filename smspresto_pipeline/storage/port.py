@@ -105,10 +105,14 @@ class Database(Protocol):
         and must not create it (a read-only session of a missing DuckDB file would)."""
 
     def check(self) -> None:
-        """Refuse, cheaply and without opening it, a warehouse that could never be written.
+        """Refuse, cheaply, a warehouse that cannot be written now: before a run asks the API
+        for anything, so that it does not read it all only to fail at its first write. A
+        DuckDB file is checked without being opened (no lock taken); a server is connected to
+        once.
 
         Raises:
             WarehousePathError: naming the warehouse and what is wrong with it.
+            WarehouseOpenError: the server cannot be reached or refuses the connection.
         """
 
     def ensure_schema(self) -> None:

@@ -106,7 +106,13 @@ def test_attributes_mirror_the_campaign_fields() -> None:
     attributes = CampaignComponent.model_fields
     fields = Campaign.model_fields
     binding = set(ResourceAttributes.model_fields) - {"timezone"}
-    assert binding == {"duckdb_path", "api_key_env", "api_pass_env", "base_url_env"}
+    assert binding == {
+        "duckdb_path",
+        "warehouse_url_env",
+        "api_key_env",
+        "api_pass_env",
+        "base_url_env",
+    }
     assert binding <= set(SMSPrestoIngestComponent.model_fields)
     assert set(attributes) - set(fields) == {
         "sql_file",
@@ -350,6 +356,7 @@ def test_two_campaigns_and_the_ingestion_load_side_by_side(sandbox: DefsFolderSa
     [
         # Whichever of the two components is built first says it.
         ({"duckdb_path": "data/other.duckdb"}, "'data/other.duckdb' in campaign 'summary'"),
+        ({"warehouse_url_env": "SHOP_WAREHOUSE_URL"}, "'SHOP_WAREHOUSE_URL' in campaign 'summary'"),
         ({"api_key_env": "SHOP_API_KEY"}, "'SHOP_API_KEY' in campaign 'summary'"),
         ({"timezone": "Africa/Lagos"}, "'Africa/Lagos' in campaign 'summary'"),
         (
@@ -375,7 +382,7 @@ def test_a_component_naming_another_account_fails_the_load(
     assert expected in text, text
     if "reconcile" not in expected:
         assert "bind the resources smspresto and warehouse differently" in text
-        assert "give every component the same" in text
+        assert "give them the same" in text
 
 
 def test_scaffolded_campaign_loads_as_a_dry_run(

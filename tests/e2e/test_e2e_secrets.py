@@ -1,4 +1,4 @@
-"""The account password never reaches anything Dagster or DuckDB writes.
+"""The account password (and the warehouse URL's) never reaches anything Dagster or DuckDB writes.
 
 Real runs of the code location (its resources read the password through ``dg.EnvVar``) against
 a simulator whose faults make the client retry and log, plus a run that fails authentication;
@@ -6,13 +6,21 @@ then every byte under ``DAGSTER_HOME`` (event log, run storage, captured compute
 DuckDB file and every event's text are searched for the password, plain and URL-encoded.
 """
 
+import socket
 import urllib.parse
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, MakeSimulator
-from e2e_fixtures import load_project, project_env
+from e2e_fixtures import (
+    finish,
+    initialise_instance,
+    load_project,
+    materialize_command,
+    project_env,
+    start,
+)
 
 from smspresto_pipeline.ingest.schedules import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from smspresto_pipeline.simulator import Fault
@@ -96,3 +104,31 @@ def test_password_is_in_no_event_log_table_or_file(
     assert files_holding(dagster_home, PASSWORD + "-wrong") == []
     leaks = [name for name in files_holding(tmp_path, PASSWORD) if not name.startswith("simulator")]
     assert leaks == [], "only the simulator's own account file may hold the password"
+
+
+def test_warehouse_password_is_in_no_output_event_or_file(tmp_path: Path) -> None:
+    """``dagster asset materialize -m dagster_project`` in a process of its own, with
+    SMSPRESTO_WAREHOUSE_URL naming a database nothing answers for: the run fails naming the
+    warehouse with its password as ***, and the password is in none of the command's output,
+    nor anywhere under DAGSTER_HOME (event log, run storage, captured compute logs)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://sms:{urllib.parse.quote(PASSWORD, safe='')}@127.0.0.1:{port}/warehouse"
+    dagster_home = tmp_path / "home"
+    env = project_env(
+        None,
+        duckdb_path=tmp_path / "warehouse.duckdb",
+        dagster_home=dagster_home,
+        start_date=SIMULATOR_HISTORY_START,
+        extra={"SMSPRESTO_WAREHOUSE_URL": url},
+    )
+    initialise_instance(dagster_home)
+    code, output = finish(
+        start(materialize_command("--select", "analytics_views"), env, cwd=tmp_path), 180
+    )
+    assert code != 0, output
+    assert f"postgresql://sms:***@127.0.0.1:{port}/warehouse" in output, output[-4000:]
+    assert not any(needle.decode() in output for needle in needles(PASSWORD))
+    assert files_holding(dagster_home, PASSWORD) == []
+    assert not (tmp_path / "warehouse.duckdb").exists(), "the URL, not the file, was used"

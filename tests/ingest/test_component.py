@@ -286,3 +286,48 @@ def test_thresholds_default_to_the_spike_configs(sandbox: DefsFolderSandbox) -> 
     with sandbox.load_component_and_build_defs(defs_path=path) as (component, _):
         assert isinstance(component, SMSPrestoIngestComponent)
         assert component.failure_spikes == SpikeConfig(baseline_days=21)
+
+
+def test_the_warehouse_is_the_url_a_variable_names(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warehouse_url_env`` puts the URL's variable, by name, where the DuckDB file was."""
+    monkeypatch.setenv("MY_WAREHOUSE_URL", "postgresql://sms:hunter2@db.example:5432/sms")
+    path = declare(sandbox, {"start_date": "2025-01-01", "warehouse_url_env": "MY_WAREHOUSE_URL"})
+    with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
+        assert isinstance(component, SMSPrestoIngestComponent)
+        assert component.duckdb_path is None
+        warehouse = (defs.resources or {})["warehouse"]
+        assert isinstance(warehouse, WarehouseResource)
+        assert warehouse.path is None
+        assert isinstance(warehouse.url, dg.EnvVar)
+        assert warehouse.url.env_var_name == "MY_WAREHOUSE_URL"
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "said"),
+    [
+        ({"duckdb_path": "data/w.duckdb", "warehouse_url_env": "MY_WAREHOUSE_URL"}, "not both"),
+        ({"duckdb_path": None}, "both are null"),
+        ({"warehouse_url_env": "postgresql://sms:hunter2@db/sms"}, "not its value"),
+    ],
+)
+def test_the_warehouse_is_one_file_or_one_url(
+    sandbox: DefsFolderSandbox, warehouse: dict[str, Any], said: str
+) -> None:
+    path = declare(sandbox, {"start_date": "2025-01-01", **warehouse})
+    text = load_error(sandbox, path)
+    assert said in text, text
+    assert "duckdb_path" in text or "warehouse_url_env" in text, text
+    assert "hunter2" not in text, "an error must not echo what may be a secret"
+
+
+def test_a_malformed_warehouse_url_fails_the_load_redacted(
+    sandbox: DefsFolderSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_WAREHOUSE_URL", "postgresql://sms:hunter2@db.example:port/sms")
+    path = declare(sandbox, {"start_date": "2025-01-01", "warehouse_url_env": "MY_WAREHOUSE_URL"})
+    text = load_error(sandbox, path)
+    assert "MY_WAREHOUSE_URL does not name a warehouse" in text, text
+    assert "postgresql://sms:***@db.example:port/sms" in text, text
+    assert "hunter2" not in text

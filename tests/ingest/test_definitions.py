@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster._serdes import serialize_value
 from e2e_fixtures import BIN, load_project, project_env, run
 
 import dagster_project
@@ -152,6 +154,42 @@ def test_secrets_are_env_vars_not_values(monkeypatch: pytest.MonkeyPatch) -> Non
         value = getattr(resource, field)
         assert isinstance(value, dg.EnvVar), field
         assert value.env_var_name == variable
+
+
+def test_the_warehouse_url_variable_wins_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SMSPRESTO_WAREHOUSE_URL set, every component's warehouse is that variable, named:
+    its value (a password) is nowhere in what the UI is sent of the definitions."""
+    url = f"postgresql://smspresto:{SECRET}@db.example:5432/sms"
+    defs = load_project(
+        monkeypatch,
+        {"SMSPRESTO_WAREHOUSE_URL": url, "SMSPRESTO_DUCKDB_PATH": "/tmp/elsewhere.duckdb"},
+    )
+    warehouse = resources(defs)["warehouse"]
+    assert isinstance(warehouse, WarehouseResource)
+    assert warehouse.path is None
+    assert isinstance(warehouse.url, dg.EnvVar)
+    assert warehouse.url.env_var_name == "SMSPRESTO_WAREHOUSE_URL"
+    snapshot = serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
+    assert "SMSPRESTO_WAREHOUSE_URL" in snapshot
+    assert SECRET not in snapshot
+    assert "/tmp/elsewhere.duckdb" not in snapshot, "the URL wins over the DuckDB file"
+
+
+def test_without_a_warehouse_url_the_duckdb_file_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = resources(load_project(monkeypatch, {"SMSPRESTO_WAREHOUSE_URL": " "}))["warehouse"]
+    assert isinstance(warehouse, WarehouseResource)
+    assert (warehouse.path, warehouse.url) == ("data/smspresto_warehouse.duckdb", None)
+
+
+def test_a_malformed_warehouse_url_fails_the_load_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(
+        ValueError, match=r"^SMSPRESTO_WAREHOUSE_URL does not name a warehouse: "
+    ) as e:
+        load_project(monkeypatch, {"SMSPRESTO_WAREHOUSE_URL": f"postgresql://u:{SECRET}@db/"})
+    assert "postgresql://u:***@db/" in str(e.value)
+    assert SECRET not in str(e.value)
 
 
 def test_base_url_defaults_to_the_real_api(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,6 +91,7 @@ def test_campaign_binding_attributes_are_the_defaults() -> None:
     assert set(listed) == {
         "timezone",
         "duckdb_path",
+        "warehouse_url_env",
         "api_key_env",
         "api_pass_env",
         "base_url_env",

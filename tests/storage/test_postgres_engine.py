@@ -179,6 +179,16 @@ def test_a_bad_url_option_is_refused_without_connecting() -> None:
     assert PASSWORD not in str(raised.value)
 
 
+def test_an_unreachable_server_is_refused_by_the_check(postgres_url: str) -> None:
+    """A run checks its warehouse before it asks the API for anything: a server that refuses
+    the connection fails that check, redacted; a reachable one passes it."""
+    Warehouse(postgres_url).check()
+    warehouse = Warehouse(f"postgresql://u:{PASSWORD}@127.0.0.1:1/db")
+    with pytest.raises(WarehouseOpenError, match=r"u:\*\*\*@127\.0\.0\.1:1/db") as raised:
+        warehouse.check()
+    assert PASSWORD not in str(raised.value)
+
+
 def test_a_message_quoting_the_password_is_scrubbed() -> None:
     secrets = Secrets("postgresql://u:p%40ss%2Fword@host/db")
     assert secrets.scrub("dsn: u:p%40ss%2Fword@host, then p@ss/word") == "dsn: u:***@host, then ***"

@@ -207,6 +207,8 @@ class PostgresDatabase:
 
     def check(self) -> None:
         check_url(self._url)
+        with self._connection():
+            pass
 
     def exists(self) -> bool:
         with self._connection() as con, engine_errors(self._secrets):

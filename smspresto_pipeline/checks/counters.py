@@ -23,7 +23,7 @@ from datetime import UTC, date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from smspresto_pipeline.checks.reading import Source, fetch_all, fetch_one
+from smspresto_pipeline.checks.reading import Reader, Source, fetch_all, fetch_one, reader
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.wording import plural
 
@@ -126,7 +126,8 @@ def check_counters_reconcile(
     and the check passes, saying so.
 
     Args:
-        con: a connection to the warehouse.
+        con: the warehouse (a ``Warehouse`` of either engine), a port session or an engine's
+            own connection to it (see :mod:`~smspresto_pipeline.checks.reading`).
         timezone: the account's time zone (the snapshot's day is named in it).
         tolerance: messages of unexplained gap allowed.
         tolerance_ratio: share of the counters' success + failed allowed, if larger.
@@ -134,7 +135,13 @@ def check_counters_reconcile(
             account's rows together (a warehouse of one account).
     """
     validate_tolerances(tolerance, tolerance_ratio)
-    zone = ZoneInfo(timezone)
+    with reader(con) as source:
+        return _reconcile(source, ZoneInfo(timezone), tolerance, tolerance_ratio, account)
+
+
+def _reconcile(
+    con: Reader, zone: ZoneInfo, tolerance: int, tolerance_ratio: float, account: str | None
+) -> CountersResult:
     scope = {"account": account}
     snapshot = fetch_one(con, "checks/select_latest_snapshot_counters.sql", scope)
     if snapshot is None:
@@ -144,7 +151,7 @@ def check_counters_reconcile(
             metadata={"snapshots": 0},
         )
     taken_at, sent, success, failed = snapshot
-    row = fetch_one(con, "checks/select_archive_totals.sql", {**scope, "loaded_after": taken_at})
+    row = fetch_one(con, "checks/select_archive_totals.sql", {**scope, "taken_at": taken_at})
     assert row is not None  # an aggregate without GROUP BY always answers one row
     totals = _Totals(*row)
     snapshot_day = taken_at.replace(tzinfo=UTC).astimezone(zone).date()

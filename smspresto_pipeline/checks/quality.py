@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from smspresto_pipeline.checks.reading import Source, fetch_all
+from smspresto_pipeline.checks.reading import Reader, Source, fetch_all, reader
 from smspresto_pipeline.wording import plural
 
 __all__ = ["QUALITY_CHECKS", "QualityResult", "check_data_quality", "run_quality_check"]
@@ -57,7 +57,7 @@ def _days(first: date, last: date) -> list[date]:
 
 
 def _rows_by_day(
-    con: Source, sql_file: str, first: date, last: date, account: str | None
+    con: Reader, sql_file: str, first: date, last: date, account: str | None
 ) -> dict[date, list[tuple[Any, ...]]]:
     """The rows of ``sql/checks/<sql_file>.sql`` over the days (of ``account``, of every account
     when None), grouped by their first column (the day); every day of the range is a key (an
@@ -98,7 +98,10 @@ def _required_fields(day: date, rows: list[tuple[Any, ...]]) -> QualityResult:
 
 
 def _statuses(day: date, rows: list[tuple[Any, ...]]) -> QualityResult:
-    counts = {str(code): int(n) for code, n in rows}
+    # Most frequent first, ties by code in code-point order: the engines' ORDER BY of a string
+    # follows their collation (PostgreSQL's database locale), which would reorder the words.
+    pairs = [(str(code), int(n)) for code, n in rows]
+    counts = dict(sorted(pairs, key=lambda pair: (-pair[1], pair[0])))
     total = sum(counts.values())
     codes = ", ".join(f"{code!r}: {n}" for code, n in counts.items())
     text = (
@@ -148,7 +151,8 @@ def run_quality_check(
         raise ValueError(
             f"unknown quality check {name!r}; expected one of {list(QUALITY_CHECKS)}"
         ) from None
-    rows = _rows_by_day(con, sql_file, first, first if last is None else last, account)
+    with reader(con) as source:
+        rows = _rows_by_day(source, sql_file, first, first if last is None else last, account)
     return {day: judge(day, day_rows) for day, day_rows in rows.items()}
 
 
@@ -157,4 +161,7 @@ def check_data_quality(
 ) -> list[QualityResult]:
     """Every data-quality check on ``day``, reading ``smspresto.archive_raw`` and ``messages``
     (``account``'s rows, every account's when None)."""
-    return [run_quality_check(con, name, day, account=account)[day] for name in QUALITY_CHECKS]
+    with reader(con) as source:
+        return [
+            run_quality_check(source, name, day, account=account)[day] for name in QUALITY_CHECKS
+        ]

@@ -46,7 +46,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from smspresto_pipeline.checks.reading import Source, fetch_all
+from smspresto_pipeline.checks.reading import Source, fetch_all, reader
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -624,7 +624,8 @@ def load_daily_counts(
     """Per segment, ``(final, failed)`` per day from ``smspresto.messages``, days inclusive, of
     ``account`` (of every account when None)."""
     params = {"first": first, "last": last, "account": account}
-    rows = fetch_all(con, "checks/select_daily_failures_by_segment.sql", params)
+    with reader(con) as source:
+        rows = fetch_all(source, "checks/select_daily_failures_by_segment.sql", params)
     counts: dict[str, dict[date, tuple[int, int]]] = {}
     for day, segment, final, failed in rows:
         counts.setdefault(segment, {})[day] = (int(final), int(failed))
@@ -636,8 +637,10 @@ def find_failure_spikes(
 ) -> list[SpikeFinding]:
     """One finding per segment (``all``, each sender, each carrier) with messages on ``day``.
 
-    Reads ``smspresto.messages`` through ``con`` (a DuckDB connection), ``account``'s rows
-    (every account's together when None): ``day`` and the
+    Reads ``smspresto.messages`` through ``con``: a warehouse of either engine (a
+    ``Warehouse``), a port session, or an engine's own connection (a DuckDB connection to any
+    file, or what a PostgreSQL ``Warehouse.reading()`` hands out); ``account``'s rows (every
+    account's together when None). It reads ``day`` and the
     ``2 * baseline_days`` before it, so that days flagged in the baseline are recognised (by
     walking the check forward over them) and left out. The account's finding comes first.
 

@@ -21,8 +21,11 @@ import importlib.util
 import logging
 from pathlib import Path
 
+# By name: the package's own submodule ``duckdb`` (the engine) takes the module's name here.
+from duckdb import DuckDBPyConnection
+
 from smspresto_pipeline.storage.duckdb import ENGINE_ERRORS, check_path, is_lock_conflict
-from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase
+from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase, DuckDBSession
 from smspresto_pipeline.storage.errors import (
     ConstraintViolationError,
     QueryRefusedError,
@@ -62,6 +65,7 @@ __all__ = [
     "open_database",
     "parse_target",
     "redact_url",
+    "session_over",
 ]
 
 #: The package that holds the PostgreSQL engine's driver, and how a user gets it.
@@ -82,6 +86,27 @@ def _postgres_errors() -> tuple[type[Exception], ...]:
 #: port's errors, and each engine's own from its raw connection (``Session.raw``,
 #: ``Warehouse.connect()``: a user's SQL, code not yet over the port).
 STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, *ENGINE_ERRORS, *_postgres_errors())
+
+
+def session_over(connection: object) -> Session | None:
+    """A port session over an engine's own connection (what ``Warehouse.reading()`` hands out,
+    or one a user opened with duckdb or psycopg): the SQL files then run on it in its engine's
+    dialect, and fail with the port's errors. ``None`` for an object of no engine known here.
+    The connection stays the caller's to close."""
+    if isinstance(connection, DuckDBPyConnection):
+        return DuckDBSession(connection)
+    if importlib.util.find_spec(_POSTGRES_DRIVER) is None:
+        return None
+    import psycopg
+
+    if isinstance(connection, psycopg.Connection):
+        from smspresto_pipeline.storage.postgres import PostgresSession
+        from smspresto_pipeline.storage.postgres.connection import Secrets
+
+        # The connection's own password, so that the errors scrub it as the engine's do.
+        secrets = Secrets(psycopg.conninfo.make_conninfo(password=connection.info.password or ""))
+        return PostgresSession(connection, secrets)
+    return None
 
 
 def open_database(

@@ -156,10 +156,12 @@ class Database(Protocol):
         """
 
 
+@runtime_checkable
 class HasDatabase(Protocol):
     """What holds a warehouse's :class:`Database` (the history's ``Warehouse``): the outbox,
     the opt-outs, the activations and the breaker take one, so their callers pass the warehouse
-    they have, and another engine's database drops in behind it."""
+    they have, and another engine's database drops in behind it. Runtime-checkable, as
+    :class:`Session` is: the checks take either, or a user's own connection."""
 
     @property
     def database(self) -> Database:

@@ -7,4 +7,4 @@ SELECT
 FROM smspresto.messages
 WHERE partition_date BETWEEN $first AND $last AND status = 'unknown' AND account = coalesce($account, account)
 GROUP BY partition_date, coalesce(status_code, '<null>')
-ORDER BY day, messages DESC, status_code;
+ORDER BY day;

@@ -8,8 +8,8 @@ SELECT
         WHEN grouping(carrier) = 0 THEN 'carrier:' || coalesce(carrier, 'unknown')
         ELSE 'all'
     END AS segment,
-    count_if(status IN ('delivered', 'failed')) AS final,
-    count_if(status = 'failed') AS failed
+    count(*) FILTER (WHERE status IN ('delivered', 'failed')) AS final,
+    count(*) FILTER (WHERE status = 'failed') AS failed
 FROM smspresto.messages
 WHERE partition_date BETWEEN $first AND $last AND account = coalesce($account, account)
 GROUP BY GROUPING SETS ((partition_date), (partition_date, sender), (partition_date, carrier))

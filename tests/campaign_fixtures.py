@@ -52,7 +52,7 @@ def customers_campaign(**overrides: Any) -> Campaign:
 
 #: A warehouse in the campaign tests: a DuckDB file's path, or a PostgreSQL database's URL.
 Target = Path | str
-T = TypeVar("T", Path, str)
+T = TypeVar("T", bound=Path | str)
 
 
 def on_server(target: Target) -> bool:

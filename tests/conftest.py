@@ -13,8 +13,9 @@ and each call gets its own SQLite file in ``tmp_path`` unless ``db_path`` is giv
 that must hold on both engines says ``@on_both_engines`` (``pytest.mark.parametrize`` of
 ``warehouse``, indirect): it runs once on a DuckDB file and once on a fresh PostgreSQL database
 (``warehouse_target`` is that target, for a test that opens more than one ``Warehouse``). ``path``
-is the campaign tests' file: the warehouse schema and an empty ``main.customers`` table, which
-``campaign_fixtures.add_customers`` fills.
+is the campaign tests' warehouse: the schema and an empty ``main.customers`` table, which
+``campaign_fixtures.add_customers`` fills (a DuckDB file; a PostgreSQL database's URL on the
+second run of a test ``@on_both_engines``).
 
 ``LockHolder(path)`` is another process holding a DuckDB file's write lock until released.
 ``CountingConnection(con)`` is a DuckDB connection that counts the statements run through it.
@@ -168,11 +169,15 @@ def outbox(warehouse: Warehouse) -> Outbox:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    """The campaign tests' warehouse file, whose empty ``main.customers`` a campaign reads."""
-    from campaign_fixtures import customers_file  # here: it imports Dagster, slow to import
+def path(warehouse_target: str) -> Path | str:
+    """The campaign tests' warehouse, whose empty ``main.customers`` a campaign reads: a file
+    (the path), or under ``@on_both_engines`` a PostgreSQL database too (its URL)."""
+    # here: it imports Dagster, slow to import
+    from campaign_fixtures import customers_file, on_server
 
-    return customers_file(tmp_path / "warehouse.duckdb")
+    if on_server(warehouse_target):
+        return customers_file(warehouse_target)
+    return customers_file(Path(warehouse_target))
 
 
 class CountingConnection:

@@ -13,9 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+from campaign_fixtures import warehouse_resource
 
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
-from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.resources import SMSPrestoResource
 
 
 def main(settings_file: str) -> int:
@@ -28,7 +29,7 @@ def main(settings_file: str) -> int:
             base_url=settings["base_url"],
             batch_size=settings["batch_size"],
         ),
-        "warehouse": WarehouseResource(path=settings["warehouse"]),
+        "warehouse": warehouse_resource(settings["warehouse"]),
     }
     defs = dg.Definitions.merge(
         build_campaign_defs(campaign, silent_after=timedelta(seconds=settings["silent_after"])),

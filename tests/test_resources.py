@@ -91,6 +91,15 @@ def test_the_warehouse_is_exactly_one_of_path_or_url(given: dict[str, Any], said
     assert said in str(e.value)
 
 
+def test_a_url_given_as_a_path_is_refused_without_its_password() -> None:
+    """Else the URL would name a DuckDB file, and the resource's config show its password."""
+    url = refused_url()
+    with pytest.raises(dg.DagsterInvalidConfigError, match="give it as url instead") as e:
+        WarehouseResource(path=url)
+    assert "smspresto:***@127.0.0.1" in str(e.value)
+    assert not [secret for secret in DB_SECRETS if secret in str(e.value)]
+
+
 def test_path_or_url_name_the_same_warehouse(tmp_path: Path) -> None:
     file = tmp_path / "w.duckdb"
     by_path = WarehouseResource(path=str(file)).get_warehouse()

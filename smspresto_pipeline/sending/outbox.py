@@ -652,7 +652,7 @@ class _OutboxCalls(abc.ABC):
             "rest_rows": rest_rows,
         }
         with self._writing() as session:
-            session.fetch_all("dml/insert_campaign_surge.sql", params)
+            session.execute("dml/insert_campaign_surge.sql", params)
 
     def surge_runs(self, campaign: str, rest: str) -> frozenset[str]:
         """The runs that confirmed a surge of ``campaign`` saying ``rest`` (``keep``: the rows

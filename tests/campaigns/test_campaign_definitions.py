@@ -25,6 +25,7 @@ from campaign_fixtures import (
     skip_reasons,
     states,
     texts_of,
+    warehouse_resource,
 )
 from conftest import MakeSimulator
 from dagster._core.test_utils import create_run_for_test
@@ -43,7 +44,7 @@ def resources(sim: RunningSimulator, path: Path, **warehouse: Any) -> dict[str, 
         "smspresto": SMSPrestoResource(
             api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
         ),
-        "warehouse": WarehouseResource(path=str(path), **warehouse),
+        "warehouse": warehouse_resource(path, **warehouse),
     }
 
 

@@ -12,12 +12,12 @@ import logging
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 from campaign_fixtures import (
+    Target,
     add_customers,
     customers_campaign,
     make_campaign,
@@ -26,6 +26,7 @@ from campaign_fixtures import (
     states,
     texts_of,
 )
+from conftest import on_both_engines
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns import engine
@@ -279,7 +280,9 @@ def _alive(run_id: str) -> RunStatus:
     return RunStatus(over=False, label="STARTED")
 
 
-def evaluate(campaign: Campaign, path: Path, now: datetime = NOON) -> engine.Skip | engine.Request:
+def evaluate(
+    campaign: Campaign, path: Target, now: datetime = NOON
+) -> engine.Skip | engine.Request:
     return engine.evaluate(
         campaign,
         Warehouse(path),
@@ -292,7 +295,7 @@ def evaluate(campaign: Campaign, path: Path, now: datetime = NOON) -> engine.Ski
 
 def run(
     campaign: Campaign,
-    path: Path,
+    path: Target,
     sim: RunningSimulator,
     now: datetime = NOON,
     run_id: str = "run-1",
@@ -311,8 +314,9 @@ def run(
     )
 
 
+@on_both_engines
 def test_the_engine_baselines_a_first_activation_then_sends_new_rows_once(
-    sim: RunningSimulator, path: Path
+    sim: RunningSimulator, path: Target
 ) -> None:
     campaign = customers_campaign()
     baseline = evaluate(campaign, path)
@@ -329,8 +333,9 @@ def test_the_engine_baselines_a_first_activation_then_sends_new_rows_once(
     assert sent_texts(sim) == texts_of(1, 2)
 
 
+@on_both_engines
 def test_a_run_on_the_first_activation_records_the_baseline_and_sends_nothing(
-    sim: RunningSimulator, path: Path
+    sim: RunningSimulator, path: Target
 ) -> None:
     add_customers(path, 1, 2)
     report = run(customers_campaign(), path, sim)
@@ -339,8 +344,9 @@ def test_a_run_on_the_first_activation_records_the_baseline_and_sends_nothing(
     assert sim.sends == []
 
 
+@on_both_engines
 def test_a_tripped_breaker_refuses_the_run_before_the_query(
-    sim: RunningSimulator, path: Path
+    sim: RunningSimulator, path: Target
 ) -> None:
     CircuitBreaker(Warehouse(path)).trip("MTN failures at 21%", source="check:spike")
     broken = customers_campaign(sql="select * from no_such_table")
@@ -352,8 +358,9 @@ def test_a_tripped_breaker_refuses_the_run_before_the_query(
     assert "MTN failures at 21%" in refused.value.texts["circuit_breaker"]
 
 
+@on_both_engines
 def test_the_volume_breaker_refuses_then_a_confirmed_run_keeps_or_drops_the_rest(
-    sim: RunningSimulator, path: Path
+    sim: RunningSimulator, path: Target
 ) -> None:
     campaign = customers_campaign(
         volume_breaker_min_rows=1,
@@ -394,8 +401,9 @@ def test_the_volume_breaker_refuses_then_a_confirmed_run_keeps_or_drops_the_rest
     assert len(sim.sends) == 3
 
 
+@on_both_engines
 def test_quiet_hours_hold_rows_which_expire_past_their_validity(
-    sim: RunningSimulator, path: Path
+    sim: RunningSimulator, path: Target
 ) -> None:
     campaign = customers_campaign(quiet_hours=QUIET, validity_seconds=3600)
     evaluate(campaign, path)
@@ -415,8 +423,9 @@ def test_quiet_hours_hold_rows_which_expire_past_their_validity(
     assert states(path) == {"c1": "expired", "c2": "expired"}
 
 
+@on_both_engines
 def test_the_caps_and_the_frequency_cap_through_the_engine(
-    sim: RunningSimulator, path: Path
+    sim: RunningSimulator, path: Target
 ) -> None:
     campaign = customers_campaign(
         max_per_run=2, max_per_day=3, frequency_cap={"max_messages": 1, "window_seconds": 86_400}
@@ -439,7 +448,8 @@ def test_the_caps_and_the_frequency_cap_through_the_engine(
     assert sent_texts(sim) == texts_of(1, 2, 4)
 
 
-def test_a_dry_run_reports_and_sends_nothing(sim: RunningSimulator, path: Path) -> None:
+@on_both_engines
+def test_a_dry_run_reports_and_sends_nothing(sim: RunningSimulator, path: Target) -> None:
     campaign = customers_campaign(dry_run=True, max_per_run=1)
     Outbox(Warehouse(path)).claim(
         [OutboxMessage("reminder", "old", number(9), "MaBoutique", "x", 1, "GSM-7")],

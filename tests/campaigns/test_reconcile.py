@@ -1,6 +1,7 @@
-"""Reconciliation of ambiguous outbox rows against the ingested archive, in real DuckDB files:
-after a lost answer and the day's ingestion through the simulator, and on hand-written
-archive days (time zones, one archived message per row, coverage of the window)."""
+"""Reconciliation of ambiguous outbox rows against the ingested archive, in real DuckDB files
+and PostgreSQL databases (``@on_both_engines``): after a lost answer and the day's ingestion
+through the simulator, and on hand-written archive days (time zones, one archived message per
+row, coverage of the window)."""
 
 import collections
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from campaign_fixtures import ARCHIVED_TEXT, ambiguous, archived
-from conftest import MakeSimulator
+from conftest import MakeSimulator, on_both_engines
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.reconcile import reconcile
@@ -42,6 +43,7 @@ def rows_by_key(outbox: Outbox) -> dict[str, tuple[str, str | None]]:
     return {row.dedup_key: (row.state, row.api_message) for row in rows}
 
 
+@on_both_engines
 def test_a_lost_answer_is_resolved_sent_from_the_archive_without_resending(
     sim: RunningSimulator, outbox: Outbox, warehouse: Warehouse
 ) -> None:
@@ -77,6 +79,7 @@ def test_a_lost_answer_is_resolved_sent_from_the_archive_without_resending(
     assert reconcile(outbox, timezone=ZONE) == type(result)()
 
 
+@on_both_engines
 def test_archive_times_are_local_and_one_message_resolves_one_row(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
@@ -113,6 +116,7 @@ def test_archive_times_are_local_and_one_message_resolves_one_row(
     assert released == dict.fromkeys(("b", "c", "later"), (None, None))
 
 
+@on_both_engines
 def test_a_window_the_archive_does_not_cover_yet_stays_ambiguous(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:
@@ -135,6 +139,7 @@ def test_a_window_the_archive_does_not_cover_yet_stays_ambiguous(
     assert later.released == ((CAMPAIGN, "fresh"), (CAMPAIGN, "unloaded"))
 
 
+@on_both_engines
 def test_a_window_across_midnight_needs_both_days(outbox: Outbox, warehouse: Warehouse) -> None:
     # 23:30 in Tokyo on DAY: the window runs to 00:30 on the next local day.
     late = MARKED + timedelta(hours=14, minutes=30)
@@ -154,6 +159,7 @@ def test_a_window_across_midnight_needs_both_days(outbox: Outbox, warehouse: War
     assert reconcile(outbox, timezone=ZONE).released == ((CAMPAIGN, "early"), (CAMPAIGN, "late"))
 
 
+@on_both_engines
 def test_a_narrower_window_or_another_campaign_leaves_rows_alone(
     outbox: Outbox, warehouse: Warehouse
 ) -> None:

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from campaign_fixtures import ARCHIVED_TEXT, ambiguous, archived
+from campaign_fixtures import ARCHIVED_TEXT, ambiguous, archived, warehouse_resource
 from conftest import MakeSimulator
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns import build_reconcile_defs
 from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
 from smspresto_pipeline.campaigns.send import send_claimed
-from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.resources import SMSPrestoResource
 from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import Fault
 from smspresto_pipeline.warehouse import Warehouse
@@ -42,7 +42,7 @@ def bound(
         "smspresto": SMSPrestoResource(
             api_key="key", api_pass="secret", base_url=base_url, timezone=timezone
         ),
-        "warehouse": WarehouseResource(path=str(path)),
+        "warehouse": warehouse_resource(path),
     }
     return dg.Definitions.merge(defs, dg.Definitions(resources=resources))
 

@@ -1,6 +1,7 @@
-"""The send step against the real simulator over HTTP and a real DuckDB outbox: each claimed
-row sent once, one request per batch, every batch marked soon after its answer; ambiguous,
-refused and unreachable batches, and what a later run may send."""
+"""The send step against the real simulator over HTTP and a real DuckDB outbox (and a
+PostgreSQL one for the tests ``@on_both_engines``: sending, marking, releasing, dead runs'
+settling): each claimed row sent once, one request per batch, every batch marked soon after its
+answer; ambiguous, refused and unreachable batches, and what a later run may send."""
 
 import collections
 import dataclasses
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MakeSimulator
+from conftest import MakeSimulator, on_both_engines
 
 from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.campaigns.send import (
@@ -70,6 +71,7 @@ def sendsms_requests(sim: RunningSimulator) -> int:
     return sum(1 for request in sim.requests if request.action == "sendsms")
 
 
+@on_both_engines
 def test_every_row_is_sent_once_one_request_per_batch(
     sim: RunningSimulator, outbox: Outbox
 ) -> None:
@@ -97,6 +99,7 @@ def test_every_row_is_sent_once_one_request_per_batch(
     assert sim.api_pass not in stored
 
 
+@on_both_engines
 def test_each_batch_is_recorded_as_requested_before_its_request(
     sim: RunningSimulator, outbox: Outbox
 ) -> None:
@@ -130,6 +133,7 @@ def test_each_batch_is_recorded_as_requested_before_its_request(
     assert set(states(outbox).values()) == {"sent"}
 
 
+@on_both_engines
 def test_a_number_opted_out_after_its_claim_is_skipped_before_its_batch(
     sim: RunningSimulator, outbox: Outbox, warehouse: Warehouse
 ) -> None:
@@ -150,6 +154,7 @@ def test_a_number_opted_out_after_its_claim_is_skipped_before_its_batch(
     assert (row.state, row.skip_reason) == ("skipped", "opted_out")
 
 
+@on_both_engines
 def test_a_lost_answer_makes_the_batch_ambiguous_and_stops(
     sim: RunningSimulator, outbox: Outbox
 ) -> None:
@@ -173,6 +178,7 @@ def test_a_lost_answer_makes_the_batch_ambiguous_and_stops(
     assert sent_per_recipient(sim) == {m.recipient: 1 for m in claimed[:5]}
 
 
+@on_both_engines
 def test_a_rerun_sends_only_the_released_rows(sim: RunningSimulator, outbox: Outbox) -> None:
     claimed = outbox.claim(messages(12), run_id="run-1")
     sim.add_fault(DROP)
@@ -273,6 +279,7 @@ def test_too_little_stock_raises_before_any_request(
         assert check_stock(client, claimed) == 6
 
 
+@on_both_engines
 def test_a_dead_runs_unrequested_rows_are_released_and_its_requested_ones_quarantined(
     outbox: Outbox,
 ) -> None:
@@ -302,6 +309,7 @@ def test_a_dead_runs_unrequested_rows_are_released_and_its_requested_ones_quaran
     assert [m.dedup_key for m in adopted] == ["key-1", "key-2", "key-5"]
 
 
+@on_both_engines
 def test_a_silent_run_is_dead_whatever_its_status_a_live_one_is_left_alone(
     outbox: Outbox,
 ) -> None:
@@ -321,6 +329,7 @@ def test_a_silent_run_is_dead_whatever_its_status_a_live_one_is_left_alone(
     assert {r.dedup_key for r in released_rows(outbox, CAMPAIGN)} == {"key-0", "key-1"}
 
 
+@on_both_engines
 def test_a_run_judged_dead_while_alive_sends_nothing_it_no_longer_owns(
     sim: RunningSimulator, outbox: Outbox
 ) -> None:

@@ -110,7 +110,7 @@ serve(config, on_ready=lambda sim: print(sim.base_url, flush=True))
 # Runs in the backfill process: one run over the whole range; prints rows, the seconds of the
 # whole materialize() call and those of the asset's step alone (from the run's event log).
 BACKFILL = """
-import json, sys, time
+import json, os, sys, time
 import dagster as dg
 from smspresto_pipeline.ingest.assets import build_archive_messages_asset
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
@@ -140,9 +140,15 @@ with dg.DagsterInstance.ephemeral() as instance:
 step = times[dg.DagsterEventType.STEP_SUCCESS] - times[dg.DagsterEventType.STEP_START]
 with Warehouse(target).connect(read_only=True) as con:
     rows = con.execute("SELECT count(*) FROM smspresto.messages").fetchone()[0]
-print(json.dumps(
-    {"success": result.success, "rows": rows, "seconds": seconds, "step": step, "cpu": cpu}
-))
+    # On disk: the messages table with its indexes and TOAST (PostgreSQL), the whole file (DuckDB).
+    size = (
+        con.execute("SELECT pg_total_relation_size('smspresto.messages')").fetchone()[0]
+        if "url" in place else os.path.getsize(target)
+    )
+print(json.dumps({
+    "success": result.success, "rows": rows, "seconds": seconds, "step": step, "cpu": cpu,
+    "bytes": size,
+}))
 """
 
 
@@ -343,6 +349,8 @@ def measure(
         "bare_rows_per_s": round(bare_rate),
         "backfill_rows_per_s": round(backfill_rate),
         "ratio": round(backfill_rate / bare_rate, 3),
+        # The stored messages' bytes on disk per row (last round): see BACKFILL.
+        "bytes_per_message": round(backfills[-1]["bytes"] / bare_rows),
         "step_rows_per_s": round(statistics.median(step_rates)),
         "step_ratio": round(statistics.median(step_rates) / bare_rate, 3),
         # Where the CPU went (seconds, median over rounds): on a machine whose cores are all
@@ -444,7 +452,7 @@ def _summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per case: what it was, the two rates, the ratio and the peak."""
     keys = (
         "engine", "recipient_pool", "latency_s", "paging", "rows", "bare_rows_per_s",
-        "backfill_rows_per_s", "ratio", "cpu_ratio", "backfill_peak_rss_mb",
+        "backfill_rows_per_s", "ratio", "cpu_ratio", "backfill_peak_rss_mb", "bytes_per_message",
     )  # fmt: skip
     return [{key: result[key] for key in keys} for result in results]
 

@@ -66,6 +66,7 @@ from smspresto_pipeline.api.core import Core
 from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
 from smspresto_pipeline.campaigns.prepare import PreparedMessage, prepare_batch
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.warehouse import Warehouse
 
 BATCH_SIZE = 500
 TIMEOUT = 30.0
@@ -309,11 +310,25 @@ def main() -> None:
                 for round_no in range(args.rounds):
                     warehouse = made.fresh(f"round_{round_no}")
                     rounds.append(one_round(sim, http, campaign, batches, warehouse, instance))
-    print(json.dumps(figures(args, len(batches), startup_s, rounds)))
+        outbox_bytes = outbox_size(warehouse)
+    print(json.dumps(figures(args, len(batches), startup_s, rounds, outbox_bytes)))
+
+
+def outbox_size(warehouse: str) -> int | None:
+    """The outbox's bytes on disk with its index and TOAST (PostgreSQL); None for a DuckDB file,
+    whose size is not the outbox's alone."""
+    if not warehouse.startswith("postgresql://"):
+        return None
+    with Warehouse(warehouse).connect(read_only=True) as con:
+        return int(con.execute("SELECT pg_total_relation_size('smspresto.outbox')").fetchone()[0])
 
 
 def figures(
-    args: argparse.Namespace, batches: int, startup_s: float, rounds: Sequence[dict[str, Any]]
+    args: argparse.Namespace,
+    batches: int,
+    startup_s: float,
+    rounds: Sequence[dict[str, Any]],
+    outbox_bytes: int | None,
 ) -> dict[str, Any]:
     """The JSON the benchmark prints."""
     n = args.messages
@@ -351,6 +366,8 @@ def figures(
         "bare_requests_per_message": round(bare_requests / n, 5),
         "job_requests_per_message": round(job_requests / n, 5),
         "job_sendsms_per_batch": round(job_sendsms / batches, 3),
+        # The last round's outbox on disk per row (PostgreSQL only), every row sent.
+        "outbox_bytes_per_row": None if outbox_bytes is None else round(outbox_bytes / n),
         "job_requests_metadata": rounds[-1]["requests"],
         "per_round": {
             "bare_s": [round(r["bare_s"], 3) for r in rounds],

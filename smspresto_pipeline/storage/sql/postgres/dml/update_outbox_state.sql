@@ -1,6 +1,7 @@
 -- Move rows of one campaign to $state, only from the states allowed to lead there; values not
 -- given keep what the row had. sent_at is set when a row becomes sent. outbox_keys holds the
 -- rows select_outbox_markable_keys.sql found: what moved is read back, not echoed.
+-- The keys are looked up in the primary key (see select_outbox_unrequested_keys.sql).
 UPDATE smspresto.outbox
 SET
     state = $state::VARCHAR,
@@ -12,5 +13,5 @@ SET
         ELSE sent_at END,
     updated_at = $now::TIMESTAMP
 WHERE campaign = $campaign
-    AND dedup_key IN (SELECT dedup_key FROM outbox_keys)
+    AND dedup_key = ANY(ARRAY(SELECT dedup_key FROM outbox_keys))
     AND state = ANY($from_states::VARCHAR[]);

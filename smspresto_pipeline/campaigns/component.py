@@ -129,19 +129,27 @@ attributes:
 """
 
 _SCAFFOLD_SQL = """\
--- Whom to text: one row per message. One SELECT, reading the warehouse's tables (DuckDB) and
--- nothing else: no file, URL, ATTACH, extension or SET (load a file into a table first).
+-- Whom to text: one row per message. One SELECT, reading the warehouse's tables and nothing
+-- else: no file, URL, ATTACH, extension or SET (load a file into a table first). It runs in
+-- the warehouse's dialect (DuckDB's, or PostgreSQL's); this one runs alike on both.
 -- Required columns: recipient (a phone number) and dedup_key (the same key is never sent
 -- twice in this campaign); every other column is a variable of message.j2.
--- This example greets the numbers first seen yesterday, once each.
-SELECT
-    recipient,
-    'welcome:' || recipient AS dedup_key,
-    arg_min(contact_name, created_at) AS contact_name
-FROM smspresto.messages
-WHERE recipient_valid
-GROUP BY recipient
-HAVING min(partition_date) = current_date - 1
+-- This example greets the numbers first seen yesterday, once each, in the order they came
+-- (a run sends the first max_per_run rows: without ORDER BY, any of them).
+SELECT recipient, 'welcome:' || recipient AS dedup_key, contact_name
+FROM (
+    SELECT
+        recipient,
+        contact_name,
+        partition_date,
+        created_at,
+        history_id,
+        row_number() OVER (PARTITION BY recipient ORDER BY created_at, history_id) AS nth
+    FROM smspresto.messages
+    WHERE recipient_valid
+) AS numbered
+WHERE nth = 1 AND partition_date = current_date - 1
+ORDER BY created_at, history_id
 """
 
 # One line: a line break in the file is a line break in the SMS (Jinja2 drops the last one).

@@ -37,6 +37,7 @@ otherwise than another fails the load, naming the attribute and both values.
 
 # No ``from __future__ import annotations``: Dagster reads the fields' annotations at runtime.
 
+import inspect
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -286,6 +287,16 @@ class CampaignComponent(ResourceAttributes):
     default_region: Annotated[str, _described("default_region")] = _default("default_region")
     timezone: Annotated[str, _described("timezone")] = _default("timezone")
     smart_encoding: Annotated[bool, _described("smart_encoding")] = _default("smart_encoding")
+    pool: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="A Dagster concurrency pool for the send job's op, which writes the "
+            "warehouse (the outbox). The step holds its slot for the whole run, API calls "
+            "included: in the ingestion's pool at one slot, a long send delays the ingest. "
+            "Unset: no pool (one send run per campaign is the run queue's tag limit).",
+            examples=["smspresto_warehouse"],
+        ),
+    ] = inspect.signature(build_campaign_defs).parameters["pool"].default
     reconcile_schedule_status: Annotated[
         Literal["running", "stopped"],
         dg.Resolver.default(
@@ -332,7 +343,7 @@ class CampaignComponent(ResourceAttributes):
         campaign = self.build_campaign(context.path, self._resolution)
         smspresto, warehouse = self.bind_resources(context)
         defs = [
-            build_campaign_defs(campaign),
+            build_campaign_defs(campaign, pool=self.pool),
             dg.Definitions(resources={"smspresto": smspresto, "warehouse": warehouse}),
         ]
         # Dagster copies each definition a component returns (to record its defs.yaml), so two

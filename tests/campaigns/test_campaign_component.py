@@ -101,7 +101,8 @@ def customers(tmp_path: Path, *rows: tuple[str, str, str]) -> Path:
 def test_attributes_mirror_the_campaign_fields() -> None:
     """Every Campaign field is an attribute of the same name and default (and description);
     the component adds the file variants of the query and the template, the attributes binding
-    the resources (the ingest component's), and the shared schedule's state."""
+    the resources (the ingest component's), the shared schedule's state, and the send op's
+    pool."""
     attributes = CampaignComponent.model_fields
     fields = Campaign.model_fields
     binding = set(ResourceAttributes.model_fields) - {"timezone"}
@@ -117,6 +118,7 @@ def test_attributes_mirror_the_campaign_fields() -> None:
         "sql_file",
         "template_file",
         "reconcile_schedule_status",
+        "pool",
         *binding,
     }
     assert set(fields) <= set(attributes)
@@ -280,6 +282,30 @@ def test_a_campaign_alone_is_a_whole_project(sandbox: DefsFolderSandbox) -> None
         dg.EnvVar("SMSPRESTO_API_KEY"),
         dg.EnvVar("SMSPRESTO_API_PASS"),
     )
+
+
+@pytest.mark.parametrize("pool", [None, "smspresto_warehouse"])
+def test_the_steps_that_write_the_warehouse_take_the_pool_named(
+    sandbox: DefsFolderSandbox, pool: str | None
+) -> None:
+    """The ingestion's three assets and a campaign's send op take the pool their components
+    name (none when they name none, the factories' default)."""
+    named = {} if pool is None else {"pool": pool}
+    declare_ingest(sandbox, **named)
+    declare(sandbox, {"sql": SQL, "template": TEMPLATE, **named})
+    with sandbox.build_all_defs() as defs:
+        repository = defs.get_repository_def()
+        assets = {
+            key.to_user_string(): assets_def.op.pool
+            for assets_def in repository.assets_defs_by_key.values()
+            for key in assets_def.keys
+        }
+        assert assets == dict.fromkeys(
+            ["archive_messages", "account_snapshot", "analytics_views"], pool
+        )
+        [send] = repository.get_job("welcome_send").all_node_defs
+        assert isinstance(send, dg.OpDefinition)
+        assert send.pool == pool
 
 
 def test_a_paused_campaign_names_a_job_its_project_has(

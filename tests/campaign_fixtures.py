@@ -6,6 +6,7 @@ rows that resolve them."""
 
 import collections
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +15,12 @@ from typing import Any, TypeVar
 import dagster as dg
 import duckdb
 import psycopg
+import yaml
 
+import dagster_project
+from dagster_project.settings import Settings
 from smspresto_pipeline.api.models import ArchiveRecord
-from smspresto_pipeline.campaigns import Campaign, build_campaign_defs
+from smspresto_pipeline.campaigns import Campaign, CampaignComponent, build_campaign_defs
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.sending import OUTBOX_STATES, Outbox, OutboxMessage
 from smspresto_pipeline.simulator import RunningSimulator
@@ -43,6 +47,43 @@ def warehouse_resource(target: str | Path, **fields: Any) -> WarehouseResource:
 def make_campaign(**overrides: Any) -> Campaign:
     """A :class:`Campaign` of :data:`CAMPAIGN_FIELDS` with ``overrides``."""
     return Campaign(**{**CAMPAIGN_FIELDS, **overrides})
+
+
+# --- the project's example campaigns ----------------------------------------------------------
+
+#: The code location's campaigns, a folder each (defs.yaml, query.sql, message.j2).
+EXAMPLES = Path(dagster_project.__file__).parent / "defs" / "campaigns"
+
+
+def with_settings(text: str, **settings: str) -> str:
+    """``text`` with its ``{{ settings.<name> }}`` written as the project renders them: the
+    values of ``settings``, else the defaults of :class:`~dagster_project.settings.Settings`."""
+    values = {name: str(value) for name, value in dataclasses.asdict(Settings()).items()}
+    for name, value in {**values, **settings}.items():
+        text = text.replace(f"{{{{ settings.{name} }}}}", value)
+    assert "{{" not in text
+    return text
+
+
+def example_query(name: str, **settings: str) -> str:
+    """The example campaign ``name``'s query, its template variables rendered as the project
+    does."""
+    return with_settings((EXAMPLES / name / "query.sql").read_text(encoding="utf-8"), **settings)
+
+
+def example_campaign(name: str, **overrides: Any) -> Campaign:
+    """The example campaign ``name`` as its ``defs.yaml`` declares it (settings rendered as
+    :func:`with_settings` does), with ``overrides`` (``dry_run=True``, say)."""
+    folder = EXAMPLES / name
+    declared = yaml.safe_load(with_settings((folder / "defs.yaml").read_text(encoding="utf-8")))
+    # The campaign's own attributes: the resources' are the project's to bind.
+    attributes = {
+        key: value
+        for key, value in declared["attributes"].items()
+        if key in Campaign.model_fields or key == "template_file"
+    }
+    campaign = CampaignComponent(**attributes, sql=example_query(name)).build_campaign(folder)
+    return campaign.model_copy(update=overrides)
 
 
 # --- a campaign over a customers table ------------------------------------------------------
@@ -171,7 +212,7 @@ class Harness:
         self,
         campaign: Campaign,
         sim: RunningSimulator,
-        path: Path,
+        path: Target,
         instance: dg.DagsterInstance,
         clock: Callable[[], datetime] | None = None,
         extra: dg.Definitions | None = None,

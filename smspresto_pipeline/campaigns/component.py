@@ -37,6 +37,7 @@ otherwise than another fails the load, naming the attribute and both values.
 
 # No ``from __future__ import annotations``: Dagster reads the fields' annotations at runtime.
 
+import inspect
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -129,19 +130,27 @@ attributes:
 """
 
 _SCAFFOLD_SQL = """\
--- Whom to text: one row per message. One SELECT, reading the warehouse's tables (DuckDB) and
--- nothing else: no file, URL, ATTACH, extension or SET (load a file into a table first).
+-- Whom to text: one row per message. One SELECT, reading the warehouse's tables and nothing
+-- else: no file, URL, ATTACH, extension or SET (load a file into a table first). It runs in
+-- the warehouse's dialect (DuckDB's, or PostgreSQL's); this one runs alike on both.
 -- Required columns: recipient (a phone number) and dedup_key (the same key is never sent
 -- twice in this campaign); every other column is a variable of message.j2.
--- This example greets the numbers first seen yesterday, once each.
-SELECT
-    recipient,
-    'welcome:' || recipient AS dedup_key,
-    arg_min(contact_name, created_at) AS contact_name
-FROM smspresto.messages
-WHERE recipient_valid
-GROUP BY recipient
-HAVING min(partition_date) = current_date - 1
+-- This example greets the numbers first seen yesterday, once each, in the order they came
+-- (a run sends the first max_per_run rows: without ORDER BY, any of them).
+SELECT recipient, 'welcome:' || recipient AS dedup_key, contact_name
+FROM (
+    SELECT
+        recipient,
+        contact_name,
+        partition_date,
+        created_at,
+        history_id,
+        row_number() OVER (PARTITION BY recipient ORDER BY created_at, history_id) AS nth
+    FROM smspresto.messages
+    WHERE recipient_valid
+) AS numbered
+WHERE nth = 1 AND partition_date = current_date - 1
+ORDER BY created_at, history_id
 """
 
 # One line: a line break in the file is a line break in the SMS (Jinja2 drops the last one).
@@ -278,6 +287,16 @@ class CampaignComponent(ResourceAttributes):
     default_region: Annotated[str, _described("default_region")] = _default("default_region")
     timezone: Annotated[str, _described("timezone")] = _default("timezone")
     smart_encoding: Annotated[bool, _described("smart_encoding")] = _default("smart_encoding")
+    pool: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="A Dagster concurrency pool for the send job's op, which writes the "
+            "warehouse (the outbox). The step holds its slot for the whole run, API calls "
+            "included: in the ingestion's pool at one slot, a long send delays the ingest. "
+            "Unset: no pool (one send run per campaign is the run queue's tag limit).",
+            examples=["smspresto_warehouse"],
+        ),
+    ] = inspect.signature(build_campaign_defs).parameters["pool"].default
     reconcile_schedule_status: Annotated[
         Literal["running", "stopped"],
         dg.Resolver.default(
@@ -324,7 +343,7 @@ class CampaignComponent(ResourceAttributes):
         campaign = self.build_campaign(context.path, self._resolution)
         smspresto, warehouse = self.bind_resources(context)
         defs = [
-            build_campaign_defs(campaign),
+            build_campaign_defs(campaign, pool=self.pool),
             dg.Definitions(resources={"smspresto": smspresto, "warehouse": warehouse}),
         ]
         # Dagster copies each definition a component returns (to record its defs.yaml), so two

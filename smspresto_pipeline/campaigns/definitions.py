@@ -274,11 +274,14 @@ def _metadata(
     return metadata
 
 
-def _send_op(campaign: Campaign, clock: Clock, silent_after: timedelta) -> dg.OpDefinition:
+def _send_op(
+    campaign: Campaign, clock: Clock, silent_after: timedelta, pool: str | None
+) -> dg.OpDefinition:
     @dg.op(
         name=op_name(campaign),
         description=f"Sends the chosen rows of campaign {campaign.name!r}, each at most once.",
         tags={"kind": "duckdb"},
+        pool=pool,
     )
     def send_batch(
         context: dg.OpExecutionContext,
@@ -328,6 +331,7 @@ def build_campaign_defs(
     *,
     clock: Clock = system_clock,
     silent_after: timedelta = DEFAULT_SILENT_AFTER,
+    pool: str | None = None,
 ) -> dg.Definitions:
     """The campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
 
@@ -343,8 +347,12 @@ def build_campaign_defs(
             the sensor and the next run judge it dead and settle its rows (Dagster's default
             run launcher leaves a killed run STARTED); see
             :mod:`~smspresto_pipeline.campaigns.settle`.
+        pool: a Dagster concurrency pool for the send job's op, which writes the warehouse (the
+            outbox); None for no pool. A send step holds its slot for the whole run, API calls
+            included: in the ingestion's pool at one slot, a long send delays the ingest
+            (docs/deployment.md).
     """
-    op = _send_op(campaign, clock, silent_after)
+    op = _send_op(campaign, clock, silent_after, pool)
 
     @dg.job(
         name=campaign.job_name,

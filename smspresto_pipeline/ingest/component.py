@@ -102,6 +102,9 @@ attributes:
   # The account's name when one warehouse holds several (a lowercase identifier: brand_a); its
   # assets, schedules and checks then get their own keys. null: the one, default account.
   account: null
+  # A Dagster concurrency pool for the assets that write the warehouse (smspresto_warehouse:
+  # its limit, in dagster.yaml or the UI, is how many such steps run at once). null: no pool.
+  pool: null
 """
 
 
@@ -297,6 +300,16 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             examples=["brand_a"],
         ),
     ] = _default("account")
+    pool: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="A Dagster concurrency pool for the three assets, which write the "
+            "warehouse (e.g. smspresto_warehouse: with its limit at 1, runs side by side write "
+            "a DuckDB file in turn instead of waiting for its lock; on PostgreSQL a wider limit "
+            "bounds the load). Unset: no pool.",
+            examples=["smspresto_warehouse"],
+        ),
+    ] = _default("pool")
     circuit_breaker_days: Annotated[
         int,
         dg.Resolver.default(
@@ -369,4 +382,5 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             spike_config=self.failure_spikes,
             circuit_breaker_days=self.circuit_breaker_days,
             account=self.account,
+            pool=self.pool,
         )

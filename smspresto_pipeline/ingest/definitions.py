@@ -55,6 +55,7 @@ def build_ingest_defs(
     spike_config: SpikeConfig | None = None,
     circuit_breaker_days: int = DEFAULT_BREAKER_DAYS,
     account: str | None = None,
+    pool: str | None = None,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
 
@@ -82,6 +83,9 @@ def build_ingest_defs(
             campaigns (older ones fail their check and pause nothing).
         account: the account's name (a lowercase identifier, :mod:`smspresto_pipeline.accounts`);
             None for the default account.
+        pool: a Dagster concurrency pool for the three assets, which write the warehouse (e.g.
+            ``"smspresto_warehouse"``: at one slot, runs side by side write a DuckDB file in
+            turn instead of waiting for its lock; docs/deployment.md); None for no pool.
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
@@ -117,10 +121,11 @@ def build_ingest_defs(
         max_concurrent_days=max_concurrent_days,
         timezone=timezone,
         page_size=page_size,
+        pool=pool,
         account=name,
     )
-    snapshot = build_account_snapshot_asset(account=name)
-    views = build_analytics_views_asset(account=name)
+    snapshot = build_account_snapshot_asset(pool=pool, account=name)
+    views = build_analytics_views_asset(pool=pool, account=name)
     checks = [
         build_archive_checks(
             asset=archive, config=spike_config, breaker_days=circuit_breaker_days, account=name

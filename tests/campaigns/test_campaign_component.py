@@ -6,7 +6,7 @@ warehouse ingested from the simulator."""
 
 import collections
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,11 +15,11 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
+from campaign_fixtures import EXAMPLES, example_query
 from conftest import SIMULATOR_HISTORY_END, SIMULATOR_HISTORY_START, load_error
 from dagster.components.testing import DefsFolderSandbox
 from e2e_fixtures import load_project, project_env
 
-import dagster_project
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.campaigns import Campaign, CampaignComponent
 from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB
@@ -34,7 +34,6 @@ from smspresto_pipeline.sms import migrate_legacy_ci, normalize_number
 from smspresto_pipeline.warehouse import Warehouse
 
 TYPE = "smspresto_pipeline.CampaignComponent"
-CAMPAIGNS = Path(dagster_project.__file__).parent / "defs" / "campaigns"
 SQL = "select phone as recipient, id as dedup_key, first_name from main.customers"
 TEMPLATE = "Bonjour {{ first_name }}, à demain !"
 
@@ -102,7 +101,8 @@ def customers(tmp_path: Path, *rows: tuple[str, str, str]) -> Path:
 def test_attributes_mirror_the_campaign_fields() -> None:
     """Every Campaign field is an attribute of the same name and default (and description);
     the component adds the file variants of the query and the template, the attributes binding
-    the resources (the ingest component's), and the shared schedule's state."""
+    the resources (the ingest component's), the shared schedule's state, and the send op's
+    pool."""
     attributes = CampaignComponent.model_fields
     fields = Campaign.model_fields
     binding = set(ResourceAttributes.model_fields) - {"timezone"}
@@ -118,6 +118,7 @@ def test_attributes_mirror_the_campaign_fields() -> None:
         "sql_file",
         "template_file",
         "reconcile_schedule_status",
+        "pool",
         *binding,
     }
     assert set(fields) <= set(attributes)
@@ -281,6 +282,30 @@ def test_a_campaign_alone_is_a_whole_project(sandbox: DefsFolderSandbox) -> None
         dg.EnvVar("SMSPRESTO_API_KEY"),
         dg.EnvVar("SMSPRESTO_API_PASS"),
     )
+
+
+@pytest.mark.parametrize("pool", [None, "smspresto_warehouse"])
+def test_the_steps_that_write_the_warehouse_take_the_pool_named(
+    sandbox: DefsFolderSandbox, pool: str | None
+) -> None:
+    """The ingestion's three assets and a campaign's send op take the pool their components
+    name (none when they name none, the factories' default)."""
+    named = {} if pool is None else {"pool": pool}
+    declare_ingest(sandbox, **named)
+    declare(sandbox, {"sql": SQL, "template": TEMPLATE, **named})
+    with sandbox.build_all_defs() as defs:
+        repository = defs.get_repository_def()
+        assets = {
+            key.to_user_string(): assets_def.op.pool
+            for assets_def in repository.assets_defs_by_key.values()
+            for key in assets_def.keys
+        }
+        assert assets == dict.fromkeys(
+            ["archive_messages", "account_snapshot", "analytics_views"], pool
+        )
+        [send] = repository.get_job("welcome_send").all_node_defs
+        assert isinstance(send, dg.OpDefinition)
+        assert send.pool == pool
 
 
 def test_a_paused_campaign_names_a_job_its_project_has(
@@ -455,31 +480,22 @@ def ingested(
     return defs, duckdb_path
 
 
-def project_query(name: str, **settings: str) -> str:
-    """A project campaign's query, its template variables rendered as the project does."""
-    text = (CAMPAIGNS / name / "query.sql").read_text(encoding="utf-8")
-    for variable, value in settings.items():
-        text = text.replace(f"{{{{ settings.{variable} }}}}", value)
-    assert "{{" not in text
-    return text
-
-
 @pytest.mark.parametrize(
-    ("messages", "failed", "rate", "expected"),
+    ("messages", "failed", "expected"),
     [
-        (1, 0, "0,0", "1 message, 0 en échec (0,0 %)"),
-        (2, 1, "50,0", "2 messages, 1 en échec (50,0 %)"),
-        (0, 0, None, "0 message, aucun envoi"),
+        (1, 0, "1 message, 0 en échec (0,0 %)"),
+        (2, 1, "2 messages, 1 en échec (50,0 %)"),
+        (3, 1, "3 messages, 1 en échec (33,3 %)"),
+        (0, 0, "0 message, aucun envoi"),
     ],
 )
-def test_the_daily_summary_counts_in_french(
-    messages: int, failed: int, rate: str | None, expected: str
-) -> None:
-    """French puts 0 and 1 in the singular: never "1 messages"."""
+def test_the_daily_summary_counts_in_french(messages: int, failed: int, expected: str) -> None:
+    """French puts 0 and 1 in the singular: never "1 messages"; the template formats the day
+    and the rate (the query returns them as they are, alike on both engines)."""
     template = compile_template(
-        (CAMPAIGNS / "daily_summary" / "message.j2").read_text(encoding="utf-8")
+        (EXAMPLES / "daily_summary" / "message.j2").read_text(encoding="utf-8")
     )
-    row = {"day": "06/12/2026", "messages": messages, "failed": failed, "failure_rate": rate}
+    row = {"day": date(2026, 12, 6), "messages": messages, "failed": failed}
     assert template.render(row) == f"SMS Presto, bilan du 06/12/2026 : {expected}."
 
 
@@ -527,7 +543,7 @@ def test_failed_reminder_selects_the_numbers_whose_last_message_failed(
     assert any(len(by_number[number]) > 1 for number, _ in expected)
 
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        selected = con.execute(project_query("failed_reminder")).fetchall()
+        selected = con.execute(example_query("failed_reminder")).fetchall()
     assert {(recipient, key) for recipient, key, _, _ in selected} == expected
     assert len(selected) == len(expected), "one row per number"
 
@@ -547,7 +563,7 @@ def test_failed_reminder_selects_the_numbers_whose_last_message_failed(
             ],
         )
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        selected = con.execute(project_query("failed_reminder")).fetchall()
+        selected = con.execute(example_query("failed_reminder")).fetchall()
     assert {recipient for recipient, *_ in selected} == {n for n, _ in expected} - {reminded}
 
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import postgres_fixtures
 import pytest
+from parity_fixtures import OWN_TO_EACH_RUN, VIEWS, values, view_rows
 
 from smspresto_pipeline.checks import check_data_quality, find_failure_spikes
 from smspresto_pipeline.checks.counters import check_counters_reconcile
@@ -38,16 +38,6 @@ CARRIER_SPIKE = date(2025, 2, 20)
 DAYS = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
 INGEST_JOB = "archive_messages_ingest_job"
 SNAPSHOT_JOB = "account_snapshot_job"
-VIEWS = {
-    "daily_delivery_by_sender",
-    "daily_segments_billed",
-    "failure_rate_by_carrier",
-    "hourly_volume",
-    "repeatedly_failing_recipients",
-}
-# The snapshot's time is each run's own (taken seconds apart): the rest of the reconciliation
-# must be the same.
-OWN_TO_EACH_RUN = {"snapshot_taken_at"}
 
 
 @dataclass(frozen=True)
@@ -109,24 +99,6 @@ def engines(
             )
     finally:
         database.close()  # drops the database
-
-
-def view_rows(warehouse: Warehouse, view: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The view's columns and all its rows, sorted (a view has no order of its own, and the
-    engines sort strings by different collations)."""
-    with warehouse.connect(read_only=True) as con:
-        cursor = con.execute(f"SELECT * FROM smspresto.{view}")  # a name from VIEWS
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
-    return columns, sorted(rows, key=lambda row: [(value is None, str(value)) for value in row])
-
-
-def values(evaluation: dg.AssetCheckEvaluation) -> dict[str, Any]:
-    return {
-        name: value.value
-        for name, value in evaluation.metadata.items()
-        if name not in OWN_TO_EACH_RUN
-    }
 
 
 def test_every_view_gives_the_same_rows(engines: tuple[Ingested, Ingested]) -> None:

@@ -194,6 +194,7 @@ def test_the_attributes_default_to_the_factorys() -> None:
         "schedule_status",
         "circuit_breaker_days",
         "account",
+        "pool",
     }
     for name in shared:
         default = SMSPrestoIngestComponent.model_fields[name].default

@@ -5,15 +5,20 @@ message, and a clear word when its driver is missing."""
 import logging
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT
 from smspresto_pipeline.storage import WarehouseOpenError, WarehousePathError, open_database
 from smspresto_pipeline.storage.errors import WarehouseLockedError
 from smspresto_pipeline.storage.postgres.connection import Secrets
+from smspresto_pipeline.storage.queries import POSTGRES, parameter_names, statement
 from smspresto_pipeline.storage.urls import parse_target
 from smspresto_pipeline.warehouse import Warehouse
+from smspresto_pipeline.warehouse.replace import staged_days
 
 DAY, NEXT_DAY = date(2025, 3, 6), date(2025, 3, 7)
 
@@ -245,3 +250,47 @@ def test_transactions_take_turns_across_processes_as_on_duckdb(postgres_url: str
         tell(holder, "stop")
         holder.communicate(timeout=60)
     assert holder.returncode == 0
+
+
+def _scans(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """The plan nodes under ``node`` that read ``table`` (a DELETE's own node aside)."""
+    own = (
+        [node] if node.get("Relation Name") == table and node["Node Type"] != "ModifyTable" else []
+    )
+    return own + [scan for child in node.get("Plans", ()) for scan in _scans(child, table)]
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "index"),
+    [
+        ("dml/delete_messages_partitions.sql", "messages", "messages_account_day"),
+        ("dml/delete_archive_raw_partitions.sql", "archive_raw", "archive_raw_account_day"),
+        ("dml/count_outbox_sent_by_recipient.sql", "outbox", "outbox_recipient"),
+    ],
+)
+def test_a_days_replacement_and_the_frequency_cap_read_through_an_index(
+    postgres_url: str, name: str, table: str, index: str
+) -> None:
+    """A day's write deletes one account's days, the frequency cap counts some recipients: an
+    index serves each, so neither reads the whole history or outbox (asked with sequential
+    scans turned off, which a plan can only obey when such an index exists)."""
+    warehouse = Warehouse(postgres_url)
+    warehouse.ensure_schema()
+    params = {"states": ["sent"], "since": datetime(2025, 3, 1)}
+    names = parameter_names(name, POSTGRES)
+    explain = "EXPLAIN (FORMAT JSON) " + statement(name, POSTGRES, "pyformat")
+    recipients = pa.table({"recipient": ["+2250708081488"]})
+    with (
+        warehouse.database.transaction() as session,
+        session.load_arrow("staged_days", staged_days([DAY], DEFAULT_ACCOUNT)),
+        session.load_arrow("capped_recipients", recipients),
+    ):
+        session.raw.execute("SET LOCAL enable_seqscan = off")
+        cursor = session.raw.execute(
+            explain.encode(), {k: v for k, v in params.items() if k in names}
+        )
+        [(plans,)] = cursor.fetchall()
+        session.rollback()
+    scans = _scans(plans[0]["Plan"], table)
+    assert scans, plans
+    assert [scan.get("Index Name") for scan in scans] == [index] * len(scans), scans

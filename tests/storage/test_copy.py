@@ -124,6 +124,7 @@ def source(simulator: RunningSimulator, tmp_path: Path) -> Path:
     return ingested_warehouse(simulator, tmp_path / "source.duckdb")
 
 
+@pytest.mark.timeout(600)  # it may be the test that runs the demo twice (`demo_twice`)
 def test_the_demo_warehouse_to_postgres_and_back_gives_identical_tables(
     demo_twice: DemoTwice, postgres_url: str, tmp_path: Path
 ) -> None:

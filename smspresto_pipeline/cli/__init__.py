@@ -1,7 +1,8 @@
 """The ``smspresto`` command: run the simulator, read counters, send, export the archive,
-keep the opt-out list, pause and resume the campaigns. A module per command (group):
-``segments``, ``counters``, ``send``, ``opt_out``, ``campaigns``, ``archive``, ``simulate``,
-``demo``; what they share (consoles, options, errors to exit codes) is in ``common``.
+keep the opt-out list, pause and resume the campaigns, copy the warehouse to another engine. A
+module per command (group): ``segments``, ``counters``, ``send``, ``opt_out``, ``campaigns``,
+``archive``, ``simulate``, ``demo``, ``warehouse``; what they share (consoles, options, errors
+to exit codes) is in ``common``.
 
 Exit codes (every subcommand)::
 
@@ -42,6 +43,7 @@ from smspresto_pipeline.cli.opt_out import opt_out
 from smspresto_pipeline.cli.segments import segments
 from smspresto_pipeline.cli.send import send
 from smspresto_pipeline.cli.simulate import simulate
+from smspresto_pipeline.cli.warehouse import warehouse
 
 __all__ = [
     "DEFAULT_DUCKDB_PATH",
@@ -63,5 +65,15 @@ def main() -> None:
     cli(prog_name="smspresto")
 
 
-for _command in (archive, campaigns, counters, demo, opt_out, segments, send, simulate):
+for _command in (
+    archive,
+    campaigns,
+    counters,
+    demo,
+    opt_out,
+    segments,
+    send,
+    simulate,
+    warehouse,
+):
     cli.add_command(_command)

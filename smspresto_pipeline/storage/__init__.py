@@ -12,7 +12,8 @@ Modules: ``port`` (the :class:`Database` and :class:`Session` protocols, and
 :class:`HasDatabase`: what holds one), ``queries`` (the SQL files by name and dialect, parameter
 styles), ``errors`` (the port's errors), ``locks`` (this process's writers taking turns, the
 allowance of waiting for other processes), ``timestamps`` (times as the tables store them: naive
-UTC), ``duckdb`` (the DuckDB engine), ``postgres`` (the PostgreSQL engine). No Dagster here.
+UTC), ``copy`` (a warehouse copied into another, either engine, verified), ``duckdb`` (the
+DuckDB engine), ``postgres`` (the PostgreSQL engine). No Dagster here.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from smspresto_pipeline.storage.duckdb import ENGINE_ERRORS, check_path, is_lock
 from smspresto_pipeline.storage.duckdb.database import DuckDBDatabase, DuckDBSession
 from smspresto_pipeline.storage.errors import (
     ConstraintViolationError,
+    CopyVerificationError,
     QueryRefusedError,
     ReadOnlyQueryError,
     StorageError,
     WarehouseLockedError,
+    WarehouseNotEmptyError,
     WarehouseOpenError,
     WarehousePathError,
     WarehouseSchemaError,
@@ -45,6 +48,7 @@ __all__ = [
     "SCHEMA",
     "STORAGE_ERRORS",
     "ConstraintViolationError",
+    "CopyVerificationError",
     "Database",
     "HasDatabase",
     "LockWaits",
@@ -55,6 +59,7 @@ __all__ = [
     "Session",
     "StorageError",
     "WarehouseLockedError",
+    "WarehouseNotEmptyError",
     "WarehouseOpenError",
     "WarehousePathError",
     "WarehouseSchemaError",

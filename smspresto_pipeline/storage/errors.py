@@ -8,10 +8,12 @@ from __future__ import annotations
 
 __all__ = [
     "ConstraintViolationError",
+    "CopyVerificationError",
     "QueryRefusedError",
     "ReadOnlyQueryError",
     "StorageError",
     "WarehouseLockedError",
+    "WarehouseNotEmptyError",
     "WarehouseOpenError",
     "WarehousePathError",
     "WarehouseSchemaError",
@@ -40,6 +42,24 @@ class WarehouseOpenError(StorageError):
 class WarehouseSchemaError(StorageError):
     """Raised when a table made by an older DDL holds rows and differs in more than added
     columns, so it cannot be brought up to date here."""
+
+
+class WarehouseNotEmptyError(StorageError):
+    """Raised when a copy's target holds rows and was not to be replaced; ``rows`` says how
+    many each of its tables holds (only those holding some)."""
+
+    def __init__(self, message: str, rows: dict[str, int]) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+class CopyVerificationError(StorageError):
+    """Raised when a copied table differs from its source (its row count or its keys), before
+    the copy commits: the target is left as it was. ``table`` names it."""
+
+    def __init__(self, message: str, table: str) -> None:
+        super().__init__(message)
+        self.table = table
 
 
 class WarehousePathError(ValueError):

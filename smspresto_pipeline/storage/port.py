@@ -11,7 +11,7 @@ beside the history take, so that they reach the same file, whatever its engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -65,6 +65,21 @@ class Session(Protocol):
 
     def count_rows(self, relation: str) -> int:
         """The rows of ``relation`` (a table or view of the schema, by name)."""
+
+    def read_batches(
+        self, relation: str, columns: Sequence[str], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The ``columns`` of the schema's table ``relation``, ``batch_rows`` rows at a time
+        (in no order), streamed: the table is never in memory whole. On PostgreSQL the session
+        must be in a transaction (:meth:`Database.snapshot`'s is)."""
+
+    def append_arrow(self, relation: str, table: pa.Table) -> None:
+        """Insert ``table``'s rows into the schema's table ``relation``, its columns by name as
+        the catalog spells them (a column of ``relation`` that ``table`` lacks takes its
+        default)."""
+
+    def delete_all(self, relation: str) -> None:
+        """Delete every row of the schema's table ``relation``."""
 
     def views(self) -> list[str]:
         """The views of the schema, by name."""
@@ -142,6 +157,10 @@ class Database(Protocol):
 
     def reading(self) -> AbstractContextManager[Session]:
         """A read-only session, once this process's writers are done."""
+
+    def snapshot(self) -> AbstractContextManager[Session]:
+        """A read-only session inside one transaction, rolled back at the end: every read in it
+        sees the warehouse as it was when the first began (a copy of all its tables)."""
 
     def kept_instance(self) -> AbstractContextManager[None]:
         """Within the block, sessions open faster (for a loop of short transactions); the

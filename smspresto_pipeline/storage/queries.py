@@ -27,6 +27,7 @@ __all__ = [
     "load_sql",
     "parameter_names",
     "schema_files",
+    "schema_tables",
     "sql_file",
     "statement",
     "to_paramstyle",
@@ -94,6 +95,17 @@ def schema_files(dialect: str) -> list[str]:
     files = group_files("ddl", dialect)
     files.sort(key=lambda name: (name != "ddl/create_smspresto_schema.sql", name))
     return files
+
+
+def schema_tables(dialect: str = DUCKDB) -> list[str]:
+    """The tables of the schema, by name, as its ``ddl`` files create them (a file
+    ``ddl/create_<table>_table.sql`` each): a table added to the DDL is in the list. (The
+    ``ddl`` files are portable today: every dialect has the same tables.)"""
+    return [
+        name.removeprefix("ddl/create_").removesuffix("_table.sql")
+        for name in schema_files(dialect)
+        if name.endswith("_table.sql")
+    ]
 
 
 #: ``dollar``: ``$name``, as written (DuckDB); ``pyformat``: ``%(name)s`` (psycopg).

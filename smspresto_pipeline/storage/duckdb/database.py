@@ -75,6 +75,10 @@ def _bound(name: str, params: Params) -> Params:
     return {key: value for key, value in params.items() if key in names}
 
 
+#: The relation an :meth:`DuckDBSession.append_arrow` registers its rows as, while it inserts them.
+_APPENDED = "smspresto_appended_rows"
+
+
 def _quoted(identifier: str) -> str:
     # Identifiers cannot be bound; these come from our own code and the catalog, not input.
     return '"' + identifier.replace('"', '""') + '"'
@@ -152,8 +156,38 @@ class DuckDBSession:
 
     def count_rows(self, relation: str) -> int:
         with _engine_errors():
-            row = self.raw.execute(f"SELECT count(*) FROM {SCHEMA}.{_quoted(relation)}").fetchone()
-        return int(row[0]) if row else 0
+            # fetchall: after fetchone() DuckDB 2.0 refuses other work on the connection.
+            rows = self.raw.execute(f"SELECT count(*) FROM {SCHEMA}.{_quoted(relation)}").fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def read_batches(
+        self, relation: str, columns: Sequence[str], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        names = ", ".join(_quoted(column) for column in columns)
+        with _engine_errors():
+            # A relation's reader streams: DuckDB computes each batch when it is asked for.
+            reader = self.raw.sql(f"SELECT {names} FROM {SCHEMA}.{_quoted(relation)}")
+            batches = reader.to_arrow_reader(batch_rows)
+        with batches:
+            while True:
+                with _engine_errors():
+                    try:
+                        batch = batches.read_next_batch()
+                    except StopIteration:
+                        return
+                yield batch
+
+    def append_arrow(self, relation: str, table: pa.Table) -> None:
+        names = ", ".join(_quoted(column) for column in table.column_names)
+        with self.load_arrow(_APPENDED, table), _engine_errors():
+            self.raw.execute(
+                f"INSERT INTO {SCHEMA}.{_quoted(relation)} ({names}) "
+                f"SELECT {names} FROM {_quoted(_APPENDED)}"
+            ).fetchall()  # its count: DuckDB 2.0 refuses other work until a result is read
+
+    def delete_all(self, relation: str) -> None:
+        with _engine_errors():
+            self.raw.execute(f"DELETE FROM {SCHEMA}.{_quoted(relation)}").fetchall()
 
     def views(self) -> list[str]:
         return [
@@ -298,6 +332,16 @@ class DuckDBDatabase:
         # fail; it waits for the writer's transaction instead.
         with process_write_lock(self.path), self.session(read_only=True) as session:
             yield session
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[DuckDBSession]:
+        with self.reading() as session:
+            with _engine_errors():
+                session.raw.execute("BEGIN TRANSACTION")
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @contextlib.contextmanager
     def kept_instance(self) -> Iterator[None]:

@@ -24,7 +24,13 @@ from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
-__all__ = ["NumericLoader", "copy_into_temp_table", "to_arrow"]
+__all__ = [
+    "NumericLoader",
+    "copy_into_table",
+    "copy_into_temp_table",
+    "to_arrow",
+    "to_record_batch",
+]
 
 # The rows written per COPY chunk (a spilled Parquet file is read a batch at a time).
 _BATCH_ROWS = 65_536
@@ -104,8 +110,23 @@ def copy_into_temp_table(
     )
     name = sql.Identifier(relation)
     con.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(name, columns))
-    with con.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(name)) as copy:
-        for batch in _batches(table, parquet):
+    _copy(con, name, _batches(table, parquet))
+
+
+def copy_into_table(con: psycopg.Connection, schema: str, relation: str, table: pa.Table) -> None:
+    """Copy ``table``'s rows into the table ``relation`` of ``schema``, its columns by name (as
+    the catalog spells them)."""
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in table.column_names)
+    target = sql.SQL("{}.{} ({})").format(sql.Identifier(schema), sql.Identifier(relation), columns)
+    _copy(con, target, [table])
+
+
+def _copy(
+    con: psycopg.Connection, target: sql.Composable, batches: Iterable[pa.Table | pa.RecordBatch]
+) -> None:
+    """``COPY`` the rows of ``batches`` into ``target`` (a table, with its columns or not)."""
+    with con.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(target)) as copy:
+        for batch in batches:
             if not batch.num_rows:
                 continue
             buffer = io.BytesIO()
@@ -151,11 +172,17 @@ def to_arrow(cursor: psycopg.Cursor[Any]) -> pa.Table:
     """The rows of ``cursor``'s result as an Arrow table, typed from the columns' types (so an
     empty result has its columns too); a type without a match (``numeric``: integers or not,
     see :class:`NumericLoader`) is left to Arrow to infer."""
-    description = cursor.description or []
-    rows = cursor.fetchall()
+    return pa.Table.from_batches([to_record_batch(cursor.description or [], cursor.fetchall())])
+
+
+def to_record_batch(
+    description: Sequence[psycopg.Column], rows: Sequence[Sequence[Any]]
+) -> pa.RecordBatch:
+    """``rows`` of a result described by ``description`` as an Arrow record batch, typed as
+    :func:`to_arrow` types them."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(description)
     arrays = [
         pa.array(values, type=_ARROW_TYPES.get(column.type_code))
         for column, values in zip(description, columns, strict=True)
     ]
-    return pa.table(arrays, names=[column.name for column in description])
+    return pa.RecordBatch.from_arrays(arrays, names=[column.name for column in description])

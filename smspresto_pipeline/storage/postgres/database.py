@@ -25,8 +25,10 @@ from smspresto_pipeline.storage.locks import LockWaits
 from smspresto_pipeline.storage.port import Params, Row
 from smspresto_pipeline.storage.postgres.arrow import (
     NumericLoader,
+    copy_into_table,
     copy_into_temp_table,
     to_arrow,
+    to_record_batch,
 )
 from smspresto_pipeline.storage.postgres.connection import (
     Secrets,
@@ -42,6 +44,7 @@ from smspresto_pipeline.storage.queries import (
     load_sql,
     parameter_names,
     schema_files,
+    schema_tables,
     statement,
 )
 from smspresto_pipeline.storage.urls import redact_url
@@ -136,6 +139,37 @@ class PostgresSession:
             row = self.raw.execute(query).fetchone()
         return int(row[0]) if row else 0
 
+    def read_batches(
+        self, relation: str, columns: Sequence[str], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        query = sql.SQL("SELECT {} FROM {}.{}").format(
+            sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+            sql.Identifier(SCHEMA),
+            sql.Identifier(relation),
+        )
+        # A server-side cursor: the server keeps the result and hands it out a batch at a time.
+        with self._errors():
+            cursor = self.raw.cursor(name=f"read_{relation}")
+            cursor.execute(query)
+        with cursor:
+            while True:
+                with self._errors():
+                    rows = cursor.fetchmany(batch_rows)
+                if not rows:
+                    return
+                yield to_record_batch(cursor.description or [], rows)
+
+    def append_arrow(self, relation: str, table: pa.Table) -> None:
+        with self._errors():
+            copy_into_table(self.raw, SCHEMA, relation, table)
+
+    def delete_all(self, relation: str) -> None:
+        query = sql.SQL("DELETE FROM {}.{}").format(
+            sql.Identifier(SCHEMA), sql.Identifier(relation)
+        )
+        with self._errors():
+            self.raw.execute(query)
+
     def views(self) -> list[str]:
         return [
             name for (name,) in self.fetch_all("dml/select_schema_views.sql", {"schema": SCHEMA})
@@ -217,12 +251,7 @@ class PostgresDatabase:
     def _has_tables(self, con: psycopg.Connection) -> bool:
         """Whether every table of the DDL is in the schema already."""
         session = PostgresSession(con, self._secrets)
-        wanted = {
-            name.removeprefix("ddl/create_").removesuffix("_table.sql")
-            for name in schema_files(POSTGRES)
-            if name.endswith("_table.sql")
-        }
-        return wanted <= session.tables()
+        return set(schema_tables(POSTGRES)) <= session.tables()
 
     def ensure_schema(self) -> None:
         with self._schema_guard, self._connection() as con:
@@ -262,6 +291,16 @@ class PostgresDatabase:
 
     def reading(self) -> contextlib.AbstractContextManager[PostgresSession]:
         return self.session(read_only=True)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[PostgresSession]:
+        with self.reading() as session:
+            with session._errors():
+                session.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @contextlib.contextmanager
     def kept_instance(self) -> Iterator[None]:

@@ -1,0 +1,292 @@
+"""`smspresto warehouse copy`: every table of a warehouse, DuckDB -> PostgreSQL -> DuckDB, in one
+transaction on the target, verified; run through the command (click's runner) on real DuckDB
+files and a real PostgreSQL server, with history ingested from the simulator over HTTP."""
+
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import duckdb
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from conftest import SIMULATOR_HISTORY_START
+from e2e_fixtures import DemoTwice
+
+from smspresto_pipeline import SMSPrestoClient
+from smspresto_pipeline.api.models import AccountCounters
+from smspresto_pipeline.cli import EXIT_API_ERROR, EXIT_BAD_INPUT, cli
+from smspresto_pipeline.simulator import RunningSimulator
+from smspresto_pipeline.storage.queries import schema_tables
+from smspresto_pipeline.warehouse import Warehouse
+
+PASSWORD = "s3cret-Pw"
+T = datetime(2025, 3, 7, 9, 15, 42, 123456)  # microseconds: a timestamp must come back exact
+
+# Rows for the tables that ingestion does not fill, with NULLs, empty strings and accents. The
+# campaign names are the test's own (the demo's warehouse has its own campaign's rows).
+FILL = [
+    "INSERT INTO smspresto.opt_outs VALUES ('+2250707000001', NULL, 'cli', $t), "
+    "('+2250707000002', 'STOP reçu', '', $t)",
+    "INSERT INTO smspresto.campaign_activations VALUES ('copy_promo', $t, 3, 'sensor:promo')",
+    "INSERT INTO smspresto.campaign_surges VALUES "
+    "('copy_promo', 'run-1', $t, 120, 100, 'keep', 20)",
+    "INSERT INTO smspresto.campaign_pauses VALUES "
+    "('check:spike', '2025-03-07', 'MTN fails', $t, $t, 'cli:ops', 'fixed'), "
+    "('cli:ops', NULL, 'by hand', $t, NULL, NULL, NULL)",
+    "INSERT INTO smspresto.outbox VALUES "
+    "('copy_promo', 'k1', '+2250707000003', 'SHOP', 'Bonjour é', 1, 'GSM-7', 'sent', NULL, 0,"
+    " 'ok', 'run-1', $t, $t, $t, $t), "
+    "('copy_promo', 'k2', '+2250707000004', 'SHOP', '', 1, 'GSM-7', 'skipped', 'opted_out',"
+    " NULL, NULL, NULL, $t, $t, NULL, NULL), "
+    "('copy_promo', 'k3', '+2250707000005', 'SHOP', 'x', 2, 'UCS-2', 'ambiguous', NULL, NULL,"
+    " NULL, 'run-2', $t, $t, NULL, $t), "
+    "('copy_promo', 'k4', '+2250707000006', 'SHOP', 'x', 1, 'GSM-7', 'held', NULL, NULL, NULL,"
+    " 'run-2', $t, $t, NULL, NULL)",
+]
+
+
+def fill_tables(path: Path) -> None:
+    """Add rows to every table that ingestion leaves empty (the schema exists)."""
+    with duckdb.connect(str(path)) as con:
+        for statement in FILL:
+            con.execute(statement, {"t": T})
+
+
+def ingested_warehouse(sim: RunningSimulator, path: Path) -> Path:
+    """A warehouse file whose every table holds rows: two days of the simulator's history
+    through real ingestion, an account snapshot, and the rows of FILL."""
+    warehouse = Warehouse(path, spool_dir=path.parent / "spool")
+    with SMSPrestoClient(sim.api_key, sim.api_pass, sim.base_url) as client:
+        for day in (SIMULATOR_HISTORY_START, date(2025, 3, 7)):
+            warehouse.write_partition(day, client.iter_archive_pages(day, day))
+        warehouse.insert_snapshot(client.get_counters())
+    warehouse.insert_snapshot(AccountCounters(**dict.fromkeys(_COUNTERS, 0), taken_at=T))
+    fill_tables(path)
+    return path
+
+
+_COUNTERS = [
+    *("stock", "sent", "success", "failed", "contacts"),
+    *("groups", "orders", "bills", "scheduled", "predefined"),
+]
+
+
+def tables(path: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """Every table of the file's schema (from its catalog, not from the code under test): its
+    columns and all its rows, sorted."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'smspresto'"
+            ).fetchall()
+        ]
+        found = {}
+        for name in names:
+            cursor = con.execute(f'SELECT * FROM smspresto."{name}"')  # a name of the catalog
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+            found[name] = (
+                columns,
+                sorted(rows, key=lambda row: [(v is None, str(v)) for v in row]),
+            )
+    return found
+
+
+def copy(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["warehouse", "copy", *args], env={"COLUMNS": "200"})
+
+
+def with_password(url: str) -> str:
+    """``url`` with a password (the test server trusts its local connections: it is ignored)."""
+    parts = urlsplit(url)
+    user = parts.username or "postgres"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{PASSWORD}@{host}"))
+
+
+def pg_rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as con:
+        return con.execute(query).fetchall()
+
+
+def pg_run(url: str, *statements: str) -> None:
+    with psycopg.connect(url) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+@pytest.fixture
+def source(simulator: RunningSimulator, tmp_path: Path) -> Path:
+    return ingested_warehouse(simulator, tmp_path / "source.duckdb")
+
+
+@pytest.mark.timeout(600)  # it may be the test that runs the demo twice (`demo_twice`)
+def test_the_demo_warehouse_to_postgres_and_back_gives_identical_tables(
+    demo_twice: DemoTwice, postgres_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "demo.duckdb"
+    shutil.copy(demo_twice.data_dir / "smspresto_warehouse.duckdb", source)
+    fill_tables(source)
+    back = tmp_path / "back" / "warehouse.duckdb"
+
+    there = copy(str(source), with_password(postgres_url))
+    assert there.exit_code == 0, there.output
+    again = copy(postgres_url, f"duckdb:///{back}")  # an absolute path: duckdb:////tmp/...
+    assert again.exit_code == 0, again.output
+
+    before, after = tables(source), tables(back)
+    assert set(before) == set(schema_tables())  # the catalog's tables are the DDL's
+    for name, (_, rows) in before.items():
+        assert rows, f"{name} is empty in the source: its copy would prove nothing"
+    assert after == before
+    for result in (there, again):
+        for name, (_, rows) in before.items():
+            assert f"{name}: {len(rows):,} row" in result.output
+        assert "daily_delivery_by_sender" in result.output  # the views, created
+    assert PASSWORD not in there.output
+
+
+def test_every_table_round_trips_exactly(source: Path, postgres_url: str, tmp_path: Path) -> None:
+    back = tmp_path / "back.duckdb"
+    assert copy(str(source), postgres_url).exit_code == 0
+    result = copy(postgres_url, str(back))
+    assert result.exit_code == 0, result.output
+    before = tables(source)
+    assert all(rows for _, rows in before.values())
+    assert tables(back) == before
+    views = pg_rows(
+        postgres_url,
+        "SELECT count(*) FROM information_schema.views WHERE table_schema = 'smspresto'",
+    )
+    assert views[0][0] >= 5
+
+
+def test_a_target_holding_rows_is_refused_and_left_as_it_was(
+    source: Path, postgres_url: str
+) -> None:
+    assert copy(str(source), postgres_url).exit_code == 0
+    pg_run(postgres_url, "DELETE FROM smspresto.messages WHERE history_id % 2 = 0")
+    before = pg_rows(postgres_url, "SELECT count(*) FROM smspresto.messages")
+
+    result = copy(str(source), with_password(postgres_url))
+
+    assert result.exit_code == EXIT_API_ERROR
+    assert "is not empty" in result.output
+    assert "Nothing was copied" in result.output
+    assert f"messages: {before[0][0]:,} rows" in result.output
+    assert "opt_outs: 2 rows" in result.output
+    assert pg_rows(postgres_url, "SELECT count(*) FROM smspresto.messages") == before
+    assert PASSWORD not in result.output
+
+
+def test_replace_empties_the_target_first(source: Path, postgres_url: str, tmp_path: Path) -> None:
+    assert copy(str(source), postgres_url).exit_code == 0
+    pg_rows(
+        postgres_url,
+        "INSERT INTO smspresto.opt_outs VALUES ('+2250101010101', NULL, NULL, now()) RETURNING 1",
+    )
+    result = copy("--replace", str(source), postgres_url)
+    assert result.exit_code == 0, result.output
+    assert "Emptied first (--replace)" in result.output
+    back = tmp_path / "back.duckdb"
+    assert copy(postgres_url, str(back)).exit_code == 0
+    assert tables(back) == tables(source)
+
+
+def test_a_copy_that_fails_midway_leaves_the_target_as_it_was(
+    source: Path, postgres_url: str
+) -> None:
+    assert copy(str(source), postgres_url).exit_code == 0
+    # The outbox comes after the history: by then the target's tables were emptied and refilled.
+    pg_run(
+        postgres_url,
+        "DELETE FROM smspresto.messages WHERE history_id % 3 = 0",
+        "DELETE FROM smspresto.outbox WHERE state = 'sent'",
+        "ALTER TABLE smspresto.outbox ADD CONSTRAINT no_sent CHECK (state <> 'sent')",
+    )
+    before = {
+        table: pg_rows(postgres_url, f"SELECT count(*) FROM smspresto.{table}")
+        for table in schema_tables()
+    }
+
+    result = copy("--replace", str(source), with_password(postgres_url))
+
+    assert result.exit_code == EXIT_API_ERROR
+    assert "The copy failed" in result.output
+    assert "no_sent" in result.output
+    assert "was left as it was" in result.output
+    after = {
+        table: pg_rows(postgres_url, f"SELECT count(*) FROM smspresto.{table}")
+        for table in schema_tables()
+    }
+    assert after == before
+    assert PASSWORD not in result.output
+
+
+@pytest.mark.parametrize(
+    ("trigger", "table"),
+    [
+        # A row's key changed on its way in: the count holds, the keys do not.
+        ("NEW.dedup_key := NEW.dedup_key || '-changed'; RETURN NEW;", "outbox"),
+        # A row dropped on its way in: the count differs.
+        ("IF NEW.dedup_key = 'k1' THEN RETURN NULL; END IF; RETURN NEW;", "outbox"),
+    ],
+    ids=["keys", "count"],
+)
+def test_a_table_that_differs_after_the_load_fails_loudly_and_is_rolled_back(
+    source: Path, postgres_url: str, trigger: str, table: str
+) -> None:
+    assert copy(str(source), postgres_url).exit_code == 0
+    pg_run(
+        postgres_url,
+        f"CREATE FUNCTION smspresto.alter_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"{trigger} END $$",
+        f"CREATE TRIGGER alter_row BEFORE INSERT ON smspresto.{table} "
+        "FOR EACH ROW EXECUTE FUNCTION smspresto.alter_row()",
+    )
+    before = pg_rows(postgres_url, f"SELECT dedup_key FROM smspresto.{table} ORDER BY 1")
+
+    result = copy("--replace", str(source), postgres_url)
+
+    assert result.exit_code == EXIT_API_ERROR, result.output
+    assert f"The copy of {table} differs from the source" in result.output
+    assert pg_rows(postgres_url, f"SELECT dedup_key FROM smspresto.{table} ORDER BY 1") == before
+
+
+def test_file_to_file(source: Path, tmp_path: Path) -> None:
+    target = tmp_path / "copy" / "target.duckdb"
+    result = copy(str(source), str(target))
+    assert result.exit_code == 0, result.output
+    assert tables(target) == tables(source)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["mysql://u:" + PASSWORD + "@h/db", "x.duckdb"], "postgresql://"),
+        (["{tmp}/missing.duckdb", "{tmp}/x.duckdb"], "no warehouse at"),
+        (["{tmp}/a.duckdb", "duckdb:///{tmp}/a.duckdb"], "the same warehouse"),
+        (["{tmp}/a.duckdb", "{tmp}"], "is a directory"),
+        (["{tmp}/a.duckdb", "{tmp}/x.duckdb", "--batch-rows", "0"], "--batch-rows"),
+    ],
+    ids=["scheme", "missing-source", "same", "target-directory", "batch-rows"],
+)
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path: Path, args: list[str], says: str) -> None:
+    Warehouse(tmp_path / "a.duckdb").database.ensure_schema()
+    result = copy(*(arg.format(tmp=tmp_path) for arg in args))
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert says in result.output
+    assert PASSWORD not in result.output
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_an_unreachable_server_exits_1_without_its_password(source: Path) -> None:
+    url = f"postgresql://ops:{PASSWORD}@127.0.0.1:1/sms?connect_timeout=2"
+    result = copy(str(source), url)
+    assert result.exit_code == EXIT_API_ERROR, result.output
+    assert "postgresql://ops:***@127.0.0.1:1/sms" in result.output
+    assert PASSWORD not in result.output

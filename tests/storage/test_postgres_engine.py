@@ -19,6 +19,7 @@ from smspresto_pipeline.storage.queries import POSTGRES, parameter_names, statem
 from smspresto_pipeline.storage.urls import parse_target
 from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.warehouse.replace import staged_days
+from smspresto_pipeline.warehouse.staging import SPOOL_SCHEMA
 
 DAY, NEXT_DAY = date(2025, 3, 6), date(2025, 3, 7)
 
@@ -252,28 +253,47 @@ def test_transactions_take_turns_across_processes_as_on_duckdb(postgres_url: str
     assert holder.returncode == 0
 
 
-def _scans(node: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    """The plan nodes under ``node`` that read ``table`` (a DELETE's own node aside)."""
-    own = (
-        [node] if node.get("Relation Name") == table and node["Node Type"] != "ModifyTable" else []
-    )
-    return own + [scan for child in node.get("Plans", ()) for scan in _scans(child, table)]
+def _reads(node: dict[str, Any], table: str) -> list[tuple[str | None, str]]:
+    """How the plan under ``node`` reads ``table`` (a DELETE's own node aside): each read's
+    index and its condition (a bitmap scan's are its index scan's), ``(None, "")`` for a read
+    through no index."""
+    reads = []
+    if node.get("Relation Name") == table and node["Node Type"] != "ModifyTable":
+        bitmap = [child for child in node.get("Plans", ()) if "Index Name" in child]
+        for index_scan in bitmap or [node]:
+            reads.append((index_scan.get("Index Name"), index_scan.get("Index Cond", "")))
+    for child in node.get("Plans", ()):
+        reads += _reads(child, table)
+    return reads
 
 
 @pytest.mark.parametrize(
-    ("name", "table", "index"),
+    ("name", "table", "index", "column"),
     [
-        ("dml/delete_messages_partitions.sql", "messages", "messages_account_day"),
-        ("dml/delete_archive_raw_partitions.sql", "archive_raw", "archive_raw_account_day"),
-        ("dml/count_outbox_sent_by_recipient.sql", "outbox", "outbox_recipient"),
+        (
+            "dml/delete_messages_partitions.sql",
+            "messages",
+            "messages_account_day",
+            "partition_date",
+        ),
+        (
+            "dml/delete_archive_raw_partitions.sql",
+            "archive_raw",
+            "archive_raw_account_day",
+            "partition_date",
+        ),
+        ("dml/delete_messages_staged_ids.sql", "messages", "messages_pkey", "history_id"),
+        ("dml/count_outbox_sent_by_recipient.sql", "outbox", "outbox_recipient", "recipient"),
     ],
 )
 def test_a_days_replacement_and_the_frequency_cap_read_through_an_index(
-    postgres_url: str, name: str, table: str, index: str
+    postgres_url: str, name: str, table: str, index: str, column: str
 ) -> None:
-    """A day's write deletes one account's days, the frequency cap counts some recipients: an
-    index serves each, so neither reads the whole history or outbox (asked with sequential
-    scans turned off, which a plan can only obey when such an index exists)."""
+    """A day's write deletes one account's days (and the ids it moves), the frequency cap
+    counts some recipients: an index serves each, its condition holding the days, ids or
+    recipients, so none reads the account's whole history or the whole outbox (asked with
+    sequential scans turned off, which a plan can only obey when such an index exists; a
+    condition on the account alone would read all its days)."""
     warehouse = Warehouse(postgres_url)
     warehouse.ensure_schema()
     params = {"states": ["sent"], "since": datetime(2025, 3, 1)}
@@ -284,13 +304,17 @@ def test_a_days_replacement_and_the_frequency_cap_read_through_an_index(
         warehouse.database.transaction() as session,
         session.load_arrow("staged_days", staged_days([DAY], DEFAULT_ACCOUNT)),
         session.load_arrow("capped_recipients", recipients),
+        session.load_arrow("staged", SPOOL_SCHEMA.empty_table()),
     ):
+        session.run_script(["dml/create_staged_messages_view.sql"])
         session.raw.execute("SET LOCAL enable_seqscan = off")
         cursor = session.raw.execute(
             explain.encode(), {k: v for k, v in params.items() if k in names}
         )
         [(plans,)] = cursor.fetchall()
         session.rollback()
-    scans = _scans(plans[0]["Plan"], table)
-    assert scans, plans
-    assert [scan.get("Index Name") for scan in scans] == [index] * len(scans), scans
+    reads = _reads(plans[0]["Plan"], table)
+    assert reads, plans
+    for used, condition in reads:
+        assert used == index, reads
+        assert column in condition, reads

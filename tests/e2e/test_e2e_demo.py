@@ -4,11 +4,14 @@ injected MTN spike (one checks run per day, the circuit breaker tripped), and a 
 ``smspresto demo`` command) gives the same tables, verdicts and sends nothing more, while adding
 its runs to the same persistent Dagster instance."""
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
 from conftest import DEMO_DAYS
+from copy_fixtures import PASSWORD, copy, fill_tables, tables, with_password
 from e2e_fixtures import DemoTwice
 
 from smspresto_pipeline import SMSPrestoClient
@@ -16,6 +19,7 @@ from smspresto_pipeline.checks.definitions import CHECKS_JOB
 from smspresto_pipeline.demo import DEMO_OPERATOR_NUMBER, DEMO_SPIKE_SEGMENT, spike_day
 from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
+from smspresto_pipeline.storage.queries import schema_tables
 from smspresto_pipeline.warehouse import Warehouse
 
 CHECKED_DAYS = 4  # yesterday and the three days the daily ingest re-reads
@@ -174,3 +178,29 @@ def test_demo_shows_the_spike_check_firing_on_the_injected_day(demo_twice: DemoT
     latest, earlier = breaker.history()
     assert latest.active
     assert (earlier.resumed_by, earlier.partition_key) == ("smspresto demo", latest.partition_key)
+
+
+@pytest.mark.timeout(600)  # it may be the test that runs the demo twice (`demo_twice`)
+def test_the_demo_warehouse_to_postgres_and_back_gives_identical_tables(
+    demo_twice: DemoTwice, postgres_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "demo.duckdb"
+    shutil.copy(demo_twice.data_dir / "smspresto_warehouse.duckdb", source)
+    fill_tables(source)
+    back = tmp_path / "back" / "warehouse.duckdb"
+
+    there = copy(str(source), with_password(postgres_url))
+    assert there.exit_code == 0, there.output
+    again = copy(postgres_url, f"duckdb:///{back}")  # an absolute path: duckdb:////tmp/...
+    assert again.exit_code == 0, again.output
+
+    before, after = tables(source), tables(back)
+    assert set(before) == set(schema_tables())  # the catalog's tables are the DDL's
+    for name, (_, rows) in before.items():
+        assert rows, f"{name} is empty in the source: its copy would prove nothing"
+    assert after == before
+    for result in (there, again):
+        for name, (_, rows) in before.items():
+            assert f"{name}: {len(rows):,} row" in result.output
+        assert "daily_delivery_by_sender" in result.output  # the views, created
+    assert PASSWORD not in there.output

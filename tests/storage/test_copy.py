@@ -2,57 +2,21 @@
 transaction on the target, verified; run through the command (click's runner) on real DuckDB
 files and a real PostgreSQL server, with history ingested from the simulator over HTTP."""
 
-import shutil
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import duckdb
 import psycopg
 import pytest
-from click.testing import CliRunner, Result
 from conftest import SIMULATOR_HISTORY_START
-from e2e_fixtures import DemoTwice
+from copy_fixtures import PASSWORD, T, copy, fill_tables, tables, with_password
 
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.api.models import AccountCounters
-from smspresto_pipeline.cli import EXIT_API_ERROR, EXIT_BAD_INPUT, cli
+from smspresto_pipeline.cli import EXIT_API_ERROR, EXIT_BAD_INPUT
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.storage.queries import schema_tables
 from smspresto_pipeline.warehouse import Warehouse
-
-PASSWORD = "s3cret-Pw"
-T = datetime(2025, 3, 7, 9, 15, 42, 123456)  # microseconds: a timestamp must come back exact
-
-# Rows for the tables that ingestion does not fill, with NULLs, empty strings and accents. The
-# campaign names are the test's own (the demo's warehouse has its own campaign's rows).
-FILL = [
-    "INSERT INTO smspresto.opt_outs VALUES ('+2250707000001', NULL, 'cli', $t), "
-    "('+2250707000002', 'STOP reçu', '', $t)",
-    "INSERT INTO smspresto.campaign_activations VALUES ('copy_promo', $t, 3, 'sensor:promo')",
-    "INSERT INTO smspresto.campaign_surges VALUES "
-    "('copy_promo', 'run-1', $t, 120, 100, 'keep', 20)",
-    "INSERT INTO smspresto.campaign_pauses VALUES "
-    "('check:spike', '2025-03-07', 'MTN fails', $t, $t, 'cli:ops', 'fixed'), "
-    "('cli:ops', NULL, 'by hand', $t, NULL, NULL, NULL)",
-    "INSERT INTO smspresto.outbox VALUES "
-    "('copy_promo', 'k1', '+2250707000003', 'SHOP', 'Bonjour é', 1, 'GSM-7', 'sent', NULL, 0,"
-    " 'ok', 'run-1', $t, $t, $t, $t), "
-    "('copy_promo', 'k2', '+2250707000004', 'SHOP', '', 1, 'GSM-7', 'skipped', 'opted_out',"
-    " NULL, NULL, NULL, $t, $t, NULL, NULL), "
-    "('copy_promo', 'k3', '+2250707000005', 'SHOP', 'x', 2, 'UCS-2', 'ambiguous', NULL, NULL,"
-    " NULL, 'run-2', $t, $t, NULL, $t), "
-    "('copy_promo', 'k4', '+2250707000006', 'SHOP', 'x', 1, 'GSM-7', 'held', NULL, NULL, NULL,"
-    " 'run-2', $t, $t, NULL, NULL)",
-]
-
-
-def fill_tables(path: Path) -> None:
-    """Add rows to every table that ingestion leaves empty (the schema exists)."""
-    with duckdb.connect(str(path)) as con:
-        for statement in FILL:
-            con.execute(statement, {"t": T})
 
 
 def ingested_warehouse(sim: RunningSimulator, path: Path) -> Path:
@@ -74,40 +38,6 @@ _COUNTERS = [
 ]
 
 
-def tables(path: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-    """Every table of the file's schema (from its catalog, not from the code under test): its
-    columns and all its rows, sorted."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        names = [
-            name
-            for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'smspresto'"
-            ).fetchall()
-        ]
-        found = {}
-        for name in names:
-            cursor = con.execute(f'SELECT * FROM smspresto."{name}"')  # a name of the catalog
-            columns = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
-            found[name] = (
-                columns,
-                sorted(rows, key=lambda row: [(v is None, str(v)) for v in row]),
-            )
-    return found
-
-
-def copy(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["warehouse", "copy", *args], env={"COLUMNS": "200"})
-
-
-def with_password(url: str) -> str:
-    """``url`` with a password (the test server trusts its local connections: it is ignored)."""
-    parts = urlsplit(url)
-    user = parts.username or "postgres"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{PASSWORD}@{host}"))
-
-
 def pg_rows(url: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as con:
         return con.execute(query).fetchall()
@@ -122,32 +52,6 @@ def pg_run(url: str, *statements: str) -> None:
 @pytest.fixture
 def source(simulator: RunningSimulator, tmp_path: Path) -> Path:
     return ingested_warehouse(simulator, tmp_path / "source.duckdb")
-
-
-@pytest.mark.timeout(600)  # it may be the test that runs the demo twice (`demo_twice`)
-def test_the_demo_warehouse_to_postgres_and_back_gives_identical_tables(
-    demo_twice: DemoTwice, postgres_url: str, tmp_path: Path
-) -> None:
-    source = tmp_path / "demo.duckdb"
-    shutil.copy(demo_twice.data_dir / "smspresto_warehouse.duckdb", source)
-    fill_tables(source)
-    back = tmp_path / "back" / "warehouse.duckdb"
-
-    there = copy(str(source), with_password(postgres_url))
-    assert there.exit_code == 0, there.output
-    again = copy(postgres_url, f"duckdb:///{back}")  # an absolute path: duckdb:////tmp/...
-    assert again.exit_code == 0, again.output
-
-    before, after = tables(source), tables(back)
-    assert set(before) == set(schema_tables())  # the catalog's tables are the DDL's
-    for name, (_, rows) in before.items():
-        assert rows, f"{name} is empty in the source: its copy would prove nothing"
-    assert after == before
-    for result in (there, again):
-        for name, (_, rows) in before.items():
-            assert f"{name}: {len(rows):,} row" in result.output
-        assert "daily_delivery_by_sender" in result.output  # the views, created
-    assert PASSWORD not in there.output
 
 
 def test_every_table_round_trips_exactly(source: Path, postgres_url: str, tmp_path: Path) -> None:

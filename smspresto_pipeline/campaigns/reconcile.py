@@ -2,7 +2,9 @@
 
 A batch whose answer was lost may or may not have been accepted; the archive
 (``smspresto.messages``, ingested from ``list-archive``) is the account's own record of what
-it accepted. :func:`reconcile` matches every ambiguous row in one DuckDB join:
+it accepted. :func:`reconcile` matches every ambiguous row in one join, against the sending
+account's rows only (``account``; a warehouse may hold several accounts' history, and another
+account's message to the same number with the same text is not this row's send):
 
 * same ``recipient`` (E.164) and same text, created within the row's window: from ``before``
   (default 5 minutes) before the row was marked ambiguous (its ``updated_at``, just after the
@@ -38,6 +40,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, check_account
 from smspresto_pipeline.sending.outbox import Outbox
 from smspresto_pipeline.storage.timestamps import utc_naive
 
@@ -92,6 +95,7 @@ def reconcile(
     outbox: Outbox,
     *,
     timezone: str,
+    account: str = DEFAULT_ACCOUNT,
     campaign: str | None = None,
     before: timedelta = DEFAULT_BEFORE,
     after: timedelta = DEFAULT_AFTER,
@@ -103,6 +107,8 @@ def reconcile(
     Args:
         outbox: the outbox; the archive is read from the same warehouse file.
         timezone: the account's time zone (an IANA name), the zone of the archive's times.
+        account: the account the campaigns sent through, whose archive alone is read (matches
+            and coverage); a campaign sends through the default account's API (``smspresto``).
         campaign: only this campaign's rows (``None``: every campaign).
         before / after: the window around each row's ``updated_at``; together under a day.
         ingested_until: the archive is complete up to this time (aware, or naive UTC);
@@ -110,10 +116,11 @@ def reconcile(
         now: the time recorded as ``updated_at`` (default: now).
 
     Raises:
-        ValueError: a negative window, or one of a day or more.
+        ValueError: a negative window, or one of a day or more; an invalid account name.
     """
     check_window(before, after)
     params = {
+        "account": check_account(account),
         "campaign": campaign,
         "timezone": timezone,
         "before_seconds": before.total_seconds(),

@@ -178,3 +178,27 @@ def test_the_window_is_checked() -> None:
     outbox = Outbox(Warehouse(Path("/nonexistent/never-opened.duckdb")))
     with pytest.raises(ValueError, match="under a day"):
         reconcile(outbox, timezone=ZONE, before=timedelta(hours=1), after=timedelta(hours=23))
+
+
+@on_both_engines
+def test_only_the_sending_accounts_archive_resolves_a_row(
+    outbox: Outbox, warehouse: Warehouse
+) -> None:
+    ambiguous(outbox, message("a", "+2250708080001"), at=MARKED)
+    # Another account of the warehouse texted the same number the same words in the window,
+    # and its day was loaded long after the window closed.
+    warehouse.write_partition(
+        DAY, [[archived(1, "+2250708080001", f"{DAY} 09:00:30")]], account="brand_b"
+    )
+
+    # Neither its message (not this row's send) nor its loaded day (not this account's
+    # archive) resolves the row: it stays ambiguous, neither sent nor released to be resent.
+    result = reconcile(outbox, timezone=ZONE)
+    assert (result.sent, result.released) == ((), ())
+    assert result.still_ambiguous == ((CAMPAIGN, "a"),)
+    assert rows_by_key(outbox)["a"][0] == "ambiguous"
+
+    # The same message in the sending account's own archive resolves it.
+    warehouse.write_partition(DAY, [[archived(7, "+2250708080001", f"{DAY} 09:00:30")]])
+    assert reconcile(outbox, timezone=ZONE).sent == ((CAMPAIGN, "a"),)
+    assert rows_by_key(outbox)["a"] == ("sent", "reconciled with archive history_id 7")

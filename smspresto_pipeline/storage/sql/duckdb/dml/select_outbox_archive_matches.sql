@@ -3,6 +3,9 @@
 -- the outbox's times are UTC: the archive's times are moved to UTC before comparing. When
 -- several rows share a recipient and text, the k-th row (by time) takes the k-th archived
 -- message in a window, so one archived message never resolves two rows.
+-- Only the sending account's archive ($account) is read, for matches and for coverage alike:
+-- another account's message to the same number with the same text is not this row's send, and
+-- another account's loaded days say nothing of whether this account accepted it.
 -- covered: every archive day the window touches was loaded after the window closed (or
 -- $ingested_until, given, is past it): an unmatched row was then never accepted.
 WITH ambiguous AS (
@@ -28,7 +31,8 @@ archived AS (
         timezone('UTC', timezone($timezone::VARCHAR, m.created_at)) AS created_utc
     FROM smspresto.messages AS m
     INNER JOIN ambiguous AS a
-        ON m.recipient = a.recipient
+        ON m.account = $account::VARCHAR
+        AND m.recipient = a.recipient
         AND m.message = a.message
         AND timezone('UTC', timezone($timezone::VARCHAR, m.created_at))
         BETWEEN a.window_start AND a.window_end
@@ -44,6 +48,7 @@ ranked AS (
 loaded AS (
     SELECT partition_date, max(loaded_at) AS loaded_until
     FROM smspresto.messages
+    WHERE account = $account::VARCHAR
     GROUP BY partition_date
 )
 SELECT

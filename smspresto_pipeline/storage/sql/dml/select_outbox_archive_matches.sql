@@ -1,8 +1,10 @@
 -- Match the ambiguous outbox rows to the archive in one join: same recipient and text, created
 -- within the row's window. The archive's created_at is the account's local time ($timezone),
--- the outbox's times are UTC: the archive's times are moved to UTC before comparing. When
--- several rows share a recipient and text, the k-th row (by time) takes the k-th archived
--- message in a window, so one archived message never resolves two rows.
+-- the outbox's times are UTC: the archive's times are moved to UTC before comparing (a naive
+-- time AT TIME ZONE z is that local time's instant; an instant AT TIME ZONE z, z's local time;
+-- alike on both engines, DuckDB's through its ICU extension). When several rows share a
+-- recipient and text, the k-th row (by time) takes the k-th archived message in a window, so
+-- one archived message never resolves two rows.
 -- Only the sending account's archive ($account) is read, for matches and for coverage alike:
 -- another account's message to the same number with the same text is not this row's send, and
 -- another account's loaded days say nothing of whether this account accepted it.
@@ -14,8 +16,8 @@ WITH ambiguous AS (
         dedup_key,
         recipient,
         message,
-        updated_at - to_seconds($before_seconds::DOUBLE) AS window_start,
-        updated_at + to_seconds($after_seconds::DOUBLE) AS window_end,
+        updated_at - $before_seconds::FLOAT8 * INTERVAL '1 second' AS window_start,
+        updated_at + $after_seconds::FLOAT8 * INTERVAL '1 second' AS window_end,
         row_number() OVER (
             PARTITION BY recipient, message ORDER BY updated_at, campaign, dedup_key
         ) AS position
@@ -28,13 +30,13 @@ archived AS (
         m.history_id,
         m.recipient,
         m.message,
-        timezone('UTC', timezone($timezone::VARCHAR, m.created_at)) AS created_utc
+        m.created_at AT TIME ZONE $timezone::VARCHAR AT TIME ZONE 'UTC' AS created_utc
     FROM smspresto.messages AS m
     INNER JOIN ambiguous AS a
         ON m.account = $account::VARCHAR
         AND m.recipient = a.recipient
         AND m.message = a.message
-        AND timezone('UTC', timezone($timezone::VARCHAR, m.created_at))
+        AND m.created_at AT TIME ZONE $timezone::VARCHAR AT TIME ZONE 'UTC'
         BETWEEN a.window_start AND a.window_end
 ),
 ranked AS (
@@ -69,8 +71,8 @@ LEFT JOIN ranked AS r
     AND r.created_utc BETWEEN a.window_start AND a.window_end
 LEFT JOIN loaded AS first_day
     ON first_day.partition_date
-    = CAST(timezone($timezone::VARCHAR, timezone('UTC', a.window_start)) AS DATE)
+    = CAST(a.window_start AT TIME ZONE 'UTC' AT TIME ZONE $timezone::VARCHAR AS DATE)
 LEFT JOIN loaded AS last_day
     ON last_day.partition_date
-    = CAST(timezone($timezone::VARCHAR, timezone('UTC', a.window_end)) AS DATE)
+    = CAST(a.window_end AT TIME ZONE 'UTC' AT TIME ZONE $timezone::VARCHAR AS DATE)
 ORDER BY a.campaign, a.dedup_key;

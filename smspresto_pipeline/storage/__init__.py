@@ -10,7 +10,8 @@ the files whose dialect differs (see :mod:`.queries`).
 
 Modules: ``port`` (the :class:`Database` and :class:`Session` protocols, and
 :class:`HasDatabase`: what holds one), ``queries`` (the SQL files by name and dialect, parameter
-styles), ``errors`` (the port's errors), ``locks`` (this process's writers taking turns, the
+styles), ``catalog`` (the sessions' shared base: the schema's tables and views),
+``errors`` (the port's errors), ``locks`` (this process's writers taking turns, the
 allowance of waiting for other processes), ``timestamps`` (times as the tables store them: naive
 UTC), ``copy`` (a warehouse copied into another, either engine, verified), ``duckdb`` (the
 DuckDB engine), ``postgres`` (the PostgreSQL engine). No Dagster here.

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from smspresto_pipeline.storage.catalog import SchemaCatalog
 from smspresto_pipeline.storage.duckdb.connection import (
     check_path,
     open_connection,
@@ -84,7 +85,7 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-class DuckDBSession:
+class DuckDBSession(SchemaCatalog):
     """A :class:`~smspresto_pipeline.storage.port.Session` over one DuckDB connection."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -188,15 +189,6 @@ class DuckDBSession:
     def delete_all(self, relation: str) -> None:
         with _engine_errors():
             self.raw.execute(f"DELETE FROM {SCHEMA}.{_quoted(relation)}").fetchall()
-
-    def views(self) -> list[str]:
-        return [
-            name for (name,) in self.fetch_all("dml/select_schema_views.sql", {"schema": SCHEMA})
-        ]
-
-    def tables(self) -> frozenset[str]:
-        rows = self.fetch_all("dml/select_schema_tables.sql", {"schema": SCHEMA})
-        return frozenset(name for (name,) in rows)
 
     def commit(self) -> None:
         with _engine_errors():

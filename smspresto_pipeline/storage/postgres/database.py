@@ -21,6 +21,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from smspresto_pipeline.storage.catalog import SchemaCatalog
 from smspresto_pipeline.storage.locks import LockWaits
 from smspresto_pipeline.storage.port import Params, Row
 from smspresto_pipeline.storage.postgres.arrow import (
@@ -75,7 +76,7 @@ def _bound(name: str, params: Params) -> Params:
     }
 
 
-class PostgresSession:
+class PostgresSession(SchemaCatalog):
     """A :class:`~smspresto_pipeline.storage.port.Session` over one psycopg connection."""
 
     def __init__(self, con: psycopg.Connection, secrets: Secrets) -> None:
@@ -169,15 +170,6 @@ class PostgresSession:
         )
         with self._errors():
             self.raw.execute(query)
-
-    def views(self) -> list[str]:
-        return [
-            name for (name,) in self.fetch_all("dml/select_schema_views.sql", {"schema": SCHEMA})
-        ]
-
-    def tables(self) -> frozenset[str]:
-        rows = self.fetch_all("dml/select_schema_tables.sql", {"schema": SCHEMA})
-        return frozenset(name for (name,) in rows)
 
     def commit(self) -> None:
         with self._errors():

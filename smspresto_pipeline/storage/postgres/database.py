@@ -5,12 +5,14 @@ Each session is a connection of its own in autocommit mode: it says ``BEGIN`` an
 itself, as the DuckDB engine does, so the layers above run the same transactions on both.
 Writers need no turn-taking here: PostgreSQL's row locks let writers of different days (or
 campaigns) commit side by side, and what must not run twice at once takes an advisory lock
-(the schema's creation here; a day's replacement in ``sql/postgres/dml/lock_staged_days.sql``).
+(the schema's creation and upgrade here; a day's replacement in
+``sql/postgres/dml/lock_staged_days.sql``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -38,13 +40,17 @@ from smspresto_pipeline.storage.postgres.connection import (
     engine_errors,
     rollback,
 )
+from smspresto_pipeline.storage.postgres.migrate import (
+    ddl_version,
+    recorded_version,
+    upgrade_schema,
+)
 from smspresto_pipeline.storage.postgres.read_only import run_read_only_query
 from smspresto_pipeline.storage.queries import (
     POSTGRES,
     SCHEMA,
     load_sql,
     parameter_names,
-    schema_files,
     schema_tables,
     statement,
 )
@@ -52,8 +58,11 @@ from smspresto_pipeline.storage.urls import redact_url
 
 __all__ = ["PostgresDatabase", "PostgresSession"]
 
-#: What the schema's creation locks (``pg_advisory_xact_lock``'s one-bigint key space): two
-#: processes creating it at once would otherwise race on the catalog (a unique violation).
+logger = logging.getLogger(__name__)
+
+#: What the schema's creation and upgrade lock (``pg_advisory_xact_lock``'s one-bigint key
+#: space): two processes creating it at once would otherwise race on the catalog (a unique
+#: violation).
 _SCHEMA_LOCK = "smspresto.schema"
 #: What every :meth:`PostgresDatabase.transaction` locks: they take turns across processes, as
 #: DuckDB's writers do, because the layers above count on it (an outbox claim reads the keys
@@ -247,11 +256,16 @@ class PostgresDatabase:
 
     def ensure_schema(self) -> None:
         with self._schema_guard, self._connection() as con:
-            if not self._has_tables(con):
+            with engine_errors(self._secrets):
+                current = self._has_tables(con) and recorded_version(con) == ddl_version()
+            if not current:
+                # Created or upgraded (postgres/migrate.py), its version recorded, in one
+                # transaction under the lock: a second process waits, then finds it whole.
                 with engine_errors(self._secrets), con.transaction():
                     con.execute(_LOCK, [_SCHEMA_LOCK])
-                    for name in schema_files(POSTGRES):
-                        con.execute(load_sql(name, POSTGRES).encode())
+                    added = upgrade_schema(con)
+                if added:
+                    logger.info("%s upgraded: added the columns %s", self.name, ", ".join(added))
             self._schema_ready = True
 
     @contextlib.contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 import pytest
 from conftest import SIMULATOR_HISTORY_START
 from copy_fixtures import PASSWORD, T, copy, fill_tables, tables, with_password
@@ -15,6 +16,8 @@ from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.api.models import AccountCounters
 from smspresto_pipeline.cli import EXIT_API_ERROR, EXIT_BAD_INPUT
 from smspresto_pipeline.simulator import RunningSimulator
+from smspresto_pipeline.storage.copy import CopiedTable, copy_warehouse
+from smspresto_pipeline.storage.port import Session
 from smspresto_pipeline.storage.queries import schema_tables
 from smspresto_pipeline.warehouse import Warehouse
 
@@ -41,6 +44,14 @@ _COUNTERS = [
 def pg_rows(url: str, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as con:
         return con.execute(query).fetchall()
+
+
+def pg_cursors(session: Session) -> int:
+    """The cursors open on the server in ``session``'s transaction (PostgreSQL's)."""
+    raw: psycopg.Connection = getattr(session, "raw")  # noqa: B009 (the engine's own)
+    # Named: a DECLAREd cursor (the unnamed portal is a statement's own, this one's too).
+    row = raw.execute("SELECT count(*) FROM pg_cursors WHERE name <> ''").fetchone()
+    return int(row[0]) if row else 0
 
 
 def pg_run(url: str, *statements: str) -> None:
@@ -194,3 +205,46 @@ def test_an_unreachable_server_exits_1_without_its_password(source: Path) -> Non
     assert result.exit_code == EXIT_API_ERROR, result.output
     assert "postgresql://ops:***@127.0.0.1:1/sms" in result.output
     assert PASSWORD not in result.output
+
+
+def test_a_copy_into_duckdb_holds_one_batch_at_a_time(source: Path, postgres_url: str) -> None:
+    """The target's one transaction must not keep the Arrow batches loaded into it (a view
+    dropped in a transaction stays until it ends, and with it the batch it read): the memory
+    Arrow holds once a table is copied is no more than one batch's, however many it took."""
+    assert copy(str(source), postgres_url).exit_code == 0
+    held: dict[str, int] = {}
+    baseline = pa.total_allocated_bytes()
+
+    def copied(table: CopiedTable) -> None:
+        held[table.name] = pa.total_allocated_bytes() - baseline
+
+    batch_rows = 5
+    report = copy_warehouse(
+        Warehouse(postgres_url).database,
+        Warehouse(source.parent / "back.duckdb").database,
+        batch_rows=batch_rows,
+        on_table=copied,
+    )
+
+    rows = {table.name: table.rows for table in report.tables}
+    assert rows["messages"] > 10 * batch_rows
+    assert rows["archive_raw"] > 10 * batch_rows
+    assert held == dict.fromkeys(rows, 0)
+
+
+def test_reading_yields_batches_of_batch_rows_postgres_from_a_server_side_cursor(
+    source: Path, postgres_url: str
+) -> None:
+    assert copy(str(source), postgres_url).exit_code == 0
+    for where in (source, postgres_url):
+        database = Warehouse(where).database
+        with database.snapshot() as session:
+            total = session.count_rows("messages")
+            sizes, open_cursors = [], []
+            for batch in session.read_batches("messages", ["history_id"], 7):
+                sizes.append(batch.num_rows)
+                if where == postgres_url:
+                    open_cursors.append(pg_cursors(session))
+        assert sizes == [7] * (total // 7) + ([total % 7] if total % 7 else [])
+        if where == postgres_url:
+            assert open_cursors == [1] * len(sizes)

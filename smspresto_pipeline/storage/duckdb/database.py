@@ -76,7 +76,7 @@ def _bound(name: str, params: Params) -> Params:
     return {key: value for key, value in params.items() if key in names}
 
 
-#: The relation an :meth:`DuckDBSession.append_arrow` registers its rows as, while it inserts them.
+#: The name an :meth:`DuckDBSession.append_arrow` reads its rows under, while it inserts them.
 _APPENDED = "smspresto_appended_rows"
 
 
@@ -180,11 +180,15 @@ class DuckDBSession(SchemaCatalog):
 
     def append_arrow(self, relation: str, table: pa.Table) -> None:
         names = ", ".join(_quoted(column) for column in table.column_names)
-        with self.load_arrow(_APPENDED, table), _engine_errors():
-            self.raw.execute(
+        # Read through a relation of its own, not load_arrow's registered view: a view dropped
+        # in a transaction stays in the catalog until the transaction ends, and the Arrow table
+        # with it, so a copy's one transaction held every batch it loaded until it committed.
+        with _engine_errors():
+            self.raw.from_arrow(table).query(
+                _APPENDED,
                 f"INSERT INTO {SCHEMA}.{_quoted(relation)} ({names}) "
-                f"SELECT {names} FROM {_quoted(_APPENDED)}"
-            ).fetchall()  # its count: DuckDB 2.0 refuses other work until a result is read
+                f"SELECT {names} FROM {_quoted(_APPENDED)}",
+            )
 
     def delete_all(self, relation: str) -> None:
         with _engine_errors():

@@ -6,8 +6,9 @@ read from the source in one snapshot and loaded into the target in one transacti
 record batches of ``batch_rows`` rows: neither side ever holds a table whole, whatever its size.
 Before the target's transaction commits, each table is verified: its row count, and its keys (its
 primary key's columns, or every column of a table without one) read back from the target against
-those read from the source, as an order-free digest (the sum of each row's hash), so that no
-ordering (collations differ between engines) and no table held in memory is needed. Anything
+those read from the source, as an order-free digest (``storage/digest.py``: the sum of a 64-bit
+hash of each row's values, encoded alike whichever engine gave them), so that no ordering
+(collations differ between engines) and no table held in memory is needed. Anything
 that fails (a refused row, a verification) rolls the transaction back: the target is left as it
 was. A target whose tables hold rows is refused unless ``replace``, which empties them in the same
 transaction. The views are created on the target as the views asset creates them, not copied.
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
+from smspresto_pipeline.storage.digest import RowDigest
 from smspresto_pipeline.storage.errors import (
     CopyVerificationError,
     WarehouseNotEmptyError,
@@ -34,7 +36,6 @@ __all__ = ["DEFAULT_BATCH_ROWS", "CopiedTable", "CopyReport", "copy_warehouse"]
 
 #: Rows per batch read and loaded: tens of MB of a table of messages, whatever its length.
 DEFAULT_BATCH_ROWS = 50_000
-_MASK = (1 << 64) - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,21 +62,6 @@ class CopyReport:
     def rows(self) -> int:
         """The rows copied, every table's."""
         return sum(table.rows for table in self.tables)
-
-
-@dataclasses.dataclass
-class _Digest:
-    """Rows counted and hashed in any order: equal digests, equal multisets of rows (but for a
-    collision of 64-bit sums). Both sides are hashed in this process, so Python's ``hash`` of
-    a row's values serves (its per-process salt of strings is the same for both)."""
-
-    rows: int = 0
-    total: int = 0
-
-    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
-        columns = [column.to_pylist() for column in batch.columns]
-        self.rows += batch.num_rows
-        self.total = (self.total + sum(map(hash, zip(*columns, strict=True)))) & _MASK
 
 
 def copy_warehouse(
@@ -157,7 +143,7 @@ def _copy_table(reading: Session, writing: Session, table: str, batch_rows: int)
         "dml/select_table_primary_key.sql", {"schema": SCHEMA, "table": table}
     )
     key = [str(name) for (name,) in key_rows] or names
-    read = _Digest()
+    read = RowDigest()
     for batch in reading.read_batches(table, source_columns, batch_rows):
         rows = pa.Table.from_batches([batch]).rename_columns(names)
         writing.append_arrow(table, rows)
@@ -171,7 +157,7 @@ def _verify(
     writing: Session,
     table: str,
     key: Sequence[str],
-    read: _Digest,
+    read: RowDigest,
     batch_rows: int,
 ) -> None:
     """Raise :class:`CopyVerificationError` unless the target's ``table`` holds as many rows as
@@ -184,7 +170,7 @@ def _verify(
             f"{plural(in_target, 'row')}; nothing was copied",
             table,
         )
-    loaded = _Digest()
+    loaded = RowDigest()
     for batch in writing.read_batches(table, key, batch_rows):
         loaded.add(batch)
     if loaded != read:

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pyarrow as pa
 import pytest
@@ -170,6 +171,45 @@ def test_a_table_that_differs_after_the_load_fails_loudly_and_is_rolled_back(
     assert result.exit_code == EXIT_API_ERROR, result.output
     assert f"The copy of {table} differs from the source" in result.output
     assert pg_rows(postgres_url, f"SELECT dedup_key FROM smspresto.{table} ORDER BY 1") == before
+
+
+@pytest.mark.parametrize(
+    ("trigger", "table"),
+    [
+        # A key changed into one that Python's hash takes for it: hash(-1) == hash(-2).
+        ("IF NEW.history_id = -1 THEN NEW.history_id := -2; END IF; RETURN NEW;", "messages"),
+        # A table without a key (every column compared): hash(0) == hash(2**61 - 1).
+        (
+            "IF NEW.stock = 0 THEN NEW.stock := 2305843009213693951; END IF; RETURN NEW;",
+            "account_snapshots",
+        ),
+    ],
+    ids=["key", "column"],
+)
+def test_a_value_changed_into_one_of_the_same_python_hash_fails_the_copy(
+    source: Path, postgres_url: str, trigger: str, table: str
+) -> None:
+    with duckdb.connect(str(source)) as con:
+        con.execute(
+            "INSERT INTO smspresto.messages (history_id, recipient, recipient_valid, status, "
+            "partition_date, loaded_at) VALUES (-1, '+2250707000009', true, 'delivered', "
+            "DATE '2025-03-07', $t)",
+            {"t": T},
+        )
+    Warehouse(postgres_url).database.ensure_schema()
+    pg_run(
+        postgres_url,
+        f"CREATE FUNCTION smspresto.alter_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"{trigger} END $$",
+        f"CREATE TRIGGER alter_row BEFORE INSERT ON smspresto.{table} "
+        "FOR EACH ROW EXECUTE FUNCTION smspresto.alter_row()",
+    )
+
+    result = copy(str(source), postgres_url)
+
+    assert result.exit_code == EXIT_API_ERROR, result.output
+    assert f"The copy of {table} differs from the source" in result.output
+    assert pg_rows(postgres_url, f"SELECT count(*) FROM smspresto.{table}") == [(0,)]
 
 
 def test_file_to_file(source: Path, tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ class Session(Protocol):
     def append_arrow(self, relation: str, table: pa.Table) -> None:
         """Insert ``table``'s rows into the schema's table ``relation``, its columns by name as
         the catalog spells them (a column of ``relation`` that ``table`` lacks takes its
-        default)."""
+        default). Nothing of ``table`` is held once it returns, even in a transaction that
+        goes on (a copy appends every batch of a table in one)."""
 
     def delete_all(self, relation: str) -> None:
         """Delete every row of the schema's table ``relation``."""

@@ -206,10 +206,11 @@ class DayWriter:
         deadline = pending[0].queued_at + self._max_delay
         while rows < self._batch_rows:
             wait = min(self._linger, deadline - time.monotonic())
-            if wait <= 0:
-                return False
             try:
-                item = self._jobs.get(timeout=wait)
+                # Past the deadline, the days queued already still join: a writer that fell
+                # behind (days queued while it wrote) catches up in one transaction, not one
+                # each.
+                item = self._jobs.get(timeout=wait) if wait > 0 else self._jobs.get_nowait()
             except queue.Empty:
                 return False
             if item is _STOP:

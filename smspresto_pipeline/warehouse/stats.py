@@ -22,7 +22,6 @@ class PartitionStats:
         pages: API pages read for the day.
         raw_rows: rows kept verbatim in ``archive_raw`` (more than ``rows`` only when the API
             sent rows without a numeric id, or the same id twice).
-        table_rows: rows in the whole ``messages`` table right after the write.
     """
 
     partition_date: date
@@ -34,7 +33,6 @@ class PartitionStats:
     segments: int
     pages: int = 0
     raw_rows: int = 0
-    table_rows: int = 0
 
     @property
     def failure_rate(self) -> float | None:
@@ -49,7 +47,7 @@ class PartitionStats:
 
 def stats_from_row(row: tuple[Any, ...], pages: int) -> PartitionStats:
     """The stats of one row of ``select_partition_stats.sql``."""
-    day, rows, delivered, failed, pending, unknown, segments, raw_rows, table_rows = row
+    day, rows, delivered, failed, pending, unknown, segments, raw_rows = row
     return PartitionStats(
         partition_date=day,
         rows=rows,
@@ -60,5 +58,4 @@ def stats_from_row(row: tuple[Any, ...], pages: int) -> PartitionStats:
         segments=int(segments),
         pages=pages,
         raw_rows=raw_rows,
-        table_rows=table_rows,
     )

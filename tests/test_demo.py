@@ -60,6 +60,7 @@ def test_a_failed_run_raises_with_its_error(tmp_path: Path) -> None:
     assert "ValueError: the simulator said no" in message
 
 
+@pytest.mark.slow
 def test_a_launch_that_fails_raises_with_the_commands_error(tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()

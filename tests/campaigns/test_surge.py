@@ -130,6 +130,7 @@ def test_confirm_volume_alone_asks_what_becomes_of_rows_that_would_expire(
     assert surges(path) == []
 
 
+@pytest.mark.slow
 def test_confirm_volume_alone_sends_a_surge_the_caps_absorb(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:
@@ -166,6 +167,7 @@ def test_surge_rest_expire_sends_what_the_caps_allow_and_the_rest_expires(
     assert len(sent_texts(sim)) == 10
 
 
+@pytest.mark.slow
 def test_surge_rest_keep_sends_every_row_over_the_days_the_caps_need(
     sim: RunningSimulator, path: Path, instance: dg.DagsterInstance
 ) -> None:

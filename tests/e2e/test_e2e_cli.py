@@ -1,6 +1,7 @@
 """End to end through Dagster's command line: ``dagster asset materialize -m dagster_project``
 in separate processes, against the simulator over HTTP, into a DuckDB file."""
 
+import json
 import os
 import time
 from datetime import date
@@ -26,6 +27,10 @@ FIRST, LAST = SIMULATOR_HISTORY_START, SIMULATOR_HISTORY_END
 RANGE = f"{FIRST.isoformat()}...{LAST.isoformat()}"
 #: What a run logs when another process holds the warehouse's file: it waits for it.
 LOCK_WAIT = r"is locked by .+ \(PID (?P<pid>\d+)\); waiting"
+#: The run's steps in the run's own process: the kill and the lock tests look at what the
+#: run writes, and spare two step processes a run (the asset's, its checks'). The first test
+#: runs the README's command as it is, steps in processes of their own.
+IN_PROCESS = ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
 
 
 def env_for(sim: RunningSimulator, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -47,6 +52,7 @@ def stored_days(path: Path) -> set[date]:
     return {day for _, _, day in warehouse_rows(path, FIRST, LAST)}
 
 
+@pytest.mark.slow
 def test_materialize_partition_range_stores_exactly_the_api_rows(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
@@ -79,7 +85,9 @@ def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
         Warehouse(duckdb_path).ensure_schema()
         days = [date.fromordinal(n) for n in range(FIRST.toordinal(), LAST.toordinal() + 1)]
         with RunningCommand(
-            materialize_command("--select", "archive_messages", "--partition-range", RANGE),
+            materialize_command(
+                "--select", "archive_messages", "--partition-range", RANGE, *IN_PROCESS
+            ),
             env,
             cwd=tmp_path,
         ) as materialize:
@@ -108,7 +116,9 @@ def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
 
         sim.clear_faults()
         run(
-            materialize_command("--select", "archive_messages", "--partition-range", RANGE),
+            materialize_command(
+                "--select", "archive_messages", "--partition-range", RANGE, *IN_PROCESS
+            ),
             env,
             cwd=tmp_path,
         )
@@ -133,12 +143,16 @@ def test_two_partition_runs_side_by_side_both_succeed(
     try:
         with (
             RunningCommand(
-                materialize_command("--select", "archive_messages", "--partition-range", ranges[0]),
+                materialize_command(
+                    "--select", "archive_messages", "--partition-range", ranges[0], *IN_PROCESS
+                ),
                 env,
                 cwd=tmp_path,
             ) as first_half,
             RunningCommand(
-                materialize_command("--select", "archive_messages", "--partition-range", ranges[1]),
+                materialize_command(
+                    "--select", "archive_messages", "--partition-range", ranges[1], *IN_PROCESS
+                ),
                 env,
                 cwd=tmp_path,
             ) as second_half,

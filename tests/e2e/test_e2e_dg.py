@@ -35,6 +35,7 @@ def settings(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_dg_lists_the_component() -> None:
     code, out, err = dg("list", "components", "--json", cwd=ROOT)
     assert code == 0, err
@@ -43,6 +44,7 @@ def test_dg_lists_the_component() -> None:
     assert summaries[CAMPAIGN].startswith("An SMS campaign: a query's rows texted once each")
 
 
+@pytest.mark.slow
 def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     code, out, err = dg("check", "defs", cwd=ROOT, extra=settings(tmp_path))
     assert code == 0, out + err
@@ -83,6 +85,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     assert not (tmp_path / "warehouse.duckdb").exists(), "loading must not touch the warehouse"
 
 
+@pytest.mark.slow
 def test_dg_check_names_a_bad_operator_number(tmp_path: Path) -> None:
     """The daily summary's number is written into its query: only a number is accepted."""
     code, out, err = dg(
@@ -95,6 +98,7 @@ def test_dg_check_names_a_bad_operator_number(tmp_path: Path) -> None:
     assert "SMSPRESTO_OPERATOR_NUMBER must be a phone number" in out + err
 
 
+@pytest.mark.slow
 def test_dg_check_names_a_bad_setting(tmp_path: Path) -> None:
     code, out, err = dg(
         "check",
@@ -106,6 +110,7 @@ def test_dg_check_names_a_bad_setting(tmp_path: Path) -> None:
     assert "SMSPRESTO_TIMEZONE must be an IANA time zone name, got 'Africa/Atlantis'" in out + err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["2026-13-45", "yesterday"])
 def test_dg_check_says_first_what_is_wrong_with_the_start_date(tmp_path: Path, value: str) -> None:
     """The first component to read the settings is not to blame: the report opens with the

@@ -33,6 +33,7 @@ def delivered_on(rows: list[tuple[int, str | None, date]], day: date) -> int:
     return next(h for h, status, d in rows if d == day and status == "1")
 
 
+@pytest.mark.slow
 def test_late_status_change_is_picked_up_by_the_next_days_run(
     simulator: RunningSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

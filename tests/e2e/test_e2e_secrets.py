@@ -43,6 +43,7 @@ def files_holding(root: Path, secret: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_password_is_in_no_event_log_table_or_file(
     make_simulator: MakeSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,6 +107,7 @@ def test_password_is_in_no_event_log_table_or_file(
     assert leaks == [], "only the simulator's own account file may hold the password"
 
 
+@pytest.mark.slow
 def test_warehouse_password_is_in_no_output_event_or_file(tmp_path: Path) -> None:
     """``dagster asset materialize -m dagster_project`` in a process of its own, with
     SMSPRESTO_WAREHOUSE_URL naming a database nothing answers for: the run fails naming the

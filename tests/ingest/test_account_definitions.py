@@ -129,6 +129,7 @@ assert result.success
 """
 
 
+@pytest.mark.slow
 def test_two_accounts_ingesting_the_same_days_at_once_lose_nothing_of_each_other(
     tmp_path: Path, make_simulator: MakeSimulator
 ) -> None:

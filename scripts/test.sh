@@ -6,6 +6,7 @@ bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-# worksteal: a worker that runs out of tests takes pending ones from the other, so one long
-# end-to-end test started late does not leave a core idle at the end.
+# worksteal: a worker that runs out of tests takes pending ones from the other; the `slow`
+# tests run first (tests/conftest.py orders them), so the run ends on short tests and no core
+# sits idle while a long one finishes.
 .venv/bin/pytest -n 2 --dist worksteal "$@"

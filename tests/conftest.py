@@ -265,11 +265,11 @@ def load_error(sandbox: "DefsFolderSandbox", path: Path | None = None) -> str:
 
 
 def _start_rank(item: pytest.Item) -> int:
-    """Where ``item`` goes in the run's order: the ``slow`` tests (0), the demo's readers (1),
-    the rest (2)."""
+    """Where ``item`` goes in the run's order: the ``slow`` tests (0), the rest (1), the demo's
+    readers (2)."""
     if "demo_twice" in getattr(item, "fixturenames", ()):
-        return 1
-    return 0 if item.get_closest_marker("slow") else 2
+        return 2
+    return 0 if item.get_closest_marker("slow") else 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -279,8 +279,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     runs out takes the tail of another's. A long test collected late (tests/e2e sorts after
     most folders) started near the end and kept one core busy while the other had nothing
     left; first, the long tests run while the other workers take the short ones, and the run
-    ends on short tests, which even out. The demo's readers come after them, when the demo
-    started in the background (`demo_in_background`) is done.
+    ends on short tests, which even out. The demo's readers come last, when the demo started
+    in the background (`demo_in_background`) is long done: they take a second each then.
     """
     items.sort(key=_start_rank)
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import postgres_fixtures
 import pytest
 from campaign_fixtures import (
@@ -114,6 +115,11 @@ class Workers:
             url = instance_url.replace("postgresql://", "postgresql+psycopg2://", 1)
             storage = {"storage": {"postgres": {"postgres_url": url}}}
             (home / "dagster.yaml").write_text(json.dumps(storage))
+            # Its schema made once before the runs, as a deployment's webserver or daemon (or
+            # `dagster instance migrate`) makes it: four runs making it at once race in
+            # dagster-postgres itself (`type "alembic_version" already exists`).
+            with dg.DagsterInstance.from_config(str(home)):
+                pass
         self.env = {**os.environ, "DAGSTER_HOME": str(home)}
         self.logs = tmp_path / "workers"
         self.logs.mkdir()

@@ -74,9 +74,10 @@ def test_materialize_partition_range_stores_exactly_the_api_rows(
 def test_run_killed_mid_day_then_rerun_leaves_no_duplicate_and_no_half_day(
     make_simulator: MakeSimulator, tmp_path: Path
 ) -> None:
-    # Five-row pages answered slowly, one day at a time: a day takes a few seconds, so once a
-    # day is committed the kill lands while the next one is being read.
-    with make_simulator(max_page_size=5) as sim:
+    # Five-row pages answered slowly, one day at a time: a day takes about six seconds, so once
+    # a day is committed the kill lands while the next one is being read (at 40 messages a day
+    # the run read its last day before a loaded machine's test saw the first one committed).
+    with make_simulator(max_page_size=5, messages_per_day=120) as sim:
         slow = Fault("slow", count=100_000, actions=frozenset({"list-archive"}), delay=0.25)
         sim.add_fault(slow)
         env = env_for(sim, tmp_path, SMSPRESTO_MAX_CONCURRENT_DAYS="1")

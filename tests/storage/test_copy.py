@@ -143,6 +143,18 @@ def test_a_copy_that_fails_midway_leaves_the_target_as_it_was(
     assert PASSWORD not in result.output
 
 
+def alter_rows_on_insert(url: str, table: str, body: str) -> None:
+    """A trigger on ``table`` that runs ``body`` (PL/pgSQL) on each row inserted: the copy's
+    loads altered on their way in, as no engine would, for its verification to catch."""
+    pg_run(
+        url,
+        f"CREATE FUNCTION smspresto.alter_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"{body} END $$",
+        f"CREATE TRIGGER alter_row BEFORE INSERT ON smspresto.{table} "
+        "FOR EACH ROW EXECUTE FUNCTION smspresto.alter_row()",
+    )
+
+
 @pytest.mark.parametrize(
     ("trigger", "table"),
     [
@@ -157,13 +169,7 @@ def test_a_table_that_differs_after_the_load_fails_loudly_and_is_rolled_back(
     source: Path, postgres_url: str, trigger: str, table: str
 ) -> None:
     assert copy(str(source), postgres_url).exit_code == 0
-    pg_run(
-        postgres_url,
-        f"CREATE FUNCTION smspresto.alter_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"{trigger} END $$",
-        f"CREATE TRIGGER alter_row BEFORE INSERT ON smspresto.{table} "
-        "FOR EACH ROW EXECUTE FUNCTION smspresto.alter_row()",
-    )
+    alter_rows_on_insert(postgres_url, table, trigger)
     before = pg_rows(postgres_url, f"SELECT dedup_key FROM smspresto.{table} ORDER BY 1")
 
     result = copy("--replace", str(source), postgres_url)
@@ -197,13 +203,7 @@ def test_a_value_changed_into_one_of_the_same_python_hash_fails_the_copy(
             {"t": T},
         )
     Warehouse(postgres_url).database.ensure_schema()
-    pg_run(
-        postgres_url,
-        f"CREATE FUNCTION smspresto.alter_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"{trigger} END $$",
-        f"CREATE TRIGGER alter_row BEFORE INSERT ON smspresto.{table} "
-        "FOR EACH ROW EXECUTE FUNCTION smspresto.alter_row()",
-    )
+    alter_rows_on_insert(postgres_url, table, trigger)
 
     result = copy(str(source), postgres_url)
 

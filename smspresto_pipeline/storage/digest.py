@@ -15,10 +15,10 @@ in-memory DuckDB over each batch, column-wise: a batch is never turned into Pyth
 from __future__ import annotations
 
 import dataclasses
-import functools
 
-import duckdb
 import pyarrow as pa
+
+from smspresto_pipeline.storage.scratch import scratch_cursor
 
 __all__ = ["RowDigest"]
 
@@ -59,12 +59,6 @@ def _encoded(name: str, kind: pa.DataType) -> str:
     raise TypeError(f"the rows' column {name!r} is of type {kind}, which the digest cannot encode")
 
 
-@functools.cache
-def _instance() -> duckdb.DuckDBPyConnection:
-    # One thread: a batch is small, and the engines copying it need the cores.
-    return duckdb.connect(":memory:", config={"threads": 1})
-
-
 @dataclasses.dataclass
 class RowDigest:
     """Rows counted and digested in any order, a batch at a time (:meth:`add`); two digests
@@ -79,7 +73,7 @@ class RowDigest:
             return
         values = ", ".join(_encoded(field.name, field.type) for field in batch.schema)
         query = f"SELECT sum(hash(to_json([{values}]))) FROM {_ROWS}"
-        with _instance().cursor() as con:  # a connection of its own: any thread may add
+        with scratch_cursor() as con:  # a connection of its own: any thread may add
             # Summed as HUGEINT, exactly, then taken modulo 2^64 here.
             result = con.from_arrow(batch).query(_ROWS, query)
             assert result is not None  # a SELECT's relation (None is a statement's without rows)

@@ -19,6 +19,11 @@ import pyarrow.parquet as pq
 from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, check_account
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS, ArchiveRecord
 from smspresto_pipeline.sms.arrow import POOL, STRING
+from smspresto_pipeline.storage.casting import (
+    TYPED_ARCHIVE_FIELDS,
+    TYPED_FROM,
+    type_archive_fields,
+)
 from smspresto_pipeline.warehouse.enrich import Enricher
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ SPOOL_SCHEMA = pa.schema(
         pa.field("norm_country", STRING),
         pa.field("norm_carrier", STRING),
         pa.field("norm_status", STRING),
+        *TYPED_ARCHIVE_FIELDS,
     ]
 )
 
@@ -101,8 +107,9 @@ class DaySpool:
     """One day's pages, staged outside the database until it is committed.
 
     Each page becomes Arrow columns at once (the API's fields as strings), so the page's
-    Python objects can go. The derived columns (recipient, country, carrier, status) are
-    worked out for many pages at a time (the column-wise enrichment costs a fixed amount per
+    Python objects can go. The derived columns (recipient, country, carrier, status, and the
+    typed id, segments and times: :func:`~smspresto_pipeline.storage.casting.type_archive_fields`)
+    are worked out for many pages at a time (the column-wise enrichment costs a fixed amount per
     call), when the day is committed or spilled. Up to ``spill_rows`` rows stay in memory;
     past that the day is written to a Parquet file (in a directory named after this process,
     under ``directory`` or the system's temp dir), then every ``spill_rows`` further rows are
@@ -225,7 +232,8 @@ class DaySpool:
         numbers = pa.concat_arrays(raw.column("HIS_DESTINATAIRE").chunks, memory_pool=POOL)
         codes = pa.concat_arrays(raw.column("HIS_STATUT").chunks, memory_pool=POOL)
         derived = self._derived.columns(numbers, codes)
-        return pa.Table.from_arrays([*raw.columns, *derived], schema=SPOOL_SCHEMA)
+        typed = type_archive_fields(raw.select(list(TYPED_FROM)))
+        return pa.Table.from_arrays([*raw.columns, *derived, *typed], schema=SPOOL_SCHEMA)
 
     def _spill(self) -> None:
         if self._directory is not None:

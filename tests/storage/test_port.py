@@ -166,6 +166,38 @@ def test_a_day_is_replaced_whole_and_a_rerun_gives_the_same_table(warehouse: War
 
 
 @on_both_engines
+def test_odd_values_of_the_api_are_typed_alike_on_both_engines(warehouse: Warehouse) -> None:
+    """Typed while staging, by DuckDB's TRY_CAST whatever the engine: PostgreSQL's own input
+    functions would read 'now' as the load's time and 'infinity' as a time Python cannot hold,
+    where the history keeps no value."""
+    odd = [
+        ("2025-03-06 10:00:00", "2025-03-06T10:00:04", " 2 "),
+        ("now", "infinity", "1e3"),
+        ("epoch", "-infinity", "+3"),
+        ("today", "Jan 6 2025", "two"),
+        ("0000-01-01 00:00:00", "2025-02-30 10:00:00", ""),
+    ]
+    pages = [
+        page(
+            DAY,
+            range(n, n + 1),
+            HIS_DATEHEURECREA=created,
+            HIS_DATEHEUREENVOI=sent,
+            HIS_NOMBRESMS=n_sms,
+        )
+        for n, (created, sent, n_sms) in enumerate(odd, start=1)
+    ]
+    warehouse.write_partition(DAY, pages)
+    assert [(row[3], row[4], row[5]) for row in messages(warehouse)] == [
+        (2, datetime(2025, 3, 6, 10), datetime(2025, 3, 6, 10, 0, 4)),
+        (1000, None, None),
+        (3, datetime(1970, 1, 1), None),
+        (None, None, None),
+        (None, None, None),
+    ]
+
+
+@on_both_engines
 def test_opt_outs_are_added_once_and_checked_set_wise(warehouse: Warehouse) -> None:
     opt_outs = OptOuts(warehouse)
     assert opt_outs.add(["0708081488"], reason="STOP").added == ("+2250708081488",)

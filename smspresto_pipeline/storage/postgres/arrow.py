@@ -24,6 +24,14 @@ from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
+from smspresto_pipeline.sms.arrow import POOL
+from smspresto_pipeline.storage.postgres.binary import (
+    BINARY_HEADER,
+    BINARY_TRAILER,
+    encodable,
+    encode_rows,
+)
+
 __all__ = [
     "NumericLoader",
     "copy_into_table",
@@ -113,7 +121,9 @@ def copy_into_temp_table(
     )
     name = sql.Identifier(relation)
     con.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(name, columns))
-    _copy(con, name, _batches(table, parquet))
+    # Its columns have the types of table's own: the binary format fits them exactly.
+    binary = all(encodable(field.type) for field in table.schema)
+    (_copy_binary if binary else _copy)(con, name, _batches(table, parquet))
 
 
 def copy_into_table(con: psycopg.Connection, schema: str, relation: str, table: pa.Table) -> None:
@@ -135,6 +145,23 @@ def _copy(
                 buffer = io.BytesIO()
                 pa_csv.write_csv(_csv_ready(batch.slice(start, _BATCH_ROWS)), buffer, _CSV)
                 copy.write(buffer.getbuffer())
+
+
+def _copy_binary(
+    con: psycopg.Connection, target: sql.Composable, batches: Iterable[pa.Table | pa.RecordBatch]
+) -> None:
+    """``COPY`` the rows of ``batches`` into ``target`` in the binary format: each column must
+    be :func:`encodable`, and of the column type :func:`_pg_type` gives it."""
+    statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(target)
+    with con.cursor().copy(statement) as copy:
+        copy.write(BINARY_HEADER)
+        for batch in batches:
+            for start in range(0, batch.num_rows, _BATCH_ROWS):
+                piece = batch.slice(start, _BATCH_ROWS)
+                if isinstance(piece, pa.Table):
+                    piece = piece.combine_chunks(memory_pool=POOL).to_batches()[0]
+                copy.write(encode_rows(piece))
+        copy.write(BINARY_TRAILER)
 
 
 class NumericLoader(Loader):

@@ -32,6 +32,7 @@ LAYERS = {
     "checks": 6,
     "assets": 6,
     "schedules": 6,
+    "alerts": 7,
     "demo": 7,
     "cli": 8,
 }
@@ -189,3 +190,14 @@ def test_no_import_cycle() -> None:
 
     for name in sorted(graph):
         walk(name, [])
+
+
+#: The alerts without their Dagster face (definitions.py): told and tested without Dagster.
+ALERTS_ENGINE = ("model", "events", "ledger", "channels", "delivery")
+
+
+@pytest.mark.parametrize("name", ALERTS_ENGINE)
+def test_the_alerts_import_no_dagster(name: str) -> None:
+    imported = _imports(PACKAGE / "alerts" / f"{name}.py")
+    assert not {m for m in imported if m.split(".")[0] == "dagster"}, f"alerts/{name}.py"
+    assert not {m for m in imported if m.endswith(("definitions", "_defs"))}, f"alerts/{name}.py"

@@ -58,6 +58,13 @@ class Redactor:
                 text = text.replace(secret, REDACTED)
         return _CREDENTIAL_PARAM.sub(rf"\g<name>{REDACTED}", text)
 
+    def including(self, *secrets: str) -> Redactor:
+        """A redactor of this one's secrets and ``secrets``."""
+        combined = Redactor(*secrets)
+        forms = {*self._secrets, *combined._secrets}
+        combined._secrets = tuple(sorted(forms, key=len, reverse=True))
+        return combined
+
     def excerpt(self, text: str, limit: int = 120) -> str:
         """A short, single-line, redacted excerpt of a response body, for error messages."""
         flat = " ".join(self(text).split())
@@ -80,11 +87,16 @@ def _encoded_forms(secret: str) -> set[str]:
 
 
 class _CredentialParamFilter(logging.Filter):
-    """Rewrites log records so that ``pass=`` and ``user=`` query values never reach a handler."""
+    """Rewrites log records so that ``pass=`` and ``user=`` query values, and the secrets it
+    was given (a webhook's URL), never reach a handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets = Redactor()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        scrubbed = _CREDENTIAL_PARAM.sub(rf"\g<name>{REDACTED}", message)
+        scrubbed = self.secrets(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
         return True
@@ -93,13 +105,16 @@ class _CredentialParamFilter(logging.Filter):
 _HTTPX_FILTER = _CredentialParamFilter()
 
 
-def install_httpx_log_filter() -> None:
+def install_httpx_log_filter(*secrets: str) -> None:
     """Scrub credentials from httpx's own request log (``HTTP Request: GET <url>``).
 
     httpx logs every request URL at INFO on the ``httpx`` logger. For GET the reference
     requires the password in the query string, so without this filter an application that
-    logs at INFO would write the password to its logs. Idempotent.
+    logs at INFO would write the password to its logs. ``secrets`` are scrubbed too, from then
+    on (a webhook's URL is a credential in its path). Idempotent.
     """
+    if secrets:
+        _HTTPX_FILTER.secrets = _HTTPX_FILTER.secrets.including(*secrets)
     logger = logging.getLogger("httpx")
     if _HTTPX_FILTER not in logger.filters:
         logger.addFilter(_HTTPX_FILTER)

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from smspresto_pipeline.campaigns.names import RECONCILE_JOB
 from smspresto_pipeline.campaigns.reconcile import (
     DEFAULT_AFTER,
     DEFAULT_BEFORE,
@@ -51,7 +52,7 @@ from smspresto_pipeline.wording import plural
 __all__ = ["RECONCILE_JOB_NAME", "build_reconcile_defs"]
 
 #: The name of the reconciliation job; its schedule is ``<job>_hourly``.
-RECONCILE_JOB_NAME = "smspresto_reconcile_outbox"
+RECONCILE_JOB_NAME = RECONCILE_JOB
 
 
 def _by_campaign(pairs: tuple[tuple[str, str], ...]) -> dict[str, int]:

@@ -227,6 +227,7 @@ def send_claimed(
     *,
     run_id: str,
     clock: Callable[[], datetime] | None = None,
+    honour_opt_outs: bool = True,
 ) -> SendReport:
     """Send messages claimed ``pending`` by ``run_id``, one request per batch, each batch
     recorded as requested just before its request and marked once its answer is known (see the
@@ -245,6 +246,8 @@ def send_claimed(
         run_id: the run sending them.
         clock: what the marks record as their time (``sent_at``); default: now. The caps
             count sends at that time, so a campaign given another clock passes it here too.
+        honour_opt_outs: False only for the operator's own alerts (see
+            :meth:`~smspresto_pipeline.sending.outbox.OutboxSession.take`).
 
     Raises:
         SMSValidationError: a sender cannot be sent from (every one checked before any
@@ -263,7 +266,7 @@ def send_claimed(
         validate_sender(sender)
     batches = _batches(messages, client.batch_size)
     with outbox.database.kept_instance():
-        return _send_batches(client, outbox, campaign, batches, run_id, clock)
+        return _send_batches(client, outbox, campaign, batches, run_id, clock, honour_opt_outs)
 
 
 def _send_batches(
@@ -273,6 +276,7 @@ def _send_batches(
     batches: Sequence[Sequence[OutboxMessage]],
     run_id: str,
     clock: Callable[[], datetime] | None,
+    honour_opt_outs: bool,
 ) -> SendReport:
     """:func:`send_claimed`'s loop, once the batches are made and their senders checked."""
     outcomes: list[BatchOutcome] = []
@@ -286,7 +290,11 @@ def _send_batches(
             with outbox.transaction() as session:
                 session.mark_each(campaign, unwritten, run_id=run_id)
                 taken = session.take(
-                    campaign, (m.dedup_key for m in batch), run_id=run_id, now=_now(clock)
+                    campaign,
+                    (m.dedup_key for m in batch),
+                    run_id=run_id,
+                    now=_now(clock),
+                    honour_opt_outs=honour_opt_outs,
                 )
             unwritten = []
             outcome, mark, stop = _send_batch(client, index, batch, taken, clock)

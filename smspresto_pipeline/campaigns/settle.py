@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from smspresto_pipeline.sending.outbox import Outbox, PendingOwner
 from smspresto_pipeline.storage.timestamps import utc_naive
 
-__all__ = ["DEFAULT_SILENT_AFTER", "DeadRun", "RunStatus", "settle_dead_runs"]
+__all__ = ["DEFAULT_SILENT_AFTER", "DeadRun", "RunStatus", "dead_owners", "settle_dead_runs"]
 
 #: How long a run owning pending rows may write none of them before it is judged dead.
 DEFAULT_SILENT_AFTER = timedelta(minutes=15)
@@ -101,6 +101,27 @@ def _why_dead(
     return None
 
 
+def dead_owners(
+    outbox: Outbox,
+    *,
+    status_of: Callable[[str], RunStatus | None],
+    campaign: str | None = None,
+    now: datetime | None = None,
+    silent_after: timedelta = DEFAULT_SILENT_AFTER,
+    alive: Collection[str] = (),
+) -> list[tuple[PendingOwner, str]]:
+    """The runs owning ``pending`` rows that are dead, each with why, stalest first; nothing
+    is written (:func:`settle_dead_runs` settles them; the alerts tell a person about them).
+    The arguments are :func:`settle_dead_runs`'."""
+    at = utc_naive(now)
+    owners = [o for o in outbox.pending_owners(campaign) if o.run_id not in alive]
+    return [
+        (o, why)
+        for o in owners
+        if (why := _why_dead(o, status_of(o.run_id), at, silent_after)) is not None
+    ]
+
+
 def settle_dead_runs(
     outbox: Outbox,
     *,
@@ -124,12 +145,15 @@ def settle_dead_runs(
         The runs settled, stalest first.
     """
     at = utc_naive(now)
-    owners = [o for o in outbox.pending_owners(campaign) if o.run_id not in alive]
-    judged = {
-        (o.campaign, o.run_id): (o, why)
-        for o in owners
-        if (why := _why_dead(o, status_of(o.run_id), at, silent_after)) is not None
-    }
+    found = dead_owners(
+        outbox,
+        status_of=status_of,
+        campaign=campaign,
+        now=at,
+        silent_after=silent_after,
+        alive=alive,
+    )
+    judged = {(o.campaign, o.run_id): (o, why) for o, why in found}
     if not judged:
         return []
     settled: list[DeadRun] = []

@@ -479,13 +479,23 @@ class _OutboxCalls(abc.ABC):
         )
 
     def take(
-        self, campaign: str, dedup_keys: Iterable[str], *, run_id: str, now: datetime | None = None
+        self,
+        campaign: str,
+        dedup_keys: Iterable[str],
+        *,
+        run_id: str,
+        now: datetime | None = None,
+        honour_opt_outs: bool = True,
     ) -> Taken:
         """Record one batch as requested, just before its request: the rows ``run_id`` still
         owns and never requested are stamped ``requested_at`` and returned, read back, as the
         rows to send; those whose number opted out since their claim are marked ``skipped``
         (``opted_out``) instead. A row another run took over (its run was judged dead) is in
-        neither: it is no longer this run's to send."""
+        neither: it is no longer this run's to send.
+
+        ``honour_opt_outs=False`` is for the operator's own alerts only
+        (:mod:`smspresto_pipeline.alerts`): an opt-out is a customer's stop request, and the
+        operator's number may well have tried a campaign's stop reply."""
         at = utc_naive(now)
         keys = list(dict.fromkeys(dedup_keys))
         if not keys:
@@ -497,7 +507,7 @@ class _OutboxCalls(abc.ABC):
                     "dml/select_outbox_unrequested_keys.sql",
                     {"campaign": campaign, "run_id": run_id},
                 )
-            opted = {key for key, opted_out in found if opted_out}
+            opted = {key for key, opted_out in found if opted_out and honour_opt_outs}
             # Marking the opted-out rows skipped leaves the others as found: no second lookup.
             skipped = OutboxSession(session).mark(
                 campaign,
@@ -516,7 +526,7 @@ class _OutboxCalls(abc.ABC):
                 {"campaign": campaign, "run_id": run_id, "now": at},
                 run_id=run_id,
                 check_run=True,
-                movable={key for key, opted_out in found if not opted_out},
+                movable={key for key, _ in found if key not in opted},
             )
         return Taken(requested, skipped)
 

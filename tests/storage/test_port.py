@@ -26,6 +26,7 @@ DAY, NEXT_DAY, THIRD_DAY = date(2025, 3, 6), date(2025, 3, 7), date(2025, 3, 8)
 NOW = datetime(2025, 3, 6, 9, 0)
 TABLES = {
     "account_snapshots",
+    "alert_deliveries",
     "archive_raw",
     "campaign_activations",
     "campaign_pauses",

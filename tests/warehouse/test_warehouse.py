@@ -109,6 +109,7 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
             ).fetchall()
         }
     assert tables == {
+        "alert_deliveries",
         "archive_raw",
         "messages",
         "account_snapshots",

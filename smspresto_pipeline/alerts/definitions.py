@@ -1,0 +1,227 @@
+"""The alerting sensor ``smspresto_alerts``: each tick gathers the events that need a person
+and tells the new ones, by SMS to the operator's numbers and to an optional webhook.
+
+:func:`build_alert_defs` gives the sensor; it uses the resources ``smspresto`` (the campaigns'
+account: its API sends the SMS) and ``warehouse``, the caller's to bind. Each tick reads the
+event sources (:mod:`~smspresto_pipeline.alerts.events`) and Dagster's failed runs of the send
+and ingest jobs since its cursor, records them in the ledger (``smspresto.alert_deliveries``:
+the cursor only bounds the runs read; a reset sensor finds the events already told there) and
+tells them (:mod:`~smspresto_pipeline.alerts.delivery`).
+
+Unlike the campaign sensors, this sensor sends itself, on purpose: an alert must not wait for
+a run queue or a run worker (a failed run may be what it reports), and a tick sends few
+messages (at most ``max_per_hour`` a channel in any hour, one SMS request for all of them, the
+client's and the webhook's timeouts bounding each request).
+
+Example:
+    .. code-block:: python
+
+        defs = dg.Definitions.merge(
+            build_alert_defs(numbers=["+2250700000000"], sender="SMSPRESTO"),
+            dg.Definitions(resources={"smspresto": ..., "warehouse": ...}),
+        )
+"""
+
+# No ``from __future__ import annotations``: Dagster reads the sensor's annotations.
+
+import dataclasses
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from smspresto_pipeline.alerts.channels import Channel, SmsChannel, WebhookChannel
+from smspresto_pipeline.alerts.delivery import tell
+from smspresto_pipeline.alerts.events import DEFAULT_SOURCES, AlertFacts, EventSource, gather
+from smspresto_pipeline.alerts.ledger import AlertLedger
+from smspresto_pipeline.alerts.model import (
+    DEFAULT_MAX_PER_HOUR,
+    DEFAULT_RUNWAY_DAYS,
+    DEFAULT_WEBHOOK_URL_ENV,
+    Alert,
+    AlertSettings,
+)
+from smspresto_pipeline.campaigns.definitions import SENSOR_LOCK_TIMEOUT
+from smspresto_pipeline.campaigns.run_status import dagster_run_status
+from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import Outbox
+from smspresto_pipeline.storage import is_lock_conflict
+
+__all__ = ["ALERTS_SENSOR", "build_alert_defs", "failed_run_alerts"]
+
+#: The alerting sensor's name.
+ALERTS_SENSOR = "smspresto_alerts"
+#: How far back the first tick (no cursor) looks for failed runs.
+_FIRST_LOOK_BACK = timedelta(days=1)
+_CAMPAIGN_TAG = "smspresto/campaign"
+
+
+def _watched(run: dg.DagsterRun, jobs: frozenset[str]) -> str | None:
+    """What a failed run blocks, when it is a run the alerts watch (None: not watched)."""
+    campaign = run.tags.get(_CAMPAIGN_TAG)
+    if campaign:
+        return f"campaign {campaign!r}: its rows wait for its next run"
+    if run.job_name.endswith("_ingest_job") or run.job_name in jobs:
+        return "the history's next days, and with them the spike checks and the breaker"
+    return None
+
+
+def failed_run_alerts(
+    instance: dg.DagsterInstance, since: datetime, jobs: frozenset[str] = frozenset()
+) -> tuple[list[Alert], datetime]:
+    """An alert per failed run of a campaign's send job, an ingest job (``*_ingest_job``) or
+    one of ``jobs``, updated after ``since``; and the newest update seen (the next cursor)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=since),
+        limit=100,
+        ascending=True,
+    )
+    alerts, newest = [], since
+    for record in records:
+        newest = max(newest, record.update_timestamp)
+        run = record.dagster_run
+        blocks = _watched(run, jobs)
+        if blocks is None:
+            continue
+        alerts.append(
+            Alert(
+                f"run-failed:{run.run_id}",
+                "run-failed",
+                f"Run {run.run_id[:8]} of job {run.job_name} failed.",
+                blocks,
+                f"open run {run.run_id[:8]} in the UI (Runs), fix its error, then re-execute it",
+            )
+        )
+    return alerts, newest
+
+
+def _since(cursor: str | None, now: datetime) -> datetime:
+    if cursor:
+        return datetime.fromisoformat(json.loads(cursor)["runs_after"])
+    return now - _FIRST_LOOK_BACK
+
+
+def build_alert_defs(
+    *,
+    numbers: Sequence[str] = (),
+    sender: str = "SMSPRESTO",
+    region: str = "CI",
+    webhook_url_env: str = DEFAULT_WEBHOOK_URL_ENV,
+    max_per_hour: int = DEFAULT_MAX_PER_HOUR,
+    runway_days: float = DEFAULT_RUNWAY_DAYS,
+    pace_days: int = 7,
+    ready_hour: int = DEFAULT_READY_HOUR,
+    sources: Sequence[EventSource] = DEFAULT_SOURCES,
+    watched_jobs: Sequence[str] = (),
+    minimum_interval_seconds: int = 60,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+) -> dg.Definitions:
+    """The sensor ``smspresto_alerts``.
+
+    Args:
+        numbers: the operator's numbers (national forms read as ``region``'s); empty: no SMS.
+        sender: the sender name the SMS alerts come from.
+        region: the country national numbers are read in.
+        webhook_url_env: the environment variable holding the webhook's URL, read at each tick
+            (unset: no webhook). The URL is a secret: only its variable's name is configured.
+        max_per_hour: alerts a channel attempts in any hour at most (a summary included).
+        runway_days: the stock alert fires below this many days of stock at the recent pace.
+        pace_days: days of history the pace is measured over.
+        ready_hour: the hour (account's time zone) by which yesterday is expected ingested.
+        sources: the event sources read at each tick (:data:`~.events.DEFAULT_SOURCES`).
+        watched_jobs: more jobs whose failed runs are told (the send and ingest jobs always).
+        minimum_interval_seconds: the least time between two ticks.
+        default_status: whether the sensor runs as soon as it is deployed (stopped: a
+            deployment opts in, as for the schedules).
+
+    Raises:
+        ValueError: naming the bad value (a number, the sender, a bound), before
+            anything is sent.
+
+    Example:
+        .. code-block:: python
+
+            defs = build_alert_defs(numbers=["07 08 08 14 88"], sender="OPS")
+            defs.resolve_sensor_def("smspresto_alerts")
+    """
+    settings = AlertSettings.of(
+        numbers=numbers,
+        sender=sender,
+        region=region,
+        webhook_url_env=webhook_url_env,
+        max_per_hour=max_per_hour,
+        runway_days=runway_days,
+        pace_days=pace_days,
+        ready_hour=ready_hour,
+    )
+    jobs = frozenset(watched_jobs)
+    sms = ", ".join(settings.numbers) or "no number"
+
+    @dg.sensor(
+        name=ALERTS_SENSOR,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=f"Tells the operator when a person is needed (the breaker tripped or a "
+        f"person paused, a send run died, a run failed, the stock runs low, the history is "
+        f"stale): SMS to {sms}, and the webhook named by ${settings.webhook_url_env} when set; "
+        f"at most {settings.max_per_hour} alerts an hour a channel, each event once.",
+    )
+    def smspresto_alerts(
+        context: dg.SensorEvaluationContext,
+        smspresto: SMSPrestoResource,
+        warehouse: WarehouseResource,
+    ) -> dg.SkipReason:
+        now = datetime.now(UTC)
+        store = warehouse.get_warehouse(max_lock_timeout=SENSOR_LOCK_TIMEOUT)
+        # The account's time zone is the API resource's, as the ingest's and campaigns' are.
+        facts = AlertFacts(
+            store,
+            now,
+            dataclasses.replace(settings, timezone=smspresto.timezone),
+            dagster_run_status(context.instance),
+        )
+        try:
+            alerts = gather(facts, sources)
+            failed, newest = failed_run_alerts(context.instance, _since(context.cursor, now), jobs)
+            channels: list[Channel] = []
+            if settings.numbers:
+                channels.append(
+                    SmsChannel(
+                        smspresto.get_client(),
+                        Outbox(store),
+                        numbers=settings.numbers,
+                        sender=settings.sender,
+                        tick_id=f"{ALERTS_SENSOR}:{uuid.uuid4().hex}",
+                    )
+                )
+            url = os.environ.get(settings.webhook_url_env, "").strip()
+            if url:
+                channels.append(WebhookChannel(url))
+            reports = tell(
+                [*alerts, *failed],
+                channels,
+                AlertLedger(store),
+                now,
+                max_per_hour=settings.max_per_hour,
+            )
+        except Exception as exc:
+            if not is_lock_conflict(exc):
+                raise
+            return dg.SkipReason(
+                f"the warehouse {store.target} is locked or busy: {exc}. The next tick tries again."
+            )
+        # The runs read are recorded in the ledger: the cursor may move past them.
+        context.update_cursor(json.dumps({"runs_after": newest.isoformat()}))
+        found = [*alerts, *failed]
+        lines = [f"{len(found)} events need a person now" + (":" if found else ".")]
+        lines += [f"- {alert.kind}: {alert.what} ({alert.key})" for alert in found]
+        lines += [report.describe() for report in reports] or [
+            "no channel: set numbers or the webhook's variable"
+        ]
+        return dg.SkipReason("\n".join(lines))
+
+    return dg.Definitions(sensors=[smspresto_alerts])

@@ -25,6 +25,10 @@ FILL = [
     "INSERT INTO smspresto.campaign_pauses VALUES "
     "('check:spike', '2025-03-07', 'MTN fails', $t, $t, 'cli:ops', 'fixed'), "
     "('cli:ops', NULL, 'by hand', $t, NULL, NULL, NULL)",
+    "INSERT INTO smspresto.alert_deliveries VALUES "
+    "('sms', 'breaker-trip:check:spike', 'breaker-trip', 'Disjoncteur é', 'long', 'delivered',"
+    " '+2250707000001: sent', $t, $t, $t), "
+    "('webhook', 'run-failed:r1', 'run-failed', 'x', '', 'waiting', NULL, $t, NULL, NULL)",
     "INSERT INTO smspresto.outbox VALUES "
     "('copy_promo', 'k1', '+2250707000003', 'SHOP', 'Bonjour é', 1, 'GSM-7', 'sent', NULL, 0,"
     " 'ok', 'run-1', $t, $t, $t, $t), "

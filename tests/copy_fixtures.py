@@ -22,6 +22,9 @@ FILL = [
     "INSERT INTO smspresto.campaign_activations VALUES ('copy_promo', $t, 3, 'sensor:promo')",
     "INSERT INTO smspresto.campaign_surges VALUES "
     "('copy_promo', 'run-1', $t, 120, 100, 'keep', 20)",
+    "INSERT INTO smspresto.campaign_surges_held VALUES "
+    "('copy_promo', $t, 120, 100, 'launch the job promo_send « ok »', NULL), "
+    "('copy_promo', '2025-03-06 08:00:00', 90, 60, 'x', $t)",
     "INSERT INTO smspresto.campaign_pauses VALUES "
     "('check:spike', '2025-03-07', 'MTN fails', $t, $t, 'cli:ops', 'fixed'), "
     "('cli:ops', NULL, 'by hand', $t, NULL, NULL, NULL)",

@@ -16,6 +16,9 @@ breaker_alerts      an active trip of the circuit breaker (a spike check's      
 stranded_alerts     a dead send run still owning pending outbox rows            ``stranded:
                                                                                 <campaign>:
                                                                                 <run>``
+surge_alerts        a surge a campaign's sensor holds for a person's            ``surge-held:
+                    confirmation (the volume breaker)                           <campaign>:
+                                                                                <held at>``
 stock_alerts        the latest snapshot's stock will not last ``runway_days``   ``stock-runway:
                     at the recent pace (at most one a day)                      <account>:<day>``
 freshness_alerts    the history's newest day is older than expected             ``history-stale:
@@ -54,6 +57,7 @@ __all__ = [
     "gather",
     "stock_alerts",
     "stranded_alerts",
+    "surge_alerts",
 ]
 
 
@@ -129,6 +133,23 @@ def stranded_alerts(facts: AlertFacts) -> list[Alert]:
     return alerts
 
 
+def surge_alerts(facts: AlertFacts) -> list[Alert]:
+    """One alert per surge a campaign's sensor holds for confirmation (a surge held again after
+    it ended is a new one)."""
+    return [
+        Alert(
+            f"surge-held:{surge.campaign}:{surge.held_at:%Y%m%dT%H%M%S}",
+            "surge-held",
+            f"Campaign {surge.campaign!r} found {surge.found_rows} new rows, above its volume "
+            f"threshold of {surge.threshold}: the surge is held for confirmation since "
+            f"{surge.held_at:%Y-%m-%d %H:%M} UTC.",
+            f"campaign {surge.campaign!r}: it sends nothing new until a person confirms",
+            f"if this volume is expected, {surge.resolve}",
+        )
+        for surge in Outbox(facts.warehouse).held_surges()
+    ]
+
+
 def stock_alerts(facts: AlertFacts) -> list[Alert]:
     """An alert when the latest snapshot's stock will not last ``runway_days`` at the pace of
     the last ``pace_days`` days of history (SMS parts billed a day); at most one a day."""
@@ -192,6 +213,7 @@ def freshness_alerts(facts: AlertFacts) -> list[Alert]:
 DEFAULT_SOURCES: tuple[EventSource, ...] = (
     breaker_alerts,
     stranded_alerts,
+    surge_alerts,
     stock_alerts,
     freshness_alerts,
 )

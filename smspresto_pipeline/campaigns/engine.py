@@ -85,6 +85,7 @@ __all__ = [
     "SendRunError",
     "Skip",
     "StatusOf",
+    "confirm_hint",
     "evaluate",
     "op_name",
     "run",
@@ -98,8 +99,10 @@ StatusOf = Callable[[str], RunStatus | None]
 SURGE_DROPPED = "surge_dropped"
 
 #: The smspresto tables a campaign reads: its outbox, the opt-outs, the archive (reconciling),
-#: the surges confirmed (whose held rows may never expire).
-_CAMPAIGN_TABLES = frozenset({"outbox", "opt_outs", "messages", "campaign_surges"})
+#: the surges confirmed (whose held rows may never expire) and those held for confirmation.
+_CAMPAIGN_TABLES = frozenset(
+    {"outbox", "opt_outs", "messages", "campaign_surges", "campaign_surges_held"}
+)
 
 
 class CampaignQueryError(RuntimeError):
@@ -357,6 +360,7 @@ def _write_surge(
     else:
         claimed = session.claim(rest, state="held", run_id=run_id, now=now)
         written.held = len(claimed)
+    session.end_held_surge(campaign.name, now=now)
     session.record_surge(
         campaign.name,
         run_id=run_id,
@@ -404,7 +408,18 @@ def evaluate(
     if isinstance(verdict, Baseline):
         return Skip(_sensor_baseline(campaign, store, verdict, now))
     if isinstance(verdict, Refused):
+        if not (snapshot.surge_held or campaign.dry_run):
+            Outbox(store).hold_surge(
+                campaign.name,
+                found_rows=verdict.outlook.rows,
+                threshold=verdict.threshold,
+                resolve=confirm_hint(campaign),
+                now=now,
+            )
         return Skip(surge_message(campaign, verdict.outlook, verdict.threshold))
+    if snapshot.surge_held:
+        # The surge held until now is gone: confirmed, or its rows no longer new.
+        Outbox(store).end_held_surge(campaign.name, now=now)
     if isinstance(verdict, Hold):
         return Skip(_sensor_hold(campaign, store, verdict, now))
     expired: Sequence[str] = [r.dedup_key for r in verdict.expired]
@@ -902,9 +917,16 @@ def surge_message(campaign: Campaign, outlook: SurgeOutlook, threshold: int) -> 
         f"above its threshold of {threshold} ({campaign.volume_breaker_factor:g} times its "
         f"usual batch, the median of its last {VOLUME_HISTORY} runs; at least "
         f"{campaign.volume_breaker_min_rows}). Nothing was claimed or sent. If this volume is "
-        f"expected, launch the job {campaign.job_name} with the run config "
+        f"expected, {confirm_hint(campaign)}. {_outlook_text(campaign, outlook)}"
+    )
+
+
+def confirm_hint(campaign: Campaign) -> str:
+    """How a person confirms a surge the volume breaker holds (the surge's alert says it too)."""
+    return (
+        f"launch the job {campaign.job_name} with the run config "
         f"'ops: {{{op_name(campaign)}: {{config: {{confirm_volume: true, surge_rest: "
-        f"<expire|keep|drop>}}}}}}'. {_outlook_text(campaign, outlook)}"
+        f"<expire|keep|drop>}}}}}}'"
     )
 
 

@@ -82,6 +82,8 @@ class CampaignSnapshot:
         sent_today: the messages it tried to send since the day's start (the daily cap).
         kept_surge_runs: the runs that confirmed a surge saying ``keep`` (their held rows
             never expire).
+        surge_held: the campaign has an open surge held for confirmation (its sensor ends it
+            when it no longer holds one).
         recent: for the frequency cap, the messages each number asked about (and each held
             row's) had since the cap's window opened, every campaign counted; empty when no
             window was given.
@@ -98,6 +100,7 @@ class CampaignSnapshot:
     run_sizes: tuple[int, ...] = ()
     sent_today: int = 0
     kept_surge_runs: frozenset[str] = frozenset()
+    surge_held: bool = False
     recent: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -149,5 +152,6 @@ def read_campaign_snapshot(
         run_sizes=tuple(outbox.run_sizes(campaign, runs=runs)),
         sent_today=outbox.campaign_sent_count(campaign, day_start),
         kept_surge_runs=outbox.surge_runs(campaign, _KEEP),
+        surge_held=bool(outbox.held_surges(campaign)),
         recent={} if cap_since is None else outbox.sent_to_recipients(numbers, cap_since),
     )

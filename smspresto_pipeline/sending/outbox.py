@@ -58,6 +58,7 @@ __all__ = [
     "SENT_OR_MAYBE_SENT",
     "TRANSITIONS",
     "ClaimState",
+    "HeldSurge",
     "MarkState",
     "Outbox",
     "OutboxIntegrityError",
@@ -171,6 +172,25 @@ class OutboxMark:
     api_status: int | None
     api_message: str | None
     now: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeldSurge:
+    """A surge a campaign's sensor holds for a person's confirmation (naive UTC).
+
+    Attributes:
+        campaign: the campaign.
+        held_at: the first tick that held it.
+        found_rows: the new rows found then.
+        threshold: the volume breaker's threshold then.
+        resolve: how to confirm it, in the campaign engine's words.
+    """
+
+    campaign: str
+    held_at: datetime
+    found_rows: int
+    threshold: int
+    resolve: str
 
 
 class OutboxIntegrityError(RuntimeError):
@@ -674,6 +694,44 @@ class _OutboxCalls(abc.ABC):
                 "dml/select_campaign_surge_runs.sql", {"campaign": campaign, "rest": rest}
             )
         return frozenset(str(row[0]) for row in rows)
+
+    def hold_surge(
+        self,
+        campaign: str,
+        *,
+        found_rows: int,
+        threshold: int,
+        resolve: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Record that ``campaign``'s sensor holds a surge of ``found_rows`` new rows (above
+        ``threshold``) for a person to confirm as ``resolve`` says (table
+        ``smspresto.campaign_surges_held``); a campaign with an open one gets no second."""
+        params = {
+            "campaign": campaign,
+            "now": utc_naive(now),
+            "found_rows": found_rows,
+            "threshold": threshold,
+            "resolve": resolve,
+        }
+        with self._writing() as session:
+            session.execute("dml/insert_campaign_surge_held.sql", params)
+
+    def end_held_surge(self, campaign: str, *, now: datetime | None = None) -> None:
+        """End ``campaign``'s open held surge, if any (confirmed, or no longer a surge)."""
+        with self._writing() as session:
+            session.execute(
+                "dml/update_campaign_surges_held_ended.sql",
+                {"campaign": campaign, "now": utc_naive(now)},
+            )
+
+    def held_surges(self, campaign: str | None = None) -> list[HeldSurge]:
+        """The open held surges (of ``campaign``, or of every campaign), oldest first."""
+        with self._reading() as session:
+            if session is None or "campaign_surges_held" not in session.tables():
+                return []
+            rows = session.fetch_all("dml/select_campaign_surges_held.sql", {"campaign": campaign})
+        return [HeldSurge(*row) for row in rows]
 
 
 class OutboxSession(_OutboxCalls):

@@ -13,14 +13,20 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from campaign_fixtures import insert_rows, warehouse_resource
+from campaign_fixtures import insert_rows, make_campaign, warehouse_resource
 from conftest import on_both_engines
 
 from smspresto_pipeline.alerts import ALERTS_CAMPAIGN, Alert, AlertSettings, build_alert_defs
 from smspresto_pipeline.alerts.channels import SmsChannel, WebhookChannel
 from smspresto_pipeline.alerts.delivery import tell
-from smspresto_pipeline.alerts.events import AlertFacts, freshness_alerts, stock_alerts
+from smspresto_pipeline.alerts.events import (
+    AlertFacts,
+    freshness_alerts,
+    stock_alerts,
+    surge_alerts,
+)
 from smspresto_pipeline.alerts.ledger import AlertLedger
+from smspresto_pipeline.campaigns.engine import confirm_hint
 from smspresto_pipeline.checks.freshness_defs import build_freshness_check_defs
 from smspresto_pipeline.resources import SMSPrestoResource
 from smspresto_pipeline.sending import CircuitBreaker, OptOuts, Outbox, OutboxMessage
@@ -31,6 +37,7 @@ from smspresto_pipeline.warehouse import Warehouse
 OPERATOR = "+2250708081488"
 #: A Slack-like secret in the webhook's path: it must never leave the channel.
 SECRET = "T000/B000/XXXXsecretTOKEN"
+NOW = datetime(2025, 3, 11, 8, 0, tzinfo=UTC)
 
 
 class Receiver:
@@ -289,3 +296,26 @@ def test_the_freshness_check_fails_on_a_stale_history(
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert "the newest day ingested is 2025-03-09" in (evaluation.description or "")
+
+
+def test_a_held_surge_is_told_once_with_the_command_that_confirms_it(
+    sim: RunningSimulator, warehouse: Warehouse, warehouse_target: str, instance: dg.DagsterInstance
+) -> None:
+    campaign = make_campaign(name="promo")
+    outbox = Outbox(warehouse)
+    warehouse.ensure_schema()
+    outbox.hold_surge(
+        "promo", found_rows=480, threshold=60, resolve=confirm_hint(campaign), now=NOW
+    )
+    [alert] = surge_alerts(_facts(warehouse, NOW))
+    assert alert.key == "surge-held:promo:20250311T080000"
+    assert "480 new rows" in alert.what
+    assert alert.resolve == f"if this volume is expected, {confirm_hint(campaign)}"
+    _, cursor = _tick(sim, warehouse_target, instance, None)
+    _tick(sim, warehouse_target, instance, cursor)
+    [text] = _operator_texts(sim)
+    assert "'promo'" in text
+    assert "confirm_volume: true" in text
+    assert describe_text(text).segments <= 2
+    outbox.end_held_surge("promo", now=NOW)
+    assert surge_alerts(_facts(warehouse, NOW)) == []

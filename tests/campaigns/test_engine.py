@@ -374,6 +374,22 @@ def test_the_volume_breaker_refuses_then_a_confirmed_run_keeps_or_drops_the_rest
     skip = evaluate(campaign, path)
     assert isinstance(skip, engine.Skip)
     assert skip.reason.startswith("volume breaker")
+    # The held surge is recorded once, whatever the ticks, with how to confirm it.
+    evaluate(campaign, path, NOON + timedelta(minutes=1))
+    [held_surge] = Outbox(Warehouse(path)).held_surges()
+    assert (held_surge.campaign, held_surge.held_at, held_surge.found_rows) == (
+        campaign.name,
+        NOON.replace(tzinfo=None),
+        3,
+    )
+    assert held_surge.resolve in skip.reason
+    assert "confirm_volume: true" in held_surge.resolve
+    # A tick that finds no surge any more (the threshold raised, here) ends it.
+    relaxed = campaign.model_copy(update={"volume_breaker_min_rows": 10})
+    assert isinstance(evaluate(relaxed, path), engine.Request)
+    assert Outbox(Warehouse(path)).held_surges() == []
+    evaluate(campaign, path, NOON + timedelta(minutes=2))  # held again: a new surge
+    assert len(Outbox(Warehouse(path)).held_surges()) == 1
     with pytest.raises(engine.SendRunError, match="surge_rest") as refused:
         run(campaign, path, sim, confirm_volume=True)
     assert "expire unsent" in refused.value.description
@@ -381,6 +397,7 @@ def test_the_volume_breaker_refuses_then_a_confirmed_run_keeps_or_drops_the_rest
     report = run(campaign, path, sim, confirm_volume=True, surge_rest=SurgeRest.drop)
     assert report.counts["sent"] == 1
     assert report.skipped == {engine.SURGE_DROPPED: 2}
+    assert Outbox(Warehouse(path)).held_surges() == []  # the confirmation ended it
     assert sorted(states(path).values()) == ["sent", "skipped", "skipped"]
     add_customers(path, 4, 5, 6)
     kept = run(

@@ -31,6 +31,7 @@ TABLES = {
     "campaign_activations",
     "campaign_pauses",
     "campaign_surges",
+    "campaign_surges_held",
     "messages",
     "opt_outs",
     "outbox",

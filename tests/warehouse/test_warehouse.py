@@ -118,6 +118,7 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
         "campaign_pauses",
         "campaign_activations",
         "campaign_surges",
+        "campaign_surges_held",
     }
 
 

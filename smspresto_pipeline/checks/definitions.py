@@ -27,7 +27,7 @@ for the days materialized, one run per stretch of consecutive days.
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -51,6 +51,7 @@ from smspresto_pipeline.checks.counters import (
     check_counters_reconcile,
     validate_tolerances,
 )
+from smspresto_pipeline.checks.freshness import stale_history_note
 from smspresto_pipeline.checks.quality import QUALITY_CHECKS, QualityResult, run_quality_check
 from smspresto_pipeline.checks.spikes import (
     SpikeConfig,
@@ -61,6 +62,7 @@ from smspresto_pipeline.checks.spikes import (
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.sending.breaker import CircuitBreaker, record_check_outcome
 from smspresto_pipeline.storage import Session
+from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.wording import plural
 
 if TYPE_CHECKING:
@@ -185,6 +187,7 @@ class _SpikeOptions:
     blocking: bool
     circuit_breaker: bool
     breaker_days: int
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def of(
@@ -201,7 +204,11 @@ class _SpikeOptions:
             raise ValueError(f"recent_days must be at least 1, got {recent_days}")
         if breaker_days < 1:
             raise ValueError(f"breaker_days must be at least 1, got {breaker_days}")
-        return cls(config or SpikeConfig(), recent_days, blocking, circuit_breaker, breaker_days)
+        # The days are the partitions' days: their time zone is the account's.
+        timezone = getattr(asset.partitions_def, "timezone", None) or DEFAULT_TIMEZONE
+        return cls(
+            config or SpikeConfig(), recent_days, blocking, circuit_breaker, breaker_days, timezone
+        )
 
     @property
     def description(self) -> str:
@@ -239,6 +246,13 @@ class _Breaker:
     """The spike check's way to the circuit breaker, over the days of a run in day order:
     ``ERROR`` trips it for the day, a pass ends that day's trip, ``WARN`` changes nothing.
 
+    On a stale history (its newest day older than the freshness check allows,
+    :func:`~smspresto_pipeline.checks.freshness.stale_history_note`) the breaker still trips on
+    a recent day's ``ERROR`` (blind to today, pausing is the safe side until a person looks),
+    but the trip's reason says the history is stale, and so does every text that shows it (the
+    campaign sensors, the send runs, ``smspresto campaigns status``, the alerts): the days
+    judged are never presented as today's.
+
     The breaker is read once; only an outcome that changes it is recorded (one short write
     each), so a run over many passing days does not open the file once per day. A named
     account's check trips and clears its own trips (``check:<account>__failure_rate_spike``):
@@ -250,8 +264,9 @@ class _Breaker:
         self.state = CircuitBreaker(self.warehouse).state()
         self.check_name = prefixed(FAILURE_SPIKE_CHECK, account)
 
-    def record(self, day: date, severity: str | None, reason: str) -> str:
-        """Record ``day``'s outcome; the breaker's state after it, in words."""
+    def record(self, day: date, severity: str | None, reason: str, stale: str | None = None) -> str:
+        """Record ``day``'s outcome (``stale``: the history's staleness, said in the trip's
+        reason); the breaker's state after it, in words."""
         partition = day.isoformat()
         if severity == "ERROR" or (
             severity is None and self.state.tripped_by_check(self.check_name, partition)
@@ -261,7 +276,7 @@ class _Breaker:
                 check_name=self.check_name,
                 partition=partition,
                 severity=severity,
-                reason=f"{reason} on {partition}",
+                reason=f"{reason} on {partition}" + (f", {stale}" if stale else ""),
             )
         return self.state.describe()
 
@@ -291,14 +306,15 @@ def _judge_spike(
         severity = "ERROR" if errors else ("WARN" if flagged else None)
         age = 0 if newest is None else (newest - day).days
         history = severity == "ERROR" and age >= options.breaker_days
+        stale = stale_history_note(newest, datetime.now(UTC), options.timezone)
         # A spike in history is read by the breaker as a WARN, which changes nothing.
-        state = breaker.record(day, "WARN" if history else severity, reason)
+        state = breaker.record(day, "WARN" if history else severity, reason, stale)
         metadata["circuit_breaker"] = (
             f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a spike "
             f"this old does not pause campaigns (breaker_days {options.breaker_days}); {state}"
             if history
             else state
-        )
+        ) + (f" ({stale})" if stale else "")
     if account is not None:
         metadata.update(
             {

@@ -34,6 +34,7 @@ __all__ = [
     "judge_freshness",
     "newest_day",
     "read_freshness",
+    "stale_history_note",
 ]
 
 #: The hour (account's time zone) by which yesterday is expected in the history: the daily
@@ -121,3 +122,20 @@ def read_freshness(
     """The freshness of ``account``'s history in ``warehouse`` at ``now``."""
     expected = expected_newest_day(now, timezone, ready_hour)
     return judge_freshness(newest_day(warehouse, account), expected)
+
+
+def stale_history_note(
+    newest: date | None, now: datetime, timezone: str, ready_hour: int = DEFAULT_READY_HOUR
+) -> str | None:
+    """What a verdict on the history's days must add when the history is stale at ``now``
+    (None: fresh). The circuit breaker's words take it, so a spike on the newest day stored is
+    never read as today's when that day is long past.
+
+    Example:
+        >>> from datetime import date, datetime, UTC
+        >>> stale_history_note(date(2025, 3, 10), datetime(2025, 3, 11, 9, tzinfo=UTC), "UTC")
+        >>> stale_history_note(date(2025, 3, 8), datetime(2025, 3, 11, 9, tzinfo=UTC), "UTC")[:64]
+        'judged on a stale history: the newest day ingested is 2025-03-08'
+    """
+    freshness = judge_freshness(newest, expected_newest_day(now, timezone, ready_hour))
+    return f"judged on a stale history: {freshness.describe()}" if freshness.stale else None

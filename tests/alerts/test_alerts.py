@@ -27,6 +27,7 @@ from smspresto_pipeline.alerts.events import (
 )
 from smspresto_pipeline.alerts.ledger import AlertLedger
 from smspresto_pipeline.campaigns.engine import confirm_hint
+from smspresto_pipeline.checks.freshness import stale_history_note
 from smspresto_pipeline.checks.freshness_defs import build_freshness_check_defs
 from smspresto_pipeline.resources import SMSPrestoResource
 from smspresto_pipeline.sending import CircuitBreaker, OptOuts, Outbox, OutboxMessage
@@ -319,3 +320,13 @@ def test_a_held_surge_is_told_once_with_the_command_that_confirms_it(
     assert describe_text(text).segments <= 2
     outbox.end_held_surge("promo", now=NOW)
     assert surge_alerts(_facts(warehouse, NOW)) == []
+
+
+def test_a_stale_history_is_named_in_the_breakers_words_and_a_fresh_one_is_not() -> None:
+    morning = datetime(2025, 3, 11, 9, 0, tzinfo=UTC)
+    assert stale_history_note(date(2025, 3, 10), morning, "Africa/Abidjan") is None
+    note = stale_history_note(date(2025, 3, 7), morning, "Africa/Abidjan")
+    assert note == (
+        "judged on a stale history: the newest day ingested is 2025-03-07, 3 days behind "
+        "2025-03-10 (expected by now)"
+    )

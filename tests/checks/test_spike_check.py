@@ -162,6 +162,13 @@ def test_a_spike_in_history_fails_the_check_but_does_not_pause_campaigns(
     # Within the default reach (seven days), the same spike pauses them.
     check_day(backfilled, CARRIER_SPIKE)
     assert breaker.state().tripped
+    # The history of 2025 is stale today: the trip says so, and so does what shows it.
+    latest = breaker.state().latest
+    assert latest is not None
+    assert f"on {CARRIER_SPIKE}, judged on a stale history: the newest day ingested is {END}" in (
+        latest.reason
+    )
+    assert "judged on a stale history" in breaker.state().describe()
 
 
 def test_the_check_needs_a_partitioned_asset() -> None:

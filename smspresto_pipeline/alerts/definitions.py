@@ -28,10 +28,11 @@ import dataclasses
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from smspresto_pipeline.alerts.channels import Channel, SmsChannel, WebhookChannel
 from smspresto_pipeline.alerts.delivery import tell
@@ -45,19 +46,31 @@ from smspresto_pipeline.alerts.model import (
     AlertSettings,
 )
 from smspresto_pipeline.campaigns.definitions import SENSOR_LOCK_TIMEOUT
+from smspresto_pipeline.campaigns.names import PAUSE_JOB
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
+from smspresto_pipeline.checks.definitions import FAILURE_SPIKE_CHECK
 from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
+from smspresto_pipeline.checks.freshness_defs import ARCHIVE_ASSET
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
-from smspresto_pipeline.sending import Outbox
+from smspresto_pipeline.sending import CircuitBreaker, Outbox
+from smspresto_pipeline.sending.breaker import CHECK_PREFIX
 from smspresto_pipeline.storage import is_lock_conflict
 
-__all__ = ["ALERTS_SENSOR", "build_alert_defs", "failed_run_alerts"]
+__all__ = [
+    "ALERTS_SENSOR",
+    "SPIKE_CHECK",
+    "build_alert_defs",
+    "failed_run_alerts",
+    "spike_error_alerts",
+]
 
 #: The alerting sensor's name.
 ALERTS_SENSOR = "smspresto_alerts"
 #: How far back the first tick (no cursor) looks for failed runs.
 _FIRST_LOOK_BACK = timedelta(days=1)
 _CAMPAIGN_TAG = "smspresto/campaign"
+#: The default account's failure-spike check, whose ERROR without a trip is told.
+SPIKE_CHECK = dg.AssetCheckKey(ARCHIVE_ASSET, FAILURE_SPIKE_CHECK)
 
 
 def _watched(run: dg.DagsterRun, jobs: frozenset[str]) -> str | None:
@@ -99,10 +112,61 @@ def failed_run_alerts(
     return alerts, newest
 
 
-def _since(cursor: str | None, now: datetime) -> datetime:
-    if cursor:
-        return datetime.fromisoformat(json.loads(cursor)["runs_after"])
-    return now - _FIRST_LOOK_BACK
+def _breaker_check_name(key: dg.AssetCheckKey) -> str:
+    """The name a spike check trips the breaker under: ``failure_rate_spike``, or
+    ``<account>__failure_rate_spike`` for a named account's (asset key ``[<account>, ...]``)."""
+    return "__".join([*key.asset_key.path[:-1], key.name])
+
+
+def spike_error_alerts(
+    instance: dg.DagsterInstance,
+    checks: Sequence[dg.AssetCheckKey],
+    tripped: Callable[[str, str | None], bool],
+    since: datetime,
+) -> tuple[list[Alert], datetime]:
+    """An alert per (check, partition) whose spike check failed at ``ERROR`` after ``since``
+    without tripping the circuit breaker (it was switched off for the check, or the day lay
+    outside its ``breaker_days``): an ``ERROR`` that tripped it is the trip's alert, told once.
+    ``tripped(check name, partition)`` says whether the breaker ever recorded that trip. Returns
+    the alerts and the newest evaluation's time seen (the next cursor)."""
+    alerts, newest = [], since
+    for key in checks:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=100, status={AssetCheckExecutionRecordStatus.FAILED}
+        )
+        for record in records:  # newest first
+            if record.create_timestamp <= since.timestamp():
+                break
+            newest = max(newest, datetime.fromtimestamp(record.create_timestamp, UTC))
+            evaluation = record.evaluation
+            if evaluation is None or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+                continue
+            partition = record.partition
+            if tripped(_breaker_check_name(key), partition):
+                continue
+            check = key.to_user_string()
+            alerts.append(
+                Alert(
+                    f"spike-error:{check}:{partition or '-'}",
+                    "spike-error",
+                    f"Spike check ERROR on {partition or 'its asset'}, breaker not tripped: "
+                    f"{evaluation.description or 'see the check'} ({check}; the breaker is off "
+                    "for it, or the day is past its breaker_days).",
+                    "nothing: campaigns keep sending",
+                    f'to stop them, `smspresto campaigns pause --reason "..."` or the job '
+                    f"{PAUSE_JOB} in the UI",
+                )
+            )
+    return alerts, newest
+
+
+def _cursor_times(cursor: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """The cursor's (runs after, check evaluations after); the first tick looks back a day."""
+    if not cursor:
+        return now - _FIRST_LOOK_BACK, now - _FIRST_LOOK_BACK
+    saved = json.loads(cursor)
+    runs = datetime.fromisoformat(saved["runs_after"])
+    return runs, datetime.fromisoformat(saved.get("checks_after", saved["runs_after"]))
 
 
 def build_alert_defs(
@@ -117,6 +181,7 @@ def build_alert_defs(
     ready_hour: int = DEFAULT_READY_HOUR,
     sources: Sequence[EventSource] = DEFAULT_SOURCES,
     watched_jobs: Sequence[str] = (),
+    spike_checks: Sequence[dg.AssetCheckKey] = (SPIKE_CHECK,),
     minimum_interval_seconds: int = 60,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
 ) -> dg.Definitions:
@@ -134,6 +199,9 @@ def build_alert_defs(
         ready_hour: the hour (account's time zone) by which yesterday is expected ingested.
         sources: the event sources read at each tick (:data:`~.events.DEFAULT_SOURCES`).
         watched_jobs: more jobs whose failed runs are told (the send and ingest jobs always).
+        spike_checks: the failure-spike checks whose ``ERROR`` is told when it did not trip
+            the breaker (``archive_messages``'s; a named account's is on
+            ``[<account>, archive_messages]``).
         minimum_interval_seconds: the least time between two ticks.
         default_status: whether the sensor runs as soon as it is deployed (stopped: a
             deployment opts in, as for the schedules).
@@ -159,6 +227,7 @@ def build_alert_defs(
         ready_hour=ready_hour,
     )
     jobs = frozenset(watched_jobs)
+    checks = tuple(spike_checks)
     sms = ", ".join(settings.numbers) or "no number"
 
     @dg.sensor(
@@ -166,9 +235,12 @@ def build_alert_defs(
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=default_status,
         description=f"Tells the operator when a person is needed (the breaker tripped or a "
-        f"person paused, a send run died, a run failed, the stock runs low, the history is "
+        f"person paused, a surge waits for confirmation, a send run died, a run failed, a "
+        f"spike check ERROR did not trip the breaker, the stock runs low, the history is "
         f"stale): SMS to {sms}, and the webhook named by ${settings.webhook_url_env} when set; "
-        f"at most {settings.max_per_hour} alerts an hour a channel, each event once.",
+        f"at most {settings.max_per_hour} alerts an hour a channel, each event once, each "
+        "saying the command or UI action that resolves it. It never pauses or resumes "
+        "anything itself; what it told is in the table smspresto.alert_deliveries.",
     )
     def smspresto_alerts(
         context: dg.SensorEvaluationContext,
@@ -186,7 +258,16 @@ def build_alert_defs(
         )
         try:
             alerts = gather(facts, sources)
-            failed, newest = failed_run_alerts(context.instance, _since(context.cursor, now), jobs)
+            runs_after, checks_after = _cursor_times(context.cursor, now)
+            failed, newest = failed_run_alerts(context.instance, runs_after, jobs)
+            trips = {(t.source, t.partition_key) for t in CircuitBreaker(store).history(limit=None)}
+            spikes, newest_check = spike_error_alerts(
+                context.instance,
+                checks,
+                lambda name, partition: (f"{CHECK_PREFIX}{name}", partition) in trips,
+                checks_after,
+            )
+            failed += spikes
             channels: list[Channel] = []
             if settings.numbers:
                 channels.append(
@@ -215,7 +296,9 @@ def build_alert_defs(
                 f"the warehouse {store.target} is locked or busy: {exc}. The next tick tries again."
             )
         # The runs read are recorded in the ledger: the cursor may move past them.
-        context.update_cursor(json.dumps({"runs_after": newest.isoformat()}))
+        context.update_cursor(
+            json.dumps({"runs_after": newest.isoformat(), "checks_after": newest_check.isoformat()})
+        )
         found = [*alerts, *failed]
         lines = [f"{len(found)} events need a person now" + (":" if found else ".")]
         lines += [f"- {alert.kind}: {alert.what} ({alert.key})" for alert in found]

@@ -330,3 +330,40 @@ def test_a_stale_history_is_named_in_the_breakers_words_and_a_fresh_one_is_not()
         "judged on a stale history: the newest day ingested is 2025-03-07, 3 days behind "
         "2025-03-10 (expected by now)"
     )
+
+
+def test_a_spike_error_is_told_once_unless_its_trip_told_it(
+    sim: RunningSimulator, warehouse: Warehouse, warehouse_target: str, instance: dg.DagsterInstance
+) -> None:
+    days = dg.DailyPartitionsDefinition(start_date="2025-03-01")
+
+    @dg.asset(name="archive_messages", partitions_def=days)
+    def archive() -> None:
+        pass
+
+    @dg.asset_check(asset=archive, name="failure_rate_spike", partitions_def=days)
+    def spike(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"carrier:MTN failures jumped to 30% on {context.partition_key}",
+        )
+
+    # 03-05 tripped the breaker (its trip's alert tells it); 03-06 did not (breaker off).
+    CircuitBreaker(warehouse).trip(
+        "carrier:MTN failures jumped to 30% on 2025-03-05",
+        source="check:failure_rate_spike",
+        partition="2025-03-05",
+    )
+    for day in ("2025-03-05", "2025-03-06"):
+        dg.materialize([archive, spike], instance=instance, partition_key=day)
+    reason, cursor = _tick(sim, warehouse_target, instance, None)
+    assert "spike-error:archive_messages:failure_rate_spike:2025-03-06" in reason
+    assert "spike-error:archive_messages:failure_rate_spike:2025-03-05" not in reason
+    dg.materialize([archive, spike], instance=instance, partition_key="2025-03-06")  # again
+    _tick(sim, warehouse_target, instance, cursor)
+    spikes = [text for text in _operator_texts(sim) if "Spike check ERROR" in text]
+    assert len(spikes) == 1
+    assert "30% on 2025-03-06" in spikes[0]
+    assert "smspresto campaigns pause" in spikes[0]
+    assert len(_operator_texts(sim)) == 2  # and the trip's own alert

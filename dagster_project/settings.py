@@ -38,6 +38,13 @@ Variable                           Meaning (default)
 ``SMSPRESTO_OPERATOR_NUMBER``      The number the ``daily_summary`` campaign texts
                                    (``+2250700000000``, a placeholder the simulator accepts:
                                    set yours before switching the campaign on).
+``SMSPRESTO_ALERT_NUMBERS``        The operator's numbers the alerts text, separated by
+                                   commas (national forms read as Ivory Coast's). Set, it
+                                   switches the sensor ``smspresto_alerts`` on at its first
+                                   deployment (unset: stopped, no SMS alert).
+``SMSPRESTO_ALERT_WEBHOOK_URL``    A webhook the alerts are posted to (Slack-compatible
+                                   JSON); a credential: the alerts component names it, each
+                                   tick reads it. Set, it switches the sensor on too.
 =================================  ==========================================================
 
 The schedules run by default here, while the library's factories default to ``STOPPED``:
@@ -56,6 +63,7 @@ from typing import Literal
 
 import dagster as dg
 
+from smspresto_pipeline.sms import normalize_number
 from smspresto_pipeline.storage import parse_target
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 
@@ -63,6 +71,7 @@ __all__ = ["Settings", "settings"]
 
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
 _WAREHOUSE_URL = "SMSPRESTO_WAREHOUSE_URL"
+_ALERT_NUMBERS = "SMSPRESTO_ALERT_NUMBERS"
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -76,6 +85,20 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _check_alert_numbers(raw: str) -> None:
+    """Each of the operator's numbers must receive SMS (the alerts component reads them again
+    by the variable's name; checked here, a bad one fails the load with its own message)."""
+    for number in (part.strip() for part in raw.split(",")):
+        if not number:
+            continue
+        try:
+            normalize_number(number, "CI")
+        except ValueError as error:
+            raise ValueError(
+                f"{_ALERT_NUMBERS} must hold phone numbers separated by commas: {error}"
+            ) from None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,6 +169,7 @@ class Settings:
                 "SMSPRESTO_OPERATOR_NUMBER must be a phone number (digits, optionally after +), "
                 f"got {operator_number!r}"
             )
+        _check_alert_numbers(env.get(_ALERT_NUMBERS, ""))
         return cls(
             duckdb_path=duckdb_path,
             # The variable's name: its value (a password) stays out of the definitions.

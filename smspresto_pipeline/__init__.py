@@ -1,8 +1,8 @@
 """smspresto-pipeline: the SMS Presto bulk-SMS API as a client library and Dagster definitions.
 
 Importing the package is cheap: Dagster is loaded only when ``SMSPrestoResource``,
-``SMSPrestoIngestComponent`` or ``CampaignComponent`` is first used, so the clients work in
-scripts and services that do not run Dagster.
+``SMSPrestoIngestComponent``, ``CampaignComponent`` or ``AlertsComponent`` is first used, so the
+clients work in scripts and services that do not run Dagster.
 """
 
 import importlib
@@ -29,6 +29,7 @@ from smspresto_pipeline.errors import (
 )
 
 if TYPE_CHECKING:
+    from smspresto_pipeline.alerts.component import AlertsComponent
     from smspresto_pipeline.campaigns.component import CampaignComponent
     from smspresto_pipeline.ingest.component import SMSPrestoIngestComponent
     from smspresto_pipeline.resources import SMSPrestoResource
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ARCHIVE_FIELDS",
     "AccountCounters",
+    "AlertsComponent",
     "AmbiguousSendError",
     "ArchiveRecord",
     "AsyncSMSPrestoClient",
@@ -57,6 +59,7 @@ __all__ = [
 
 # Names that import dagster, which takes seconds: loaded on first use only.
 _LAZY = {
+    "AlertsComponent": "smspresto_pipeline.alerts.component",
     "CampaignComponent": "smspresto_pipeline.campaigns.component",
     "SMSPrestoIngestComponent": "smspresto_pipeline.ingest.component",
     "SMSPrestoResource": "smspresto_pipeline.resources",

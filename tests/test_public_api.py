@@ -12,6 +12,7 @@ import smspresto_pipeline
 PUBLIC_NAMES = [
     "ARCHIVE_FIELDS",
     "AccountCounters",
+    "AlertsComponent",
     "AmbiguousSendError",
     "ArchiveRecord",
     "AsyncSMSPrestoClient",
@@ -53,7 +54,8 @@ def test_unknown_attribute_raises_attribute_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["SMSPrestoResource", "SMSPrestoIngestComponent", "CampaignComponent"]
+    "name",
+    ["SMSPrestoResource", "SMSPrestoIngestComponent", "CampaignComponent", "AlertsComponent"],
 )
 def test_import_does_not_load_dagster_until_a_dagster_name_is_used(name: str) -> None:
     code = (

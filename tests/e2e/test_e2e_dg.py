@@ -14,6 +14,7 @@ from e2e_fixtures import BIN, base_env
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = "smspresto_pipeline.SMSPrestoIngestComponent"
 CAMPAIGN = "smspresto_pipeline.CampaignComponent"
+ALERTS = "smspresto_pipeline.AlertsComponent"
 
 
 def dg(*args: str, cwd: Path, extra: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -42,6 +43,7 @@ def test_dg_lists_the_component() -> None:
     summaries = {item["key"]: item["summary"] for item in json.loads(out)["items"]}
     assert summaries[COMPONENT].startswith("SMS Presto message history into DuckDB")
     assert summaries[CAMPAIGN].startswith("An SMS campaign: a query's rows texted once each")
+    assert summaries[ALERTS].startswith("The alerting sensor smspresto_alerts")
 
 
 @pytest.mark.slow
@@ -67,6 +69,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "archive_messages_daily_ingest",
         "account_snapshot_hourly",
         "smspresto_reconcile_outbox_hourly",
+        "archive_messages_freshness_hourly",
     }
     # The example campaigns, one folder each: a sensor (stopped) and a send job; the ingestion's
     # sensor that launches the checks of each day ingested.
@@ -75,6 +78,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "failed_reminder_sensor": f"{campaigns}/failed_reminder/defs.yaml:4",
         "daily_summary_sensor": f"{campaigns}/daily_summary/defs.yaml:5",
         "smspresto_archive_checks_sensor": "dagster_project/defs/ingest/defs.yaml:4",
+        "smspresto_alerts": "dagster_project/defs/alerts/defs.yaml:8",
     }
     # The campaigns' shared jobs come from the first campaign in the folder's order.
     jobs = {job["name"]: job.get("source") for job in listed["jobs"]}

@@ -146,6 +146,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "failed_reminder_sensor",
         "daily_summary_sensor",
         CHECKS_SENSOR,
+        "smspresto_alerts",
     }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     # demo.env stops them: the UI opened on the demo does not call the simulator by itself.
@@ -153,6 +154,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "archive_messages_daily_ingest": "STOPPED",
         "account_snapshot_hourly": "STOPPED",
         "smspresto_reconcile_outbox_hourly": "STOPPED",
+        "archive_messages_freshness_hourly": "STOPPED",
     }
 
     # Each job lists exactly its runs of the two demo runs, as its page in the UI does.
@@ -164,6 +166,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "smspresto_reconcile_outbox",
         "smspresto_pause_campaigns",
         "smspresto_resume_campaigns",
+        "archive_messages_freshness_job",
     }
     assert {name for name in jobs if not name.startswith("__")} == {*JOBS, *unlaunched, CHECKS_JOB}
     for index, name in enumerate(JOBS):

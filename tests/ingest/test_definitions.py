@@ -45,6 +45,7 @@ def test_assets_schedules_and_resources(monkeypatch: pytest.MonkeyPatch) -> None
         "archive_messages_daily_ingest",
         "account_snapshot_hourly",
         "smspresto_reconcile_outbox_hourly",
+        "archive_messages_freshness_hourly",
     }
     assert {"smspresto", "warehouse"} <= set(repository.get_top_level_resources())
     archive = defs.resolve_assets_def("archive_messages")
@@ -105,6 +106,35 @@ def test_campaigns_and_their_shared_jobs(monkeypatch: pytest.MonkeyPatch) -> Non
         "smspresto_reconcile_outbox_hourly",
     )
     assert reconcile.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_alerts_are_stopped_until_a_number_or_a_webhook_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def alerts(env: Mapping[str, str]) -> dg.SensorDefinition:
+        return load_project(monkeypatch, env).resolve_sensor_def("smspresto_alerts")
+
+    assert alerts({}).default_status == dg.DefaultSensorStatus.STOPPED
+    numbers = alerts({"SMSPRESTO_ALERT_NUMBERS": "07 08 08 14 88, +2250700000001"})
+    assert numbers.default_status == dg.DefaultSensorStatus.RUNNING
+    assert "+2250708081488, +2250700000001" in (numbers.description or "")
+    hook = alerts({"SMSPRESTO_ALERT_WEBHOOK_URL": f"https://hooks.example/{SECRET}"})
+    assert hook.default_status == dg.DefaultSensorStatus.RUNNING
+    assert SECRET not in str(
+        serialize_value(
+            RepositorySnap.from_def(
+                load_project(
+                    monkeypatch, {"SMSPRESTO_ALERT_WEBHOOK_URL": SECRET}
+                ).get_repository_def()
+            )
+        )
+    )
+    with pytest.raises(ValueError, match=r"SMSPRESTO_ALERT_NUMBERS must hold phone numbers.*'12'"):
+        alerts({"SMSPRESTO_ALERT_NUMBERS": "12"})
+    graph = load_project(monkeypatch, {}).resolve_asset_graph()
+    assert dg.AssetCheckKey(dg.AssetKey("archive_messages"), "archive_messages_freshness") in (
+        graph.asset_check_keys
+    )
 
 
 def test_environment_configures_the_location(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +26,7 @@ from smspresto_pipeline.api.client import SMSPrestoClient
 from smspresto_pipeline.api.models import ARCHIVE_FIELDS
 from smspresto_pipeline.cli import cli
 from smspresto_pipeline.demo import DemoRunError
-from smspresto_pipeline.sending import CircuitBreaker, record_check_outcome
+from smspresto_pipeline.sending import CircuitBreaker, Outbox, record_check_outcome
 from smspresto_pipeline.simulator import Fault, RunningSimulator, SendRecord
 from smspresto_pipeline.warehouse import Warehouse
 
@@ -920,6 +920,30 @@ def test_campaigns_status_of_a_spike_names_the_circuit_breaker(
     assert headline.startswith("Campaigns are paused by the circuit breaker since ")
     assert "manual pause" not in headline
     assert "until the check passes again for 2025-03-06 or a person resumes them" in headline
+
+
+def test_campaigns_status_names_a_surge_held_for_confirmation(
+    campaigns_cli: Invoke, duckdb_path: Path
+) -> None:
+    warehouse = Warehouse(duckdb_path)
+    warehouse.ensure_schema()
+    Outbox(warehouse).hold_surge(
+        "promo",
+        found_rows=480,
+        threshold=60,
+        resolve="launch the job promo_send with the run config '...'",
+        now=datetime(2025, 3, 6, 9, 30),
+    )
+    status = campaigns_cli("status")
+    assert status.exit_code == 0, status.output
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith("Campaigns are running")
+    assert " ".join(lines[1:3]).startswith(
+        "Campaign 'promo' holds a surge of 480 new rows (threshold 60) for confirmation since "
+        "2025-03-06 09:30: launch the job promo_send"
+    )
+    [surge] = _breaker_json(campaigns_cli)["held_surges"]
+    assert (surge["campaign"], surge["held_at"]) == ("promo", "2025-03-06T09:30:00")
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,7 @@ def test_no_import_cycle() -> None:
 
 
 #: The alerts without their Dagster face (definitions.py): told and tested without Dagster.
-ALERTS_ENGINE = ("model", "events", "ledger", "channels", "delivery")
+ALERTS_ENGINE = ("model", "events", "ledger", "channels", "delivery", "breaker_view")
 
 
 @pytest.mark.parametrize("name", ALERTS_ENGINE)

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from smspresto_pipeline.alerts.breaker_view import breaker_signature, breaker_view
 from smspresto_pipeline.alerts.channels import Channel, SmsChannel, WebhookChannel
 from smspresto_pipeline.alerts.delivery import tell
 from smspresto_pipeline.alerts.events import DEFAULT_SOURCES, AlertFacts, EventSource, gather
@@ -46,7 +47,7 @@ from smspresto_pipeline.alerts.model import (
     AlertSettings,
 )
 from smspresto_pipeline.campaigns.definitions import SENSOR_LOCK_TIMEOUT
-from smspresto_pipeline.campaigns.names import PAUSE_JOB
+from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT, PAUSE_JOB
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.checks.definitions import FAILURE_SPIKE_CHECK
 from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
@@ -58,6 +59,7 @@ from smspresto_pipeline.storage import is_lock_conflict
 
 __all__ = [
     "ALERTS_SENSOR",
+    "BREAKER_ASSET",
     "SPIKE_CHECK",
     "build_alert_defs",
     "failed_run_alerts",
@@ -69,6 +71,8 @@ ALERTS_SENSOR = "smspresto_alerts"
 #: How far back the first tick (no cursor) looks for failed runs.
 _FIRST_LOOK_BACK = timedelta(days=1)
 _CAMPAIGN_TAG = "smspresto/campaign"
+#: The asset the breaker's state is observed on.
+BREAKER_ASSET = dg.AssetKey("smspresto_circuit_breaker")
 #: The default account's failure-spike check, whose ERROR without a trip is told.
 SPIKE_CHECK = dg.AssetCheckKey(ARCHIVE_ASSET, FAILURE_SPIKE_CHECK)
 
@@ -246,7 +250,7 @@ def build_alert_defs(
         context: dg.SensorEvaluationContext,
         smspresto: SMSPrestoResource,
         warehouse: WarehouseResource,
-    ) -> dg.SkipReason:
+    ) -> dg.SkipReason | dg.SensorResult:
         now = datetime.now(UTC)
         store = warehouse.get_warehouse(max_lock_timeout=SENSOR_LOCK_TIMEOUT)
         # The account's time zone is the API resource's, as the ingest's and campaigns' are.
@@ -268,6 +272,7 @@ def build_alert_defs(
                 checks_after,
             )
             failed += spikes
+            breaker = CircuitBreaker(store).state()
             channels: list[Channel] = []
             if settings.numbers:
                 channels.append(
@@ -296,8 +301,16 @@ def build_alert_defs(
                 f"the warehouse {store.target} is locked or busy: {exc}. The next tick tries again."
             )
         # The runs read are recorded in the ledger: the cursor may move past them.
+        signature = breaker_signature(breaker)
+        seen = json.loads(context.cursor).get("breaker") if context.cursor else None
         context.update_cursor(
-            json.dumps({"runs_after": newest.isoformat(), "checks_after": newest_check.isoformat()})
+            json.dumps(
+                {
+                    "runs_after": newest.isoformat(),
+                    "checks_after": newest_check.isoformat(),
+                    "breaker": signature,
+                }
+            )
         )
         found = [*alerts, *failed]
         lines = [f"{len(found)} events need a person now" + (":" if found else ".")]
@@ -305,6 +318,21 @@ def build_alert_defs(
         lines += [report.describe() for report in reports] or [
             "no channel: set numbers or the webhook's variable"
         ]
-        return dg.SkipReason("\n".join(lines))
+        if signature == seen:
+            return dg.SkipReason("\n".join(lines))
+        # The breaker changed since the last tick: its state goes on the asset's page.
+        observation = dg.AssetObservation(
+            asset_key=BREAKER_ASSET,
+            description=str(breaker_view(breaker, DAGSTER_RESUME_HINT)["status"]),
+            metadata=breaker_view(breaker, DAGSTER_RESUME_HINT),
+        )
+        return dg.SensorResult(skip_reason="\n".join(lines), asset_events=[observation])
 
-    return dg.Definitions(sensors=[smspresto_alerts])
+    breaker_asset = dg.AssetSpec(
+        BREAKER_ASSET,
+        description="The circuit breaker of the campaigns: whether they are paused, why, since "
+        f"when and by whom, observed by the sensor {ALERTS_SENSOR} each time it changes (see "
+        "the latest observation's metadata). A person resumes them with "
+        f"{DAGSTER_RESUME_HINT}.",
+    )
+    return dg.Definitions(sensors=[smspresto_alerts], assets=[breaker_asset])

@@ -19,7 +19,14 @@ from smspresto_pipeline.cli.common import (
     warehouse_errors,
     warehouse_options,
 )
-from smspresto_pipeline.sending import CampaignActivations, CampaignOverview, CircuitBreaker, Trip
+from smspresto_pipeline.sending import (
+    CampaignActivations,
+    CampaignOverview,
+    CircuitBreaker,
+    Outbox,
+    Trip,
+)
+from smspresto_pipeline.sending.outbox import HeldSurge
 from smspresto_pipeline.wording import plural
 
 
@@ -80,6 +87,10 @@ def _trip_json(trip: Trip) -> dict[str, Any]:
     return {**row, "active": trip.active}
 
 
+def _surge_json(surge: HeldSurge) -> dict[str, Any]:
+    return {**dataclasses.asdict(surge), "held_at": surge.held_at.isoformat()}
+
+
 def _at(value: datetime | None) -> str:
     return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
 
@@ -122,20 +133,23 @@ def _campaigns_table(overviews: Sequence[CampaignOverview]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @warehouse_options
 def campaigns_status(limit: int, as_json: bool, warehouse: ChosenWarehouse) -> None:
-    """Say whether campaigns are paused, why, and list the latest trips; each campaign's
-    activation and outbox rows by state (times in UTC)."""
+    """Say whether campaigns are paused, why, since when and by whom, and which campaign holds
+    a surge for confirmation; list the latest trips; each campaign's activation and outbox rows
+    by state (times in UTC)."""
     store = warehouse.open(must_exist=True)
     breaker = CircuitBreaker(store)
     with warehouse_errors(warehouse):
         state = breaker.state()
         history = breaker.history(limit=limit)
         overviews = CampaignActivations(store).overview()
+        surges = Outbox(store).held_surges()
     if as_json:
         document = {
             "paused": state.tripped,
             "description": state.describe(),
             "active": [_trip_json(t) for t in state.trips],
             "history": [_trip_json(t) for t in history],
+            "held_surges": [_surge_json(s) for s in surges],
             "campaigns": [_campaign_json(o) for o in overviews],
         }
         click.echo(json.dumps(document, ensure_ascii=False))
@@ -144,6 +158,12 @@ def campaigns_status(limit: int, as_json: bool, warehouse: ChosenWarehouse) -> N
     text = state.describe()
     colour = "red" if state.tripped else "green"
     out.print(f"[{colour}]{escape(text[:1].upper() + text[1:])}.[/]")
+    for surge in surges:
+        out.print(
+            f"[yellow]Campaign {surge.campaign!r} holds a surge of {surge.found_rows} new rows "
+            f"(threshold {surge.threshold}) for confirmation since {_at(surge.held_at)}[/]: "
+            f"{escape(surge.resolve)}."
+        )
     if overviews:
         out.print(_campaigns_table(overviews))
     if not history:

@@ -96,8 +96,30 @@ def _tick(
         resources={"smspresto": _api(sim), "warehouse": warehouse_resource(target)},
     )
     result = sensor(context)
+    if isinstance(result, dg.SensorResult):  # with the breaker's state, when it changed
+        assert result.skip_reason is not None
+        result = result.skip_reason
     assert isinstance(result, dg.SkipReason)
     return str(result.skip_message), context.cursor
+
+
+def _observed(
+    sim: RunningSimulator, target: str, instance: dg.DagsterInstance, cursor: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """One tick: the breaker's state it observed (None: unchanged, none recorded) and the cursor."""
+    sensor = build_alert_defs().resolve_sensor_def("smspresto_alerts")
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"smspresto": _api(sim), "warehouse": warehouse_resource(target)},
+    )
+    result = sensor(context)
+    if not isinstance(result, dg.SensorResult):
+        return None, context.cursor
+    [observation] = result.asset_events
+    assert isinstance(observation, dg.AssetObservation)
+    assert observation.asset_key == dg.AssetKey("smspresto_circuit_breaker")
+    return {k: v.value for k, v in observation.metadata.items()}, context.cursor
 
 
 def _operator_texts(sim: RunningSimulator) -> list[str]:
@@ -367,3 +389,23 @@ def test_a_spike_error_is_told_once_unless_its_trip_told_it(
     assert "30% on 2025-03-06" in spikes[0]
     assert "smspresto campaigns pause" in spikes[0]
     assert len(_operator_texts(sim)) == 2  # and the trip's own alert
+
+
+def test_the_breakers_state_is_observed_when_it_changes(
+    sim: RunningSimulator, warehouse: Warehouse, warehouse_target: str, instance: dg.DagsterInstance
+) -> None:
+    closed, cursor = _observed(sim, warehouse_target, instance, None)
+    assert closed is not None
+    assert closed["paused"] is False
+    assert _observed(sim, warehouse_target, instance, cursor)[0] is None  # unchanged
+    CircuitBreaker(warehouse).trip("MTN outage", source="cli:kofi")
+    paused, cursor = _observed(sim, warehouse_target, instance, cursor)
+    assert paused is not None
+    assert (paused["paused"], paused["reason"], paused["by"]) == (True, "MTN outage", "kofi")
+    assert str(paused["status"]).startswith("campaigns are paused by kofi (manual pause)")
+    assert "smspresto_resume_campaigns" in str(paused["status"])
+    assert _observed(sim, warehouse_target, instance, cursor)[0] is None
+    CircuitBreaker(warehouse).resume(by="cli:kofi", reason="fixed")
+    resumed, _ = _observed(sim, warehouse_target, instance, cursor)
+    assert resumed is not None
+    assert resumed["paused"] is False

@@ -56,7 +56,15 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     assert code == 0, err
     listed: dict[str, list[dict[str, Any]]] = json.loads(out)
     assets = {asset["asset_key"]: asset for asset in listed["assets"]}
-    assert set(assets) == {"archive_messages", "account_snapshot", "analytics_views"}
+    assert set(assets) == {
+        "archive_messages",
+        "account_snapshot",
+        "analytics_views",
+        "smspresto_circuit_breaker",
+    }
+    assert (
+        assets["smspresto_circuit_breaker"]["source"] == "dagster_project/defs/alerts/defs.yaml:8"
+    )
     assert assets["archive_messages"]["source"] == "dagster_project/defs/ingest/defs.yaml:4"
     # The archive's per-day checks, and the reconciliation of the counters on the snapshot.
     checks = {(c["asset_key"], c["name"]): c for c in listed["asset_checks"]}

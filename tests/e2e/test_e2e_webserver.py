@@ -125,13 +125,19 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
     data = body["data"]
 
     assets = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
-    assert assets == {"archive_messages", "account_snapshot", "analytics_views"}
+    assert assets == {
+        "archive_messages",
+        "account_snapshot",
+        "analytics_views",
+        "smspresto_circuit_breaker",
+    }
     checks = [
         check["name"]
         for node in data["assetNodes"]
         for check in node["assetChecksOrError"]["checks"]
     ]
     assert sorted(checks) == [
+        "archive_messages_freshness",
         "counters_reconcile",
         FAILURE_SPIKE_CHECK,
         "history_id_unique",

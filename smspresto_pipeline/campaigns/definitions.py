@@ -141,6 +141,7 @@ from smspresto_pipeline.campaigns.decision import RunOptions
 from smspresto_pipeline.campaigns.engine import CampaignQueryError, Clock, Report, op_name
 from smspresto_pipeline.campaigns.guards import SurgeRest
 from smspresto_pipeline.campaigns.model import Campaign
+from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER
 from smspresto_pipeline.campaigns.timing import system_clock
@@ -203,6 +204,22 @@ def _sensor_warehouse(resource: WarehouseResource) -> Warehouse:
     return resource.get_warehouse(max_lock_timeout=SENSOR_LOCK_TIMEOUT)
 
 
+def sensor_description(campaign: Campaign) -> str:
+    """What the campaign's sensor does, and what stops it and how to resume, as the UI's sensor
+    list shows it (no click into a tick)."""
+    what = (
+        campaign.description
+        or f"Requests a run of {campaign.job_name} for the new rows of campaign {campaign.name!r}."
+    )
+    return (
+        f"{what} It requests nothing while the circuit breaker pauses the campaigns (each tick, "
+        "and the asset smspresto_circuit_breaker when the alerts are on, say why and since "
+        "when; resume with "
+        f"{DAGSTER_RESUME_HINT}), nor while a surge above its volume threshold waits for a "
+        f"person to confirm it (launch {campaign.job_name} with confirm_volume: true)."
+    )
+
+
 def _build_sensor(
     campaign: Campaign, job: dg.JobDefinition, clock: Clock, silent_after: timedelta
 ) -> dg.SensorDefinition:
@@ -211,8 +228,7 @@ def _build_sensor(
         job=job,
         minimum_interval_seconds=campaign.minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description=campaign.description
-        or f"Requests a run of {campaign.job_name} for the new rows of campaign {campaign.name!r}.",
+        description=sensor_description(campaign),
     )
     def campaign_sensor(
         context: dg.SensorEvaluationContext, warehouse: WarehouseResource

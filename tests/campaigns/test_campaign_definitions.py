@@ -105,6 +105,12 @@ def test_names_and_default_status() -> None:
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert sensor.job_name == "reminder_send"
     assert defs.resolve_job_def("reminder_send").name == "reminder_send"
+    # What stops it and how to resume, readable in the UI's list of sensors.
+    description = sensor.description or ""
+    assert description.startswith("Requests a run of reminder_send for the new rows")
+    assert "smspresto campaigns resume" in description
+    assert "smspresto_resume_campaigns" in description
+    assert "confirm_volume: true" in description
 
 
 def test_first_activation_records_a_baseline_and_sends_nothing(

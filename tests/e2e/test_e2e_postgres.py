@@ -86,7 +86,10 @@ def compare_engines(simulator: RunningSimulator, postgres_url: str, tmp_path: Pa
     )
     # PostgreSQL was the warehouse: the DuckDB path of its environment was never written.
     assert not (tmp_path / "postgres" / "unused.duckdb").exists()
-    assert len(on_duckdb) == 5 * DAYS, "five checks a day, in the ingest's run"
+    assert len(on_duckdb) == 5 * DAYS + 1, (
+        "five checks a day and the freshness, in the ingest's run"
+    )
+    assert ("archive_messages_freshness", None) in on_duckdb
     assert on_postgres == on_duckdb
     # Each day's own figures are compared, not a pass alike (five days are too few for the
     # spike check to judge the last day's spike: tests/checks/test_engine_parity.py's weeks do).

@@ -13,11 +13,15 @@ per day, as a backfill of the job launched from the UI or the CLI runs them (its
 for one run over consecutive days instead): the demo prints each day's failure-rate spike verdict
 (the spike day fails at ``ERROR`` naming ``carrier:MTN``) and the circuit breaker, which that
 ``ERROR`` trips: the campaigns stay paused until a person resumes them (a new demo run does,
-first, so that it can text the operator again). Runs are recorded in a persistent Dagster
-instance (``data/dagster_home``), and ``data/demo.env`` keeps the settings, so that
-``scripts/ui.sh`` opens the Dagster UI on the same runs and data. Running it again gives the
-same tables: every day is rewritten in one transaction, and only a new account snapshot row and
-a new trip of the breaker are added.
+first, so that it can text the operator again). Then the alerting sensor ``smspresto_alerts``
+ticks once, as the sensor daemon ticks it (:mod:`smspresto_pipeline.demo_tick`): it texts the
+trip to the operator on call (the simulator's :data:`DEMO_ALERT_NUMBER`, in
+``SMSPRESTO_ALERT_NUMBERS``) and observes the breaker's state on the asset
+``smspresto_circuit_breaker``; the demo prints that SMS's outbox row. Runs are recorded in a
+persistent Dagster instance (``data/dagster_home``), and ``data/demo.env`` keeps the settings,
+so that ``scripts/ui.sh`` opens the Dagster UI on the same runs and data. Running it again gives
+the same tables: every day is rewritten in one transaction, and only a new account snapshot row and
+a new trip of the breaker (and its alert) are added.
 
 The runs are launched as the UI and the CLI launch them: ``dagster job launch -m
 dagster_project`` submits each one to the instance, whose run launcher starts it from the code
@@ -37,7 +41,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -46,6 +50,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from smspresto_pipeline.alerts.channels import SmsChannel
+from smspresto_pipeline.alerts.ledger import AlertLedger
+from smspresto_pipeline.alerts.model import ALERTS_CAMPAIGN
 from smspresto_pipeline.campaigns.breaker_defs import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.prepare import mask_number
 from smspresto_pipeline.checks.definitions import CHECKS_JOB, FAILURE_SPIKE_CHECK
@@ -55,11 +62,13 @@ from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.simulator.seed import day_rates
 from smspresto_pipeline.storage.queries import load_sql
+from smspresto_pipeline.storage.timestamps import utc_naive
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import Warehouse
 from smspresto_pipeline.wording import plural
 
 __all__ = [
+    "DEMO_ALERT_NUMBER",
     "DEMO_OPERATOR_NUMBER",
     "DEMO_SPIKE_SEGMENT",
     "DayCheck",
@@ -71,6 +80,10 @@ __all__ = [
 
 #: The number the demo's daily summary texts: a simulator's number, never a real operator's.
 DEMO_OPERATOR_NUMBER = "+2250700000000"
+#: The number the demo's alerts text (the operator on call): a simulator's number too.
+DEMO_ALERT_NUMBER = "+2250700000001"
+#: The alerting sensor the demo ticks once its checks have tripped the breaker.
+_ALERTS_SENSOR = "smspresto_alerts"
 #: The campaign the demo runs end to end (dagster_project/defs/campaigns/daily_summary).
 _SUMMARY_CAMPAIGN = "daily_summary"
 #: The segment whose failures the demo's simulator multiplies on `spike_day`.
@@ -168,6 +181,8 @@ class DemoSummary:
         spike_day: the day of the injected MTN spike (None when it falls before ``first_day``).
         checks: the failure-rate spike check of each day checked, oldest first.
         breaker: the circuit breaker after the checks, in words.
+        alert: the SMS the alerting sensor sent the operator on call during this demo run (the
+            outbox row of the trip's alert, told in the ledger); ``None`` if none was told.
     """
 
     first_day: date
@@ -181,6 +196,7 @@ class DemoSummary:
     spike_day: date | None = None
     checks: tuple[DayCheck, ...] = ()
     breaker: str = ""
+    alert: OutboxRow | None = None
 
 
 def _write_env_file(path: Path, values: Mapping[str, str]) -> None:
@@ -218,7 +234,7 @@ def _launch_run(
         "--tags",
         json.dumps(dict(tags)),
     ]
-    _run_command(command, job_name=job_name, env=env, log=log)
+    _run_command(command, what=f"`dagster job launch` of {job_name}", env=env, log=log)
     return run_id
 
 
@@ -243,19 +259,13 @@ def _launch_backfill(
         json.dumps(dict(tags)),
         "--noprompt",
     ]
-    _run_command(command, job_name=job_name, env=env, log=log, verb="backfill")
+    _run_command(command, what=f"`dagster job backfill` of {job_name}", env=env, log=log)
 
 
-def _run_command(
-    command: list[str],
-    *,
-    job_name: str,
-    env: Mapping[str, str],
-    log: Path,
-    verb: str = "launch",
-) -> None:
-    """Run a ``dagster job`` command to its end, its output appended to ``log``; raise
-    `DemoRunError` with the error lines of its output when it fails or takes too long."""
+def _run_command(command: list[str], *, what: str, env: Mapping[str, str], log: Path) -> None:
+    """Run a command (``dagster job ...``, a sensor's tick) to its end, its output appended to
+    ``log``; raise `DemoRunError` with the error lines of its output when it fails or takes too
+    long. ``what`` names the command in that error."""
     with log.open("a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
@@ -281,10 +291,17 @@ def _run_command(
         # The exception lines say what went wrong; the tracebacks around them repeat each other.
         errors = dict.fromkeys(line for line in lines if _ERROR_LINE.match(line)) or lines[-20:]
         raise DemoRunError(
-            f"`dagster job {verb}` of {job_name} {outcome}:\n"
+            f"{what} {outcome}:\n"
             + "\n".join(f"  {line}" for line in errors)
             + f"\nIts whole output is in {log}."
         )
+
+
+def _tick_sensor(sensor: str, *, env: Mapping[str, str], log: Path) -> None:
+    """Tick ``sensor`` once as the sensor daemon does (:mod:`smspresto_pipeline.demo_tick`), in
+    a process of its own: the code location loads there with ``env``'s settings."""
+    command = [sys.executable, "-m", "smspresto_pipeline.demo_tick", sensor]
+    _run_command(command, what=f"the tick of the sensor {sensor}", env=env, log=log)
 
 
 def _run_errors(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -441,6 +458,21 @@ def _operator_message(warehouse: Warehouse, day: date) -> OutboxRow | None:
     return next((row for row in rows if row.dedup_key == day.isoformat()), None)
 
 
+def _operator_alert(warehouse: Warehouse, since: datetime) -> OutboxRow | None:
+    """The outbox row of the SMS the alerting sensor sent to `DEMO_ALERT_NUMBER` for the newest
+    event it told (the ledger's) since ``since``."""
+    told = [
+        delivery
+        for delivery in AlertLedger(warehouse).in_state(SmsChannel.name, "delivered")
+        if delivery.created_at >= utc_naive(since)
+    ]
+    if not told:
+        return None
+    key = f"{told[-1].event_key}|{DEMO_ALERT_NUMBER}"
+    rows = Outbox(warehouse).rows(OUTBOX_STATES, campaign=ALERTS_CAMPAIGN)
+    return next((row for row in rows if row.dedup_key == key), None)
+
+
 def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> None:
     console.print(
         f"[bold]{summary.messages:,}[/] messages from {summary.first_day} to "
@@ -496,6 +528,16 @@ def _print_summary(console: Console, summary: DemoSummary, data_dir: Path) -> No
         console.print(checks)
     if summary.breaker:
         console.print(f"Circuit breaker: {escape(summary.breaker)}")
+    alert = summary.alert
+    if alert is None:
+        # An ERROR trips the breaker, which needs a person: the sensor should have told one.
+        if any(check.severity == "ERROR" for check in summary.checks):
+            console.print(f"[bold red]The sensor {_ALERTS_SENSOR} told the operator nothing[/]")
+    else:
+        console.print(
+            f"Alert: the sensor {_ALERTS_SENSOR} texted the operator on call "
+            f"({mask_number(alert.recipient)}), [bold]{alert.state}[/]: {escape(alert.message)}"
+        )
     console.print("Open the same runs and data in the Dagster UI: [bold]bash scripts/ui.sh[/]")
 
 
@@ -547,7 +589,8 @@ def run_demo(
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").write_text(_DAGSTER_YAML, encoding="utf-8")
 
-    last_day = datetime.now(ZoneInfo(_TIMEZONE)).date() - timedelta(days=1)
+    started = datetime.now(UTC)
+    last_day = started.astimezone(ZoneInfo(_TIMEZONE)).date() - timedelta(days=1)
     first_day = last_day - timedelta(days=days - 1)
     config = SimulatorConfig(
         db_path=data_dir / "simulator.sqlite3",
@@ -583,6 +626,11 @@ def run_demo(
         "SMSPRESTO_START_DATE": first_day.isoformat(),
         "SMSPRESTO_TIMEZONE": _TIMEZONE,
         "SMSPRESTO_OPERATOR_NUMBER": DEMO_OPERATOR_NUMBER,
+        # Switches the alerting sensor on (defs/alerts): the demo ticks it once, and the UI's
+        # daemon (scripts/ui.sh) every minute; each event is told once.
+        "SMSPRESTO_ALERT_NUMBERS": DEMO_ALERT_NUMBER,
+        # The demo's alerts go to the simulator only, whatever webhook the shell may export.
+        "SMSPRESTO_ALERT_WEBHOOK_URL": "",
     }
     _write_env_file(data_dir / "demo.env", settings)
     _drop_stale_simulator(config, first_day, last_day)
@@ -632,6 +680,11 @@ def run_demo(
             check_runs = _wait_for_runs(instance, tags, len(checked_days), CHECKS_JOB)
             checks = _spike_checks(instance, check_runs)
         console.print(f"{title}: done")
+        # The trip above needs a person: the alerting sensor tells the operator on call.
+        title = f"Ticking the alerting sensor {_ALERTS_SENSOR}"
+        with console.status(title + "..."):
+            _tick_sensor(_ALERTS_SENSOR, env=env, log=log)
+        console.print(f"{title}: done")
     messages, by_status, daily, counters = _read_summary(warehouse, first_day, last_day)
     summary = DemoSummary(
         first_day,
@@ -645,6 +698,7 @@ def run_demo(
         spiked if spiked >= first_day else None,
         tuple(checks),
         CircuitBreaker(warehouse).state().describe(DAGSTER_RESUME_HINT),
+        _operator_alert(warehouse, started),
     )
     _print_summary(console, summary, data_dir)
     return summary

@@ -2,6 +2,7 @@
 with the error that says why; the operator's message is printed masked, with its state (the
 demo itself runs end to end in tests/e2e)."""
 
+import dataclasses
 import io
 from datetime import date, datetime
 from pathlib import Path
@@ -157,3 +158,43 @@ def test_the_spike_verdicts_and_the_breaker_are_printed(tmp_path: Path) -> None:
     assert "passed" in clean_row
     assert "[sic]" in clean_row, "a reason is printed as written (not console markup)"
     assert "Circuit breaker: campaigns are paused by the circuit breaker since ..." in printed
+
+
+def test_the_alert_to_the_operator_on_call_is_printed_masked(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 5, 1, 0)
+    text = "SMS Presto alert: Circuit breaker tripped: [carrier:MTN] ... Do: resume."
+    row = OutboxRow(
+        "smspresto_alerts",
+        "breaker-trip:check:failure_rate_spike:2026-03-04:20260305T010000|+2250700000001",
+        "+2250700000001",
+        "SMSPresto",
+        text,
+        1,
+        "GSM-7",
+        "sent",
+        None,
+        0,
+        "ok",
+        "smspresto_alerts:tick",
+        now,
+        now,
+        now,
+        now,
+    )
+    error = DayCheck(date(2026, 3, 4), False, "ERROR", ("carrier:MTN",), "jumped", "run-1")
+    summary = dataclasses.replace(_summary(None), checks=(error,), alert=row)
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=400), summary, tmp_path)
+    printed = out.getvalue()
+    assert (
+        "Alert: the sensor smspresto_alerts texted the operator on call (+225 07 ** ** ** 01), "
+        f"sent: {text}" in printed
+    ), "the text is printed as written (brackets are not console markup)"
+    assert "+2250700000001" not in printed
+
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=400), dataclasses.replace(summary, alert=None), tmp_path)
+    assert "The sensor smspresto_alerts told the operator nothing" in out.getvalue()
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=400), _summary(None), tmp_path)
+    assert "smspresto_alerts" not in out.getvalue(), "no ERROR, no trip: nothing to tell"

@@ -34,6 +34,7 @@ LAYERS = {
     "schedules": 6,
     "alerts": 7,
     "demo": 7,
+    "demo_tick": 7,
     "cli": 8,
 }
 DAGSTER_FREE = {name for name, rank in LAYERS.items() if rank < LAYERS["resources"]}

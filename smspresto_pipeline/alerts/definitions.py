@@ -56,6 +56,7 @@ from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.sending import CircuitBreaker, Outbox
 from smspresto_pipeline.sending.breaker import CHECK_PREFIX
 from smspresto_pipeline.storage import is_lock_conflict
+from smspresto_pipeline.wording import plural
 
 __all__ = [
     "ALERTS_SENSOR",
@@ -313,7 +314,8 @@ def build_alert_defs(
             )
         )
         found = [*alerts, *failed]
-        lines = [f"{len(found)} events need a person now" + (":" if found else ".")]
+        need = "needs" if len(found) == 1 else "need"
+        lines = [f"{plural(len(found), 'event')} {need} a person now" + (":" if found else ".")]
         lines += [f"- {alert.kind}: {alert.what} ({alert.key})" for alert in found]
         lines += [report.describe() for report in reports] or [
             "no channel: set numbers or the webhook's variable"

@@ -1,8 +1,9 @@
 """The headless demo: it finishes by itself, prints its summary, texts the operator yesterday's
 figures through the daily_summary campaign, shows the failure-rate spike check firing on the
-injected MTN spike (one checks run per day, the circuit breaker tripped), and a second run (the
-``smspresto demo`` command) gives the same tables, verdicts and sends nothing more, while adding
-its runs to the same persistent Dagster instance."""
+injected MTN spike (one checks run per day, the circuit breaker tripped), the alerting sensor
+texting that trip to the operator on call and observing the breaker's state, and a second run
+(the ``smspresto demo`` command) gives the same tables, verdicts and sends nothing more (but the
+alert of its own trip), while adding its runs to the same persistent Dagster instance."""
 
 import shutil
 from datetime import timedelta
@@ -15,8 +16,15 @@ from copy_fixtures import PASSWORD, copy, fill_tables, tables, with_password
 from e2e_fixtures import DemoTwice
 
 from smspresto_pipeline import SMSPrestoClient
+from smspresto_pipeline.alerts import ALERTS_CAMPAIGN
 from smspresto_pipeline.checks.definitions import CHECKS_JOB
-from smspresto_pipeline.demo import DEMO_OPERATOR_NUMBER, DEMO_SPIKE_SEGMENT, spike_day
+from smspresto_pipeline.demo import (
+    DEMO_ALERT_NUMBER,
+    DEMO_OPERATOR_NUMBER,
+    DEMO_SPIKE_SEGMENT,
+    DemoSummary,
+    spike_day,
+)
 from smspresto_pipeline.sending.breaker import CircuitBreaker
 from smspresto_pipeline.simulator import SimulatorConfig, run_simulator
 from smspresto_pipeline.storage.queries import schema_tables
@@ -92,14 +100,9 @@ def test_demo_twice_gives_the_same_tables_and_keeps_its_runs(demo_twice: DemoTwi
     assert archive_run.tags["dagster/asset_partition_range_end"] == first.last_day.isoformat()
 
 
-def test_demo_texts_the_daily_summary_once(demo_twice: DemoTwice) -> None:
-    data_dir, first = demo_twice.data_dir, demo_twice.first
-    day = first.last_day
-    messages, failed, _ = next((m, f, r) for d, m, f, r in first.daily if d == day)
-    assert messages > 0
-    text = f"SMS Presto, bilan du {day:%d/%m/%Y} : {messages} messages, {failed} en échec ("
-    # The simulator's own record (its archive, kept in its file across both runs): exactly one
-    # message to the operator's number, although each demo run launched the send job.
+def _simulator_messages(data_dir: Path, first: DemoSummary, number: str) -> list[str]:
+    """What the simulator's record (its archive, kept in its file across both demo runs) holds
+    sent to ``number`` from the demo's last day to today."""
     config = SimulatorConfig(
         db_path=data_dir / "simulator.sqlite3",
         history_start=first.first_day,
@@ -113,11 +116,22 @@ def test_demo_texts_the_daily_summary_once(demo_twice: DemoTwice) -> None:
             api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
         ) as client,
     ):
-        to_operator = [
+        return [
             record.message
-            for record in client.iter_archive(day, day + timedelta(days=2))
-            if record.recipient == DEMO_OPERATOR_NUMBER
+            for record in client.iter_archive(first.last_day, first.last_day + timedelta(days=2))
+            if record.recipient == number
         ]
+
+
+def test_demo_texts_the_daily_summary_once(demo_twice: DemoTwice) -> None:
+    data_dir, first = demo_twice.data_dir, demo_twice.first
+    day = first.last_day
+    messages, failed, _ = next((m, f, r) for d, m, f, r in first.daily if d == day)
+    assert messages > 0
+    text = f"SMS Presto, bilan du {day:%d/%m/%Y} : {messages} messages, {failed} en échec ("
+    # The simulator's own record: exactly one message to the operator's number, although each
+    # demo run launched the send job.
+    to_operator = _simulator_messages(data_dir, first, DEMO_OPERATOR_NUMBER)
     assert len(to_operator) == 1, to_operator
     assert to_operator[0].startswith(text)
 
@@ -128,10 +142,75 @@ def test_demo_texts_the_daily_summary_once(demo_twice: DemoTwice) -> None:
     for printed in (demo_twice.printed, demo_twice.second_printed):
         text = " ".join(printed.split())  # the console wraps long lines
         assert "the message to the operator (+225 07 ** ** ** 00) is sent: " + row.message in text
-    # The second run found the day's key in the outbox: still one row.
+    # The second run found the day's key in the outbox: still one row (the alerts' own rows
+    # are test_demo_tells_the_operator_on_call_each_trip_once's).
     with Warehouse(data_dir / "smspresto_warehouse.duckdb").connect(read_only=True) as con:
         outbox = con.execute("SELECT campaign, dedup_key, state FROM smspresto.outbox").fetchall()
-    assert outbox == [("daily_summary", day.isoformat(), "sent")]
+    assert [row for row in outbox if row[0] != ALERTS_CAMPAIGN] == [
+        ("daily_summary", day.isoformat(), "sent")
+    ]
+
+
+def test_demo_tells_the_operator_on_call_each_trip_once(demo_twice: DemoTwice) -> None:
+    data_dir, first = demo_twice.data_dir, demo_twice.first
+    # Each demo run trips the breaker anew (the second resumed the first's trip): the alerting
+    # sensor's one tick per run texts that run's trip, once, and nothing else needs a person.
+    to_on_call = _simulator_messages(data_dir, first, DEMO_ALERT_NUMBER)
+    assert len(to_on_call) == 2, to_on_call
+    for text in to_on_call:
+        assert text.startswith("SMS Presto alert: Circuit breaker tripped: carrier:MTN failures"), (
+            text
+        )
+        assert "smspresto campaigns resume" in text, "the alert says what resolves it"
+    warehouse = Warehouse(data_dir / "smspresto_warehouse.duckdb")
+    with warehouse.connect(read_only=True) as con:
+        told = con.execute(
+            "SELECT channel, event_key, kind, state FROM smspresto.alert_deliveries"
+            " ORDER BY created_at"
+        ).fetchall()
+        alert_rows = con.execute(
+            "SELECT dedup_key, recipient, state, message FROM smspresto.outbox"
+            " WHERE campaign = $campaign ORDER BY created_at",
+            {"campaign": ALERTS_CAMPAIGN},
+        ).fetchall()
+    assert [(channel, kind, state) for channel, _, kind, state in told] == [
+        ("sms", "breaker-trip", "delivered")
+    ] * 2
+    latest, earlier = CircuitBreaker(warehouse).history()
+    assert first.spike_day is not None
+    for (_, key, _, _), trip in zip(told, (earlier, latest), strict=True):
+        assert key.startswith(f"breaker-trip:check:failure_rate_spike:{first.spike_day}:"), key
+        assert key.endswith(f"{trip.tripped_at:%Y%m%dT%H%M%S}"), (key, trip)
+    assert [(key, number, state) for key, number, state, _ in alert_rows] == [
+        (f"{key}|{DEMO_ALERT_NUMBER}", DEMO_ALERT_NUMBER, "sent") for _, key, _, _ in told
+    ]
+    assert [message for *_, message in alert_rows] == to_on_call
+
+    assert first.alert is not None
+    assert (first.alert.dedup_key, first.alert.message) == alert_rows[0][::3]
+    for printed, row in zip(
+        (demo_twice.printed, demo_twice.second_printed), alert_rows, strict=True
+    ):
+        text = " ".join(printed.split())  # the console wraps long lines
+        assert (
+            "Alert: the sensor smspresto_alerts texted the operator on call "
+            f"(+225 07 ** ** ** 01), sent: {row[3]}" in text
+        )
+        assert DEMO_ALERT_NUMBER not in printed
+
+    # The breaker's state, observed by each tick that found it changed: paused, and why.
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        records = instance.fetch_observations(
+            dg.AssetKey("smspresto_circuit_breaker"), limit=10
+        ).records
+    observations = [record.asset_observation for record in records]
+    assert len(observations) == 2, observations
+    for observation in observations:
+        assert observation is not None
+        metadata = {key: entry.value for key, entry in observation.metadata.items()}
+        assert metadata["paused"] is True
+        assert DEMO_SPIKE_SEGMENT in str(metadata["reason"])
+        assert "smspresto campaigns resume" in str(metadata["status"])
 
 
 def test_demo_shows_the_spike_check_firing_on_the_injected_day(demo_twice: DemoTwice) -> None:

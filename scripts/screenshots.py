@@ -33,6 +33,8 @@ from typing import Any
 ARCHIVE = "archive_messages"
 INGEST_JOB = "archive_messages_ingest_job"
 SPIKE_CHECK = "failure_rate_spike"
+BREAKER = "smspresto_circuit_breaker"
+ALERTS_SENSOR_PATH = "/locations/dagster_project/sensors/smspresto_alerts"
 MAX_PNG_BYTES = 400_000  # the README loads every image at once
 
 # What looked wrong on the way (each is also printed at once): any makes the exit status 1,
@@ -98,6 +100,8 @@ class Shot:
     after ``click``, each once the page has settled."""
     expect_after: tuple[str, ...] = ()
     """Texts that are all on the page once the clicks have had their effect."""
+    dialog: bool = False
+    """Whether the clicks open a dialog that the image is of (else an open dialog is odd)."""
 
 
 def graphql(
@@ -249,6 +253,34 @@ def build_shots(base_url: str) -> list[Shot]:
                 height=1000,
             )
         )
+    if not _asset(base_url, BREAKER, "assetObservations(limit: 1) { timestamp }").get(
+        "assetObservations"
+    ):
+        warn(f"{BREAKER} has no observation: the alerting sensor never ticked (run the demo)")
+    else:
+        shots += [
+            # The breaker's state at a glance: its latest observation's metadata, which the
+            # alerting sensor records each time the state changes.
+            Shot(
+                name="circuit-breaker-paused",
+                path=f"/assets/{BREAKER}",
+                expect=("Metadata", "paused", "reason", "since", "active_trips"),
+                scroll_to="Metadata",
+            ),
+            # The alerting sensor's tick that told the trip: its message, opened from the
+            # list of ticks.
+            Shot(
+                name="alerts-sensor-tick",
+                path=ALERTS_SENSOR_PATH,
+                expect=("View logs", "0 runs requested"),
+                # The first button so named is the newest tick's (the table lists newest first).
+                click="0 runs requested",
+                after_click='[role="dialog"]',
+                expect_after=("Skip reason", "breaker-trip", "alert told"),
+                dialog=True,
+                height=300,  # the dialog's message; the rest of it is blank
+            ),
+        ]
     run = latest_run(base_url, INGEST_JOB, ARCHIVE)
     if run is None:
         warn("the instance has no run: no run page captured")
@@ -488,7 +520,9 @@ def capture(page: Page, base_url: str, shot: Shot, out: Path, timeout: float) ->
         warn(f"{shot.name}: no {shot.scroll_to!r} to scroll to")
     png = page.screenshot_when_still(deadline)
     state = page.state()
-    for dialog in state["dialogs"]:
+    if shot.dialog and not state["dialogs"]:
+        warn(f"{shot.name}: no dialog is open")
+    for dialog in [] if shot.dialog else state["dialogs"]:
         warn(f"{shot.name}: a dialog is open: {dialog!r}")
     for toast in state["toasts"]:
         warn(f"{shot.name}: a toast is shown: {toast!r}")

@@ -48,6 +48,7 @@ from smspresto_pipeline.alerts.model import (
 )
 from smspresto_pipeline.campaigns.definitions import SENSOR_LOCK_TIMEOUT
 from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT, PAUSE_JOB
+from smspresto_pipeline.campaigns.prepare import mask_number
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.checks.definitions import FAILURE_SPIKE_CHECK
 from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
@@ -233,7 +234,7 @@ def build_alert_defs(
     )
     jobs = frozenset(watched_jobs)
     checks = tuple(spike_checks)
-    sms = ", ".join(settings.numbers) or "no number"
+    sms = ", ".join(mask_number(number) for number in settings.numbers) or "no number"
 
     @dg.sensor(
         name=ALERTS_SENSOR,

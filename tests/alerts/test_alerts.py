@@ -18,6 +18,7 @@ from conftest import on_both_engines
 
 from smspresto_pipeline.alerts import ALERTS_CAMPAIGN, Alert, AlertSettings, build_alert_defs
 from smspresto_pipeline.alerts.channels import SmsChannel, WebhookChannel
+from smspresto_pipeline.alerts.definitions import spike_error_alerts
 from smspresto_pipeline.alerts.delivery import tell
 from smspresto_pipeline.alerts.events import (
     AlertFacts,
@@ -389,6 +390,38 @@ def test_a_spike_error_is_told_once_unless_its_trip_told_it(
     assert "30% on 2025-03-06" in spikes[0]
     assert "smspresto campaigns pause" in spikes[0]
     assert len(_operator_texts(sim)) == 2  # and the trip's own alert
+
+
+def test_the_spike_reader_reads_only_evaluations_newer_than_its_cursor(
+    instance: dg.DagsterInstance,
+) -> None:
+    """The reader stops at the cursor: an ERROR evaluated before it is not read again (the
+    ledger would drop a repeat, but a check's 100 newest failures would be read each tick)."""
+    days = dg.DailyPartitionsDefinition(start_date="2025-03-01")
+
+    @dg.asset(name="archive_messages", partitions_def=days)
+    def archive() -> None:
+        pass
+
+    @dg.asset_check(asset=archive, name="failure_rate_spike", partitions_def=days)
+    def spike(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR)
+
+    key = dg.AssetCheckKey(dg.AssetKey("archive_messages"), "failure_rate_spike")
+    never_tripped = lambda check, partition: False  # noqa: E731
+    start = datetime.now(UTC) - timedelta(days=1)
+    dg.materialize([archive, spike], instance=instance, partition_key="2025-03-05")
+    first, cursor = spike_error_alerts(instance, [key], never_tripped, start)
+    assert [alert.key for alert in first] == [
+        "spike-error:archive_messages:failure_rate_spike:2025-03-05"
+    ]
+    assert spike_error_alerts(instance, [key], never_tripped, cursor) == ([], cursor)
+    dg.materialize([archive, spike], instance=instance, partition_key="2025-03-06")
+    second, newer = spike_error_alerts(instance, [key], never_tripped, cursor)
+    assert [alert.key for alert in second] == [
+        "spike-error:archive_messages:failure_rate_spike:2025-03-06"
+    ]
+    assert newer > cursor
 
 
 def test_the_breakers_state_is_observed_when_it_changes(

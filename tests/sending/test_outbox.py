@@ -729,3 +729,20 @@ def test_an_outbox_of_the_previous_ddl_with_rows_gains_requested_at(tmp_path: Pa
     assert (row.dedup_key, row.run_id, row.requested_at) == ("a", "run-1", None)
     with upgraded.transaction() as session:
         assert session.take("reminder", ["a"], run_id="run-1", now=NOW).requested == ("a",)
+
+
+@on_both_engines
+def test_a_campaign_has_one_open_held_surge_until_it_ends(outbox: Outbox) -> None:
+    """Each tick of a sensor holding the same surge asks to hold it again, at its own time: the
+    first hold stays the one open (its time and figures are what the alert and the status tell),
+    other campaigns hold their own, and once it ends the next surge is held anew."""
+    later = NOW + timedelta(minutes=1)
+    outbox.hold_surge("promo", found_rows=900, threshold=500, resolve="confirm", now=NOW)
+    outbox.hold_surge("promo", found_rows=950, threshold=500, resolve="confirm", now=later)
+    outbox.hold_surge("news", found_rows=700, threshold=500, resolve="confirm", now=later)
+    held = [(s.campaign, s.held_at, s.found_rows) for s in outbox.held_surges()]
+    assert held == [("promo", NOW, 900), ("news", later, 700)]
+
+    outbox.end_held_surge("promo", now=later)
+    outbox.hold_surge("promo", found_rows=1200, threshold=500, resolve="confirm", now=later)
+    assert [(s.held_at, s.found_rows) for s in outbox.held_surges("promo")] == [(later, 1200)]

@@ -72,6 +72,10 @@ __all__ = [
 ALERTS_SENSOR = "smspresto_alerts"
 #: How far back the first tick (no cursor) looks for failed runs.
 _FIRST_LOOK_BACK = timedelta(days=1)
+#: How far back each tick reads the spike checks' ERRORs (the ledger drops those already told).
+#: Not a cursor: an evaluation's record is stamped when its run plans the check, by the storage's
+#: clock (whole seconds on SQLite), so a record newer than the last tick can sort before it.
+SPIKE_LOOK_BACK = timedelta(days=1)
 _CAMPAIGN_TAG = "smspresto/campaign"
 #: The asset the breaker's state is observed on.
 BREAKER_ASSET = dg.AssetKey("smspresto_circuit_breaker")
@@ -129,21 +133,20 @@ def spike_error_alerts(
     checks: Sequence[dg.AssetCheckKey],
     tripped: Callable[[str, str | None], bool],
     since: datetime,
-) -> tuple[list[Alert], datetime]:
-    """An alert per (check, partition) whose spike check failed at ``ERROR`` after ``since``
-    without tripping the circuit breaker (it was switched off for the check, or the day lay
-    outside its ``breaker_days``): an ``ERROR`` that tripped it is the trip's alert, told once.
-    ``tripped(check name, partition)`` says whether the breaker ever recorded that trip. Returns
-    the alerts and the newest evaluation's time seen (the next cursor)."""
-    alerts, newest = [], since
+) -> list[Alert]:
+    """An alert per (check, partition) whose spike check failed at ``ERROR`` in a run planned
+    after ``since`` without tripping the circuit breaker (it was switched off for the check, or
+    the day lay outside its ``breaker_days``): an ``ERROR`` that tripped it is the trip's alert,
+    told once. ``tripped(check name, partition)`` says whether the breaker ever recorded that
+    trip. The same ERROR is found again by later ticks: the ledger tells it once."""
+    alerts = []
     for key in checks:
         records = instance.event_log_storage.get_asset_check_execution_history(
             key, limit=100, status={AssetCheckExecutionRecordStatus.FAILED}
         )
         for record in records:  # newest first
-            if record.create_timestamp <= since.timestamp():
+            if record.create_timestamp < since.timestamp():
                 break
-            newest = max(newest, datetime.fromtimestamp(record.create_timestamp, UTC))
             evaluation = record.evaluation
             if evaluation is None or evaluation.severity != dg.AssetCheckSeverity.ERROR:
                 continue
@@ -163,16 +166,14 @@ def spike_error_alerts(
                     f"{PAUSE_JOB} in the UI",
                 )
             )
-    return alerts, newest
+    return alerts
 
 
-def _cursor_times(cursor: str | None, now: datetime) -> tuple[datetime, datetime]:
-    """The cursor's (runs after, check evaluations after); the first tick looks back a day."""
+def _runs_after(cursor: str | None, now: datetime) -> datetime:
+    """The cursor's time of the newest failed run read; the first tick looks back a day."""
     if not cursor:
-        return now - _FIRST_LOOK_BACK, now - _FIRST_LOOK_BACK
-    saved = json.loads(cursor)
-    runs = datetime.fromisoformat(saved["runs_after"])
-    return runs, datetime.fromisoformat(saved.get("checks_after", saved["runs_after"]))
+        return now - _FIRST_LOOK_BACK
+    return datetime.fromisoformat(json.loads(cursor)["runs_after"])
 
 
 def build_alert_defs(
@@ -264,14 +265,15 @@ def build_alert_defs(
         )
         try:
             alerts = gather(facts, sources)
-            runs_after, checks_after = _cursor_times(context.cursor, now)
-            failed, newest = failed_run_alerts(context.instance, runs_after, jobs)
+            failed, newest = failed_run_alerts(
+                context.instance, _runs_after(context.cursor, now), jobs
+            )
             trips = {(t.source, t.partition_key) for t in CircuitBreaker(store).history(limit=None)}
-            spikes, newest_check = spike_error_alerts(
+            spikes = spike_error_alerts(
                 context.instance,
                 checks,
                 lambda name, partition: (f"{CHECK_PREFIX}{name}", partition) in trips,
-                checks_after,
+                now - SPIKE_LOOK_BACK,
             )
             failed += spikes
             breaker = CircuitBreaker(store).state()
@@ -309,7 +311,6 @@ def build_alert_defs(
             json.dumps(
                 {
                     "runs_after": newest.isoformat(),
-                    "checks_after": newest_check.isoformat(),
                     "breaker": signature,
                 }
             )

@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -392,11 +393,13 @@ def test_a_spike_error_is_told_once_unless_its_trip_told_it(
     assert len(_operator_texts(sim)) == 2  # and the trip's own alert
 
 
-def test_the_spike_reader_reads_only_evaluations_newer_than_its_cursor(
+def test_the_spike_reader_reads_the_errors_of_its_look_back_and_stops_there(
     instance: dg.DagsterInstance,
 ) -> None:
-    """The reader stops at the cursor: an ERROR evaluated before it is not read again (the
-    ledger would drop a repeat, but a check's 100 newest failures would be read each tick)."""
+    """Each tick reads every ERROR planned within its look-back, those told already too (the
+    ledger drops them): a record's time is its run's planning, in whole seconds on SQLite, so a
+    cursor would skip an ERROR stamped in the same second as the last one read. It stops at
+    the look-back's start rather than read a check's whole history each tick."""
     days = dg.DailyPartitionsDefinition(start_date="2025-03-01")
 
     @dg.asset(name="archive_messages", partitions_def=days)
@@ -409,19 +412,21 @@ def test_the_spike_reader_reads_only_evaluations_newer_than_its_cursor(
 
     key = dg.AssetCheckKey(dg.AssetKey("archive_messages"), "failure_rate_spike")
     never_tripped = lambda check, partition: False  # noqa: E731
-    start = datetime.now(UTC) - timedelta(days=1)
     dg.materialize([archive, spike], instance=instance, partition_key="2025-03-05")
-    first, cursor = spike_error_alerts(instance, [key], never_tripped, start)
-    assert [alert.key for alert in first] == [
-        "spike-error:archive_messages:failure_rate_spike:2025-03-05"
-    ]
-    assert spike_error_alerts(instance, [key], never_tripped, cursor) == ([], cursor)
+    # The storage stamps whole seconds: a second on each side of `between`.
+    time.sleep(1.1)
+    between = datetime.now(UTC)
+    time.sleep(1.1)
     dg.materialize([archive, spike], instance=instance, partition_key="2025-03-06")
-    second, newer = spike_error_alerts(instance, [key], never_tripped, cursor)
-    assert [alert.key for alert in second] == [
+    both = spike_error_alerts(instance, [key], never_tripped, between - timedelta(hours=1))
+    assert [alert.key for alert in both] == [
+        "spike-error:archive_messages:failure_rate_spike:2025-03-06",
+        "spike-error:archive_messages:failure_rate_spike:2025-03-05",
+    ]
+    newer = spike_error_alerts(instance, [key], never_tripped, between)
+    assert [alert.key for alert in newer] == [
         "spike-error:archive_messages:failure_rate_spike:2025-03-06"
     ]
-    assert newer > cursor
 
 
 def test_the_breakers_state_is_observed_when_it_changes(

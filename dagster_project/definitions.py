@@ -14,8 +14,13 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.settings import Settings
+from smspresto_pipeline.conventions import quiet_dagster_internal_warnings
 
 __all__ = ["defs"]
+
+# Here, where the module is imported: Dagster copies the definitions after they load, and warns
+# then about beta parameters it passes itself (smspresto_pipeline.conventions says which).
+quiet_dagster_internal_warnings()
 
 
 @dg.definitions

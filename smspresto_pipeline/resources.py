@@ -20,6 +20,7 @@ from smspresto_pipeline.api.client import AsyncSMSPrestoClient, SMSPrestoClient
 from smspresto_pipeline.api.core import DEFAULT_BASE_URL
 from smspresto_pipeline.api.redaction import REDACTED, mask
 from smspresto_pipeline.storage import WarehouseTarget, parse_target, redact_url
+from smspresto_pipeline.storage.urls import Engine
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE
 from smspresto_pipeline.warehouse import DEFAULT_STATUS_MAP, Warehouse
 
@@ -262,6 +263,21 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             return parse_target(self.url)
         assert self.path is not None  # one of the two: checked when the resource is built
         return parse_target(Path(self.path))
+
+    def engine_at_load(self) -> Engine:
+        """The engine as known where the definitions load (the assets' kinds say it).
+
+        ``duckdb`` for a path; for a URL, its scheme. A URL given as ``dg.EnvVar`` is read from
+        the environment here (its scheme only is kept); when the variable is unset where the
+        definitions load (a load without secrets), ``postgres``: what a URL is for, since a
+        DuckDB file is given as a path.
+        """
+        if self.url is None:
+            return "duckdb"
+        url: str | None = self.url
+        if isinstance(url, dg.EnvVar):
+            url = url.get_value()
+        return parse_target(url).engine if url and url.strip() else "postgres"
 
     def get_warehouse(
         self,

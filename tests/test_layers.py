@@ -27,6 +27,7 @@ LAYERS = {
     "sending": 4,
     "resources": 5,
     "resource": 5,
+    "conventions": 5,
     "ingest": 6,
     "campaigns": 6,
     "checks": 6,

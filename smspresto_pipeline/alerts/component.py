@@ -35,6 +35,7 @@ from smspresto_pipeline.alerts.model import (
 )
 from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
 from smspresto_pipeline.checks.freshness_defs import build_freshness_check_defs
+from smspresto_pipeline.conventions import AssetAttributes
 from smspresto_pipeline.resources import ResourceAttributes
 
 __all__ = ["DEFAULT_NUMBERS_ENV", "AlertsComponent"]
@@ -48,7 +49,7 @@ def _described(description: str) -> dg.Resolver:
     return resolver
 
 
-class AlertsComponent(ResourceAttributes):
+class AlertsComponent(ResourceAttributes, AssetAttributes):
     """The alerting sensor smspresto_alerts and the freshness check of archive_messages.
 
     Example:
@@ -132,6 +133,7 @@ class AlertsComponent(ResourceAttributes):
         numbers = self.numbers()
         webhook = bool(os.environ.get(self.webhook_url_env, "").strip())
         status = self.sensor_status or ("running" if numbers or webhook else "stopped")
+        smspresto, warehouse = self.bind_resources(context)
         try:
             alerts = build_alert_defs(
                 numbers=numbers,
@@ -144,10 +146,10 @@ class AlertsComponent(ResourceAttributes):
                 ready_hour=self.ready_hour,
                 minimum_interval_seconds=self.minimum_interval_seconds,
                 default_status=dg.DefaultSensorStatus(status.upper()),
+                engine=warehouse.engine_at_load(),
             )
         except ValueError as error:
             raise ValueError(f"{self.describe_component()} ({self.numbers_env}): {error}") from None
-        smspresto, warehouse = self.bind_resources(context)
         defs = [alerts, dg.Definitions(resources={"smspresto": smspresto, "warehouse": warehouse})]
         if self.freshness_check:
             defs.append(
@@ -157,4 +159,4 @@ class AlertsComponent(ResourceAttributes):
                     default_status=dg.DefaultScheduleStatus(self.freshness_schedule_status.upper()),
                 )
             )
-        return dg.Definitions.merge(*defs)
+        return self.with_asset_attributes(dg.Definitions.merge(*defs))

@@ -53,10 +53,12 @@ from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.checks.definitions import FAILURE_SPIKE_CHECK
 from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
 from smspresto_pipeline.checks.freshness_defs import ARCHIVE_ASSET
+from smspresto_pipeline.conventions import GROUP_NAME, asset_kinds, table_metadata, table_tags
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.sending import CircuitBreaker, Outbox
 from smspresto_pipeline.sending.breaker import CHECK_PREFIX
 from smspresto_pipeline.storage import is_lock_conflict
+from smspresto_pipeline.storage.urls import Engine
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -191,8 +193,10 @@ def build_alert_defs(
     spike_checks: Sequence[dg.AssetCheckKey] = (SPIKE_CHECK,),
     minimum_interval_seconds: int = 60,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+    engine: Engine = "duckdb",
 ) -> dg.Definitions:
-    """The sensor ``smspresto_alerts``.
+    """The sensor ``smspresto_alerts``, and the asset ``smspresto_circuit_breaker`` (group
+    ``smspresto``, table ``smspresto.campaign_pauses``) it observes the breaker's state on.
 
     Args:
         numbers: the operator's numbers (national forms read as ``region``'s); empty: no SMS.
@@ -212,6 +216,8 @@ def build_alert_defs(
         minimum_interval_seconds: the least time between two ticks.
         default_status: whether the sensor runs as soon as it is deployed (stopped: a
             deployment opts in, as for the schedules).
+        engine: the warehouse's engine, for the breaker asset's kinds (``duckdb``,
+            ``postgres``).
 
     Raises:
         ValueError: naming the bad value (a number, the sender, a bound), before
@@ -338,5 +344,9 @@ def build_alert_defs(
         f"when and by whom, observed by the sensor {ALERTS_SENSOR} each time it changes (see "
         "the latest observation's metadata). A person resumes them with "
         f"{DAGSTER_RESUME_HINT}.",
+        group_name=GROUP_NAME,
+        kinds=asset_kinds(engine),
+        metadata=table_metadata("campaign_pauses"),
+        tags=table_tags("campaign_pauses"),
     )
     return dg.Definitions(sensors=[smspresto_alerts], assets=[breaker_asset])

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_
 from smspresto_pipeline.campaigns.definitions import build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign, FrequencyCap, QuietHours
 from smspresto_pipeline.campaigns.shared_defs import build_shared_campaign_defs
+from smspresto_pipeline.conventions import AssetAttributes
 from smspresto_pipeline.resources import ResourceAttributes
 
 __all__ = ["DEFAULT_SQL_FILE", "DEFAULT_TEMPLATE_FILE", "CampaignComponent", "CampaignScaffolder"]
@@ -196,7 +197,7 @@ def _campaign_name(folder: str) -> str:
 
 
 @dg.scaffold_with(CampaignScaffolder)
-class CampaignComponent(ResourceAttributes):
+class CampaignComponent(ResourceAttributes, AssetAttributes):
     """An SMS campaign: a query's rows texted once each with a template, by a sensor and a job.
 
     Gives the sensor ``<name>_sensor`` and the send job ``<name>_send``: what
@@ -363,7 +364,8 @@ class CampaignComponent(ResourceAttributes):
                 f"{first.reconcile_schedule_status!r}: the campaigns of a project share one "
                 "reconciliation schedule; give them the same state."
             )
-        return dg.Definitions.merge(*defs)
+        # owners: and tags: go on the campaign's assets.
+        return self.with_asset_attributes(dg.Definitions.merge(*defs))
 
     def build_campaign(
         self, folder: Path, resolution: dg.ResolutionContext | None = None

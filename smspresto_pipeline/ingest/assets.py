@@ -1,9 +1,12 @@
 """Factories of the ingestion assets: the archive by day, account snapshots, analytics views.
 
-Every asset is in group ``smspresto`` with kind ``duckdb`` and uses two resources:
+Every asset is in group ``smspresto`` with kinds ``smspresto`` and the warehouse's engine
+(``engine``: ``duckdb``, the default, or ``postgres``), and the archive and the snapshots name
+their tables (``dagster/table_name``, ``dagster/column_schema``: :mod:`smspresto_pipeline.
+conventions`). They use two resources:
 
 * ``smspresto``: a :class:`~smspresto_pipeline.resources.SMSPrestoResource` (the API),
-* ``warehouse``: a :class:`~smspresto_pipeline.resources.WarehouseResource` (the DuckDB file).
+* ``warehouse``: a :class:`~smspresto_pipeline.resources.WarehouseResource` (the warehouse).
 
 Each factory takes an ``account`` (:mod:`smspresto_pipeline.accounts`): a named account's assets
 are keyed ``<account>/<name>`` and read the API through the resource ``<account>__smspresto``
@@ -40,7 +43,9 @@ from typing import Any
 import dagster as dg
 
 from smspresto_pipeline.accounts import account_of, is_default, prefixed
+from smspresto_pipeline.conventions import GROUP_NAME, asset_kinds, table_metadata, table_tags
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.storage.urls import Engine
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.warehouse import (
     PartitionStats,
@@ -62,14 +67,11 @@ __all__ = [
     "build_smspresto_assets",
 ]
 
-#: The group of every asset built here.
-GROUP_NAME = "smspresto"
 #: The key of the daily archive asset.
 ARCHIVE_MESSAGES = "archive_messages"
 #: Days one run of the archive fetches at the same time, unless told otherwise.
 DEFAULT_MAX_CONCURRENT_DAYS = 4
 
-_KINDS = {"duckdb"}
 #: The key of the API's resource (the default account's; a named account's is prefixed).
 _API_RESOURCE = "smspresto"
 _PREVIEW_COLUMNS = ("history_id", "created_at", "sender", "recipient", "status", "segments")
@@ -252,6 +254,7 @@ def build_archive_messages_asset(
     pool: str | None = None,
     preview_rows: int = 5,
     account: str | None = None,
+    engine: Engine = "duckdb",
 ) -> dg.AssetsDefinition:
     """The ``archive_messages`` asset: the account's message history, one partition a day.
 
@@ -280,6 +283,7 @@ def build_archive_messages_asset(
         preview_rows: messages shown in each partition's ``preview``.
         account: the account (:mod:`smspresto_pipeline.accounts`): its days are replaced, and
             no other account's; a named one's asset is keyed ``<account>/archive_messages``.
+        engine: the warehouse's engine, for the asset's kinds (``duckdb`` or ``postgres``).
 
     Example:
         .. code-block:: python
@@ -394,7 +398,9 @@ def build_archive_messages_asset(
             key_prefix=_key_prefix(name),
             required_resource_keys={api_key, "warehouse"},
             group_name=GROUP_NAME,
-            kinds=_KINDS,
+            kinds=asset_kinds(engine),
+            metadata=table_metadata("messages"),
+            tags=table_tags("messages"),
             partitions_def=partitions,
             backfill_policy=dg.BackfillPolicy.single_run(),
             pool=pool,
@@ -411,7 +417,7 @@ def build_archive_messages_asset(
 
 
 def build_account_snapshot_asset(
-    *, pool: str | None = None, account: str | None = None
+    *, pool: str | None = None, account: str | None = None, engine: Engine = "duckdb"
 ) -> dg.AssetsDefinition:
     """The ``account_snapshot`` asset: appends the ten account counters to
     ``smspresto.account_snapshots`` at each materialisation.
@@ -425,6 +431,7 @@ def build_account_snapshot_asset(
         pool: a Dagster concurrency pool for the asset.
         account: the account (:mod:`smspresto_pipeline.accounts`) whose counters are read and
             stored; a named one's asset is keyed ``<account>/account_snapshot``.
+        engine: the warehouse's engine, for the asset's kinds (``duckdb`` or ``postgres``).
 
     Example:
         .. code-block:: python
@@ -449,7 +456,9 @@ def build_account_snapshot_asset(
         key_prefix=_key_prefix(name),
         required_resource_keys={api_key, "warehouse"},
         group_name=GROUP_NAME,
-        kinds=_KINDS,
+        kinds=asset_kinds(engine),
+        metadata=table_metadata("account_snapshots"),
+        tags=table_tags("account_snapshots"),
         pool=pool,
         description="The ten SMS Presto account counters (stock, sent, success, failed, "
         "contacts, ...), one row per reading in `smspresto.account_snapshots`; each reading's "
@@ -476,6 +485,7 @@ def build_analytics_views_asset(
     deps: Sequence[str] | None = None,
     pool: str | None = None,
     account: str | None = None,
+    engine: Engine = "duckdb",
 ) -> dg.AssetsDefinition:
     """The ``analytics_views`` asset: (re)creates every view of ``sql/analytics`` in schema
     ``smspresto``.
@@ -492,6 +502,7 @@ def build_analytics_views_asset(
             parts is written ``a/b``).
         pool: a Dagster concurrency pool for the asset.
         account: the account whose ingestion this asset belongs to.
+        engine: the warehouse's engine, for the asset's kinds (``duckdb`` or ``postgres``).
 
     Example:
         .. code-block:: python
@@ -520,7 +531,7 @@ def build_analytics_views_asset(
         name="analytics_views",
         key_prefix=_key_prefix(name),
         group_name=GROUP_NAME,
-        kinds=_KINDS,
+        kinds=asset_kinds(engine),
         deps=upstream,
         pool=pool,
         description="The analytics views over `smspresto.messages` (the files of "
@@ -552,10 +563,11 @@ def build_smspresto_assets(
     page_size: int | None = None,
     pool: str | None = None,
     account: str | None = None,
+    engine: Engine = "duckdb",
 ) -> list[dg.AssetsDefinition]:
     """The three ingestion assets: ``archive_messages``, ``account_snapshot``,
     ``analytics_views``; the arguments go to :func:`build_archive_messages_asset` (and
-    ``pool`` and ``account`` to all three).
+    ``pool``, ``account`` and ``engine`` to all three).
 
     Example:
         .. code-block:: python
@@ -575,7 +587,8 @@ def build_smspresto_assets(
             page_size=page_size,
             pool=pool,
             account=account,
+            engine=engine,
         ),
-        build_account_snapshot_asset(pool=pool, account=account),
-        build_analytics_views_asset(pool=pool, account=account),
+        build_account_snapshot_asset(pool=pool, account=account, engine=engine),
+        build_analytics_views_asset(pool=pool, account=account, engine=engine),
     ]

@@ -18,6 +18,16 @@ Secrets are named, never written: the attributes hold the names of the environme
 which the resources read through ``dg.EnvVar`` when a run starts (a ``ConfigurableResource``
 given as a component field would not resolve ``{{ env.X }}``, dagster issue 33677).
 
+Owners and tags of its assets, and a ``translation:`` block as dagster-sling's and dagster-dlt's
+components have (a key prefix, another group, tags...; ``{{ props.name }}`` is the asset's own
+name, ``{{ spec }}`` its spec), sit beside the other attributes::
+
+      owners: [team:marketing]
+      tags: {domain: messaging}
+      translation:
+        key_prefix: sms
+        group_name: messaging
+
 The failure-rate spike check's thresholds sit in a ``failure_spikes:`` block: a
 :class:`~smspresto_pipeline.checks.SpikeConfig` (each field optional, with its default)::
 
@@ -31,19 +41,22 @@ import inspect
 import json
 import re
 import textwrap
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
 import dagster as dg
+from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, account_of
 from smspresto_pipeline.checks import SpikeConfig
+from smspresto_pipeline.conventions import AssetAttributes
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
 from smspresto_pipeline.resources import ResourceAttributes
 from smspresto_pipeline.timezones import check_timezone
 
-__all__ = ["SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
+__all__ = ["IngestAssetProps", "SMSPrestoIngestComponent", "SMSPrestoIngestScaffolder"]
 
 _ScheduleStatus = Literal["running", "stopped"]
 
@@ -105,6 +118,12 @@ attributes:
   # A Dagster concurrency pool for the assets that write the warehouse (smspresto_warehouse:
   # its limit, in dagster.yaml or the UI, is how many such steps run at once). null: no pool.
   pool: null
+  # Owners (an email, or team:<name>) and tags of the three assets.
+  owners: []
+  tags: {{}}
+  # Each asset's spec changed as dagster-sling's and dagster-dlt's components allow: key_prefix,
+  # group_name, tags, owners... ({{{{ props.name }}}}: the asset's own name). null: as built.
+  translation: null
 """
 
 
@@ -203,8 +222,26 @@ def _in_range(name: str, value: int, low: int, high: int) -> int:
     return value
 
 
+_TRANSLATION = (
+    "Changes each asset's spec as dagster-sling's and dagster-dlt's components do: key, "
+    "key_prefix, group_name, tags, owners, kinds, description, metadata... ({{ props.name }}: the "
+    "asset's own name; {{ props.account }}; {{ spec }}). A key changed here is changed in its "
+    "checks, jobs, schedules and dependents too."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestAssetProps:
+    """What a ``translation:`` reads of an asset as ``{{ props.<name> }}``."""
+
+    #: The asset's own name: archive_messages, account_snapshot or analytics_views.
+    name: str
+    #: The account the ingestion reads (``default`` when it names none).
+    account: str
+
+
 @dg.scaffold_with(SMSPrestoIngestScaffolder)
-class SMSPrestoIngestComponent(ResourceAttributes):
+class SMSPrestoIngestComponent(ResourceAttributes, AssetAttributes):
     """SMS Presto message history into DuckDB or PostgreSQL: daily archive partitions, account
     snapshots, analytics views, and their schedules.
 
@@ -319,6 +356,16 @@ class SMSPrestoIngestComponent(ResourceAttributes):
         ),
     ] = _default("circuit_breaker_days")
 
+    translation: Annotated[
+        Annotated[
+            TranslationFn[IngestAssetProps],
+            TranslationFnResolver[IngestAssetProps](lambda props: {"props": props}),
+        ]
+        | None,
+        # Outside the union: the one a nested resolver takes its description from.
+        dg.Resolver.default(description=_TRANSLATION),
+    ] = None
+
     @field_validator("start_date", mode="before")
     @classmethod
     def _check_start_date(cls, value: object) -> str:
@@ -366,10 +413,14 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             raise ValueError(f"schedule_status must be 'running' or 'stopped', got {value!r}")
         return text
 
+    def _translate(self, spec: dg.AssetSpec) -> dg.AssetSpec:
+        assert self.translation is not None
+        return self.translation(spec, IngestAssetProps(spec.key.path[-1], self.account_name()))
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """The ingestion's definitions (see the class docstring)."""
         smspresto, warehouse = self.bind_resources(context)
-        return build_ingest_defs(
+        defs = build_ingest_defs(
             start_date=self.start_date,
             smspresto=smspresto,
             warehouse=warehouse,
@@ -383,4 +434,6 @@ class SMSPrestoIngestComponent(ResourceAttributes):
             circuit_breaker_days=self.circuit_breaker_days,
             account=self.account,
             pool=self.pool,
+            translate=self._translate if self.translation is not None else None,
         )
+        return self.with_asset_attributes(defs)

@@ -6,6 +6,8 @@ the checks' job and sensor, resources.
 used by the ``dagster_project`` code location) calls it too, so both get the same definitions.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from smspresto_pipeline.accounts import account_of, prefixed
@@ -56,6 +58,7 @@ def build_ingest_defs(
     circuit_breaker_days: int = DEFAULT_BREAKER_DAYS,
     account: str | None = None,
     pool: str | None = None,
+    translate: Callable[[dg.AssetSpec], dg.AssetSpec] | None = None,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
 
@@ -86,6 +89,9 @@ def build_ingest_defs(
         pool: a Dagster concurrency pool for the three assets, which write the warehouse (e.g.
             ``"smspresto_warehouse"``: at one slot, runs side by side write a DuckDB file in
             turn instead of waiting for its lock; docs/deployment.md); None for no pool.
+        translate: applied to each asset's spec before the checks, jobs and schedules are
+            built on them: a new key (its dependents follow), group, tags, owners,
+            description... (the component's ``translation:``); None keeps them.
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
@@ -116,6 +122,7 @@ def build_ingest_defs(
             )
     """
     name = account_of(account)
+    engine = warehouse.engine_at_load()
     archive = build_archive_messages_asset(
         start_date=start_date,
         max_concurrent_days=max_concurrent_days,
@@ -123,9 +130,12 @@ def build_ingest_defs(
         page_size=page_size,
         pool=pool,
         account=name,
+        engine=engine,
     )
-    snapshot = build_account_snapshot_asset(pool=pool, account=name)
-    views = build_analytics_views_asset(pool=pool, account=name)
+    snapshot = build_account_snapshot_asset(pool=pool, account=name, engine=engine)
+    views = build_analytics_views_asset(pool=pool, account=name, engine=engine)
+    if translate is not None:
+        archive, snapshot, views = _translated([archive, snapshot, views], translate)
     checks = [
         build_archive_checks(
             asset=archive, config=spike_config, breaker_days=circuit_breaker_days, account=name
@@ -173,3 +183,21 @@ def build_ingest_defs(
         ],
         resources={api_resource_key(name): smspresto, "warehouse": warehouse},
     )
+
+
+def _translated(
+    assets: list[dg.AssetsDefinition], translate: Callable[[dg.AssetSpec], dg.AssetSpec]
+) -> list[dg.AssetsDefinition]:
+    """``assets`` with ``translate`` applied to their specs; a key it changes is changed in the
+    assets that depend on it too (``map_asset_specs`` keeps keys: a key moves through
+    ``with_attributes``)."""
+    specs = {asset.key: translate(asset.get_asset_spec()) for asset in assets}
+    renamed = {key: spec.key for key, spec in specs.items() if spec.key != key}
+
+    def moved(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+        spec = specs[asset.key]
+        deps = [dg.AssetDep(renamed.get(dep.asset_key, dep.asset_key)) for dep in spec.deps]
+        rekeyed = asset.with_attributes(asset_key_replacements=renamed) if renamed else asset
+        return rekeyed.map_asset_specs(lambda old: spec.replace_attributes(key=old.key, deps=deps))
+
+    return [moved(asset) for asset in assets]

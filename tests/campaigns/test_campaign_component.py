@@ -101,8 +101,8 @@ def customers(tmp_path: Path, *rows: tuple[str, str, str]) -> Path:
 def test_attributes_mirror_the_campaign_fields() -> None:
     """Every Campaign field is an attribute of the same name and default (and description);
     the component adds the file variants of the query and the template, the attributes binding
-    the resources (the ingest component's), the shared schedule's state, and the send op's
-    pool."""
+    the resources (the ingest component's), the shared schedule's state, the send op's pool,
+    and the owners and tags of its assets."""
     attributes = CampaignComponent.model_fields
     fields = Campaign.model_fields
     binding = set(ResourceAttributes.model_fields) - {"timezone"}
@@ -119,6 +119,8 @@ def test_attributes_mirror_the_campaign_fields() -> None:
         "template_file",
         "reconcile_schedule_status",
         "pool",
+        "owners",
+        "tags",
         *binding,
     }
     assert set(fields) <= set(attributes)

@@ -123,7 +123,7 @@ def test_asset_definition() -> None:
     )
     assert asset.key == ARCHIVE
     assert asset.group_names_by_key[ARCHIVE] == "smspresto"
-    assert asset.specs_by_key[ARCHIVE].kinds == {"duckdb"}
+    assert asset.specs_by_key[ARCHIVE].kinds == {"smspresto", "duckdb"}
     assert asset.backfill_policy == dg.BackfillPolicy.single_run()
     partitions = asset.partitions_def
     assert isinstance(partitions, dg.DailyPartitionsDefinition)

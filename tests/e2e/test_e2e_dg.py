@@ -66,6 +66,21 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         assets["smspresto_circuit_breaker"]["source"] == "dagster_project/defs/alerts/defs.yaml:8"
     )
     assert assets["archive_messages"]["source"] == "dagster_project/defs/ingest/defs.yaml:4"
+    # Dagster's conventions: the kinds, the group, and the table each asset writes (dg lists
+    # tags, not metadata: the tag smspresto/table beside dagster/table_name).
+    for key, asset in assets.items():
+        assert asset["kinds"] == ["duckdb", "smspresto"], key
+        assert asset["group_name"] == "smspresto", key
+    tables = {
+        key: {tag["value"] for tag in asset.get("tags", []) if tag["key"] == "smspresto/table"}
+        for key, asset in assets.items()
+    }
+    assert tables == {
+        "archive_messages": {"smspresto.messages"},
+        "account_snapshot": {"smspresto.account_snapshots"},
+        "analytics_views": set(),
+        "smspresto_circuit_breaker": {"smspresto.campaign_pauses"},
+    }
     # The archive's per-day checks, and the reconciliation of the counters on the snapshot.
     checks = {(c["asset_key"], c["name"]): c for c in listed["asset_checks"]}
     assert {name for asset, name in checks if asset == "account_snapshot"} == {"counters_reconcile"}
@@ -95,6 +110,23 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     assert jobs["failed_reminder_send"] == f"{campaigns}/failed_reminder/defs.yaml:4"
     assert jobs["daily_summary_send"] == f"{campaigns}/daily_summary/defs.yaml:5"
     assert not (tmp_path / "warehouse.duckdb").exists(), "loading must not touch the warehouse"
+
+
+@pytest.mark.slow
+def test_dg_lists_the_kind_postgres_for_a_warehouse_url(tmp_path: Path) -> None:
+    url = "postgresql://smspresto:s3cret@db.example:5432/sms"
+    extra = {**settings(tmp_path), "SMSPRESTO_WAREHOUSE_URL": url}
+    code, out, err = dg("list", "defs", "--json", cwd=ROOT, extra=extra)
+    assert code == 0, err
+    kinds = {asset["asset_key"]: asset["kinds"] for asset in json.loads(out)["assets"]}
+    assert set(kinds) == {
+        "archive_messages",
+        "account_snapshot",
+        "analytics_views",
+        "smspresto_circuit_breaker",
+    }
+    assert all(found == ["postgres", "smspresto"] for found in kinds.values()), kinds
+    assert "s3cret" not in out + err
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Dagster UI on the demo's data and runs: the simulator in the background, `dagster dev`
-# in the foreground (Ctrl-C stops both). Runs the demo first if it never ran.
+# The Dagster UI on the demo's data and runs: the simulator in the background, `dg dev` in the
+# foreground (Ctrl-C stops both). `dagster dev -m dagster_project` serves the same UI, but
+# Dagster 1.13 prints that `dg dev` supersedes it. Runs the demo first if it never ran.
 #   SMSPRESTO_SIM_PORT   the simulator's port (default 8765)
 #   DAGSTER_PORT         the UI's port (default 3000)
 #   SMSPRESTO_SCHEDULES  `running` starts the schedules (data/demo.env stops them, so that the
@@ -34,4 +35,7 @@ for _ in $(seq 1 100); do
 done
 export SMSPRESTO_BASE_URL="http://127.0.0.1:${sim_port}/console/api/"
 echo "Simulator on $SMSPRESTO_BASE_URL; Dagster UI on http://127.0.0.1:${DAGSTER_PORT:-3000}"
-.venv/bin/dagster dev -m dagster_project -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"
+# dg runs the project's environment; activated, as a user's shell has it, dg does not warn that
+# the active one differs.
+export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
+.venv/bin/dg dev --host 127.0.0.1 --port "${DAGSTER_PORT:-3000}"

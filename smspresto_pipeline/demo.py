@@ -108,7 +108,7 @@ telemetry:
 # The demo launches its runs with `dagster job launch`, and no daemon runs then. Dagster's
 # default QueuedRunCoordinator only queues a submitted run for the daemon to start, so the runs
 # would wait forever. DefaultRunCoordinator hands each run straight to the run launcher, which
-# starts it from the code location's server. `dagster dev` (scripts/ui.sh) works the same on
+# starts it from the code location's server. `dg dev` (scripts/ui.sh) works the same on
 # this instance: runs launched in the UI or by a schedule start at once, without a queue.
 run_coordinator:
   module: dagster.core.run_coordinator

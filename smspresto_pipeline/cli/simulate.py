@@ -106,9 +106,10 @@ def _parse_spikes(
     "spikes",
     multiple=True,
     callback=_parse_spikes,
-    metavar="DAY:SEGMENT:FACTOR",
-    help="Seed a failure spike (repeatable): the segment's failure rate times FACTOR on DAY; "
-    "SEGMENT is all, sender:<name> or carrier:<name> (e.g. 2025-03-10:carrier:MTN:4).",
+    metavar="DAY[THH:MM]:SEGMENT:FACTOR",
+    help="Seed a failure spike (repeatable): the segment's failure rate times FACTOR on DAY "
+    "(from THH:MM on, when given); SEGMENT is all, sender:<name> or carrier:<name> (e.g. "
+    "2025-03-10:carrier:MTN:4, 2025-03-10T10:00:carrier:MTN:4).",
 )
 @click.option(
     "--spike-period",

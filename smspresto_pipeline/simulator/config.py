@@ -2,7 +2,8 @@
 failure `Spike`s it can seed."""
 
 import dataclasses
-from datetime import date
+import re
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
 
@@ -104,22 +105,28 @@ class Fault:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Spike:
     """A failure spike seeded into the history: on ``day``, ``segment``'s failure rate is
-    multiplied by ``factor`` (capped at 95 %).
+    multiplied by ``factor`` (capped at 95 %), for the messages created from ``start`` on (the
+    whole day when ``start`` is None).
 
     Example:
         >>> Spike.parse("2025-03-10:carrier:MTN:3")
-        Spike(day=datetime.date(2025, 3, 10), segment='carrier:MTN', factor=3.0)
+        Spike(day=datetime.date(2025, 3, 10), segment='carrier:MTN', factor=3.0, start=None)
+        >>> Spike.parse("2025-03-10T10:00:carrier:MTN:3").start
+        datetime.time(10, 0)
 
     Attributes:
         day: the seeded day.
         segment: ``all``, ``sender:<name>`` (the sender as sent) or ``carrier:<name>`` (the
             carrier of the number range: ``Orange``, ``MTN``, ``Moov``, ...).
         factor: what the day's failure rate of the segment is multiplied by.
+        start: the time of day (the account's local time) from which messages are affected:
+            an outage that starts at 10:00 leaves the morning's messages as they were.
     """
 
     day: date
     segment: str
     factor: float
+    start: time | None = None
 
     def __post_init__(self) -> None:
         kind, _, name = self.segment.partition(":")
@@ -131,14 +138,34 @@ class Spike:
         if not self.factor > 0:
             raise ValueError(f"spike factor must be positive, got {self.factor}")
 
+    def affects(self, created: datetime) -> bool:
+        """Whether a message created at ``created`` (local time) is within the spike."""
+        return created.date() == self.day and (self.start is None or created.time() >= self.start)
+
     @classmethod
     def parse(cls, spec: str) -> "Spike":
-        """Build a spike from ``DAY:SEGMENT:FACTOR`` (``2025-03-10:sender:ONIRIS:2.5``)."""
-        day, sep, rest = spec.strip().partition(":")
-        segment, sep2, factor = rest.rpartition(":")
-        if not (sep and sep2):
-            raise ValueError(f"bad spike {spec!r}: expected DAY:SEGMENT:FACTOR")
-        return cls(date.fromisoformat(day), segment, float(factor))
+        """Build a spike from ``DAY[THH:MM]:SEGMENT:FACTOR`` (``2025-03-10:sender:ONIRIS:2.5``,
+        ``2025-03-10T10:00:carrier:MTN:3``: from 10:00 on)."""
+        match = _SPIKE_SPEC.fullmatch(spec.strip())
+        if match is None:
+            raise ValueError(
+                f"bad spike {spec!r}: expected DAY:SEGMENT:FACTOR (DAY: YYYY-MM-DD, or "
+                "YYYY-MM-DDTHH:MM for a spike from that time on)"
+            )
+        day, start, segment, factor = match.groups()
+        try:
+            return cls(
+                date.fromisoformat(day),
+                segment,
+                float(factor),
+                time.fromisoformat(start) if start else None,
+            )
+        except ValueError as exc:
+            raise ValueError(f"bad spike {spec!r}: {exc}") from None
+
+
+# DAY, an optional THH:MM, the segment (which may hold colons: carrier:MTN), the factor.
+_SPIKE_SPEC = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}))?:(.+):([^:]+)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

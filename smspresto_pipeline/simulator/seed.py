@@ -10,7 +10,8 @@ The failure rate is over-dispersed, as a real account's is: it is not one rate w
 noise around it, the rate itself moves from day to day (an account-wide level with a weekly
 rhythm, times a factor per sender and per carrier, each with its own day-to-day wobble; see
 `day_rates`). By default one day in 13 is an account-wide failure spike (30-40 % failed), and
-`Spike`s multiply a sender's or a carrier's rate on chosen days. A very few messages get
+`Spike`s multiply a sender's or a carrier's rate on chosen days (from a time of day on, when
+they say one). A very few messages get
 status ``3``.
 """
 
@@ -296,9 +297,8 @@ def _seed_day(
 ) -> SeededDay:
     rng = random.Random(f"{seed}:{day.isoformat()}")  # noqa: S311 (reproducible data, not secrets)
     periodic = spike_period > 0 and (day.toordinal() + seed) % spike_period == 0
-    rates = day_rates(
-        seed, day, failure_rate, spikes, rng.uniform(0.30, 0.40) if periodic else None
-    )
+    spike_level = rng.uniform(0.30, 0.40) if periodic else None
+    rates = day_rates(seed, day, failure_rate, spikes, spike_level)
     spike = periodic or any(s.day == day for s in spikes)
     remaining = day_volume(rng, day, messages_per_day)
     midnight = datetime(day.year, day.month, day.day)
@@ -323,8 +323,24 @@ def _seed_day(
 
     rows: list[MessageRow] = []
     created_date = day.isoformat()
-    rate_of = {(s, c): rates.rate(s, c) for s in SENDERS for c in CARRIERS}
+    # A spike with a start time leaves the messages created before it at the rates without it.
+    timed = [s for s in spikes if s.day == day and s.start is not None]
+    rate_tables: dict[tuple[Spike, ...], dict[tuple[str, str], float]] = {}
     for queue_id, (at, sender, template, recipients) in enumerate(batches, start=queue_start):
+        active = tuple(s for s in timed if s.affects(at))
+        if active not in rate_tables:
+            inactive = set(timed) - set(active)
+            active_rates = day_rates(
+                seed,
+                day,
+                failure_rate,
+                [s for s in spikes if s not in inactive],
+                spike_level,
+            )
+            rate_tables[active] = {
+                (s, c): active_rates.rate(s, c) for s in SENDERS for c in CARRIERS
+            }
+        rate_of = rate_tables[active]
         created = at.isoformat(" ")
         shared = None if "{name}" in template else _fill(template, rng, day, recipients[0])
         shared_segments = count_segments(shared) if shared is not None else 0

@@ -603,6 +603,37 @@ def test_an_injected_spike_raises_one_carriers_rate_on_its_day(
         assert abs(after[other][1] - before[other][1]) <= 0.5 * before[other][1] + 5
 
 
+def test_a_spike_with_a_start_time_affects_only_the_messages_created_from_then_on() -> None:
+    day = date(2025, 3, 5)
+    spike = Spike.parse("2025-03-05T12:00:carrier:MTN:6")
+    assert (spike.day, spike.segment, spike.factor) == (day, "carrier:MTN", 6.0)
+    assert spike.start is not None
+    assert spike.start.isoformat() == "12:00:00"
+    (clean,) = seed_days(3, day, day, 3000, 0.05, spike_period=0)
+    (spiked,) = seed_days(3, day, day, 3000, 0.05, spikes=[spike], spike_period=0)
+    assert spiked.spike
+    # The same messages (when, to whom, from whom); later draws differ once a status does.
+    assert [(r[1], r[4], r[7]) for r in spiked.rows] == [(r[1], r[4], r[7]) for r in clean.rows]
+
+    def mtn_failures(rows: list[Any], afternoon: bool) -> tuple[int, int]:
+        chosen = [
+            row[10]
+            for row in rows
+            if row[4].startswith("+22505") and (row[1] >= "2025-03-05 12:00:00") == afternoon
+        ]
+        return len(chosen), chosen.count("2")
+
+    # The morning's messages are the same, statuses included; the afternoon's MTN ones fail more.
+    morning = [row for row in spiked.rows if row[1] < "2025-03-05 12:00:00"]
+    assert morning == [row for row in clean.rows if row[1] < "2025-03-05 12:00:00"]
+    assert mtn_failures(spiked.rows, False) == mtn_failures(clean.rows, False)
+    messages, failed = mtn_failures(spiked.rows, True)
+    assert messages > 300
+    assert failed >= 3 * mtn_failures(clean.rows, True)[1]
+    with pytest.raises(ValueError, match="'2025-03-05T25:00:carrier:MTN:6': hour must be"):
+        Spike.parse("2025-03-05T25:00:carrier:MTN:6")
+
+
 def test_the_daily_failure_rate_is_over_dispersed_with_a_weekly_rhythm() -> None:
     """The rate itself moves from day to day: far more spread than binomial draws around one
     rate would give; weekends fail more."""

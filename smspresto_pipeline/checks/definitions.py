@@ -58,6 +58,7 @@ from smspresto_pipeline.checks.spikes import (
     SpikeFinding,
     find_failure_spikes_by_day,
     format_p_value,
+    worst_severity,
 )
 from smspresto_pipeline.resources import WarehouseResource
 from smspresto_pipeline.sending.breaker import CircuitBreaker, record_check_outcome
@@ -115,14 +116,14 @@ def _float(value: float | None) -> dg.MetadataValue | None:
     return None if value is None else dg.MetadataValue.float(value)
 
 
-def _worst(findings: list[SpikeFinding]) -> list[SpikeFinding]:
+def _worst(findings: Sequence[SpikeFinding]) -> list[SpikeFinding]:
     """The flagged segments first (ERROR, then WARN), then the lowest p-values."""
     rank = {"ERROR": 0, "WARN": 1, None: 2}
     tested = [f for f in findings if f.p_value is not None]
     return sorted(tested, key=lambda f: (rank[f.severity], f.p_value))[:_WORST_SHOWN]
 
 
-def _worst_table(findings: list[SpikeFinding]) -> str:
+def _worst_table(findings: Sequence[SpikeFinding]) -> str:
     lines = [
         "| segment | severity | rate | baseline | messages | p-value |",
         "|---|---|---|---|---|---|",
@@ -242,8 +243,8 @@ def _quality_spec(asset: dg.AssetsDefinition, name: str) -> dg.AssetCheckSpec:
     )
 
 
-class _Breaker:
-    """The spike check's way to the circuit breaker, over the days of a run in day order:
+class SpikeBreaker:
+    """A spike check's way to the circuit breaker, over the days of a run in day order:
     ``ERROR`` trips it for the day, a pass ends that day's trip, ``WARN`` changes nothing.
 
     On a stale history (its newest day older than the freshness check allows,
@@ -255,14 +256,18 @@ class _Breaker:
 
     The breaker is read once; only an outcome that changes it is recorded (one short write
     each), so a run over many passing days does not open the file once per day. A named
-    account's check trips and clears its own trips (``check:<account>__failure_rate_spike``):
-    one account's quiet day never ends another's spike.
+    account's check trips and clears its own trips (``check:<account>__<check>``): one
+    account's quiet day never ends another's spike. ``check`` is the check's name
+    (``failure_rate_spike``; the intraday check passes its own, so that each clears only its
+    own trips).
     """
 
-    def __init__(self, warehouse: WarehouseResource, account: str | None) -> None:
+    def __init__(
+        self, warehouse: WarehouseResource, account: str | None, check: str = FAILURE_SPIKE_CHECK
+    ) -> None:
         self.warehouse = warehouse.get_warehouse()
         self.state = CircuitBreaker(self.warehouse).state()
-        self.check_name = prefixed(FAILURE_SPIKE_CHECK, account)
+        self.check_name = prefixed(check, account)
 
     def record(self, day: date, severity: str | None, reason: str, stale: str | None = None) -> str:
         """Record ``day``'s outcome (``stale``: the history's staleness, said in the trip's
@@ -281,40 +286,31 @@ class _Breaker:
         return self.state.describe()
 
 
-def _judge_spike(
-    day: date,
-    findings_by_day: Mapping[date, list[SpikeFinding]],
-    newest: date | None,
-    options: _SpikeOptions,
-    breaker: _Breaker | None,
-) -> dg.AssetCheckResult:
-    """The spike check's result for ``day``; with a ``breaker``, its outcome drives it."""
-    findings = findings_by_day[day]
-    flagged = [f for f in findings if f.severity is not None]
-    errors = [f for f in flagged if f.severity == "ERROR"]
-    account = next((f for f in findings if f.segment == "all"), None)
+def spike_reason(findings: Sequence[SpikeFinding], empty: str) -> str:
+    """The sentence of a spike check's result: the worst flagged segment's, else the account's
+    (``empty`` when there is neither)."""
     worst = _worst(findings)
-    headline = worst[0] if worst and worst[0].severity else account
-    reason = headline.reason if headline else f"no messages on {day}"
+    headline = worst[0] if worst and worst[0].severity else None
+    if headline is None:
+        headline = next((f for f in findings if f.segment == "all"), None)
+    return headline.reason if headline else empty
+
+
+def spike_check_result(
+    findings: Sequence[SpikeFinding], reason: str, extra: "Mapping[str, dg.RawMetadataValue]"
+) -> dg.AssetCheckResult:
+    """A spike check's result over ``findings`` (one per segment): failed at ``ERROR`` or
+    ``WARN`` as the worst segment is, described by ``reason``; metadata: ``reason``,
+    ``flagged_segments``, ``worst_segments``, ``extra``, then the account's figures (rate and
+    its Wilson interval, baseline and band, volume, p-value)."""
+    flagged = [f for f in findings if f.severity is not None]
+    account = next((f for f in findings if f.segment == "all"), None)
     metadata: dict[str, dg.RawMetadataValue] = {
         "reason": reason,
         "flagged_segments": ", ".join(f.segment for f in flagged) or "none",
         "worst_segments": dg.MetadataValue.md(_worst_table(findings)),
-        "recent_days": _recent_days(findings_by_day, day, options.recent_days),
+        **extra,
     }
-    if breaker is not None:
-        severity = "ERROR" if errors else ("WARN" if flagged else None)
-        age = 0 if newest is None else (newest - day).days
-        history = severity == "ERROR" and age >= options.breaker_days
-        stale = stale_history_note(newest, datetime.now(UTC), options.timezone)
-        # A spike in history is read by the breaker as a WARN, which changes nothing.
-        state = breaker.record(day, "WARN" if history else severity, reason, stale)
-        metadata["circuit_breaker"] = (
-            f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a spike "
-            f"this old does not pause campaigns (breaker_days {options.breaker_days}); {state}"
-            if history
-            else state
-        ) + (f" ({stale})" if stale else "")
     if account is not None:
         metadata.update(
             {
@@ -335,12 +331,42 @@ def _judge_spike(
                 ),
             }
         )
+    errors = worst_severity(findings) == "ERROR"
     return dg.AssetCheckResult(
         passed=not flagged,
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
         description=reason,
     )
+
+
+def _judge_spike(
+    day: date,
+    findings_by_day: Mapping[date, list[SpikeFinding]],
+    newest: date | None,
+    options: _SpikeOptions,
+    breaker: SpikeBreaker | None,
+) -> dg.AssetCheckResult:
+    """The spike check's result for ``day``; with a ``breaker``, its outcome drives it."""
+    findings = findings_by_day[day]
+    reason = spike_reason(findings, f"no messages on {day}")
+    extra: dict[str, dg.RawMetadataValue] = {
+        "recent_days": _recent_days(findings_by_day, day, options.recent_days),
+    }
+    if breaker is not None:
+        severity = worst_severity(findings)
+        age = 0 if newest is None else (newest - day).days
+        history = severity == "ERROR" and age >= options.breaker_days
+        stale = stale_history_note(newest, datetime.now(UTC), options.timezone)
+        # A spike in history is read by the breaker as a WARN, which changes nothing.
+        state = breaker.record(day, "WARN" if history else severity, reason, stale)
+        extra["circuit_breaker"] = (
+            f"{day} is {plural(age, 'day')} before the newest day stored ({newest}): a spike "
+            f"this old does not pause campaigns (breaker_days {options.breaker_days}); {state}"
+            if history
+            else state
+        ) + (f" ({stale})" if stale else "")
+    return spike_check_result(findings, reason, extra)
 
 
 # A status code nobody mapped is worth a look, not a stop: the rows are kept ("unknown").
@@ -429,7 +455,7 @@ def _build_checks(
                 )
                 newest = _newest_day(session, account)
         targets = _targets(context.instance, asset.key, keys)
-        breaker = _Breaker(warehouse, account) if judged and judged.circuit_breaker else None
+        breaker = SpikeBreaker(warehouse, account) if judged and judged.circuit_breaker else None
         assets_def = context.op_execution_context.assets_def
 
         def recorded(

@@ -63,9 +63,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from smspresto_pipeline.checks.reading import Source, fetch_all, reader
 from smspresto_pipeline.checks.spikes import (
     DailyCounts,
+    Severity,
     SpikeConfig,
     SpikeFinding,
     assess_history,
+    worst_severity,
 )
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.wording import plural
@@ -173,10 +175,9 @@ class IntradayAssessment:
     pending: dict[str, int]
 
     @property
-    def severity(self) -> str | None:
+    def severity(self) -> Severity | None:
         """``ERROR`` if a segment is one, else ``WARN`` if one is, else None."""
-        severities = {f.severity for f in self.findings}
-        return "ERROR" if "ERROR" in severities else ("WARN" if "WARN" in severities else None)
+        return worst_severity(self.findings)
 
 
 def local_time(now: datetime, timezone: str) -> datetime:
@@ -236,8 +237,7 @@ def judge_intraday_history(
     results = assess_history(counts, days, config.evaluation_config())
     for day, findings in results.items():
         results[day] = [
-            _unsettled(f, pending.get(f.segment, {}).get(day, 0), config, cutoff)
-            for f in findings
+            _unsettled(f, pending.get(f.segment, {}).get(day, 0), config, cutoff) for f in findings
         ]
     return results
 

@@ -61,6 +61,7 @@ __all__ = [
     "format_p_value",
     "load_daily_counts",
     "wilson_interval",
+    "worst_severity",
 ]
 
 Severity = Literal["WARN", "ERROR"]
@@ -241,6 +242,12 @@ class SpikeFinding:
     p_value: float | None
     severity: Severity | None
     reason: str
+
+
+def worst_severity(findings: Iterable[SpikeFinding]) -> Severity | None:
+    """``ERROR`` if a segment is one, else ``WARN`` if one is, else None (all pass)."""
+    severities = {f.severity for f in findings}
+    return "ERROR" if "ERROR" in severities else ("WARN" if "WARN" in severities else None)
 
 
 def wilson_interval(failed: int, messages: int, z: float = _Z95) -> tuple[float, float]:

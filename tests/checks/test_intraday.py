@@ -1,13 +1,16 @@
-"""The intraday spike check's statistics on a real warehouse of each engine, filled with the
-simulator's history read over HTTP: an MTN outage from 10:00 today (the simulator's seeded
-spike with a start time), the same day without it, pending messages and messages after the
-cutoff, the same hours of the earlier days."""
+"""The intraday spike check on a real warehouse of each engine, filled with the simulator's
+history read over HTTP: an MTN outage from 10:00 today (the simulator's seeded spike with a
+start time), the same day without it, pending messages and messages after the cutoff, the same
+hours of the earlier days; and the Dagster check in real runs of an asset that writes today's
+rows, tripping the circuit breaker and clearing its own trip."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import dagster as dg
 import pytest
-from conftest import on_both_engines
+from campaign_fixtures import warehouse_resource
+from conftest import MakeSimulator, on_both_engines
 from pydantic import ValidationError
 
 from smspresto_pipeline import SMSPrestoClient
@@ -19,7 +22,10 @@ from smspresto_pipeline.checks.intraday import (
     load_counts_before,
     local_time,
 )
-from smspresto_pipeline.simulator import SimulatorConfig, Spike, run_simulator
+from smspresto_pipeline.checks.intraday_defs import INTRADAY_ASSET, build_intraday_spike_check
+from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
+from smspresto_pipeline.sending import CircuitBreaker
+from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, Spike, run_simulator
 from smspresto_pipeline.sms.numbering import recipient_details
 from smspresto_pipeline.warehouse import Warehouse
 
@@ -215,7 +221,7 @@ def test_the_cutoff_is_the_accounts_local_time_less_the_settle_lag() -> None:
         ({"max_pending_share": 1.5}, "max_pending_share must be between 0 and 1, got 1.5"),
     ],
 )
-def test_a_bad_setting_is_named_with_its_value(fields: dict[str, float], named: str) -> None:
+def test_a_bad_setting_is_named_with_its_value(fields: dict[str, Any], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         IntradayConfig(**fields)
 
@@ -226,3 +232,79 @@ def test_the_days_alpha_is_spent_over_its_evaluations() -> None:
     assert config.evaluation_config().error_p == pytest.approx(config.spikes.error_p / 48)
     assert config.evaluation_config().warn_q == pytest.approx(config.spikes.warn_q / 48)
     assert config.evaluation_config().min_failures == 10
+
+
+# -- the Dagster check, in real runs ------------------------------------------------------------
+
+
+@dg.asset(key=INTRADAY_ASSET)
+def archive_messages_today(smspresto: SMSPrestoResource, warehouse: WarehouseResource) -> None:
+    """Today's rows, written whole (until the intraday asset of issue 20 replaces it)."""
+    with smspresto.get_client() as client:
+        pages = list(client.iter_archive_pages(TODAY, TODAY))
+    warehouse.get_warehouse().write_partition(TODAY, pages)
+
+
+CHECK = build_intraday_spike_check(now=lambda: AFTER_OUTAGE)
+CHECK_SOURCE = "check:archive_messages_today_failure_spike"
+
+
+def evaluate(
+    sim: RunningSimulator, target: str, instance: dg.DagsterInstance
+) -> dg.AssetCheckEvaluation:
+    """Materialize today's rows from ``sim`` into ``target``, with the check: its evaluation."""
+    result = dg.materialize(
+        [archive_messages_today, CHECK],
+        resources={
+            "smspresto": SMSPrestoResource(
+                api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
+            ),
+            "warehouse": warehouse_resource(target),
+        },
+        instance=instance,
+    )
+    assert result.success  # not blocking: a spike fails the check, not the run
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "archive_messages_today_failure_spike"
+    return evaluation
+
+
+@on_both_engines
+def test_the_check_trips_the_breaker_on_an_outage_and_its_pass_clears_its_trip(
+    warehouse: Warehouse,
+    warehouse_target: str,
+    history: dict[str, Any],
+    make_simulator: MakeSimulator,
+    instance: dg.DagsterInstance,
+) -> None:
+    for day, pages in history["before"].items():
+        warehouse.write_partition(day, pages)
+    breaker = CircuitBreaker(warehouse)
+    seeded = {"history_start": FIRST, "history_end": TODAY, "messages_per_day": 1000}
+    with (
+        make_simulator(**seeded, spike_period=0, spikes=(OUTAGE,)) as outage,
+        make_simulator(**seeded, spike_period=0) as clean,
+    ):
+        failed = evaluate(outage, warehouse_target, instance)
+        assert not failed.passed
+        assert failed.severity == dg.AssetCheckSeverity.ERROR
+        metadata: dict[str, Any] = {name: v.value for name, v in failed.metadata.items()}
+        assert metadata["flagged_segments"] == "carrier:MTN"
+        assert str(metadata["reason"]).startswith("carrier:MTN failures jumped from ")
+        assert failed.description == metadata["reason"]
+        assert metadata["cutoff"] == "2025-03-12 12:30 (Africa/Abidjan)"
+        assert str(metadata["worst_segments"]).splitlines()[2].startswith("| carrier:MTN | ERROR")
+        assert metadata["final_messages"] > 0
+        (trip,) = breaker.state().trips
+        assert (trip.source, trip.partition_key) == (CHECK_SOURCE, TODAY.isoformat())
+        assert trip.reason.startswith("carrier:MTN failures jumped from ")
+        assert trip.reason.endswith(f"(today's messages before 12:30) on {TODAY}")
+        assert "paused" in str(metadata["circuit_breaker"]).lower()
+
+        # The daily check's trip of the same day is its own: the intraday pass leaves it.
+        breaker.trip("daily", source="check:failure_rate_spike", partition=TODAY.isoformat())
+        passed = evaluate(clean, warehouse_target, instance)
+        assert passed.passed, passed.description
+        assert [t.source for t in breaker.state().trips] == ["check:failure_rate_spike"]
+        (ended,) = [t for t in breaker.history() if t.source == CHECK_SOURCE]
+        assert ended.resumed_by == CHECK_SOURCE

@@ -8,10 +8,13 @@ day-to-day spread, segments shrunk toward the account, Benjamini-Hochberg across
 practical floor), on counts cut at a time of day:
 
 1. **Settled messages only.** At ``now`` (the account's local time, as ``created_at`` is) the
-   check counts today's messages created before ``cutoff = now - settle_lag`` (default 30
-   minutes: SMS Presto's statuses move from pending within minutes, and the intraday ingest
-   reads today's rows every 15 minutes, so a message created half an hour ago has had its
-   status read at least once after it settled). Messages still pending at the cutoff are left
+   check counts today's messages created before ``cutoff = now - settle_lag`` (default 15
+   minutes). The check runs right after the intraday ingest has read today's rows, statuses
+   included, so a message counted has had 15 minutes to settle: SMS Presto's statuses move
+   from pending within minutes (the simulator's in seconds), and what has not settled by then
+   is handled below. A longer lag sees an outage later: one starting at 10:00 is first
+   counted at the 10:30 evaluation (messages of 10:00-10:15) with 15 minutes, at 10:45 with
+   30. Messages still pending at the cutoff are left
    out of the numerator and the denominator. That leaves a bias toward whichever outcome
    settles first: if failures settle later than deliveries (a handset that is off, retried
    until the carrier gives up), today's settled rate is too low and an outage is seen a tick
@@ -100,7 +103,7 @@ class IntradayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     settle_lag_minutes: int = Field(
-        default=30,
+        default=15,
         description="Minutes a message is given to settle: today's messages created in the "
         "last settle_lag_minutes before now are not counted yet (0 to 720).",
     )

@@ -32,8 +32,8 @@ from smspresto_pipeline.warehouse import Warehouse
 TODAY = date(2025, 3, 12)  # a Wednesday; MTN's traffic: a few at 07:00, batches at 10:00-11:59
 FIRST = TODAY - timedelta(days=35)
 OUTAGE = Spike(TODAY, "carrier:MTN", 8.0, time(10))
-BEFORE_OUTAGE = datetime(2025, 3, 12, 10, 15, tzinfo=UTC)  # cutoff 09:45 (Abidjan is UTC)
-AFTER_OUTAGE = datetime(2025, 3, 12, 13, 0, tzinfo=UTC)  # cutoff 12:30
+BEFORE_OUTAGE = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)  # cutoff 09:45 (Abidjan is UTC)
+AFTER_OUTAGE = datetime(2025, 3, 12, 12, 45, tzinfo=UTC)  # cutoff 12:30
 
 Pages = list[list[ArchiveRecord]]
 
@@ -187,7 +187,7 @@ def test_a_segment_much_pending_is_not_judged_but_said(
     assert mtn.severity == "WARN"
     assert mtn.p_value is None
     assert mtn.reason.startswith(f"carrier:MTN: {len(pending):,} of the ")
-    assert "still pending 30 min later (over 10%): not judged until they settle" in mtn.reason
+    assert "still pending 15 min later (over 10%): not judged until they settle" in mtn.reason
 
 
 @on_both_engines

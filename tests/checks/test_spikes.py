@@ -402,7 +402,7 @@ def test_spike_config_takes_no_unknown_threshold() -> None:
         SpikeConfig(min_rate=0.1)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("module", ["__init__.py", "spikes.py", "quality.py"])
+@pytest.mark.parametrize("module", ["__init__.py", "spikes.py", "quality.py", "intraday.py"])
 def test_the_statistics_know_no_dagster(module: str) -> None:
     """Only ``checks.definitions`` builds Dagster objects; the rest is usable without it."""
     path = Path(spikes_module.__file__).parent / module

@@ -6,7 +6,9 @@ minutes), and driving the circuit breaker as the daily spike check does.
 The check reads the warehouse, not the asset's output: the asset is what the check is shown on
 and what runs it. Its partition for the breaker is today's date: an ``ERROR`` trips the breaker
 for today (every campaign pauses), a later pass today ends that trip, and the daily check's
-trips (``failure_rate_spike``) are its own.
+trips (``failure_rate_spike``) are its own. A trip outlives midnight: the next day's first
+evaluations have too few messages to say the outage is over, so they end nothing; a person
+resumes (``smspresto campaigns resume``) once the carrier is back, as after any trip.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the check's annotations.

@@ -250,11 +250,14 @@ CHECK_SOURCE = "check:archive_messages_today_failure_spike"
 
 
 def evaluate(
-    sim: RunningSimulator, target: str, instance: dg.DagsterInstance
+    sim: RunningSimulator,
+    target: str,
+    instance: dg.DagsterInstance,
+    check: dg.AssetChecksDefinition = CHECK,
 ) -> dg.AssetCheckEvaluation:
     """Materialize today's rows from ``sim`` into ``target``, with the check: its evaluation."""
     result = dg.materialize(
-        [archive_messages_today, CHECK],
+        [archive_messages_today, check],
         resources={
             "smspresto": SMSPrestoResource(
                 api_key=sim.api_key, api_pass=sim.api_pass, base_url=sim.base_url
@@ -300,6 +303,12 @@ def test_the_check_trips_the_breaker_on_an_outage_and_its_pass_clears_its_trip(
         assert trip.reason.startswith("carrier:MTN failures jumped from ")
         assert trip.reason.endswith(f"(today's messages before 12:30) on {TODAY}")
         assert "paused" in str(metadata["circuit_breaker"]).lower()
+
+        # Past midnight, the new day's first evaluation passes (no messages yet): that says
+        # nothing of the outage, and the trip stays.
+        tomorrow = build_intraday_spike_check(now=lambda: datetime(2025, 3, 13, 0, 30, tzinfo=UTC))
+        assert evaluate(clean, warehouse_target, instance, tomorrow).passed
+        assert [t.source for t in breaker.state().trips] == [CHECK_SOURCE]
 
         # The daily check's trip of the same day is its own: the intraday pass leaves it.
         breaker.trip("daily", source="check:failure_rate_spike", partition=TODAY.isoformat())

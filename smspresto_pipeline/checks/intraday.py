@@ -42,9 +42,9 @@ practical floor), on counts cut at a time of day:
    failures of the morning say little). Spending alone did not keep the budget on the
    replay: a day's hours so far are a few campaign batches, whose senders' rates differ, so the
    spread of the same hours' rates from day to day is wider and more loosely estimated than
-   whole days'; the spread is
-   taken at its 99 % upper confidence bound (``dispersion_confidence`` 0.99, the daily check's
-   0.9), which took the tuning seed's false ``ERROR``s from 1.11 to 0.44 per 30 days.
+   whole days'; the spread is taken at its 99 % upper confidence bound
+   (``dispersion_confidence`` 0.99, the daily check's 0.9), which took the tuning seed's false
+   ``ERROR``s from 1.11 to 0.44 per 30 days.
    ``benchmarks/intraday_spike_detection.py`` measures the result on a replay of every
    15-minute tick of months of simulated history (figures in the README).
 

@@ -21,6 +21,7 @@ from smspresto_pipeline.simulator.config import (
     FAULT_KINDS,
     Fault,
     FaultKind,
+    Outage,
     SimulatorConfig,
     Spike,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "FAULT_KINDS",
     "Fault",
     "FaultKind",
+    "Outage",
     "RequestRecord",
     "RunningSimulator",
     "SendRecord",

@@ -21,7 +21,10 @@ Choices where the reference is silent:
 * Counters: ``get-send`` counts archive rows; ``get-success`` / ``get-failed`` count rows
   whose status reads ``1`` / ``2`` now. They answer bare numbers as ``text/plain``.
 * Statuses: a new message reads ``0`` for ``delivery_delay`` seconds, then ``1`` or ``2``
-  (drawn from a hash, at ``failure_rate``; old eight-digit Ivorian numbers always fail).
+  (drawn from a hash, at ``failure_rate``; old eight-digit Ivorian numbers always fail; an
+  armed `Outage` fails its carrier's numbers at its own rate).
+* Time: real time, or a simulated clock (``SimulatorConfig.clock``) that only `set_now` moves:
+  sends are stamped with it, statuses settle by it, and seeded rows appear once it passes them.
 * ``list-archive`` answers ``[]`` (or ``null`` or an empty body, per configuration) for an
   invalid ``dateFrom``/``dateTo``/``from``/``to``, as it does for an empty page; a missing
   ``to`` means "to the end". Multipart bodies are not read (the reference posts urlencoded
@@ -46,7 +49,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from smspresto_pipeline.simulator.config import Fault, SimulatorConfig
+from smspresto_pipeline.simulator.config import Fault, Outage, SimulatorConfig
+from smspresto_pipeline.simulator.seed import carrier_of
 from smspresto_pipeline.simulator.segments import count_segments
 from smspresto_pipeline.simulator.store import NewMessage, Store
 
@@ -172,6 +176,8 @@ class SimulatorApp:
         self._zone = ZoneInfo(config.timezone)
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = [[fault, fault.count] for fault in config.faults]
+        self._outages: list[Outage] = []
+        self._clock: datetime | None = config.clock
         self._requests: list[RequestRecord] = []
         self._sends: list[SendRecord] = []
         self._empty_page = config.empty_page.encode()
@@ -210,6 +216,60 @@ class SimulatorApp:
         """Disarm every fault."""
         with self._lock:
             self._faults.clear()
+
+    def add_outage(self, outage: Outage) -> None:
+        """Arm ``outage``: live sends to its carrier fail at its rate from its start (default:
+        now, on the simulator's clock)."""
+        if outage.start is None:
+            outage = dataclasses.replace(outage, start=self.now())
+        with self._lock:
+            self._outages.append(outage)
+
+    def clear_outages(self) -> None:
+        """Disarm every outage."""
+        with self._lock:
+            self._outages.clear()
+
+    # -- clock -----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The simulator's time: the account's local time, naive, to the second."""
+        with self._lock:
+            clock = self._clock
+        if clock is not None:
+            return clock
+        return datetime.now(self._zone).replace(tzinfo=None, microsecond=0)
+
+    def epoch(self) -> float:
+        """The simulator's time in Unix seconds (what statuses settle by)."""
+        with self._lock:
+            clock = self._clock
+        return time.time() if clock is None else clock.replace(tzinfo=self._zone).timestamp()
+
+    def set_now(self, at: datetime) -> int:
+        """Move the simulated clock to ``at`` (local, naive) and let the seeded rows created by
+        then appear; how many appeared.
+
+        Raises:
+            RuntimeError: the simulator runs on real time (no ``clock`` configured).
+            ValueError: ``at`` is before the clock (ids follow creation time, which never
+                goes back).
+        """
+        with self._lock:
+            if self._clock is None:
+                raise RuntimeError("the simulator runs on real time: configure a clock")
+            if at.tzinfo is not None or at < self._clock:
+                raise ValueError(
+                    f"the clock moves forward only, in local naive time: it is "
+                    f"{self._clock.isoformat()}, got {at.isoformat()}"
+                )
+            self._clock = at.replace(microsecond=0)
+            # Under the journal's lock, so no send is stamped between the move and the release.
+            return self._store.release_until(
+                self._clock,
+                until_epoch=self._clock.replace(tzinfo=self._zone).timestamp(),
+                delay=self._config.delivery_delay,
+            )
 
     def _take_fault(self, action: str) -> Fault | None:
         with self._lock:
@@ -324,9 +384,6 @@ class SimulatorApp:
             return 11
         return 0
 
-    def _now_local(self) -> datetime:
-        return datetime.now(self._zone).replace(tzinfo=None, microsecond=0)
-
     def _send_sms(self, params: Mapping[str, object]) -> _Answer:
         sender = (_text(params.get("from")) or "").strip()
         code = _sender_error(sender)
@@ -338,10 +395,17 @@ class SimulatorApp:
         if any(not message or not message.strip() for _, message in pairs):
             return _error(103)
 
-        created = self._now_local()
+        created = self.now()
         stamp = time.time_ns()
+        with self._lock:
+            outages = [o for o in self._outages if o.start is None or o.start <= created]
         messages: list[NewMessage] = [
-            (recipient, message, count_segments(message), self._final_status(recipient, stamp, i))
+            (
+                recipient,
+                message,
+                count_segments(message),
+                self._final_status(recipient, stamp, i, outages),
+            )
             for i, (recipient, message) in enumerate(pairs)
             if message is not None
         ]
@@ -350,7 +414,7 @@ class SimulatorApp:
             messages,
             created_at=created,
             sent_at=created + timedelta(seconds=1),
-            settle_at=stamp / 1e9 + self._config.delivery_delay,
+            settle_at=self.epoch() + self._config.delivery_delay,
         )
         if not stored:
             return _error(104)
@@ -360,12 +424,17 @@ class SimulatorApp:
             {"status": 0, "message": "Message sent successfully.", "message-count": len(messages)}
         )
 
-    def _final_status(self, recipient: str, stamp: int, index: int) -> str:
+    def _final_status(self, recipient: str, stamp: int, index: int, outages: list[Outage]) -> str:
         if _OLD_IVORIAN.fullmatch(recipient):
             return "2"
         key = f"{self._config.seed}:{stamp}:{index}:{recipient}".encode()
         draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
-        return "2" if draw < self._config.failure_rate else "1"
+        rate = self._config.failure_rate
+        carrier = carrier_of(recipient) if outages else None
+        for outage in outages:
+            if outage.carrier == carrier:
+                rate = max(rate, outage.failure_rate)
+        return "2" if draw < rate else "1"
 
     def _list_archive(self, params: Mapping[str, object]) -> _Answer:
         date_from = _text(params.get("dateFrom")) or None
@@ -387,7 +456,7 @@ class SimulatorApp:
         if limit == 0:
             return self._empty()
         rows = self._store.archive_page(
-            date_from, date_to, offset=start, limit=limit, now=time.time()
+            date_from, date_to, offset=start, limit=limit, now=self.epoch()
         )
         if not rows:
             return self._empty()
@@ -400,7 +469,7 @@ class SimulatorApp:
         return _Answer(200, str(self._store.account().stock).encode(), _TEXT)
 
     def _delivery_counter(self, index: int) -> _Answer:
-        value = self._store.delivery_counters(time.time())[index]
+        value = self._store.delivery_counters(self.epoch())[index]
         return _Answer(200, str(value).encode(), _TEXT)
 
     def _total_answer(self, name: str) -> Callable[[Mapping[str, object]], _Answer]:

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "SimulatorConfig", "Spike"]
+__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "Outage", "SimulatorConfig", "Spike"]
 
 FaultKind = Literal[
     "server_error", "rate_limit", "slow", "truncated_json", "drop_after_send", "bad_html"
@@ -100,6 +100,40 @@ class Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         return cls(kind, **fields)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outage:
+    """A carrier's outage armed at run time: from ``start`` on, live sends to ``segment``'s
+    numbers fail at ``failure_rate`` (the others keep the configured rate).
+
+    Example:
+        >>> Outage("carrier:MTN", failure_rate=0.6).segment
+        'carrier:MTN'
+
+    Attributes:
+        segment: ``carrier:<name>``, the carrier of the number range (``MTN``, ``Orange``,
+            ``Moov``), as the seeded history names it.
+        failure_rate: the share of those sends that fail, within [0, 1].
+        start: from when (the account's local time, naive, on the simulator's clock); ``None``:
+            from the moment it is armed.
+    """
+
+    segment: str
+    failure_rate: float
+    start: datetime | None = None
+
+    def __post_init__(self) -> None:
+        kind, _, name = self.segment.partition(":")
+        if kind != "carrier" or not name:
+            raise ValueError(f"outage segment must be 'carrier:<name>', got {self.segment!r}")
+        if not 0.0 <= self.failure_rate <= 1.0:
+            raise ValueError(f"outage failure_rate must be within [0, 1], got {self.failure_rate}")
+
+    @property
+    def carrier(self) -> str:
+        """The carrier's name."""
+        return self.segment.partition(":")[2]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -205,6 +239,12 @@ class SimulatorConfig:
         spikes: failure spikes seeded on chosen days for a sender, a carrier or all.
         timezone: the account's time zone; ``dateFrom``/``dateTo`` are days in it.
         faults: faults armed at start.
+        clock: the simulated time at start (the account's local time, naive), advanced by
+            `RunningSimulator.set_now` / `advance` only: the archive then shows the seeded
+            rows created by that time (today's appear as the clock passes them, pending for
+            ``delivery_delay`` seconds), new sends are stamped with it and statuses settle by
+            it; the seeded history ends on its day unless ``history_end`` says otherwise.
+            ``None``: real time.
         host: the interface to listen on.
         port: the port (``0``: any free port).
     """
@@ -227,6 +267,7 @@ class SimulatorConfig:
     spikes: tuple[Spike, ...] = ()
     timezone: str = "Africa/Abidjan"
     faults: tuple[Fault, ...] = ()
+    clock: datetime | None = None
     host: str = "127.0.0.1"
     port: int = 0
 
@@ -247,6 +288,10 @@ class SimulatorConfig:
             )
         if self.max_page_size is not None and self.max_page_size < 1:
             raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
+        if self.clock is not None and self.clock.tzinfo is not None:
+            raise ValueError(
+                f"clock is the account's local time, naive: got {self.clock.isoformat()}"
+            )
         if (
             self.history_start is not None
             and self.history_end is not None

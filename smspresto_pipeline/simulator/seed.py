@@ -32,6 +32,7 @@ __all__ = [
     "MessageRow",
     "SeededDay",
     "account_seed",
+    "carrier_of",
     "day_rates",
     "day_volume",
     "seed_days",
@@ -221,6 +222,14 @@ class _Recipient:
 
 
 _PLAN_SHARES = [plan[0] for plan in _NUMBER_PLANS]
+
+
+def carrier_of(number: str) -> str | None:
+    """The carrier of ``number``'s range among the seeded plans (``None``: no plan's)."""
+    for _, prefix, digits, carrier in _NUMBER_PLANS:
+        if number.startswith(prefix) and len(number) == len(prefix) + digits:
+            return carrier
+    return None
 
 
 def _new_recipient(rng: random.Random) -> _Recipient:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 from smspresto_pipeline.simulator.app import RequestRecord, SendRecord, SimulatorApp
-from smspresto_pipeline.simulator.config import Fault, SimulatorConfig
+from smspresto_pipeline.simulator.config import Fault, Outage, SimulatorConfig
 from smspresto_pipeline.simulator.store import Store
 
 __all__ = ["RunningSimulator", "free_port", "open_store", "run_simulator", "serve"]
@@ -35,8 +35,11 @@ def open_store(config: SimulatorConfig) -> Store:
     store = Store(config.db_path)
     if store.is_seeded():
         return store
-    now = datetime.now(ZoneInfo(config.timezone)).replace(tzinfo=None, microsecond=0)
-    end = config.history_end or (now.date() - timedelta(days=1))
+    now = config.clock or datetime.now(ZoneInfo(config.timezone)).replace(
+        tzinfo=None, microsecond=0
+    )
+    # On a simulated clock, its day is seeded too: its rows appear as the clock passes them.
+    end = config.history_end or (now.date() - timedelta(days=0 if config.clock else 1))
     start = config.history_start or (end - timedelta(days=_DEFAULT_HISTORY_DAYS - 1))
     if end > now.date():
         # Ids follow creation time (the archive's order relies on it): no future history.
@@ -54,6 +57,7 @@ def open_store(config: SimulatorConfig) -> Store:
             spike_period=config.spike_period,
             initial_stock=config.initial_stock,
             created_at=now,
+            upcoming_after=config.clock,
         )
     except BaseException:
         store.close()
@@ -106,6 +110,29 @@ class RunningSimulator:
         """Disarm every fault."""
         self._app.clear_faults()
 
+    @property
+    def now(self) -> datetime:
+        """The simulator's time (the account's local time, naive): its clock, or real time."""
+        return self._app.now()
+
+    def set_now(self, at: datetime) -> int:
+        """Move the simulated clock forward to ``at``; the seeded rows created by then appear
+        (their count is returned). Only with ``SimulatorConfig.clock``."""
+        return self._app.set_now(at)
+
+    def advance(self, delta: timedelta) -> int:
+        """Move the simulated clock forward by ``delta`` (see `set_now`)."""
+        return self._app.set_now(self._app.now() + delta)
+
+    def add_outage(self, outage: Outage) -> None:
+        """Arm ``outage``: live sends to its carrier's numbers fail at its rate from its start
+        (default: the simulator's now)."""
+        self._app.add_outage(outage)
+
+    def clear_outages(self) -> None:
+        """Disarm every outage."""
+        self._app.clear_outages()
+
     def message_count(self, date_from: date | None = None, date_to: date | None = None) -> int:
         """Rows in the archive created between the two days, inclusive (``None``: open)."""
         return self._store.count(
@@ -119,7 +146,7 @@ class RunningSimulator:
     def counters(self) -> dict[str, int]:
         """The ten account counters, named like `AccountCounters`' fields."""
         account = self._store.account()
-        sent, success, failed = self._store.delivery_counters(time.time())
+        sent, success, failed = self._store.delivery_counters(self._app.epoch())
         return {
             "stock": account.stock,
             "sent": sent,

@@ -85,8 +85,14 @@ class Store:
         recipient_pool: int = 3000,
         spikes: Sequence[Spike] = (),
         spike_period: int = 13,
+        upcoming_after: datetime | None = None,
     ) -> None:
-        """Create the account and its history in one transaction."""
+        """Create the account and its history in one transaction.
+
+        Rows created after ``upcoming_after`` (a simulated clock's start) wait in ``upcoming``
+        until :meth:`release_until` passes them.
+        """
+        after = None if upcoming_after is None else upcoming_after.isoformat(" ", "seconds")
         extra = account_seed(seed)
         with self._lock:
             self._db.execute("BEGIN")
@@ -102,7 +108,11 @@ class Store:
                     spike_period=spike_period,
                 )
                 for day in days:
-                    self._db.executemany(_sql("insert_message"), day.rows)
+                    # created_at is the row's second field.
+                    now = [r for r in day.rows if after is None or r[1] <= after]
+                    self._db.executemany(_sql("insert_message"), now)
+                    later = day.rows[len(now) :]
+                    self._db.executemany(_sql("insert_upcoming"), later)
                     self._db.execute(
                         _sql("insert_seeded_day"),
                         (day.day.isoformat(), len(day.rows), day.failure_rate, int(day.spike)),
@@ -126,6 +136,25 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def release_until(self, until: datetime, *, until_epoch: float, delay: float) -> int:
+        """Move the seeded rows created by ``until`` (local time) into the archive, each
+        pending until ``delay`` seconds after its creation; how many moved."""
+        params = {
+            "until": until.isoformat(" ", "seconds"),
+            "until_epoch": until_epoch,
+            "delay": delay,
+        }
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(_sql("release_upcoming"), params).rowcount
+                self._db.execute(_sql("delete_released_upcoming"), params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return int(moved)
 
     def account(self) -> Account:
         """The account row."""

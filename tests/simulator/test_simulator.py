@@ -916,6 +916,7 @@ def test_the_public_names() -> None:
         "FAULT_KINDS",
         "Fault",
         "FaultKind",
+        "Outage",
         "RequestRecord",
         "RunningSimulator",
         "SendRecord",

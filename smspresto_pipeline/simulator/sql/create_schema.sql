@@ -40,3 +40,20 @@ CREATE TABLE IF NOT EXISTS seeded_days (
     failure_rate REAL NOT NULL,
     spike INTEGER NOT NULL
 );
+
+-- Seeded rows not created yet on the simulated clock (SimulatorConfig.clock): each moves to
+-- messages (taking the next id, so ids keep following creation time) once the clock passes it.
+CREATE TABLE IF NOT EXISTS upcoming (
+    created_date TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message TEXT NOT NULL,
+    segments INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    contact_name TEXT NOT NULL,
+    queue_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    settle_at REAL NOT NULL
+);

@@ -1,0 +1,1 @@
+DELETE FROM upcoming WHERE created_at <= :until

@@ -278,13 +278,17 @@ class SMSPrestoClient(_BaseClient[httpx.BaseTransport, httpx.Client]):
         page_size: int | None = None,
         *,
         method: Method | None = None,
+        paginator: ArchivePaginator | None = None,
     ) -> Iterator[list[ArchiveRecord]]:
         """The messages created from ``date_from`` to ``date_to`` (inclusive), page by page.
 
         Each page holds only rows not seen before in this walk; empty pages are not yielded.
+        ``paginator``: a walk of the caller's (resumed from an offset, told a reading; read its
+        ``offset``, ``page_offset`` and ``proven`` as the pages come); ``page_size`` is then
+        its own.
         """
         dates = self._core.archive_dates(date_from, date_to)
-        paginator = self._paginator(page_size)
+        paginator = paginator or self._paginator(page_size)
         while paginator.has_next_page:
             call = self._core.archive_call(dates, paginator.request_params(), method)
             rows = self._execute(call)

@@ -24,6 +24,16 @@ the count reading is remembered, since only it is ever proven; the indexes readi
 default from the third request may be a count-reading server whose day ran out early, and
 carried to a larger day it would make the pages double.
 
+A walk may resume from an offset (``start``: the rows before it were read by an earlier walk
+of the same day, which the archive's order keeps in place, new rows coming last), told the
+reading an earlier walk proved. Under a reading not proven yet it probes first, with pages
+bounded under either reading: ``from=start, to=h`` (``h < start``) answers rows only under the
+count reading (indexes from ``start`` to ``h`` hold nothing), and when it answers none,
+``from=start, to=start+h`` answers rows only under the indexes reading (under the count
+reading nothing was left at ``start``), else the walk is over. A ``start`` of at most ``h`` is
+walked from the first row: the few rows read again cost less than a probe. What a walk proved
+(:attr:`ArchivePaginator.proven`) is what a later walk may be told.
+
 Without the half page, the count reading would make the second page ``2 x page_size`` and, under
 ``to = from + page_size``, pages would keep doubling: a 200,000-message day arrived in pages of
 64,000 rows and more. A short page is not taken as the end, since a server may cap its pages
@@ -64,28 +74,67 @@ class ArchivePaginator:
         False
     """
 
-    __slots__ = ("_offset", "_pages", "_seen", "has_next_page", "page_size", "reading")
+    __slots__ = (
+        "_offset",
+        "_pages",
+        "_probe",
+        "_seen",
+        "has_next_page",
+        "page_offset",
+        "page_size",
+        "proven",
+        "reading",
+        "start",
+    )
 
-    def __init__(self, page_size: int, *, reading: Literal["unknown", "count"] = "unknown") -> None:
-        """A walk from the first row.
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        reading: Literal["unknown", "count", "indexes"] = "unknown",
+        start: int = 0,
+    ) -> None:
+        """A walk from the first row, or from ``start``.
 
         Args:
             page_size: the most rows a page may hold (``+ 1`` under an inclusive end).
-            reading: ``"count"`` when an earlier walk on the same server showed that it reads
-                ``to`` as a count: every request then asks ``to = page_size``.
+            reading: what an earlier walk on the same server proved (:attr:`proven`):
+                ``"count"``, every request asks ``to = page_size``; ``"indexes"``,
+                ``to = from + page_size``.
+            start: the offset of the first row to read (rows before it were read before).
         """
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
+        if start < 0:
+            raise ValueError(f"start must not be negative, got {start}")
         self.page_size = page_size
         self.has_next_page = True
         #: What ``from``/``to`` mean to this server, as far as the pages have shown it.
         self.reading: Literal["unknown", "count", "indexes"] = reading
-        self._offset = 0
+        #: The reading this walk was told or showed (an unproven ``indexes`` is a default).
+        self.proven: Literal["unknown", "count", "indexes"] = reading
+        half = max(1, page_size // 2)
+        if reading == "unknown" and start <= half:
+            start = 0
+        #: Where the walk starts (``0`` for a ``start`` within a half page, unprobed).
+        self.start = start
+        #: The offset of the last page taken (its first row's).
+        self.page_offset = start
+        self._probe = reading == "unknown" and start > 0
+        self._offset = start
         self._pages = 0
         # Ids as the server sent them: one server always sends the same type.
         self._seen: set[Any] = set()
 
+    @property
+    def offset(self) -> int:
+        """The offset of the next row: every row before it was received."""
+        return self._offset
+
     def _to(self) -> int:
+        if self._probe:
+            half = max(1, self.page_size // 2)
+            return half if self._pages == 0 else self._offset + half
         if self.reading == "count":
             return self.page_size
         if self.reading == "indexes":
@@ -105,6 +154,8 @@ class ArchivePaginator:
         Returns:
             The page's rows not seen before, in the server's order.
         """
+        if self._probe:
+            return self._update_probe(rows)
         keys = [row["IDHISTORIQUE"] for row in rows]
         page_keys = set(keys)
         if len(page_keys) == len(keys) and self._seen.isdisjoint(page_keys):
@@ -117,17 +168,33 @@ class ArchivePaginator:
             # New rows only: a server whose pages overlap repeats rows it sent before.
             indexes_asked = self._to() - self._offset
             if len(fresh) > indexes_asked + 1:
-                self.reading = "count"
+                self.reading = self.proven = "count"
             elif self._pages == 0 and len(fresh) == indexes_asked + 1:
-                self.reading = "indexes"  # only an inclusive end answers one more row
+                # Only an inclusive end answers one more row.
+                self.reading = self.proven = "indexes"
             elif self._pages >= 1:
                 self.reading = "indexes"
         self._pages += 1
+        self.page_offset = self._offset
         self._offset += len(rows)
         # A page with nothing new would repeat forever on a server that ignores from/to.
         if not fresh:
             self.has_next_page = False
         return list(map(ArchiveRecord, fresh))
+
+    def _update_probe(self, rows: Sequence[Mapping[str, Any]]) -> list[ArchiveRecord]:
+        """A probe's answer (see the module docstring): the reading it shows, or the end."""
+        first = self._pages == 0
+        self._pages += 1
+        if rows:
+            self._probe = False
+            self.reading = self.proven = "count" if first else "indexes"
+            self._pages = 2  # past the detection of a walk from the first row
+            return self.update_state(rows)
+        if not first:
+            self._probe = False
+            self.has_next_page = False
+        return []
 
     def _first_sight(self, key: Any) -> bool:
         if key in self._seen:

@@ -84,6 +84,7 @@ class ArchivePaginator:
         "page_size",
         "proven",
         "reading",
+        "requests",
         "start",
     )
 
@@ -121,6 +122,8 @@ class ArchivePaginator:
         #: The offset of the last page taken (its first row's).
         self.page_offset = start
         self._probe = reading == "unknown" and start > 0
+        #: Requests answered so far (pages taken, empty ones included).
+        self.requests = 0
         self._offset = start
         self._pages = 0
         # Ids as the server sent them: one server always sends the same type.
@@ -154,8 +157,12 @@ class ArchivePaginator:
         Returns:
             The page's rows not seen before, in the server's order.
         """
+        self.requests += 1
         if self._probe:
             return self._update_probe(rows)
+        return self._take(rows)
+
+    def _take(self, rows: Sequence[Mapping[str, Any]]) -> list[ArchiveRecord]:
         keys = [row["IDHISTORIQUE"] for row in rows]
         page_keys = set(keys)
         if len(page_keys) == len(keys) and self._seen.isdisjoint(page_keys):
@@ -190,7 +197,7 @@ class ArchivePaginator:
             self._probe = False
             self.reading = self.proven = "count" if first else "indexes"
             self._pages = 2  # past the detection of a walk from the first row
-            return self.update_state(rows)
+            return self._take(rows)
         if not first:
             self._probe = False
             self.has_next_page = False

@@ -57,9 +57,11 @@ from smspresto_pipeline.wording import plural
 
 __all__ = [
     "ARCHIVE_MESSAGES",
+    "ARCHIVE_MESSAGES_TODAY",
     "DEFAULT_MAX_CONCURRENT_DAYS",
     "GROUP_NAME",
     "api_resource_key",
+    "archive_today_key",
     "asset_key",
     "build_account_snapshot_asset",
     "build_analytics_views_asset",
@@ -69,6 +71,8 @@ __all__ = [
 
 #: The key of the daily archive asset.
 ARCHIVE_MESSAGES = "archive_messages"
+#: The key of today's archive, read while the day goes (:mod:`smspresto_pipeline.ingest.intraday`).
+ARCHIVE_MESSAGES_TODAY = "archive_messages_today"
 #: Days one run of the archive fetches at the same time, unless told otherwise.
 DEFAULT_MAX_CONCURRENT_DAYS = 4
 
@@ -85,6 +89,12 @@ def api_resource_key(account: str | None = None) -> str:
 def asset_key(name: str, account: str | None = None) -> dg.AssetKey:
     """The key of ``account``'s asset ``name``: ``name``, or ``<account>/<name>``."""
     return dg.AssetKey([name] if is_default(account) else [account_of(account), name])
+
+
+def archive_today_key(account: str | None = None) -> dg.AssetKey:
+    """The key of ``account``'s ``archive_messages_today`` (the intraday read of today): what
+    checks of today's rows attach to."""
+    return asset_key(ARCHIVE_MESSAGES_TODAY, account)
 
 
 def _key_prefix(account: str | None) -> list[str] | None:
@@ -182,6 +192,24 @@ def _frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _check_resource_timezone(
+    smspresto: SMSPrestoResource, api_key: str, timezone: str, days: str
+) -> None:
+    """Fail when the resource's account zone is not ``timezone``, that of ``days`` (what the
+    asset's days are, for the message)."""
+    if smspresto.timezone != timezone:
+        # Days asked of the API in one zone and stored as days of another would be shifted
+        # by hours. (Run config given for the resource resets its unset fields to their
+        # defaults: this is where that shows.)
+        raise dg.Failure(
+            description=(
+                f"{days} in {timezone}, but the {api_key} "
+                f"resource's account time zone is {smspresto.timezone}: give both the same "
+                f"time zone (SMSPrestoResource(timezone={timezone!r}))"
+            )
+        )
 
 
 def _check_warehouse_path(warehouse: WarehouseResource) -> None:
@@ -318,17 +346,9 @@ def build_archive_messages_asset(
 
     def archive_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
         smspresto, warehouse = _api_resource(context, api_key), _warehouse_resource(context)
-        if smspresto.timezone != timezone:
-            # Days asked of the API in one zone and stored as days of another would be shifted
-            # by hours. (Run config given for the resource resets its unset fields to their
-            # defaults: this is where that shows.)
-            raise dg.Failure(
-                description=(
-                    f"archive_messages' partitions are days in {timezone}, but the {api_key} "
-                    f"resource's account time zone is {smspresto.timezone}: give both the same "
-                    f"time zone (SMSPrestoResource(timezone={timezone!r}))"
-                )
-            )
+        _check_resource_timezone(
+            smspresto, api_key, timezone, f"{ARCHIVE_MESSAGES}' partitions are days"
+        )
         _check_warehouse_path(warehouse)
         days = sorted(date.fromisoformat(key) for key in context.partition_keys)
         store = warehouse.get_warehouse(

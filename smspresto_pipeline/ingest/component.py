@@ -53,6 +53,7 @@ from smspresto_pipeline.accounts import DEFAULT_ACCOUNT, account_of
 from smspresto_pipeline.checks import SpikeConfig
 from smspresto_pipeline.conventions import AssetAttributes
 from smspresto_pipeline.ingest.definitions import build_ingest_defs
+from smspresto_pipeline.ingest.intraday import check_intraday_minutes
 from smspresto_pipeline.resources import ResourceAttributes
 from smspresto_pipeline.timezones import check_timezone
 
@@ -124,6 +125,8 @@ attributes:
   # Each asset's spec changed as dagster-sling's and dagster-dlt's components allow: key_prefix,
   # group_name, tags, owners... ({{{{ props.name }}}}: the asset's own name). null: as built.
   translation: null
+  # Minutes between two reads of today (a divisor of the hour). null: only the nightly ingest.
+  intraday_minutes: {intraday_minutes}
 """
 
 
@@ -248,7 +251,9 @@ class SMSPrestoIngestComponent(ResourceAttributes, AssetAttributes):
     Builds what :func:`~smspresto_pipeline.ingest.definitions.build_ingest_defs` builds:
     assets ``archive_messages``, ``account_snapshot``, ``analytics_views``; the checks on
     ``archive_messages`` (thresholds of the spike check in ``failure_spikes:``); schedules
-    ``archive_messages_daily_ingest`` and ``account_snapshot_hourly``; the jobs
+    ``archive_messages_daily_ingest`` and ``account_snapshot_hourly``; today's reading
+    ``archive_messages_today`` and its schedule ``archive_messages_today_intraday`` (every
+    ``intraday_minutes``); the jobs
     ``analytics_views_job`` and ``smspresto_archive_checks`` and the sensor
     ``smspresto_archive_checks_sensor``; resources ``smspresto`` and ``warehouse``.
 
@@ -355,6 +360,20 @@ class SMSPrestoIngestComponent(ResourceAttributes, AssetAttributes):
             "its check and pauses nothing (1 to 366)."
         ),
     ] = _default("circuit_breaker_days")
+    intraday_minutes: Annotated[
+        int | None,
+        dg.Resolver.default(
+            description="Minutes between two reads of today (archive_messages_today: new "
+            "messages and the statuses of those still pending), in the account's time zone; a "
+            "divisor of the hour. null: today is read only by the nightly ingest.",
+            examples=[15],
+        ),
+    ] = _default("intraday_minutes")
+
+    @field_validator("intraday_minutes")
+    @classmethod
+    def _check_intraday_minutes(cls, value: int | None) -> int | None:
+        return None if value is None else check_intraday_minutes(value)
 
     translation: Annotated[
         Annotated[
@@ -435,5 +454,6 @@ class SMSPrestoIngestComponent(ResourceAttributes, AssetAttributes):
             account=self.account,
             pool=self.pool,
             translate=self._translate if self.translation is not None else None,
+            intraday_minutes=self.intraday_minutes,
         )
         return self.with_asset_attributes(defs)

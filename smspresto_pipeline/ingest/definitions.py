@@ -28,6 +28,12 @@ from smspresto_pipeline.ingest.assets import (
     build_analytics_views_asset,
     build_archive_messages_asset,
 )
+from smspresto_pipeline.ingest.intraday import (
+    DEFAULT_INTRADAY_MINUTES,
+    build_archive_today_asset,
+    build_intraday_schedule,
+    check_intraday_minutes,
+)
 from smspresto_pipeline.ingest.schedules import (
     DEFAULT_INGEST_HOUR,
     DEFAULT_LOOKBACK_DAYS,
@@ -59,6 +65,7 @@ def build_ingest_defs(
     account: str | None = None,
     pool: str | None = None,
     translate: Callable[[dg.AssetSpec], dg.AssetSpec] | None = None,
+    intraday_minutes: int | None = DEFAULT_INTRADAY_MINUTES,
 ) -> dg.Definitions:
     """The ingestion's definitions, with the resources they use.
 
@@ -92,6 +99,8 @@ def build_ingest_defs(
         translate: applied to each asset's spec before the checks, jobs and schedules are
             built on them: a new key (its dependents follow), group, tags, owners,
             description... (the component's ``translation:``); None keeps them.
+        intraday_minutes: minutes between two reads of today (``archive_messages_today``, a
+            divisor of the hour); None: today is read only by the nightly run.
 
     Returns:
         Assets ``archive_messages``, ``account_snapshot`` and ``analytics_views``; the checks
@@ -102,7 +111,9 @@ def build_ingest_defs(
         ``counters_reconcile``); the job ``analytics_views_job``; the job
         ``smspresto_archive_checks`` (the checks of a day or a range of days) and the sensor
         ``smspresto_archive_checks_sensor`` that launches it for the days materialized (a run
-        per stretch of consecutive days); resources ``smspresto`` and ``warehouse``.
+        per stretch of consecutive days); unless ``intraday_minutes`` is None, the asset
+        ``archive_messages_today`` and its schedule ``archive_messages_today_intraday``;
+        resources ``smspresto`` and ``warehouse``.
 
     Example:
         .. code-block:: python
@@ -123,6 +134,8 @@ def build_ingest_defs(
     """
     name = account_of(account)
     engine = warehouse.engine_at_load()
+    if intraday_minutes is not None:
+        check_intraday_minutes(intraday_minutes)
     archive = build_archive_messages_asset(
         start_date=start_date,
         max_concurrent_days=max_concurrent_days,
@@ -146,8 +159,24 @@ def build_ingest_defs(
         snapshot=snapshot, archive=archive, timezone=timezone, account=name
     )
     running = schedule_status == dg.DefaultScheduleStatus.RUNNING
+    today: list[dg.AssetsDefinition] = []
+    intraday: list[dg.ScheduleDefinition] = []
+    if intraday_minutes is not None:
+        today.append(
+            build_archive_today_asset(
+                timezone=timezone, page_size=page_size, pool=pool, account=name
+            )
+        )
+        intraday.append(
+            build_intraday_schedule(
+                asset=today[0],
+                minutes=intraday_minutes,
+                timezone=timezone,
+                default_status=schedule_status,
+            )
+        )
     return dg.Definitions(
-        assets=[archive, snapshot, views],
+        assets=[archive, snapshot, views, *today],
         # The sensor and the checks job cover the archive's checks only; the reconciliation
         # runs with the snapshot.
         asset_checks=[*checks, reconcile],
@@ -180,6 +209,7 @@ def build_ingest_defs(
             build_snapshot_schedule(
                 asset=snapshot, timezone=timezone, default_status=schedule_status
             ),
+            *intraday,
         ],
         resources={api_resource_key(name): smspresto, "warehouse": warehouse},
     )

@@ -42,7 +42,8 @@ circuit breaker's state): that is :mod:`smspresto_pipeline.sending`, apart from 
 Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writer``
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (a page's recipient details, by the number rules of ``sms.numbering``, and status names),
-``stats`` (:class:`PartitionStats`); :func:`run_read_only_query` runs a user's query kept to
+``stats`` (:class:`PartitionStats`), ``intraday`` (today's rows upserted while the day goes,
+with the cursor where the next read resumes: :class:`IntradayCursor`); :func:`run_read_only_query` runs a user's query kept to
 reading the warehouse's tables. No Dagster here.
 
 Example:
@@ -68,6 +69,7 @@ from smspresto_pipeline.storage import (
     check_path,
 )
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP
+from smspresto_pipeline.warehouse.intraday import IntradayCursor, IntradayWrite
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats
 from smspresto_pipeline.warehouse.store import Warehouse, run_read_only_query
@@ -78,6 +80,8 @@ __all__ = [
     "SCHEMA",
     "DaySpool",
     "DayWriter",
+    "IntradayCursor",
+    "IntradayWrite",
     "PartitionStats",
     "QueryRefusedError",
     "ReadOnlyQueryError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,13 +15,17 @@ from smspresto_pipeline.storage import ConstraintViolationError, Session
 from smspresto_pipeline.warehouse.staging import SPOOL_SCHEMA, DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 
-__all__ = ["replace_days", "staged_days"]
+__all__ = ["load_staged", "replace_days", "staged_days"]
 
 
-def staged_days(days: Sequence[date], account: str) -> pa.Table:
-    """The days of ``account`` being written (in order) and their ``loaded_at``, as the SQL's
-    ``staged_days``: every statement of a replacement reads the account from it."""
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+def staged_days(
+    days: Sequence[date], account: str, *, loaded_at: datetime | None = None
+) -> pa.Table:
+    """The days of ``account`` being written (in order) and their ``loaded_at`` (naive UTC;
+    default now), as the SQL's ``staged_days``: every statement of a replacement reads the
+    account from it."""
+    if loaded_at is None:
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
     return pa.table(
         {
             "account": pa.array([account] * len(days), pa.string()),
@@ -31,6 +36,17 @@ def staged_days(days: Sequence[date], account: str) -> pa.Table:
     )
 
 
+def load_staged(session: Session, spools: Sequence[DaySpool]) -> AbstractContextManager[None]:
+    """Within the block, the relation ``staged`` holds the spools' rows in the order they were
+    received: the days held in memory (Arrow), then the spilled ones (Parquet, read by the
+    engine itself)."""
+    sources = [spool.source() for spool in spools]
+    tables = [s for s in sources if isinstance(s, pa.Table)]
+    files = [s for s in sources if isinstance(s, Path)]
+    memory = pa.concat_tables(tables, memory_pool=POOL) if tables else SPOOL_SCHEMA.empty_table()
+    return session.load_arrow("staged", memory, parquet=files)
+
+
 def _replace_files(*, deduplicate: bool) -> list[str]:
     insert = "insert_messages_staged_deduplicated" if deduplicate else "insert_messages_staged"
     files = (
@@ -39,6 +55,8 @@ def _replace_files(*, deduplicate: bool) -> list[str]:
         "delete_archive_raw_partitions",
         "insert_archive_raw_staged",
         "delete_messages_partitions",
+        # The day's intraday cursor no longer describes it: the next intraday read starts over.
+        "delete_intraday_reads_staged_days",
         # The staged rows typed once (a temporary view), for the two statements that read them.
         "create_staged_messages_view",
         "delete_messages_staged_ids",
@@ -53,8 +71,7 @@ def replace_days(session: Session, spools: Sequence[DaySpool]) -> list[Partition
     """Replace the spools' days (of one account: its rows only) in one transaction on
     ``session``; rolls back on any error.
 
-    The staged rows are the relation ``staged``, in the order they were received: the days held
-    in memory (Arrow), then the spilled ones (Parquet, read by the engine itself).
+    The staged rows are the relation ``staged`` (:func:`load_staged`).
     """
     days = [spool.day for spool in spools]
     if len(set(days)) != len(days):
@@ -62,12 +79,8 @@ def replace_days(session: Session, spools: Sequence[DaySpool]) -> list[Partition
     accounts = sorted({spool.account for spool in spools})
     if len(accounts) != 1:
         raise ValueError(f"a transaction replaces the days of one account, got {accounts}")
-    sources = [spool.source() for spool in spools]
-    tables = [s for s in sources if isinstance(s, pa.Table)]
-    files = [s for s in sources if isinstance(s, Path)]
-    memory = pa.concat_tables(tables, memory_pool=POOL) if tables else SPOOL_SCHEMA.empty_table()
     with contextlib.ExitStack() as staged:
-        staged.enter_context(session.load_arrow("staged", memory, parquet=files))
+        staged.enter_context(load_staged(session, spools))
         staged.enter_context(session.load_arrow("staged_days", staged_days(days, accounts[0])))
         try:
             try:

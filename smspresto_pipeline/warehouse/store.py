@@ -21,6 +21,12 @@ from smspresto_pipeline.storage.queries import group_files
 from smspresto_pipeline.storage.timestamps import utc_naive
 from smspresto_pipeline.storage.urls import WarehouseTarget, parse_target
 from smspresto_pipeline.warehouse.enrich import DEFAULT_STATUS_MAP, Enricher
+from smspresto_pipeline.warehouse.intraday import (
+    IntradayCursor,
+    IntradayWrite,
+    read_cursor,
+    upsert_intraday,
+)
 from smspresto_pipeline.warehouse.replace import replace_days, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool, remove_orphan_spools
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
@@ -270,6 +276,16 @@ class Warehouse:
             async for page in pages:
                 spool.add(page)
             return await asyncio.to_thread(self.commit, spool)
+
+    def intraday_cursor(self, day: date, *, account: str = DEFAULT_ACCOUNT) -> IntradayCursor:
+        """Where the intraday reading of ``account``'s ``day`` stands
+        (:mod:`~smspresto_pipeline.warehouse.intraday`)."""
+        return read_cursor(self.database, day, check_account(account))
+
+    def upsert_intraday(self, spool: DaySpool, cursor: IntradayCursor) -> IntradayWrite:
+        """Upsert an intraday read of the spool's day and its ``cursor`` in one transaction
+        (:func:`~smspresto_pipeline.warehouse.intraday.upsert_intraday`)."""
+        return upsert_intraday(self.database, spool, cursor)
 
     def partition_stats(self, day: date, *, account: str = DEFAULT_ACCOUNT) -> PartitionStats:
         """The figures of ``account``'s day as stored now (``pages`` is 0: nothing was read)."""

@@ -32,6 +32,9 @@ FILL = [
     "('sms', 'breaker-trip:check:spike', 'breaker-trip', 'Disjoncteur é', 'long', 'delivered',"
     " '+2250707000001: sent', $t, $t, $t), "
     "('webhook', 'run-failed:r1', 'run-failed', 'x', '', 'waiting', NULL, $t, NULL, NULL)",
+    "INSERT INTO smspresto.intraday_reads VALUES "
+    "('default', '2025-03-07', 1200, 1150, 'count', $t, 4, $t), "
+    "('brand_b', '2025-03-07', 0, 0, 'unknown', $t, 1, $t)",
     "INSERT INTO smspresto.outbox VALUES "
     "('copy_promo', 'k1', '+2250707000003', 'SHOP', 'Bonjour é', 1, 'GSM-7', 'sent', NULL, 0,"
     " 'ok', 'run-1', $t, $t, $t, $t), "

@@ -1,4 +1,5 @@
-"""Reconciliation on a schedule: the job ``smspresto_reconcile_outbox`` and its hourly schedule.
+"""Reconciliation on a schedule: the job ``smspresto_reconcile_outbox``, its hourly schedule, and
+its sensor after each read of today.
 
 A send whose answer was lost leaves its rows ``ambiguous``; only the archive can say whether
 SMS Presto accepted them (:mod:`~smspresto_pipeline.campaigns.reconcile`). The job's one op,
@@ -12,6 +13,15 @@ against the ingested archive (``smspresto.messages``): a row found in the archiv
 here. The run's metadata names the dead runs it settled, says how many rows each way, and how
 long the oldest row still ambiguous has waited (a number that keeps growing means the archive
 of its day is not being ingested).
+
+Within the hour: the sensor ``smspresto_reconcile_outbox_after_intraday`` launches the job after
+each materialization of ``archive_messages_today`` (today's rows read every few minutes,
+:mod:`smspresto_pipeline.ingest.intraday`), so an ambiguous send is resolved against today's rows,
+not tomorrow's ingest. A job of its own rather than a step of the read: the read must not fail
+(nor wait) when the outbox is busy or a dead run's settling goes wrong, and the ingestion does not
+know the campaigns; the sensor's run key is the materialization's, so each read reconciles once.
+A row absent from today's rows is released only once the day's latest read started after the
+row's window closed (``smspresto.intraday_reads.complete_until``).
 
 It uses the resources ``warehouse``
 (:class:`~smspresto_pipeline.resources.WarehouseResource`) and ``smspresto``
@@ -49,10 +59,16 @@ from smspresto_pipeline.sending import Outbox
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.wording import plural
 
-__all__ = ["RECONCILE_JOB_NAME", "build_reconcile_defs"]
+__all__ = ["RECONCILE_AFTER_INTRADAY", "RECONCILE_JOB_NAME", "build_reconcile_defs"]
 
 #: The name of the reconciliation job; its schedule is ``<job>_hourly``.
 RECONCILE_JOB_NAME = RECONCILE_JOB
+#: The sensor that launches it after each read of today.
+RECONCILE_AFTER_INTRADAY = f"{RECONCILE_JOB}_after_intraday"
+#: The asset whose reads it follows: the default account's ``archive_messages_today`` (the
+#: campaigns send through the default account; the name is the ingestion's, which this layer
+#: does not import: tests/campaigns/test_reconcile_intraday.py pins them equal).
+_TODAY = dg.AssetKey("archive_messages_today")
 
 
 def _by_campaign(pairs: tuple[tuple[str, str], ...]) -> dict[str, int]:
@@ -130,8 +146,10 @@ def build_reconcile_defs(
     after: timedelta = DEFAULT_AFTER,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
     silent_after: timedelta = DEFAULT_SILENT_AFTER,
+    after_reads_of: dg.AssetKey | None = _TODAY,
 ) -> dg.Definitions:
-    """The job ``smspresto_reconcile_outbox`` and its schedule ``<job>_hourly``.
+    """The job ``smspresto_reconcile_outbox``, its schedule ``<job>_hourly`` and, unless
+    ``after_reads_of`` is None, the sensor ``<job>_after_intraday``.
 
     The resources ``smspresto`` and ``warehouse`` are the caller's to bind. The schedule starts
     stopped, as the ingest schedules do (importing a factory never starts anything): a
@@ -146,6 +164,9 @@ def build_reconcile_defs(
         default_status: whether the schedule runs as soon as it is deployed.
         silent_after: how long a send run owning pending rows may write none of them before
             it is judged dead and its rows settled.
+        after_reads_of: the asset after each materialization of which the sensor launches the
+            job (today's intraday read); None: no sensor. The sensor follows
+            ``default_status``.
 
     Raises:
         ValueError: a minute outside 0-59, an unknown time zone, or a window that is negative
@@ -181,4 +202,26 @@ def build_reconcile_defs(
         description=f"Every hour at minute {minute}: resolve the campaigns' ambiguous outbox "
         "rows against the archive ingested so far.",
     )
-    return dg.Definitions(jobs=[reconcile_job], schedules=[schedule])
+    sensors = []
+    if after_reads_of is not None:
+
+        @dg.asset_sensor(
+            asset_key=after_reads_of,
+            job=reconcile_job,
+            name=RECONCILE_AFTER_INTRADAY,
+            default_status=dg.DefaultSensorStatus.RUNNING
+            if default_status == dg.DefaultScheduleStatus.RUNNING
+            else dg.DefaultSensorStatus.STOPPED,
+            description=f"After each read of `{after_reads_of.to_user_string()}` (today's "
+            "messages): resolve the campaigns' ambiguous outbox rows against today's rows, "
+            "within minutes of the send rather than after the nightly ingest.",
+        )
+        def reconcile_after_intraday(
+            context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+        ) -> dg.RunRequest:
+            # One reconciliation per read: the newest read's run names it (reads that came
+            # while none was launched are covered by it, being older).
+            return dg.RunRequest(run_key=f"after-read:{asset_event.run_id}")
+
+        sensors.append(reconcile_after_intraday)
+    return dg.Definitions(jobs=[reconcile_job], schedules=[schedule], sensors=sensors)

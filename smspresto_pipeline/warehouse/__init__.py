@@ -43,8 +43,9 @@ Modules: ``store`` (:class:`Warehouse`), ``staging`` (:class:`DaySpool`), ``writ
 (:class:`DayWriter`), ``replace`` (the one transaction that replaces days), ``enrich``
 (a page's recipient details, by the number rules of ``sms.numbering``, and status names),
 ``stats`` (:class:`PartitionStats`), ``intraday`` (today's rows upserted while the day goes,
-with the cursor where the next read resumes: :class:`IntradayCursor`); :func:`run_read_only_query` runs a user's query kept to
-reading the warehouse's tables. No Dagster here.
+with the cursor where the next read resumes: :class:`IntradayCursor`);
+:func:`run_read_only_query` runs a user's query kept to reading the warehouse's tables.
+No Dagster here.
 
 Example:
     >>> import tempfile, pathlib, datetime

@@ -23,7 +23,7 @@ from e2e_fixtures import load_project, project_env
 from smspresto_pipeline import SMSPrestoClient
 from smspresto_pipeline.campaigns import Campaign, CampaignComponent
 from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB
-from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
+from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_AFTER_INTRADAY, RECONCILE_JOB_NAME
 from smspresto_pipeline.campaigns.render import compile_template
 from smspresto_pipeline.errors import SMSValidationError
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
@@ -273,7 +273,12 @@ def test_a_campaign_alone_is_a_whole_project(sandbox: DefsFolderSandbox) -> None
         [schedule] = repository.schedule_defs
         assert (schedule.name, schedule.job_name) == (RECONCILE_SCHEDULE, RECONCILE_JOB_NAME)
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-        assert [sensor.name for sensor in repository.sensor_defs] == ["welcome_sensor"]
+        # The reconciliation after each read of today watches the ingestion's asset, wherever
+        # it is defined (another code location's reads too).
+        assert sorted(sensor.name for sensor in repository.sensor_defs) == [
+            RECONCILE_AFTER_INTRADAY,
+            "welcome_sensor",
+        ]
         resources = dict(defs.resources or {})
     warehouse, smspresto = resources["warehouse"], resources["smspresto"]
     assert isinstance(warehouse, WarehouseResource)
@@ -303,7 +308,8 @@ def test_the_steps_that_write_the_warehouse_take_the_pool_named(
             for key in assets_def.keys
         }
         assert assets == dict.fromkeys(
-            ["archive_messages", "account_snapshot", "analytics_views"], pool
+            ["archive_messages", "account_snapshot", "analytics_views", "archive_messages_today"],
+            pool,
         )
         [send] = repository.get_job("welcome_send").all_node_defs
         assert isinstance(send, dg.OpDefinition)

@@ -60,6 +60,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "archive_messages",
         "account_snapshot",
         "analytics_views",
+        "archive_messages_today",
         "smspresto_circuit_breaker",
     }
     assert (
@@ -93,6 +94,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "account_snapshot_hourly",
         "smspresto_reconcile_outbox_hourly",
         "archive_messages_freshness_hourly",
+        "archive_messages_today_intraday",
     }
     # The example campaigns, one folder each: a sensor (stopped) and a send job; the ingestion's
     # sensor that launches the checks of each day ingested.
@@ -102,6 +104,8 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "daily_summary_sensor": f"{campaigns}/daily_summary/defs.yaml:5",
         "smspresto_archive_checks_sensor": "dagster_project/defs/ingest/defs.yaml:4",
         "smspresto_alerts": "dagster_project/defs/alerts/defs.yaml:8",
+        # Reconciliation after each read of today: shared, with the campaigns' jobs.
+        "smspresto_reconcile_outbox_after_intraday": f"{campaigns}/daily_summary/defs.yaml:5",
     }
     # The campaigns' shared jobs come from the first campaign in the folder's order.
     jobs = {job["name"]: job.get("source") for job in listed["jobs"]}
@@ -221,7 +225,12 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
     assert code == 0, out + err
     listed = json.loads(out)
     assets = {asset["asset_key"] for asset in listed["assets"]}
-    assert assets == {"archive_messages", "account_snapshot", "analytics_views"}
+    assert assets == {
+        "archive_messages",
+        "account_snapshot",
+        "analytics_views",
+        "archive_messages_today",
+    }
     # The scaffolded ingestion's checks sensor, and the campaign's.
     assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
         "smspresto_archive_checks_sensor",

@@ -153,6 +153,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "daily_summary_sensor",
         CHECKS_SENSOR,
         "smspresto_alerts",
+        "smspresto_reconcile_outbox_after_intraday",
     }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     # demo.env stops them: the UI opened on the demo does not call the simulator by itself.
@@ -161,6 +162,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "account_snapshot_hourly": "STOPPED",
         "smspresto_reconcile_outbox_hourly": "STOPPED",
         "archive_messages_freshness_hourly": "STOPPED",
+        "archive_messages_today_intraday": "STOPPED",
     }
 
     # Each job lists exactly its runs of the two demo runs, as its page in the UI does.
@@ -173,6 +175,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "smspresto_pause_campaigns",
         "smspresto_resume_campaigns",
         "archive_messages_freshness_job",
+        "archive_messages_today_job",
     }
     assert {name for name in jobs if not name.startswith("__")} == {*JOBS, *unlaunched, CHECKS_JOB}
     for index, name in enumerate(JOBS):

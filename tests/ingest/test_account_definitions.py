@@ -55,7 +55,7 @@ def names(defs: dg.Definitions) -> dict[str, list[str]]:
 
 # What a project of one account had before accounts: its users' asset history hangs on them.
 PLAIN = {
-    "assets": ["account_snapshot", "analytics_views", "archive_messages"],
+    "assets": ["account_snapshot", "analytics_views", "archive_messages", "archive_messages_today"],
     "checks": [
         "account_snapshot:counters_reconcile",
         "archive_messages:failure_rate_spike",
@@ -68,9 +68,14 @@ PLAIN = {
         "account_snapshot_job",
         "analytics_views_job",
         "archive_messages_ingest_job",
+        "archive_messages_today_job",
         "smspresto_archive_checks",
     ],
-    "schedules": ["account_snapshot_hourly", "archive_messages_daily_ingest"],
+    "schedules": [
+        "account_snapshot_hourly",
+        "archive_messages_daily_ingest",
+        "archive_messages_today_intraday",
+    ],
     "sensors": ["smspresto_archive_checks_sensor"],
     "resources": ["smspresto", "warehouse"],
 }

@@ -112,6 +112,7 @@ def test_component_builds_what_the_factory_builds(
             dg.AssetKey("archive_messages"),
             dg.AssetKey("account_snapshot"),
             dg.AssetKey("analytics_views"),
+            dg.AssetKey("archive_messages_today"),
         }
         assert set(built.asset_graph.get_all_asset_keys()) == set(
             expected.asset_graph.get_all_asset_keys()
@@ -195,6 +196,7 @@ def test_the_attributes_default_to_the_factorys() -> None:
         "circuit_breaker_days",
         "account",
         "pool",
+        "intraday_minutes",
     }
     for name in shared:
         default = SMSPrestoIngestComponent.model_fields[name].default

@@ -46,6 +46,7 @@ def test_assets_schedules_and_resources(monkeypatch: pytest.MonkeyPatch) -> None
         "account_snapshot_hourly",
         "smspresto_reconcile_outbox_hourly",
         "archive_messages_freshness_hourly",
+        "archive_messages_today_intraday",
     }
     assert {"smspresto", "warehouse"} <= set(repository.get_top_level_resources())
     archive = defs.resolve_assets_def("archive_messages")

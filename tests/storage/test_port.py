@@ -32,6 +32,7 @@ TABLES = {
     "campaign_pauses",
     "campaign_surges",
     "campaign_surges_held",
+    "intraday_reads",
     "messages",
     "opt_outs",
     "outbox",

@@ -3,13 +3,13 @@ by side, the same day in turn, the schema made at once), the password kept out o
 message, and a clear word when its driver is missing."""
 
 import logging
-import subprocess
 import sys
 from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from process_fixtures import said, start, tell
 
 from smspresto_pipeline.accounts import DEFAULT_ACCOUNT
 from smspresto_pipeline.storage import WarehouseOpenError, WarehousePathError, open_database
@@ -60,26 +60,6 @@ def page(day: date, ids: range) -> list[dict[str, str]]:
         {"IDHISTORIQUE": str(i), "HIS_STATUT": "1", "HIS_DATEHEURECREA": f"{day} 10:00:00"}
         for i in ids
     ]
-
-
-def start(code: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
-def tell(process: subprocess.Popen[str], line: str) -> None:
-    assert process.stdin is not None
-    process.stdin.write(line + "\n")
-    process.stdin.flush()
-
-
-def said(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    return process.stdout.readline().strip()
 
 
 def test_another_day_is_written_while_a_process_holds_a_day(postgres_url: str) -> None:

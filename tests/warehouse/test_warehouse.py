@@ -119,6 +119,7 @@ def test_schema_has_every_table(warehouse: Warehouse) -> None:
         "campaign_activations",
         "campaign_surges",
         "campaign_surges_held",
+        "intraday_reads",
     }
 
 

@@ -9,7 +9,9 @@
 -- another account's message to the same number with the same text is not this row's send, and
 -- another account's loaded days say nothing of whether this account accepted it.
 -- covered: every archive day the window touches was loaded after the window closed (or
--- $ingested_until, given, is past it): an unmatched row was then never accepted.
+-- $ingested_until, given, is past it): an unmatched row was then never accepted. A day's rows
+-- read intraday are stamped loaded_at = their read's start, and intraday_reads.complete_until
+-- says how far the day is complete even when the latest read found no row to write.
 WITH ambiguous AS (
     SELECT
         campaign,
@@ -48,9 +50,19 @@ ranked AS (
     FROM archived
 ),
 loaded AS (
-    SELECT partition_date, max(loaded_at) AS loaded_until
-    FROM smspresto.messages
-    WHERE account = $account::VARCHAR
+    SELECT partition_date, max(loaded_until) AS loaded_until
+    FROM (
+        SELECT partition_date, max(loaded_at) AS loaded_until
+        FROM smspresto.messages
+        WHERE account = $account::VARCHAR
+        GROUP BY partition_date
+        UNION ALL
+        -- A day read while it goes is complete up to when its latest read started (never
+        -- when that read was stored: a message created while it went on may be missing).
+        SELECT partition_date, complete_until
+        FROM smspresto.intraday_reads
+        WHERE account = $account::VARCHAR
+    ) AS days
     GROUP BY partition_date
 )
 SELECT

@@ -19,7 +19,7 @@ from smspresto_pipeline.ingest.assets import archive_today_key, build_archive_me
 from smspresto_pipeline.ingest.intraday import build_archive_today_asset
 from smspresto_pipeline.resources import SMSPrestoResource
 from smspresto_pipeline.simulator import RunningSimulator
-from smspresto_pipeline.warehouse import Warehouse
+from smspresto_pipeline.warehouse import IntradayCursor, Warehouse
 
 DAY = date(2026, 3, 10)
 PAGE = 20
@@ -203,3 +203,39 @@ def test_the_asset_key_and_a_read_in_the_future(sim: RunningSimulator, tmp_path:
     assert "as_of must not be later than now" in description
     assert later.isoformat() in description
     assert archive_requests(sim) == 0
+
+
+@on_both_engines
+def test_a_read_stored_after_a_later_daily_write_keeps_the_newer_rows(
+    make_simulator: MakeSimulator, warehouse: Warehouse, warehouse_target: str
+) -> None:
+    """The order the concurrent runs cannot force: a read whose transaction comes after the
+    day's replacement by a run that read later. The day keeps one copy of each row, the
+    replacement's (newer statuses), and the read's cursor."""
+    noon = datetime(2026, 3, 10, 12, 0)
+    with make_simulator(
+        clock=noon - timedelta(hours=1),
+        history_start=DAY,
+        history_end=DAY,
+        messages_per_day=300,
+        delivery_delay=600,
+    ) as sim:
+        sim.set_now(noon)
+        send(sim, *(f"+22505{n:08d}" for n in range(20)))  # pending for ten minutes
+        client = resources(sim, warehouse_target)["smspresto"].get_client()
+        with client, warehouse.spool(DAY) as spool:
+            for page in client.iter_archive_pages(DAY, DAY):
+                spool.add(page)
+            read = listing(sim)
+            sim.set_now(noon + timedelta(minutes=15))  # the pending rows settle
+            later = listing(sim)
+            assert [r["HIS_STATUT"] for r in read] != [r["HIS_STATUT"] for r in later]
+            warehouse.write_partition(DAY, client.iter_archive_pages(DAY, DAY))
+            cursor = IntradayCursor(len(read), first_pending(read), "unknown", noon)
+            write = warehouse.upsert_intraday(spool, cursor)
+    assert (write.new_rows, write.updated_rows, write.kept_rows) == (0, 0, len(read))
+    target = warehouse_target
+    assert stored(target) == {int(r["IDHISTORIQUE"]): r["HIS_STATUT"] for r in later}
+    raw = [row[0] for row in table(target, RAW_COLUMNS, "archive_raw")]
+    assert sorted(raw) == sorted(r["IDHISTORIQUE"] for r in later)
+    assert warehouse.intraday_cursor(DAY).complete_until == noon

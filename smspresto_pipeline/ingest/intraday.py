@@ -30,7 +30,6 @@ import dagster as dg
 from pydantic import Field
 
 from smspresto_pipeline.accounts import account_of, is_default
-from smspresto_pipeline.api.paging import ArchivePaginator
 from smspresto_pipeline.ingest.assets import (
     _KINDS,
     ARCHIVE_MESSAGES_TODAY,
@@ -45,7 +44,7 @@ from smspresto_pipeline.ingest.assets import (
 )
 from smspresto_pipeline.resources import SMSPrestoResource
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
-from smspresto_pipeline.warehouse import IntradayCursor, IntradayWrite
+from smspresto_pipeline.warehouse.intraday import IntradayRead, read_intraday
 from smspresto_pipeline.wording import plural
 
 __all__ = [
@@ -115,17 +114,18 @@ def _read_start(as_of: str | None, zone: ZoneInfo) -> datetime:
     return start
 
 
-def _metadata(write: IntradayWrite, *, read: int, requests: int, resumed_at: int) -> dict[str, Any]:
+def _metadata(done: IntradayRead) -> dict[str, Any]:
+    write = done.write
     complete = write.cursor.complete_until
     return {
         "day": dg.MetadataValue.text(write.stats.partition_date.isoformat()),
-        "rows_read": dg.MetadataValue.int(read),
+        "rows_read": dg.MetadataValue.int(done.rows_read),
         "new_rows": dg.MetadataValue.int(write.new_rows),
         "rows_updated": dg.MetadataValue.int(write.updated_rows),
         "rows_kept_newer": dg.MetadataValue.int(write.kept_rows),
-        "requests": dg.MetadataValue.int(requests),
+        "requests": dg.MetadataValue.int(done.requests),
         "still_pending": dg.MetadataValue.int(write.stats.pending),
-        "resumed_at": dg.MetadataValue.int(resumed_at),
+        "resumed_at": dg.MetadataValue.int(done.resumed_at),
         "next_offset": dg.MetadataValue.int(write.cursor.first_pending),
         "complete_until": (
             dg.MetadataValue.null()
@@ -193,47 +193,24 @@ def build_archive_today_asset(
         store = warehouse.get_warehouse(
             status_map=smspresto.status_map, default_region=smspresto.default_region
         )
-        cursor = store.intraday_cursor(today, account=name)
-        paginator = ArchivePaginator(
-            page_size or smspresto.page_size, start=cursor.resume_at(tail), reading=cursor.paging
-        )
-        pending = {code for code, status in smspresto.status_map.items() if status == "pending"}
-        first_pending: int | None = None
-        read = 0
-        with smspresto.get_client() as client, store.spool(today, account=name) as spool:
-            for page in client.iter_archive_pages(today, today, paginator=paginator):
-                spool.add(page)
-                read += len(page)
-                if first_pending is None:
-                    first_pending = next(
-                        (
-                            paginator.page_offset + i
-                            for i, record in enumerate(page)
-                            if str(record.raw.get("HIS_STATUT") or "").strip() in pending
-                        ),
-                        None,
-                    )
-            end = paginator.offset
-            write = store.upsert_intraday(
-                spool,
-                IntradayCursor(
-                    rows_read=end,
-                    first_pending=end if first_pending is None else first_pending,
-                    paging=paginator.proven,
-                    complete_until=started,
-                ),
+        with smspresto.get_client() as client:
+            done = read_intraday(
+                client,
+                store,
+                today,
+                started=started,
+                page_size=page_size or smspresto.page_size,
+                tail=tail,
+                account=name,
             )
+        write = done.write
         context.log.info(
-            f"{today}: {plural(read, 'row')} read from offset {paginator.start} in "
-            f"{plural(paginator.requests, 'request')}: {write.new_rows} new, "
+            f"{today}: {plural(done.rows_read, 'row')} read from offset {done.resumed_at} in "
+            f"{plural(done.requests, 'request')}: {write.new_rows} new, "
             f"{write.updated_rows} read again; {write.stats.pending} still pending of "
             f"{plural(write.stats.rows, 'message')} today"
         )
-        return dg.MaterializeResult(
-            metadata=_metadata(
-                write, read=read, requests=paginator.requests, resumed_at=paginator.start
-            )
-        )
+        return dg.MaterializeResult(metadata=_metadata(done))
 
     return dg.asset(
         name=ARCHIVE_MESSAGES_TODAY,

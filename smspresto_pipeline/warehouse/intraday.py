@@ -30,17 +30,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from smspresto_pipeline.api.paging import ArchivePaginator
 from smspresto_pipeline.storage import Database
 from smspresto_pipeline.storage.timestamps import utc_naive
 from smspresto_pipeline.warehouse.replace import load_staged, staged_days
 from smspresto_pipeline.warehouse.staging import DaySpool
 from smspresto_pipeline.warehouse.stats import PartitionStats, stats_from_row
 
-__all__ = ["IntradayCursor", "IntradayWrite", "read_cursor", "upsert_intraday"]
+if TYPE_CHECKING:
+    from smspresto_pipeline.api.client import SMSPrestoClient
+    from smspresto_pipeline.warehouse.store import Warehouse
+
+__all__ = [
+    "IntradayCursor",
+    "IntradayRead",
+    "IntradayWrite",
+    "read_cursor",
+    "read_intraday",
+    "upsert_intraday",
+]
 
 Paging = Literal["unknown", "count", "indexes"]
 
@@ -104,6 +116,77 @@ class IntradayWrite:
     updated_rows: int
     kept_rows: int
     cursor: IntradayCursor
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IntradayRead:
+    """One intraday read: what it wrote, and what it cost.
+
+    Attributes:
+        write: what it wrote.
+        rows_read: rows the API sent (new ones, and those read again).
+        requests: ``list-archive`` requests answered.
+        resumed_at: the offset it started from.
+    """
+
+    write: IntradayWrite
+    rows_read: int
+    requests: int
+    resumed_at: int
+
+
+def read_intraday(
+    client: SMSPrestoClient,
+    warehouse: Warehouse,
+    day: date,
+    *,
+    started: datetime,
+    page_size: int,
+    tail: int,
+    account: str,
+) -> IntradayRead:
+    """Read ``account``'s ``day`` from its cursor to the end of the listing and upsert it.
+
+    Args:
+        client: the API's client (its paging is resumed from the cursor, bounded pages).
+        warehouse: where the day and its cursor are.
+        day: the day read (today, in the account's zone).
+        started: when the read starts (aware; not later than now): the day is complete up to
+            it once the read is stored.
+        page_size: rows per request.
+        tail: rows before the end of the last read that a read goes back at most for rows
+            still pending.
+        account: the account.
+    """
+    cursor = warehouse.intraday_cursor(day, account=account)
+    paginator = ArchivePaginator(page_size, start=cursor.resume_at(tail), reading=cursor.paging)
+    pending = {code for code, status in warehouse.status_map.items() if status == "pending"}
+    first_pending: int | None = None
+    read = 0
+    with warehouse.spool(day, account=account) as spool:
+        for page in client.iter_archive_pages(day, day, paginator=paginator):
+            spool.add(page)
+            read += len(page)
+            if first_pending is None:
+                first_pending = next(
+                    (
+                        paginator.page_offset + i
+                        for i, record in enumerate(page)
+                        if str(record.raw.get("HIS_STATUT") or "").strip() in pending
+                    ),
+                    None,
+                )
+        end = paginator.offset
+        write = warehouse.upsert_intraday(
+            spool,
+            IntradayCursor(
+                rows_read=end,
+                first_pending=end if first_pending is None else first_pending,
+                paging=paginator.proven,
+                complete_until=started,
+            ),
+        )
+    return IntradayRead(write, read, paginator.requests, paginator.start)
 
 
 def read_cursor(database: Database, day: date, account: str) -> IntradayCursor:

@@ -48,7 +48,7 @@ ACCOUNT = "default"
 
 def messages_per_day_for(target: int) -> int:
     """The simulator's ``messages_per_day`` that seeds about ``target`` messages on DAY."""
-    (probe,) = seed_days(7, DAY, DAY, 10_000, 0.05)
+    (probe,) = seed_days(SimulatorConfig().seed, DAY, DAY, 10_000, 0.05)
     return round(10_000 * target / len(probe.rows))
 
 

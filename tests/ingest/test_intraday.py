@@ -15,6 +15,7 @@ import pytest
 from campaign_fixtures import plain_connection, warehouse_resource
 from conftest import MakeSimulator, on_both_engines
 
+from smspresto_pipeline.ingest import SMSPrestoIngestComponent, build_ingest_defs
 from smspresto_pipeline.ingest.assets import archive_today_key, build_archive_messages_asset
 from smspresto_pipeline.ingest.intraday import build_archive_today_asset
 from smspresto_pipeline.resources import SMSPrestoResource
@@ -239,3 +240,53 @@ def test_a_read_stored_after_a_later_daily_write_keeps_the_newer_rows(
     raw = [row[0] for row in table(target, RAW_COLUMNS, "archive_raw")]
     assert sorted(raw) == sorted(r["IDHISTORIQUE"] for r in later)
     assert warehouse.intraday_cursor(DAY).complete_until == noon
+
+
+def test_the_schedule_reads_today_every_n_minutes_in_the_accounts_zone() -> None:
+    defs = build_ingest_defs(
+        start_date="2026-03-01",
+        smspresto=SMSPrestoResource(api_key="key", api_pass="pass", timezone="Asia/Tokyo"),
+        warehouse=warehouse_resource("/tmp/unused.duckdb"),
+        timezone="Asia/Tokyo",
+        intraday_minutes=10,
+        schedule_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    schedule = defs.resolve_schedule_def("archive_messages_today_intraday")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("*/10 * * * *", "Asia/Tokyo")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.job_name == "archive_messages_today_job"
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 3, 10, 9, 10)
+        )
+        (request,) = schedule.evaluate_tick(context).run_requests or []
+    assert request.run_config == {}  # the run reads "now": today in the account's zone
+    job = defs.resolve_job_def("archive_messages_today_job")
+    assert job.asset_layer.executable_asset_keys == {archive_today_key()}
+
+
+@pytest.mark.parametrize("minutes", [0, 7, 45, 61])
+def test_an_interval_that_does_not_divide_the_hour_is_refused(minutes: int) -> None:
+    with pytest.raises(ValueError, match=f"intraday_minutes must divide the hour.*{minutes!r}"):
+        build_ingest_defs(
+            start_date="2026-03-01",
+            smspresto=SMSPrestoResource(api_key="key", api_pass="pass"),
+            warehouse=warehouse_resource("/tmp/unused.duckdb"),
+            intraday_minutes=minutes,
+        )
+    with pytest.raises(ValueError, match="intraday_minutes must divide the hour"):
+        SMSPrestoIngestComponent.model_validate(
+            {"start_date": "2026-03-01", "intraday_minutes": minutes}
+        )
+
+
+def test_none_reads_today_only_at_night() -> None:
+    defs = build_ingest_defs(
+        start_date="2026-03-01",
+        smspresto=SMSPrestoResource(api_key="key", api_pass="pass"),
+        warehouse=warehouse_resource("/tmp/unused.duckdb"),
+        intraday_minutes=None,
+    )
+    keys = set(defs.resolve_asset_graph().get_all_asset_keys())
+    assert archive_today_key() not in keys
+    assert "archive_messages_today_intraday" not in {s.name for s in defs.schedules or []}

@@ -16,7 +16,10 @@ from dagster.components.testing import create_defs_folder_sandbox
 import dagster_project
 from smspresto_pipeline.campaigns import CampaignComponent
 from smspresto_pipeline.campaigns.breaker_defs import PAUSE_JOB, RESUME_JOB
-from smspresto_pipeline.campaigns.reconcile_defs import RECONCILE_JOB_NAME
+from smspresto_pipeline.campaigns.reconcile_defs import (
+    RECONCILE_AFTER_INTRADAY,
+    RECONCILE_JOB_NAME,
+)
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -81,7 +84,10 @@ def test_campaign_yaml_example_loads_with_the_projects_files() -> None:
             assert isinstance(component, CampaignComponent)
             jobs = {job.name for job in defs.jobs or ()}
             assert jobs == {"failed_reminder_send", RESUME_JOB, PAUSE_JOB, RECONCILE_JOB_NAME}
-            assert [sensor.name for sensor in defs.sensors or ()] == ["failed_reminder_sensor"]
+            assert sorted(sensor.name for sensor in defs.sensors or ()) == [
+                "failed_reminder_sensor",
+                RECONCILE_AFTER_INTRADAY,
+            ]
 
 
 def test_campaign_binding_attributes_are_the_defaults() -> None:

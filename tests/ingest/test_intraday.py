@@ -15,6 +15,7 @@ import pytest
 from campaign_fixtures import plain_connection, warehouse_resource
 from conftest import MakeSimulator, on_both_engines
 
+from smspresto_pipeline.checks.freshness import newest_day
 from smspresto_pipeline.ingest import SMSPrestoIngestComponent, build_ingest_defs
 from smspresto_pipeline.ingest.assets import archive_today_key, build_archive_messages_asset
 from smspresto_pipeline.ingest.intraday import build_archive_today_asset
@@ -290,3 +291,30 @@ def test_none_reads_today_only_at_night() -> None:
     keys = set(defs.resolve_asset_graph().get_all_asset_keys())
     assert archive_today_key() not in keys
     assert "archive_messages_today_intraday" not in {s.name for s in defs.schedules or []}
+
+
+@on_both_engines
+def test_a_day_read_intraday_is_not_a_day_ingested_whole(
+    sim: RunningSimulator, warehouse: Warehouse, warehouse_target: str
+) -> None:
+    """The freshness check and the breaker's newest day count the days the nightly run wrote:
+    today's rows (and yesterday's, while the nightly run has not replaced it) are not."""
+    yesterday = DAY - timedelta(days=1)
+    dg.materialize(
+        [build_archive_messages_asset(start_date="2026-03-01")],
+        resources=resources(sim, warehouse_target),
+        partition_key=yesterday.isoformat(),
+    )
+    sim.set_now(TICKS[5])
+    read_today(sim, warehouse_target, TICKS[5])
+    assert stored(warehouse_target)  # today's rows are there
+    assert newest_day(warehouse) == yesterday
+    sim.set_now(datetime(2026, 3, 11, 6, 0))
+    read_today(sim, warehouse_target, datetime(2026, 3, 11, 0, 15))
+    assert newest_day(warehouse) == yesterday  # the 10th, read intraday, waits for the night
+    dg.materialize(
+        [build_archive_messages_asset(start_date="2026-03-01")],
+        resources=resources(sim, warehouse_target),
+        partition_key=DAY.isoformat(),
+    )
+    assert newest_day(warehouse) == DAY

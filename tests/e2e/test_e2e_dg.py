@@ -231,9 +231,11 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
         "analytics_views",
         "archive_messages_today",
     }
-    # The scaffolded ingestion's checks sensor, and the campaign's.
+    # The scaffolded ingestion's checks sensor, the campaign's, and the reconciliation after
+    # each read of today that the campaigns share.
     assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
         "smspresto_archive_checks_sensor",
+        "smspresto_reconcile_outbox_after_intraday",
         "welcome_sensor",
     ]
     assert "welcome_send" in {job["name"] for job in listed["jobs"]}

@@ -129,6 +129,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "archive_messages",
         "account_snapshot",
         "analytics_views",
+        "archive_messages_today",
         "smspresto_circuit_breaker",
     }
     checks = [

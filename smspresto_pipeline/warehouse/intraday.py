@@ -82,7 +82,7 @@ class IntradayCursor:
         first_pending: the offset of the first row still pending then (``rows_read``: none).
         paging: what ``from``/``to`` were proven to mean (``unknown`` until a walk shows it).
         complete_until: when the latest read started (naive UTC); ``None`` before the first.
-        reads: reads of the day so far.
+        reads: reads of the day stored (one that started before the stored one is not).
     """
 
     rows_read: int = 0

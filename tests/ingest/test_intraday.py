@@ -318,3 +318,21 @@ def test_a_day_read_intraday_is_not_a_day_ingested_whole(
         partition_key=DAY.isoformat(),
     )
     assert newest_day(warehouse) == DAY
+
+
+@on_both_engines
+def test_a_read_that_started_earlier_and_committed_later_leaves_the_cursor(
+    warehouse: Warehouse,
+) -> None:
+    """Two runs at once commit in either order: the cursor stays the later read's."""
+    row = {"IDHISTORIQUE": "1", "HIS_STATUT": "1", "HIS_DATEHEURECREA": f"{DAY} 09:00:00"}
+    later = IntradayCursor(1, 1, "count", datetime(2026, 3, 10, 9, 30))
+    earlier = IntradayCursor(1, 0, "unknown", datetime(2026, 3, 10, 9, 15))
+    for cursor in (later, earlier):
+        with warehouse.spool(DAY) as spool:
+            spool.add([row])
+            warehouse.upsert_intraday(spool, cursor)
+    stored_cursor = warehouse.intraday_cursor(DAY)
+    assert (stored_cursor.first_pending, stored_cursor.paging) == (1, "count")
+    assert stored_cursor.complete_until == later.complete_until
+    assert stored_cursor.reads == 1

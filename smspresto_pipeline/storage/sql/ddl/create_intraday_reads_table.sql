@@ -8,7 +8,7 @@
 --   paging          what list-archive's from/to were proven to mean (count, indexes), or unknown
 --   complete_until  when the latest read started (UTC): every message created before it was in
 --                   the listing it read, so stored; reconciliation's coverage of the day
---   reads           reads of the day so far
+--   reads           reads of the day stored (a read older than the one stored is not)
 -- Times are UTC.
 CREATE TABLE IF NOT EXISTS smspresto.intraday_reads (
     account VARCHAR NOT NULL,

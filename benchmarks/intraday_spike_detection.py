@@ -14,11 +14,11 @@ messages created before ``tick - settle_lag`` on that day and on the same hours 
 before (`judge_intraday_history`, which the check itself calls). The shortcut, as in the daily
 benchmark: the messages are counted per quarter hour, day, sender and carrier in Python
 (carrier and status as the warehouse derives them) instead of being written to a warehouse and
-read by the check's SQL (tests/checks/test_intraday.py compares the two); and one walk per
+read by the check's SQL (tests/checks/test_intraday_spike.py compares the two); and one walk per
 time of day over all days, instead of one walk of ``2 * baseline_days`` per evaluation (the
 difference: a day flagged at that hour earlier than the check's own walk reaches; see
 `find_failure_spikes_by_day`). The seeded messages settle at once: pending messages are not
-replayed (the settle lag covers them; tests/checks/test_intraday.py tests their handling).
+replayed (the settle lag covers them; tests/checks/test_intraday_spike.py tests their handling).
 
 Figures (JSON): false ``ERROR``s, counted per (day, segment) flagged at any tick, on the days
 without a spike and on spike days at ticks that count no message from after the spike's start,

@@ -21,6 +21,8 @@ from smspresto_pipeline.checks.definitions import (
     build_checks_sensor,
     build_counters_reconcile_check,
 )
+from smspresto_pipeline.checks.intraday import IntradayConfig
+from smspresto_pipeline.checks.intraday_defs import build_intraday_spike_check
 from smspresto_pipeline.ingest.assets import (
     DEFAULT_MAX_CONCURRENT_DAYS,
     api_resource_key,
@@ -112,7 +114,9 @@ def build_ingest_defs(
         ``smspresto_archive_checks`` (the checks of a day or a range of days) and the sensor
         ``smspresto_archive_checks_sensor`` that launches it for the days materialized (a run
         per stretch of consecutive days); unless ``intraday_minutes`` is None, the asset
-        ``archive_messages_today`` and its schedule ``archive_messages_today_intraday``;
+        ``archive_messages_today``, its check ``archive_messages_today_failure_spike`` (today's
+        failures so far against the same hours of earlier days; an ERROR trips the circuit
+        breaker) and its schedule ``archive_messages_today_intraday``;
         resources ``smspresto`` and ``warehouse``.
 
     Example:
@@ -147,8 +151,16 @@ def build_ingest_defs(
     )
     snapshot = build_account_snapshot_asset(pool=pool, account=name, engine=engine)
     views = build_analytics_views_asset(pool=pool, account=name, engine=engine)
+    assets = [archive, snapshot, views]
+    if intraday_minutes is not None:
+        assets.append(
+            build_archive_today_asset(
+                timezone=timezone, page_size=page_size, pool=pool, account=name, engine=engine
+            )
+        )
     if translate is not None:
-        archive, snapshot, views = _translated([archive, snapshot, views], translate)
+        assets = _translated(assets, translate)
+    archive, snapshot, views, *today = assets
     checks = [
         build_archive_checks(
             asset=archive, config=spike_config, breaker_days=circuit_breaker_days, account=name
@@ -159,12 +171,17 @@ def build_ingest_defs(
         snapshot=snapshot, archive=archive, timezone=timezone, account=name
     )
     running = schedule_status == dg.DefaultScheduleStatus.RUNNING
-    today: list[dg.AssetsDefinition] = []
     intraday: list[dg.ScheduleDefinition] = []
+    today_checks: list[dg.AssetChecksDefinition] = []
     if intraday_minutes is not None:
-        today.append(
-            build_archive_today_asset(
-                timezone=timezone, page_size=page_size, pool=pool, account=name
+        # Today's spike check runs with each read (the schedule's job selects the asset and
+        # its checks): its thresholds are spent over that many evaluations a day.
+        today_checks.append(
+            build_intraday_spike_check(
+                asset_key=today[0].key,
+                config=IntradayConfig(interval_minutes=intraday_minutes),
+                timezone=timezone,
+                account=name,
             )
         )
         intraday.append(
@@ -179,7 +196,7 @@ def build_ingest_defs(
         assets=[archive, snapshot, views, *today],
         # The sensor and the checks job cover the archive's checks only; the reconciliation
         # runs with the snapshot.
-        asset_checks=[*checks, reconcile],
+        asset_checks=[*checks, reconcile, *today_checks],
         jobs=[
             dg.define_asset_job(
                 prefixed(ANALYTICS_VIEWS_JOB, name),

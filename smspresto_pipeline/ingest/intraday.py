@@ -30,10 +30,9 @@ import dagster as dg
 from pydantic import Field
 
 from smspresto_pipeline.accounts import account_of, is_default
+from smspresto_pipeline.conventions import GROUP_NAME, asset_kinds, table_metadata, table_tags
 from smspresto_pipeline.ingest.assets import (
-    _KINDS,
     ARCHIVE_MESSAGES_TODAY,
-    GROUP_NAME,
     _api_resource,
     _check_int,
     _check_resource_timezone,
@@ -43,6 +42,7 @@ from smspresto_pipeline.ingest.assets import (
     api_resource_key,
 )
 from smspresto_pipeline.resources import SMSPrestoResource
+from smspresto_pipeline.storage.urls import Engine
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
 from smspresto_pipeline.warehouse.intraday import IntradayRead, read_intraday
 from smspresto_pipeline.wording import plural
@@ -145,6 +145,7 @@ def build_archive_today_asset(
     tail: int = DEFAULT_INTRADAY_TAIL,
     pool: str | None = None,
     account: str | None = None,
+    engine: Engine = "duckdb",
 ) -> dg.AssetsDefinition:
     """The asset ``archive_messages_today``: today's messages, read while the day goes.
 
@@ -159,6 +160,7 @@ def build_archive_today_asset(
             still pending (older ones wait for the daily partition).
         pool: a Dagster concurrency pool for the asset.
         account: the account; a named one's asset is keyed ``<account>/archive_messages_today``.
+        engine: the warehouse's engine (the asset's kind beside ``smspresto``).
 
     Example:
         .. code-block:: python
@@ -217,7 +219,9 @@ def build_archive_today_asset(
         key_prefix=_key_prefix(name),
         required_resource_keys={api_key, "warehouse"},
         group_name=GROUP_NAME,
-        kinds=_KINDS,
+        kinds=asset_kinds(engine),
+        metadata=table_metadata("messages"),
+        tags=table_tags("messages"),
         pool=pool,
         description=(
             "Today's messages (the account's local day), read from `list-archive` while the "

@@ -78,6 +78,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     }
     assert tables == {
         "archive_messages": {"smspresto.messages"},
+        "archive_messages_today": {"smspresto.messages"},
         "account_snapshot": {"smspresto.account_snapshots"},
         "analytics_views": set(),
         "smspresto_circuit_breaker": {"smspresto.campaign_pauses"},
@@ -125,6 +126,7 @@ def test_dg_lists_the_kind_postgres_for_a_warehouse_url(tmp_path: Path) -> None:
     kinds = {asset["asset_key"]: asset["kinds"] for asset in json.loads(out)["assets"]}
     assert set(kinds) == {
         "archive_messages",
+        "archive_messages_today",
         "account_snapshot",
         "analytics_views",
         "smspresto_circuit_breaker",

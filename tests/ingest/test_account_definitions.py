@@ -63,6 +63,7 @@ PLAIN = {
         "archive_messages:required_fields_present",
         "archive_messages:sent_not_before_created",
         "archive_messages:statuses_mapped",
+        "archive_messages_today:archive_messages_today_failure_spike",
     ],
     "jobs": [
         "account_snapshot_job",

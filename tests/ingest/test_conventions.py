@@ -22,6 +22,7 @@ DAY = SIMULATOR_HISTORY_START + timedelta(days=1)
 #: The tables the code location's assets write.
 TABLES = {
     "archive_messages": "messages",
+    "archive_messages_today": "messages",
     "account_snapshot": "account_snapshots",
     "smspresto_circuit_breaker": "campaign_pauses",
 }
@@ -125,6 +126,7 @@ def test_translation_owners_and_tags_of_the_ingestion(
         found = specs(defs)
         assert set(found) == {
             "sms/archive_messages",
+            "sms/archive_messages_today",
             "sms/account_snapshot",
             "sms/analytics_views",
         }
@@ -144,6 +146,7 @@ def test_translation_owners_and_tags_of_the_ingestion(
         assert {check.asset_key for check in check_keys} == {
             archive.key,
             found["sms/account_snapshot"].key,
+            found["sms/archive_messages_today"].key,
         }
         # The schedule's job is named after the key, as a named account's is.
         job = defs.resolve_job_def("sms__archive_messages_ingest_job")

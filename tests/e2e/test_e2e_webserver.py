@@ -139,6 +139,7 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
     ]
     assert sorted(checks) == [
         "archive_messages_freshness",
+        "archive_messages_today_failure_spike",
         "counters_reconcile",
         FAILURE_SPIKE_CHECK,
         "history_id_unique",

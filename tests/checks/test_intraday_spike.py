@@ -133,7 +133,7 @@ def test_an_outage_from_10_is_an_error_naming_the_carrier_once_settled_messages_
     assert after.findings[0].segment == "all"
 
 
-@on_both_engines
+# On DuckDB only: 96 evaluations; the other tests run the same statements on both engines.
 def test_the_same_day_without_the_outage_passes(
     warehouse: Warehouse, history: dict[str, Any]
 ) -> None:

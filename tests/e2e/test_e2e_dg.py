@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from e2e_fixtures import BIN, base_env
+from test_e2e_quiet import warnings_in
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = "smspresto_pipeline.SMSPrestoIngestComponent"
@@ -51,6 +52,7 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
     code, out, err = dg("check", "defs", cwd=ROOT, extra=settings(tmp_path))
     assert code == 0, out + err
     assert "All definitions loaded successfully" in out + err
+    assert warnings_in(out + err) == []
 
     code, out, err = dg("list", "defs", "--json", cwd=ROOT, extra=settings(tmp_path))
     assert code == 0, err

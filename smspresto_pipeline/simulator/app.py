@@ -21,8 +21,9 @@ Choices where the reference is silent:
 * Counters: ``get-send`` counts archive rows; ``get-success`` / ``get-failed`` count rows
   whose status reads ``1`` / ``2`` now. They answer bare numbers as ``text/plain``.
 * Statuses: a new message reads ``0`` for ``delivery_delay`` seconds, then ``1`` or ``2``
-  (drawn from a hash, at ``failure_rate``; old eight-digit Ivorian numbers always fail; an
-  armed `Outage` fails its carrier's numbers at its own rate).
+  (drawn from a hash of the seed, the send's number among the simulator's sends and the
+  recipient, at ``failure_rate``: the same sends give the same statuses; old eight-digit
+  Ivorian numbers always fail; an armed `Outage` fails its carrier's numbers at its own rate).
 * Time: real time, or a simulated clock (``SimulatorConfig.clock``) that only `set_now` moves:
   sends are stamped with it, statuses settle by it, and seeded rows appear once it passes them.
 * ``list-archive`` answers ``[]`` (or ``null`` or an empty body, per configuration) for an
@@ -35,6 +36,7 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
+import itertools
 import json
 import re
 import threading
@@ -180,6 +182,9 @@ class SimulatorApp:
         self._clock: datetime | None = config.clock
         self._requests: list[RequestRecord] = []
         self._sends: list[SendRecord] = []
+        # Numbers the accepted sends: their statuses are drawn from it, not from the wall
+        # clock, so that a day replayed on the simulated clock fails the same messages.
+        self._send_numbers = itertools.count()
         self._empty_page = config.empty_page.encode()
         self._closing = threading.Event()
         self._actions: dict[str, Callable[[Mapping[str, object]], _Answer]] = {
@@ -396,9 +401,9 @@ class SimulatorApp:
             return _error(103)
 
         created = self.now()
-        stamp = time.time_ns()
         with self._lock:
             outages = [o for o in self._outages if o.start is None or o.start <= created]
+            stamp = next(self._send_numbers)
         messages: list[NewMessage] = [
             (
                 recipient,

@@ -92,6 +92,22 @@ def test_an_outage_fails_its_carrier_from_its_start(make_simulator: MakeSimulato
         assert listing(sim)[-1]["HIS_STATUT"] == "1"
 
 
+def test_the_same_sends_settle_the_same_on_a_replay(make_simulator: MakeSimulator) -> None:
+    """A simulated day replayed fails the same messages: statuses are drawn from the sends'
+    order, not from when they reached the server."""
+    numbers = [f"+22505{n:08d}" for n in range(60)]
+    statuses = []
+    for _ in range(2):
+        with make_simulator(clock=START, messages_per_day=0, failure_rate=0.3) as sim:
+            sim.add_outage(Outage("carrier:MTN", 0.5, start=START))
+            send(sim, *numbers[:30])
+            send(sim, *numbers[30:])
+            sim.advance(timedelta(minutes=5))
+            statuses.append([r["HIS_STATUT"] for r in listing(sim)])
+    assert statuses[0] == statuses[1]
+    assert set(statuses[0]) == {"1", "2"}
+
+
 @pytest.mark.parametrize("segment", ["sender:X", "carrier:", "all"])
 def test_an_outage_names_a_carrier(segment: str) -> None:
     with pytest.raises(ValueError, match="carrier:<name>"):

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import postgres_fixtures
 import pytest
+from alert_fixtures import Receiver
 
 from smspresto_pipeline.sending import Outbox
 from smspresto_pipeline.simulator import RunningSimulator, SimulatorConfig, run_simulator
@@ -117,6 +118,14 @@ def sim(make_simulator: MakeSimulator) -> Iterator[RunningSimulator]:
     """A running simulator with no history: its record of sends is the campaign tests' witness."""
     with make_simulator(messages_per_day=0) as running:
         yield running
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (``alert_fixtures.Receiver``), closed after the test."""
+    running = Receiver()
+    yield running
+    running.close()
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -47,9 +47,11 @@ from smspresto_pipeline.alerts.model import (
     AlertSettings,
 )
 from smspresto_pipeline.campaigns.definitions import SENSOR_LOCK_TIMEOUT
+from smspresto_pipeline.campaigns.engine import Clock
 from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT, PAUSE_JOB
 from smspresto_pipeline.campaigns.prepare import mask_number
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
+from smspresto_pipeline.campaigns.timing import system_clock
 from smspresto_pipeline.checks.definitions import FAILURE_SPIKE_CHECK
 from smspresto_pipeline.checks.freshness import DEFAULT_READY_HOUR
 from smspresto_pipeline.checks.freshness_defs import ARCHIVE_ASSET
@@ -194,6 +196,7 @@ def build_alert_defs(
     minimum_interval_seconds: int = 60,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
     engine: Engine = "duckdb",
+    clock: Clock = system_clock,
 ) -> dg.Definitions:
     """The sensor ``smspresto_alerts``, and the asset ``smspresto_circuit_breaker`` (group
     ``smspresto``, table ``smspresto.campaign_pauses``) it observes the breaker's state on.
@@ -218,6 +221,10 @@ def build_alert_defs(
             deployment opts in, as for the schedules).
         engine: the warehouse's engine, for the breaker asset's kinds (``duckdb``,
             ``postgres``).
+        clock: where a tick reads the time (an aware datetime): the freshness and stock
+            events, the rate limit's hour and the first tick's look-back follow it, as the
+            campaigns' ``clock`` does theirs. Default: the system clock; a replay or a test on
+            the simulator's clock gives its own.
 
     Raises:
         ValueError: naming the bad value (a number, the sender, a bound), before
@@ -260,7 +267,7 @@ def build_alert_defs(
         smspresto: SMSPrestoResource,
         warehouse: WarehouseResource,
     ) -> dg.SkipReason | dg.SensorResult:
-        now = datetime.now(UTC)
+        now = clock()
         store = warehouse.get_warehouse(max_lock_timeout=SENSOR_LOCK_TIMEOUT)
         # The account's time zone is the API resource's, as the ingest's and campaigns' are.
         facts = AlertFacts(

@@ -3,17 +3,14 @@ webhook (a local receiver), across ticks, a sensor reset and a crash; the rate l
 webhook's URL kept secret; the events found in the warehouse and in Dagster's runs; the
 freshness check."""
 
-import http.server
-import json
 import logging
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
+from alert_fixtures import SECRET, Receiver
 from campaign_fixtures import insert_rows, make_campaign, warehouse_resource
 from conftest import on_both_engines
 
@@ -38,44 +35,7 @@ from smspresto_pipeline.sms import describe_text
 from smspresto_pipeline.warehouse import Warehouse
 
 OPERATOR = "+2250708081488"
-#: A Slack-like secret in the webhook's path: it must never leave the channel.
-SECRET = "T000/B000/XXXXsecretTOKEN"
 NOW = datetime(2025, 3, 11, 8, 0, tzinfo=UTC)
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 in a thread: the JSON bodies it got, in order."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        received = self.bodies
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/services/{SECRET}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
-    yield running
-    running.close()
 
 
 def _api(sim: RunningSimulator) -> SMSPrestoResource:

@@ -33,25 +33,45 @@ account's), as the same objects when
 they say the same (the defaults do), so several campaigns and the ingestion load side by side.
 A project has one account, one warehouse and one reconciliation schedule: a component saying
 otherwise than another fails the load, naming the attribute and both values.
+
+The campaign is an asset (keyed by its name; its send job materializes it, each run's figures
+its metadata): ``deps:`` names the tables its query reads, as asset keys (default: the archive,
+``archive_messages``), so the asset graph draws them upstream of it. ``owners:``, ``tags:`` and
+a ``translation:`` block as the ingest component has (``{{ props.name }}``: the campaign's
+name) set its asset's attributes::
+
+      deps: [archive_messages, archive_messages_today, crm/customers]
+      owners: [team:marketing]
+      translation:
+        key_prefix: campaigns
 """
 
 # No ``from __future__ import annotations``: Dagster reads the fields' annotations at runtime.
 
 import inspect
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import dagster as dg
+from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
-from smspresto_pipeline.campaigns.definitions import build_campaign_defs
+from smspresto_pipeline.campaigns.definitions import DEFAULT_DEPS, build_campaign_defs
 from smspresto_pipeline.campaigns.model import Campaign, FrequencyCap, QuietHours
 from smspresto_pipeline.campaigns.shared_defs import build_shared_campaign_defs
 from smspresto_pipeline.conventions import AssetAttributes
 from smspresto_pipeline.resources import ResourceAttributes
 
-__all__ = ["DEFAULT_SQL_FILE", "DEFAULT_TEMPLATE_FILE", "CampaignComponent", "CampaignScaffolder"]
+__all__ = [
+    "DEFAULT_SQL_FILE",
+    "DEFAULT_TEMPLATE_FILE",
+    "CampaignAssetProps",
+    "CampaignComponent",
+    "CampaignScaffolder",
+]
 
 #: The query file read when neither ``sql`` nor ``sql_file`` is given.
 DEFAULT_SQL_FILE = "query.sql"
@@ -79,6 +99,14 @@ def _default(field: str) -> Any:
 
 def _as_written(context: dg.ResolutionContext, value: str | None) -> str | None:
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAssetProps:
+    """What a campaign's ``translation:`` reads of its asset as ``{{ props.<name> }}``."""
+
+    #: The campaign's name (its asset's own key, before the translation).
+    name: str
 
 
 _SCAFFOLD_YAML = """\
@@ -128,6 +156,9 @@ attributes:
   base_url_env: SMSPRESTO_BASE_URL
   # The hourly reconciliation of lost answers, shared by every campaign: running or stopped.
   reconcile_schedule_status: stopped
+  # The tables query.sql reads, as asset keys: the asset graph draws them upstream of the
+  # campaign's asset (the archive by default).
+  deps: [archive_messages]
 """
 
 _SCAFFOLD_SQL = """\
@@ -200,7 +231,8 @@ def _campaign_name(folder: str) -> str:
 class CampaignComponent(ResourceAttributes, AssetAttributes):
     """An SMS campaign: a query's rows texted once each with a template, by a sensor and a job.
 
-    Gives the sensor ``<name>_sensor`` and the send job ``<name>_send``: what
+    Gives the asset ``<name>`` (downstream of ``deps:``), the sensor ``<name>_sensor`` and the
+    send job ``<name>_send`` that materializes the asset: what
     :func:`~smspresto_pipeline.campaigns.build_campaign_defs` builds for the
     :class:`~smspresto_pipeline.campaigns.Campaign` of these attributes (same names, defaults
     and meaning); the query and the template may come from files beside ``defs.yaml``. With
@@ -306,6 +338,29 @@ class CampaignComponent(ResourceAttributes, AssetAttributes):
             "campaign of the project must say the same). The UI's toggle wins afterwards."
         ),
     ] = "stopped"
+    deps: Annotated[
+        Sequence[dg.ResolvedAssetKey],
+        dg.Resolver.default(
+            description="The asset keys of the tables the query reads (a/b for a prefixed "
+            "key): the campaign's asset is drawn downstream of them. Default: the archive, "
+            "archive_messages.",
+            examples=[["archive_messages", "archive_messages_today", "crm/customers"]],
+        ),
+    ] = DEFAULT_DEPS
+    translation: Annotated[
+        Annotated[
+            TranslationFn[CampaignAssetProps],
+            TranslationFnResolver[CampaignAssetProps](lambda props: {"props": props}),
+        ]
+        | None,
+        # Outside the union: the one a nested resolver takes its description from.
+        dg.Resolver.default(
+            description="Changes the campaign's asset's spec as dagster-sling's and "
+            "dagster-dlt's components do: key, key_prefix, group_name, tags, owners, kinds, "
+            "description, metadata... ({{ props.name }}: the campaign's name; {{ spec }}). The "
+            "send job materializes the asset under its new key."
+        ),
+    ] = None
 
     # The template scope the attributes were rendered with (template_vars_module's names
     # included), kept to render the query file the same way: build_defs' context lacks it.
@@ -333,8 +388,8 @@ class CampaignComponent(ResourceAttributes, AssetAttributes):
         return f"campaign {self.name!r}"
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        """The campaign's sensor and send job and the resources; and, from the project's first
-        campaign, what every campaign shares.
+        """The campaign's asset, sensor and send job, and the resources; and, from the
+        project's first campaign, what every campaign shares.
 
         Raises:
             ValueError: the campaign is invalid, or it disagrees with the project's first
@@ -343,8 +398,17 @@ class CampaignComponent(ResourceAttributes, AssetAttributes):
         """
         campaign = self.build_campaign(context.path, self._resolution)
         smspresto, warehouse = self.bind_resources(context)
+        translation = self.translation
         defs = [
-            build_campaign_defs(campaign, pool=self.pool),
+            build_campaign_defs(
+                campaign,
+                pool=self.pool,
+                deps=self.deps,
+                engine=warehouse.engine_at_load(),
+                translate=None
+                if translation is None
+                else lambda spec: translation(spec, CampaignAssetProps(campaign.name)),
+            ),
             dg.Definitions(resources={"smspresto": smspresto, "warehouse": warehouse}),
         ]
         # Dagster copies each definition a component returns (to record its defs.yaml), so two

@@ -1,9 +1,28 @@
-"""A campaign's Dagster definitions: the sensor ``<name>_sensor`` and the send job ``<name>_send``.
+"""A campaign's Dagster definitions: its asset, the sensor ``<name>_sensor`` and the send job
+``<name>_send``.
 
-:func:`build_campaign_defs` gives both in a :class:`dagster.Definitions`, using the resources
+:func:`build_campaign_defs` gives them in a :class:`dagster.Definitions`, using the resources
 ``smspresto`` (:class:`~smspresto_pipeline.resources.SMSPrestoResource`) and ``warehouse``
 (:class:`~smspresto_pipeline.resources.WarehouseResource`), which the caller binds (merge with
 the project's Definitions).
+
+**The campaign is an asset** (keyed by its name), as the Census and Hightouch components model
+a sync: its upstream are the tables its query reads (``deps``; the archive,
+``archive_messages``, by default), so the asset graph shows history -> campaign. The send job
+is the asset job materializing it: each run that sends records a materialization whose
+metadata holds its figures (``rows_selected``, ``sent``, ``failed``, ``ambiguous``, ``held``,
+``skipped``, ``segments_billed``, ``requests`` ...) as numbers, which the UI plots per run. The
+sensor still decides when (it requests the job's runs); the outbox still decides what. What a
+run records:
+
+* a run that ends well (sent, held for quiet hours, nothing new, a first activation's baseline,
+  a dry run's report) materializes the asset with its figures;
+* a run that fails after it made requests (the send stopped: an ambiguous batch, a refusal of
+  the whole account, an unreachable API) records the materialization too, then fails: the
+  messages it sent were sent, and a plot or Insights that skipped them would undercount;
+* a run refused before any request (the circuit breaker, the volume breaker, a short stock, a
+  refused query, an unusable warehouse) fails with its figures on the failure and records no
+  materialization: nothing went out.
 
 **The sensor never sends** (a tick times out after 60 s). Each evaluation runs the campaign's
 query read-only, prepares the rows, drops the keys already in the outbox and the opted-out
@@ -129,9 +148,9 @@ Example:
 
 # No ``from __future__ import annotations``: Dagster reads the sensor's and op's annotations.
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -145,6 +164,7 @@ from smspresto_pipeline.campaigns.names import DAGSTER_RESUME_HINT
 from smspresto_pipeline.campaigns.run_status import dagster_run_status
 from smspresto_pipeline.campaigns.settle import DEFAULT_SILENT_AFTER
 from smspresto_pipeline.campaigns.timing import system_clock
+from smspresto_pipeline.conventions import GROUP_NAME, asset_kinds
 from smspresto_pipeline.resources import SMSPrestoResource, WarehouseResource
 from smspresto_pipeline.storage import (
     WarehouseLockedError,
@@ -152,9 +172,16 @@ from smspresto_pipeline.storage import (
     WarehousePathError,
     is_lock_conflict,
 )
+from smspresto_pipeline.storage.urls import Engine
 from smspresto_pipeline.warehouse import Warehouse
 
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
 __all__ = [
+    "DEFAULT_DEPS",
     "SENSOR_LOCK_TIMEOUT",
     "CampaignQueryError",
     "CampaignSendConfig",
@@ -164,6 +191,11 @@ __all__ = [
 
 #: Most seconds a sensor evaluation waits for another process's lock before skipping.
 SENSOR_LOCK_TIMEOUT = 10.0
+
+#: What a campaign reads unless it says otherwise: the archive, ``smspresto.messages``, which
+#: the ingestion's asset ``archive_messages`` writes (named here: the campaigns and the
+#: ingestion stand side by side and import nothing of each other).
+DEFAULT_DEPS: tuple[dg.AssetKey, ...] = (dg.AssetKey("archive_messages"),)
 
 
 class CampaignSendConfig(dg.Config):
@@ -221,7 +253,10 @@ def sensor_description(campaign: Campaign) -> str:
 
 
 def _build_sensor(
-    campaign: Campaign, job: dg.JobDefinition, clock: Clock, silent_after: timedelta
+    campaign: Campaign,
+    job: "UnresolvedAssetJobDefinition",
+    clock: Clock,
+    silent_after: timedelta,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name=campaign.sensor_name,
@@ -290,21 +325,41 @@ def _metadata(
     return metadata
 
 
-def _send_op(
-    campaign: Campaign, clock: Clock, silent_after: timedelta, pool: str | None
-) -> dg.OpDefinition:
-    @dg.op(
+def _campaign_spec(
+    campaign: Campaign, deps: Sequence[dg.AssetKey | str], engine: Engine
+) -> dg.AssetSpec:
+    """The campaign's asset: keyed by its name, downstream of the tables its query reads."""
+    return dg.AssetSpec(
+        key=dg.AssetKey(campaign.name),
+        deps=[dg.AssetKey.from_user_string(k) if isinstance(k, str) else k for k in deps],
+        group_name=GROUP_NAME,
+        kinds=asset_kinds(engine),
+        description=campaign.description
+        or f"The sends of campaign {campaign.name!r}: each materialization is a run's figures.",
+    )
+
+
+def _send_asset(
+    campaign: Campaign,
+    spec: dg.AssetSpec,
+    clock: Clock,
+    silent_after: timedelta,
+    pool: str | None,
+) -> dg.AssetsDefinition:
+    # The op keeps its name (the run config names it: ops: {<name>_send_batch: ...}) whatever
+    # key a translation gives the asset.
+    @dg.multi_asset(
         name=op_name(campaign),
+        specs=[spec],
         description=f"Sends the chosen rows of campaign {campaign.name!r}, each at most once.",
-        tags={"kind": "duckdb"},
         pool=pool,
     )
     def send_batch(
-        context: dg.OpExecutionContext,
+        context: dg.AssetExecutionContext,
         config: CampaignSendConfig,
         smspresto: SMSPrestoResource,
         warehouse: WarehouseResource,
-    ) -> dg.Output[None]:
+    ) -> dg.MaterializeResult[None]:
         options = RunOptions(
             trigger="job",
             wanted=frozenset(config.dedup_keys) if config.dedup_keys else None,
@@ -319,7 +374,7 @@ def _send_op(
                 campaign,
                 store,
                 options,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
                 clock=clock,
                 client=smspresto.get_client,
                 status_of=dagster_run_status(context.instance),
@@ -327,17 +382,18 @@ def _send_op(
                 log=context.log,
             )
         except engine.SendRunError as failed:
-            raise dg.Failure(
-                description=failed.description,
-                metadata=_metadata(campaign, failed.report, failed.texts),
-            ) from None
+            metadata = _metadata(campaign, failed.report, failed.texts)
+            if failed.report is not None and failed.report.counts.get("requests", 0) > 0:
+                # Sent before it stopped: what left is recorded, as a run that ended well's.
+                context.log_event(dg.AssetMaterialization(asset_key=spec.key, metadata=metadata))
+            raise dg.Failure(description=failed.description, metadata=metadata) from None
         except CampaignQueryError as exc:
             raise dg.Failure(description=str(exc)) from None
         except (WarehousePathError, WarehouseOpenError, WarehouseLockedError) as exc:
             raise dg.Failure(
                 description=f"campaign {campaign.name!r}: the warehouse cannot be used: {exc}"
             ) from None
-        return dg.Output(None, metadata=_metadata(campaign, report, report.texts))
+        return dg.MaterializeResult(metadata=_metadata(campaign, report, report.texts))
 
     return send_batch
 
@@ -348,8 +404,12 @@ def build_campaign_defs(
     clock: Clock = system_clock,
     silent_after: timedelta = DEFAULT_SILENT_AFTER,
     pool: str | None = None,
+    deps: Sequence[dg.AssetKey | str] = DEFAULT_DEPS,
+    engine: Engine = "duckdb",
+    translate: Callable[[dg.AssetSpec], dg.AssetSpec] | None = None,
 ) -> dg.Definitions:
-    """The campaign's sensor ``<name>_sensor`` and send job ``<name>_send``.
+    """The campaign's asset ``<name>``, its sensor ``<name>_sensor`` and its send job
+    ``<name>_send``, the asset job materializing the asset.
 
     The resources ``smspresto`` and ``warehouse`` are the caller's to bind. The sensor starts
     stopped: switch it on in the UI (or with ``dagster sensor start``).
@@ -367,16 +427,22 @@ def build_campaign_defs(
             outbox); None for no pool. A send step holds its slot for the whole run, API calls
             included: in the ingestion's pool at one slot, a long send delays the ingest
             (docs/deployment.md).
+        deps: the asset keys of the tables the campaign's query reads (its asset's upstream),
+            as keys or strings (``"brand_a/archive_messages"``). Default: the archive,
+            ``archive_messages``.
+        engine: the warehouse's engine, for the asset's kinds (``duckdb``, ``postgres``).
+        translate: applied to the asset's spec (another key, group, tags ...); the send job
+            materializes the asset under its new key.
     """
-    op = _send_op(campaign, clock, silent_after, pool)
-
-    @dg.job(
+    spec = _campaign_spec(campaign, deps, engine)
+    if translate is not None:
+        spec = translate(spec)
+    asset = _send_asset(campaign, spec, clock, silent_after, pool)
+    send_job = dg.define_asset_job(
         name=campaign.job_name,
+        selection=[spec.key],
         description=campaign.description or f"Sends campaign {campaign.name!r}.",
         tags={"smspresto/campaign": campaign.name},
     )
-    def send_job() -> None:
-        op()
-
     sensor = _build_sensor(campaign, send_job, clock, silent_after)
-    return dg.Definitions(jobs=[send_job], sensors=[sensor])
+    return dg.Definitions(assets=[asset], jobs=[send_job], sensors=[sensor])

@@ -102,7 +102,7 @@ def test_attributes_mirror_the_campaign_fields() -> None:
     """Every Campaign field is an attribute of the same name and default (and description);
     the component adds the file variants of the query and the template, the attributes binding
     the resources (the ingest component's), the shared schedule's state, the send op's pool,
-    and the owners and tags of its assets."""
+    the owners and tags of its assets, its asset's upstream (deps) and translation."""
     attributes = CampaignComponent.model_fields
     fields = Campaign.model_fields
     binding = set(ResourceAttributes.model_fields) - {"timezone"}
@@ -121,6 +121,8 @@ def test_attributes_mirror_the_campaign_fields() -> None:
         "pool",
         "owners",
         "tags",
+        "deps",
+        "translation",
         *binding,
     }
     assert set(fields) <= set(attributes)
@@ -269,7 +271,9 @@ def test_a_campaign_alone_is_a_whole_project(sandbox: DefsFolderSandbox) -> None
     with sandbox.build_all_defs() as defs:
         dg.Definitions.validate_loadable(defs)
         repository = defs.get_repository_def()
-        assert {job.name for job in repository.get_all_jobs()} == {"welcome_send", *SHARED_JOBS}
+        # (Dagster's own implicit __ASSET_JOB aside, there since the campaign is an asset.)
+        jobs = {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")}
+        assert jobs == {"welcome_send", *SHARED_JOBS}
         [schedule] = repository.schedule_defs
         assert (schedule.name, schedule.job_name) == (RECONCILE_SCHEDULE, RECONCILE_JOB_NAME)
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
@@ -307,8 +311,15 @@ def test_the_steps_that_write_the_warehouse_take_the_pool_named(
             for assets_def in repository.assets_defs_by_key.values()
             for key in assets_def.keys
         }
+        # The campaign's asset is its send op's.
         assert assets == dict.fromkeys(
-            ["archive_messages", "account_snapshot", "analytics_views", "archive_messages_today"],
+            [
+                "archive_messages",
+                "account_snapshot",
+                "analytics_views",
+                "archive_messages_today",
+                "welcome",
+            ],
             pool,
         )
         [send] = repository.get_job("welcome_send").all_node_defs

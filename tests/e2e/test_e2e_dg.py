@@ -64,11 +64,19 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "analytics_views",
         "archive_messages_today",
         "smspresto_circuit_breaker",
+        "daily_summary",
+        "failed_reminder",
     }
     assert (
         assets["smspresto_circuit_breaker"]["source"] == "dagster_project/defs/alerts/defs.yaml:8"
     )
     assert assets["archive_messages"]["source"] == "dagster_project/defs/ingest/defs.yaml:4"
+    # Each campaign is an asset downstream of the tables its query reads.
+    assert assets["daily_summary"]["dependency_keys"] == ["archive_messages"]
+    assert sorted(assets["failed_reminder"]["dependency_keys"]) == [
+        "archive_messages",
+        "archive_messages_today",
+    ]
     # Dagster's conventions: the kinds, the group, and the table each asset writes (dg lists
     # tags, not metadata: the tag smspresto/table beside dagster/table_name).
     for key, asset in assets.items():
@@ -84,6 +92,8 @@ def test_dg_checks_and_lists_the_projects_definitions(tmp_path: Path) -> None:
         "account_snapshot": {"smspresto.account_snapshots"},
         "analytics_views": set(),
         "smspresto_circuit_breaker": {"smspresto.campaign_pauses"},
+        "daily_summary": set(),
+        "failed_reminder": set(),
     }
     # The archive's per-day checks, and the reconciliation of the counters on the snapshot.
     checks = {(c["asset_key"], c["name"]): c for c in listed["asset_checks"]}
@@ -132,6 +142,8 @@ def test_dg_lists_the_kind_postgres_for_a_warehouse_url(tmp_path: Path) -> None:
         "account_snapshot",
         "analytics_views",
         "smspresto_circuit_breaker",
+        "daily_summary",
+        "failed_reminder",
     }
     assert all(found == ["postgres", "smspresto"] for found in kinds.values()), kinds
     assert "s3cret" not in out + err
@@ -234,6 +246,7 @@ def test_dg_scaffolds_the_ingestion_and_a_campaign_into_another_project(tmp_path
         "account_snapshot",
         "analytics_views",
         "archive_messages_today",
+        "welcome",
     }
     # The scaffolded ingestion's checks sensor, the campaign's, and the reconciliation after
     # each read of today that the campaigns share.

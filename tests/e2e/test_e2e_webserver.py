@@ -35,6 +35,7 @@ QUERY = """
 {
   assetNodes {
     assetKey { path }
+    dependencyKeys { path }
     assetChecksOrError { ... on AssetChecks { checks { name } } }
   }
   repositoriesOrError {
@@ -131,7 +132,18 @@ def test_webserver_shows_the_demo(demo_twice: DemoTwice) -> None:
         "analytics_views",
         "archive_messages_today",
         "smspresto_circuit_breaker",
+        "daily_summary",
+        "failed_reminder",
     }
+    # The asset graph: each campaign downstream of the tables its query reads.
+    upstream = {
+        "/".join(node["assetKey"]["path"]): {
+            "/".join(key["path"]) for key in node["dependencyKeys"]
+        }
+        for node in data["assetNodes"]
+    }
+    assert upstream["daily_summary"] == {"archive_messages"}
+    assert upstream["failed_reminder"] == {"archive_messages", "archive_messages_today"}
     checks = [
         check["name"]
         for node in data["assetNodes"]

@@ -7,8 +7,9 @@ hours and expiry (``timing``), the guards (``guards``), and the engine: one deci
 rows, the warehouse's snapshot and the clock to a verdict (``decision``), carried out the same
 way for the sensor, the send job and a dry run (``engine``); none of them imports Dagster.
 Their Dagster face, loaded on first use: :func:`build_campaign_defs` (``definitions``) gives a
-campaign's sensor ``<name>_sensor`` and send job ``<name>_send``; :class:`CampaignComponent`
-(``component``) declares a campaign in a ``defs.yaml`` beside its query and template files;
+campaign's asset ``<name>``, sensor ``<name>_sensor`` and send job ``<name>_send``;
+:class:`CampaignComponent` (``component``) declares a campaign in a ``defs.yaml`` beside its
+query and template files;
 :func:`build_reconcile_defs` (``reconcile_defs``) gives the hourly job that resolves every
 campaign's ``ambiguous`` rows against the ingested archive (``reconcile``), and
 :func:`build_shared_campaign_defs` (``shared_defs``) gives it with the circuit breaker's pause and

@@ -91,7 +91,11 @@ class Alert:
         what, rest = self.what, f" Blocks: {self.blocks}. Do: {self.resolve}".replace("`", "")
         text = f"{_SMS_PREFIX}{what}{rest}"
         while describe_text(text).segments > max_segments and len(what) > 20:
-            what = what[: len(what) - 10].rstrip(" .,:;") + "..."
+            # Cut between words: a number cut short reads as another one (p=3e-14 as p=3e-1).
+            kept = what[: len(what) - 10]
+            if " " in kept:
+                kept = kept[: kept.rindex(" ")]
+            what = kept.rstrip(" .,:;(") + "..."
             text = f"{_SMS_PREFIX}{what}{rest}"
         while describe_text(text).segments > max_segments:
             text = text[:-10].rstrip() + "..."

@@ -205,6 +205,25 @@ def test_an_alert_sms_fits_two_parts_and_keeps_its_action() -> None:
     assert text.endswith("Do: run x")
 
 
+def test_an_alert_sms_is_shortened_between_words() -> None:
+    """A number cut short would read as another one: p=3e-14 must not become p=3e-1."""
+    what = (
+        "Circuit breaker tripped: carrier:MTN failures jumped from 6.5% to 64.9% "
+        "(114 messages, p=3e-14) on 2026-12-04 (check:failure_rate_spike, partition 2026-12-04)."
+    )
+    blocks = "every campaign: nothing is sent"
+    resolve = "once the cause is fixed, smspresto campaigns resume --reason, or the job " * 2
+    text = Alert("k", "breaker-trip", what, blocks, resolve).sms_text()
+    assert describe_text(text).segments <= 2
+    shortened = text.removeprefix("SMS Presto alert: ").split(" Blocks: ")[0]
+    assert shortened.endswith("...")
+    assert len(shortened) < len(what)
+    *whole, last = shortened.removesuffix("...").split()
+    words = what.split()
+    assert whole == words[: len(whole)]
+    assert last == words[len(whole)].rstrip(".,:;(")  # whole, its punctuation aside
+
+
 def _facts(warehouse: Warehouse, now: datetime) -> AlertFacts:
     settings = AlertSettings.of(numbers=[OPERATOR], sender="OPS", runway_days=3, pace_days=2)
     return AlertFacts(warehouse, now, settings, status_of=lambda run_id: None)

@@ -214,8 +214,16 @@ def build_shots(base_url: str) -> list[Shot]:
         Shot(
             name="asset-graph",
             path="/asset-groups",
-            expect=("archive_messages", "account_snapshot", "analytics_views", "30 partitions"),
-            height=620,  # the three assets fit; the graph's zoom stops at 100 %
+            expect=(
+                "archive_messages",
+                "archive_messages_today",
+                "account_snapshot",
+                "analytics_views",
+                "failed_reminder",
+                "daily_summary",
+                "30 partitions",
+            ),
+            height=720,  # the assets and the campaigns fit; the graph's zoom stops at 100 %
         ),
         Shot(
             name="archive-messages-partitions",

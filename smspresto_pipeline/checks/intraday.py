@@ -64,13 +64,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smspresto_pipeline.checks.reading import Source, fetch_all, reader
+from smspresto_pipeline.checks.reading import Source
 from smspresto_pipeline.checks.spikes import (
     DailyCounts,
     Severity,
     SpikeConfig,
     SpikeFinding,
     assess_history,
+    load_counts_before,
     worst_severity,
 )
 from smspresto_pipeline.timezones import DEFAULT_TIMEZONE, check_timezone
@@ -207,24 +208,6 @@ def cutoff_at(local_now: datetime, settle_lag_minutes: int) -> datetime:
     """
     midnight = datetime.combine(local_now.date(), time())
     return max(midnight, local_now - timedelta(minutes=settle_lag_minutes))
-
-
-def load_counts_before(
-    con: Source, first: date, last: date, cutoff: time, account: str | None = None
-) -> tuple[dict[str, dict[date, tuple[int, int]]], dict[str, dict[date, int]]]:
-    """Per segment and day from ``first`` to ``last``, the messages created before the time of
-    day ``cutoff``: ``(final, failed)`` and, apart, the pending ones (of ``account``'s rows;
-    of every account's when None)."""
-    params = {"first": first, "last": last, "cutoff": cutoff, "account": account}
-    with reader(con) as source:
-        rows = fetch_all(source, "checks/select_failures_by_segment_before_time.sql", params)
-    counts: dict[str, dict[date, tuple[int, int]]] = {}
-    pending: dict[str, dict[date, int]] = {}
-    for day, segment, final, failed, still in rows:
-        counts.setdefault(segment, {})[day] = (int(final), int(failed))
-        if still:
-            pending.setdefault(segment, {})[day] = int(still)
-    return counts, pending
 
 
 def judge_intraday_history(

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from statistics import NormalDist
 from typing import Literal, TypeVar
 
@@ -59,6 +59,7 @@ __all__ = [
     "find_failure_spikes",
     "find_failure_spikes_by_day",
     "format_p_value",
+    "load_counts_before",
     "load_daily_counts",
     "wilson_interval",
     "worst_severity",
@@ -630,13 +631,25 @@ def load_daily_counts(
 ) -> dict[str, dict[date, tuple[int, int]]]:
     """Per segment, ``(final, failed)`` per day from ``smspresto.messages``, days inclusive, of
     ``account`` (of every account when None)."""
-    params = {"first": first, "last": last, "account": account}
+    return load_counts_before(con, first, last, None, account)[0]
+
+
+def load_counts_before(
+    con: Source, first: date, last: date, cutoff: time | None, account: str | None = None
+) -> tuple[dict[str, dict[date, tuple[int, int]]], dict[str, dict[date, int]]]:
+    """Per segment and day from ``first`` to ``last``, the messages created before the time of
+    day ``cutoff`` (the whole day when None): ``(final, failed)`` and, apart, the pending ones
+    (of ``account``'s rows; of every account's when None)."""
+    params = {"first": first, "last": last, "cutoff": cutoff, "account": account}
     with reader(con) as source:
-        rows = fetch_all(source, "checks/select_daily_failures_by_segment.sql", params)
+        rows = fetch_all(source, "checks/select_failures_by_segment_before_time.sql", params)
     counts: dict[str, dict[date, tuple[int, int]]] = {}
-    for day, segment, final, failed in rows:
+    pending: dict[str, dict[date, int]] = {}
+    for day, segment, final, failed, still in rows:
         counts.setdefault(segment, {})[day] = (int(final), int(failed))
-    return counts
+        if still:
+            pending.setdefault(segment, {})[day] = int(still)
+    return counts, pending
 
 
 def find_failure_spikes(

@@ -1,8 +1,9 @@
 -- Per archive day from $first to $last inclusive, the messages created before the time of day
--- $cutoff (the account's local time, as created_at is), for the whole account ('all'), each
--- sender and each carrier, of $account (of every account when NULL): final messages
--- (delivered or failed), failures, and messages still pending. The same hours of every day: the
--- intraday spike check compares today so far with the same hours of the days before.
+-- $cutoff (the account's local time, as created_at is; the whole day when NULL), for the whole
+-- account ('all'), each sender and each carrier, of $account (of every account when NULL): final
+-- messages (delivered or failed: pending and unknown statuses are left out), failures, and
+-- messages still pending. A day on which a segment sent only non-final messages still has a row.
+-- The daily spike check reads whole days; the intraday one the same hours of every day.
 SELECT
     partition_date AS day,
     CASE
@@ -17,6 +18,6 @@ FROM smspresto.messages
 WHERE
     partition_date BETWEEN $first AND $last
     AND account = coalesce($account, account)
-    AND CAST(created_at AS TIME) < $cutoff
+    AND ($cutoff::TIME IS NULL OR CAST(created_at AS TIME) < $cutoff::TIME)
 GROUP BY GROUPING SETS ((partition_date), (partition_date, sender), (partition_date, carrier))
 ORDER BY day, segment;
